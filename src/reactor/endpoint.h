@@ -1,0 +1,64 @@
+/* braid — endpoint strings, in the style of Twisted's strports. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  BRAID_ENDPOINT_TCP,
+  BRAID_ENDPOINT_UNIX,
+  BRAID_ENDPOINT_SYSTEMD,
+} BraidEndpointKind;
+
+typedef enum {
+  BRAID_ENDPOINT_SERVER,
+  BRAID_ENDPOINT_CLIENT,
+} BraidEndpointRole;
+
+/**
+ * BraidEndpoint:
+ *
+ * A parsed endpoint description.
+ *
+ * Server forms:
+ *   `tcp:PORT`, `tcp:PORT:interface=ADDR`, `tcp:port=PORT:interface=ADDR`,
+ *   optional `:backlog=N`;
+ *   `unix:PATH` (optional `:mode=0660`);
+ *   `systemd:N` (the N-th socket passed by systemd, from 0) or
+ *   `systemd:name=NAME` (matched against `LISTEN_FDNAMES`).
+ * Client forms:
+ *   `tcp:HOST:PORT`, `tcp:host=HOST:port=PORT` (optional `:timeout=SECONDS`);
+ *   `unix:PATH`.
+ *
+ * A literal `:` or `\` in a value is written `\:` / `\\` (so IPv6 addresses
+ * are `tcp:8000:interface=\:\:1`).
+ */
+typedef struct {
+  BraidEndpointKind kind;
+  BraidEndpointRole role;
+  gchar *host;           /* (owned) (nullable): client host, or server interface */
+  guint16 port;          /* tcp; 0 for a server means "any free port" */
+  gchar *path;           /* (owned) (nullable): unix socket path */
+  gint systemd_index;    /* systemd:N, or -1 when given by name */
+  gchar *systemd_name;   /* (owned) (nullable): systemd:name=NAME */
+  gint backlog;          /* server listen backlog, or -1 for the default */
+  guint mode;            /* unix socket permissions, or 0 for the default */
+  gdouble timeout;       /* client connect timeout in seconds, 0 for none */
+  gchar *description;    /* (owned): the normalised endpoint string */
+} BraidEndpoint;
+
+BraidEndpoint *braid_endpoint_parse (const gchar *description,
+                                     BraidEndpointRole role,
+                                     GError **error);
+BraidEndpoint *braid_endpoint_copy (const BraidEndpoint *endpoint);
+void braid_endpoint_free (BraidEndpoint *endpoint);
+const gchar *braid_endpoint_to_string (const BraidEndpoint *endpoint);
+
+/* Splits a comma-separated list ("a,b,c") of endpoint strings, honouring
+ * backslash escapes. */
+gchar **braid_endpoint_split_list (const gchar *list);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidEndpoint, braid_endpoint_free)
+
+G_END_DECLS

@@ -1,0 +1,677 @@
+/* braid — the real reactor: a GMainContext, GSocketService to accept,
+ * GSocketClient to connect, and one GSource whose ready time follows the
+ * earliest delayed call. */
+#include "glib-reactor.h"
+#include "socket-transport.h"
+
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SD_LISTEN_FDS_START 3
+
+struct _BraidGlibReactor
+{
+  GObject parent_instance;
+
+  GMainContext *context;        /* (owned) */
+  BraidTimerQueue *timers;      /* (owned) */
+  GSource *timer_source;        /* (owned) */
+  GHashTable *transports;       /* (element-type BraidSocketTransport) (owned) set */
+  gchar **listen_env;           /* (owned) (nullable) */
+  gboolean listen_env_consumed;
+};
+
+static void braid_glib_reactor_iface_init (BraidReactorInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (BraidGlibReactor, braid_glib_reactor, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (BRAID_TYPE_REACTOR,
+                                                      braid_glib_reactor_iface_init))
+
+/* ---- clock and timers ---- */
+
+static gint64
+clock_now (gpointer data)
+{
+  return g_get_monotonic_time ();
+}
+
+static gboolean
+on_timers_due (gpointer user_data)
+{
+  BraidGlibReactor *self = user_data;
+
+  braid_timer_queue_run_due (self->timers, g_get_monotonic_time ());
+  g_source_set_ready_time (self->timer_source,
+                           braid_timer_queue_next_time (self->timers));
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_timers_changed (gpointer user_data)
+{
+  BraidGlibReactor *self = user_data;
+
+  if (self->timer_source != NULL)
+    g_source_set_ready_time (self->timer_source,
+                             braid_timer_queue_next_time (self->timers));
+}
+
+static GSourceFuncs timer_source_funcs = { NULL, NULL, NULL, NULL, NULL, NULL };
+
+static gboolean
+timer_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback (user_data);
+}
+
+/* ---- GObject ---- */
+
+static void
+braid_glib_reactor_dispose (GObject *object)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (object);
+
+  if (self->timer_source != NULL)
+    {
+      g_source_destroy (self->timer_source);
+      g_clear_pointer (&self->timer_source, g_source_unref);
+    }
+  g_clear_pointer (&self->timers, braid_timer_queue_free);
+  if (self->transports != NULL)
+    {
+      GHashTableIter iter;
+      gpointer transport;
+
+      g_hash_table_iter_init (&iter, self->transports);
+      /* Connections do not outlive their reactor: abort them.  Their
+       * protocols hear connection_lost when the context runs again. */
+      while (g_hash_table_iter_next (&iter, &transport, NULL))
+        {
+          braid_socket_transport_set_closed_func (transport, NULL, NULL);
+          g_object_set_data (G_OBJECT (transport), "braid-reactor", NULL);
+          braid_transport_abort_connection (transport);
+        }
+      g_clear_pointer (&self->transports, g_hash_table_unref);
+    }
+  G_OBJECT_CLASS (braid_glib_reactor_parent_class)->dispose (object);
+}
+
+static void
+braid_glib_reactor_finalize (GObject *object)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (object);
+
+  g_strfreev (self->listen_env);
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (braid_glib_reactor_parent_class)->finalize (object);
+}
+
+static void
+braid_glib_reactor_class_init (BraidGlibReactorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = braid_glib_reactor_dispose;
+  object_class->finalize = braid_glib_reactor_finalize;
+  timer_source_funcs.dispatch = timer_source_dispatch;
+}
+
+static void
+braid_glib_reactor_init (BraidGlibReactor *self)
+{
+  self->timers = braid_timer_queue_new (clock_now, self);
+  self->transports = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
+}
+
+BraidGlibReactor *
+braid_glib_reactor_new (GMainContext *context)
+{
+  BraidGlibReactor *self = g_object_new (BRAID_TYPE_GLIB_REACTOR, NULL);
+
+  self->context = context != NULL ? g_main_context_ref (context)
+                                  : g_main_context_ref_thread_default ();
+  self->timer_source = g_source_new (&timer_source_funcs, sizeof (GSource));
+  g_source_set_callback (self->timer_source, on_timers_due, self, NULL);
+  g_source_set_static_name (self->timer_source, "braid timers");
+  g_source_set_ready_time (self->timer_source, -1);
+  g_source_attach (self->timer_source, self->context);
+  braid_timer_queue_set_changed_func (self->timers, on_timers_changed, self);
+  return self;
+}
+
+GMainContext *
+braid_glib_reactor_get_context (BraidGlibReactor *self)
+{
+  g_return_val_if_fail (BRAID_IS_GLIB_REACTOR (self), NULL);
+  return self->context;
+}
+
+void
+braid_glib_reactor_set_listen_environment (BraidGlibReactor *self,
+                                           const gchar * const *envp)
+{
+  g_return_if_fail (BRAID_IS_GLIB_REACTOR (self));
+  g_strfreev (self->listen_env);
+  self->listen_env = g_strdupv ((gchar **) envp);
+  self->listen_env_consumed = FALSE;
+}
+
+static gint64
+reactor_now (BraidReactor *reactor)
+{
+  return g_get_monotonic_time ();
+}
+
+static gint64
+reactor_real_time (BraidReactor *reactor)
+{
+  return g_get_real_time ();
+}
+
+static BraidDelayedCall *
+reactor_call_later (BraidReactor *reactor,
+                    gint64 delay_us,
+                    BraidCallFunc func,
+                    gpointer user_data,
+                    GDestroyNotify destroy)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+
+  return braid_timer_queue_add (self->timers, delay_us, func, user_data, destroy);
+}
+
+/* ---- connections ---- */
+
+static void
+on_transport_closed (BraidSocketTransport *transport, gpointer user_data)
+{
+  BraidGlibReactor *self = user_data;
+
+  g_hash_table_remove (self->transports, transport);
+}
+
+/* Builds the protocol for a new connection and starts the transport.
+ * Returns the protocol (transfer full) or NULL if the factory refused. */
+static BraidProtocol *
+adopt_connection (BraidGlibReactor *self,
+                  GSocketConnection *connection,
+                  BraidProtocolFactory *factory,
+                  BraidTransportClosedFunc extra_closed,
+                  gpointer extra_data,
+                  BraidSocketTransport **out_transport)
+{
+  g_autoptr(BraidSocketTransport) transport = braid_socket_transport_new (connection, self->context);
+  BraidProtocol *protocol;
+
+  protocol = braid_protocol_factory_build_protocol (
+    factory, braid_transport_get_peer_address (BRAID_TRANSPORT (transport)));
+  if (protocol == NULL)
+    {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return NULL;
+    }
+  g_hash_table_add (self->transports, g_object_ref (transport));
+  braid_socket_transport_set_closed_func (transport, extra_closed != NULL ? extra_closed
+                                                                          : on_transport_closed,
+                                          extra_closed != NULL ? extra_data : self);
+  braid_socket_transport_start (transport, protocol);
+  if (out_transport != NULL)
+    *out_transport = transport;
+  return protocol;
+}
+
+/* ---- listening ---- */
+
+#define BRAID_TYPE_GLIB_LISTENER (braid_glib_listener_get_type ())
+G_DECLARE_FINAL_TYPE (BraidGlibListener, braid_glib_listener, BRAID, GLIB_LISTENER, BraidListener)
+
+struct _BraidGlibListener
+{
+  BraidListener parent_instance;
+
+  BraidGlibReactor *reactor;        /* (owned) */
+  BraidProtocolFactory *factory;    /* (owned) */
+  GSocketService *service;          /* (owned) */
+  GSocketAddress *address;          /* (owned) (nullable) */
+  gchar *unix_path;                 /* (owned) (nullable): unlinked on stop */
+  guint n_connections;
+};
+
+G_DEFINE_FINAL_TYPE (BraidGlibListener, braid_glib_listener, BRAID_TYPE_LISTENER)
+
+static void
+glib_listener_stop (BraidListener *listener)
+{
+  BraidGlibListener *self = BRAID_GLIB_LISTENER (listener);
+
+  if (self->service == NULL)
+    return;
+  g_socket_service_stop (self->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  if (self->unix_path != NULL)
+    g_unlink (self->unix_path);
+}
+
+static GSocketAddress *
+glib_listener_get_address (BraidListener *listener)
+{
+  return BRAID_GLIB_LISTENER (listener)->address;
+}
+
+static guint
+glib_listener_get_n_connections (BraidListener *listener)
+{
+  return BRAID_GLIB_LISTENER (listener)->n_connections;
+}
+
+static void
+braid_glib_listener_dispose (GObject *object)
+{
+  BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
+
+  braid_listener_stop (BRAID_LISTENER (self));
+  g_clear_object (&self->service);
+  g_clear_object (&self->factory);
+  g_clear_object (&self->reactor);
+  G_OBJECT_CLASS (braid_glib_listener_parent_class)->dispose (object);
+}
+
+static void
+braid_glib_listener_finalize (GObject *object)
+{
+  BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
+
+  g_clear_object (&self->address);
+  g_free (self->unix_path);
+  G_OBJECT_CLASS (braid_glib_listener_parent_class)->finalize (object);
+}
+
+static void
+braid_glib_listener_class_init (BraidGlibListenerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  BraidListenerClass *listener_class = BRAID_LISTENER_CLASS (klass);
+
+  object_class->dispose = braid_glib_listener_dispose;
+  object_class->finalize = braid_glib_listener_finalize;
+  listener_class->stop = glib_listener_stop;
+  listener_class->get_address = glib_listener_get_address;
+  listener_class->get_n_connections = glib_listener_get_n_connections;
+}
+
+static void
+braid_glib_listener_init (BraidGlibListener *self)
+{
+}
+
+static void
+on_accepted_closed (BraidSocketTransport *transport, gpointer user_data)
+{
+  GWeakRef *listener_ref = user_data;
+  g_autoptr(BraidGlibListener) listener = g_weak_ref_get (listener_ref);
+  BraidGlibReactor *reactor = g_object_get_data (G_OBJECT (transport), "braid-reactor");
+
+  if (listener != NULL && listener->n_connections > 0)
+    listener->n_connections--;
+  if (reactor != NULL)
+    g_hash_table_remove (reactor->transports, transport);
+}
+
+static void
+free_weak_ref (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+static gboolean
+on_incoming (GSocketService *service,
+             GSocketConnection *connection,
+             GObject *source_object,
+             gpointer user_data)
+{
+  BraidGlibListener *self = user_data;
+  BraidSocketTransport *transport = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  GWeakRef *listener_ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (listener_ref, self);
+  protocol = adopt_connection (self->reactor, connection, self->factory,
+                               on_accepted_closed, listener_ref, &transport);
+  if (protocol == NULL)
+    {
+      free_weak_ref (listener_ref);
+      return TRUE;
+    }
+  /* The weak ref lives as long as the transport. */
+  g_object_set_data_full (G_OBJECT (transport), "braid-listener-ref", listener_ref, free_weak_ref);
+  g_object_set_data (G_OBJECT (transport), "braid-reactor", self->reactor);
+  self->n_connections++;
+  return TRUE;
+}
+
+static GInetAddress *
+parse_interface (const gchar *host)
+{
+  if (g_str_equal (host, "localhost"))
+    return g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  return g_inet_address_new_from_string (host);
+}
+
+static gboolean
+add_tcp (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error)
+{
+  GSocketListener *listener = G_SOCKET_LISTENER (self->service);
+  g_autoptr(GInetAddress) inet = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  GSocketAddress *effective = NULL;
+
+  if (endpoint->host == NULL)
+    {
+      guint16 port = endpoint->port;
+
+      if (port == 0)
+        port = g_socket_listener_add_any_inet_port (listener, NULL, error);
+      else if (!g_socket_listener_add_inet_port (listener, port, NULL, error))
+        port = 0;
+      if (port == 0)
+        return FALSE;
+      inet = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+      self->address = g_inet_socket_address_new (inet, port);
+      return TRUE;
+    }
+
+  inet = parse_interface (endpoint->host);
+  if (inet == NULL)
+    {
+      g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT,
+                   "Interface “%s” is not an IP address", endpoint->host);
+      return FALSE;
+    }
+  address = g_inet_socket_address_new (inet, endpoint->port);
+  if (!g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, NULL, &effective, error))
+    return FALSE;
+  self->address = effective;
+  return TRUE;
+}
+
+static gboolean
+add_unix (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error)
+{
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (endpoint->path);
+  struct stat st;
+
+  /* A socket file left by a previous run would make bind() fail. */
+  if (g_lstat (endpoint->path, &st) == 0 && S_ISSOCK (st.st_mode))
+    g_unlink (endpoint->path);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                                      NULL, NULL, error))
+    return FALSE;
+  if (endpoint->mode != 0 && g_chmod (endpoint->path, (int) endpoint->mode) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   "Could not set mode of %s: %s", endpoint->path, g_strerror (saved));
+      return FALSE;
+    }
+  self->unix_path = g_strdup (endpoint->path);
+  self->address = g_steal_pointer (&address);
+  return TRUE;
+}
+
+/* sd_listen_fds(3) semantics, with the environment injectable for tests:
+ * LISTEN_PID must name this process; LISTEN_FDS counts fds from 3;
+ * LISTEN_FDNAMES names them, colon-separated. */
+static gboolean
+find_systemd_fd (BraidGlibReactor *self, const BraidEndpoint *endpoint,
+                 gint *out_fd, GError **error)
+{
+  g_auto(GStrv) env = self->listen_env != NULL ? g_strdupv (self->listen_env) : g_get_environ ();
+  const gchar *pid = g_environ_getenv (env, "LISTEN_PID");
+  const gchar *fds = g_environ_getenv (env, "LISTEN_FDS");
+  const gchar *names = g_environ_getenv (env, "LISTEN_FDNAMES");
+  guint64 n_fds = 0;
+  gint index = endpoint->systemd_index;
+
+  if (pid == NULL || fds == NULL ||
+      g_ascii_strtoull (pid, NULL, 10) != (guint64) getpid () ||
+      !g_ascii_string_to_unsigned (fds, 10, 0, 1024, &n_fds, NULL) || n_fds == 0)
+    {
+      g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
+                   "Endpoint “%s”: no sockets were passed by systemd "
+                   "(LISTEN_PID/LISTEN_FDS unset or for another process)",
+                   endpoint->description);
+      return FALSE;
+    }
+
+  if (endpoint->systemd_name != NULL)
+    {
+      g_auto(GStrv) split = g_strsplit (names != NULL ? names : "", ":", -1);
+
+      index = -1;
+      for (guint i = 0; split[i] != NULL && i < n_fds; i++)
+        if (g_str_equal (split[i], endpoint->systemd_name))
+          {
+            index = (gint) i;
+            break;
+          }
+      if (index < 0)
+        {
+          g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
+                       "Endpoint “%s”: systemd passed no socket named “%s” (LISTEN_FDNAMES=%s)",
+                       endpoint->description, endpoint->systemd_name,
+                       names != NULL ? names : "");
+          return FALSE;
+        }
+    }
+  else if ((guint64) index >= n_fds)
+    {
+      g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
+                   "Endpoint “%s”: systemd passed only %" G_GUINT64_FORMAT " socket(s)",
+                   endpoint->description, n_fds);
+      return FALSE;
+    }
+
+  if (self->listen_env == NULL && !self->listen_env_consumed)
+    {
+      /* As sd_listen_fds(1): children must not inherit the variables. */
+      g_unsetenv ("LISTEN_PID");
+      g_unsetenv ("LISTEN_FDS");
+      g_unsetenv ("LISTEN_FDNAMES");
+      self->listen_env = g_strdupv (env);
+    }
+  self->listen_env_consumed = TRUE;
+  *out_fd = SD_LISTEN_FDS_START + index;
+  return TRUE;
+}
+
+static gboolean
+add_systemd (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error)
+{
+  gint fd;
+  g_autoptr(GSocket) socket = NULL;
+
+  if (!find_systemd_fd (self->reactor, endpoint, &fd, error))
+    return FALSE;
+  socket = g_socket_new_from_fd (dup (fd), error);
+  if (socket == NULL)
+    return FALSE;
+  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket, NULL, error))
+    return FALSE;
+  self->address = g_socket_get_local_address (socket, NULL);
+  return TRUE;
+}
+
+static BraidListener *
+reactor_listen (BraidReactor *reactor,
+                const BraidEndpoint *endpoint,
+                BraidProtocolFactory *factory,
+                GError **error)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+  g_autoptr(BraidGlibListener) listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok = FALSE;
+
+  listener->reactor = g_object_ref (self);
+  listener->factory = g_object_ref (factory);
+  listener->service = g_socket_service_new ();
+  if (endpoint->backlog > 0)
+    g_socket_listener_set_backlog (G_SOCKET_LISTENER (listener->service), endpoint->backlog);
+  g_signal_connect (listener->service, "incoming", G_CALLBACK (on_incoming), listener);
+
+  switch (endpoint->kind)
+    {
+    case BRAID_ENDPOINT_TCP:
+      ok = add_tcp (listener, endpoint, &local_error);
+      break;
+    case BRAID_ENDPOINT_UNIX:
+      ok = add_unix (listener, endpoint, &local_error);
+      break;
+    case BRAID_ENDPOINT_SYSTEMD:
+      ok = add_systemd (listener, endpoint, &local_error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (!ok)
+    {
+      if (local_error->domain == BRAID_REACTOR_ERROR)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      else
+        g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
+                     "Cannot listen on “%s”: %s", endpoint->description, local_error->message);
+      g_signal_handlers_disconnect_by_data (listener->service, listener);
+      return NULL;
+    }
+
+  /* GSocketService accepts on the thread-default context of the caller of
+   * start(): make that ours. */
+  g_main_context_push_thread_default (self->context);
+  g_socket_service_start (listener->service);
+  g_main_context_pop_thread_default (self->context);
+  return BRAID_LISTENER (g_steal_pointer (&listener));
+}
+
+/* ---- connecting ---- */
+
+typedef struct {
+  BraidGlibReactor *reactor;       /* (owned) */
+  BraidProtocolFactory *factory;   /* (owned) */
+  gchar *description;
+} ConnectData;
+
+static void
+connect_data_free (ConnectData *data)
+{
+  g_object_unref (data->reactor);
+  g_object_unref (data->factory);
+  g_free (data->description);
+  g_free (data);
+}
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ConnectData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  BraidProtocol *protocol;
+
+  connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  if (connection == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_task_return_error (task, g_steal_pointer (&error));
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        g_task_return_new_error (task, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_TIMED_OUT,
+                                 "Connecting to “%s” timed out", data->description);
+      else
+        g_task_return_new_error (task, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED,
+                                 "Cannot connect to “%s”: %s", data->description, error->message);
+      return;
+    }
+
+  protocol = adopt_connection (data->reactor, connection, data->factory, NULL, NULL, NULL);
+  if (protocol == NULL)
+    {
+      g_task_return_new_error (task, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED,
+                               "The protocol factory refused the connection to “%s”",
+                               data->description);
+      return;
+    }
+  g_task_return_pointer (task, protocol, g_object_unref);
+}
+
+static void
+reactor_connect_async (BraidReactor *reactor,
+                       const BraidEndpoint *endpoint,
+                       BraidProtocolFactory *factory,
+                       GCancellable *cancellable,
+                       GAsyncReadyCallback callback,
+                       gpointer user_data)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  ConnectData *data = g_new0 (ConnectData, 1);
+  GTask *task;
+
+  g_main_context_push_thread_default (self->context);
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, reactor_connect_async);
+  data->reactor = g_object_ref (self);
+  data->factory = g_object_ref (factory);
+  data->description = g_strdup (endpoint->description);
+  g_task_set_task_data (task, data, (GDestroyNotify) connect_data_free);
+
+  if (endpoint->timeout > 0)
+    g_socket_client_set_timeout (client, (guint) MAX (1, endpoint->timeout + 0.5));
+  /* Honour GIO_USE_PROXY_RESOLVER but never go through a proxy for a
+   * reactor-level connection: memcached and upstreams are direct. */
+  g_socket_client_set_enable_proxy (client, FALSE);
+
+  if (endpoint->kind == BRAID_ENDPOINT_TCP)
+    g_socket_client_connect_to_host_async (client, endpoint->host, endpoint->port,
+                                           cancellable, on_connected, task);
+  else if (endpoint->kind == BRAID_ENDPOINT_UNIX)
+    {
+      g_autoptr(GSocketAddress) address = g_unix_socket_address_new (endpoint->path);
+
+      g_socket_client_connect_async (client, G_SOCKET_CONNECTABLE (address),
+                                     cancellable, on_connected, task);
+    }
+  else
+    {
+      g_task_return_new_error (task, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_NOT_SUPPORTED,
+                               "Cannot connect to “%s”", endpoint->description);
+      g_object_unref (task);
+    }
+  g_main_context_pop_thread_default (self->context);
+}
+
+static BraidProtocol *
+reactor_connect_finish (BraidReactor *reactor, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, reactor), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+braid_glib_reactor_iface_init (BraidReactorInterface *iface)
+{
+  iface->now = reactor_now;
+  iface->real_time = reactor_real_time;
+  iface->call_later = reactor_call_later;
+  iface->listen = reactor_listen;
+  iface->connect_async = reactor_connect_async;
+  iface->connect_finish = reactor_connect_finish;
+}

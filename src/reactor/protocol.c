@@ -1,0 +1,206 @@
+/* braid — the protocol base class and protocol factories. */
+#include "protocol.h"
+
+typedef struct
+{
+  BraidTransport *transport;  /* (owned) (nullable) */
+  gboolean connected;
+} BraidProtocolPrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (BraidProtocol, braid_protocol, G_TYPE_OBJECT)
+
+static void
+braid_protocol_dispose (GObject *object)
+{
+  BraidProtocolPrivate *priv = braid_protocol_get_instance_private (BRAID_PROTOCOL (object));
+
+  g_clear_object (&priv->transport);
+  G_OBJECT_CLASS (braid_protocol_parent_class)->dispose (object);
+}
+
+static void
+braid_protocol_class_init (BraidProtocolClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = braid_protocol_dispose;
+}
+
+static void
+braid_protocol_init (BraidProtocol *self)
+{
+}
+
+void
+braid_protocol_connection_made (BraidProtocol *self, BraidTransport *transport)
+{
+  BraidProtocolPrivate *priv;
+  BraidProtocolClass *klass;
+
+  g_return_if_fail (BRAID_IS_PROTOCOL (self));
+  g_return_if_fail (BRAID_IS_TRANSPORT (transport));
+
+  priv = braid_protocol_get_instance_private (self);
+  g_return_if_fail (priv->transport == NULL);
+  priv->transport = g_object_ref (transport);
+  priv->connected = TRUE;
+  klass = BRAID_PROTOCOL_GET_CLASS (self);
+  if (klass->connection_made != NULL)
+    klass->connection_made (self, transport);
+}
+
+void
+braid_protocol_data_received (BraidProtocol *self, const guint8 *data, gsize len)
+{
+  BraidProtocolClass *klass;
+
+  g_return_if_fail (BRAID_IS_PROTOCOL (self));
+  if (len == 0)
+    return;
+  klass = BRAID_PROTOCOL_GET_CLASS (self);
+  if (klass->data_received != NULL)
+    klass->data_received (self, data, len);
+}
+
+void
+braid_protocol_connection_lost (BraidProtocol *self, const GError *reason)
+{
+  BraidProtocolPrivate *priv;
+  BraidProtocolClass *klass;
+
+  g_return_if_fail (BRAID_IS_PROTOCOL (self));
+  g_return_if_fail (reason != NULL);
+
+  priv = braid_protocol_get_instance_private (self);
+  if (!priv->connected)
+    return;
+  priv->connected = FALSE;
+  g_object_ref (self);
+  klass = BRAID_PROTOCOL_GET_CLASS (self);
+  if (klass->connection_lost != NULL)
+    klass->connection_lost (self, reason);
+  /* Break the protocol → transport → protocol cycle. */
+  g_clear_object (&priv->transport);
+  g_object_unref (self);
+}
+
+void
+braid_protocol_output_drained (BraidProtocol *self)
+{
+  BraidProtocolClass *klass;
+
+  g_return_if_fail (BRAID_IS_PROTOCOL (self));
+  klass = BRAID_PROTOCOL_GET_CLASS (self);
+  if (klass->output_drained != NULL)
+    klass->output_drained (self);
+}
+
+gboolean
+braid_protocol_eof_received (BraidProtocol *self)
+{
+  BraidProtocolClass *klass;
+
+  g_return_val_if_fail (BRAID_IS_PROTOCOL (self), FALSE);
+  klass = BRAID_PROTOCOL_GET_CLASS (self);
+  return klass->eof_received != NULL ? klass->eof_received (self) : FALSE;
+}
+
+BraidTransport *
+braid_protocol_get_transport (BraidProtocol *self)
+{
+  BraidProtocolPrivate *priv;
+
+  g_return_val_if_fail (BRAID_IS_PROTOCOL (self), NULL);
+  priv = braid_protocol_get_instance_private (self);
+  return priv->transport;
+}
+
+gboolean
+braid_protocol_is_connected (BraidProtocol *self)
+{
+  BraidProtocolPrivate *priv;
+
+  g_return_val_if_fail (BRAID_IS_PROTOCOL (self), FALSE);
+  priv = braid_protocol_get_instance_private (self);
+  return priv->connected;
+}
+
+/* ---- factories ---- */
+
+typedef struct
+{
+  BraidBuildProtocolFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+  GType type;
+} BraidProtocolFactoryPrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE (BraidProtocolFactory, braid_protocol_factory, G_TYPE_OBJECT)
+
+static void
+braid_protocol_factory_finalize (GObject *object)
+{
+  BraidProtocolFactoryPrivate *priv =
+    braid_protocol_factory_get_instance_private (BRAID_PROTOCOL_FACTORY (object));
+
+  if (priv->destroy != NULL)
+    priv->destroy (priv->user_data);
+  G_OBJECT_CLASS (braid_protocol_factory_parent_class)->finalize (object);
+}
+
+static BraidProtocol *
+default_build_protocol (BraidProtocolFactory *self, GSocketAddress *address)
+{
+  BraidProtocolFactoryPrivate *priv = braid_protocol_factory_get_instance_private (self);
+
+  if (priv->func != NULL)
+    return priv->func (address, priv->user_data);
+  if (priv->type != G_TYPE_INVALID)
+    return g_object_new (priv->type, NULL);
+  return NULL;
+}
+
+static void
+braid_protocol_factory_class_init (BraidProtocolFactoryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = braid_protocol_factory_finalize;
+  klass->build_protocol = default_build_protocol;
+}
+
+static void
+braid_protocol_factory_init (BraidProtocolFactory *self)
+{
+}
+
+BraidProtocolFactory *
+braid_protocol_factory_new (BraidBuildProtocolFunc func,
+                            gpointer user_data,
+                            GDestroyNotify destroy)
+{
+  BraidProtocolFactory *self = g_object_new (BRAID_TYPE_PROTOCOL_FACTORY, NULL);
+  BraidProtocolFactoryPrivate *priv = braid_protocol_factory_get_instance_private (self);
+
+  priv->func = func;
+  priv->user_data = user_data;
+  priv->destroy = destroy;
+  return self;
+}
+
+BraidProtocolFactory *
+braid_protocol_factory_new_for_type (GType type)
+{
+  BraidProtocolFactory *self;
+  BraidProtocolFactoryPrivate *priv;
+
+  g_return_val_if_fail (g_type_is_a (type, BRAID_TYPE_PROTOCOL), NULL);
+  self = g_object_new (BRAID_TYPE_PROTOCOL_FACTORY, NULL);
+  priv = braid_protocol_factory_get_instance_private (self);
+  priv->type = type;
+  return self;
+}
+
+BraidProtocol *
+braid_protocol_factory_build_protocol (BraidProtocolFactory *self,
+                                       GSocketAddress *address)
+{
+  g_return_val_if_fail (BRAID_IS_PROTOCOL_FACTORY (self), NULL);
+  return BRAID_PROTOCOL_FACTORY_GET_CLASS (self)->build_protocol (self, address);
+}

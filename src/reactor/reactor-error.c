@@ -1,0 +1,3 @@
+#include "reactor-error.h"
+
+G_DEFINE_QUARK (braid-reactor-error-quark, braid_reactor_error)

@@ -1,0 +1,125 @@
+/* braid — the reactor interface: clock, delayed calls, listen, connect. */
+#pragma once
+
+#include <gio/gio.h>
+#include "delayed-call.h"
+#include "endpoint.h"
+#include "protocol.h"
+#include "reactor-error.h"
+#include "transport.h"
+
+G_BEGIN_DECLS
+
+#define BRAID_TYPE_LISTENER (braid_listener_get_type ())
+G_DECLARE_DERIVABLE_TYPE (BraidListener, braid_listener, BRAID, LISTENER, GObject)
+
+/**
+ * BraidListener:
+ *
+ * What braid_reactor_listen() returns: a listening port.  Stops listening
+ * when braid_listener_stop() is called or the last reference is dropped.
+ * Connections already accepted are not affected.
+ */
+struct _BraidListenerClass
+{
+  GObjectClass parent_class;
+
+  void (*stop) (BraidListener *self);
+  /* (transfer none) (nullable): the bound address (with the real port when
+   * listening on port 0) */
+  GSocketAddress *(*get_address) (BraidListener *self);
+  guint (*get_n_connections) (BraidListener *self);
+
+  gpointer padding[8];
+};
+
+void braid_listener_stop (BraidListener *self);
+gboolean braid_listener_is_listening (BraidListener *self);
+GSocketAddress *braid_listener_get_address (BraidListener *self);
+/* The TCP port bound, or 0 for other kinds. */
+guint16 braid_listener_get_port (BraidListener *self);
+/* Connections accepted through this listener that are still open. */
+guint braid_listener_get_n_connections (BraidListener *self);
+
+/* For implementations: marks the listener stopped (idempotent). */
+gboolean braid_listener_mark_stopped (BraidListener *self);
+
+#define BRAID_TYPE_REACTOR (braid_reactor_get_type ())
+G_DECLARE_INTERFACE (BraidReactor, braid_reactor, BRAID, REACTOR, GObject)
+
+struct _BraidReactorInterface
+{
+  GTypeInterface g_iface;
+
+  gint64 (*now) (BraidReactor *self);
+  gint64 (*real_time) (BraidReactor *self);
+  BraidDelayedCall *(*call_later) (BraidReactor *self,
+                                   gint64 delay_us,
+                                   BraidCallFunc func,
+                                   gpointer user_data,
+                                   GDestroyNotify destroy);
+  BraidListener *(*listen) (BraidReactor *self,
+                            const BraidEndpoint *endpoint,
+                            BraidProtocolFactory *factory,
+                            GError **error);
+  void (*connect_async) (BraidReactor *self,
+                         const BraidEndpoint *endpoint,
+                         BraidProtocolFactory *factory,
+                         GCancellable *cancellable,
+                         GAsyncReadyCallback callback,
+                         gpointer user_data);
+  BraidProtocol *(*connect_finish) (BraidReactor *self,
+                                    GAsyncResult *result,
+                                    GError **error);
+};
+
+/* Monotonic time in microseconds. */
+gint64 braid_reactor_now (BraidReactor *self);
+/* Wall-clock time in microseconds since the Unix epoch. */
+gint64 braid_reactor_real_time (BraidReactor *self);
+/* Wall-clock time in whole seconds since the Unix epoch. */
+gint64 braid_reactor_real_seconds (BraidReactor *self);
+
+/* (transfer full): schedules @func in @delay_us (negative means 0). */
+BraidDelayedCall *braid_reactor_call_later (BraidReactor *self,
+                                            gint64 delay_us,
+                                            BraidCallFunc func,
+                                            gpointer user_data,
+                                            GDestroyNotify destroy);
+/* Runs @func as soon as possible, after the current callback returns. */
+void braid_reactor_call_soon (BraidReactor *self,
+                              BraidCallFunc func,
+                              gpointer user_data,
+                              GDestroyNotify destroy);
+
+/* (transfer full): errors in BRAID_REACTOR_ERROR (INVALID_ENDPOINT,
+ * LISTEN_FAILED, NOT_SUPPORTED). */
+BraidListener *braid_reactor_listen (BraidReactor *self,
+                                     const gchar *endpoint,
+                                     BraidProtocolFactory *factory,
+                                     GError **error);
+BraidListener *braid_reactor_listen_endpoint (BraidReactor *self,
+                                              const BraidEndpoint *endpoint,
+                                              BraidProtocolFactory *factory,
+                                              GError **error);
+
+void braid_reactor_connect_async (BraidReactor *self,
+                                  const gchar *endpoint,
+                                  BraidProtocolFactory *factory,
+                                  GCancellable *cancellable,
+                                  GAsyncReadyCallback callback,
+                                  gpointer user_data);
+void braid_reactor_connect_endpoint_async (BraidReactor *self,
+                                           const BraidEndpoint *endpoint,
+                                           BraidProtocolFactory *factory,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+/* (transfer full): the connected protocol (connection_made already ran).
+ * Errors in BRAID_REACTOR_ERROR (INVALID_ENDPOINT, CONNECTION_REFUSED,
+ * TIMED_OUT) or G_IO_ERROR_CANCELLED. */
+BraidProtocol *braid_reactor_connect_finish (BraidReactor *self,
+                                             GAsyncResult *result,
+                                             GError **error);
+
+G_END_DECLS

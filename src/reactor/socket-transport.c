@@ -1,0 +1,459 @@
+/* braid — the real transport: a non-blocking GSocket with its own read and
+ * write sources on the reactor's context.
+ *
+ * Writes are queued as GBytes and flushed by a G_IO_OUT source, so every
+ * write made during one dispatch leaves in a single vectored sendmsg().
+ * Reads go straight from the socket into a stack buffer and on to the
+ * protocol: no GInputStream and no per-chunk async operation. */
+#include "socket-transport.h"
+#include "reactor-error.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#define READ_CHUNK_SIZE (64 * 1024)
+/* Reads per dispatch before yielding to other sources: keeps one busy peer
+ * from starving the rest. */
+#define READS_PER_DISPATCH 4
+#define MAX_VECTORS 64
+
+struct _BraidSocketTransport
+{
+  GObject parent_instance;
+
+  GSocketConnection *connection;  /* (owned) */
+  GSocket *socket;                /* (unowned): belongs to @connection */
+  GMainContext *context;          /* (owned) */
+  BraidProtocol *protocol;        /* (owned) (nullable): until connection_lost */
+  GSource *read_source;           /* (owned) (nullable) */
+  GSource *write_source;          /* (owned) (nullable) */
+  GSource *lost_source;           /* (owned) (nullable) */
+  GQueue output;                  /* (element-type GBytes) (owned) */
+  gsize output_offset;            /* bytes of the head already sent */
+  gsize output_size;              /* unsent bytes in total */
+  GSocketAddress *peer_address;   /* (owned) (nullable) */
+  GSocketAddress *host_address;   /* (owned) (nullable) */
+  gboolean paused;
+  gboolean closing;               /* lose_connection: flush, then close */
+  gboolean closed;                /* the socket is closed */
+  gboolean half_closed;           /* the peer sent EOF, we still write */
+  GError *lost_reason;            /* (owned) (nullable) */
+  BraidTransportClosedFunc closed_func;
+  gpointer closed_data;
+};
+
+static void braid_socket_transport_iface_init (BraidTransportInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (BraidSocketTransport, braid_socket_transport, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (BRAID_TYPE_TRANSPORT,
+                                                braid_socket_transport_iface_init))
+
+static void
+destroy_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static void
+braid_socket_transport_dispose (GObject *object)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (object);
+
+  destroy_source (&self->read_source);
+  destroy_source (&self->write_source);
+  destroy_source (&self->lost_source);
+  g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
+  self->output_size = 0;
+  g_clear_object (&self->protocol);
+  if (self->connection != NULL)
+    g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  g_clear_object (&self->connection);
+  G_OBJECT_CLASS (braid_socket_transport_parent_class)->dispose (object);
+}
+
+static void
+braid_socket_transport_finalize (GObject *object)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (object);
+
+  g_clear_object (&self->peer_address);
+  g_clear_object (&self->host_address);
+  g_clear_error (&self->lost_reason);
+  g_main_context_unref (self->context);
+  G_OBJECT_CLASS (braid_socket_transport_parent_class)->finalize (object);
+}
+
+static void
+braid_socket_transport_class_init (BraidSocketTransportClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = braid_socket_transport_dispose;
+  object_class->finalize = braid_socket_transport_finalize;
+}
+
+static void
+braid_socket_transport_init (BraidSocketTransport *self)
+{
+  g_queue_init (&self->output);
+}
+
+BraidSocketTransport *
+braid_socket_transport_new (GSocketConnection *connection, GMainContext *context)
+{
+  BraidSocketTransport *self;
+
+  g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
+
+  self = g_object_new (BRAID_TYPE_SOCKET_TRANSPORT, NULL);
+  self->connection = g_object_ref (connection);
+  self->socket = g_socket_connection_get_socket (connection);
+  self->context = context != NULL ? g_main_context_ref (context)
+                                  : g_main_context_ref_thread_default ();
+  g_socket_set_blocking (self->socket, FALSE);
+  /* A GSocket timeout would make our sources fire spuriously. */
+  g_socket_set_timeout (self->socket, 0);
+  self->peer_address = g_socket_get_remote_address (self->socket, NULL);
+  self->host_address = g_socket_get_local_address (self->socket, NULL);
+  if (g_socket_get_family (self->socket) != G_SOCKET_FAMILY_UNIX)
+    g_socket_set_option (self->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  return self;
+}
+
+void
+braid_socket_transport_set_closed_func (BraidSocketTransport *self,
+                                        BraidTransportClosedFunc func,
+                                        gpointer user_data)
+{
+  self->closed_func = func;
+  self->closed_data = user_data;
+}
+
+/* ---- closing ---- */
+
+static gboolean
+deliver_connection_lost (gpointer user_data)
+{
+  BraidSocketTransport *self = user_data;
+  g_autoptr(BraidProtocol) protocol = g_steal_pointer (&self->protocol);
+  g_autoptr(GError) reason = g_steal_pointer (&self->lost_reason);
+
+  g_object_ref (self);
+  g_clear_pointer (&self->lost_source, g_source_unref);
+  if (protocol != NULL)
+    braid_protocol_connection_lost (protocol, reason);
+  if (self->closed_func != NULL)
+    self->closed_func (self, self->closed_data);
+  g_object_unref (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Closes the socket now and tells the protocol on the next iteration, so
+ * connection_lost never runs inside the protocol's own data_received or
+ * write call. */
+static void
+close_with_reason (BraidSocketTransport *self, GError *reason)
+{
+  if (self->closed)
+    {
+      g_error_free (reason);
+      return;
+    }
+  self->closed = TRUE;
+  self->closing = TRUE;
+  destroy_source (&self->read_source);
+  destroy_source (&self->write_source);
+  g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
+  self->output_size = 0;
+  self->output_offset = 0;
+  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  self->lost_reason = reason;
+
+  self->lost_source = g_idle_source_new ();
+  g_source_set_priority (self->lost_source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (self->lost_source, deliver_connection_lost,
+                         g_object_ref (self), g_object_unref);
+  g_source_set_static_name (self->lost_source, "braid connection lost");
+  g_source_attach (self->lost_source, self->context);
+}
+
+static void
+close_done (BraidSocketTransport *self)
+{
+  close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
+                                                BRAID_REACTOR_ERROR_CONNECTION_DONE,
+                                                "Connection was closed cleanly"));
+}
+
+static void
+close_lost (BraidSocketTransport *self, const GError *io_error)
+{
+  close_with_reason (self, g_error_new (BRAID_REACTOR_ERROR,
+                                        BRAID_REACTOR_ERROR_CONNECTION_LOST,
+                                        "Connection was lost: %s", io_error->message));
+}
+
+/* ---- writing ---- */
+
+static gboolean on_socket_writable (GSocket *socket, GIOCondition condition, gpointer user_data);
+
+static void
+ensure_write_source (BraidSocketTransport *self)
+{
+  if (self->write_source != NULL || self->closed)
+    return;
+  self->write_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
+  g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_socket_writable), self, NULL);
+  g_source_set_static_name (self->write_source, "braid socket write");
+  g_source_attach (self->write_source, self->context);
+}
+
+/* Sends as much queued output as the kernel takes.  Returns FALSE if the
+ * connection was closed by an error. */
+static gboolean
+flush_output (BraidSocketTransport *self)
+{
+  while (self->output_size > 0)
+    {
+      GOutputVector vectors[MAX_VECTORS];
+      guint n = 0;
+      gssize sent;
+      g_autoptr(GError) error = NULL;
+
+      for (GList *l = self->output.head; l != NULL && n < MAX_VECTORS; l = l->next, n++)
+        {
+          gsize size;
+          const guint8 *data = g_bytes_get_data (l->data, &size);
+          gsize skip = (n == 0) ? self->output_offset : 0;
+
+          vectors[n].buffer = data + skip;
+          vectors[n].size = size - skip;
+        }
+
+      sent = g_socket_send_message (self->socket, NULL, vectors, (gint) n,
+                                    NULL, 0, G_SOCKET_MSG_NONE, NULL, &error);
+      if (sent < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return TRUE;
+          close_lost (self, error);
+          return FALSE;
+        }
+
+      self->output_size -= (gsize) sent;
+      while (sent > 0)
+        {
+          GBytes *head = g_queue_peek_head (&self->output);
+          gsize left = g_bytes_get_size (head) - self->output_offset;
+
+          if ((gsize) sent < left)
+            {
+              self->output_offset += (gsize) sent;
+              break;
+            }
+          sent -= (gssize) left;
+          self->output_offset = 0;
+          g_bytes_unref (g_queue_pop_head (&self->output));
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+on_socket_writable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  BraidSocketTransport *self = user_data;
+  g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
+
+  if (!flush_output (self))
+    return G_SOURCE_REMOVE;  /* close_lost destroyed the source */
+  if (self->output_size > 0)
+    return G_SOURCE_CONTINUE;
+
+  g_clear_pointer (&self->write_source, g_source_unref);
+  if (self->closing)
+    close_done (self);
+  else if (self->protocol != NULL)
+    braid_protocol_output_drained (self->protocol);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+transport_write_bytes (BraidTransport *transport, GBytes *bytes)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  if (self->closing || self->closed)
+    return;  /* Twisted drops writes after loseConnection too */
+  g_queue_push_tail (&self->output, g_bytes_ref (bytes));
+  self->output_size += g_bytes_get_size (bytes);
+  ensure_write_source (self);
+}
+
+static void
+transport_lose_connection (BraidTransport *transport)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  if (self->closing || self->closed)
+    return;
+  self->closing = TRUE;
+  destroy_source (&self->read_source);
+  if (self->output_size == 0)
+    close_done (self);
+  else
+    ensure_write_source (self);
+}
+
+static void
+transport_abort_connection (BraidTransport *transport)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  if (self->closed)
+    return;
+  close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
+                                                BRAID_REACTOR_ERROR_CONNECTION_ABORTED,
+                                                "Connection was aborted"));
+}
+
+/* ---- reading ---- */
+
+static gboolean on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data);
+
+static void
+start_reading (BraidSocketTransport *self)
+{
+  if (self->read_source != NULL || self->closed || self->closing ||
+      self->paused || self->half_closed)
+    return;
+  self->read_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_socket_readable), self, NULL);
+  g_source_set_static_name (self->read_source, "braid socket read");
+  g_source_attach (self->read_source, self->context);
+}
+
+static void
+handle_eof (BraidSocketTransport *self)
+{
+  destroy_source (&self->read_source);
+  if (self->protocol != NULL && braid_protocol_eof_received (self->protocol))
+    {
+      self->half_closed = TRUE;
+      return;
+    }
+  /* Flush what the protocol already wrote (a reply to the last request
+   * before the peer's shutdown), then close. */
+  transport_lose_connection (BRAID_TRANSPORT (self));
+}
+
+static gboolean
+on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  BraidSocketTransport *self = user_data;
+  g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
+  guint8 buffer[READ_CHUNK_SIZE];
+
+  for (guint i = 0; i < READS_PER_DISPATCH; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gssize n = g_socket_receive (self->socket, (gchar *) buffer, sizeof buffer, NULL, &error);
+
+      if (n < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return G_SOURCE_CONTINUE;
+          close_lost (self, error);
+          return G_SOURCE_REMOVE;
+        }
+      if (n == 0)
+        {
+          g_clear_pointer (&self->read_source, g_source_unref);
+          handle_eof (self);
+          return G_SOURCE_REMOVE;
+        }
+      if (self->protocol != NULL)
+        braid_protocol_data_received (self->protocol, buffer, (gsize) n);
+      /* The protocol may have paused, closed or aborted: its source is gone
+       * then, and we must not touch it again. */
+      if (self->read_source == NULL)
+        return G_SOURCE_REMOVE;
+      if ((gsize) n < sizeof buffer)
+        break;
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+transport_pause_reading (BraidTransport *transport)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  self->paused = TRUE;
+  destroy_source (&self->read_source);
+}
+
+static void
+transport_resume_reading (BraidTransport *transport)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  self->paused = FALSE;
+  start_reading (self);
+}
+
+void
+braid_socket_transport_start (BraidSocketTransport *self, BraidProtocol *protocol)
+{
+  g_return_if_fail (self->protocol == NULL);
+
+  self->protocol = g_object_ref (protocol);
+  braid_protocol_connection_made (protocol, BRAID_TRANSPORT (self));
+  start_reading (self);
+}
+
+/* ---- queries ---- */
+
+static GSocketAddress *
+transport_get_peer_address (BraidTransport *transport)
+{
+  return BRAID_SOCKET_TRANSPORT (transport)->peer_address;
+}
+
+static GSocketAddress *
+transport_get_host_address (BraidTransport *transport)
+{
+  return BRAID_SOCKET_TRANSPORT (transport)->host_address;
+}
+
+static gsize
+transport_get_write_buffer_size (BraidTransport *transport)
+{
+  return BRAID_SOCKET_TRANSPORT (transport)->output_size;
+}
+
+static gboolean
+transport_is_closing (BraidTransport *transport)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  return self->closing || self->closed;
+}
+
+static void
+braid_socket_transport_iface_init (BraidTransportInterface *iface)
+{
+  iface->write_bytes = transport_write_bytes;
+  iface->lose_connection = transport_lose_connection;
+  iface->abort_connection = transport_abort_connection;
+  iface->get_peer_address = transport_get_peer_address;
+  iface->get_host_address = transport_get_host_address;
+  iface->pause_reading = transport_pause_reading;
+  iface->resume_reading = transport_resume_reading;
+  iface->get_write_buffer_size = transport_get_write_buffer_size;
+  iface->is_closing = transport_is_closing;
+}

@@ -1,0 +1,29 @@
+/* braid — the real transport over a non-blocking GSocket (private). */
+#pragma once
+
+#include "transport.h"
+#include "protocol.h"
+
+G_BEGIN_DECLS
+
+#define BRAID_TYPE_SOCKET_TRANSPORT (braid_socket_transport_get_type ())
+G_DECLARE_FINAL_TYPE (BraidSocketTransport, braid_socket_transport,
+                      BRAID, SOCKET_TRANSPORT, GObject)
+
+typedef void (*BraidTransportClosedFunc) (BraidSocketTransport *transport,
+                                          gpointer user_data);
+
+/* Takes over @connection (its socket is made non-blocking).  Nothing
+ * happens until braid_socket_transport_start(). */
+BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
+                                                  GMainContext *context);
+/* Calls connection_made on @protocol and starts reading.  The transport
+ * keeps @protocol alive until the connection is lost. */
+void braid_socket_transport_start (BraidSocketTransport *self,
+                                   BraidProtocol *protocol);
+/* Called once, after connection_lost was delivered. */
+void braid_socket_transport_set_closed_func (BraidSocketTransport *self,
+                                             BraidTransportClosedFunc func,
+                                             gpointer user_data);
+
+G_END_DECLS

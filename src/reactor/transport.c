@@ -1,0 +1,136 @@
+/* braid — the transport interface and its convenience writers. */
+#include "transport.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+G_DEFINE_INTERFACE (BraidTransport, braid_transport, G_TYPE_OBJECT)
+
+static void
+braid_transport_default_init (BraidTransportInterface *iface)
+{
+}
+
+void
+braid_transport_write_bytes (BraidTransport *self, GBytes *bytes)
+{
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  g_return_if_fail (bytes != NULL);
+  if (g_bytes_get_size (bytes) == 0)
+    return;
+  BRAID_TRANSPORT_GET_IFACE (self)->write_bytes (self, bytes);
+}
+
+void
+braid_transport_write (BraidTransport *self, const void *data, gsize len)
+{
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  if (len == 0)
+    return;
+  bytes = g_bytes_new (data, len);
+  braid_transport_write_bytes (self, bytes);
+}
+
+void
+braid_transport_writev (BraidTransport *self,
+                        const GOutputVector *vectors,
+                        gsize n_vectors)
+{
+  gsize total = 0;
+  guint8 *joined;
+  gsize offset = 0;
+
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  for (gsize i = 0; i < n_vectors; i++)
+    total += vectors[i].size;
+  if (total == 0)
+    return;
+  /* One allocation for the whole reply keeps the queue short and the
+   * later sendmsg() vector dense. */
+  joined = g_malloc (total);
+  for (gsize i = 0; i < n_vectors; i++)
+    {
+      if (vectors[i].size > 0)
+        memcpy (joined + offset, vectors[i].buffer, vectors[i].size);
+      offset += vectors[i].size;
+    }
+  braid_transport_write_bytes (self, g_bytes_new_take (joined, total));
+}
+
+void
+braid_transport_write_string (BraidTransport *self, const gchar *str)
+{
+  braid_transport_write (self, str, strlen (str));
+}
+
+void
+braid_transport_write_printf (BraidTransport *self, const gchar *format, ...)
+{
+  va_list args;
+  gchar *text;
+  gsize len;
+
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  len = strlen (text);
+  braid_transport_write_bytes (self, g_bytes_new_take (text, len));
+}
+
+void
+braid_transport_lose_connection (BraidTransport *self)
+{
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  BRAID_TRANSPORT_GET_IFACE (self)->lose_connection (self);
+}
+
+void
+braid_transport_abort_connection (BraidTransport *self)
+{
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  BRAID_TRANSPORT_GET_IFACE (self)->abort_connection (self);
+}
+
+GSocketAddress *
+braid_transport_get_peer_address (BraidTransport *self)
+{
+  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), NULL);
+  return BRAID_TRANSPORT_GET_IFACE (self)->get_peer_address (self);
+}
+
+GSocketAddress *
+braid_transport_get_host_address (BraidTransport *self)
+{
+  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), NULL);
+  return BRAID_TRANSPORT_GET_IFACE (self)->get_host_address (self);
+}
+
+void
+braid_transport_pause_reading (BraidTransport *self)
+{
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  BRAID_TRANSPORT_GET_IFACE (self)->pause_reading (self);
+}
+
+void
+braid_transport_resume_reading (BraidTransport *self)
+{
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  BRAID_TRANSPORT_GET_IFACE (self)->resume_reading (self);
+}
+
+gsize
+braid_transport_get_write_buffer_size (BraidTransport *self)
+{
+  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), 0);
+  return BRAID_TRANSPORT_GET_IFACE (self)->get_write_buffer_size (self);
+}
+
+gboolean
+braid_transport_is_closing (BraidTransport *self)
+{
+  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), TRUE);
+  return BRAID_TRANSPORT_GET_IFACE (self)->is_closing (self);
+}

@@ -1,0 +1,217 @@
+/* braid — helpers shared by every test program. */
+#include "test-support.h"
+
+#include <string.h>
+
+static GPtrArray *
+chunks_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+}
+
+static void
+run_chunking (const gchar *label, GPtrArray *chunks, BraidChunkingFunc func, gpointer user_data)
+{
+  BraidChunking chunking = { label, chunks };
+
+  g_test_message ("chunking: %s (%u chunks)", label, chunks->len);
+  func (&chunking, user_data);
+}
+
+void
+braid_test_for_each_chunking (const guint8 *input,
+                              gsize len,
+                              guint n_random,
+                              BraidChunkingFunc func,
+                              gpointer user_data)
+{
+  /* Whole. */
+  {
+    g_autoptr(GPtrArray) chunks = chunks_new ();
+
+    g_ptr_array_add (chunks, g_bytes_new (input, len));
+    run_chunking ("whole", chunks, func, user_data);
+  }
+  /* One byte at a time. */
+  {
+    g_autoptr(GPtrArray) chunks = chunks_new ();
+
+    for (gsize i = 0; i < len; i++)
+      g_ptr_array_add (chunks, g_bytes_new (input + i, 1));
+    run_chunking ("bytes", chunks, func, user_data);
+  }
+  /* Every two-way split. */
+  for (gsize split = 1; split < len; split++)
+    {
+      g_autoptr(GPtrArray) chunks = chunks_new ();
+      g_autofree gchar *label = g_strdup_printf ("split@%" G_GSIZE_FORMAT, split);
+
+      g_ptr_array_add (chunks, g_bytes_new (input, split));
+      g_ptr_array_add (chunks, g_bytes_new (input + split, len - split));
+      run_chunking (label, chunks, func, user_data);
+    }
+  /* Seeded random chunkings: g_test_rand_int() follows --seed. */
+  for (guint r = 0; r < n_random; r++)
+    {
+      g_autoptr(GPtrArray) chunks = chunks_new ();
+      g_autoptr(GRand) rand = g_rand_new_with_seed ((guint32) g_test_rand_int ());
+      g_autofree gchar *label = g_strdup_printf ("random#%u", r);
+      gsize offset = 0;
+
+      while (offset < len)
+        {
+          gsize max = MIN (len - offset, 64);
+          gsize n = (gsize) g_rand_int_range (rand, 1, (gint32) max + 1);
+
+          g_ptr_array_add (chunks, g_bytes_new (input + offset, n));
+          offset += n;
+        }
+      run_chunking (label, chunks, func, user_data);
+    }
+}
+
+gchar *
+braid_test_escape (const guint8 *data, gsize len)
+{
+  GString *out = g_string_new (NULL);
+
+  for (gsize i = 0; i < len; i++)
+    {
+      guint8 c = data[i];
+
+      if (c == '\r')
+        g_string_append (out, "\\r");
+      else if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else if (c == '\\')
+        g_string_append (out, "\\\\");
+      else if (c >= 0x20 && c < 0x7f)
+        g_string_append_c (out, (gchar) c);
+      else
+        g_string_append_printf (out, "\\x%02x", c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+void
+braid_test_assert_bytes_equal_impl (const char *file, int line,
+                                    const char *func, const char *what,
+                                    const guint8 *expected, gsize expected_len,
+                                    const guint8 *actual, gsize actual_len)
+{
+  gsize i;
+  g_autofree gchar *e = NULL;
+  g_autofree gchar *a = NULL;
+  g_autofree gchar *message = NULL;
+
+  if (expected_len == actual_len && (expected_len == 0 || memcmp (expected, actual, expected_len) == 0))
+    return;
+  for (i = 0; i < MIN (expected_len, actual_len) && expected[i] == actual[i]; i++)
+    ;
+  e = braid_test_escape (expected, expected_len);
+  a = braid_test_escape (actual, actual_len);
+  message = g_strdup_printf ("%s: expected “%s” (%" G_GSIZE_FORMAT " bytes) but saw “%s” "
+                             "(%" G_GSIZE_FORMAT " bytes); first difference at offset %" G_GSIZE_FORMAT,
+                             what, e, expected_len, a, actual_len, i);
+  g_assertion_message (G_LOG_DOMAIN, file, line, func, message);
+}
+
+static gboolean
+on_timeout (gpointer user_data)
+{
+  gboolean *timed_out = user_data;
+
+  *timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+void
+braid_test_wait_for_flag (GMainContext *context, const gboolean *flag, guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  GSource *timeout = g_timeout_source_new (timeout_ms);
+
+  g_source_set_callback (timeout, on_timeout, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  while (!*flag && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+  if (!*flag)
+    g_error ("timed out after %u ms waiting for a condition", timeout_ms);
+}
+
+void
+braid_test_store_result (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  GAsyncResult **out = user_data;
+
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+void
+braid_test_wait_for_result (GMainContext *context, GAsyncResult **result, guint timeout_ms)
+{
+  gboolean timed_out = FALSE;
+  GSource *timeout = g_timeout_source_new (timeout_ms);
+
+  g_source_set_callback (timeout, on_timeout, &timed_out, NULL);
+  g_source_attach (timeout, context);
+  while (*result == NULL && !timed_out)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (timeout);
+  g_source_unref (timeout);
+  if (*result == NULL)
+    g_error ("timed out after %u ms waiting for an async result", timeout_ms);
+}
+
+guint16
+braid_test_find_free_port (void)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_assert_no_error (error);
+  g_socket_bind (socket, any, TRUE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+gboolean
+braid_test_wait_for_port (guint16 port, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr(GSocketClient) client = g_socket_client_new ();
+      g_autoptr(GSocketConnection) connection = NULL;
+
+      connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, NULL);
+      if (connection != NULL)
+        {
+          g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+          return TRUE;
+        }
+      g_usleep (10 * 1000);
+    }
+  return FALSE;
+}
+
+gchar *
+braid_test_build_path (const gchar *relative)
+{
+  const gchar *root = g_getenv ("BRAID_BUILD_ROOT");
+
+  g_assert_nonnull (root);
+  return g_build_filename (root, relative, NULL);
+}

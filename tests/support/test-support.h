@@ -1,0 +1,69 @@
+/* braid — helpers shared by every test program. */
+#pragma once
+
+#include <gio/gio.h>
+#include "reactor.h"
+#include "fake-reactor.h"
+
+G_BEGIN_DECLS
+
+/* One chunking of an input: the chunks to feed, in order. */
+typedef struct {
+  const gchar *label;   /* "whole", "bytes", "split@17", "random#3" */
+  GPtrArray *chunks;    /* (element-type GBytes) */
+} BraidChunking;
+
+typedef void (*BraidChunkingFunc) (const BraidChunking *chunking, gpointer user_data);
+
+/* The split helper every parser and protocol test uses (STYLE lesson 6):
+ * calls @func with the whole input, one byte at a time, every two-way
+ * split, and @n_random seeded random chunkings (seeded from
+ * g_test_rand_int(), so --seed reproduces them). */
+void braid_test_for_each_chunking (const guint8 *input,
+                                   gsize len,
+                                   guint n_random,
+                                   BraidChunkingFunc func,
+                                   gpointer user_data);
+
+/* Escapes bytes for messages: printable ASCII as is, \r \n \t, others \xNN. */
+gchar *braid_test_escape (const guint8 *data, gsize len);
+
+/* Asserts two byte strings are equal; on failure the message shows both,
+ * escaped, and the first differing offset. */
+#define braid_assert_bytes_equal(expected, expected_len, actual, actual_len) \
+  braid_test_assert_bytes_equal_impl (__FILE__, __LINE__, G_STRFUNC, \
+                                      #actual, (const guint8 *) (expected), \
+                                      (expected_len), (const guint8 *) (actual), \
+                                      (actual_len))
+#define braid_assert_bytes_equal_str(expected, gbytes) \
+  G_STMT_START { \
+    gsize _len = 0; \
+    const guint8 *_data = g_bytes_get_data ((gbytes), &_len); \
+    braid_assert_bytes_equal ((expected), strlen (expected), _data, _len); \
+  } G_STMT_END
+void braid_test_assert_bytes_equal_impl (const char *file, int line,
+                                         const char *func, const char *what,
+                                         const guint8 *expected, gsize expected_len,
+                                         const guint8 *actual, gsize actual_len);
+
+/* Real-reactor helpers: iterate @context until *@flag is TRUE, failing the
+ * test after @timeout_ms of real time. */
+void braid_test_wait_for_flag (GMainContext *context, const gboolean *flag,
+                               guint timeout_ms);
+/* Iterate until @result is set (async-to-sync for GAsyncReadyCallback). */
+void braid_test_wait_for_result (GMainContext *context, GAsyncResult **result,
+                                 guint timeout_ms);
+/* A GAsyncReadyCallback that stores a new reference to the result in
+ * *(GAsyncResult **) user_data. */
+void braid_test_store_result (GObject *source, GAsyncResult *result, gpointer user_data);
+
+/* A free TCP port on 127.0.0.1 (bound then released; for spawning other
+ * programs that need a port number on their command line). */
+guint16 braid_test_find_free_port (void);
+/* Waits until something accepts connections on 127.0.0.1:@port. */
+gboolean braid_test_wait_for_port (guint16 port, guint timeout_ms);
+
+/* Path of a built program: $BRAID_BUILD_ROOT/@relative. */
+gchar *braid_test_build_path (const gchar *relative);
+
+G_END_DECLS
