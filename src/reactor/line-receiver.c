@@ -152,8 +152,9 @@ process_buffered_line (BraidLineReceiver *self)
   const guint8 *nl;
   gsize limit = self->max_line_length + (self->crlf ? 2 : 1);
 
-  nl = memchr (self->buffer->data + self->scanned, '\n',
-               self->buffer->len - self->scanned);
+  nl = self->buffer->len > self->scanned
+         ? memchr (self->buffer->data + self->scanned, '\n', self->buffer->len - self->scanned)
+         : NULL;
   if (nl == NULL)
     {
       self->scanned = self->buffer->len;

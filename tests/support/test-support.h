@@ -4,6 +4,8 @@
 #include <gio/gio.h>
 #include "reactor.h"
 #include "fake-reactor.h"
+#include "line-receiver.h"
+#include "glib-reactor.h"
 
 G_BEGIN_DECLS
 
@@ -67,3 +69,4 @@ gboolean braid_test_wait_for_port (guint16 port, guint timeout_ms);
 gchar *braid_test_build_path (const gchar *relative);
 
 G_END_DECLS
+#include "recording-protocol.h"

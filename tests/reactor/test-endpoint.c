@@ -1,0 +1,118 @@
+/* braid — endpoint strings. */
+#include "test-support.h"
+
+#include <string.h>
+
+typedef struct {
+  const gchar *input;
+  BraidEndpointRole role;
+  const gchar *normalised;  /* NULL: must fail */
+  const gchar *error_part;  /* a substring of the error message */
+} EndpointCase;
+
+static const EndpointCase cases[] = {
+  { "tcp:11211", BRAID_ENDPOINT_SERVER, "tcp:11211", NULL },
+  { "tcp:0", BRAID_ENDPOINT_SERVER, "tcp:0", NULL },
+  { "tcp:11211:interface=127.0.0.1", BRAID_ENDPOINT_SERVER, "tcp:11211:interface=127.0.0.1", NULL },
+  { "tcp:port=80:interface=\\:\\:1", BRAID_ENDPOINT_SERVER, "tcp:80:interface=\\:\\:1", NULL },
+  { "tcp:8000:backlog=5", BRAID_ENDPOINT_SERVER, "tcp:8000", NULL },
+  { "tcp:localhost:11211", BRAID_ENDPOINT_CLIENT, "tcp:localhost:11211", NULL },
+  { "tcp:host=example.com:port=80:timeout=2.5", BRAID_ENDPOINT_CLIENT, "tcp:example.com:80", NULL },
+  { "unix:/run/braid/mc.sock", BRAID_ENDPOINT_SERVER, "unix:/run/braid/mc.sock", NULL },
+  { "unix:/run/braid/mc.sock:mode=0660", BRAID_ENDPOINT_SERVER, "unix:/run/braid/mc.sock", NULL },
+  { "unix:/tmp/x", BRAID_ENDPOINT_CLIENT, "unix:/tmp/x", NULL },
+  { "systemd:0", BRAID_ENDPOINT_SERVER, "systemd:0", NULL },
+  { "systemd:name=braid-memcached.socket", BRAID_ENDPOINT_SERVER, "systemd:name=braid-memcached.socket", NULL },
+  /* malformed */
+  { "", BRAID_ENDPOINT_SERVER, NULL, "expected KIND:ARGUMENTS" },
+  { "11211", BRAID_ENDPOINT_SERVER, NULL, "expected KIND:ARGUMENTS" },
+  { "udp:11211", BRAID_ENDPOINT_SERVER, NULL, "unknown kind “udp”" },
+  { "tcp:", BRAID_ENDPOINT_SERVER, NULL, "port “” is not a number" },
+  { "tcp:65536", BRAID_ENDPOINT_SERVER, NULL, "port “65536” is not a number from 0 to 65535" },
+  { "tcp:-1", BRAID_ENDPOINT_SERVER, NULL, "is not a number" },
+  { "tcp:12x", BRAID_ENDPOINT_SERVER, NULL, "is not a number" },
+  { "tcp:80:colour=blue", BRAID_ENDPOINT_SERVER, NULL, "unknown option “colour”" },
+  { "tcp:80:interface=", BRAID_ENDPOINT_SERVER, NULL, "empty interface" },
+  { "tcp:80:backlog=0", BRAID_ENDPOINT_SERVER, NULL, "backlog must be" },
+  { "tcp:1:2", BRAID_ENDPOINT_SERVER, NULL, "too many positional" },
+  { "tcp:11211", BRAID_ENDPOINT_CLIENT, NULL, "no port given" },
+  { "tcp:host:0", BRAID_ENDPOINT_CLIENT, NULL, "port 0 cannot be connected to" },
+  { "tcp:host=h", BRAID_ENDPOINT_CLIENT, NULL, "no port given" },
+  { "tcp:h:1:timeout=soon", BRAID_ENDPOINT_CLIENT, NULL, "timeout must be" },
+  { "unix:", BRAID_ENDPOINT_SERVER, NULL, "no socket path" },
+  { "unix:/x:mode=999", BRAID_ENDPOINT_SERVER, NULL, "octal" },
+  { "systemd:0", BRAID_ENDPOINT_CLIENT, NULL, "can only be listened on" },
+  { "systemd:x", BRAID_ENDPOINT_SERVER, NULL, "socket index must be" },
+  { "systemd:", BRAID_ENDPOINT_SERVER, NULL, "socket index must be" },
+  { "tcp:80\\", BRAID_ENDPOINT_SERVER, NULL, "lone backslash" },
+};
+
+static void
+test_table (void)
+{
+  g_test_summary ("Every endpoint form parses to its normalised string; malformed ones name the problem");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const EndpointCase *c = &cases[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (c->input, c->role, &error);
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": “%s” (%s)", i, c->input,
+                      c->role == BRAID_ENDPOINT_SERVER ? "server" : "client");
+      if (c->normalised != NULL)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpstr (braid_endpoint_to_string (ep), ==, c->normalised);
+        }
+      else
+        {
+          g_assert_null (ep);
+          g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT);
+          if (strstr (error->message, c->error_part) == NULL)
+            g_error ("expected an error containing “%s” but saw “%s”", c->error_part, error->message);
+        }
+    }
+}
+
+static void
+test_fields (void)
+{
+  g_autoptr(BraidEndpoint) a = braid_endpoint_parse ("tcp:port=80:interface=\\:\\:1:backlog=7",
+                                                     BRAID_ENDPOINT_SERVER, NULL);
+  g_autoptr(BraidEndpoint) b = braid_endpoint_parse ("tcp:h:99:timeout=1.5", BRAID_ENDPOINT_CLIENT, NULL);
+  g_autoptr(BraidEndpoint) c = braid_endpoint_parse ("systemd:3", BRAID_ENDPOINT_SERVER, NULL);
+  g_autoptr(BraidEndpoint) copy = NULL;
+
+  g_test_summary ("Parsed fields: escapes removed, options applied, copies are deep");
+  g_assert_cmpstr (a->host, ==, "::1");
+  g_assert_cmpuint (a->port, ==, 80);
+  g_assert_cmpint (a->backlog, ==, 7);
+  g_assert_cmpstr (b->host, ==, "h");
+  g_assert_cmpfloat (b->timeout, ==, 1.5);
+  g_assert_cmpint (c->systemd_index, ==, 3);
+  copy = braid_endpoint_copy (a);
+  g_assert_true (copy->host != a->host);
+  g_assert_cmpstr (copy->host, ==, "::1");
+}
+
+static void
+test_split_list (void)
+{
+  g_auto(GStrv) parts = braid_endpoint_split_list ("tcp:a:1,tcp:b:2,,unix:/x\\,y");
+
+  g_test_summary ("Comma-separated endpoint lists split on unescaped commas");
+  g_assert_cmpuint (g_strv_length (parts), ==, 3);
+  g_assert_cmpstr (parts[0], ==, "tcp:a:1");
+  g_assert_cmpstr (parts[1], ==, "tcp:b:2");
+  g_assert_cmpstr (parts[2], ==, "unix:/x\\,y");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/endpoint/table", test_table);
+  g_test_add_func ("/endpoint/fields", test_fields);
+  g_test_add_func ("/endpoint/split-list", test_split_list);
+  return g_test_run ();
+}

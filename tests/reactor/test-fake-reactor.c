@@ -1,0 +1,389 @@
+/* braid — what only the fake reactor does: simulated time, delivery
+ * policies, faults, records. */
+#include "test-support.h"
+
+#include <string.h>
+
+static BraidFakeReactor *
+new_fake (void)
+{
+  return braid_fake_reactor_new ((guint32) g_test_rand_int ());
+}
+
+typedef struct {
+  BraidReactor *reactor;
+  GArray *times;
+  guint reschedules;
+} Ticker;
+
+static void
+tick (gpointer data)
+{
+  Ticker *t = data;
+  gint64 now = braid_reactor_now (t->reactor);
+
+  g_array_append_val (t->times, now);
+  if (t->reschedules > 0)
+    {
+      t->reschedules--;
+      braid_delayed_call_unref (braid_reactor_call_later (t->reactor, 1000, tick, t, NULL));
+    }
+}
+
+static void
+test_advance_runs_nested (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  Ticker t = { BRAID_REACTOR (fake), g_array_new (FALSE, FALSE, sizeof (gint64)), 3 };
+
+  g_test_summary ("advance() runs calls scheduled during the advance when they fall due, each at its own time");
+  braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (fake), 1000, tick, &t, NULL));
+  braid_fake_reactor_advance (fake, 3500);
+  g_assert_cmpuint (t.times->len, ==, 3);
+  g_assert_cmpint (g_array_index (t.times, gint64, 0), ==, 1000);
+  g_assert_cmpint (g_array_index (t.times, gint64, 1), ==, 2000);
+  g_assert_cmpint (g_array_index (t.times, gint64, 2), ==, 3000);
+  g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 3500);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (fake), ==, 1);
+  braid_fake_reactor_advance (fake, 500);
+  g_assert_cmpuint (t.times->len, ==, 4);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (fake), ==, 0);
+  g_array_unref (t.times);
+}
+
+static void
+test_clock (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  const gint64 steps[] = { 10, 20, 30, -1 };
+
+  g_test_summary ("Monotonic time starts at 0; wall time can be set and moves with advance()");
+  g_assert_cmpint (braid_reactor_now (r), ==, 0);
+  braid_fake_reactor_set_real_time (fake, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  braid_fake_reactor_advance (fake, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_real_seconds (r), ==, 1800000002);
+  braid_fake_reactor_pump_steps (fake, steps);
+  g_assert_cmpint (braid_reactor_now (r), ==, 2 * G_USEC_PER_SEC + 60);
+}
+
+static void
+count_run (guint *runs)
+{
+  (*runs)++;
+}
+
+static void
+test_pending_calls (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  g_autoptr(BraidDelayedCall) a = NULL;
+  g_autoptr(BraidDelayedCall) b = NULL;
+  g_autoptr(GPtrArray) pending = NULL;
+  guint runs = 0;
+
+  g_test_summary ("get_pending_calls lists calls in run order");
+  a = braid_reactor_call_later (BRAID_REACTOR (fake), 50, (BraidCallFunc) count_run, &runs, NULL);
+  b = braid_reactor_call_later (BRAID_REACTOR (fake), 10, (BraidCallFunc) count_run, &runs, NULL);
+  pending = braid_fake_reactor_get_pending_calls (fake);
+  g_assert_cmpuint (pending->len, ==, 2);
+  g_assert_true (g_ptr_array_index (pending, 0) == b);
+  g_assert_true (g_ptr_array_index (pending, 1) == a);
+  g_assert_true (braid_fake_reactor_run_all_timers (fake, G_USEC_PER_SEC));
+  g_assert_cmpuint (runs, ==, 2);
+}
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidRecordingProtocol *client;
+  BraidRecordingProtocol *server;
+  BraidFakeTransport *ct;
+  BraidFakeTransport *st;
+} Pair;
+
+static void
+pair_open (Pair *p, BraidFakeDelivery delivery)
+{
+  p->fake = new_fake ();
+  braid_fake_reactor_set_delivery (p->fake, delivery);
+  p->client = braid_recording_protocol_new ();
+  p->server = braid_recording_protocol_new ();
+  braid_fake_connect_pair (p->fake, BRAID_PROTOCOL (p->client), BRAID_PROTOCOL (p->server), &p->ct, &p->st);
+  g_assert_cmpuint (p->client->n_made, ==, 1);
+  g_assert_cmpuint (p->server->n_made, ==, 1);
+}
+
+static void
+pair_close (Pair *p)
+{
+  g_clear_object (&p->client);
+  g_clear_object (&p->server);
+  braid_fake_reactor_run_until_idle (p->fake);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (p->fake), ==, 0);
+  g_assert_finalize_object (p->fake);
+}
+
+static void
+test_delivery_policies (void)
+{
+  const gchar *message = "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz";
+
+  g_test_summary ("Whole delivery keeps writes whole; byte delivery sends one byte per call; "
+                  "random delivery varies chunk sizes; all deliver the same bytes");
+  for (BraidFakeDelivery d = BRAID_FAKE_DELIVERY_WHOLE; d <= BRAID_FAKE_DELIVERY_RANDOM; d++)
+    {
+      Pair p;
+
+      pair_open (&p, d);
+      braid_transport_write_string (BRAID_TRANSPORT (p.ct), message);
+      braid_transport_write_string (BRAID_TRANSPORT (p.ct), "!");
+      g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (p.ct)), ==, strlen (message) + 1);
+      braid_fake_reactor_run_until_idle (p.fake);
+      braid_assert_bytes_equal (message, strlen (message), p.server->received->data, strlen (message));
+      g_assert_cmpuint (p.server->received->len, ==, strlen (message) + 1);
+      g_assert_cmpuint (p.client->n_drained, ==, 1);
+      switch (d)
+        {
+        case BRAID_FAKE_DELIVERY_WHOLE:
+          g_assert_cmpuint (p.server->n_chunks, ==, 2);
+          break;
+        case BRAID_FAKE_DELIVERY_BYTE:
+          g_assert_cmpuint (p.server->n_chunks, ==, strlen (message) + 1);
+          break;
+        default:
+          g_assert_cmpuint (p.server->n_chunks, >=, 1);
+          break;
+        }
+      {
+        g_autoptr(GBytes) written = braid_fake_transport_get_written (p.ct);
+        g_autofree gchar *expected = g_strconcat (message, "!", NULL);
+
+        braid_assert_bytes_equal_str (expected, written);
+      }
+      pair_close (&p);
+    }
+}
+
+static void
+test_lose_connection_order (void)
+{
+  Pair p;
+
+  g_test_summary ("Bytes written before lose_connection arrive before connection_lost, byte by byte too");
+  pair_open (&p, BRAID_FAKE_DELIVERY_BYTE);
+  braid_transport_write_string (BRAID_TRANSPORT (p.st), "bye");
+  braid_transport_lose_connection (BRAID_TRANSPORT (p.st));
+  g_assert_true (braid_fake_transport_is_disconnecting (p.st));
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_cmpuint (p.client->received->len, ==, 3);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  pair_close (&p);
+}
+
+static void
+test_reset_after (void)
+{
+  Pair p;
+
+  g_test_summary ("reset_after(N) delivers exactly N bytes, then both sides lose the connection");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_transport_reset_after (p.st, 5);
+  braid_transport_write_string (BRAID_TRANSPORT (p.st), "VALUE k 0 10\r\n");
+  braid_fake_reactor_run_until_idle (p.fake);
+  braid_assert_bytes_equal ("VALUE", 5, p.client->received->data, p.client->received->len);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  pair_close (&p);
+}
+
+static void
+test_stall (void)
+{
+  Pair p;
+
+  g_test_summary ("A stalled direction holds its bytes until unstalled; the other direction flows");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_transport_set_stalled (p.st, TRUE);
+  braid_transport_write_string (BRAID_TRANSPORT (p.st), "held");
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "flows");
+  braid_fake_reactor_advance (p.fake, 10 * G_USEC_PER_SEC);
+  g_assert_cmpuint (p.client->received->len, ==, 0);
+  g_assert_cmpuint (p.server->received->len, ==, 5);
+  braid_fake_transport_set_stalled (p.st, FALSE);
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_cmpuint (p.client->received->len, ==, 4);
+  pair_close (&p);
+}
+
+static void
+test_pause_reading (void)
+{
+  Pair p;
+
+  g_test_summary ("A paused reader receives nothing and the writer's buffer reports the backlog");
+  pair_open (&p, BRAID_FAKE_DELIVERY_RANDOM);
+  braid_transport_pause_reading (BRAID_TRANSPORT (p.ct));
+  g_assert_true (braid_fake_transport_get_read_paused (p.ct));
+  braid_transport_write_string (BRAID_TRANSPORT (p.st), "0123456789");
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (p.st)), ==, 10);
+  braid_transport_resume_reading (BRAID_TRANSPORT (p.ct));
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_cmpuint (p.client->received->len, ==, 10);
+  g_assert_cmpuint (p.server->n_drained, ==, 1);
+  pair_close (&p);
+}
+
+static void
+test_abort_records (void)
+{
+  Pair p;
+
+  g_test_summary ("abort_connection is recorded and the peer sees a reset");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_transport_abort_connection (BRAID_TRANSPORT (p.ct));
+  g_assert_true (braid_fake_transport_is_aborted (p.ct));
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  pair_close (&p);
+}
+
+static void
+test_standalone_transport (void)
+{
+  g_autoptr(BraidFakeTransport) t = braid_fake_transport_new ();
+  g_autoptr(BraidRecordingProtocol) p = braid_recording_protocol_new ();
+  g_autoptr(GBytes) written = NULL;
+
+  g_test_summary ("A standalone transport records writes (StringTransport) and the test drives the protocol");
+  p->echo = TRUE;
+  braid_fake_transport_attach (t, BRAID_PROTOCOL (p));
+  braid_protocol_data_received (BRAID_PROTOCOL (p), (const guint8 *) "ping", 4);
+  written = braid_fake_transport_get_written (t);
+  braid_assert_bytes_equal_str ("ping", written);
+  braid_fake_transport_clear (t);
+  g_clear_pointer (&written, g_bytes_unref);
+  written = braid_fake_transport_get_written (t);
+  g_assert_cmpuint (g_bytes_get_size (written), ==, 0);
+
+  /* Without autoflush, writes stay buffered until flushed. */
+  braid_fake_transport_set_autoflush (t, FALSE);
+  braid_protocol_data_received (BRAID_PROTOCOL (p), (const guint8 *) "abc", 3);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (t)), ==, 3);
+  braid_fake_transport_flush (t);
+  g_assert_cmpuint (p->n_drained, ==, 1);
+
+  braid_fake_transport_close_from_peer (t, NULL);
+  g_assert_error (p->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_true (G_IS_INET_SOCKET_ADDRESS (braid_transport_get_peer_address (BRAID_TRANSPORT (t))));
+}
+
+typedef struct {
+  GAsyncResult *result;
+} Wait;
+
+static void
+test_manual_connects (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(BraidProtocolFactory) sf = braid_recording_factory_new (FALSE, servers);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) injected = g_error_new_literal (BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_TIMED_OUT, "slow");
+  Wait a = { NULL }, b = { NULL };
+  g_autoptr(BraidProtocol) client = NULL;
+
+  g_test_summary ("With auto-connect off, the test settles each connect by hand (MemoryReactor)");
+  braid_fake_reactor_set_auto_connect (fake, FALSE);
+  listener = braid_reactor_listen (r, "tcp:11211", sf, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 1);
+
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &a.result);
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &b.result);
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_connects (fake), ==, 2);
+  g_assert_cmpstr (braid_fake_reactor_get_pending_connect_endpoint (fake, 0), ==, "tcp:localhost:11211");
+  g_assert_null (a.result);
+
+  braid_fake_reactor_fail_connect (fake, 1, injected);
+  braid_fake_reactor_complete_connect (fake, 0);
+  braid_fake_reactor_run_until_idle (fake);
+  client = braid_reactor_connect_finish (r, a.result, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (client);
+  g_assert_cmpuint (servers->len, ==, 1);
+  g_assert_null (braid_reactor_connect_finish (r, b.result, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_clear_object (&a.result);
+  g_clear_object (&b.result);
+
+  /* Fault switches: refuse everything; listen errors. */
+  braid_fake_reactor_set_auto_connect (fake, TRUE);
+  braid_fake_reactor_set_refuse_connections (fake, TRUE);
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &a.result);
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_null (braid_reactor_connect_finish (r, a.result, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  g_clear_error (&error);
+  g_clear_object (&a.result);
+
+  braid_fake_reactor_set_listen_error (fake, injected);
+  g_assert_null (braid_reactor_listen (r, "tcp:1", sf, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  braid_fake_reactor_drop_listener (fake, "tcp:11211");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 0);
+  g_assert_false (braid_listener_is_listening (listener));
+}
+
+static void
+test_same_seed_same_chunks (void)
+{
+  GArray *sizes[2];
+
+  g_test_summary ("The same seed gives the same random chunking");
+  for (guint run = 0; run < 2; run++)
+    {
+      g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1234);
+      g_autoptr(BraidRecordingProtocol) c = braid_recording_protocol_new ();
+      g_autoptr(BraidRecordingProtocol) s = braid_recording_protocol_new ();
+      BraidFakeTransport *ct;
+
+      sizes[run] = g_array_new (FALSE, FALSE, sizeof (guint));
+      braid_fake_reactor_set_delivery (fake, BRAID_FAKE_DELIVERY_RANDOM);
+      braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), &ct, NULL);
+      braid_transport_write_string (BRAID_TRANSPORT (ct), "the quick brown fox jumps over the lazy dog, twice over");
+      while (braid_fake_reactor_pump (fake))
+        g_array_append_val (sizes[run], s->n_chunks);
+    }
+  g_assert_cmpmem (sizes[0]->data, sizes[0]->len * sizeof (guint), sizes[1]->data, sizes[1]->len * sizeof (guint));
+  g_array_unref (sizes[0]);
+  g_array_unref (sizes[1]);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/fake/clock/advance-nested", test_advance_runs_nested);
+  g_test_add_func ("/fake/clock/wall-time", test_clock);
+  g_test_add_func ("/fake/clock/pending-calls", test_pending_calls);
+  g_test_add_func ("/fake/delivery/policies", test_delivery_policies);
+  g_test_add_func ("/fake/delivery/lose-connection-order", test_lose_connection_order);
+  g_test_add_func ("/fake/delivery/same-seed", test_same_seed_same_chunks);
+  g_test_add_func ("/fake/fault/reset-after", test_reset_after);
+  g_test_add_func ("/fake/fault/stall", test_stall);
+  g_test_add_func ("/fake/fault/pause-reading", test_pause_reading);
+  g_test_add_func ("/fake/fault/abort", test_abort_records);
+  g_test_add_func ("/fake/transport/standalone", test_standalone_transport);
+  g_test_add_func ("/fake/connect/manual", test_manual_connects);
+  return g_test_run ();
+}

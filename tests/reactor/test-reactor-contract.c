@@ -1,0 +1,721 @@
+/* braid — the reactor contract, written once and run against both
+ * reactors: /reactor/fake/... and /reactor/glib/... */
+#include "test-support.h"
+#include "glib-reactor.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+/* Real-reactor runs fail after this much real time. */
+#define REAL_DEADLINE_US (10 * G_USEC_PER_SEC)
+
+typedef struct _Fixture Fixture;
+
+typedef struct {
+  const gchar *name;
+  BraidReactor *(*create) (void);
+  /* Lets (at least) @us of reactor time pass, running what is due. */
+  void (*advance) (Fixture *f, gint64 us);
+  /* Runs until @cond is true (fails the test if it never is). */
+  void (*run_until) (Fixture *f, gboolean (*cond) (gpointer), gpointer data);
+} ReactorKind;
+
+struct _Fixture
+{
+  const ReactorKind *kind;
+  BraidReactor *reactor;
+  BraidDelayedCall *deadline;
+  gboolean deadline_hit;
+};
+
+/* ---- the fake ---- */
+
+static BraidReactor *
+create_fake (void)
+{
+  return BRAID_REACTOR (braid_fake_reactor_new ((guint32) g_test_rand_int ()));
+}
+
+static void
+advance_fake (Fixture *f, gint64 us)
+{
+  braid_fake_reactor_advance (BRAID_FAKE_REACTOR (f->reactor), us);
+}
+
+static void
+run_until_fake (Fixture *f, gboolean (*cond) (gpointer), gpointer data)
+{
+  BraidFakeReactor *fake = BRAID_FAKE_REACTOR (f->reactor);
+
+  braid_fake_reactor_run_until_idle (fake);
+  /* Time moves only to the next pending call, so timers behave as they
+   * would for real, just without waiting. */
+  while (!cond (data))
+    {
+      GPtrArray *pending = braid_fake_reactor_get_pending_calls (fake);
+      gint64 next = pending->len > 0
+        ? braid_delayed_call_get_time (g_ptr_array_index (pending, 0)) : -1;
+
+      g_ptr_array_unref (pending);
+      g_assert_cmpint (next, >=, 0);  /* nothing left to run: cond can never hold */
+      braid_fake_reactor_advance (fake, MAX (0, next - braid_reactor_now (f->reactor)));
+    }
+}
+
+/* ---- the real one ---- */
+
+static BraidReactor *
+create_glib (void)
+{
+  return BRAID_REACTOR (braid_glib_reactor_new (NULL));
+}
+
+static void
+advance_glib (Fixture *f, gint64 us)
+{
+  gint64 until = g_get_monotonic_time () + us;
+
+  while (g_get_monotonic_time () < until)
+    {
+      g_autoptr(GSource) wake = g_timeout_source_new (MAX (1, (guint) ((until - g_get_monotonic_time ()) / 1000)));
+
+      g_source_set_dummy_callback (wake);
+      g_source_attach (wake, NULL);
+      g_main_context_iteration (NULL, TRUE);
+      g_source_destroy (wake);
+    }
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+static void
+run_until_glib (Fixture *f, gboolean (*cond) (gpointer), gpointer data)
+{
+  while (!cond (data))
+    {
+      g_assert_false (f->deadline_hit);
+      g_main_context_iteration (NULL, TRUE);
+    }
+}
+
+static const ReactorKind kinds[] = {
+  { "fake", create_fake, advance_fake, run_until_fake },
+  { "glib", create_glib, advance_glib, run_until_glib },
+};
+
+static void
+on_deadline (gpointer data)
+{
+  Fixture *f = data;
+
+  f->deadline_hit = TRUE;
+  g_error ("test deadline: the real reactor did not finish within %d s",
+           (int) (REAL_DEADLINE_US / G_USEC_PER_SEC));
+}
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->kind = data;
+  f->reactor = f->kind->create ();
+  if (g_str_equal (f->kind->name, "glib"))
+    f->deadline = braid_reactor_call_later (f->reactor, REAL_DEADLINE_US, on_deadline, f, NULL);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  if (f->deadline != NULL)
+    {
+      if (braid_delayed_call_is_active (f->deadline))
+        braid_delayed_call_cancel (f->deadline);
+      braid_delayed_call_unref (f->deadline);
+    }
+  if (BRAID_IS_FAKE_REACTOR (f->reactor))
+    {
+      braid_fake_reactor_run_until_idle (BRAID_FAKE_REACTOR (f->reactor));
+      /* Every test ends with no timer left (STYLE lesson 2). */
+      g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (BRAID_FAKE_REACTOR (f->reactor)), ==, 0);
+    }
+  else
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  g_assert_finalize_object (f->reactor);
+}
+
+/* ---- delayed calls ---- */
+
+typedef struct {
+  GString *log;
+  const gchar *name;
+} LogCall;
+
+static void
+log_call (gpointer data)
+{
+  LogCall *c = data;
+
+  g_string_append (c->log, c->name);
+}
+
+static gboolean
+log_has_length (gpointer data)
+{
+  LogCall *c = data;
+
+  return c->log->len >= (gsize) GPOINTER_TO_SIZE (c->name);
+}
+
+static void
+wait_for_log (Fixture *f, GString *log, gsize length)
+{
+  LogCall cond = { log, GSIZE_TO_POINTER (length) };
+
+  f->kind->run_until (f, log_has_length, &cond);
+}
+
+static void
+test_call_order (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) log = g_string_new (NULL);
+  LogCall a = { log, "a" }, b = { log, "b" }, c = { log, "c" }, d = { log, "d" };
+  g_autoptr(BraidDelayedCall) ca = NULL;
+  g_autoptr(BraidDelayedCall) cb = NULL;
+  g_autoptr(BraidDelayedCall) cc = NULL;
+  g_autoptr(BraidDelayedCall) cd = NULL;
+  gint64 before = braid_reactor_now (f->reactor);
+
+  g_test_summary ("Delayed calls run in time order; calls due at the same time run in the order they were scheduled");
+
+  ca = braid_reactor_call_later (f->reactor, 30000, log_call, &a, NULL);
+  cb = braid_reactor_call_later (f->reactor, 10000, log_call, &b, NULL);
+  cc = braid_reactor_call_later (f->reactor, 10000, log_call, &c, NULL);
+  cd = braid_reactor_call_later (f->reactor, 0, log_call, &d, NULL);
+  g_assert_true (braid_delayed_call_is_active (ca));
+  /* Equal on the fake clock; on the real one cc may be a microsecond later. */
+  g_assert_cmpint (braid_delayed_call_get_time (cb), <=, braid_delayed_call_get_time (cc));
+  if (BRAID_IS_FAKE_REACTOR (f->reactor))
+    g_assert_cmpint (braid_delayed_call_get_time (cb), ==, braid_delayed_call_get_time (cc));
+  wait_for_log (f, log, 4);
+  g_assert_cmpstr (log->str, ==, "dbca");
+  g_assert_cmpint (braid_reactor_now (f->reactor) - before, >=, 30000);
+  g_assert_false (braid_delayed_call_is_active (ca));
+  g_assert_true (braid_delayed_call_was_called (ca));
+  g_assert_false (braid_delayed_call_was_cancelled (ca));
+}
+
+static void
+count_destroy (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+fail_if_called (gpointer data)
+{
+  g_assert_not_reached ();
+}
+
+static void
+test_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) log = g_string_new (NULL);
+  LogCall b = { log, "b" };
+  guint destroyed = 0;
+  g_autoptr(BraidDelayedCall) ca = NULL;
+  g_autoptr(BraidDelayedCall) cb = NULL;
+
+  g_test_summary ("A cancelled call never runs and releases its data at once; "
+                  "cancelling a stale handle is a programming error");
+
+  ca = braid_reactor_call_later (f->reactor, 5000, fail_if_called, &destroyed, count_destroy);
+  cb = braid_reactor_call_later (f->reactor, 10000, log_call, &b, NULL);
+  braid_delayed_call_cancel (ca);
+  g_assert_cmpuint (destroyed, ==, 1);
+  g_assert_false (braid_delayed_call_is_active (ca));
+  g_assert_true (braid_delayed_call_was_cancelled (ca));
+  wait_for_log (f, log, 1);
+  g_assert_cmpstr (log->str, ==, "b");
+
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*already cancelled*");
+  braid_delayed_call_cancel (ca);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*already ran*");
+  braid_delayed_call_cancel (cb);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*already ran*");
+  braid_delayed_call_reset (cb, 10);
+  g_test_assert_expected_messages ();
+}
+
+static void
+test_reset_and_delay (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) log = g_string_new (NULL);
+  LogCall a = { log, "a" }, b = { log, "b" }, c = { log, "c" };
+  g_autoptr(BraidDelayedCall) ca = NULL;
+  g_autoptr(BraidDelayedCall) cb = NULL;
+  g_autoptr(BraidDelayedCall) cc = NULL;
+  gint64 t;
+
+  g_test_summary ("reset() moves a call to now + delay, delay() pushes it back by an extra amount");
+
+  ca = braid_reactor_call_later (f->reactor, 500000, log_call, &a, NULL);
+  cb = braid_reactor_call_later (f->reactor, 20000, log_call, &b, NULL);
+  cc = braid_reactor_call_later (f->reactor, 100000, log_call, &c, NULL);
+  braid_delayed_call_reset (ca, 10000);     /* a: now first */
+  t = braid_delayed_call_get_time (cb);
+  braid_delayed_call_delay (cb, 200000);   /* b: now after c */
+  g_assert_cmpint (braid_delayed_call_get_time (cb), ==, t + 200000);
+  wait_for_log (f, log, 3);
+  g_assert_cmpstr (log->str, ==, "acb");
+}
+
+typedef struct {
+  BraidReactor *reactor;
+  GString *log;
+  LogCall inner;
+} SoonData;
+
+static void
+schedule_soon (gpointer data)
+{
+  SoonData *s = data;
+
+  braid_reactor_call_soon (s->reactor, log_call, &s->inner, NULL);
+  g_string_append (s->log, "outer");
+}
+
+static void
+test_call_soon (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) log = g_string_new (NULL);
+  SoonData s = { f->reactor, log, { log, "+inner" } };
+
+  g_test_summary ("call_soon runs after the current callback returns, never inside it");
+  braid_reactor_call_soon (f->reactor, schedule_soon, &s, NULL);
+  wait_for_log (f, log, strlen ("outer+inner"));
+  g_assert_cmpstr (log->str, ==, "outer+inner");
+}
+
+static void
+cancel_self (gpointer data)
+{
+  BraidDelayedCall **self = data;
+
+  /* Twisted marks a call as called before running it. */
+  g_assert_false (braid_delayed_call_is_active (*self));
+  g_assert_true (braid_delayed_call_was_called (*self));
+}
+
+static void
+test_active_inside_callback (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidDelayedCall) call = NULL;
+  g_autoptr(GString) log = g_string_new (NULL);
+  LogCall after = { log, "x" };
+  g_autoptr(BraidDelayedCall) later = NULL;
+
+  g_test_summary ("A call is marked called before its function runs");
+  call = braid_reactor_call_later (f->reactor, 1000, cancel_self, &call, NULL);
+  later = braid_reactor_call_later (f->reactor, 2000, log_call, &after, NULL);
+  wait_for_log (f, log, 1);
+}
+
+/* ---- connections ---- */
+
+typedef struct {
+  Fixture *f;
+  BraidListener *listener;
+  GPtrArray *servers;           /* (element-type BraidRecordingProtocol) */
+  BraidRecordingProtocol *client;
+  GAsyncResult *result;
+} Conn;
+
+static gboolean
+have_result (gpointer data)
+{
+  return ((Conn *) data)->result != NULL;
+}
+
+static void
+conn_open (Conn *c, Fixture *f, gboolean echo)
+{
+  g_autoptr(BraidProtocolFactory) server_factory = NULL;
+  g_autoptr(BraidProtocolFactory) client_factory = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+
+  c->f = f;
+  c->servers = g_ptr_array_new_with_free_func (g_object_unref);
+  server_factory = braid_recording_factory_new (echo, c->servers);
+  c->listener = braid_reactor_listen (f->reactor, "tcp:0:interface=127.0.0.1", server_factory, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (braid_listener_get_port (c->listener), >, 0);
+
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", braid_listener_get_port (c->listener));
+  client_factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  braid_reactor_connect_async (f->reactor, endpoint, client_factory, NULL,
+                               braid_test_store_result, &c->result);
+  f->kind->run_until (f, have_result, c);
+  c->client = BRAID_RECORDING_PROTOCOL (braid_reactor_connect_finish (f->reactor, c->result, &error));
+  g_assert_no_error (error);
+  g_assert_nonnull (c->client);
+  g_assert_cmpuint (c->client->n_made, ==, 1);
+}
+
+static gboolean
+server_accepted (gpointer data)
+{
+  return ((Conn *) data)->servers->len > 0;
+}
+
+static BraidRecordingProtocol *
+conn_server (Conn *c)
+{
+  c->f->kind->run_until (c->f, server_accepted, c);
+  return g_ptr_array_index (c->servers, 0);
+}
+
+static void
+conn_close (Conn *c)
+{
+  braid_listener_stop (c->listener);
+  g_clear_object (&c->listener);
+  g_clear_object (&c->client);
+  g_clear_object (&c->result);
+  g_clear_pointer (&c->servers, g_ptr_array_unref);
+}
+
+typedef struct {
+  BraidRecordingProtocol *p;
+  gsize n;
+} Received;
+
+static gboolean
+has_received (gpointer data)
+{
+  Received *r = data;
+
+  return r->p->received->len >= r->n;
+}
+
+static void
+wait_received (Fixture *f, BraidRecordingProtocol *p, gsize n)
+{
+  Received r = { p, n };
+
+  f->kind->run_until (f, has_received, &r);
+}
+
+static gboolean
+is_lost (gpointer data)
+{
+  return braid_recording_protocol_is_lost (data);
+}
+
+static void
+test_echo (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *ct;
+
+  g_test_summary ("listen and connect: bytes flow both ways and addresses match");
+  conn_open (&c, f, TRUE);
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_write_string (ct, "hello, ");
+  braid_transport_write_string (ct, "world");
+  wait_received (f, c.client, 12);
+  braid_assert_bytes_equal ("hello, world", 12, c.client->received->data, c.client->received->len);
+
+  server = conn_server (&c);
+  g_assert_cmpuint (server->n_made, ==, 1);
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (braid_transport_get_peer_address (ct))),
+                    ==, braid_listener_get_port (c.listener));
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (braid_transport_get_host_address (ct))),
+                    ==,
+                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (
+                      braid_transport_get_peer_address (braid_protocol_get_transport (BRAID_PROTOCOL (server))))));
+  g_assert_cmpuint (braid_listener_get_n_connections (c.listener), ==, 1);
+
+  braid_transport_lose_connection (ct);
+  f->kind->run_until (f, is_lost, c.client);
+  f->kind->run_until (f, is_lost, server);
+  g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_cmpuint (braid_listener_get_n_connections (c.listener), ==, 0);
+  conn_close (&c);
+}
+
+static void
+test_write_then_lose (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st;
+  g_autoptr(GByteArray) expected = g_byte_array_new ();
+  gsize big = 4 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc (big);
+
+  g_test_summary ("lose_connection flushes everything written before it, in order, then closes; "
+                  "writes after it are dropped");
+  for (gsize i = 0; i < big; i++)
+    blob[i] = (guint8) (i * 7 + 3);
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+
+  braid_transport_write_string (st, "first\n");
+  g_byte_array_append (expected, (const guint8 *) "first\n", 6);
+  braid_transport_write (st, blob, big);
+  g_byte_array_append (expected, blob, (guint) big);
+  {
+    GOutputVector v[] = { { "vec", 3 }, { "tor", 3 }, { "\n", 1 } };
+
+    braid_transport_writev (st, v, G_N_ELEMENTS (v));
+    g_byte_array_append (expected, (const guint8 *) "vector\n", 7);
+  }
+  {
+    g_autoptr(GBytes) last = g_bytes_new_static ("last\n", 5);
+
+    braid_transport_write_bytes (st, last);
+    g_byte_array_append (expected, (const guint8 *) "last\n", 5);
+  }
+  braid_transport_lose_connection (st);
+  g_assert_true (braid_transport_is_closing (st));
+  braid_transport_write_string (st, "dropped");
+
+  f->kind->run_until (f, is_lost, c.client);
+  braid_assert_bytes_equal (expected->data, expected->len, c.client->received->data, c.client->received->len);
+  g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  f->kind->run_until (f, is_lost, server);
+  g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  conn_close (&c);
+}
+
+typedef struct {
+  BraidRecordingProtocol *p;
+  guint n;
+} Drained;
+
+static gboolean
+has_drained (gpointer data)
+{
+  Drained *d = data;
+
+  return d->p->n_drained >= d->n;
+}
+
+static void
+test_pause_resume (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st, *ct;
+  gsize big = 32 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc0 (big);
+  Drained drained;
+
+  g_test_summary ("pause_reading stops delivery and lets the writer's buffer grow "
+                  "(back pressure); resume delivers everything and the writer hears output_drained");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+
+  braid_transport_pause_reading (ct);
+  braid_transport_write (st, blob, big);
+  f->kind->advance (f, 50000);
+  g_assert_cmpuint (c.client->received->len, ==, 0);
+  /* A 32 MiB write cannot all fit in the kernel's socket buffers. */
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
+  g_assert_cmpuint (server->n_drained, ==, 0);
+
+  braid_transport_resume_reading (ct);
+  wait_received (f, c.client, big);
+  g_assert_cmpuint (c.client->received->len, ==, big);
+  drained.p = server;
+  drained.n = 1;
+  f->kind->run_until (f, has_drained, &drained);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
+
+  braid_transport_lose_connection (ct);
+  f->kind->run_until (f, is_lost, server);
+  conn_close (&c);
+}
+
+static void
+test_abort (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st;
+
+  g_test_summary ("abort_connection closes at once, discarding output; both sides hear connection_lost");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  braid_transport_write_string (st, "never sent");
+  braid_transport_abort_connection (st);
+  f->kind->run_until (f, is_lost, server);
+  g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
+  f->kind->run_until (f, is_lost, c.client);
+  g_assert_true (c.client->lost_reason->domain == BRAID_REACTOR_ERROR);
+  g_assert_cmpuint (c.client->received->len, ==, 0);
+  conn_close (&c);
+}
+
+static void
+test_connection_lost_not_reentrant (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+
+  g_test_summary ("connection_lost is never delivered from inside the call that closed the connection");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  braid_transport_abort_connection (braid_protocol_get_transport (BRAID_PROTOCOL (server)));
+  g_assert_null (server->lost_reason);
+  f->kind->run_until (f, is_lost, server);
+  f->kind->run_until (f, is_lost, c.client);
+  conn_close (&c);
+}
+
+static void
+test_connect_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  Conn c = { 0 };
+  BraidProtocol *protocol;
+
+  g_test_summary ("Connecting where nobody listens fails with CONNECTION_REFUSED");
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", braid_test_find_free_port ());
+  braid_reactor_connect_async (f->reactor, endpoint, factory, NULL, braid_test_store_result, &c.result);
+  f->kind->run_until (f, have_result, &c);
+  protocol = braid_reactor_connect_finish (f->reactor, c.result, &error);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  g_assert_null (protocol);
+  g_clear_object (&c.result);
+}
+
+static void
+test_bad_endpoint (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  Conn c = { 0 };
+
+  g_test_summary ("Malformed endpoints fail listen and connect with INVALID_ENDPOINT");
+  listener = braid_reactor_listen (f->reactor, "tcp:notaport", factory, &error);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT);
+  g_assert_null (listener);
+  g_clear_error (&error);
+
+  braid_reactor_connect_async (f->reactor, "tcp:1234", factory, NULL, braid_test_store_result, &c.result);
+  f->kind->run_until (f, have_result, &c);
+  g_assert_null (braid_reactor_connect_finish (f->reactor, c.result, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT);
+  g_clear_object (&c.result);
+}
+
+static void
+test_stop_listening (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  GAsyncResult *result = NULL;
+  Conn wait = { 0 };
+  BraidRecordingProtocol *server;
+
+  g_test_summary ("A stopped listener refuses new connections; accepted ones carry on");
+  conn_open (&c, f, TRUE);
+  server = conn_server (&c);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", braid_listener_get_port (c.listener));
+  braid_listener_stop (c.listener);
+  g_assert_false (braid_listener_is_listening (c.listener));
+
+  braid_reactor_connect_async (f->reactor, endpoint, factory, NULL, braid_test_store_result, &wait.result);
+  f->kind->run_until (f, have_result, &wait);
+  result = wait.result;
+  g_assert_null (braid_reactor_connect_finish (f->reactor, result, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  g_object_unref (result);
+
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (c.client)), "still here");
+  wait_received (f, c.client, 10);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c.client)));
+  f->kind->run_until (f, is_lost, server);
+  conn_close (&c);
+}
+
+static void
+test_unix_socket (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-test-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "s.sock", NULL);
+  g_autofree gchar *server_ep = g_strdup_printf ("unix:%s:mode=0600", path);
+  g_autofree gchar *client_ep = g_strdup_printf ("unix:%s", path);
+  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(BraidProtocolFactory) sf = braid_recording_factory_new (TRUE, servers);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidRecordingProtocol) client = NULL;
+  Conn c = { 0 };
+
+  g_test_summary ("unix: endpoints listen and connect");
+  listener = braid_reactor_listen (f->reactor, server_ep, sf, &error);
+  g_assert_no_error (error);
+  braid_reactor_connect_async (f->reactor, client_ep, cf, NULL, braid_test_store_result, &c.result);
+  f->kind->run_until (f, have_result, &c);
+  client = BRAID_RECORDING_PROTOCOL (braid_reactor_connect_finish (f->reactor, c.result, &error));
+  g_assert_no_error (error);
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (client)), "unix");
+  wait_received (f, client, 4);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (client)));
+  f->kind->run_until (f, is_lost, client);
+  braid_listener_stop (listener);
+  g_clear_object (&c.result);
+  g_remove (path);
+  g_rmdir (dir);
+}
+
+static void
+add_contract (const gchar *name, void (*func) (Fixture *, gconstpointer))
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/reactor/%s/%s", kinds[i].name, name);
+
+      g_test_add (path, Fixture, &kinds[i], fixture_setup, func, fixture_teardown);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  add_contract ("delayed-call/order", test_call_order);
+  add_contract ("delayed-call/cancel", test_cancel);
+  add_contract ("delayed-call/reset-delay", test_reset_and_delay);
+  add_contract ("delayed-call/called-before-running", test_active_inside_callback);
+  add_contract ("delayed-call/call-soon", test_call_soon);
+  add_contract ("connection/echo", test_echo);
+  add_contract ("connection/write-then-lose", test_write_then_lose);
+  add_contract ("connection/pause-resume", test_pause_resume);
+  add_contract ("connection/abort", test_abort);
+  add_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
+  add_contract ("connection/refused", test_connect_refused);
+  add_contract ("connection/bad-endpoint", test_bad_endpoint);
+  add_contract ("connection/stop-listening", test_stop_listening);
+  add_contract ("connection/unix", test_unix_socket);
+
+  return g_test_run ();
+}

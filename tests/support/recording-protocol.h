@@ -1,0 +1,33 @@
+/* braid — a protocol for tests: records what happens to it, and can echo. */
+#pragma once
+
+#include "reactor.h"
+
+G_BEGIN_DECLS
+
+#define BRAID_TYPE_RECORDING_PROTOCOL (braid_recording_protocol_get_type ())
+G_DECLARE_FINAL_TYPE (BraidRecordingProtocol, braid_recording_protocol,
+                      BRAID, RECORDING_PROTOCOL, BraidProtocol)
+
+struct _BraidRecordingProtocol
+{
+  BraidProtocol parent_instance;
+
+  GByteArray *received;     /* every byte received */
+  guint n_chunks;           /* data_received calls */
+  gsize largest_chunk;
+  guint n_made;             /* connection_made calls */
+  guint n_drained;          /* output_drained calls */
+  GError *lost_reason;      /* (nullable): set by connection_lost */
+  gboolean echo;            /* write back whatever arrives */
+  gchar *greeting;          /* (nullable): written in connection_made */
+  gboolean lose_after_greeting;
+};
+
+BraidRecordingProtocol *braid_recording_protocol_new (void);
+/* A factory whose protocols echo (when @echo) and are appended (new
+ * references) to @built, if non-NULL. */
+BraidProtocolFactory *braid_recording_factory_new (gboolean echo, GPtrArray *built);
+gboolean braid_recording_protocol_is_lost (BraidRecordingProtocol *self);
+
+G_END_DECLS
