@@ -28,7 +28,9 @@ struct _BraidFakeTransport
   gboolean read_paused;
   gboolean stalled;
   gboolean eof_pending;           /* the peer closed: tell our protocol */
-  gboolean half_closed;
+  gboolean half_closed;            /* got EOF, still writing */
+  gboolean write_shutdown;         /* lose_write_connection was called */
+  gboolean eof_sent;               /* ... and the peer was told */
   gsize reset_after;              /* G_MAXSIZE: never */
   gsize delivered;
   GError *lost_reason;            /* (owned) (nullable): connection_lost to deliver */
@@ -325,7 +327,7 @@ transport_write_bytes (BraidTransport *transport, GBytes *bytes)
   gsize size;
   const guint8 *data = g_bytes_get_data (bytes, &size);
 
-  if (self->disconnecting || self->disconnected)
+  if (self->disconnecting || self->disconnected || self->write_shutdown)
     return;
   g_byte_array_append (self->written, data, (guint) size);
   if (self->standalone && self->autoflush)
@@ -342,6 +344,18 @@ transport_lose_connection (BraidTransport *transport)
   /* Standalone: only recorded, as StringTransport does; the test decides
    * when connection_lost happens. */
   self->disconnecting = TRUE;
+}
+
+static void
+transport_lose_write_connection (BraidTransport *transport)
+{
+  BRAID_FAKE_TRANSPORT (transport)->write_shutdown = TRUE;
+}
+
+gboolean
+braid_fake_transport_is_write_shutdown (BraidFakeTransport *self)
+{
+  return self->write_shutdown;
 }
 
 static void
@@ -409,6 +423,7 @@ braid_fake_transport_iface_init (BraidTransportInterface *iface)
   iface->resume_reading = transport_resume_reading;
   iface->get_write_buffer_size = transport_get_write_buffer_size;
   iface->is_closing = transport_is_closing;
+  iface->lose_write_connection = transport_lose_write_connection;
 }
 
 /* ---- pumping (connected transports) ---- */
@@ -529,7 +544,14 @@ braid_fake_transport_pump (BraidFakeTransport *self,
     {
       self->eof_pending = FALSE;
       moved = TRUE;
-      if (self->protocol != NULL && braid_protocol_eof_received (self->protocol))
+      if (self->eof_sent)
+        {
+          /* Both directions are finished. */
+          set_lost (self, BRAID_REACTOR_ERROR_CONNECTION_DONE, "Connection was closed cleanly");
+          return TRUE;
+        }
+      if (self->write_shutdown ||
+          (self->protocol != NULL && braid_protocol_eof_received (self->protocol)))
         self->half_closed = TRUE;
       else
         self->disconnecting = TRUE;
@@ -543,6 +565,16 @@ braid_fake_transport_pump (BraidFakeTransport *self,
     }
   else
     moved |= deliver_step (self, delivery, rand);
+
+  if (self->write_shutdown && !self->eof_sent && self->pending_size == 0 && !self->disconnected)
+    {
+      self->eof_sent = TRUE;
+      moved = TRUE;
+      if (self->peer != NULL && !self->peer->disconnected)
+        self->peer->eof_pending = TRUE;
+      if (self->half_closed)
+        set_lost (self, BRAID_REACTOR_ERROR_CONNECTION_DONE, "Connection was closed cleanly");
+    }
 
   if (self->disconnecting && self->pending_size == 0 && !self->disconnected)
     {

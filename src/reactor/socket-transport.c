@@ -38,6 +38,8 @@ struct _BraidSocketTransport
   gboolean closing;               /* lose_connection: flush, then close */
   gboolean closed;                /* the socket is closed */
   gboolean half_closed;           /* the peer sent EOF, we still write */
+  gboolean write_shutdown;        /* lose_write_connection was called */
+  gboolean write_shut;            /* ... and shutdown(SHUT_WR) happened */
   GError *lost_reason;            /* (owned) (nullable) */
   BraidTransportClosedFunc closed_func;
   gpointer closed_data;
@@ -263,6 +265,25 @@ flush_output (BraidSocketTransport *self)
   return TRUE;
 }
 
+/* The half-close itself, once everything before it has been sent.  When
+ * the peer had already finished sending, the connection is over. */
+static void
+shut_write (BraidSocketTransport *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->write_shut || self->closed)
+    return;
+  self->write_shut = TRUE;
+  if (!g_socket_shutdown (self->socket, FALSE, TRUE, &error))
+    {
+      close_lost (self, error);
+      return;
+    }
+  if (self->half_closed)
+    close_done (self);
+}
+
 static gboolean
 on_socket_writable (GSocket *socket, GIOCondition condition, gpointer user_data)
 {
@@ -277,6 +298,8 @@ on_socket_writable (GSocket *socket, GIOCondition condition, gpointer user_data)
   g_clear_pointer (&self->write_source, g_source_unref);
   if (self->closing)
     close_done (self);
+  else if (self->write_shutdown)
+    shut_write (self);
   else if (self->protocol != NULL)
     braid_protocol_output_drained (self->protocol);
   return G_SOURCE_REMOVE;
@@ -287,7 +310,7 @@ transport_write_bytes (BraidTransport *transport, GBytes *bytes)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
 
-  if (self->closing || self->closed)
+  if (self->closing || self->closed || self->write_shutdown)
     return;  /* Twisted drops writes after loseConnection too */
   g_queue_push_tail (&self->output, g_bytes_ref (bytes));
   self->output_size += g_bytes_get_size (bytes);
@@ -305,6 +328,20 @@ transport_lose_connection (BraidTransport *transport)
   destroy_source (&self->read_source);
   if (self->output_size == 0)
     close_done (self);
+  else
+    ensure_write_source (self);
+}
+
+static void
+transport_lose_write_connection (BraidTransport *transport)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  if (self->closing || self->closed || self->write_shutdown)
+    return;
+  self->write_shutdown = TRUE;
+  if (self->output_size == 0)
+    shut_write (self);
   else
     ensure_write_source (self);
 }
@@ -341,7 +378,13 @@ static void
 handle_eof (BraidSocketTransport *self)
 {
   destroy_source (&self->read_source);
-  if (self->protocol != NULL && braid_protocol_eof_received (self->protocol))
+  if (self->write_shut)
+    {
+      /* Both directions are finished. */
+      close_done (self);
+      return;
+    }
+  if (self->write_shutdown || (self->protocol != NULL && braid_protocol_eof_received (self->protocol)))
     {
       self->half_closed = TRUE;
       return;
@@ -456,4 +499,5 @@ braid_socket_transport_iface_init (BraidTransportInterface *iface)
   iface->resume_reading = transport_resume_reading;
   iface->get_write_buffer_size = transport_get_write_buffer_size;
   iface->is_closing = transport_is_closing;
+  iface->lose_write_connection = transport_lose_write_connection;
 }

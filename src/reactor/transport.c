@@ -87,6 +87,19 @@ braid_transport_lose_connection (BraidTransport *self)
 }
 
 void
+braid_transport_lose_write_connection (BraidTransport *self)
+{
+  BraidTransportInterface *iface;
+
+  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  iface = BRAID_TRANSPORT_GET_IFACE (self);
+  if (iface->lose_write_connection != NULL)
+    iface->lose_write_connection (self);
+  else
+    iface->lose_connection (self);
+}
+
+void
 braid_transport_abort_connection (BraidTransport *self)
 {
   g_return_if_fail (BRAID_IS_TRANSPORT (self));

@@ -21,6 +21,7 @@ struct _BraidTransportInterface
   void (*resume_reading) (BraidTransport *self);
   gsize (*get_write_buffer_size) (BraidTransport *self);
   gboolean (*is_closing) (BraidTransport *self);
+  void (*lose_write_connection) (BraidTransport *self);
 };
 
 /* Copies @data; it will be written in order after everything written before. */
@@ -38,6 +39,11 @@ void braid_transport_write_printf (BraidTransport *self,
 /* Flushes everything already written, then closes.  Writes after this are
  * dropped.  The protocol sees connection_lost(CONNECTION_DONE). */
 void braid_transport_lose_connection (BraidTransport *self);
+/* Half-close (Twisted's loseWriteConnection): flushes pending output, then
+ * shuts down the sending direction.  Reading goes on; the connection ends
+ * when the peer closes too.  Transports without half-close support fall
+ * back to lose_connection. */
+void braid_transport_lose_write_connection (BraidTransport *self);
 /* Closes at once, discarding unsent output.  The protocol sees
  * connection_lost(CONNECTION_ABORTED). */
 void braid_transport_abort_connection (BraidTransport *self);

@@ -1,0 +1,547 @@
+/* braid — the replay engine.
+ *
+ * The fixture is cut into turns: what the client sent, then what the server
+ * answered before the client spoke again.  Each turn's client bytes are
+ * written, then the engine waits until the server's bytes, normalised by the
+ * fixture's %replace rules, start with the expected ones.  Bytes beyond them
+ * (the server answered faster than the recording) carry over to the next
+ * turn, so replies may be split anywhere. */
+#include "replay.h"
+
+#include "glib-reactor.h"
+#include <string.h>
+
+G_DEFINE_QUARK (braid-replay-error-quark, braid_replay_error)
+
+typedef struct {
+  GByteArray *client;     /* what the client sends */
+  gboolean client_close;
+  GByteArray *server;     /* what the server should answer */
+  gboolean server_close;
+  gdouble send_time;      /* -1: no timestamp */
+  guint line;             /* fixture line of the turn's first chunk */
+  guint server_line;      /* fixture line of the first expected reply chunk */
+} Turn;
+
+struct _BraidReplay
+{
+  BraidReactor *reactor;        /* (owned) */
+  BraidFixture *fixture;        /* (unowned) */
+  BraidReplayOptions options;
+  GArray *turns;                /* (element-type Turn) */
+  guint turn;                   /* current */
+  gboolean waiting;             /* for the current turn's reply */
+  GByteArray *actual;           /* server bytes not yet matched */
+  gboolean server_closed;
+  BraidProtocol *protocol;      /* (owned) (nullable) */
+  BraidDelayedCall *timer;      /* (owned) (nullable) */
+  gint64 started_at;
+  gboolean done;
+  GError *error;                /* (owned) (nullable) */
+};
+
+/* ---- the client protocol ---- */
+
+#define BRAID_TYPE_REPLAY_PROTOCOL (braid_replay_protocol_get_type ())
+G_DECLARE_FINAL_TYPE (BraidReplayProtocol, braid_replay_protocol, BRAID, REPLAY_PROTOCOL, BraidProtocol)
+
+struct _BraidReplayProtocol
+{
+  BraidProtocol parent_instance;
+  BraidReplay *replay;  /* (unowned) (nullable) */
+};
+
+G_DEFINE_FINAL_TYPE (BraidReplayProtocol, braid_replay_protocol, BRAID_TYPE_PROTOCOL)
+
+static void replay_data (BraidReplay *self, const guint8 *data, gsize len);
+static void replay_lost (BraidReplay *self, const GError *reason);
+
+static void
+replay_protocol_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+{
+  BraidReplayProtocol *self = BRAID_REPLAY_PROTOCOL (protocol);
+
+  if (self->replay != NULL)
+    replay_data (self->replay, data, len);
+}
+
+static void
+replay_protocol_connection_lost (BraidProtocol *protocol, const GError *reason)
+{
+  BraidReplayProtocol *self = BRAID_REPLAY_PROTOCOL (protocol);
+
+  if (self->replay != NULL)
+    replay_lost (self->replay, reason);
+}
+
+static void
+braid_replay_protocol_class_init (BraidReplayProtocolClass *klass)
+{
+  BRAID_PROTOCOL_CLASS (klass)->data_received = replay_protocol_data_received;
+  BRAID_PROTOCOL_CLASS (klass)->connection_lost = replay_protocol_connection_lost;
+}
+
+static void
+braid_replay_protocol_init (BraidReplayProtocol *self)
+{
+}
+
+/* ---- turns ---- */
+
+static void
+turn_clear (gpointer data)
+{
+  Turn *turn = data;
+
+  g_byte_array_unref (turn->client);
+  g_byte_array_unref (turn->server);
+}
+
+static Turn *
+append_turn (GArray *turns, const BraidFixtureChunk *first)
+{
+  Turn turn = { g_byte_array_new (), FALSE, g_byte_array_new (), FALSE,
+                first->has_time ? first->time : -1, first->line, 0 };
+
+  g_array_append_val (turns, turn);
+  return &g_array_index (turns, Turn, turns->len - 1);
+}
+
+static GArray *
+cut_turns (BraidFixture *fixture)
+{
+  GArray *turns = g_array_new (FALSE, TRUE, sizeof (Turn));
+  Turn *current = NULL;
+
+  g_array_set_clear_func (turns, turn_clear);
+  for (guint i = 0; i < fixture->chunks->len; i++)
+    {
+      const BraidFixtureChunk *chunk = g_ptr_array_index (fixture->chunks, i);
+      gsize len = 0;
+      const guint8 *data = chunk->data != NULL ? g_bytes_get_data (chunk->data, &len) : NULL;
+
+      if (chunk->direction == BRAID_FIXTURE_CLIENT_TO_SERVER)
+        {
+          /* A client chunk after server bytes starts a new turn. */
+          if (current == NULL || current->server->len > 0 || current->server_close)
+            current = append_turn (turns, chunk);
+          if (chunk->is_close)
+            current->client_close = TRUE;
+          else
+            g_byte_array_append (current->client, data, (guint) len);
+        }
+      else
+        {
+          if (current == NULL)
+            current = append_turn (turns, chunk);  /* a server greeting */
+          if (current->server_line == 0)
+            current->server_line = chunk->line;
+          if (chunk->is_close)
+            current->server_close = TRUE;
+          else
+            g_byte_array_append (current->server, data, (guint) len);
+        }
+    }
+  return turns;
+}
+
+/* ---- reporting ---- */
+
+static gchar *
+quote_bytes (GBytes *bytes)
+{
+  gsize len;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  return braid_fixture_quote (data, len);
+}
+
+/* Line-by-line comparison of the normalised streams: the lines that differ,
+ * with one line of context. */
+static void
+append_line_diff (GString *report, GBytes *expected, GBytes *actual)
+{
+  g_autofree gchar *e = g_strndup (g_bytes_get_size (expected) > 0 ? g_bytes_get_data (expected, NULL) : "",
+                                   g_bytes_get_size (expected));
+  g_autofree gchar *a = g_strndup (g_bytes_get_size (actual) > 0 ? g_bytes_get_data (actual, NULL) : "",
+                                   g_bytes_get_size (actual));
+  g_auto(GStrv) el = g_strsplit (e, "\n", -1);
+  g_auto(GStrv) al = g_strsplit (a, "\n", -1);
+  guint ne = g_strv_length (el), na = g_strv_length (al);
+  guint shown = 0;
+
+  g_string_append (report, "diff (- expected, + actual):\n");
+  for (guint i = 0; i < MAX (ne, na) && shown < 20; i++)
+    {
+      const gchar *x = i < ne ? el[i] : NULL;
+      const gchar *y = i < na ? al[i] : NULL;
+
+      if (g_strcmp0 (x, y) == 0)
+        continue;
+      if (x != NULL)
+        {
+          g_autofree gchar *q = braid_fixture_quote ((const guint8 *) x, strlen (x));
+          g_string_append_printf (report, "  line %u - %s\n", i + 1, q);
+        }
+      if (y != NULL)
+        {
+          g_autofree gchar *q = braid_fixture_quote ((const guint8 *) y, strlen (y));
+          g_string_append_printf (report, "  line %u + %s\n", i + 1, q);
+        }
+      shown++;
+    }
+}
+
+static void
+finish (BraidReplay *self, GError *error)
+{
+  if (self->done)
+    {
+      g_clear_error (&error);
+      return;
+    }
+  self->done = TRUE;
+  self->error = error;
+  if (self->timer != NULL && braid_delayed_call_is_active (self->timer))
+    braid_delayed_call_cancel (self->timer);
+  g_clear_pointer (&self->timer, braid_delayed_call_unref);
+  if (self->protocol != NULL)
+    {
+      BraidTransport *transport = braid_protocol_get_transport (self->protocol);
+
+      BRAID_REPLAY_PROTOCOL (self->protocol)->replay = NULL;
+      if (transport != NULL)
+        braid_transport_lose_connection (transport);
+    }
+}
+
+static void
+mismatch (BraidReplay *self, const gchar *what)
+{
+  Turn *turn = &g_array_index (self->turns, Turn, self->turn);
+  g_autoptr(GBytes) expected = braid_fixture_normalize (self->fixture, turn->server->data, turn->server->len);
+  g_autoptr(GBytes) actual = braid_fixture_normalize (self->fixture, self->actual->data, self->actual->len);
+  g_autofree gchar *eq = quote_bytes (expected);
+  g_autofree gchar *aq = quote_bytes (actual);
+  GString *report = g_string_new (NULL);
+
+  g_string_append_printf (report,
+                          "%s: turn %u of %u (fixture line %u, server->client): %s\n"
+                          "  expected %s%s\n"
+                          "  got      %s instead\n",
+                          self->fixture->name, self->turn + 1, self->turns->len,
+                          turn->server_line != 0 ? turn->server_line : turn->line, what,
+                          eq, turn->server_close ? " and a close" : "",
+                          aq);
+  append_line_diff (report, expected, actual);
+  finish (self, g_error_new_literal (BRAID_REPLAY_ERROR, BRAID_REPLAY_ERROR_MISMATCH, report->str));
+  g_string_free (report, TRUE);
+}
+
+/* ---- the state machine ---- */
+
+static void start_turn (BraidReplay *self);
+
+static void
+on_reply_timeout (gpointer data)
+{
+  BraidReplay *self = data;
+
+  mismatch (self, "the reply did not match in time");
+}
+
+static void
+next_turn_soon (gpointer data)
+{
+  BraidReplay *self = data;
+
+  if (self->done)
+    return;
+  self->turn++;
+  start_turn (self);
+}
+
+static void
+schedule (BraidReplay *self, gint64 delay, BraidCallFunc func)
+{
+  if (self->timer != NULL && braid_delayed_call_is_active (self->timer))
+    braid_delayed_call_cancel (self->timer);
+  g_clear_pointer (&self->timer, braid_delayed_call_unref);
+  self->timer = braid_reactor_call_later (self->reactor, delay, func, self, NULL);
+}
+
+/* Length of the shortest prefix of @actual (ending at a line end, or all of
+ * it) whose normalised form equals @expected_norm; 0 if none. */
+static gsize
+matching_prefix (BraidReplay *self, GBytes *expected_norm)
+{
+  gsize len = self->actual->len;
+  const guint8 *data = self->actual->data;
+  gsize elen;
+  const guint8 *edata = g_bytes_get_data (expected_norm, &elen);
+
+  for (gsize end = 1; end <= len; end++)
+    {
+      if (end < len && data[end - 1] != '\n')
+        continue;
+      {
+        g_autoptr(GBytes) norm = braid_fixture_normalize (self->fixture, data, end);
+        gsize nlen;
+        const guint8 *ndata = g_bytes_get_data (norm, &nlen);
+
+        if (nlen == elen && memcmp (ndata, edata, elen) == 0)
+          return end;
+        if (nlen > elen + 1024)
+          break;  /* far past it: no point in looking further */
+      }
+    }
+  return 0;
+}
+
+static void
+check_turn (BraidReplay *self)
+{
+  Turn *turn;
+  g_autoptr(GBytes) expected = NULL;
+  gsize used;
+
+  if (self->done || !self->waiting)
+    return;
+  turn = &g_array_index (self->turns, Turn, self->turn);
+  expected = braid_fixture_normalize (self->fixture, turn->server->data, turn->server->len);
+  used = g_bytes_get_size (expected) == 0 ? 0 : matching_prefix (self, expected);
+  if (g_bytes_get_size (expected) > 0 && used == 0)
+    return;  /* not yet */
+  if (turn->server_close && !self->server_closed)
+    return;  /* the bytes matched; the close has yet to come */
+  g_byte_array_remove_range (self->actual, 0, (guint) used);
+  self->waiting = FALSE;
+  schedule (self, 0, next_turn_soon);
+}
+
+static void
+send_turn (gpointer data)
+{
+  BraidReplay *self = data;
+  Turn *turn = &g_array_index (self->turns, Turn, self->turn);
+  BraidTransport *transport = self->protocol != NULL ? braid_protocol_get_transport (self->protocol) : NULL;
+
+  if (self->done)
+    return;
+  if (turn->client->len > 0)
+    {
+      if (transport == NULL || braid_transport_is_closing (transport))
+        {
+          mismatch (self, "the connection closed before the client had sent everything");
+          return;
+        }
+      braid_transport_write (transport, turn->client->data, turn->client->len);
+    }
+  if (turn->client_close && transport != NULL)
+    braid_transport_lose_write_connection (transport);  /* a half-close: replies still come */
+  self->waiting = TRUE;
+  schedule (self, self->options.reply_timeout_us, on_reply_timeout);
+  check_turn (self);
+}
+
+static void
+start_turn (BraidReplay *self)
+{
+  Turn *turn;
+  gint64 elapsed, due;
+
+  if (self->turn >= self->turns->len)
+    {
+      if (self->actual->len > 0)
+        {
+          /* Compare against an empty expectation to produce the report. */
+          self->turn = self->turns->len - 1;
+          g_byte_array_set_size (g_array_index (self->turns, Turn, self->turn).server, 0);
+          mismatch (self, "the server sent more than was recorded");
+          return;
+        }
+      finish (self, NULL);
+      return;
+    }
+  turn = &g_array_index (self->turns, Turn, self->turn);
+  elapsed = braid_reactor_now (self->reactor) - self->started_at;
+  due = turn->send_time >= 0 && self->options.honour_timestamps
+          ? (gint64) (turn->send_time * G_USEC_PER_SEC) : 0;
+  schedule (self, MAX (0, due - elapsed), send_turn);
+}
+
+static void
+replay_data (BraidReplay *self, const guint8 *data, gsize len)
+{
+  g_byte_array_append (self->actual, data, (guint) len);
+  check_turn (self);
+}
+
+static void
+replay_lost (BraidReplay *self, const GError *reason)
+{
+  Turn *turn;
+
+  self->server_closed = TRUE;
+  g_clear_object (&self->protocol);
+  if (self->done)
+    return;
+  if (self->turn >= self->turns->len)
+    return;
+  turn = &g_array_index (self->turns, Turn, self->turn);
+  if (self->waiting)
+    {
+      check_turn (self);
+      if (!self->waiting)
+        return;
+      mismatch (self, turn->server_close ? "the connection closed before the reply matched"
+                                         : "the server closed the connection");
+      return;
+    }
+  /* Closed between turns: fine only if the fixture says so later. */
+  for (guint i = self->turn; i < self->turns->len; i++)
+    if (g_array_index (self->turns, Turn, i).server_close)
+      return;
+  mismatch (self, "the server closed the connection");
+}
+
+static void
+on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  BraidReplay *self = user_data;
+  g_autoptr(GError) error = NULL;
+  BraidProtocol *protocol = braid_reactor_connect_finish (BRAID_REACTOR (source), result, &error);
+
+  if (protocol == NULL)
+    {
+      finish (self, g_error_new (BRAID_REPLAY_ERROR, BRAID_REPLAY_ERROR_CONNECT,
+                                 "%s: %s", self->fixture->name, error->message));
+      return;
+    }
+  self->protocol = protocol;
+  BRAID_REPLAY_PROTOCOL (protocol)->replay = self;
+  self->started_at = braid_reactor_now (self->reactor);
+  self->turn = 0;
+  start_turn (self);
+}
+
+BraidReplay *
+braid_replay_start (BraidReactor *reactor,
+                    BraidFixture *fixture,
+                    const gchar *endpoint,
+                    const BraidReplayOptions *options)
+{
+  BraidReplay *self = g_new0 (BraidReplay, 1);
+  BraidReplayOptions defaults = BRAID_REPLAY_OPTIONS_INIT;
+  g_autoptr(BraidProtocolFactory) factory =
+    braid_protocol_factory_new_for_type (BRAID_TYPE_REPLAY_PROTOCOL);
+
+  self->reactor = g_object_ref (reactor);
+  self->fixture = fixture;
+  self->options = options != NULL ? *options : defaults;
+  self->turns = cut_turns (fixture);
+  self->actual = g_byte_array_new ();
+  braid_reactor_connect_async (reactor, endpoint, factory, NULL, on_connected, self);
+  return self;
+}
+
+gboolean
+braid_replay_is_done (BraidReplay *self)
+{
+  return self->done;
+}
+
+gboolean
+braid_replay_get_result (BraidReplay *self, GError **error)
+{
+  g_return_val_if_fail (self->done, FALSE);
+  if (self->error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+braid_replay_free (BraidReplay *self)
+{
+  if (self == NULL)
+    return;
+  if (!self->done)
+    finish (self, g_error_new_literal (BRAID_REPLAY_ERROR, BRAID_REPLAY_ERROR_STUCK, "abandoned"));
+  if (self->protocol != NULL)
+    BRAID_REPLAY_PROTOCOL (self->protocol)->replay = NULL;
+  g_clear_object (&self->protocol);
+  g_clear_error (&self->error);
+  g_array_unref (self->turns);
+  g_byte_array_unref (self->actual);
+  g_object_unref (self->reactor);
+  g_free (self);
+}
+
+/* ---- drivers ---- */
+
+gboolean
+braid_replay_run_in_process (BraidFixture *fixture,
+                             BraidReplayServerFunc server_func,
+                             gpointer server_data,
+                             BraidFakeDelivery delivery,
+                             guint32 seed,
+                             GError **error)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (seed);
+  g_autoptr(BraidProtocolFactory) server_factory = server_func (BRAID_REACTOR (fake), server_data);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidReplay) replay = NULL;
+  gboolean ok;
+
+  braid_fake_reactor_set_delivery (fake, delivery);
+  listener = braid_reactor_listen (BRAID_REACTOR (fake), "tcp:11211", server_factory, error);
+  if (listener == NULL)
+    return FALSE;
+  replay = braid_replay_start (BRAID_REACTOR (fake), fixture, "tcp:127.0.0.1:11211", NULL);
+  /* Simulated time: jump to each timer (a timestamped send, or a reply
+   * timeout) as soon as everything else is idle. */
+  while (!braid_replay_is_done (replay))
+    {
+      g_autoptr(GPtrArray) pending = NULL;
+
+      braid_fake_reactor_run_until_idle (fake);
+      if (braid_replay_is_done (replay))
+        break;
+      pending = braid_fake_reactor_get_pending_calls (fake);
+      if (pending->len == 0)
+        {
+          g_set_error (error, BRAID_REPLAY_ERROR, BRAID_REPLAY_ERROR_STUCK,
+                       "%s: replay stuck with nothing left to run", fixture->name);
+          return FALSE;
+        }
+      braid_fake_reactor_advance (fake, MAX (0, braid_delayed_call_get_time (g_ptr_array_index (pending, 0)) -
+                                                braid_reactor_now (BRAID_REACTOR (fake))));
+    }
+  ok = braid_replay_get_result (replay, error);
+  braid_listener_stop (listener);
+  braid_fake_reactor_run_until_idle (fake);
+  return ok;
+}
+
+gboolean
+braid_replay_run_live (BraidFixture *fixture,
+                       const gchar *endpoint,
+                       const BraidReplayOptions *options,
+                       GError **error)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidReplay) replay = braid_replay_start (BRAID_REACTOR (reactor), fixture, endpoint, options);
+  gboolean ok;
+
+  while (!braid_replay_is_done (replay))
+    g_main_context_iteration (braid_glib_reactor_get_context (reactor), TRUE);
+  ok = braid_replay_get_result (replay, error);
+  g_clear_pointer (&replay, braid_replay_free);
+  /* Let the close go out. */
+  while (g_main_context_iteration (braid_glib_reactor_get_context (reactor), FALSE))
+    ;
+  return ok;
+}
