@@ -583,6 +583,31 @@ test_connection_lost_not_reentrant (Fixture *f, gconstpointer data)
 }
 
 static void
+test_half_close (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *ct;
+
+  g_test_summary ("lose_write_connection is a half-close: the peer sees EOF after the data, "
+                  "and its answers still arrive");
+  conn_open (&c, f, TRUE);
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_write_string (ct, "last words");
+  braid_transport_lose_write_connection (ct);
+  braid_transport_write_string (ct, "dropped");
+  /* The echo server answers, then (not half-closeable) closes after its
+   * output: the client reads the answer and then the close. */
+  f->kind->run_until (f, is_lost, c.client);
+  braid_assert_bytes_equal ("last words", 10, c.client->received->data, c.client->received->len);
+  g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  server = conn_server (&c);
+  f->kind->run_until (f, is_lost, server);
+  braid_assert_bytes_equal ("last words", 10, server->received->data, server->received->len);
+  conn_close (&c);
+}
+
+static void
 test_connect_refused (Fixture *f, gconstpointer data)
 {
   g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
@@ -712,6 +737,7 @@ main (int argc, char **argv)
   add_contract ("connection/pause-resume", test_pause_resume);
   add_contract ("connection/abort", test_abort);
   add_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
+  add_contract ("connection/half-close", test_half_close);
   add_contract ("connection/refused", test_connect_refused);
   add_contract ("connection/bad-endpoint", test_bad_endpoint);
   add_contract ("connection/stop-listening", test_stop_listening);
