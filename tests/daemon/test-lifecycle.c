@@ -1,0 +1,162 @@
+/* braid — the daemon life cycle: readiness, SIGHUP, graceful SIGTERM,
+ * observed through a NOTIFY_SOCKET as systemd would. */
+#include "test-support.h"
+#include "daemon.h"
+
+#include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+typedef struct {
+  GSocket *notify;         /* what systemd would listen on */
+  gchar *dir;
+  gchar *path;
+  gboolean busy;
+  guint reloads;
+  BraidDaemon *daemon;
+} Fixture;
+
+static gchar *
+read_notifications (Fixture *f)
+{
+  GString *all = g_string_new (NULL);
+  gchar buf[1024];
+  gssize n;
+
+  while ((n = g_socket_receive (f->notify, buf, sizeof buf - 1, NULL, NULL)) > 0)
+    {
+      buf[n] = '\0';
+      g_string_append_printf (all, "%s|", buf);
+    }
+  return g_string_free (all, FALSE);
+}
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  f->dir = g_dir_make_tmp ("braid-notify-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "notify", NULL);
+  address = g_unix_socket_address_new (f->path);
+  f->notify = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_socket_bind (f->notify, address, TRUE, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (f->notify, FALSE);
+  g_setenv ("NOTIFY_SOCKET", f->path, TRUE);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_unsetenv ("NOTIFY_SOCKET");
+  g_clear_object (&f->notify);
+  g_unlink (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static gboolean
+is_busy (gpointer data)
+{
+  return ((Fixture *) data)->busy;
+}
+
+static gchar *
+reload (gpointer data, GError **error)
+{
+  Fixture *f = data;
+
+  f->reloads++;
+  return g_strdup ("log verbosity unchanged");
+}
+
+static gboolean
+send_signal (gpointer data)
+{
+  raise (GPOINTER_TO_INT (data));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+finish_work (gpointer data)
+{
+  Fixture *f = data;
+
+  /* Still running, not yet exited: the request is in flight. */
+  f->busy = FALSE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_signals (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1",
+                                                            factory, &error);
+  g_autofree gchar *notes = NULL;
+  gint64 started;
+
+  g_test_summary ("READY=1 on start; SIGHUP reloads; SIGTERM stops listening, waits for in-flight work, "
+                  "says STOPPING=1 and returns 0");
+  g_assert_no_error (error);
+  f->daemon = braid_daemon_new ("test-daemon", BRAID_REACTOR (reactor));
+  braid_daemon_add_listener (f->daemon, listener);
+  braid_daemon_set_busy_func (f->daemon, is_busy, f);
+  braid_daemon_set_reload_func (f->daemon, reload, f);
+  f->busy = TRUE;
+
+  g_timeout_add (20, send_signal, GINT_TO_POINTER (SIGHUP));
+  g_timeout_add (60, send_signal, GINT_TO_POINTER (SIGTERM));
+  g_timeout_add (300, finish_work, f);
+  started = g_get_monotonic_time ();
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  /* It waited for the work, and not for the whole grace period. */
+  g_assert_cmpint (g_get_monotonic_time () - started, >=, 250 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 5 * G_USEC_PER_SEC);
+  g_assert_cmpuint (f->reloads, ==, 1);
+  g_assert_false (braid_listener_is_listening (listener));
+
+  notes = read_notifications (f);
+  g_test_message ("notifications: %s", notes);
+  g_assert_nonnull (strstr (notes, "READY=1|"));
+  g_assert_nonnull (strstr (notes, "RELOADING=1|"));
+  g_assert_nonnull (strstr (notes, "STATUS=Reloaded: log verbosity unchanged|"));
+  g_assert_nonnull (strstr (notes, "STOPPING=1"));
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+}
+
+static void
+test_grace_period (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  gint64 started;
+
+  g_test_summary ("Work that outlasts the grace period does not keep the daemon alive");
+  f->daemon = braid_daemon_new ("test-daemon", BRAID_REACTOR (reactor));
+  braid_daemon_set_busy_func (f->daemon, is_busy, f);
+  braid_daemon_set_grace_period (f->daemon, 200 * 1000);
+  f->busy = TRUE;
+  g_timeout_add (20, send_signal, GINT_TO_POINTER (SIGINT));
+  started = g_get_monotonic_time ();
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_cmpint (g_get_monotonic_time () - started, >=, 200 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - started, <, 5 * G_USEC_PER_SEC);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/daemon/lifecycle/signals", Fixture, NULL, setup, test_signals, teardown);
+  g_test_add ("/daemon/lifecycle/grace-period", Fixture, NULL, setup, test_grace_period, teardown);
+  return g_test_run ();
+}
