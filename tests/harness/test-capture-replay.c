@@ -57,7 +57,7 @@ record_upper_session (BraidFakeDelivery delivery)
   braid_transport_lose_write_connection (t);
   braid_fake_reactor_run_until_idle (fake);
 
-  g_assert_cmpstr ((const gchar *) client->received->data, ==, "HELLO\nWORLD\n");
+  braid_assert_bytes_equal ("HELLO\nWORLD\n", 12, client->received->data, client->received->len);
   g_assert_true (braid_recording_protocol_is_lost (client));
   g_assert_nonnull (fixture);
   g_assert_cmpuint (braid_capture_get_n_active (capture), ==, 0);
@@ -125,15 +125,19 @@ test_replay_green (void)
 static void
 test_replay_catches_broken_server (void)
 {
-  g_autoptr(BraidFixture) fixture = record_upper_session (BRAID_FAKE_DELIVERY_WHOLE);
+  g_autoptr(BraidFixture) recorded = record_upper_session (BRAID_FAKE_DELIVERY_WHOLE);
+  g_autofree gchar *text = braid_fixture_to_string (recorded);
   g_autoptr(GError) error = NULL;
+  g_autoptr(BraidFixture) fixture = braid_fixture_parse (text, strlen (text), "upper.fixture", &error);
 
   g_test_summary ("A server that behaves differently is caught, with a report naming the turn, the "
                   "fixture line, and the expected and actual bytes");
+  g_assert_no_error (error);
   g_assert_false (braid_replay_run_in_process (fixture, build_broken, NULL, BRAID_FAKE_DELIVERY_BYTE, 1, &error));
   g_assert_error (error, BRAID_REPLAY_ERROR, BRAID_REPLAY_ERROR_MISMATCH);
   g_test_message ("%s", error->message);
   g_assert_nonnull (strstr (error->message, "turn 1 of"));
+  g_assert_nonnull (strstr (error->message, "upper.fixture: turn 1 of"));
   g_assert_nonnull (strstr (error->message, "fixture line"));
   g_assert_nonnull (strstr (error->message, "expected \"HELLO\\n"));
   g_assert_nonnull (strstr (error->message, "got      \"hello\\n"));

@@ -543,7 +543,8 @@ braid_fixture_normalize (BraidFixture *fixture, const guint8 *data, gsize len)
   g_autofree gchar *current = g_malloc (len + 1);
   gsize current_len = len;
 
-  memcpy (current, data, len);
+  if (len > 0)
+    memcpy (current, data, len);
   current[len] = '\0';
   for (guint i = 0; i < fixture->rules->len; i++)
     {

@@ -225,12 +225,15 @@ mismatch (BraidReplay *self, const gchar *what)
   g_autofree gchar *aq = quote_bytes (actual);
   GString *report = g_string_new (NULL);
 
+  guint line = turn->server_line != 0 ? turn->server_line : turn->line;
+  g_autofree gchar *where = line != 0 ? g_strdup_printf ("fixture line %u, ", line) : g_strdup ("");
+
   g_string_append_printf (report,
-                          "%s: turn %u of %u (fixture line %u, server->client): %s\n"
+                          "%s: turn %u of %u (%sserver->client): %s\n"
                           "  expected %s%s\n"
                           "  got      %s instead\n",
                           self->fixture->name, self->turn + 1, self->turns->len,
-                          turn->server_line != 0 ? turn->server_line : turn->line, what,
+                          where, what,
                           eq, turn->server_close ? " and a close" : "",
                           aq);
   append_line_diff (report, expected, actual);
