@@ -243,6 +243,13 @@ braid_fake_transport_reset_after (BraidFakeTransport *self, gsize n_bytes)
 }
 
 void
+braid_fake_transport_clear_faults (BraidFakeTransport *self)
+{
+  self->reset_after = G_MAXSIZE;
+  self->stalled = FALSE;
+}
+
+void
 braid_fake_transport_set_autoflush (BraidFakeTransport *self, gboolean autoflush)
 {
   self->autoflush = autoflush;
@@ -495,7 +502,9 @@ deliver_step (BraidFakeTransport *self, BraidFakeDelivery delivery, GRand *rand)
   while (self->pending_size > 0 && !self->stalled && !self->disconnected &&
          peer != NULL && !peer->read_paused && !peer->disconnected)
     {
-      gsize n = MIN (choose_chunk_size (self, delivery, rand), self->pending_size);
+      /* Not MIN (f (), x): the macro would draw from the GRand twice. */
+      gsize wanted = choose_chunk_size (self, delivery, rand);
+      gsize n = MIN (wanted, self->pending_size);
       g_autoptr(GBytes) chunk = NULL;
 
       if (self->delivered + n > self->reset_after)

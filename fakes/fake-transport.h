@@ -46,6 +46,8 @@ void braid_fake_transport_close_from_peer (BraidFakeTransport *self,
 void braid_fake_transport_set_stalled (BraidFakeTransport *self, gboolean stalled);
 /* Resets the connection once this side has delivered @n_bytes. */
 void braid_fake_transport_reset_after (BraidFakeTransport *self, gsize n_bytes);
+/* Disarms reset_after and unstalls. */
+void braid_fake_transport_clear_faults (BraidFakeTransport *self);
 /* For standalone transports: pretend the kernel buffer holds @size bytes
  * (get_write_buffer_size reports written-but-unacknowledged bytes). */
 void braid_fake_transport_set_autoflush (BraidFakeTransport *self, gboolean autoflush);

@@ -12,13 +12,14 @@ static void
 upper_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
 {
   guint8 *upper = g_malloc (len);
+  g_autoptr(GBytes) bytes = NULL;
 
   /* ASCII only, byte for byte: multi-byte UTF-8 may be split across
    * chunks, and must come back exactly as it went in. */
   for (gsize i = 0; i < len; i++)
     upper[i] = (guint8) g_ascii_toupper ((gchar) data[i]);
-  braid_transport_write_bytes (braid_protocol_get_transport (protocol),
-                               g_bytes_new_take (upper, len));
+  bytes = g_bytes_new_take (upper, len);
+  braid_transport_write_bytes (braid_protocol_get_transport (protocol), bytes);
 }
 
 static void

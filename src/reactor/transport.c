@@ -56,7 +56,11 @@ braid_transport_writev (BraidTransport *self,
         memcpy (joined + offset, vectors[i].buffer, vectors[i].size);
       offset += vectors[i].size;
     }
-  braid_transport_write_bytes (self, g_bytes_new_take (joined, total));
+  {
+    g_autoptr(GBytes) bytes = g_bytes_new_take (joined, total);
+
+    braid_transport_write_bytes (self, bytes);
+  }
 }
 
 void
@@ -76,7 +80,11 @@ braid_transport_write_printf (BraidTransport *self, const gchar *format, ...)
   text = g_strdup_vprintf (format, args);
   va_end (args);
   len = strlen (text);
-  braid_transport_write_bytes (self, g_bytes_new_take (text, len));
+  {
+    g_autoptr(GBytes) bytes = g_bytes_new_take (text, len);
+
+    braid_transport_write_bytes (self, bytes);
+  }
 }
 
 void
