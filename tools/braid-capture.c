@@ -56,6 +56,7 @@ main (int argc, char **argv)
   g_auto(GStrv) headers = NULL;
   gboolean memcached_rules = FALSE;
   Recorder r = { NULL, NULL, 0, 0, NULL, FALSE };
+  gboolean show_version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &listen, "Where clients connect (default tcp:22122)", "ENDPOINT" },
     { "upstream", 'u', 0, G_OPTION_ARG_STRING, &upstream, "The real server", "ENDPOINT" },
@@ -66,6 +67,7 @@ main (int argc, char **argv)
       "Add %replace rules for cas values, stats values and versions", NULL },
     { "rule", 0, 0, G_OPTION_ARG_STRING_ARRAY, &rules, "Add a %replace rule", "REGEX=>REPLACEMENT" },
     { "header", 0, 0, G_OPTION_ARG_STRING_ARRAY, &headers, "Add an @KEY VALUE header", "KEY=VALUE" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— record client/server conversations as fixtures");
@@ -79,6 +81,11 @@ main (int argc, char **argv)
     {
       g_printerr ("braid-capture: %s\n", error->message);
       return 2;
+    }
+  if (show_version)
+    {
+      g_print ("%s %s\n", g_get_prgname (), PACKAGE_VERSION);
+      return 0;
     }
   if (upstream == NULL)
     {

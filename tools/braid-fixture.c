@@ -73,6 +73,11 @@ main (int argc, char **argv)
     return check (argc - 2, argv + 2);
   if (argc >= 2 && g_str_equal (argv[1], "import-tshark"))
     return import_tshark (argc - 2, argv + 2);
+  if (argc >= 2 && g_str_equal (argv[1], "--version"))
+    {
+      g_print ("braid-fixture %s\n", PACKAGE_VERSION);
+      return 0;
+    }
   if (argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")))
     {
       g_print ("usage: braid-fixture check FILE...\n"

@@ -35,6 +35,7 @@ main (int argc, char **argv)
   gint seed = 1;
   gdouble timeout = 2.0;
   gboolean no_timestamps = FALSE;
+  gboolean show_version = FALSE;
   GOptionEntry entries[] = {
     { "target", 't', 0, G_OPTION_ARG_STRING, &target, "Replay against a live server", "ENDPOINT" },
     { "in-process", 'i', 0, G_OPTION_ARG_STRING, &component,
@@ -44,6 +45,7 @@ main (int argc, char **argv)
     { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Seed for random delivery (default 1)", "N" },
     { "timeout", 0, 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds to wait for each reply (default 2)", "S" },
     { "no-timestamps", 0, 0, G_OPTION_ARG_NONE, &no_timestamps, "Send as fast as possible", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("FIXTURE... — replay captured conversations");
@@ -57,6 +59,11 @@ main (int argc, char **argv)
     {
       g_printerr ("braid-replay: %s\n", error->message);
       return 2;
+    }
+  if (show_version)
+    {
+      g_print ("%s %s\n", g_get_prgname (), PACKAGE_VERSION);
+      return 0;
     }
   if ((target == NULL) == (component == NULL) || argc < 2)
     {

@@ -34,6 +34,7 @@ main (int argc, char **argv)
   gint first = 1;
   gboolean trace = FALSE;
   gboolean list = FALSE;
+  gboolean show_version = FALSE;
   GOptionEntry entries[] = {
     { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario_name, "Scenario to run (default: all)", "NAME" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Run one seed", "N" },
@@ -41,6 +42,7 @@ main (int argc, char **argv)
     { "first-seed", 0, 0, G_OPTION_ARG_INT, &first, "First seed of --seeds (default 1)", "N" },
     { "trace", 0, 0, G_OPTION_ARG_NONE, &trace, "Print the trace of each run", NULL },
     { "list", 0, 0, G_OPTION_ARG_NONE, &list, "List the scenarios", NULL },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— seeded deterministic simulation");
@@ -52,6 +54,11 @@ main (int argc, char **argv)
     {
       g_printerr ("braid-sim: %s\n", error->message);
       return 2;
+    }
+  if (show_version)
+    {
+      g_print ("%s %s\n", g_get_prgname (), PACKAGE_VERSION);
+      return 0;
     }
   if (list)
     {

@@ -15,9 +15,11 @@ int
 braid_example_run (int argc, char **argv, const gchar *summary, BraidProtocolFactory *factory)
 {
   g_autofree gchar *endpoint = NULL;
+  gboolean show_version = FALSE;
   GOptionEntry entries[] = {
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &endpoint,
       "Where to listen (default tcp:10000)", "ENDPOINT" },
+    { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) options = g_option_context_new (NULL);
@@ -32,6 +34,11 @@ braid_example_run (int argc, char **argv, const gchar *summary, BraidProtocolFac
     {
       g_printerr ("%s: %s\n", g_get_prgname (), error->message);
       return 2;
+    }
+  if (show_version)
+    {
+      g_print ("%s %s\n", g_get_prgname (), PACKAGE_VERSION);
+      return 0;
     }
 
   reactor = braid_glib_reactor_new (NULL);
