@@ -1,13 +1,23 @@
 /* braid — in-process components for replay. */
 #include "replay-components.h"
+#include "server.h"
 
 typedef struct {
   const gchar *name;
   BraidReplayServerFunc build;
 } Component;
 
-/* Filled in as components land; see docs/fixtures.md. */
+/* braid-memcached with memcached's defaults (-m 64 -I 1m -c 1024). */
+static BraidProtocolFactory *
+build_memcached (BraidReactor *reactor, gpointer data)
+{
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (reactor, NULL);
+
+  return braid_mc_server_create_factory (server);
+}
+
 static const Component components[] = {
+  { "memcached", build_memcached },
   { NULL, NULL },
 };
 

@@ -1,0 +1,105 @@
+/* braid — the memcached text protocol command parser (sans-IO).
+ *
+ * Fed bytes, it yields one command at a time, or the exact reply memcached
+ * 1.6 gives to bad input.  Nothing is allocated: keys and data are
+ * pointers into the caller's buffer, valid until it changes.  A saved scan
+ * offset keeps the search for the end of a line linear however the input
+ * is chunked. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define BRAID_MC_KEY_MAX 250
+/* A command line without '\n' longer than this closes the connection;
+ * get/gets/gat/gats lines (many keys) may be longer, up to the next. */
+#define BRAID_MC_LINE_MAX 2048
+#define BRAID_MC_MULTIGET_LINE_MAX (1024 * 1024)
+/* memcached's item header: what an item costs beyond its key and value. */
+#define BRAID_MC_ITEM_HEADER 48
+#define BRAID_MC_REALTIME_MAXDELTA (60 * 60 * 24 * 30)
+
+typedef enum {
+  BRAID_MC_NONE,
+  BRAID_MC_GET,
+  BRAID_MC_GETS,
+  BRAID_MC_GAT,
+  BRAID_MC_GATS,
+  BRAID_MC_SET,
+  BRAID_MC_ADD,
+  BRAID_MC_REPLACE,
+  BRAID_MC_APPEND,
+  BRAID_MC_PREPEND,
+  BRAID_MC_CAS,
+  BRAID_MC_DELETE,
+  BRAID_MC_INCR,
+  BRAID_MC_DECR,
+  BRAID_MC_TOUCH,
+  BRAID_MC_FLUSH_ALL,
+  BRAID_MC_STATS,
+  BRAID_MC_VERSION,
+  BRAID_MC_VERBOSITY,
+  BRAID_MC_QUIT,
+  BRAID_MC_DEBUGTIME,
+  /* Not a command: answer @reply, then skip @swallow more bytes (which
+   * may not have arrived yet), and close if @close. */
+  BRAID_MC_BAD_INPUT,
+} BraidMcCommandType;
+
+typedef struct {
+  BraidMcCommandType type;
+  const guint8 *line;     /* the command line, without "\r\n" */
+  gsize line_len;
+  const guint8 *key;      /* single-key commands */
+  gsize key_len;
+  const guint8 *keys;     /* multi-key commands: the rest of the line */
+  gsize keys_len;
+  guint32 flags;
+  gint64 exptime;
+  gsize value_len;        /* storage commands: <bytes> */
+  const guint8 *value;    /* storage commands: the data block */
+  guint64 cas;            /* cas: the unique value */
+  guint64 delta;          /* incr/decr */
+  gint64 number;          /* flush_all delay, verbosity level, debugtime */
+  gboolean has_number;
+  gboolean noreply;
+  const guint8 *arg;      /* stats: the sub-command, or NULL */
+  gsize arg_len;
+  /* BRAID_MC_BAD_INPUT */
+  const gchar *reply;     /* (nullable): with its "\r\n" */
+  gsize swallow;
+  gboolean close;
+} BraidMcCommand;
+
+typedef struct {
+  gsize item_size_max;    /* -I; 0 means 1 MiB */
+  gboolean cas_enabled;   /* FALSE with -C: items are 8 bytes smaller */
+  gsize scan_offset;      /* private: where the line search resumes */
+} BraidMcParser;
+
+#define BRAID_MC_PARSER_INIT { 1024 * 1024, TRUE, 0 }
+
+/* Parses one command from @buf.  Returns the bytes used (the command line
+ * and, for storage commands, the data block and its "\r\n"), or 0 when
+ * more input is needed.  @eof says no more input will come. */
+gsize braid_mc_parse_command (BraidMcParser *parser,
+                              const guint8 *buf,
+                              gsize len,
+                              gboolean eof,
+                              BraidMcCommand *cmd);
+
+/* Iterates the keys of a get/gets/gat/gats command: returns FALSE at the
+ * end.  @offset starts at 0. */
+gboolean braid_mc_command_next_key (const BraidMcCommand *cmd,
+                                    gsize *offset,
+                                    const guint8 **key,
+                                    gsize *key_len);
+
+gboolean braid_mc_command_is_storage (BraidMcCommandType type);
+const gchar *braid_mc_command_name (BraidMcCommandType type);
+
+/* The size an item of this key and value occupies, as memcached counts it. */
+gsize braid_mc_item_size (gsize key_len, gsize value_len, gboolean cas_enabled);
+
+G_END_DECLS

@@ -1,0 +1,429 @@
+/* braid — one braid-memcached connection.
+ *
+ * Input is buffered and parsed command by command; every reply produced
+ * by one read goes out in one write.  A client that sends but does not
+ * read is paused once its unsent output passes the server's limit, and
+ * resumed when that output has drained: the server's memory for it stays
+ * bounded by the limit plus one command. */
+#include "server-protocol.h"
+
+#include <string.h>
+
+struct _BraidMcServerProtocol
+{
+  BraidProtocol parent_instance;
+
+  BraidMcServer *server;      /* (owned) */
+  GByteArray *in;             /* received, not yet parsed */
+  gsize in_offset;            /* parsed up to here */
+  BraidMcParser parser;
+  gsize swallow;              /* bytes still to discard (object too large) */
+  GString *out;               /* replies not yet written */
+  gboolean paused;
+  gboolean closing;
+  gboolean counted;           /* in curr_connections */
+};
+
+G_DEFINE_FINAL_TYPE (BraidMcServerProtocol, braid_mc_server_protocol, BRAID_TYPE_PROTOCOL)
+
+static BraidTransport *
+transport_of (BraidMcServerProtocol *self)
+{
+  return braid_protocol_get_transport (BRAID_PROTOCOL (self));
+}
+
+static void
+flush_out (BraidMcServerProtocol *self)
+{
+  BraidTransport *t = transport_of (self);
+
+  if (self->out->len == 0 || t == NULL)
+    return;
+  braid_mc_server_get_counters (self->server)->bytes_written += self->out->len;
+  braid_transport_write (t, self->out->str, self->out->len);
+  g_string_truncate (self->out, 0);
+}
+
+static void
+reply (BraidMcServerProtocol *self, const BraidMcCommand *cmd, const gchar *text)
+{
+  if (!cmd->noreply)
+    g_string_append (self->out, text);
+}
+
+/* ---- commands ---- */
+
+static void
+append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
+{
+  gsize klen, vlen;
+  const guint8 *key = braid_mc_item_get_key (item, &klen);
+  const guint8 *value = braid_mc_item_get_value (item, &vlen);
+
+  g_string_append (self->out, "VALUE ");
+  g_string_append_len (self->out, (const gchar *) key, (gssize) klen);
+  g_string_append_printf (self->out, " %u %" G_GSIZE_FORMAT, braid_mc_item_get_flags (item), vlen);
+  if (with_cas)
+    g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, braid_mc_item_get_cas (item));
+  g_string_append (self->out, "\r\n");
+  g_string_append_len (self->out, (const gchar *) value, (gssize) vlen);
+  g_string_append (self->out, "\r\n");
+}
+
+static void
+do_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  BraidMcStore *store = braid_mc_server_get_store (self->server);
+  gboolean with_cas = cmd->type == BRAID_MC_GETS || cmd->type == BRAID_MC_GATS;
+  gboolean touch = cmd->type == BRAID_MC_GAT || cmd->type == BRAID_MC_GATS;
+  gsize offset = 0;
+  const guint8 *key;
+  gsize key_len;
+
+  while (braid_mc_command_next_key (cmd, &offset, &key, &key_len))
+    {
+      BraidMcItem *item = touch ? braid_mc_store_gat (store, key, key_len, cmd->exptime)
+                                : braid_mc_store_get (store, key, key_len);
+
+      if (item != NULL)
+        append_value (self, item, with_cas);
+    }
+  g_string_append (self->out, "END\r\n");
+}
+
+static void
+do_storage (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  BraidMcResult r = braid_mc_store_store (braid_mc_server_get_store (self->server), cmd->type,
+                                          cmd->key, cmd->key_len, cmd->flags, cmd->exptime,
+                                          cmd->value, cmd->value_len, cmd->cas);
+
+  switch (r)
+    {
+    case BRAID_MC_STORED:
+      reply (self, cmd, "STORED\r\n");
+      break;
+    case BRAID_MC_NOT_STORED:
+      reply (self, cmd, "NOT_STORED\r\n");
+      break;
+    case BRAID_MC_EXISTS:
+      reply (self, cmd, "EXISTS\r\n");
+      break;
+    case BRAID_MC_NOT_FOUND:
+      reply (self, cmd, "NOT_FOUND\r\n");
+      break;
+    case BRAID_MC_TOO_LARGE:
+      reply (self, cmd, "SERVER_ERROR object too large for cache\r\n");
+      break;
+    case BRAID_MC_NO_MEMORY:
+    default:
+      reply (self, cmd, "SERVER_ERROR out of memory storing object\r\n");
+      break;
+    }
+}
+
+static void
+do_arith (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  guint64 value = 0;
+  BraidMcResult r = braid_mc_store_arith (braid_mc_server_get_store (self->server), cmd->key, cmd->key_len,
+                                          cmd->type == BRAID_MC_INCR, cmd->delta, &value);
+
+  switch (r)
+    {
+    case BRAID_MC_STORED:
+      if (!cmd->noreply)
+        g_string_append_printf (self->out, "%" G_GUINT64_FORMAT "\r\n", value);
+      break;
+    case BRAID_MC_NOT_FOUND:
+      reply (self, cmd, "NOT_FOUND\r\n");
+      break;
+    case BRAID_MC_NON_NUMERIC:
+      reply (self, cmd, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+      break;
+    default:
+      reply (self, cmd, "SERVER_ERROR out of memory\r\n");
+      break;
+    }
+}
+
+static void
+do_stats (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  g_autofree gchar *arg = cmd->arg != NULL ? g_strndup ((const gchar *) cmd->arg, cmd->arg_len) : NULL;
+
+  if (arg != NULL)
+    g_strstrip (arg);
+  if (!braid_mc_server_write_stats (self->server, arg != NULL && *arg != '\0' ? arg : NULL, self->out))
+    g_string_append (self->out, "ERROR\r\n");
+}
+
+/* Executes one command; returns FALSE when the connection is to close. */
+static gboolean
+execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  BraidMcStore *store = braid_mc_server_get_store (self->server);
+  const BraidMcServerSettings *settings = braid_mc_server_get_settings (self->server);
+
+  switch (cmd->type)
+    {
+    case BRAID_MC_GET:
+    case BRAID_MC_GETS:
+    case BRAID_MC_GAT:
+    case BRAID_MC_GATS:
+      do_retrieval (self, cmd);
+      break;
+    case BRAID_MC_SET:
+    case BRAID_MC_ADD:
+    case BRAID_MC_REPLACE:
+    case BRAID_MC_APPEND:
+    case BRAID_MC_PREPEND:
+    case BRAID_MC_CAS:
+      do_storage (self, cmd);
+      break;
+    case BRAID_MC_DELETE:
+      reply (self, cmd, braid_mc_store_delete (store, cmd->key, cmd->key_len) == BRAID_MC_DELETED
+                          ? "DELETED\r\n" : "NOT_FOUND\r\n");
+      break;
+    case BRAID_MC_INCR:
+    case BRAID_MC_DECR:
+      do_arith (self, cmd);
+      break;
+    case BRAID_MC_TOUCH:
+      reply (self, cmd, braid_mc_store_touch (store, cmd->key, cmd->key_len, cmd->exptime) == BRAID_MC_TOUCHED
+                          ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
+      break;
+    case BRAID_MC_FLUSH_ALL:
+      if (!settings->flush_enabled)
+        {
+          reply (self, cmd, "CLIENT_ERROR flush_all not allowed\r\n");
+          break;
+        }
+      braid_mc_store_flush (store, cmd->has_number ? cmd->number : 0);
+      reply (self, cmd, "OK\r\n");
+      break;
+    case BRAID_MC_STATS:
+      do_stats (self, cmd);
+      break;
+    case BRAID_MC_VERSION:
+      g_string_append (self->out, "VERSION " BRAID_MC_VERSION_STRING "\r\n");
+      break;
+    case BRAID_MC_VERBOSITY:
+      braid_mc_server_get_settings_mutable (self->server)->verbosity = (gint) cmd->number;
+      reply (self, cmd, "OK\r\n");
+      break;
+    case BRAID_MC_DEBUGTIME:
+      if (!settings->debugtime)
+        {
+          g_string_append (self->out, "ERROR\r\n");
+          break;
+        }
+      braid_mc_store_add_time (store, cmd->number);
+      g_string_append (self->out, "OK\r\n");
+      break;
+    case BRAID_MC_QUIT:
+      return FALSE;
+    case BRAID_MC_BAD_INPUT:
+      if (cmd->reply != NULL)
+        g_string_append (self->out, cmd->reply);
+      self->swallow = cmd->swallow;
+      if (cmd->close)
+        {
+          g_debug ("closing a connection: a command line longer than %d bytes", BRAID_MC_LINE_MAX);
+          return FALSE;
+        }
+      break;
+    case BRAID_MC_NONE:
+    default:
+      g_assert_not_reached ();
+    }
+  return TRUE;
+}
+
+/* ---- input ---- */
+
+static void
+compact_input (BraidMcServerProtocol *self)
+{
+  if (self->in_offset == 0)
+    return;
+  g_byte_array_remove_range (self->in, 0, (guint) self->in_offset);
+  self->in_offset = 0;
+}
+
+static void
+close_connection (BraidMcServerProtocol *self)
+{
+  BraidTransport *t = transport_of (self);
+
+  self->closing = TRUE;
+  flush_out (self);
+  if (t != NULL)
+    braid_transport_lose_connection (t);
+}
+
+static void
+process_input (BraidMcServerProtocol *self)
+{
+  const BraidMcServerSettings *settings = braid_mc_server_get_settings (self->server);
+  BraidTransport *t = transport_of (self);
+
+  while (!self->closing && !self->paused)
+    {
+      gsize available = self->in->len - self->in_offset;
+      BraidMcCommand cmd;
+      gsize used;
+
+      if (self->swallow > 0)
+        {
+          gsize n = MIN (self->swallow, available);
+
+          self->swallow -= n;
+          self->in_offset += n;
+          if (self->swallow > 0)
+            break;
+          continue;
+        }
+      used = braid_mc_parse_command (&self->parser, self->in->data + self->in_offset, available, FALSE, &cmd);
+      if (used == 0)
+        break;
+      self->in_offset += used;
+      if (!execute (self, &cmd))
+        {
+          close_connection (self);
+          return;
+        }
+      /* Replies go out in batches; a reader that falls behind is paused. */
+      if (self->out->len >= 64 * 1024)
+        flush_out (self);
+      if (t != NULL && braid_transport_get_write_buffer_size (t) > settings->output_limit)
+        {
+          self->paused = TRUE;
+          braid_transport_pause_reading (t);
+        }
+    }
+  flush_out (self);
+  compact_input (self);
+}
+
+static void
+server_protocol_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+{
+  BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
+
+  if (self->closing)
+    return;
+  braid_mc_server_get_counters (self->server)->bytes_read += len;
+  /* What is swallowed need not be buffered first. */
+  if (self->swallow > 0 && self->in->len == self->in_offset)
+    {
+      gsize n = MIN (self->swallow, len);
+
+      self->swallow -= n;
+      data += n;
+      len -= n;
+    }
+  g_byte_array_append (self->in, data, (guint) len);
+  process_input (self);
+}
+
+static void
+server_protocol_output_drained (BraidProtocol *protocol)
+{
+  BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
+  BraidTransport *t = transport_of (self);
+
+  if (!self->paused || self->closing || t == NULL)
+    return;
+  self->paused = FALSE;
+  braid_transport_resume_reading (t);
+  process_input (self);
+}
+
+static void
+server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transport)
+{
+  BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
+  BraidMcServerCounters *counters = braid_mc_server_get_counters (self->server);
+  const BraidMcServerSettings *settings = braid_mc_server_get_settings (self->server);
+
+  if (counters->curr_connections >= settings->max_connections)
+    {
+      /* memcached's answer when it is over -c. */
+      counters->rejected_connections++;
+      braid_transport_write_string (transport, "ERROR Too many open connections\r\n");
+      self->closing = TRUE;
+      braid_transport_lose_connection (transport);
+      return;
+    }
+  self->counted = TRUE;
+  counters->curr_connections++;
+  counters->total_connections++;
+}
+
+static void
+server_protocol_connection_lost (BraidProtocol *protocol, const GError *reason)
+{
+  BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
+
+  if (self->counted)
+    braid_mc_server_get_counters (self->server)->curr_connections--;
+  self->counted = FALSE;
+  self->closing = TRUE;
+}
+
+gboolean
+braid_mc_server_protocol_is_busy (BraidMcServerProtocol *self)
+{
+  BraidTransport *t = transport_of (self);
+
+  return self->in->len > self->in_offset || self->swallow > 0 ||
+         (t != NULL && braid_transport_get_write_buffer_size (t) > 0);
+}
+
+static void
+braid_mc_server_protocol_finalize (GObject *object)
+{
+  BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (object);
+
+  if (self->counted)
+    braid_mc_server_get_counters (self->server)->curr_connections--;
+  g_byte_array_unref (self->in);
+  g_string_free (self->out, TRUE);
+  g_clear_object (&self->server);
+  G_OBJECT_CLASS (braid_mc_server_protocol_parent_class)->finalize (object);
+}
+
+static void
+braid_mc_server_protocol_class_init (BraidMcServerProtocolClass *klass)
+{
+  BraidProtocolClass *protocol_class = BRAID_PROTOCOL_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = braid_mc_server_protocol_finalize;
+  protocol_class->connection_made = server_protocol_connection_made;
+  protocol_class->data_received = server_protocol_data_received;
+  protocol_class->connection_lost = server_protocol_connection_lost;
+  protocol_class->output_drained = server_protocol_output_drained;
+}
+
+static void
+braid_mc_server_protocol_init (BraidMcServerProtocol *self)
+{
+  BraidMcParser parser = BRAID_MC_PARSER_INIT;
+
+  self->in = g_byte_array_new ();
+  self->out = g_string_new (NULL);
+  self->parser = parser;
+}
+
+BraidMcServerProtocol *
+braid_mc_server_protocol_new (BraidMcServer *server)
+{
+  BraidMcServerProtocol *self = g_object_new (BRAID_TYPE_MC_SERVER_PROTOCOL, NULL);
+  const BraidMcStoreSettings *store = &braid_mc_server_get_settings (server)->store;
+
+  self->server = g_object_ref (server);
+  self->parser.item_size_max = store->item_size_max;
+  self->parser.cas_enabled = store->cas_enabled;
+  return self;
+}

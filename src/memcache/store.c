@@ -1,0 +1,589 @@
+/* braid — the memcached item store. */
+#include "store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Items checked at the LRU tail for expiry on each store: reclaiming
+ * expired memory costs O(1) per request, never a scan of the store. */
+#define TAIL_RECLAIM_CHECKS 5
+
+typedef struct {
+  const guint8 *key;
+  gsize len;
+} KeyView;
+
+struct _BraidMcItem
+{
+  KeyView view;                /* first: the hash table's key points here */
+  BraidMcItem *prev, *next;    /* LRU: head is the most recently used */
+  gint64 expires;              /* store µs; 0 never */
+  gint64 stored_at;            /* store µs */
+  guint64 cas;
+  guint32 flags;
+  gboolean fetched;
+  gsize value_len;
+  gsize size;                  /* what it counts against the limit */
+  guint8 data[];               /* key, '\0', value, "\r\n" */
+};
+
+struct _BraidMcStore
+{
+  BraidReactor *reactor;       /* (owned) */
+  BraidMcStoreSettings settings;
+  GHashTable *index;           /* KeyView* → BraidMcItem* (owned) */
+  BraidMcItem *lru_head, *lru_tail;
+  gsize used;
+  guint64 next_cas;
+  guint64 oldest_cas;          /* flush_all now: items with smaller cas are gone */
+  gint64 flush_at;             /* flush_all N: items stored before this are gone, from then on */
+  gint64 time_offset_us;       /* debugtime */
+  BraidMcStats stats;
+};
+
+static guint
+key_hash (gconstpointer p)
+{
+  const KeyView *v = p;
+  guint h = 5381;
+
+  for (gsize i = 0; i < v->len; i++)
+    h = h * 33 + v->key[i];
+  return h;
+}
+
+static gboolean
+key_equal (gconstpointer a, gconstpointer b)
+{
+  const KeyView *x = a, *y = b;
+
+  return x->len == y->len && memcmp (x->key, y->key, x->len) == 0;
+}
+
+BraidMcStore *
+braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings)
+{
+  BraidMcStore *store = g_new0 (BraidMcStore, 1);
+  BraidMcStoreSettings defaults = BRAID_MC_STORE_SETTINGS_INIT;
+
+  store->reactor = g_object_ref (reactor);
+  store->settings = settings != NULL ? *settings : defaults;
+  store->index = g_hash_table_new_full (key_hash, key_equal, NULL, g_free);
+  return store;
+}
+
+void
+braid_mc_store_free (BraidMcStore *store)
+{
+  if (store == NULL)
+    return;
+  g_hash_table_unref (store->index);
+  g_object_unref (store->reactor);
+  g_free (store);
+}
+
+const BraidMcStoreSettings *
+braid_mc_store_get_settings (BraidMcStore *store)
+{
+  return &store->settings;
+}
+
+BraidMcStats *
+braid_mc_store_get_stats (BraidMcStore *store)
+{
+  store->stats.curr_items = g_hash_table_size (store->index);
+  store->stats.bytes = store->used;
+  return &store->stats;
+}
+
+guint
+braid_mc_store_get_n_items (BraidMcStore *store)
+{
+  return g_hash_table_size (store->index);
+}
+
+/* ---- time ---- */
+
+gint64
+braid_mc_store_now (BraidMcStore *store)
+{
+  return braid_reactor_now (store->reactor) + store->time_offset_us;
+}
+
+gint64
+braid_mc_store_real_seconds (BraidMcStore *store)
+{
+  return (braid_reactor_real_time (store->reactor) + store->time_offset_us) / G_USEC_PER_SEC;
+}
+
+void
+braid_mc_store_add_time (BraidMcStore *store, gint64 seconds)
+{
+  store->time_offset_us += seconds * G_USEC_PER_SEC;
+}
+
+/* memcached's realtime(): 0 never; negative already expired; up to 30
+ * days relative; larger an absolute Unix time. */
+static gint64
+expiry_time (BraidMcStore *store, gint64 exptime)
+{
+  gint64 now = braid_mc_store_now (store);
+
+  if (exptime == 0)
+    return 0;
+  if (exptime < 0)
+    return now - 1;
+  if (exptime > BRAID_MC_REALTIME_MAXDELTA)
+    {
+      gint64 real = braid_mc_store_real_seconds (store);
+
+      if (exptime <= real)
+        return now - 1;
+      return now + (exptime - real) * G_USEC_PER_SEC;
+    }
+  return now + exptime * G_USEC_PER_SEC;
+}
+
+static gboolean
+is_expired (BraidMcStore *store, BraidMcItem *item)
+{
+  return item->expires != 0 && item->expires <= braid_mc_store_now (store);
+}
+
+static gboolean
+is_flushed (BraidMcStore *store, BraidMcItem *item)
+{
+  if (item->cas < store->oldest_cas)
+    return TRUE;
+  return store->flush_at != 0 && store->flush_at <= braid_mc_store_now (store) &&
+         item->stored_at < store->flush_at;
+}
+
+/* ---- LRU ---- */
+
+static void
+lru_unlink (BraidMcStore *store, BraidMcItem *item)
+{
+  if (item->prev != NULL)
+    item->prev->next = item->next;
+  else
+    store->lru_head = item->next;
+  if (item->next != NULL)
+    item->next->prev = item->prev;
+  else
+    store->lru_tail = item->prev;
+  item->prev = item->next = NULL;
+}
+
+static void
+lru_push_head (BraidMcStore *store, BraidMcItem *item)
+{
+  item->prev = NULL;
+  item->next = store->lru_head;
+  if (store->lru_head != NULL)
+    store->lru_head->prev = item;
+  store->lru_head = item;
+  if (store->lru_tail == NULL)
+    store->lru_tail = item;
+}
+
+static void
+unlink_item (BraidMcStore *store, BraidMcItem *item)
+{
+  lru_unlink (store, item);
+  store->used -= item->size;
+  g_hash_table_remove (store->index, &item->view);  /* frees it */
+}
+
+/* ---- items ---- */
+
+static BraidMcItem *
+item_new (BraidMcStore *store, const guint8 *key, gsize key_len, guint32 flags,
+          gint64 expires, gsize value_len)
+{
+  BraidMcItem *item = g_malloc (sizeof (BraidMcItem) + key_len + 1 + value_len + 2);
+
+  memset (item, 0, sizeof *item);
+  memcpy (item->data, key, key_len);
+  item->data[key_len] = '\0';
+  item->view.key = item->data;
+  item->view.len = key_len;
+  item->flags = flags;
+  item->expires = expires;
+  item->value_len = value_len;
+  item->size = braid_mc_item_size (key_len, value_len, store->settings.cas_enabled);
+  item->data[key_len + 1 + value_len] = '\r';
+  item->data[key_len + 1 + value_len + 1] = '\n';
+  return item;
+}
+
+static guint8 *
+item_value (BraidMcItem *item)
+{
+  return item->data + item->view.len + 1;
+}
+
+const guint8 *
+braid_mc_item_get_key (BraidMcItem *item, gsize *len)
+{
+  *len = item->view.len;
+  return item->data;
+}
+
+const guint8 *
+braid_mc_item_get_value (BraidMcItem *item, gsize *len)
+{
+  *len = item->value_len;
+  return item_value (item);
+}
+
+guint32
+braid_mc_item_get_flags (BraidMcItem *item)
+{
+  return item->flags;
+}
+
+guint64
+braid_mc_item_get_cas (BraidMcItem *item)
+{
+  return item->cas;
+}
+
+/* Finds a live item: expired and flushed ones are unlinked on sight. */
+static BraidMcItem *
+find_live (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean count_get)
+{
+  KeyView probe = { key, key_len };
+  BraidMcItem *item = g_hash_table_lookup (store->index, &probe);
+
+  if (item == NULL)
+    return NULL;
+  if (is_flushed (store, item))
+    {
+      if (count_get)
+        store->stats.get_flushed++;
+      unlink_item (store, item);
+      return NULL;
+    }
+  if (is_expired (store, item))
+    {
+      if (count_get)
+        store->stats.get_expired++;
+      if (!item->fetched)
+        store->stats.expired_unfetched++;
+      unlink_item (store, item);
+      return NULL;
+    }
+  return item;
+}
+
+static void
+reclaim_tail (BraidMcStore *store)
+{
+  BraidMcItem *item = store->lru_tail;
+
+  for (guint i = 0; i < TAIL_RECLAIM_CHECKS && item != NULL; i++)
+    {
+      BraidMcItem *prev = item->prev;
+
+      if (is_expired (store, item) || is_flushed (store, item))
+        {
+          if (!item->fetched && is_expired (store, item))
+            store->stats.expired_unfetched++;
+          store->stats.reclaimed++;
+          unlink_item (store, item);
+        }
+      item = prev;
+    }
+}
+
+/* Makes room for @size bytes; FALSE if it cannot (or must not evict). */
+static gboolean
+make_room (BraidMcStore *store, gsize size)
+{
+  reclaim_tail (store);
+  while (store->used + size > store->settings.limit_bytes)
+    {
+      BraidMcItem *victim = store->lru_tail;
+
+      if (victim == NULL || !store->settings.evict)
+        return FALSE;
+      store->stats.evictions++;
+      if (!victim->fetched)
+        store->stats.evicted_unfetched++;
+      unlink_item (store, victim);
+    }
+  return TRUE;
+}
+
+/* Puts @item in place of whatever holds its key.  Takes ownership.  On
+ * failure the old item stays, as in memcached (the new one is never
+ * allocated there). */
+static BraidMcResult
+link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
+{
+  gsize old_size = old != NULL ? old->size : 0;
+
+  if (item->size > store->settings.item_size_max)
+    {
+      store->stats.store_too_large++;
+      g_free (item);
+      return BRAID_MC_TOO_LARGE;
+    }
+  if (item->size > store->settings.limit_bytes ||
+      (!store->settings.evict && store->used - old_size + item->size > store->settings.limit_bytes))
+    {
+      store->stats.store_no_memory++;
+      g_free (item);
+      return BRAID_MC_NO_MEMORY;
+    }
+  if (old != NULL)
+    unlink_item (store, old);
+  make_room (store, item->size);
+  item->cas = ++store->next_cas;
+  item->stored_at = braid_mc_store_now (store);
+  g_hash_table_insert (store->index, &item->view, item);
+  lru_push_head (store, item);
+  store->used += item->size;
+  store->stats.total_items++;
+  return BRAID_MC_STORED;
+}
+
+BraidMcItem *
+braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  BraidMcItem *item = find_live (store, key, key_len, TRUE);
+
+  store->stats.cmd_get++;
+  if (item == NULL)
+    {
+      store->stats.get_misses++;
+      return NULL;
+    }
+  store->stats.get_hits++;
+  item->fetched = TRUE;
+  lru_unlink (store, item);
+  lru_push_head (store, item);
+  return item;
+}
+
+BraidMcItem *
+braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
+{
+  BraidMcItem *item = braid_mc_store_get (store, key, key_len);
+
+  store->stats.cmd_touch++;
+  if (item == NULL)
+    {
+      store->stats.touch_misses++;
+      return NULL;
+    }
+  store->stats.touch_hits++;
+  item->expires = expiry_time (store, exptime);
+  return item;
+}
+
+BraidMcResult
+braid_mc_store_store (BraidMcStore *store,
+                      BraidMcCommandType mode,
+                      const guint8 *key, gsize key_len,
+                      guint32 flags, gint64 exptime,
+                      const guint8 *value, gsize value_len,
+                      guint64 cas)
+{
+  BraidMcItem *old = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item;
+
+  store->stats.cmd_set++;
+  switch (mode)
+    {
+    case BRAID_MC_ADD:
+      if (old != NULL)
+        {
+          /* memcached bumps the existing item on a failed add. */
+          lru_unlink (store, old);
+          lru_push_head (store, old);
+          return BRAID_MC_NOT_STORED;
+        }
+      break;
+    case BRAID_MC_REPLACE:
+    case BRAID_MC_APPEND:
+    case BRAID_MC_PREPEND:
+      if (old == NULL)
+        return BRAID_MC_NOT_STORED;
+      break;
+    case BRAID_MC_CAS:
+      if (old == NULL)
+        {
+          store->stats.cas_misses++;
+          return BRAID_MC_NOT_FOUND;
+        }
+      if (old->cas != cas)
+        {
+          store->stats.cas_badval++;
+          return BRAID_MC_EXISTS;
+        }
+      store->stats.cas_hits++;
+      break;
+    default:
+      break;
+    }
+
+  if (mode == BRAID_MC_APPEND || mode == BRAID_MC_PREPEND)
+    {
+      /* The old item keeps its flags and expiry. */
+      gsize total = old->value_len + value_len;
+
+      item = item_new (store, key, key_len, old->flags, old->expires, total);
+      if (mode == BRAID_MC_APPEND)
+        {
+          memcpy (item_value (item), item_value (old), old->value_len);
+          memcpy (item_value (item) + old->value_len, value, value_len);
+        }
+      else
+        {
+          memcpy (item_value (item), value, value_len);
+          memcpy (item_value (item) + value_len, item_value (old), old->value_len);
+        }
+    }
+  else
+    {
+      item = item_new (store, key, key_len, flags, expiry_time (store, exptime), value_len);
+      if (value_len > 0)
+        memcpy (item_value (item), value, value_len);
+    }
+  return link_item (store, item, old);
+}
+
+BraidMcResult
+braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+
+  if (item == NULL)
+    {
+      store->stats.delete_misses++;
+      return BRAID_MC_NOT_FOUND;
+    }
+  store->stats.delete_hits++;
+  unlink_item (store, item);
+  return BRAID_MC_DELETED;
+}
+
+/* memcached's safe_strtoull over the item's data (which ends in "\r\n"). */
+static gboolean
+parse_counter (BraidMcItem *item, guint64 *out)
+{
+  g_autofree gchar *text = g_strndup ((const gchar *) item_value (item), item->value_len + 2);
+  gchar *end = NULL;
+  guint64 v;
+
+  errno = 0;
+  v = g_ascii_strtoull (text, &end, 10);
+  if (errno == ERANGE)
+    return FALSE;
+  if (!(g_ascii_isspace (*end) || (*end == '\0' && end != text)))
+    return FALSE;
+  if ((gint64) v < 0 && strchr (text, '-') != NULL)
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
+BraidMcResult
+braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+                      gboolean incr, guint64 delta, guint64 *result)
+{
+  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  guint64 value;
+  gchar digits[24];
+  gsize n;
+
+  if (item == NULL)
+    {
+      if (incr)
+        store->stats.incr_misses++;
+      else
+        store->stats.decr_misses++;
+      return BRAID_MC_NOT_FOUND;
+    }
+  if (!parse_counter (item, &value))
+    return BRAID_MC_NON_NUMERIC;
+  if (incr)
+    {
+      value += delta;  /* wraps at 2^64, as memcached */
+      store->stats.incr_hits++;
+    }
+  else
+    {
+      value = delta > value ? 0 : value - delta;
+      store->stats.decr_hits++;
+    }
+  *result = value;
+  n = (gsize) g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, value);
+
+  if (n <= item->value_len)
+    {
+      /* In place, padded with spaces: the length stays (memcached does
+       * the same, so "18446744073709551615" + 1 reads "0" + 19 spaces). */
+      memcpy (item_value (item), digits, n);
+      memset (item_value (item) + n, ' ', item->value_len - n);
+      item->cas = ++store->next_cas;
+      lru_unlink (store, item);
+      lru_push_head (store, item);
+      return BRAID_MC_STORED;
+    }
+  {
+    BraidMcItem *grown = item_new (store, key, key_len, item->flags, item->expires, n);
+    BraidMcResult r;
+
+    memcpy (item_value (grown), digits, n);
+    r = link_item (store, grown, item);
+    return r == BRAID_MC_STORED ? BRAID_MC_STORED : BRAID_MC_NO_MEMORY;
+  }
+}
+
+BraidMcResult
+braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
+{
+  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+
+  store->stats.cmd_touch++;
+  if (item == NULL)
+    {
+      store->stats.touch_misses++;
+      return BRAID_MC_NOT_FOUND;
+    }
+  store->stats.touch_hits++;
+  item->expires = expiry_time (store, exptime);
+  lru_unlink (store, item);
+  lru_push_head (store, item);
+  return BRAID_MC_TOUCHED;
+}
+
+void
+braid_mc_store_flush (BraidMcStore *store, gint64 delay)
+{
+  store->stats.cmd_flush++;
+  if (delay > 0)
+    {
+      store->flush_at = expiry_time (store, delay);
+      return;
+    }
+  /* Everything stored so far is gone; what is stored next is not, even
+   * within the same microsecond. */
+  store->oldest_cas = store->next_cas + 1;
+  store->flush_at = 0;
+}
+
+void
+braid_mc_store_set_limit (BraidMcStore *store, gsize limit_bytes)
+{
+  gboolean evict = store->settings.evict;
+
+  store->settings.limit_bytes = limit_bytes;
+  store->settings.evict = TRUE;
+  make_room (store, 0);
+  store->settings.evict = evict;
+}

@@ -1,0 +1,94 @@
+/* braid — the memcached item store.
+ *
+ * One allocation per item holds its key, value and metadata, with
+ * intrusive LRU links; a GHashTable indexes items by key.  Time comes from
+ * the reactor (plus a debugtime offset), so tests move it at will.
+ * Expiry, flush_all and cas follow memcached 1.6. */
+#pragma once
+
+#include "reactor.h"
+#include "command-parser.h"
+
+G_BEGIN_DECLS
+
+typedef struct _BraidMcStore BraidMcStore;
+typedef struct _BraidMcItem BraidMcItem;
+
+typedef enum {
+  BRAID_MC_STORED,
+  BRAID_MC_NOT_STORED,
+  BRAID_MC_EXISTS,
+  BRAID_MC_NOT_FOUND,
+  BRAID_MC_DELETED,
+  BRAID_MC_TOUCHED,
+  BRAID_MC_NON_NUMERIC,
+  BRAID_MC_NO_MEMORY,
+  BRAID_MC_TOO_LARGE,
+} BraidMcResult;
+
+typedef struct {
+  guint64 curr_items, total_items, bytes;
+  guint64 cmd_get, cmd_set, cmd_flush, cmd_touch;
+  guint64 get_hits, get_misses, get_expired, get_flushed;
+  guint64 delete_hits, delete_misses;
+  guint64 incr_hits, incr_misses, decr_hits, decr_misses;
+  guint64 cas_hits, cas_misses, cas_badval;
+  guint64 touch_hits, touch_misses;
+  guint64 store_too_large, store_no_memory;
+  guint64 evictions, reclaimed, expired_unfetched, evicted_unfetched;
+} BraidMcStats;
+
+typedef struct {
+  gsize limit_bytes;        /* -m, in bytes */
+  gboolean evict;           /* FALSE with -M: refuse instead */
+  gsize item_size_max;      /* -I */
+  gboolean cas_enabled;     /* FALSE with -C */
+} BraidMcStoreSettings;
+
+#define BRAID_MC_STORE_SETTINGS_INIT { 64 * 1024 * 1024, TRUE, 1024 * 1024, TRUE }
+
+BraidMcStore *braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings);
+void braid_mc_store_free (BraidMcStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcStore, braid_mc_store_free)
+
+const BraidMcStoreSettings *braid_mc_store_get_settings (BraidMcStore *store);
+/* Changes the memory limit (evicting at once if it shrank). */
+void braid_mc_store_set_limit (BraidMcStore *store, gsize limit_bytes);
+BraidMcStats *braid_mc_store_get_stats (BraidMcStore *store);
+
+/* The store's clock, in microseconds (monotonic) and Unix seconds. */
+gint64 braid_mc_store_now (BraidMcStore *store);
+gint64 braid_mc_store_real_seconds (BraidMcStore *store);
+/* debugtime: moves the store's clock forward by @seconds. */
+void braid_mc_store_add_time (BraidMcStore *store, gint64 seconds);
+
+/* (transfer none) (nullable): valid until the store changes.  Counts a
+ * get hit or miss and bumps the item in the LRU. */
+BraidMcItem *braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len);
+/* get-and-touch. */
+BraidMcItem *braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime);
+
+const guint8 *braid_mc_item_get_key (BraidMcItem *item, gsize *len);
+const guint8 *braid_mc_item_get_value (BraidMcItem *item, gsize *len);
+guint32 braid_mc_item_get_flags (BraidMcItem *item);
+guint64 braid_mc_item_get_cas (BraidMcItem *item);
+
+/* set/add/replace/append/prepend/cas.  @mode is the command type. */
+BraidMcResult braid_mc_store_store (BraidMcStore *store,
+                                    BraidMcCommandType mode,
+                                    const guint8 *key, gsize key_len,
+                                    guint32 flags, gint64 exptime,
+                                    const guint8 *value, gsize value_len,
+                                    guint64 cas);
+BraidMcResult braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len);
+/* incr (@incr TRUE) or decr: BRAID_MC_STORED with *@result, NOT_FOUND,
+ * NON_NUMERIC or NO_MEMORY. */
+BraidMcResult braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+                                    gboolean incr, guint64 delta, guint64 *result);
+BraidMcResult braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime);
+/* flush_all [delay] */
+void braid_mc_store_flush (BraidMcStore *store, gint64 delay);
+
+guint braid_mc_store_get_n_items (BraidMcStore *store);
+
+G_END_DECLS
