@@ -357,6 +357,7 @@ server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transp
       return;
     }
   self->counted = TRUE;
+  braid_mc_server_add_connection (self->server, self);
   counters->curr_connections++;
   counters->total_connections++;
 }
@@ -368,6 +369,7 @@ server_protocol_connection_lost (BraidProtocol *protocol, const GError *reason)
 
   if (self->counted)
     braid_mc_server_get_counters (self->server)->curr_connections--;
+  braid_mc_server_remove_connection (self->server, self);
   self->counted = FALSE;
   self->closing = TRUE;
 }
@@ -388,6 +390,7 @@ braid_mc_server_protocol_finalize (GObject *object)
 
   if (self->counted)
     braid_mc_server_get_counters (self->server)->curr_connections--;
+  braid_mc_server_remove_connection (self->server, self);
   g_byte_array_unref (self->in);
   g_string_free (self->out, TRUE);
   g_clear_object (&self->server);

@@ -14,6 +14,7 @@ struct _BraidMcServer
   BraidMcServerSettings settings;
   BraidMcStore *store;              /* (owned) */
   BraidMcServerCounters counters;
+  GHashTable *connections;          /* (element-type BraidMcServerProtocol) (unowned) set */
 };
 
 G_DEFINE_FINAL_TYPE (BraidMcServer, braid_mc_server, G_TYPE_OBJECT)
@@ -24,6 +25,7 @@ braid_mc_server_finalize (GObject *object)
   BraidMcServer *self = BRAID_MC_SERVER (object);
 
   braid_mc_store_free (self->store);
+  g_hash_table_unref (self->connections);
   g_object_unref (self->reactor);
   G_OBJECT_CLASS (braid_mc_server_parent_class)->finalize (object);
 }
@@ -37,6 +39,32 @@ braid_mc_server_class_init (BraidMcServerClass *klass)
 static void
 braid_mc_server_init (BraidMcServer *self)
 {
+  self->connections = g_hash_table_new (NULL, NULL);
+}
+
+void
+braid_mc_server_add_connection (BraidMcServer *self, gpointer protocol)
+{
+  g_hash_table_add (self->connections, protocol);
+}
+
+void
+braid_mc_server_remove_connection (BraidMcServer *self, gpointer protocol)
+{
+  g_hash_table_remove (self->connections, protocol);
+}
+
+gboolean
+braid_mc_server_is_busy (BraidMcServer *self)
+{
+  GHashTableIter iter;
+  gpointer protocol;
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &protocol, NULL))
+    if (braid_mc_server_protocol_is_busy (protocol))
+      return TRUE;
+  return FALSE;
 }
 
 BraidMcServer *

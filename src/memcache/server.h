@@ -45,6 +45,12 @@ typedef struct {
 
 BraidMcServerCounters *braid_mc_server_get_counters (BraidMcServer *self);
 
+/* Live connections, for graceful shutdown: TRUE while any connection has a
+ * command half-received or replies not yet sent. */
+void braid_mc_server_add_connection (BraidMcServer *self, gpointer protocol);
+void braid_mc_server_remove_connection (BraidMcServer *self, gpointer protocol);
+gboolean braid_mc_server_is_busy (BraidMcServer *self);
+
 /* Writes the reply to "stats [@arg]" into @out; FALSE for an unknown
  * sub-command. */
 gboolean braid_mc_server_write_stats (BraidMcServer *self, const gchar *arg, GString *out);
