@@ -1,0 +1,240 @@
+/* braid — the memcached command parser, at every split. */
+#include "test-support.h"
+#include "command-parser.h"
+
+#include <string.h>
+
+/* Feeds @chunks into a growing buffer the way the server does, and
+ * renders every parsed command as text, so that one expected string
+ * describes the parse whatever the chunking. */
+static gchar *
+parse_all (const BraidChunking *chunking, gsize item_size_max)
+{
+  BraidMcParser parser = BRAID_MC_PARSER_INIT;
+  g_autoptr(GByteArray) buf = g_byte_array_new ();
+  GString *out = g_string_new (NULL);
+  gsize offset = 0, swallow = 0;
+
+  parser.item_size_max = item_size_max;
+  for (guint i = 0; i < chunking->chunks->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (chunking->chunks, i), &len);
+      BraidMcCommand cmd;
+      gsize used;
+
+      g_byte_array_append (buf, data, (guint) len);
+      for (;;)
+        {
+          if (swallow > 0)
+            {
+              gsize n = MIN (swallow, buf->len - offset);
+
+              swallow -= n;
+              offset += n;
+              if (swallow > 0)
+                break;
+            }
+          used = braid_mc_parse_command (&parser, buf->data + offset, buf->len - offset, FALSE, &cmd);
+          if (used == 0)
+            break;
+          offset += used;
+          g_string_append_printf (out, "[%s", braid_mc_command_name (cmd.type));
+          if (cmd.type == BRAID_MC_BAD_INPUT)
+            {
+              g_autofree gchar *r = cmd.reply != NULL ? g_strescape (cmd.reply, NULL) : g_strdup ("-");
+
+              g_string_append_printf (out, " %s swallow=%" G_GSIZE_FORMAT "%s", r, cmd.swallow, cmd.close ? " close" : "");
+              swallow = cmd.swallow;
+            }
+          if (cmd.key != NULL && cmd.type != BRAID_MC_BAD_INPUT)
+            g_string_append_printf (out, " key=%.*s", (int) cmd.key_len, cmd.key);
+          if (cmd.keys != NULL && cmd.type != BRAID_MC_BAD_INPUT)
+            {
+              gsize k = 0;
+              const guint8 *key;
+              gsize key_len;
+
+              while (braid_mc_command_next_key (&cmd, &k, &key, &key_len))
+                g_string_append_printf (out, " k=%.*s", (int) key_len, key);
+            }
+          if (braid_mc_command_is_storage (cmd.type))
+            g_string_append_printf (out, " flags=%u exp=%" G_GINT64_FORMAT " value=%.*s",
+                                    cmd.flags, cmd.exptime, (int) cmd.value_len, cmd.value);
+          if (cmd.type == BRAID_MC_CAS)
+            g_string_append_printf (out, " cas=%" G_GUINT64_FORMAT, cmd.cas);
+          if (cmd.type == BRAID_MC_INCR || cmd.type == BRAID_MC_DECR)
+            g_string_append_printf (out, " delta=%" G_GUINT64_FORMAT, cmd.delta);
+          if (cmd.type == BRAID_MC_TOUCH || cmd.type == BRAID_MC_GAT || cmd.type == BRAID_MC_GATS)
+            g_string_append_printf (out, " exp=%" G_GINT64_FORMAT, cmd.exptime);
+          if (cmd.has_number)
+            g_string_append_printf (out, " n=%" G_GINT64_FORMAT, cmd.number);
+          if (cmd.arg != NULL)
+            g_string_append_printf (out, " arg=%.*s", (int) cmd.arg_len, cmd.arg);
+          if (cmd.noreply)
+            g_string_append (out, " noreply");
+          g_string_append (out, "]");
+          if (cmd.close)
+            return g_string_free (out, FALSE);
+        }
+    }
+  if (offset < buf->len)
+    g_string_append_printf (out, "+%" G_GSIZE_FORMAT, buf->len - offset);
+  return g_string_free (out, FALSE);
+}
+
+typedef struct {
+  const gchar *input;
+  const gchar *expected;
+  gsize item_size_max;
+} Case;
+
+static void
+check_chunking (const BraidChunking *chunking, gpointer data)
+{
+  const Case *c = data;
+  g_autofree gchar *got = parse_all (chunking, c->item_size_max != 0 ? c->item_size_max : 1024 * 1024);
+
+  if (!g_str_equal (got, c->expected))
+    g_error ("input “%s”, chunking %s: expected %s but saw %s", g_strescape (c->input, NULL),
+             chunking->label, c->expected, got);
+}
+
+static void
+run_cases (const Case *cases, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    braid_test_for_each_chunking ((const guint8 *) cases[i].input, strlen (cases[i].input), 20,
+                                  check_chunking, (gpointer) &cases[i]);
+}
+
+static const Case commands[] = {
+  { "get a\r\n", "[get k=a]" },
+  { "get a bb  ccc\r\n", "[get k=a k=bb k=ccc]" },
+  { "gets a b\n", "[gets k=a k=b]" },
+  { "gat 10 a b\r\n", "[gat k=a k=b exp=10]" },
+  { "gats -1 a\r\n", "[gats k=a exp=-1]" },
+  { "set k 5 0 3\r\nabc\r\n", "[set key=k flags=5 exp=0 value=abc]" },
+  { "set k 0 0 0\r\n\r\n", "[set key=k flags=0 exp=0 value=]" },
+  { "set k 0 0 4 noreply\r\na\r\nb\r\n", "[set key=k flags=0 exp=0 value=a\r\nb noreply]" },
+  { "add k 4294967295 2592000 1\r\nx\r\n", "[add key=k flags=4294967295 exp=2592000 value=x]" },
+  { "replace k 0 -1 1\r\nx\r\n", "[replace key=k flags=0 exp=-1 value=x]" },
+  { "append k 0 0 1\r\nx\r\nprepend k 0 0 1\r\ny\r\n",
+    "[append key=k flags=0 exp=0 value=x][prepend key=k flags=0 exp=0 value=y]" },
+  { "cas k 1 2 1 99\r\nx\r\n", "[cas key=k flags=1 exp=2 value=x cas=99]" },
+  { "cas k 1 2 1 18446744073709551615 noreply\r\nx\r\n",
+    "[cas key=k flags=1 exp=2 value=x cas=18446744073709551615 noreply]" },
+  { "delete k\r\ndelete k noreply\r\ndelete k 0\r\ndelete k 0 noreply\r\n",
+    "[delete key=k][delete key=k noreply][delete key=k][delete key=k noreply]" },
+  { "incr k 18446744073709551615\r\ndecr k 1 noreply\r\n",
+    "[incr key=k delta=18446744073709551615][decr key=k delta=1 noreply]" },
+  { "touch k 100\r\n", "[touch key=k exp=100]" },
+  { "flush_all\r\nflush_all 10\r\nflush_all noreply\r\nflush_all 0 noreply\r\n",
+    "[flush_all][flush_all n=10][flush_all noreply][flush_all n=0 noreply]" },
+  { "stats\r\nstats settings\r\nstats items\r\n", "[stats][stats arg=settings][stats arg=items]" },
+  { "version\r\nverbosity 1\r\nverbosity 2 noreply\r\nquit\r\n",
+    "[version][verbosity n=1][verbosity n=2 noreply][quit]" },
+  { "debugtime 60\r\n", "[debugtime n=60]" },
+  /* a partial command waits */
+  { "get a\r\nget b", "[get k=a]+5" },
+  { "set k 0 0 10\r\nabc", "+17" },
+};
+
+static const Case bad[] = {
+  { "bogus\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
+  { "GET k\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
+  { "\r\n\n", "[bad-input ERROR\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+  { "get\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
+  { "set k 0 0\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
+  { "set k abc 0 1\r\nx\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+  { "set k 0 0 -1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k 4294967296 0 1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k 0 0 3\r\nabcd\r\n", "[bad-input CLIENT_ERROR bad data chunk\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+  { "set k 0 0 100\r\n", "+15", 100 + 48 + 1 + 1 + 2 + 8 },
+  { "set k 0 0 101\r\nget k\r\n", "[bad-input SERVER_ERROR object too large for cache\\r\\n swallow=103]", 100 + 48 + 1 + 1 + 2 + 8 },
+  { "incr k -1\r\n", "[bad-input CLIENT_ERROR invalid numeric delta argument\\r\\n swallow=0]" },
+  { "incr k 18446744073709551616\r\n", "[bad-input CLIENT_ERROR invalid numeric delta argument\\r\\n swallow=0]" },
+  { "touch k abc\r\n", "[bad-input CLIENT_ERROR invalid exptime argument\\r\\n swallow=0]" },
+  { "flush_all abc\r\n", "[bad-input CLIENT_ERROR invalid exptime argument\\r\\n swallow=0]" },
+  { "delete k 1\r\n", "[bad-input CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\\r\\n swallow=0]" },
+  { "verbosity\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
+};
+
+static void
+test_commands (void)
+{
+  g_test_summary ("Every command parses the same whole, byte by byte, at every split and in random chunks");
+  run_cases (commands, G_N_ELEMENTS (commands));
+}
+
+static void
+test_bad_input (void)
+{
+  g_test_summary ("Malformed commands get memcached's exact replies; too-large data is skipped, bad chunks are not");
+  run_cases (bad, G_N_ELEMENTS (bad));
+}
+
+static void
+test_key_limits (void)
+{
+  g_autofree gchar *k250 = g_strnfill (250, 'k');
+  g_autofree gchar *k251 = g_strnfill (251, 'k');
+  g_autofree gchar *ok = g_strdup_printf ("get %s\r\n", k250);
+  g_autofree gchar *long_get = g_strdup_printf ("get a %s\r\n", k251);
+  g_autofree gchar *long_set = g_strdup_printf ("set %s 0 0 1\r\nx\r\n", k251);
+  g_autofree gchar *ok_expected = g_strdup_printf ("[get k=%s]", k250);
+  Case cases[] = {
+    { ok, ok_expected },
+    { long_get, "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+    { long_set, "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+  };
+
+  g_test_summary ("Keys may be 250 bytes; longer ones are refused, and the data of a refused set is read as a command");
+  run_cases (cases, G_N_ELEMENTS (cases));
+}
+
+static void
+test_line_limits (void)
+{
+  g_autofree gchar *junk = g_strnfill (BRAID_MC_LINE_MAX + 1, 'g');
+  g_autofree gchar *keys = NULL;
+  g_autoptr(GString) multiget = g_string_new ("get");
+  BraidMcParser parser = BRAID_MC_PARSER_INIT;
+  BraidMcCommand cmd;
+  gsize used;
+
+  g_test_summary ("A line without a newline past 2048 bytes closes the connection; a long multi-get is fine");
+  used = braid_mc_parse_command (&parser, (const guint8 *) junk, strlen (junk), FALSE, &cmd);
+  g_assert_cmpuint (used, ==, strlen (junk));
+  g_assert_cmpint (cmd.type, ==, BRAID_MC_BAD_INPUT);
+  g_assert_true (cmd.close);
+
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (multiget, " key%u", i);
+  g_string_append (multiget, "\r\n");
+  {
+    gsize n_keys = 0, offset = 0, klen;
+    const guint8 *key;
+
+    parser.scan_offset = 0;
+    /* fed in pieces: the line only completes at the end */
+    for (gsize cut = 100; cut < multiget->len; cut += 1000)
+      g_assert_cmpuint (braid_mc_parse_command (&parser, (const guint8 *) multiget->str, cut, FALSE, &cmd), ==, 0);
+    used = braid_mc_parse_command (&parser, (const guint8 *) multiget->str, multiget->len, FALSE, &cmd);
+    g_assert_cmpuint (used, ==, multiget->len);
+    while (braid_mc_command_next_key (&cmd, &offset, &key, &klen))
+      n_keys++;
+    g_assert_cmpuint (n_keys, ==, 1000);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/memcache/parser/commands", test_commands);
+  g_test_add_func ("/memcache/parser/bad-input", test_bad_input);
+  g_test_add_func ("/memcache/parser/key-limits", test_key_limits);
+  g_test_add_func ("/memcache/parser/line-limits", test_line_limits);
+  return g_test_run ();
+}

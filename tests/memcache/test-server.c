@@ -1,0 +1,331 @@
+/* braid — the braid-memcached protocol on the fake reactor: sessions at
+ * every split, bad input, back pressure, limits. */
+#include "test-support.h"
+#include "server.h"
+#include "server-protocol.h"
+
+#include <string.h>
+
+typedef struct {
+  const gchar *input;
+  const gchar *output;
+  gboolean closes;
+} Session;
+
+static const Session sessions[] = {
+  { "set a 1 0 3\r\nabc\r\nget a b\r\ngets a\r\n",
+    "STORED\r\nVALUE a 1 3\r\nabc\r\nEND\r\nVALUE a 1 3 1\r\nabc\r\nEND\r\n" },
+  { "set n 0 0 2\r\n10\r\nincr n 5\r\ndecr n 100\r\nincr x 1\r\nset s 0 0 1\r\nz\r\nincr s 1\r\n",
+    "STORED\r\n15\r\n0\r\nNOT_FOUND\r\nSTORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n" },
+  { "add k 0 0 1\r\n1\r\nadd k 0 0 1\r\n2\r\nreplace k 0 0 1\r\n3\r\nappend k 0 0 1\r\n4\r\nprepend k 0 0 1\r\n5\r\nget k\r\n",
+    "STORED\r\nNOT_STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\nVALUE k 0 3\r\n534\r\nEND\r\n" },
+  { "set k 0 0 1 noreply\r\nx\r\ndelete k noreply\r\ndelete k\r\nflush_all noreply\r\nflush_all\r\n",
+    "NOT_FOUND\r\nOK\r\n" },
+  { "set k 0 0 1\r\nx\r\ncas k 0 0 1 1\r\ny\r\ncas k 0 0 1 1\r\nz\r\ntouch k 10\r\ngat 20 k\r\ngats 30 k\r\n",
+    "STORED\r\nSTORED\r\nEXISTS\r\nTOUCHED\r\nVALUE k 0 1\r\ny\r\nEND\r\nVALUE k 0 1 2\r\ny\r\nEND\r\n" },
+  { "verbosity 1\r\nversion\r\n", "OK\r\nVERSION " BRAID_MC_VERSION_STRING "\r\n" },
+  { "bogus\r\nset k 0 0 3\r\nabcd\r\nget k\r\n",
+    "ERROR\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n" },
+  { "debugtime 10\r\n", "ERROR\r\n" },
+  { "set k 0 0 1\r\nx\r\nquit\r\nget k\r\n", "STORED\r\n", TRUE },
+};
+
+typedef struct {
+  const Session *session;
+} SessionCase;
+
+static void
+run_session (const BraidChunking *chunking, gpointer data)
+{
+  const Session *s = data;
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidMcServerProtocol) protocol = braid_mc_server_protocol_new (server);
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(GBytes) written = NULL;
+
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  for (guint i = 0; i < chunking->chunks->len; i++)
+    {
+      gsize len;
+      const guint8 *bytes = g_bytes_get_data (g_ptr_array_index (chunking->chunks, i), &len);
+
+      braid_protocol_data_received (BRAID_PROTOCOL (protocol), bytes, len);
+    }
+  written = braid_fake_transport_get_written (transport);
+  braid_assert_bytes_equal_str (s->output, written);
+  g_assert_cmpint (braid_fake_transport_is_disconnecting (transport), ==, s->closes);
+  braid_fake_transport_close_from_peer (transport, NULL);
+}
+
+static void
+test_sessions (void)
+{
+  g_test_summary ("Every command answers exactly as memcached does, whole, byte by byte, at every split, in random chunks");
+  for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
+    braid_test_for_each_chunking ((const guint8 *) sessions[i].input, strlen (sessions[i].input), 20,
+                                  run_session, (gpointer) &sessions[i]);
+}
+
+/* ---- over the fake reactor, with several clients ---- */
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidMcServer *server;
+  BraidListener *listener;
+} World;
+
+static void
+world_open (World *w, const BraidMcServerSettings *settings)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(GError) error = NULL;
+
+  w->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  braid_fake_reactor_set_delivery (w->fake, BRAID_FAKE_DELIVERY_RANDOM);
+  w->server = braid_mc_server_new (BRAID_REACTOR (w->fake), settings);
+  factory = braid_mc_server_create_factory (w->server);
+  w->listener = braid_reactor_listen (BRAID_REACTOR (w->fake), "tcp:11211", factory, &error);
+  g_assert_no_error (error);
+}
+
+static BraidRecordingProtocol *
+world_connect (World *w)
+{
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  BraidProtocol *client;
+
+  braid_reactor_connect_async (BRAID_REACTOR (w->fake), "tcp:localhost:11211", factory, NULL,
+                               braid_test_store_result, &result);
+  braid_fake_reactor_run_until_idle (w->fake);
+  client = braid_reactor_connect_finish (BRAID_REACTOR (w->fake), result, &error);
+  g_assert_no_error (error);
+  return BRAID_RECORDING_PROTOCOL (client);
+}
+
+static void
+send_str (BraidRecordingProtocol *client, const gchar *text)
+{
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (client)), text);
+}
+
+static void
+world_close (World *w)
+{
+  braid_listener_stop (w->listener);
+  g_clear_object (&w->listener);
+  braid_fake_reactor_run_until_idle (w->fake);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w->fake), ==, 0);
+  g_clear_object (&w->server);
+  g_clear_object (&w->fake);
+}
+
+static void
+assert_received (BraidRecordingProtocol *client, const gchar *expected)
+{
+  braid_assert_bytes_equal (expected, strlen (expected), client->received->data, client->received->len);
+  g_byte_array_set_size (client->received, 0);
+}
+
+typedef struct {
+  const gchar *input;
+  const gchar *reply;
+  gboolean closes;
+} BadCase;
+
+static void
+test_bad_input_keeps_serving (void)
+{
+  g_autofree gchar *long_key = g_strnfill (251, 'k');
+  g_autofree gchar *long_get = g_strdup_printf ("get %s\r\n", long_key);
+  g_autofree gchar *junk = g_strnfill (5000, 'j');
+  const BadCase cases[] = {
+    { "bogus\r\n", "ERROR\r\n" },
+    { "\x01\x02\xff\x7f\r\n", "ERROR\r\n" },
+    { long_get, "CLIENT_ERROR bad command line format\r\n" },
+    { "set k 0 0 -1\r\n", "CLIENT_ERROR bad command line format\r\n" },
+    { "set k 0 0 3\r\nabcd\r\n", "CLIENT_ERROR bad data chunk\r\nERROR\r\n" },
+    { "set k 0 0 2000000\r\n", "SERVER_ERROR object too large for cache\r\n" },
+    { "incr k abc\r\n", "CLIENT_ERROR invalid numeric delta argument\r\n" },
+    { "touch k x\r\n", "CLIENT_ERROR invalid exptime argument\r\n" },
+    { "delete k 5\r\n", "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n" },
+    { junk, "", TRUE },
+  };
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) good = NULL;
+
+  g_test_summary ("Each malformed or hostile request gets memcached's exact reply, and the server "
+                  "goes on serving other clients afterwards");
+  world_open (&w, NULL);
+  good = world_connect (&w);
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(BraidRecordingProtocol) bad = world_connect (&w);
+
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      send_str (bad, cases[i].input);
+      braid_fake_reactor_run_until_idle (w.fake);
+      assert_received (bad, cases[i].reply);
+      g_assert_cmpint (braid_recording_protocol_is_lost (bad), ==, cases[i].closes);
+
+      send_str (good, "set ok 0 0 2\r\nok\r\nget ok\r\n");
+      braid_fake_reactor_run_until_idle (w.fake);
+      assert_received (good, "STORED\r\nVALUE ok 0 2\r\nok\r\nEND\r\n");
+      if (!cases[i].closes)
+        braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (bad)));
+      braid_fake_reactor_run_until_idle (w.fake);
+    }
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (good)));
+  world_close (&w);
+}
+
+static void
+test_too_large_swallowed (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  gsize big = 2 * 1024 * 1024;
+  g_autofree gchar *value = g_strnfill (big, 'x');
+
+  g_test_summary ("An object over -I is refused at once and exactly its <bytes>+2 are skipped, however they arrive");
+  world_open (&w, NULL);
+  c = world_connect (&w);
+  send_str (c, "set big 0 0 2097152\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "SERVER_ERROR object too large for cache\r\n");
+  send_str (c, value);
+  send_str (c, "\r\nget big\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "END\r\n");
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
+test_back_pressure (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *value = g_strnfill (100 * 1024, 'v');
+  g_autofree gchar *set = g_strdup_printf ("set big 0 0 %u\r\n%s\r\n", 100 * 1024, value);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  BraidFakeTransport *server_side = NULL;
+  GPtrArray *transports;
+  gsize expected;
+
+  g_test_summary ("A client that sends requests but does not read is paused once its unsent replies "
+                  "pass the limit; when it reads again everything arrives");
+  settings.output_limit = 256 * 1024;
+  world_open (&w, &settings);
+  c = world_connect (&w);
+  send_str (c, set);
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "STORED\r\n");
+
+  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  for (guint i = 0; i < 50; i++)
+    send_str (c, "get big\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+
+  transports = braid_fake_reactor_get_transports (w.fake);
+  for (guint i = 0; i < transports->len; i++)
+    if (braid_fake_transport_get_protocol (g_ptr_array_index (transports, i)) != BRAID_PROTOCOL (c))
+      server_side = g_ptr_array_index (transports, i);
+  g_assert_nonnull (server_side);
+  g_assert_true (braid_fake_transport_get_read_paused (server_side));
+  /* Bounded: the limit plus the reply that crossed it. */
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (server_side)), <,
+                    settings.output_limit + 2 * 100 * 1024);
+  g_assert_true (braid_mc_server_is_busy (w.server));
+
+  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  braid_fake_reactor_run_until_idle (w.fake);
+  expected = 50 * (strlen ("VALUE big 0 102400\r\n") + 100 * 1024 + 2 + strlen ("END\r\n"));
+  g_assert_cmpuint (c->received->len, ==, expected);
+  g_assert_false (braid_fake_transport_get_read_paused (server_side));
+  g_assert_false (braid_mc_server_is_busy (w.server));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
+test_connection_limit (void)
+{
+  World w = { 0 };
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidRecordingProtocol) a = NULL;
+  g_autoptr(BraidRecordingProtocol) b = NULL;
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+
+  g_test_summary ("Over -c, a connection gets memcached's “ERROR Too many open connections” and is closed");
+  settings.max_connections = 2;
+  world_open (&w, &settings);
+  a = world_connect (&w);
+  b = world_connect (&w);
+  c = world_connect (&w);
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "ERROR Too many open connections\r\n");
+  g_assert_true (braid_recording_protocol_is_lost (c));
+  g_assert_cmpuint (braid_mc_server_get_counters (w.server)->rejected_connections, ==, 1);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (a)));
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_clear_object (&c);
+  c = world_connect (&w);
+  send_str (c, "version\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "VERSION " BRAID_MC_VERSION_STRING "\r\n");
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (b)));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
+test_debugtime_and_stats (void)
+{
+  World w = { 0 };
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *stats = NULL;
+
+  g_test_summary ("With debugtime enabled, a client moves the server clock; stats report memcached's names");
+  settings.debugtime = TRUE;
+  world_open (&w, &settings);
+  c = world_connect (&w);
+  send_str (c, "set k 0 100 1\r\nx\r\ndebugtime 99\r\nget k\r\ndebugtime 1\r\nget k\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "STORED\r\nOK\r\nVALUE k 0 1\r\nx\r\nEND\r\nOK\r\nEND\r\n");
+
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  stats = g_strndup ((const gchar *) c->received->data, c->received->len);
+  g_assert_true (g_str_has_prefix (stats, "STAT pid "));
+  g_assert_true (g_str_has_suffix (stats, "END\r\n"));
+  g_assert_nonnull (strstr (stats, "STAT get_expired 1\r\n"));
+  g_assert_nonnull (strstr (stats, "STAT evictions 0\r\n"));
+  g_assert_nonnull (strstr (stats, "STAT curr_connections 1\r\n"));
+  g_byte_array_set_size (c->received, 0);
+  send_str (c, "stats settings\r\nstats bogus\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_clear_pointer (&stats, g_free);
+  stats = g_strndup ((const gchar *) c->received->data, c->received->len);
+  g_assert_nonnull (strstr (stats, "STAT maxbytes 67108864\r\n"));
+  g_assert_nonnull (strstr (stats, "STAT item_size_max 1048576\r\n"));
+  g_assert_true (g_str_has_suffix (stats, "END\r\nERROR\r\n"));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/memcache/server/sessions", test_sessions);
+  g_test_add_func ("/memcache/server/bad-input", test_bad_input_keeps_serving);
+  g_test_add_func ("/memcache/server/too-large-swallowed", test_too_large_swallowed);
+  g_test_add_func ("/memcache/server/back-pressure", test_back_pressure);
+  g_test_add_func ("/memcache/server/connection-limit", test_connection_limit);
+  g_test_add_func ("/memcache/server/debugtime-and-stats", test_debugtime_and_stats);
+  return g_test_run ();
+}

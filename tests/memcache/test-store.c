@@ -1,0 +1,336 @@
+/* braid — the memcached item store, in simulated time. */
+#include "test-support.h"
+#include "store.h"
+
+#include <string.h>
+
+#define DAY (24 * 60 * 60)
+#define K(s) (const guint8 *) (s), strlen (s)
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidMcStore *store;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  const BraidMcStoreSettings *settings = data;
+
+  f->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  braid_fake_reactor_set_real_time (f->fake, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  f->store = braid_mc_store_new (BRAID_REACTOR (f->fake), settings);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  braid_mc_store_free (f->store);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (f->fake), ==, 0);
+  g_assert_finalize_object (f->fake);
+}
+
+static BraidMcResult
+set (Fixture *f, const gchar *key, const gchar *value, gint64 exptime)
+{
+  return braid_mc_store_store (f->store, BRAID_MC_SET, K (key), 0, exptime, K (value), 0);
+}
+
+static gboolean
+has (Fixture *f, const gchar *key)
+{
+  return braid_mc_store_get (f->store, K (key)) != NULL;
+}
+
+static gchar *
+value_of (Fixture *f, const gchar *key)
+{
+  BraidMcItem *item = braid_mc_store_get (f->store, K (key));
+  gsize len;
+  const guint8 *v;
+
+  if (item == NULL)
+    return NULL;
+  v = braid_mc_item_get_value (item, &len);
+  return g_strndup ((const gchar *) v, len);
+}
+
+static void
+advance_s (Fixture *f, gint64 seconds)
+{
+  braid_fake_reactor_advance (f->fake, seconds * G_USEC_PER_SEC);
+}
+
+static void
+test_relative_expiry (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("Relative expiry: an item lives its seconds and is gone at the deadline, without sleeping");
+  g_assert_cmpint (set (f, "a", "1", 10), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "never", "1", 0), ==, BRAID_MC_STORED);
+  braid_fake_reactor_advance (f->fake, 10 * G_USEC_PER_SEC - 1);
+  g_assert_true (has (f, "a"));
+  braid_fake_reactor_advance (f->fake, 1);
+  g_assert_false (has (f, "a"));
+  advance_s (f, 365 * DAY);
+  g_assert_true (has (f, "never"));
+  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->get_expired, ==, 1);
+}
+
+static void
+test_thirty_day_boundary (Fixture *f, gconstpointer data)
+{
+  gint64 now = braid_mc_store_real_seconds (f->store);
+
+  g_test_summary ("Up to 30 days is relative; beyond is an absolute Unix time; absolute times in the past are expired");
+  g_assert_cmpint (set (f, "rel", "1", 30 * DAY), ==, BRAID_MC_STORED);
+  /* 30 days + 1 second is read as a Unix time in 1970: long past. */
+  g_assert_cmpint (set (f, "past", "1", 30 * DAY + 1), ==, BRAID_MC_STORED);
+  g_assert_false (has (f, "past"));
+  g_assert_cmpint (set (f, "abs", "1", now + 100), ==, BRAID_MC_STORED);
+  advance_s (f, 99);
+  g_assert_true (has (f, "abs"));
+  advance_s (f, 1);
+  g_assert_false (has (f, "abs"));
+  advance_s (f, 30 * DAY - 101);
+  g_assert_true (has (f, "rel"));
+  advance_s (f, 1);
+  g_assert_false (has (f, "rel"));
+}
+
+static void
+test_negative_expiry (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("A negative expiry means already expired, for set and touch alike");
+  g_assert_cmpint (set (f, "k", "x", -1), ==, BRAID_MC_STORED);
+  g_assert_false (has (f, "k"));
+  g_assert_cmpint (set (f, "j", "y", 0), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("j"), -1), ==, BRAID_MC_TOUCHED);
+  g_assert_false (has (f, "j"));
+}
+
+static void
+test_touch_and_gat (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("touch and gat give an item a new lifetime");
+  set (f, "k", "v", 5);
+  advance_s (f, 4);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("k"), 10), ==, BRAID_MC_TOUCHED);
+  advance_s (f, 9);
+  g_assert_nonnull (braid_mc_store_gat (f->store, K ("k"), 3));
+  advance_s (f, 3);
+  g_assert_false (has (f, "k"));
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("k"), 10), ==, BRAID_MC_NOT_FOUND);
+}
+
+static void
+test_storage_modes (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *v = NULL;
+
+  g_test_summary ("add, replace, append and prepend follow memcached; append keeps the old flags");
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_REPLACE, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_NOT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_APPEND, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_NOT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_ADD, K ("k"), 7, 0, K ("mid"), 0), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_ADD, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_NOT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_APPEND, K ("k"), 1, 0, K ("-end"), 0), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_PREPEND, K ("k"), 2, 0, K ("start-"), 0), ==, BRAID_MC_STORED);
+  v = value_of (f, "k");
+  g_assert_cmpstr (v, ==, "start-mid-end");
+  g_assert_cmpuint (braid_mc_item_get_flags (braid_mc_store_get (f->store, K ("k"))), ==, 7);
+}
+
+static void
+test_cas (Fixture *f, gconstpointer data)
+{
+  guint64 first, second;
+  GHashTable *seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+
+  g_test_summary ("cas values are unique and change on every store; cas succeeds only with the current one");
+  set (f, "k", "1", 0);
+  first = braid_mc_item_get_cas (braid_mc_store_get (f->store, K ("k")));
+  g_assert_cmpuint (first, ==, 1);  /* as memcached numbers a fresh server's first item */
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_CAS, K ("k"), 0, 0, K ("2"), first), ==, BRAID_MC_STORED);
+  second = braid_mc_item_get_cas (braid_mc_store_get (f->store, K ("k")));
+  g_assert_cmpuint (second, !=, first);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_CAS, K ("k"), 0, 0, K ("3"), first), ==, BRAID_MC_EXISTS);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_CAS, K ("nope"), 0, 0, K ("3"), 1), ==, BRAID_MC_NOT_FOUND);
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i % 37);
+      guint64 *cas = g_new (guint64, 1);
+
+      set (f, key, "v", 0);
+      *cas = braid_mc_item_get_cas (braid_mc_store_get (f->store, K (key)));
+      g_assert_false (g_hash_table_contains (seen, cas));
+      g_hash_table_add (seen, cas);
+    }
+  g_hash_table_destroy (seen);
+  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->cas_badval, ==, 1);
+}
+
+static void
+test_incr_decr (Fixture *f, gconstpointer data)
+{
+  guint64 r = 0;
+  g_autofree gchar *v = NULL;
+
+  g_test_summary ("incr wraps at 2^64 and keeps the value's length; decr floors at 0; "
+                  "non-numeric values are refused; leading spaces are fine");
+  set (f, "n", "18446744073709551615", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), TRUE, 1, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpuint (r, ==, 0);
+  v = value_of (f, "n");
+  g_assert_cmpstr (v, ==, "0                   ");
+  g_clear_pointer (&v, g_free);
+
+  set (f, "m", "5", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("m"), FALSE, 10, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpuint (r, ==, 0);
+
+  set (f, "grow", "9", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("grow"), TRUE, 1, &r), ==, BRAID_MC_STORED);
+  v = value_of (f, "grow");
+  g_assert_cmpstr (v, ==, "10");
+  g_clear_pointer (&v, g_free);
+
+  set (f, "sp", " 12", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("sp"), TRUE, 1, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpuint (r, ==, 13);
+  v = value_of (f, "sp");
+  g_assert_cmpstr (v, ==, "13 ");
+
+  set (f, "s", "abc", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("s"), TRUE, 1, &r), ==, BRAID_MC_NON_NUMERIC);
+  set (f, "neg", "-5", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("neg"), TRUE, 1, &r), ==, BRAID_MC_NON_NUMERIC);
+  set (f, "huge", "18446744073709551616", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("huge"), TRUE, 1, &r), ==, BRAID_MC_NON_NUMERIC);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("absent"), TRUE, 1, &r), ==, BRAID_MC_NOT_FOUND);
+}
+
+static void
+test_flush_all (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("flush_all invalidates everything at once; flush_all N does so N seconds later, "
+                  "keeping what is stored after that moment");
+  set (f, "a", "1", 0);
+  braid_mc_store_flush (f->store, 0);
+  g_assert_false (has (f, "a"));
+  set (f, "b", "2", 0);  /* same instant, after the flush */
+  g_assert_true (has (f, "b"));
+
+  braid_mc_store_flush (f->store, 10);
+  set (f, "c", "3", 0);
+  advance_s (f, 9);
+  g_assert_true (has (f, "b"));
+  g_assert_true (has (f, "c"));
+  advance_s (f, 1);
+  g_assert_false (has (f, "b"));
+  g_assert_false (has (f, "c"));
+  set (f, "d", "4", 0);
+  g_assert_true (has (f, "d"));
+}
+
+static const BraidMcStoreSettings small = { 10 * 1024, TRUE, 1024 * 1024, TRUE };
+static const BraidMcStoreSettings small_no_evict = { 10 * 1024, FALSE, 1024 * 1024, TRUE };
+
+static void
+test_eviction_order (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *value = g_strnfill (900, 'v');
+  BraidMcStats *stats;
+
+  g_test_summary ("Over the byte budget the least recently used items go first; reading an item protects it");
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORED);
+    }
+  /* 10 × ~960 bytes fill the 10 KiB budget; touch k0 so it is recent. */
+  g_assert_true (has (f, "k0"));
+  set (f, "k10", value, 0);
+  set (f, "k11", value, 0);
+  stats = braid_mc_store_get_stats (f->store);
+  g_assert_cmpuint (stats->evictions, >=, 1);
+  g_assert_true (has (f, "k0"));
+  g_assert_false (has (f, "k1"));
+  g_assert_true (has (f, "k11"));
+  g_assert_cmpuint (stats->bytes, <=, 10 * 1024);
+}
+
+static void
+test_no_evict (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *value = g_strnfill (900, 'v');
+  guint stored = 0;
+
+  g_test_summary ("With -M a full store refuses new items instead of evicting, and keeps the old ones");
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+
+      if (set (f, key, value, 0) == BRAID_MC_STORED)
+        stored++;
+    }
+  g_assert_cmpuint (stored, <, 20);
+  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->evictions, ==, 0);
+  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->store_no_memory, ==, 20 - stored);
+  g_assert_true (has (f, "k0"));
+  /* replacing in place still works when it fits */
+  g_assert_cmpint (set (f, "k0", "small", 0), ==, BRAID_MC_STORED);
+}
+
+static void
+test_expired_memory_reclaimed (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *value = g_strnfill (900, 'v');
+
+  g_test_summary ("Expired items' memory is reclaimed from the LRU tail as new items arrive, before anything live is evicted");
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("old%u", i);
+
+      set (f, key, value, 1);
+    }
+  advance_s (f, 2);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("new%u", i);
+
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORED);
+    }
+  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->evictions, ==, 0);
+  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->reclaimed, >=, 5);
+}
+
+static void
+test_debugtime (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("debugtime moves the store's clock: expiry can be checked without any sleeping");
+  set (f, "k", "v", 60);
+  braid_mc_store_add_time (f->store, 59);
+  g_assert_true (has (f, "k"));
+  braid_mc_store_add_time (f->store, 1);
+  g_assert_false (has (f, "k"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, func, settings) g_test_add (path, Fixture, settings, setup, func, teardown)
+  ADD ("/memcache/store/expiry/relative", test_relative_expiry, NULL);
+  ADD ("/memcache/store/expiry/thirty-days", test_thirty_day_boundary, NULL);
+  ADD ("/memcache/store/expiry/negative", test_negative_expiry, NULL);
+  ADD ("/memcache/store/expiry/touch-gat", test_touch_and_gat, NULL);
+  ADD ("/memcache/store/expiry/debugtime", test_debugtime, NULL);
+  ADD ("/memcache/store/modes", test_storage_modes, NULL);
+  ADD ("/memcache/store/cas", test_cas, NULL);
+  ADD ("/memcache/store/incr-decr", test_incr_decr, NULL);
+  ADD ("/memcache/store/flush-all", test_flush_all, NULL);
+  ADD ("/memcache/store/memory/eviction-order", test_eviction_order, &small);
+  ADD ("/memcache/store/memory/no-evict", test_no_evict, &small_no_evict);
+  ADD ("/memcache/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
+  return g_test_run ();
+}
