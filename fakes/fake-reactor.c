@@ -298,11 +298,20 @@ loopback_address (guint16 port)
 }
 
 static void
+free_weak_ref (gpointer data)
+{
+  g_weak_ref_clear (data);
+  g_free (data);
+}
+
+static void
 on_fake_transport_closed (BraidFakeTransport *transport, gpointer user_data)
 {
   BraidFakeReactor *self = user_data;
-  BraidFakeListener *listener = g_object_get_data (G_OBJECT (transport), "braid-fake-listener");
+  GWeakRef *ref = g_object_get_data (G_OBJECT (transport), "braid-fake-listener");
+  g_autoptr(BraidFakeListener) listener = ref != NULL ? g_weak_ref_get (ref) : NULL;
 
+  /* The listener may be long gone: connections outlive their listener. */
   if (listener != NULL && listener->n_connections > 0)
     listener->n_connections--;
   g_ptr_array_remove (self->transports, transport);
@@ -577,7 +586,12 @@ braid_fake_reactor_complete_connect (BraidFakeReactor *self, guint index)
 
   pc = steal_pending_connect (self, index);
   connect_protocols (self, client, server, port, NULL, &server_transport);
-  g_object_set_data (G_OBJECT (server_transport), "braid-fake-listener", listener);
+  {
+    GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+    g_weak_ref_init (ref, listener);
+    g_object_set_data_full (G_OBJECT (server_transport), "braid-fake-listener", ref, free_weak_ref);
+  }
   listener->n_connections++;
   g_task_return_pointer (pc->task, g_steal_pointer (&client), g_object_unref);
   pending_connect_free (pc);

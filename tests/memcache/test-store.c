@@ -143,7 +143,7 @@ static void
 test_cas (Fixture *f, gconstpointer data)
 {
   guint64 first, second;
-  GHashTable *seen = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GHashTable *seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
 
   g_test_summary ("cas values are unique and change on every store; cas succeeds only with the current one");
   set (f, "k", "1", 0);
