@@ -100,7 +100,9 @@ test_tree (Fixture *f, gconstpointer data)
     "braid.h", "reactor.h", "fake-reactor.h", "braid-testing.h",
     "braid-capture", "braid-replay", "braid-fixture", "braid-sim",
     "braid-capture.1", "braid-replay.1", "braid-fixture.1", "braid-sim.1",
-    "fixtures.md",
+    "fixtures.md", "memcached.md",
+    "braid-memcached", "braid-memcached.1", "braid-memcached.conf",
+    "braid-memcached.service", "braid-memcached.socket",
   };
   const gchar *private_headers[] = { "socket-transport.h", "fake-transport-private.h" };
 
