@@ -1,0 +1,105 @@
+/* braid — an asynchronous memcached client (GIO style).
+ *
+ * One persistent connection, pipelined: requests are written as soon as
+ * they are made and replies are matched in order.  Each request has a
+ * timeout on the reactor clock.  When the connection drops, every request
+ * in flight fails with BRAID_MEMCACHE_ERROR_CONNECTION_LOST and the next
+ * request reconnects, after a backoff if connecting failed recently.
+ * Cancelling a request returns G_IO_ERROR_CANCELLED at once; its reply is
+ * still read and dropped, so the connection never loses its place.
+ *
+ * Errors: BRAID_MEMCACHE_ERROR (NOT_FOUND, NOT_STORED, EXISTS,
+ * CLIENT_ERROR, SERVER_ERROR, UNKNOWN_COMMAND, TIMED_OUT,
+ * CONNECTION_LOST, INVALID_ARGUMENT, PROTOCOL, TOO_LARGE) and
+ * G_IO_ERROR_CANCELLED. */
+#pragma once
+
+#include "reactor.h"
+#include "command-parser.h"
+#include "memcache-error.h"
+
+G_BEGIN_DECLS
+
+/* A value read from memcached (refcounted). */
+typedef struct {
+  gatomicrefcount ref_count;
+  gchar *key;      /* (owned) */
+  GBytes *data;    /* (owned) */
+  guint32 flags;
+  guint64 cas;     /* 0 unless fetched with gets/gats */
+} BraidMcValue;
+
+BraidMcValue *braid_mc_value_ref (BraidMcValue *value);
+void braid_mc_value_unref (BraidMcValue *value);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcValue, braid_mc_value_unref)
+
+/* Checks a key the way servers will: 1 to 250 bytes, no spaces or
+ * control characters. */
+gboolean braid_mc_validate_key (const gchar *key, GError **error);
+
+#define BRAID_TYPE_MC_CLIENT (braid_mc_client_get_type ())
+G_DECLARE_FINAL_TYPE (BraidMcClient, braid_mc_client, BRAID, MC_CLIENT, GObject)
+
+BraidMcClient *braid_mc_client_new (BraidReactor *reactor, const gchar *endpoint);
+const gchar *braid_mc_client_get_endpoint (BraidMcClient *self);
+/* Per-request timeout (default 1 s); 0 disables. */
+void braid_mc_client_set_timeout (BraidMcClient *self, gint64 timeout_us);
+/* Largest value accepted before sending (default 1 MiB, memcached's -I). */
+void braid_mc_client_set_item_size_max (BraidMcClient *self, gsize size);
+/* Requests written but not yet answered. */
+guint braid_mc_client_get_n_pending (BraidMcClient *self);
+gboolean braid_mc_client_is_connected (BraidMcClient *self);
+/* Closes the connection; requests in flight fail with CONNECTION_LOST. */
+void braid_mc_client_disconnect (BraidMcClient *self);
+
+/* get / gets: the value (with cas for gets), or NOT_FOUND. */
+void braid_mc_client_get_async (BraidMcClient *self, const gchar *key, gboolean with_cas,
+                                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+BraidMcValue *braid_mc_client_get_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+/* get/gets of many keys: a GHashTable key → BraidMcValue of the hits. */
+void braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, gboolean with_cas,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+GHashTable *braid_mc_client_get_multi_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+/* gat / gats: get and touch. */
+void braid_mc_client_gat_async (BraidMcClient *self, const gchar *key, gint64 exptime, gboolean with_cas,
+                                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+BraidMcValue *braid_mc_client_gat_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+/* set, add, replace, append, prepend, cas (@mode), with @cas for cas. */
+void braid_mc_client_store_async (BraidMcClient *self, BraidMcCommandType mode, const gchar *key,
+                                  GBytes *data, guint32 flags, gint64 exptime, guint64 cas,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_mc_client_store_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+void braid_mc_client_set_async (BraidMcClient *self, const gchar *key, GBytes *data, guint32 flags,
+                                gint64 exptime, GCancellable *cancellable,
+                                GAsyncReadyCallback callback, gpointer user_data);
+
+void braid_mc_client_delete_async (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_mc_client_delete_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+/* incr (@incr TRUE) or decr: the new value. */
+void braid_mc_client_incr_async (BraidMcClient *self, const gchar *key, gboolean incr, guint64 delta,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_mc_client_incr_finish (BraidMcClient *self, GAsyncResult *result, guint64 *value, GError **error);
+
+void braid_mc_client_touch_async (BraidMcClient *self, const gchar *key, gint64 exptime,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_mc_client_touch_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+void braid_mc_client_flush_all_async (BraidMcClient *self, gint64 delay, GCancellable *cancellable,
+                                      GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_mc_client_flush_all_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+/* stats [@arg]: a GHashTable name → value (strings). */
+void braid_mc_client_stats_async (BraidMcClient *self, const gchar *arg, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+GHashTable *braid_mc_client_stats_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+void braid_mc_client_version_async (BraidMcClient *self, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gchar *braid_mc_client_version_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
+
+G_END_DECLS
