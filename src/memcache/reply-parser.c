@@ -116,8 +116,10 @@ static void
 set_text (BraidMcReply *reply, BraidMcReplyType type, const guint8 *line, gsize line_len, gsize skip)
 {
   reply->type = type;
-  reply->value = line + MIN (skip, line_len);
-  reply->value_len = line_len - MIN (skip, line_len);
+  if (line_len <= skip)
+    return;  /* no text: "ERROR" alone */
+  reply->value = line + skip;
+  reply->value_len = line_len - skip;
 }
 
 gsize

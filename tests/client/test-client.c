@@ -1,0 +1,383 @@
+/* braid — the memcached client on the fake reactor: exact bytes sent,
+ * replies fed back in pieces, results checked (the _test(send, recv,
+ * result) shape), pipelining, timeouts, reconnects, resets, cancellation. */
+#include "test-support.h"
+#include "client.h"
+
+#include <string.h>
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidListener *listener;
+  GPtrArray *servers;      /* BraidRecordingProtocol, one per connection */
+  BraidMcClient *client;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(GError) error = NULL;
+
+  f->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  braid_fake_reactor_set_delivery (f->fake, GPOINTER_TO_INT (data));
+  f->servers = g_ptr_array_new_with_free_func (g_object_unref);
+  factory = braid_recording_factory_new (FALSE, f->servers);
+  f->listener = braid_reactor_listen (BRAID_REACTOR (f->fake), "tcp:11211", factory, &error);
+  g_assert_no_error (error);
+  f->client = braid_mc_client_new (BRAID_REACTOR (f->fake), "tcp:127.0.0.1:11211");
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->client);
+  braid_listener_stop (f->listener);
+  g_clear_object (&f->listener);
+  braid_fake_reactor_run_until_idle (f->fake);
+  /* every test ends with no timer left */
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (f->fake), ==, 0);
+  g_clear_pointer (&f->servers, g_ptr_array_unref);
+  g_assert_finalize_object (f->fake);
+}
+
+static BraidRecordingProtocol *
+server (Fixture *f)
+{
+  g_assert_cmpuint (f->servers->len, >, 0);
+  return g_ptr_array_index (f->servers, f->servers->len - 1);
+}
+
+static void
+expect_sent (Fixture *f, const gchar *expected)
+{
+  BraidRecordingProtocol *s;
+
+  braid_fake_reactor_run_until_idle (f->fake);
+  s = server (f);
+  braid_assert_bytes_equal (expected, strlen (expected), s->received->data, s->received->len);
+  g_byte_array_set_size (s->received, 0);
+}
+
+static void
+reply (Fixture *f, const gchar *bytes)
+{
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (server (f))), bytes);
+  braid_fake_reactor_run_until_idle (f->fake);
+}
+
+static void
+test_get (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidMcValue) v = NULL;
+
+  g_test_summary ("get: the exact request, the value with its flags; a miss is NOT_FOUND");
+  braid_mc_client_get_async (f->client, "greeting", FALSE, NULL, braid_test_store_result, &r1);
+  expect_sent (f, "get greeting\r\n");
+  reply (f, "VALUE greeting 7 5\r\nhello\r\nEND\r\n");
+  v = braid_mc_client_get_finish (f->client, r1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (v->key, ==, "greeting");
+  g_assert_cmpuint (v->flags, ==, 7);
+  g_assert_cmpmem (g_bytes_get_data (v->data, NULL), g_bytes_get_size (v->data), "hello", 5);
+
+  braid_mc_client_get_async (f->client, "absent", TRUE, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "gets absent\r\n");
+  reply (f, "END\r\n");
+  g_assert_null (braid_mc_client_get_finish (f->client, r2, &error));
+  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+}
+
+static void
+test_multi_get_and_cas (Fixture *f, gconstpointer data)
+{
+  const gchar *keys[] = { "a", "b", "c", NULL };
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) values = NULL;
+  g_autoptr(GBytes) data_new = g_bytes_new_static ("new", 3);
+  BraidMcValue *b;
+
+  g_test_summary ("Multi-get returns the hits by key with their cas; cas sends the value read");
+  braid_mc_client_get_multi_async (f->client, keys, TRUE, NULL, braid_test_store_result, &r1);
+  expect_sent (f, "gets a b c\r\n");
+  reply (f, "VALUE a 0 1 10\r\n1\r\nVALUE b 0 2 11\r\n22\r\nEND\r\n");
+  values = braid_mc_client_get_multi_finish (f->client, r1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_hash_table_size (values), ==, 2);
+  b = g_hash_table_lookup (values, "b");
+  g_assert_cmpuint (b->cas, ==, 11);
+  braid_mc_client_store_async (f->client, BRAID_MC_CAS, "b", data_new, 0, 0, b->cas, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "cas b 0 0 3 11\r\nnew\r\n");
+  reply (f, "EXISTS\r\n");
+  g_assert_false (braid_mc_client_store_finish (f->client, r2, &error));
+  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_EXISTS);
+}
+
+typedef struct {
+  const gchar *sent;
+  const gchar *reply;
+  gint error_code;   /* -1: success */
+} StoreCase;
+
+static void
+test_storage_and_others (Fixture *f, gconstpointer data)
+{
+  static const BraidMcCommandType modes[] = { BRAID_MC_SET, BRAID_MC_ADD, BRAID_MC_REPLACE, BRAID_MC_APPEND, BRAID_MC_PREPEND };
+  static const StoreCase cases[] = {
+    { "set k 3 60 2\r\nhi\r\n", "STORED\r\n", -1 },
+    { "add k 3 60 2\r\nhi\r\n", "NOT_STORED\r\n", BRAID_MEMCACHE_ERROR_NOT_STORED },
+    { "replace k 3 60 2\r\nhi\r\n", "SERVER_ERROR out of memory storing object\r\n", BRAID_MEMCACHE_ERROR_SERVER_ERROR },
+    { "append k 3 60 2\r\nhi\r\n", "CLIENT_ERROR bad data chunk\r\n", BRAID_MEMCACHE_ERROR_CLIENT_ERROR },
+    { "prepend k 3 60 2\r\nhi\r\n", "ERROR\r\n", BRAID_MEMCACHE_ERROR_UNKNOWN_COMMAND },
+  };
+  g_autoptr(GBytes) hi = g_bytes_new_static ("hi", 2);
+
+  g_test_summary ("Every storage command sends memcached's line and data; every answer maps to its result");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GAsyncResult) r = NULL;
+      g_autoptr(GError) error = NULL;
+      gboolean ok;
+
+      braid_mc_client_store_async (f->client, modes[i], "k", hi, 3, 60, 0, NULL, braid_test_store_result, &r);
+      expect_sent (f, cases[i].sent);
+      reply (f, cases[i].reply);
+      ok = braid_mc_client_store_finish (f->client, r, &error);
+      if (cases[i].error_code < 0)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+        }
+      else
+        g_assert_error (error, BRAID_MEMCACHE_ERROR, cases[i].error_code);
+    }
+
+  {
+    g_autoptr(GAsyncResult) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL, r5 = NULL, r6 = NULL, r7 = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GHashTable) stats = NULL;
+    g_autofree gchar *version = NULL;
+    guint64 n = 0;
+
+    braid_mc_client_delete_async (f->client, "k", NULL, braid_test_store_result, &r1);
+    braid_mc_client_incr_async (f->client, "n", TRUE, 18446744073709551615ULL, NULL, braid_test_store_result, &r2);
+    braid_mc_client_incr_async (f->client, "n", FALSE, 1, NULL, braid_test_store_result, &r3);
+    braid_mc_client_touch_async (f->client, "k", 10, NULL, braid_test_store_result, &r4);
+    braid_mc_client_flush_all_async (f->client, 5, NULL, braid_test_store_result, &r5);
+    braid_mc_client_stats_async (f->client, NULL, NULL, braid_test_store_result, &r6);
+    braid_mc_client_version_async (f->client, NULL, braid_test_store_result, &r7);
+    expect_sent (f, "delete k\r\nincr n 18446744073709551615\r\ndecr n 1\r\ntouch k 10\r\n"
+                    "flush_all 5\r\nstats\r\nversion\r\n");
+    reply (f, "NOT_FOUND\r\n18446744073709551615\r\n0   \r\nTOUCHED\r\nOK\r\nSTAT pid 1\r\nSTAT a b c\r\nEND\r\nVERSION 1.6.18\r\n");
+    g_assert_false (braid_mc_client_delete_finish (f->client, r1, &error));
+    g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+    g_assert_true (braid_mc_client_incr_finish (f->client, r2, &n, &error));
+    g_assert_cmpuint (n, ==, G_MAXUINT64);
+    g_assert_true (braid_mc_client_incr_finish (f->client, r3, &n, &error));
+    g_assert_cmpuint (n, ==, 0);
+    g_assert_true (braid_mc_client_touch_finish (f->client, r4, &error));
+    g_assert_true (braid_mc_client_flush_all_finish (f->client, r5, &error));
+    stats = braid_mc_client_stats_finish (f->client, r6, &error);
+    g_assert_cmpstr (g_hash_table_lookup (stats, "a"), ==, "b c");
+    version = braid_mc_client_version_finish (f->client, r7, &error);
+    g_assert_cmpstr (version, ==, "1.6.18");
+    g_assert_no_error (error);
+  }
+}
+
+static void
+test_validation (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *long_key = g_strnfill (251, 'k');
+  const gchar *bad_keys[] = { "", long_key, "with space", "tab\there", "nl\n", NULL };
+  g_autoptr(GBytes) big = g_bytes_new_take (g_malloc0 (2 * 1024 * 1024), 2 * 1024 * 1024);
+
+  g_test_summary ("Bad keys and oversize values are refused before anything is sent");
+  for (const gchar **k = bad_keys; *k != NULL; k++)
+    {
+      g_autoptr(GAsyncResult) r = NULL;
+      g_autoptr(GError) error = NULL;
+
+      braid_mc_client_get_async (f->client, *k, FALSE, NULL, braid_test_store_result, &r);
+      braid_fake_reactor_run_until_idle (f->fake);
+      g_assert_null (braid_mc_client_get_finish (f->client, r, &error));
+      g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT);
+    }
+  {
+    g_autoptr(GAsyncResult) r = NULL;
+    g_autoptr(GError) error = NULL;
+
+    braid_mc_client_set_async (f->client, "big", big, 0, 0, NULL, braid_test_store_result, &r);
+    braid_fake_reactor_run_until_idle (f->fake);
+    g_assert_false (braid_mc_client_store_finish (f->client, r, &error));
+    g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_TOO_LARGE);
+  }
+  g_assert_cmpuint (f->servers->len, ==, 0);  /* never even connected */
+}
+
+static void
+test_pipelining (Fixture *f, gconstpointer data)
+{
+  GAsyncResult *r[3] = { NULL, NULL, NULL };
+  const gchar *keys[] = { "one", "two", "three" };
+
+  g_test_summary ("Requests are pipelined on one connection and matched to replies in order");
+  for (guint i = 0; i < 3; i++)
+    braid_mc_client_get_async (f->client, keys[i], FALSE, NULL, braid_test_store_result, &r[i]);
+  expect_sent (f, "get one\r\nget two\r\nget three\r\n");
+  g_assert_cmpuint (braid_mc_client_get_n_pending (f->client), ==, 3);
+  reply (f, "VALUE one 0 1\r\n1\r\nEND\r\nEND\r\nVALUE three 0 1\r\n3\r\nEND\r\n");
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidMcValue) v = braid_mc_client_get_finish (f->client, r[i], &error);
+
+      if (i == 1)
+        g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+      else
+        g_assert_cmpstr (v->key, ==, keys[i]);
+      g_clear_object (&r[i]);
+    }
+  g_assert_cmpuint (braid_mc_client_get_n_pending (f->client), ==, 0);
+  g_assert_cmpuint (f->servers->len, ==, 1);
+}
+
+static void
+test_timeout_and_reconnect (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidMcValue) v = NULL;
+
+  g_test_summary ("A request with no reply times out on the reactor clock; the client starts a new "
+                  "connection for the next one");
+  braid_mc_client_set_timeout (f->client, 500 * 1000);
+  braid_mc_client_get_async (f->client, "slow", FALSE, NULL, braid_test_store_result, &r1);
+  expect_sent (f, "get slow\r\n");
+  braid_fake_reactor_advance (f->fake, 499 * 1000);
+  g_assert_null (r1);
+  braid_fake_reactor_advance (f->fake, 1000);
+  g_assert_null (braid_mc_client_get_finish (f->client, r1, &error));
+  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_TIMED_OUT);
+  g_assert_true (braid_recording_protocol_is_lost (server (f)));
+
+  braid_mc_client_get_async (f->client, "k", FALSE, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "get k\r\n");
+  g_assert_cmpuint (f->servers->len, ==, 2);
+  reply (f, "VALUE k 0 1\r\nx\r\nEND\r\n");
+  v = braid_mc_client_get_finish (f->client, r2, &error);
+  g_assert_nonnull (v);
+}
+
+static void
+test_reset_mid_value (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GAsyncResult) r3 = NULL;
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(GError) e3 = NULL;
+  g_autoptr(BraidMcValue) v = NULL;
+
+  g_test_summary ("A reset in the middle of a value fails the requests in flight, and only those");
+  braid_mc_client_get_async (f->client, "a", FALSE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "b", FALSE, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "get a\r\nget b\r\n");
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (server (f))), "VALUE a 0 10\r\n01234");
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_null (r1);
+  braid_transport_abort_connection (braid_protocol_get_transport (BRAID_PROTOCOL (server (f))));
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_null (braid_mc_client_get_finish (f->client, r1, &e1));
+  g_assert_error (e1, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+  g_assert_null (braid_mc_client_get_finish (f->client, r2, &e2));
+  g_assert_error (e2, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+
+  braid_mc_client_get_async (f->client, "c", FALSE, NULL, braid_test_store_result, &r3);
+  expect_sent (f, "get c\r\n");
+  reply (f, "VALUE c 0 1\r\nc\r\nEND\r\n");
+  v = braid_mc_client_get_finish (f->client, r3, &e3);
+  g_assert_no_error (e3);
+}
+
+static void
+test_cancellation (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) e1 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(BraidMcValue) v = NULL;
+
+  g_test_summary ("Cancelling answers at once; the cancelled reply is still read and dropped, so the "
+                  "next request gets its own reply");
+  braid_mc_client_get_async (f->client, "a", FALSE, cancellable, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "b", FALSE, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "get a\r\nget b\r\n");
+  g_cancellable_cancel (cancellable);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_null (braid_mc_client_get_finish (f->client, r1, &e1));
+  g_assert_error (e1, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (r2);
+  reply (f, "VALUE a 0 1\r\nA\r\nEND\r\nVALUE b 0 1\r\nB\r\nEND\r\n");
+  v = braid_mc_client_get_finish (f->client, r2, &e2);
+  g_assert_no_error (e2);
+  g_assert_cmpstr (v->key, ==, "b");
+  g_assert_cmpmem (g_bytes_get_data (v->data, NULL), 1, "B", 1);
+}
+
+static void
+test_refused_and_backoff (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A refused connection fails the waiting requests; the next connect waits out a backoff");
+  braid_fake_reactor_set_refuse_connections (f->fake, TRUE);
+  braid_mc_client_get_async (f->client, "a", FALSE, NULL, braid_test_store_result, &r1);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_null (braid_mc_client_get_finish (f->client, r1, &error));
+  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+
+  braid_fake_reactor_set_refuse_connections (f->fake, FALSE);
+  braid_mc_client_get_async (f->client, "b", FALSE, NULL, braid_test_store_result, &r2);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (f->servers->len, ==, 0);   /* still backing off */
+  braid_fake_reactor_advance (f->fake, 50 * 1000);
+  expect_sent (f, "get b\r\n");
+  reply (f, "END\r\n");
+  g_assert_nonnull (r2);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (BraidFakeDelivery d = BRAID_FAKE_DELIVERY_WHOLE; d <= BRAID_FAKE_DELIVERY_RANDOM; d++)
+    {
+      const gchar *name = braid_fake_delivery_to_string (d);
+#define ADD(what, func) \
+      { g_autofree gchar *p = g_strdup_printf ("/client/%s/%s", name, what); \
+        g_test_add (p, Fixture, GINT_TO_POINTER (d), setup, func, teardown); }
+      ADD ("get", test_get);
+      ADD ("multi-get-and-cas", test_multi_get_and_cas);
+      ADD ("storage-and-others", test_storage_and_others);
+      ADD ("validation", test_validation);
+      ADD ("pipelining", test_pipelining);
+      ADD ("timeout-and-reconnect", test_timeout_and_reconnect);
+      ADD ("reset-mid-value", test_reset_mid_value);
+      ADD ("cancellation", test_cancellation);
+      ADD ("refused-and-backoff", test_refused_and_backoff);
+    }
+  return g_test_run ();
+}

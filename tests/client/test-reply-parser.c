@@ -1,0 +1,126 @@
+/* braid — the client's reply parser, at every split. */
+#include "test-support.h"
+#include "reply-parser.h"
+#include "memcache-error.h"
+
+#include <string.h>
+
+static gchar *
+render (const BraidChunking *chunking, gboolean *failed)
+{
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  g_autoptr(GByteArray) buf = g_byte_array_new ();
+  GString *out = g_string_new (NULL);
+  gsize offset = 0;
+
+  *failed = FALSE;
+  for (guint i = 0; i < chunking->chunks->len && !*failed; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (chunking->chunks, i), &len);
+
+      g_byte_array_append (buf, data, (guint) len);
+      for (;;)
+        {
+          BraidMcReply r;
+          g_autoptr(GError) error = NULL;
+          gsize used = braid_mc_parse_reply (&parser, buf->data + offset, buf->len - offset, &r, &error);
+
+          if (error != NULL)
+            {
+              g_assert_true (g_error_matches (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_PROTOCOL));
+              g_string_append (out, "<protocol error>");
+              *failed = TRUE;
+              break;
+            }
+          if (used == 0)
+            break;
+          offset += used;
+          g_string_append_printf (out, "[%s", braid_mc_reply_type_name (r.type));
+          if (r.key != NULL)
+            g_string_append_printf (out, " %.*s", (int) r.key_len, r.key);
+          if (r.type == BRAID_MC_REPLY_VALUE)
+            {
+              g_string_append_printf (out, " f=%u", r.flags);
+              if (r.has_cas)
+                g_string_append_printf (out, " cas=%" G_GUINT64_FORMAT, r.cas);
+              g_string_append_printf (out, "=%.*s", (int) r.value_len, r.value);
+            }
+          else if (r.value != NULL)
+            g_string_append_printf (out, " %.*s", (int) r.value_len, r.value);
+          if (r.type == BRAID_MC_REPLY_NUMBER)
+            g_string_append_printf (out, " %" G_GUINT64_FORMAT, r.number);
+          g_string_append (out, "]");
+        }
+    }
+  return g_string_free (out, FALSE);
+}
+
+typedef struct {
+  const gchar *input;
+  const gchar *expected;
+} Case;
+
+static void
+check (const BraidChunking *chunking, gpointer data)
+{
+  const Case *c = data;
+  gboolean failed;
+  g_autofree gchar *got = render (chunking, &failed);
+
+  if (!g_str_equal (got, c->expected))
+    g_error ("chunking %s: expected %s but saw %s", chunking->label, c->expected, got);
+}
+
+static const Case cases[] = {
+  { "STORED\r\nNOT_STORED\r\nEXISTS\r\nNOT_FOUND\r\nDELETED\r\nTOUCHED\r\nOK\r\nEND\r\n",
+    "[STORED][NOT_STORED][EXISTS][NOT_FOUND][DELETED][TOUCHED][OK][END]" },
+  { "VALUE k 5 3\r\nabc\r\nEND\r\n", "[VALUE k f=5=abc][END]" },
+  { "VALUE key 0 4 77\r\na\r\nb\r\nEND\r\n", "[VALUE key f=0 cas=77=a\r\nb][END]" },
+  { "VALUE e 0 0\r\n\r\nEND\r\n", "[VALUE e f=0=][END]" },
+  { "42\r\n0                   \r\n", "[NUMBER 42][NUMBER 0]" },
+  { "STAT pid 12\r\nSTAT version 1.6.18\r\nEND\r\n", "[STAT pid 12][STAT version 1.6.18][END]" },
+  { "VERSION 1.6.18\r\n", "[VERSION 1.6.18]" },
+  { "ERROR\r\nCLIENT_ERROR bad data chunk\r\nSERVER_ERROR out of memory\r\n",
+    "[ERROR][CLIENT_ERROR bad data chunk][SERVER_ERROR out of memory]" },
+  { "ERROR Too many open connections\r\n", "[ERROR Too many open connections]" },
+  /* malformed */
+  { "HELLO\r\n", "<protocol error>" },
+  { "STORED\n", "<protocol error>" },
+  { "VALUE k x 3\r\nabc\r\n", "<protocol error>" },
+  { "VALUE k 0 3\r\nabcd\r\n", "<protocol error>" },
+  { "12a\r\n", "<protocol error>" },
+  { "99999999999999999999\r\n", "<protocol error>" },
+};
+
+static void
+test_replies (void)
+{
+  g_test_summary ("Every reply type parses the same whole, byte by byte, at every split and in random chunks; "
+                  "malformed replies are protocol errors");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    braid_test_for_each_chunking ((const guint8 *) cases[i].input, strlen (cases[i].input), 20, check,
+                                  (gpointer) &cases[i]);
+}
+
+static void
+test_line_limit (void)
+{
+  g_autofree gchar *junk = g_strnfill (BRAID_MC_REPLY_LINE_MAX + 1, 'x');
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  BraidMcReply r;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A reply line without an end is not buffered without bound");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) junk, strlen (junk), &r, &error), ==, 0);
+  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_PROTOCOL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/client/reply-parser/replies", test_replies);
+  g_test_add_func ("/client/reply-parser/line-limit", test_line_limit);
+  return g_test_run ();
+}
