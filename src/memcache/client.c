@@ -511,7 +511,7 @@ client_data_received (BraidMcClient *self, const guint8 *data, gsize len)
 
       if (error != NULL || (used > 0 && !dispatch (self, &reply)))
         {
-          g_warning ("memcached client: %s from %s; closing the connection",
+          g_message ("memcached client: %s from %s; closing the connection",
                      error != NULL ? error->message : "an unexpected reply", self->endpoint);
           close_connection (self, TRUE);
           return;

@@ -263,7 +263,7 @@ account (BraidMcPool *self, BraidMcClient *client, const GError *error)
     {
       s->dead_until = braid_reactor_now (self->reactor) + self->retry_us;
       s->failures = 0;
-      g_warning ("memcached server %s is out for %.0f s after repeated failures: %s",
+      g_message ("memcached server %s is out for %.0f s after repeated failures: %s",
                  s->name, (gdouble) self->retry_us / G_USEC_PER_SEC, error->message);
     }
   (void) any_dead;

@@ -103,6 +103,7 @@ test_tree (Fixture *f, gconstpointer data)
     "fixtures.md", "memcached.md",
     "braid-memcached", "braid-memcached.1", "braid-memcached.conf",
     "braid-memcached.service", "braid-memcached.socket",
+    "braid-mc", "braid-mc.1", "client.md", "client.h", "pool.h",
   };
   const gchar *private_headers[] = { "socket-transport.h", "fake-transport-private.h" };
 
