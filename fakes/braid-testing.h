@@ -5,3 +5,4 @@
 #include "braid.h"
 #include "fake-reactor.h"
 #include "fake-transport.h"
+#include "fake-fetcher.h"

@@ -1,0 +1,297 @@
+/* braid — the scripted fetcher.  Bodies come through BraidFakeBodyStream,
+ * whose chunks become readable at set times on the reactor clock, so
+ * transfer time and back pressure can be tested in simulated time. */
+#include "fake-fetcher.h"
+#include "proxy-error.h"
+
+#include <string.h>
+
+/* ---- a body stream paced by the reactor ---- */
+
+#define BRAID_TYPE_FAKE_BODY_STREAM (braid_fake_body_stream_get_type ())
+G_DECLARE_FINAL_TYPE (BraidFakeBodyStream, braid_fake_body_stream, BRAID, FAKE_BODY_STREAM, GInputStream)
+
+struct _BraidFakeBodyStream
+{
+  GInputStream parent_instance;
+  BraidReactor *reactor;    /* (owned) */
+  GBytes *body;             /* (owned) */
+  gsize offset;
+  gsize chunk_size;         /* 0: everything at once */
+  gint64 interval_us;
+  gint64 next_at;           /* when the next chunk is readable */
+  guint *active;            /* the fetcher's counter */
+};
+
+G_DEFINE_FINAL_TYPE (BraidFakeBodyStream, braid_fake_body_stream, G_TYPE_INPUT_STREAM)
+
+static gssize
+body_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable, GError **error)
+{
+  BraidFakeBodyStream *self = BRAID_FAKE_BODY_STREAM (stream);
+  gsize size;
+  const guint8 *data = g_bytes_get_data (self->body, &size);
+  gsize n = MIN (count, size - self->offset);
+
+  if (self->chunk_size > 0)
+    n = MIN (n, self->chunk_size);
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return -1;
+  if (n > 0)
+    memcpy (buffer, data + self->offset, n);
+  self->offset += n;
+  self->next_at = braid_reactor_now (self->reactor) + self->interval_us;
+  return (gssize) n;
+}
+
+typedef struct {
+  GTask *task;
+  void *buffer;
+  gsize count;
+} PendingRead;
+
+static void
+finish_read (gpointer data)
+{
+  PendingRead *p = data;
+  BraidFakeBodyStream *self = g_task_get_source_object (p->task);
+  GError *error = NULL;
+  gssize n = body_read (G_INPUT_STREAM (self), p->buffer, p->count, g_task_get_cancellable (p->task), &error);
+
+  if (n < 0)
+    g_task_return_error (p->task, error);
+  else
+    g_task_return_int (p->task, n);
+  g_object_unref (p->task);
+  g_free (p);
+}
+
+static void
+body_read_async (GInputStream *stream, void *buffer, gsize count, int priority,
+                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  BraidFakeBodyStream *self = BRAID_FAKE_BODY_STREAM (stream);
+  PendingRead *p = g_new0 (PendingRead, 1);
+  gint64 wait = self->next_at - braid_reactor_now (self->reactor);
+
+  p->task = g_task_new (stream, cancellable, callback, user_data);
+  p->buffer = buffer;
+  p->count = count;
+  /* The next chunk is readable at next_at: until then, the read waits on
+   * the reactor's clock. */
+  braid_delayed_call_unref (braid_reactor_call_later (self->reactor, MAX (wait, 0), finish_read, p, NULL));
+}
+
+static gssize
+body_read_finish (GInputStream *stream, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_int (G_TASK (result), error);
+}
+
+static gboolean
+body_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  return TRUE;
+}
+
+static void
+braid_fake_body_stream_finalize (GObject *object)
+{
+  BraidFakeBodyStream *self = BRAID_FAKE_BODY_STREAM (object);
+
+  (*self->active)--;
+  g_bytes_unref (self->body);
+  g_object_unref (self->reactor);
+  G_OBJECT_CLASS (braid_fake_body_stream_parent_class)->finalize (object);
+}
+
+static void
+braid_fake_body_stream_class_init (BraidFakeBodyStreamClass *klass)
+{
+  GInputStreamClass *s = G_INPUT_STREAM_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = braid_fake_body_stream_finalize;
+  s->read_fn = body_read;
+  s->read_async = body_read_async;
+  s->read_finish = body_read_finish;
+  s->close_fn = body_close;
+}
+
+static void
+braid_fake_body_stream_init (BraidFakeBodyStream *self)
+{
+}
+
+/* ---- the fetcher ---- */
+
+typedef struct {
+  guint status;
+  GBytes *body;             /* (nullable) */
+  GError *error;            /* (nullable) */
+  gint64 delay_us;
+  gsize chunk_size;
+  gint64 interval_us;
+  guint fetches;
+} Script;
+
+struct _BraidFakeFetcher
+{
+  GObject parent_instance;
+  BraidReactor *reactor;    /* (owned) */
+  GHashTable *scripts;      /* url → Script */
+  guint active;
+};
+
+static void braid_fake_fetcher_iface_init (BraidFetcherInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (BraidFakeFetcher, braid_fake_fetcher, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (BRAID_TYPE_FETCHER, braid_fake_fetcher_iface_init))
+
+static void
+script_free (Script *s)
+{
+  g_clear_pointer (&s->body, g_bytes_unref);
+  g_clear_error (&s->error);
+  g_free (s);
+}
+
+static void
+braid_fake_fetcher_finalize (GObject *object)
+{
+  BraidFakeFetcher *self = BRAID_FAKE_FETCHER (object);
+
+  g_hash_table_unref (self->scripts);
+  g_object_unref (self->reactor);
+  G_OBJECT_CLASS (braid_fake_fetcher_parent_class)->finalize (object);
+}
+
+static void
+braid_fake_fetcher_class_init (BraidFakeFetcherClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = braid_fake_fetcher_finalize;
+}
+
+static void
+braid_fake_fetcher_init (BraidFakeFetcher *self)
+{
+  self->scripts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) script_free);
+}
+
+BraidFakeFetcher *
+braid_fake_fetcher_new (BraidReactor *reactor)
+{
+  BraidFakeFetcher *self = g_object_new (BRAID_TYPE_FAKE_FETCHER, NULL);
+
+  self->reactor = g_object_ref (reactor);
+  return self;
+}
+
+void
+braid_fake_fetcher_add (BraidFakeFetcher *self, const gchar *url, guint status, GBytes *body,
+                        gint64 delay_us, gsize chunk_size, gint64 chunk_interval_us)
+{
+  Script *s = g_new0 (Script, 1);
+
+  s->status = status;
+  s->body = g_bytes_ref (body);
+  s->delay_us = delay_us;
+  s->chunk_size = chunk_size;
+  s->interval_us = chunk_interval_us;
+  g_hash_table_replace (self->scripts, g_strdup (url), s);
+}
+
+void
+braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, const GError *error, gint64 delay_us)
+{
+  Script *s = g_new0 (Script, 1);
+
+  s->error = g_error_copy (error);
+  s->delay_us = delay_us;
+  g_hash_table_replace (self->scripts, g_strdup (url), s);
+}
+
+guint
+braid_fake_fetcher_get_n_fetches (BraidFakeFetcher *self, const gchar *url)
+{
+  Script *s = g_hash_table_lookup (self->scripts, url);
+
+  return s != NULL ? s->fetches : 0;
+}
+
+guint
+braid_fake_fetcher_get_n_active (BraidFakeFetcher *self)
+{
+  return self->active;
+}
+
+typedef struct {
+  GTask *task;
+  BraidFakeFetcher *fetcher;
+  gchar *url;
+} Fetch;
+
+static void
+answer (gpointer data)
+{
+  Fetch *f = data;
+  Script *s = g_hash_table_lookup (f->fetcher->scripts, f->url);
+
+  if (g_task_return_error_if_cancelled (f->task))
+    ;
+  else if (s == NULL)
+    g_task_return_new_error (f->task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM,
+                             "No route to %s (the fake fetcher has no script for it)", f->url);
+  else if (s->error != NULL)
+    g_task_return_error (f->task, g_error_copy (s->error));
+  else
+    {
+      BraidFakeBodyStream *stream = g_object_new (BRAID_TYPE_FAKE_BODY_STREAM, NULL);
+
+      stream->reactor = g_object_ref (f->fetcher->reactor);
+      stream->body = g_bytes_ref (s->body);
+      stream->chunk_size = s->chunk_size;
+      stream->interval_us = s->interval_us;
+      stream->next_at = braid_reactor_now (f->fetcher->reactor);
+      stream->active = &f->fetcher->active;
+      f->fetcher->active++;
+      g_object_set_data (G_OBJECT (stream), "braid-status", GUINT_TO_POINTER (s->status));
+      g_task_return_pointer (f->task, stream, g_object_unref);
+    }
+  g_object_unref (f->task);
+  g_object_unref (f->fetcher);
+  g_free (f->url);
+  g_free (f);
+}
+
+static void
+fake_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancellable,
+                  GAsyncReadyCallback callback, gpointer user_data)
+{
+  BraidFakeFetcher *self = BRAID_FAKE_FETCHER (fetcher);
+  Script *s = g_hash_table_lookup (self->scripts, url);
+  Fetch *f = g_new0 (Fetch, 1);
+
+  f->task = g_task_new (self, cancellable, callback, user_data);
+  f->fetcher = g_object_ref (self);
+  f->url = g_strdup (url);
+  if (s != NULL)
+    s->fetches++;
+  braid_delayed_call_unref (braid_reactor_call_later (self->reactor, s != NULL ? s->delay_us : 0, answer, f, NULL));
+}
+
+static GInputStream *
+fake_fetch_finish (BraidFetcher *fetcher, GAsyncResult *result, guint *status, GError **error)
+{
+  GInputStream *stream = g_task_propagate_pointer (G_TASK (result), error);
+
+  if (stream != NULL && status != NULL)
+    *status = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (stream), "braid-status"));
+  return stream;
+}
+
+static void
+braid_fake_fetcher_iface_init (BraidFetcherInterface *iface)
+{
+  iface->fetch_async = fake_fetch_async;
+  iface->fetch_finish = fake_fetch_finish;
+}

@@ -1,0 +1,48 @@
+#include "cache.h"
+
+G_DEFINE_INTERFACE (BraidCache, braid_cache, G_TYPE_OBJECT)
+
+static void
+braid_cache_default_init (BraidCacheInterface *iface)
+{
+}
+
+void
+braid_cache_lookup_async (BraidCache *self, const gchar *key, GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
+{
+  BRAID_CACHE_GET_IFACE (self)->lookup_async (self, key, cancellable, callback, user_data);
+}
+
+GBytes *
+braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GError **error)
+{
+  return BRAID_CACHE_GET_IFACE (self)->lookup_finish (self, result, error);
+}
+
+void
+braid_cache_store_async (BraidCache *self, const gchar *key, GBytes *body, gint64 ttl_s,
+                         GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  BRAID_CACHE_GET_IFACE (self)->store_async (self, key, body, ttl_s, cancellable, callback, user_data);
+}
+
+gboolean
+braid_cache_store_finish (BraidCache *self, GAsyncResult *result, GError **error)
+{
+  return BRAID_CACHE_GET_IFACE (self)->store_finish (self, result, error);
+}
+
+gsize
+braid_cache_get_max_item_size (BraidCache *self)
+{
+  return BRAID_CACHE_GET_IFACE (self)->get_max_item_size (self);
+}
+
+gchar *
+braid_cache_key_for_url (const gchar *url)
+{
+  g_autofree gchar *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, url, -1);
+
+  return g_strconcat ("braid-proxy:", digest, NULL);
+}

@@ -1,0 +1,41 @@
+/* braid — the proxy's cache, behind an interface: in memory, or a shared
+ * memcached pool.  A cache that fails or is slow never fails a request:
+ * the proxy time-boxes lookups and fetches on any error. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define BRAID_TYPE_CACHE (braid_cache_get_type ())
+G_DECLARE_INTERFACE (BraidCache, braid_cache, BRAID, CACHE, GObject)
+
+struct _BraidCacheInterface
+{
+  GTypeInterface g_iface;
+
+  void (*lookup_async) (BraidCache *self, const gchar *key, GCancellable *cancellable,
+                        GAsyncReadyCallback callback, gpointer user_data);
+  GBytes *(*lookup_finish) (BraidCache *self, GAsyncResult *result, GError **error);
+  void (*store_async) (BraidCache *self, const gchar *key, GBytes *body, gint64 ttl_s,
+                       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+  gboolean (*store_finish) (BraidCache *self, GAsyncResult *result, GError **error);
+  gsize (*get_max_item_size) (BraidCache *self);
+};
+
+/* Finish: the body, or NULL with no error for a miss, or NULL and an
+ * error when the cache failed. */
+void braid_cache_lookup_async (BraidCache *self, const gchar *key, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data);
+GBytes *braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GError **error);
+void braid_cache_store_async (BraidCache *self, const gchar *key, GBytes *body, gint64 ttl_s,
+                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_cache_store_finish (BraidCache *self, GAsyncResult *result, GError **error);
+/* Bodies larger than this are served but not cached. */
+gsize braid_cache_get_max_item_size (BraidCache *self);
+
+/* The key for @url: "braid-proxy:" + SHA-256 of the URL, fit for memcached
+ * (no spaces, well under 250 bytes) whatever the URL. */
+gchar *braid_cache_key_for_url (const gchar *url);
+
+G_END_DECLS

@@ -1,0 +1,120 @@
+/* braid — the memcached-backed cache. */
+#include "memcached-cache.h"
+
+struct _BraidMemcachedCache
+{
+  GObject parent_instance;
+  BraidMcPool *pool;   /* (owned) */
+  gsize max_item;
+};
+
+static void braid_memcached_cache_iface_init (BraidCacheInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (BraidMemcachedCache, braid_memcached_cache, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (BRAID_TYPE_CACHE, braid_memcached_cache_iface_init))
+
+static void
+braid_memcached_cache_finalize (GObject *object)
+{
+  g_clear_object (&BRAID_MEMCACHED_CACHE (object)->pool);
+  G_OBJECT_CLASS (braid_memcached_cache_parent_class)->finalize (object);
+}
+
+static void
+braid_memcached_cache_class_init (BraidMemcachedCacheClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = braid_memcached_cache_finalize;
+}
+
+static void
+braid_memcached_cache_init (BraidMemcachedCache *self)
+{
+}
+
+BraidMemcachedCache *
+braid_memcached_cache_new (BraidMcPool *pool, gsize max_item_bytes)
+{
+  BraidMemcachedCache *self = g_object_new (BRAID_TYPE_MEMCACHED_CACHE, NULL);
+
+  self->pool = g_object_ref (pool);
+  /* room for memcached's item header and the key */
+  self->max_item = max_item_bytes > 512 ? max_item_bytes - 512 : max_item_bytes;
+  return self;
+}
+
+static void
+on_got (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+  g_autoptr(BraidMcValue) value = braid_mc_pool_get_finish (BRAID_MC_POOL (source), result, &error);
+
+  if (value != NULL)
+    g_task_return_pointer (task, g_bytes_ref (value->data), (GDestroyNotify) g_bytes_unref);
+  else if (g_error_matches (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND))
+    {
+      g_error_free (error);
+      g_task_return_pointer (task, NULL, NULL);
+    }
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+mc_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancellable,
+                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  BraidMemcachedCache *self = BRAID_MEMCACHED_CACHE (cache);
+
+  braid_mc_pool_get_async (self->pool, key, cancellable, on_got, g_task_new (self, cancellable, callback, user_data));
+}
+
+static GBytes *
+mc_lookup_finish (BraidCache *cache, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_stored (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+
+  if (braid_mc_pool_set_finish (BRAID_MC_POOL (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+static void
+mc_store_async (BraidCache *cache, const gchar *key, GBytes *body, gint64 ttl_s,
+                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  BraidMemcachedCache *self = BRAID_MEMCACHED_CACHE (cache);
+
+  braid_mc_pool_set_async (self->pool, key, body, 0, ttl_s, cancellable, on_stored,
+                           g_task_new (self, cancellable, callback, user_data));
+}
+
+static gboolean
+mc_store_finish (BraidCache *cache, GAsyncResult *result, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static gsize
+mc_get_max_item_size (BraidCache *cache)
+{
+  return BRAID_MEMCACHED_CACHE (cache)->max_item;
+}
+
+static void
+braid_memcached_cache_iface_init (BraidCacheInterface *iface)
+{
+  iface->lookup_async = mc_lookup_async;
+  iface->lookup_finish = mc_lookup_finish;
+  iface->store_async = mc_store_async;
+  iface->store_finish = mc_store_finish;
+  iface->get_max_item_size = mc_get_max_item_size;
+}

@@ -1,0 +1,3 @@
+#include "proxy-error.h"
+
+G_DEFINE_QUARK (braid-proxy-error-quark, braid_proxy_error)

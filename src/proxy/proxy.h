@@ -1,0 +1,43 @@
+/* braid — the caching URL proxy (the tutorial's wire protocol): a client
+ * sends one URL and a newline; the proxy answers with the body and closes.
+ *
+ * Bodies are relayed as they arrive, with back pressure from slow clients;
+ * concurrent requests for one uncached URL share one upstream fetch; a
+ * cache that fails or is slow never fails a request. */
+#pragma once
+
+#include "reactor.h"
+#include "fetcher.h"
+#include "cache.h"
+#include "proxy-error.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gsize max_line;               /* longest request line (default 8192) */
+  gsize max_body;               /* larger bodies are cut off (default 64 MiB) */
+  gint64 cache_timeout_us;      /* a lookup slower than this is skipped (100 ms) */
+  gint64 ttl_s;                 /* cached bodies live this long (300 s) */
+  gsize client_buffer_limit;    /* pause upstream reading above this (256 KiB) */
+  gsize read_chunk;             /* upstream read size (64 KiB) */
+} BraidProxySettings;
+
+#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024 }
+
+typedef struct {
+  guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
+  guint in_flight;              /* requests not yet finished */
+} BraidProxyStats;
+
+#define BRAID_TYPE_PROXY (braid_proxy_get_type ())
+G_DECLARE_FINAL_TYPE (BraidProxy, braid_proxy, BRAID, PROXY, GObject)
+
+/* @cache: (nullable): NULL for no cache. */
+BraidProxy *braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache,
+                             const BraidProxySettings *settings);
+BraidProtocolFactory *braid_proxy_create_factory (BraidProxy *self);
+BraidProxyStats *braid_proxy_get_stats (BraidProxy *self);
+BraidProxySettings *braid_proxy_get_settings (BraidProxy *self);
+gboolean braid_proxy_is_busy (BraidProxy *self);
+
+G_END_DECLS

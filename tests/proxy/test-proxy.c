@@ -1,0 +1,608 @@
+/* braid — the caching proxy on the fake reactor with the fake fetcher:
+ * the tutorial's experiment in simulated time, single flight, caching,
+ * cache failures, upstream errors, limits, slow clients, bad requests. */
+#include "test-support.h"
+#include "proxy.h"
+#include "memory-cache.h"
+#include "fake-fetcher.h"
+
+#include <string.h>
+
+/* ---- a client that notes when it finished ---- */
+
+#define TEST_TYPE_CLIENT (test_client_get_type ())
+G_DECLARE_FINAL_TYPE (TestClient, test_client, TEST, CLIENT, BraidProtocol)
+
+struct _TestClient
+{
+  BraidProtocol parent_instance;
+  BraidReactor *reactor;
+  GByteArray *body;
+  gint64 finished_at;   /* -1 until the proxy closed */
+};
+
+G_DEFINE_FINAL_TYPE (TestClient, test_client, BRAID_TYPE_PROTOCOL)
+
+static void
+client_data (BraidProtocol *p, const guint8 *data, gsize len)
+{
+  g_byte_array_append (TEST_CLIENT (p)->body, data, (guint) len);
+}
+
+static void
+client_lost (BraidProtocol *p, const GError *reason)
+{
+  TestClient *c = TEST_CLIENT (p);
+
+  c->finished_at = braid_reactor_now (c->reactor);
+}
+
+static void
+test_client_finalize (GObject *o)
+{
+  g_byte_array_unref (TEST_CLIENT (o)->body);
+  G_OBJECT_CLASS (test_client_parent_class)->finalize (o);
+}
+
+static void
+test_client_class_init (TestClientClass *k)
+{
+  G_OBJECT_CLASS (k)->finalize = test_client_finalize;
+  BRAID_PROTOCOL_CLASS (k)->data_received = client_data;
+  BRAID_PROTOCOL_CLASS (k)->connection_lost = client_lost;
+}
+
+static void
+test_client_init (TestClient *c)
+{
+  c->body = g_byte_array_new ();
+  c->finished_at = -1;
+}
+
+/* ---- the world ---- */
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidReactor *r;
+  BraidFakeFetcher *fetcher;
+  BraidProxy *proxy;
+  BraidListener *listener;
+  GPtrArray *clients;
+} World;
+
+static void
+world_open (World *w, BraidCache *cache, const BraidProxySettings *settings, BraidFakeDelivery delivery)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(GError) error = NULL;
+
+  w->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  w->r = BRAID_REACTOR (w->fake);
+  braid_fake_reactor_set_delivery (w->fake, delivery);
+  w->fetcher = braid_fake_fetcher_new (w->r);
+  w->proxy = braid_proxy_new (w->r, BRAID_FETCHER (w->fetcher), cache, settings);
+  factory = braid_proxy_create_factory (w->proxy);
+  w->listener = braid_reactor_listen (w->r, "tcp:8000", factory, &error);
+  g_assert_no_error (error);
+  w->clients = g_ptr_array_new_with_free_func (g_object_unref);
+}
+
+static void
+world_close (World *w)
+{
+  g_clear_pointer (&w->clients, g_ptr_array_unref);
+  braid_listener_stop (w->listener);
+  g_clear_object (&w->listener);
+  braid_fake_reactor_run_all_timers (w->fake, (gint64) 3600 * G_USEC_PER_SEC);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w->fake), ==, 0);
+  g_assert_false (braid_proxy_is_busy (w->proxy));
+  g_clear_object (&w->proxy);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_active (w->fetcher), ==, 0);
+  g_clear_object (&w->fetcher);
+  g_clear_object (&w->fake);
+}
+
+static BraidProtocol *
+build_client (GSocketAddress *a, gpointer data)
+{
+  TestClient *c = g_object_new (TEST_TYPE_CLIENT, NULL);
+
+  c->reactor = data;
+  return BRAID_PROTOCOL (c);
+}
+
+/* Connects and sends @line; returns the client (owned by the world). */
+static TestClient *
+request (World *w, const gchar *line)
+{
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (build_client, w->r, NULL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  TestClient *c;
+
+  braid_reactor_connect_async (w->r, "tcp:127.0.0.1:8000", factory, NULL, braid_test_store_result, &result);
+  braid_fake_reactor_run_until_idle (w->fake);
+  c = TEST_CLIENT (braid_reactor_connect_finish (w->r, result, &error));
+  g_assert_no_error (error);
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (c)), line);
+  g_ptr_array_add (w->clients, c);
+  return c;
+}
+
+static GBytes *
+body_of (const gchar *text)
+{
+  return g_bytes_new (text, strlen (text));
+}
+
+static void
+assert_body (TestClient *c, const gchar *expected)
+{
+  braid_assert_bytes_equal (expected, strlen (expected), c->body->data, c->body->len);
+}
+
+/* ---- the tutorial's experiment ---- */
+
+static void
+test_tutorial_experiment (gconstpointer data)
+{
+  BraidFakeDelivery delivery = GPOINTER_TO_INT (data);
+  const gchar *urls[] = { "http://a.example/", "http://b.example/", "http://c.example/", "http://d.example/" };
+  const gint64 delays[] = { 850000, 486000, 1582000, 999000 };
+  World w = { 0 };
+  gint64 last = 0, blocking = 0;
+
+  g_test_summary ("Four URLs whose fetches take 0.850, 0.486, 1.582 and 0.999 s, requested at once, are all "
+                  "answered by t = 1.582 s; a blocking proxy would take their sum, 3.917 s");
+  world_open (&w, NULL, NULL, delivery);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(GBytes) b = body_of (urls[i]);
+
+      braid_fake_fetcher_add (w.fetcher, urls[i], 200, b, delays[i], 0, 0);
+      blocking += delays[i];
+    }
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autofree gchar *line = g_strdup_printf ("%s\n", urls[i]);
+
+      request (&w, line);
+    }
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  for (guint i = 0; i < 4; i++)
+    {
+      TestClient *c = g_ptr_array_index (w.clients, i);
+
+      assert_body (c, urls[i]);
+      g_assert_cmpint (c->finished_at, >=, delays[i]);
+      g_assert_cmpint (c->finished_at, <=, delays[i] + 1000);
+      last = MAX (last, c->finished_at);
+      g_test_message ("%s answered at %.3f s", urls[i], (gdouble) c->finished_at / G_USEC_PER_SEC);
+    }
+  g_test_message ("all answered by %.3f s; a blocking proxy: %.3f s", (gdouble) last / G_USEC_PER_SEC,
+                  (gdouble) blocking / G_USEC_PER_SEC);
+  g_assert_cmpint (blocking, ==, 3917000);
+  g_assert_cmpint (last, >=, 1582000);
+  g_assert_cmpint (last, <=, 1582000 + 1000);
+  world_close (&w);
+}
+
+static void
+test_thousand_slow_fetches (void)
+{
+  World w = { 0 };
+  gint64 first = G_MAXINT64, last = 0;
+
+  g_test_summary ("A thousand concurrent 2-second fetches finish together, at 2 s");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree gchar *url = g_strdup_printf ("http://slow.example/%u", i);
+      g_autofree gchar *line = g_strdup_printf ("%s\r\n", url);
+      g_autoptr(GBytes) b = body_of (url);
+
+      braid_fake_fetcher_add (w.fetcher, url, 200, b, 2 * G_USEC_PER_SEC, 0, 0);
+      request (&w, line);
+    }
+  braid_fake_reactor_advance (w.fake, 3 * G_USEC_PER_SEC);
+  for (guint i = 0; i < 1000; i++)
+    {
+      TestClient *c = g_ptr_array_index (w.clients, i);
+
+      g_assert_cmpint (c->finished_at, >=, 0);
+      first = MIN (first, c->finished_at);
+      last = MAX (last, c->finished_at);
+    }
+  g_test_message ("first at %.3f s, last at %.3f s", (gdouble) first / 1e6, (gdouble) last / 1e6);
+  g_assert_cmpint (first, >=, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (last, <=, 2 * G_USEC_PER_SEC + 1000);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_fetches, ==, 1000);
+  world_close (&w);
+}
+
+/* ---- caching ---- */
+
+static void
+test_cache_hit_miss_expiry (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("cached body");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  g_test_summary ("A miss fetches and caches; the next request is a hit with no fetch; after the TTL it fetches again");
+  settings.ttl_s = 10;
+  w.fake = NULL;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_BYTE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  g_clear_object (&w.proxy);
+  w.proxy = braid_proxy_new (w.r, BRAID_FETCHER (w.fetcher), BRAID_CACHE (cache), &settings);
+  braid_listener_stop (w.listener);
+  g_clear_object (&w.listener);
+  {
+    g_autoptr(BraidProtocolFactory) factory = braid_proxy_create_factory (w.proxy);
+
+    w.listener = braid_reactor_listen (w.r, "tcp:8000", factory, NULL);
+  }
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/a", 200, b, 100000, 0, 0);
+
+  c = request (&w, "http://x.example/a\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "cached body");
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 1);
+
+  c = request (&w, "http://x.example/a\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_body (c, "cached body");
+  g_assert_cmpint (c->finished_at, >=, 0);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/a"), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 1);
+
+  braid_fake_reactor_advance (w.fake, 10 * G_USEC_PER_SEC);
+  c = request (&w, "http://x.example/a\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "cached body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/a"), ==, 2);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->misses, ==, 2);
+  world_close (&w);
+}
+
+static void
+test_single_flight (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = g_bytes_new_take (g_strnfill (300000, 's'), 300000);
+
+  g_test_summary ("Concurrent requests for one uncached URL share one upstream fetch; a late joiner gets the "
+                  "whole body too");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_RANDOM);
+  braid_fake_fetcher_add (w.fetcher, "http://one.example/", 200, b, 500000, 10000, 10000);
+  for (guint i = 0; i < 5; i++)
+    request (&w, "http://one.example/\n");
+  braid_fake_reactor_advance (w.fake, 600000);   /* the body is half way */
+  request (&w, "http://one.example/\n");
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://one.example/"), ==, 1);
+  for (guint i = 0; i < 6; i++)
+    {
+      TestClient *c = g_ptr_array_index (w.clients, i);
+
+      g_assert_cmpuint (c->body->len, ==, 300000);
+      g_assert_cmpint (c->finished_at, >=, 0);
+    }
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->shared, ==, 5);
+  world_close (&w);
+}
+
+/* A cache that fails, or never answers. */
+#define TEST_TYPE_BAD_CACHE (test_bad_cache_get_type ())
+G_DECLARE_FINAL_TYPE (TestBadCache, test_bad_cache, TEST, BAD_CACHE, GObject)
+struct _TestBadCache
+{
+  GObject parent_instance;
+  gboolean hang;
+  GPtrArray *hung;   /* tasks never answered (until finalize) */
+};
+static void test_bad_cache_iface_init (BraidCacheInterface *iface);
+G_DEFINE_FINAL_TYPE_WITH_CODE (TestBadCache, test_bad_cache, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (BRAID_TYPE_CACHE, test_bad_cache_iface_init))
+
+static void
+bad_lookup_async (BraidCache *cache, const gchar *key, GCancellable *c, GAsyncReadyCallback cb, gpointer data)
+{
+  TestBadCache *self = TEST_BAD_CACHE (cache);
+  GTask *task = g_task_new (self, c, cb, data);
+
+  if (self->hang)
+    {
+      g_ptr_array_add (self->hung, task);
+      return;
+    }
+  g_task_return_new_error (task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_CACHE, "the cache is on fire");
+  g_object_unref (task);
+}
+
+static GBytes *
+bad_lookup_finish (BraidCache *cache, GAsyncResult *r, GError **error)
+{
+  return g_task_propagate_pointer (G_TASK (r), error);
+}
+
+static void
+bad_store_async (BraidCache *cache, const gchar *key, GBytes *b, gint64 ttl, GCancellable *c,
+                 GAsyncReadyCallback cb, gpointer data)
+{
+  g_autoptr(GTask) task = g_task_new (cache, c, cb, data);
+
+  g_task_return_new_error (task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_CACHE, "the cache is on fire");
+}
+
+static gboolean
+bad_store_finish (BraidCache *cache, GAsyncResult *r, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (r), error);
+}
+
+static gsize
+bad_max (BraidCache *cache)
+{
+  return 1 << 20;
+}
+
+static void
+test_bad_cache_iface_init (BraidCacheInterface *iface)
+{
+  iface->lookup_async = bad_lookup_async;
+  iface->lookup_finish = bad_lookup_finish;
+  iface->store_async = bad_store_async;
+  iface->store_finish = bad_store_finish;
+  iface->get_max_item_size = bad_max;
+}
+
+static void
+test_bad_cache_finalize (GObject *o)
+{
+  TestBadCache *self = TEST_BAD_CACHE (o);
+
+  for (guint i = 0; i < self->hung->len; i++)
+    {
+      GTask *t = g_ptr_array_index (self->hung, i);
+
+      g_task_return_pointer (t, NULL, NULL);
+      g_object_unref (t);
+    }
+  g_ptr_array_unref (self->hung);
+  G_OBJECT_CLASS (test_bad_cache_parent_class)->finalize (o);
+}
+
+static void
+test_bad_cache_class_init (TestBadCacheClass *k)
+{
+  G_OBJECT_CLASS (k)->finalize = test_bad_cache_finalize;
+}
+
+static void
+test_bad_cache_init (TestBadCache *self)
+{
+  self->hung = g_ptr_array_new ();
+}
+
+static void
+run_with_bad_cache (gboolean hang)
+{
+  World w = { 0 };
+  g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
+  g_autoptr(GBytes) b = body_of ("still served");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  cache->hang = hang;
+  settings.cache_timeout_us = 50000;
+  world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://z.example/", 200, b, 200000, 0, 0);
+  c = request (&w, "http://z.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "still served");
+  /* a failing cache costs nothing; a silent one at most the time box */
+  g_assert_cmpint (c->finished_at, <=, 200000 + (hang ? 50000 : 0) + 1000);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 1);
+  world_close (&w);
+}
+
+static void
+test_cache_failure (void)
+{
+  g_test_summary ("A cache that fails never fails a request: it is fetched directly");
+  run_with_bad_cache (FALSE);
+}
+
+static void
+test_cache_timeout (void)
+{
+  g_test_summary ("A cache that does not answer delays a request by the time box and no more");
+  run_with_bad_cache (TRUE);
+}
+
+/* ---- upstream trouble and limits ---- */
+
+static void
+test_upstream_error (void)
+{
+  World w = { 0 };
+  g_autoptr(GError) down = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "connection refused");
+  TestClient *c1, *c2;
+
+  g_test_summary ("When the fetch fails, the client's connection closes with no body; unknown hosts too");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add_error (w.fetcher, "http://down.example/", down, 100000);
+  c1 = request (&w, "http://down.example/\n");
+  c2 = request (&w, "http://nowhere.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (c1->body->len, ==, 0);
+  g_assert_cmpint (c1->finished_at, ==, 100000);
+  g_assert_cmpuint (c2->body->len, ==, 0);
+  g_assert_cmpint (c2->finished_at, >=, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_errors, ==, 2);
+  world_close (&w);
+}
+
+static void
+test_oversize_body (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) big = g_bytes_new_take (g_strnfill (100000, 'b'), 100000);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  g_test_summary ("A body over the limit is cut off and not cached; one over the cache's item limit is served, not cached");
+  settings.max_body = 50000;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://big.example/", 200, big, 1000, 8192, 1000);
+  c = request (&w, "http://big.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (c->body->len, <=, 50000);
+  g_assert_cmpint (c->finished_at, >=, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->too_large, ==, 1);
+  world_close (&w);
+
+  /* served but not cached: over the cache's item size */
+  cache = NULL;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 10000);
+  g_clear_object (&w.proxy);
+  w.proxy = braid_proxy_new (w.r, BRAID_FETCHER (w.fetcher), BRAID_CACHE (cache), NULL);
+  braid_listener_stop (w.listener);
+  g_clear_object (&w.listener);
+  {
+    g_autoptr(BraidProtocolFactory) factory = braid_proxy_create_factory (w.proxy);
+
+    w.listener = braid_reactor_listen (w.r, "tcp:8000", factory, NULL);
+  }
+  braid_fake_fetcher_add (w.fetcher, "http://big.example/", 200, big, 1000, 0, 0);
+  c = request (&w, "http://big.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (c->body->len, ==, 100000);
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 0);
+  world_close (&w);
+}
+
+static void
+test_slow_client (void)
+{
+  World w = { 0 };
+  gsize size = 4 * 1024 * 1024;
+  g_autoptr(GBytes) b = g_bytes_new_take (g_malloc0 (size), size);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+  GPtrArray *transports;
+  BraidFakeTransport *proxy_side = NULL;
+
+  g_test_summary ("A client that does not read makes its flight wait: the proxy holds about the buffer "
+                  "limit for it, not the whole body");
+  settings.client_buffer_limit = 128 * 1024;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://bulk.example/", 200, b, 1000, 64 * 1024, 0);
+  c = request (&w, "http://bulk.example/\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  transports = braid_fake_reactor_get_transports (w.fake);
+  for (guint i = 0; i < transports->len; i++)
+    if (braid_fake_transport_get_protocol (g_ptr_array_index (transports, i)) != BRAID_PROTOCOL (c))
+      proxy_side = g_ptr_array_index (transports, i);
+  g_assert_nonnull (proxy_side);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (proxy_side)), <=, 256 * 1024);
+  g_assert_cmpint (c->finished_at, <, 0);
+  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (c->body->len, ==, size);
+  g_assert_cmpint (c->finished_at, >=, 0);
+  world_close (&w);
+}
+
+static void
+test_bad_requests (void)
+{
+  g_autofree gchar *long_line = g_strnfill (10000, 'u');
+  const gchar *lines[] = { "ftp://files.example/x\n", "not a url\n", "http://\n", "http://a b/\n",
+                           "\n", "mailto:me@example.com\n", long_line };
+  World w = { 0 };
+
+  g_test_summary ("Malformed, non-http(s) and over-long request lines close the connection without a body");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_BYTE);
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    request (&w, lines[i]);
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      TestClient *c = g_ptr_array_index (w.clients, i);
+
+      g_test_message ("line %" G_GSIZE_FORMAT, i);
+      g_assert_cmpuint (c->body->len, ==, 0);
+      g_assert_cmpint (c->finished_at, >=, 0);
+    }
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, G_N_ELEMENTS (lines));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_fetches, ==, 0);
+  world_close (&w);
+}
+
+static void
+request_at_splits (const BraidChunking *chunking, gpointer data)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = body_of ("split body");
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  TestClient *c;
+
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://s.example/p?q=1", 200, b, 1000, 0, 0);
+  factory = braid_protocol_factory_new (build_client, w.r, NULL);
+  braid_reactor_connect_async (w.r, "tcp:127.0.0.1:8000", factory, NULL, braid_test_store_result, &result);
+  braid_fake_reactor_run_until_idle (w.fake);
+  c = TEST_CLIENT (braid_reactor_connect_finish (w.r, result, NULL));
+  g_ptr_array_add (w.clients, c);
+  for (guint i = 0; i < chunking->chunks->len; i++)
+    {
+      braid_transport_write_bytes (braid_protocol_get_transport (BRAID_PROTOCOL (c)),
+                                   g_ptr_array_index (chunking->chunks, i));
+      braid_fake_reactor_run_until_idle (w.fake);
+    }
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "split body");
+  world_close (&w);
+}
+
+static void
+test_request_splits (void)
+{
+  const gchar *line = "http://s.example/p?q=1\r\n";
+
+  g_test_summary ("The request line may arrive in any pieces");
+  braid_test_for_each_chunking ((const guint8 *) line, strlen (line), 10, request_at_splits, NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (BraidFakeDelivery d = BRAID_FAKE_DELIVERY_WHOLE; d <= BRAID_FAKE_DELIVERY_RANDOM; d++)
+    {
+      g_autofree gchar *p = g_strdup_printf ("/proxy/tutorial-experiment/%s", braid_fake_delivery_to_string (d));
+
+      g_test_add_data_func (p, GINT_TO_POINTER (d), test_tutorial_experiment);
+    }
+  g_test_add_func ("/proxy/thousand-slow-fetches", test_thousand_slow_fetches);
+  g_test_add_func ("/proxy/cache/hit-miss-expiry", test_cache_hit_miss_expiry);
+  g_test_add_func ("/proxy/cache/single-flight", test_single_flight);
+  g_test_add_func ("/proxy/cache/failure", test_cache_failure);
+  g_test_add_func ("/proxy/cache/timeout", test_cache_timeout);
+  g_test_add_func ("/proxy/upstream-error", test_upstream_error);
+  g_test_add_func ("/proxy/oversize-body", test_oversize_body);
+  g_test_add_func ("/proxy/slow-client", test_slow_client);
+  g_test_add_func ("/proxy/bad-requests", test_bad_requests);
+  g_test_add_func ("/proxy/request-splits", test_request_splits);
+  return g_test_run ();
+}
