@@ -104,6 +104,8 @@ test_tree (Fixture *f, gconstpointer data)
     "braid-memcached", "braid-memcached.1", "braid-memcached.conf",
     "braid-memcached.service", "braid-memcached.socket",
     "braid-mc", "braid-mc.1", "client.md", "client.h", "pool.h",
+    "braid-proxy", "braid-proxy.1", "braid-proxy.conf", "braid-proxy.service", "braid-proxy.socket",
+    "braid-timing", "braid-timing.1", "proxy.md", "proxy.h", "fake-fetcher.h",
   };
   const gchar *private_headers[] = { "socket-transport.h", "fake-transport-private.h" };
 
