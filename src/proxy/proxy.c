@@ -55,6 +55,7 @@ struct _BraidProxyRequest
   gsize bytes;
   gint64 started_us;
   BraidDelayedCall *lookup_timer;  /* (owned) (nullable) */
+  GCancellable *lookup_cancellable; /* (owned) (nullable) */
   Flight *flight;               /* (unowned) (nullable) */
   gboolean counted;
 };
@@ -330,6 +331,9 @@ on_lookup_timeout (gpointer data)
 
   if (r->state != REQ_LOOKUP)
     return;
+  /* Tell the cache we no longer wait: it lets go of the request. */
+  if (r->lookup_cancellable != NULL)
+    g_cancellable_cancel (r->lookup_cancellable);
   g_debug ("cache lookup for %s took over %" G_GINT64_FORMAT " ms: fetching", r->url,
            r->proxy->settings.cache_timeout_us / 1000);
   fetch_for (r, "bypass");
@@ -431,7 +435,8 @@ on_line (gpointer data, const gchar *line, gsize len)
   r->state = REQ_LOOKUP;
   r->lookup_timer = braid_reactor_call_later (proxy->reactor, proxy->settings.cache_timeout_us,
                                               on_lookup_timeout, r, NULL);
-  braid_cache_lookup_async (proxy->cache, r->key, NULL, on_lookup, g_object_ref (r));
+  r->lookup_cancellable = g_cancellable_new ();
+  braid_cache_lookup_async (proxy->cache, r->key, r->lookup_cancellable, on_lookup, g_object_ref (r));
 }
 
 static void
@@ -495,6 +500,9 @@ proxy_request_connection_lost (BraidProtocol *protocol, const GError *reason)
 {
   BraidProxyRequest *r = BRAID_PROXY_REQUEST (protocol);
 
+  if (r->state == REQ_LOOKUP && r->lookup_cancellable != NULL)
+    g_cancellable_cancel (r->lookup_cancellable);
+
   if (r->state != REQ_DONE)
     {
       Flight *f = r->flight;
@@ -515,6 +523,7 @@ braid_proxy_request_finalize (GObject *object)
   if (r->lookup_timer != NULL && braid_delayed_call_is_active (r->lookup_timer))
     braid_delayed_call_cancel (r->lookup_timer);
   g_clear_pointer (&r->lookup_timer, braid_delayed_call_unref);
+  g_clear_object (&r->lookup_cancellable);
   if (r->counted)
     r->proxy->stats.in_flight--;
   braid_line_receiver_free (r->lines);

@@ -84,6 +84,13 @@ teardown (Fixture *f, gconstpointer data)
       g_subprocess_wait (p, NULL, NULL);
     }
   g_ptr_array_unref (f->processes);
+  /* Let the server see its clients' connections close before it goes. */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_usleep (5000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
   soup_server_disconnect (f->upstream);
   g_clear_object (&f->upstream);
   g_hash_table_unref (f->hits);
