@@ -3,6 +3,8 @@
 
 static const BraidSimScenario * const scenarios[] = {
   &braid_sim_scenario_upper,
+  &braid_sim_scenario_memcached,
+  &braid_sim_scenario_proxy,
   NULL,
 };
 

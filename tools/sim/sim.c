@@ -16,6 +16,7 @@ struct _BraidSim
   GString *trace;
   GString *failure;            /* (nullable) */
   GPtrArray *stalled;          /* (element-type BraidFakeTransport) (owned) */
+  GHashTable *armed;           /* transports already given their faults */
 };
 
 /* Fault rates are themselves drawn from the seed, so that across seeds the
@@ -47,6 +48,7 @@ braid_sim_new (const BraidSimScenario *scenario, guint32 seed)
   sim->rand = braid_fake_reactor_get_rand (sim->reactor);
   sim->trace = g_string_new (NULL);
   sim->stalled = g_ptr_array_new_with_free_func (g_object_unref);
+  sim->armed = g_hash_table_new (NULL, NULL);
   draw_plan (sim);
   braid_fake_reactor_set_delivery (sim->reactor, sim->plan.delivery);
   braid_sim_trace (sim, "seed %u scenario %s delivery %s reset %.2f stall %.3f refuse %.2f clients %u safety %" G_GINT64_FORMAT "ms",
@@ -62,6 +64,7 @@ braid_sim_free (BraidSim *sim)
   if (sim == NULL)
     return;
   g_ptr_array_unref (sim->stalled);
+  g_hash_table_unref (sim->armed);
   g_object_unref (sim->reactor);
   g_string_free (sim->trace, TRUE);
   if (sim->failure != NULL)
@@ -191,6 +194,28 @@ maybe_stall (BraidSim *sim)
     g_ptr_array_add (sim->stalled, g_object_ref (t));
     braid_sim_trace (sim, "fault stall transport %u", index);
   }
+}
+
+void
+braid_sim_arm_new_connections (BraidSim *sim)
+{
+  GPtrArray *transports = braid_fake_reactor_get_transports (sim->reactor);
+
+  for (guint i = 0; i < transports->len; i++)
+    {
+      BraidFakeTransport *t = g_ptr_array_index (transports, i);
+
+      if (g_hash_table_contains (sim->armed, t))
+        continue;
+      g_hash_table_add (sim->armed, t);
+      if (sim->faults && braid_sim_chance (sim, sim->plan.reset_probability))
+        {
+          gsize after = (gsize) g_rand_int_range (sim->rand, 0, 2048);
+
+          braid_fake_transport_reset_after (t, after);
+          braid_sim_trace (sim, "fault reset-after %" G_GSIZE_FORMAT " on transport %u", after, i);
+        }
+    }
 }
 
 static gchar *

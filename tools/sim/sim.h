@@ -70,6 +70,9 @@ gboolean braid_sim_failed (BraidSim *sim);
 /* Applies the plan's faults to a new connection's transports (reset after
  * a random count, in either direction). */
 void braid_sim_arm_connection (BraidSim *sim, BraidFakeTransport *a, BraidFakeTransport *b);
+/* Gives every connection not seen before its faults (a reset after a
+ * random byte count, with the plan's probability). */
+void braid_sim_arm_new_connections (BraidSim *sim);
 /* A coin with probability @p, from the seed. */
 gboolean braid_sim_chance (BraidSim *sim, gdouble p);
 
