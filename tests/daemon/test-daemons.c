@@ -1,0 +1,167 @@
+/* braid — the daemons as systemd runs them: socket activation through
+ * systemd-socket-activate, configuration errors, SIGHUP reload. */
+#include "test-support.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+static gchar *
+talk (guint16 port, const gchar *request, const gchar *terminator)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) reply = g_string_new (NULL);
+  gchar buf[4096];
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request, strlen (request), NULL, NULL, &error);
+  g_assert_no_error (error);
+  while (!g_str_has_suffix (reply->str, terminator))
+    {
+      gssize n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n <= 0)
+        break;
+      g_string_append_len (reply, buf, n);
+    }
+  return g_string_free (g_steal_pointer (&reply), FALSE);
+}
+
+static void
+stop (GSubprocess *p)
+{
+  g_subprocess_send_signal (p, SIGTERM);
+  g_subprocess_wait (p, NULL, NULL);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+}
+
+static void
+test_socket_activation (void)
+{
+  g_autofree gchar *activate = g_find_program_in_path ("systemd-socket-activate");
+  g_autofree gchar *mc = braid_test_build_path ("src/daemon/braid-memcached");
+  g_autofree gchar *proxy = braid_test_build_path ("src/daemon/braid-proxy");
+  guint16 mc_port = braid_test_find_free_port ();
+  guint16 proxy_port = braid_test_find_free_port ();
+  g_autofree gchar *mc_listen = g_strdup_printf ("127.0.0.1:%u", mc_port);
+  g_autofree gchar *proxy_listen = g_strdup_printf ("127.0.0.1:%u", proxy_port);
+  g_autofree gchar *servers = g_strdup_printf ("127.0.0.1:%u", mc_port);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) a = NULL;
+  g_autoptr(GSubprocess) b = NULL;
+  g_autofree gchar *version = NULL;
+  g_autofree gchar *body = NULL;
+
+  g_test_summary ("Both daemons start under systemd-socket-activate and serve on the sockets it passes "
+                  "(systemd:name=… endpoints, LISTEN_FDNAMES)");
+  if (activate == NULL)
+    {
+      g_test_skip ("systemd-socket-activate is not installed (apt-get install systemd)");
+      return;
+    }
+  a = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, activate, "-l", mc_listen,
+                        "--fdname=braid-memcached", mc, "--config", "/dev/null",
+                        "--listen", "systemd:name=braid-memcached", NULL);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (mc_port, 10000));
+  version = talk (mc_port, "version\r\n", "\r\n");
+  g_assert_true (g_str_has_prefix (version, "VERSION 1.6.18-braid"));
+
+  b = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, activate, "-l", proxy_listen,
+                        "--fdname=braid-proxy", proxy, "--config", "/dev/null",
+                        "--listen", "systemd:0", "--memcached", servers, NULL);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (proxy_port, 10000));
+  /* no upstream reachable here: a bad request is enough to prove it is the proxy answering */
+  body = talk (proxy_port, "ftp://nowhere\n", "\x01");
+  g_assert_cmpstr (body, ==, "");
+  stop (b);
+  stop (a);
+}
+
+static void
+run_expect_failure (const gchar *program, const gchar *config_text, gint expected_status, const gchar *message_part)
+{
+  g_autofree gchar *path = braid_test_build_path (program);
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-conf-XXXXXX", NULL);
+  g_autofree gchar *conf = g_build_filename (dir, "bad.conf", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) p = NULL;
+  g_autofree gchar *err = NULL;
+
+  g_file_set_contents (conf, config_text, -1, &error);
+  g_assert_no_error (error);
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, path, "--config", conf, "-p", "0", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: %s", program, err);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, expected_status);
+  if (strstr (err, message_part) == NULL)
+    g_error ("expected a message containing “%s” but saw “%s”", message_part, err);
+  g_unlink (conf);
+  g_rmdir (dir);
+}
+
+static void
+test_config_errors (void)
+{
+  g_test_summary ("A bad configuration file stops a daemon before it starts: exit status 3 and a message with file and line");
+  run_expect_failure ("src/daemon/braid-memcached", "[Server]\nPort = 11211\nPrt = 1\n", 3, "bad.conf:3: unknown key");
+  run_expect_failure ("src/daemon/braid-memcached", "[Cache]\n\nMemoryMiB = lots\n", 3, "bad.conf:3: [Cache] MemoryMiB = lots: not a whole number");
+  run_expect_failure ("src/daemon/braid-proxy", "[Cache]\nTTLSeconds = 0\n", 3, "bad.conf:2: [Cache] TTLSeconds = 0");
+  run_expect_failure ("src/daemon/braid-proxy", "[Nope]\n", 3, "bad.conf:1: unknown group [Nope]");
+}
+
+static void
+test_sighup_reload (void)
+{
+  g_autofree gchar *mc = braid_test_build_path ("src/daemon/braid-memcached");
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-conf-XXXXXX", NULL);
+  g_autofree gchar *conf = g_build_filename (dir, "mc.conf", NULL);
+  guint16 port = braid_test_find_free_port ();
+  g_autofree gchar *port_s = g_strdup_printf ("%u", port);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) p = NULL;
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *after = NULL;
+
+  g_test_summary ("SIGHUP re-reads the configuration file and applies the new memory limit");
+  g_file_set_contents (conf, "[Cache]\nMemoryMiB = 32\n", -1, &error);
+  g_assert_no_error (error);
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, mc, "--config", conf, "-p", port_s, "-l", "127.0.0.1", NULL);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 10000));
+  before = talk (port, "stats settings\r\n", "END\r\n");
+  g_assert_nonnull (strstr (before, "STAT maxbytes 33554432\r\n"));
+  g_file_set_contents (conf, "[Cache]\nMemoryMiB = 128\n", -1, &error);
+  g_subprocess_send_signal (p, SIGHUP);
+  for (guint i = 0; i < 100; i++)
+    {
+      g_clear_pointer (&after, g_free);
+      after = talk (port, "stats settings\r\n", "END\r\n");
+      if (strstr (after, "STAT maxbytes 134217728\r\n") != NULL)
+        break;
+      g_usleep (20000);
+    }
+  g_assert_nonnull (strstr (after, "STAT maxbytes 134217728\r\n"));
+  stop (p);
+  g_unlink (conf);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/daemon/socket-activation", test_socket_activation);
+  g_test_add_func ("/daemon/config-errors", test_config_errors);
+  g_test_add_func ("/daemon/sighup-reload", test_sighup_reload);
+  return g_test_run ();
+}
