@@ -14,7 +14,7 @@
  * The servers (also from $MEMCACHED_SERVERS, as libmemcached-tools read
  * it) form a ketama pool, so keys go where libmemcached would put them. */
 #include "glib-reactor.h"
-#include "pool.h"
+#include "mc-pool.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +73,7 @@ cmd_get (Tool *t, int argc, char **argv)
           status = fail ("get", argv[i], error);
           continue;
         }
-      braid_mc_client_get_async (c, argv[i], FALSE, NULL, store_result, &r);
+      braid_mc_client_get_async (c, argv[i], BRAID_MC_GET_FLAGS_NONE, NULL, store_result, &r);
       v = braid_mc_client_get_finish (c, wait (&r), &error);
       if (v == NULL)
         {
@@ -107,7 +107,7 @@ cmd_set (Tool *t, int argc, char **argv)
     return fail ("set", argv[0], error);
   value = g_bytes_new (argv[1], strlen (argv[1]));
   braid_mc_client_set_async (c, argv[0], value, flags, exptime, NULL, store_result, &r);
-  if (!braid_mc_client_store_finish (c, wait (&r), &error))
+  if (!braid_mc_client_set_finish (c, wait (&r), &error))
     return fail ("set", argv[0], error);
   return 0;
 }
@@ -136,7 +136,7 @@ cmd_delete (Tool *t, int argc, char **argv)
 }
 
 static int
-cmd_incr (Tool *t, gboolean incr, int argc, char **argv)
+cmd_arith (Tool *t, BraidMcArithMode mode, int argc, char **argv)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GAsyncResult) r = NULL;
@@ -145,15 +145,15 @@ cmd_incr (Tool *t, gboolean incr, int argc, char **argv)
 
   if (argc < 1 || (argc > 1 && !g_ascii_string_to_unsigned (argv[1], 10, 0, G_MAXUINT64, &delta, &error)))
     {
-      g_printerr ("usage: braid-mc %s KEY [DELTA]%s%s\n", incr ? "incr" : "decr",
+      g_printerr ("usage: braid-mc %s KEY [DELTA]%s%s\n", braid_mc_arith_mode_name (mode),
                   error != NULL ? ": " : "", error != NULL ? error->message : "");
       return 2;
     }
   if ((c = client_for (t, argv[0], &error)) == NULL)
-    return fail (incr ? "incr" : "decr", argv[0], error);
-  braid_mc_client_incr_async (c, argv[0], incr, delta, NULL, store_result, &r);
-  if (!braid_mc_client_incr_finish (c, wait (&r), &value, &error))
-    return fail (incr ? "incr" : "decr", argv[0], error);
+    return fail (braid_mc_arith_mode_name (mode), argv[0], error);
+  braid_mc_client_arith_async (c, argv[0], mode, delta, NULL, store_result, &r);
+  if (!braid_mc_client_arith_finish (c, wait (&r), &value, &error))
+    return fail (braid_mc_arith_mode_name (mode), argv[0], error);
   g_print ("%" G_GUINT64_FORMAT "\n", value);
   return 0;
 }
@@ -330,7 +330,7 @@ main (int argc, char **argv)
   else if (g_str_equal (cmd, "delete"))
     status = cmd_delete (&t, argc, argv);
   else if (g_str_equal (cmd, "incr") || g_str_equal (cmd, "decr"))
-    status = cmd_incr (&t, g_str_equal (cmd, "incr"), argc, argv);
+    status = cmd_arith (&t, g_str_equal (cmd, "incr") ? BRAID_MC_ARITH_MODE_INCR : BRAID_MC_ARITH_MODE_DECR, argc, argv);
   else if (g_str_equal (cmd, "touch"))
     status = cmd_touch (&t, argc, argv);
   else if (g_str_equal (cmd, "stats"))

@@ -21,7 +21,7 @@ on_incremented (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
   guint64 value = 0;
 
-  if (!braid_mc_client_incr_finish (BRAID_MC_CLIENT (source), result, &value, &error))
+  if (!braid_mc_client_arith_finish (BRAID_MC_CLIENT (source), result, &value, &error))
     {
       g_printerr ("incr failed: %s\n", error->message);
       app->status = 1;
@@ -49,7 +49,7 @@ on_got (GObject *source, GAsyncResult *result, gpointer data)
            (const gchar *) g_bytes_get_data (value->data, NULL));
   /* The client that holds "visits" in the pool, for the other commands. */
   app->client = braid_mc_pool_client_for_key (app->pool, "visits", NULL);
-  braid_mc_client_incr_async (app->client, "visits", TRUE, 1, NULL, on_incremented, app);
+  braid_mc_client_arith_async (app->client, "visits", BRAID_MC_ARITH_MODE_INCR, 1, NULL, on_incremented, app);
 }
 
 static void

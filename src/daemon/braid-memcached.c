@@ -7,7 +7,7 @@
 #include "daemon.h"
 #include "daemon-config.h"
 #include "glib-reactor.h"
-#include "server.h"
+#include "mc-server.h"
 
 #include <string.h>
 

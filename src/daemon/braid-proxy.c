@@ -7,7 +7,7 @@
 #include "daemon.h"
 #include "daemon-config.h"
 #include "glib-reactor.h"
-#include "memcached-cache.h"
+#include "mc-cache.h"
 #include "memory-cache.h"
 #include "proxy.h"
 #include "soup-fetcher.h"
@@ -225,7 +225,7 @@ main (int argc, char **argv)
   g_autoptr(BraidSoupFetcher) fetcher = NULL;
   g_autoptr(BraidMcPool) pool = NULL;
   g_autoptr(BraidMemoryCache) memory = NULL;
-  g_autoptr(BraidMemcachedCache) shared = NULL;
+  g_autoptr(BraidMcCache) shared = NULL;
   g_autoptr(BraidProxy) proxy = NULL;
   g_autoptr(BraidProtocolFactory) factory = NULL;
   g_autoptr(BraidDaemon) daemon = NULL;
@@ -270,7 +270,7 @@ main (int argc, char **argv)
           return BRAID_EXIT_USAGE;
         }
       braid_mc_pool_set_timeout (pool, o.cache_timeout_ms * 1000 * 5);
-      shared = braid_memcached_cache_new (pool, 1024 * 1024);
+      shared = braid_mc_cache_new (pool, 1024 * 1024);
       cache = BRAID_CACHE (shared);
       cache_kind = "memcached";
     }

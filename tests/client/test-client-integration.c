@@ -1,8 +1,8 @@
 /* braid — the client over real sockets, the same test bodies against
  * Debian's memcached and braid-memcached. */
 #include "test-support.h"
-#include "client.h"
-#include "pool.h"
+#include "mc-client.h"
+#include "mc-pool.h"
 
 #include <signal.h>
 #include <string.h>
@@ -95,30 +95,30 @@ test_round_trip (Fixture *f, gconstpointer data)
     return;
   braid_mc_client_set_async (f->client, "k", value, 42, 0, NULL, braid_test_store_result, &r1);
   /* pipelined: sent before the set is answered */
-  braid_mc_client_get_async (f->client, "k", TRUE, NULL, braid_test_store_result, &r2);
+  braid_mc_client_get_async (f->client, "k", BRAID_MC_GET_FLAGS_WITH_CAS, NULL, braid_test_store_result, &r2);
   WAIT (r2);
-  g_assert_true (braid_mc_client_store_finish (f->client, r1, &error));
+  g_assert_true (braid_mc_client_set_finish (f->client, r1, &error));
   got = braid_mc_client_get_finish (f->client, r2, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (got->flags, ==, 42);
   g_assert_cmpmem (g_bytes_get_data (got->data, NULL), g_bytes_get_size (got->data), "hello\r\nworld", 12);
 
-  braid_mc_client_store_async (f->client, BRAID_MC_CAS, "k", ten, 0, 0, got->cas, NULL, braid_test_store_result, &r3);
-  braid_mc_client_store_async (f->client, BRAID_MC_CAS, "k", ten, 0, 0, got->cas, NULL, braid_test_store_result, &r4);
-  braid_mc_client_incr_async (f->client, "k", TRUE, 5, NULL, braid_test_store_result, &r5);
+  braid_mc_client_store_async (f->client, BRAID_MC_STORE_MODE_CAS, "k", ten, 0, 0, got->cas, NULL, braid_test_store_result, &r3);
+  braid_mc_client_store_async (f->client, BRAID_MC_STORE_MODE_CAS, "k", ten, 0, 0, got->cas, NULL, braid_test_store_result, &r4);
+  braid_mc_client_arith_async (f->client, "k", BRAID_MC_ARITH_MODE_INCR, 5, NULL, braid_test_store_result, &r5);
   braid_mc_client_delete_async (f->client, "k", NULL, braid_test_store_result, &r6);
-  braid_mc_client_get_async (f->client, "k", FALSE, NULL, braid_test_store_result, &r7);
+  braid_mc_client_get_async (f->client, "k", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r7);
   braid_mc_client_stats_async (f->client, NULL, NULL, braid_test_store_result, &r8);
   WAIT (r8);
   g_assert_true (braid_mc_client_store_finish (f->client, r3, &error));
   g_assert_false (braid_mc_client_store_finish (f->client, r4, &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_EXISTS);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_EXISTS);
   g_clear_error (&error);
-  g_assert_true (braid_mc_client_incr_finish (f->client, r5, &n, &error));
+  g_assert_true (braid_mc_client_arith_finish (f->client, r5, &n, &error));
   g_assert_cmpuint (n, ==, 15);
   g_assert_true (braid_mc_client_delete_finish (f->client, r6, &error));
   got2 = braid_mc_client_get_finish (f->client, r7, &error);
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
   g_clear_error (&error);
   stats = braid_mc_client_stats_finish (f->client, r8, &error);
   g_assert_no_error (error);
@@ -137,10 +137,10 @@ test_server_goes_away (Fixture *f, gconstpointer data)
   g_subprocess_force_exit (f->process);
   g_subprocess_wait (f->process, NULL, NULL);
   g_clear_object (&f->process);
-  braid_mc_client_get_async (f->client, "k", FALSE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "k", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   WAIT (r1);
   g_assert_null (braid_mc_client_get_finish (f->client, r1, &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
 }
 
 static void

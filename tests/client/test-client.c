@@ -2,7 +2,7 @@
  * replies fed back in pieces, results checked (the _test(send, recv,
  * result) shape), pipelining, timeouts, reconnects, resets, cancellation. */
 #include "test-support.h"
-#include "client.h"
+#include "mc-client.h"
 
 #include <string.h>
 
@@ -75,7 +75,7 @@ test_get (Fixture *f, gconstpointer data)
   g_autoptr(BraidMcValue) v = NULL;
 
   g_test_summary ("get: the exact request, the value with its flags; a miss is NOT_FOUND");
-  braid_mc_client_get_async (f->client, "greeting", FALSE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "greeting", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   expect_sent (f, "get greeting\r\n");
   reply (f, "VALUE greeting 7 5\r\nhello\r\nEND\r\n");
   v = braid_mc_client_get_finish (f->client, r1, &error);
@@ -84,11 +84,11 @@ test_get (Fixture *f, gconstpointer data)
   g_assert_cmpuint (v->flags, ==, 7);
   g_assert_cmpmem (g_bytes_get_data (v->data, NULL), g_bytes_get_size (v->data), "hello", 5);
 
-  braid_mc_client_get_async (f->client, "absent", TRUE, NULL, braid_test_store_result, &r2);
+  braid_mc_client_get_async (f->client, "absent", BRAID_MC_GET_FLAGS_WITH_CAS, NULL, braid_test_store_result, &r2);
   expect_sent (f, "gets absent\r\n");
   reply (f, "END\r\n");
   g_assert_null (braid_mc_client_get_finish (f->client, r2, &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
 }
 
 static void
@@ -103,7 +103,7 @@ test_multi_get_and_cas (Fixture *f, gconstpointer data)
   BraidMcValue *b;
 
   g_test_summary ("Multi-get returns the hits by key with their cas; cas sends the value read");
-  braid_mc_client_get_multi_async (f->client, keys, TRUE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_multi_async (f->client, keys, BRAID_MC_GET_FLAGS_WITH_CAS, NULL, braid_test_store_result, &r1);
   expect_sent (f, "gets a b c\r\n");
   reply (f, "VALUE a 0 1 10\r\n1\r\nVALUE b 0 2 11\r\n22\r\nEND\r\n");
   values = braid_mc_client_get_multi_finish (f->client, r1, &error);
@@ -111,11 +111,11 @@ test_multi_get_and_cas (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (values), ==, 2);
   b = g_hash_table_lookup (values, "b");
   g_assert_cmpuint (b->cas, ==, 11);
-  braid_mc_client_store_async (f->client, BRAID_MC_CAS, "b", data_new, 0, 0, b->cas, NULL, braid_test_store_result, &r2);
+  braid_mc_client_store_async (f->client, BRAID_MC_STORE_MODE_CAS, "b", data_new, 0, 0, b->cas, NULL, braid_test_store_result, &r2);
   expect_sent (f, "cas b 0 0 3 11\r\nnew\r\n");
   reply (f, "EXISTS\r\n");
   g_assert_false (braid_mc_client_store_finish (f->client, r2, &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_EXISTS);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_EXISTS);
 }
 
 typedef struct {
@@ -127,13 +127,13 @@ typedef struct {
 static void
 test_storage_and_others (Fixture *f, gconstpointer data)
 {
-  static const BraidMcCommandType modes[] = { BRAID_MC_SET, BRAID_MC_ADD, BRAID_MC_REPLACE, BRAID_MC_APPEND, BRAID_MC_PREPEND };
+  static const BraidMcStoreMode modes[] = { BRAID_MC_STORE_MODE_SET, BRAID_MC_STORE_MODE_ADD, BRAID_MC_STORE_MODE_REPLACE, BRAID_MC_STORE_MODE_APPEND, BRAID_MC_STORE_MODE_PREPEND };
   static const StoreCase cases[] = {
     { "set k 3 60 2\r\nhi\r\n", "STORED\r\n", -1 },
-    { "add k 3 60 2\r\nhi\r\n", "NOT_STORED\r\n", BRAID_MEMCACHE_ERROR_NOT_STORED },
-    { "replace k 3 60 2\r\nhi\r\n", "SERVER_ERROR out of memory storing object\r\n", BRAID_MEMCACHE_ERROR_SERVER_ERROR },
-    { "append k 3 60 2\r\nhi\r\n", "CLIENT_ERROR bad data chunk\r\n", BRAID_MEMCACHE_ERROR_CLIENT_ERROR },
-    { "prepend k 3 60 2\r\nhi\r\n", "ERROR\r\n", BRAID_MEMCACHE_ERROR_UNKNOWN_COMMAND },
+    { "add k 3 60 2\r\nhi\r\n", "NOT_STORED\r\n", BRAID_MC_ERROR_NOT_STORED },
+    { "replace k 3 60 2\r\nhi\r\n", "SERVER_ERROR out of memory storing object\r\n", BRAID_MC_ERROR_SERVER_ERROR },
+    { "append k 3 60 2\r\nhi\r\n", "CLIENT_ERROR bad data chunk\r\n", BRAID_MC_ERROR_CLIENT_ERROR },
+    { "prepend k 3 60 2\r\nhi\r\n", "ERROR\r\n", BRAID_MC_ERROR_UNKNOWN_COMMAND },
   };
   g_autoptr(GBytes) hi = g_bytes_new_static ("hi", 2);
 
@@ -154,7 +154,7 @@ test_storage_and_others (Fixture *f, gconstpointer data)
           g_assert_true (ok);
         }
       else
-        g_assert_error (error, BRAID_MEMCACHE_ERROR, cases[i].error_code);
+        g_assert_error (error, BRAID_MC_ERROR, cases[i].error_code);
     }
 
   {
@@ -165,8 +165,8 @@ test_storage_and_others (Fixture *f, gconstpointer data)
     guint64 n = 0;
 
     braid_mc_client_delete_async (f->client, "k", NULL, braid_test_store_result, &r1);
-    braid_mc_client_incr_async (f->client, "n", TRUE, 18446744073709551615ULL, NULL, braid_test_store_result, &r2);
-    braid_mc_client_incr_async (f->client, "n", FALSE, 1, NULL, braid_test_store_result, &r3);
+    braid_mc_client_arith_async (f->client, "n", BRAID_MC_ARITH_MODE_INCR, 18446744073709551615ULL, NULL, braid_test_store_result, &r2);
+    braid_mc_client_arith_async (f->client, "n", BRAID_MC_ARITH_MODE_DECR, 1, NULL, braid_test_store_result, &r3);
     braid_mc_client_touch_async (f->client, "k", 10, NULL, braid_test_store_result, &r4);
     braid_mc_client_flush_all_async (f->client, 5, NULL, braid_test_store_result, &r5);
     braid_mc_client_stats_async (f->client, NULL, NULL, braid_test_store_result, &r6);
@@ -175,11 +175,11 @@ test_storage_and_others (Fixture *f, gconstpointer data)
                     "flush_all 5\r\nstats\r\nversion\r\n");
     reply (f, "NOT_FOUND\r\n18446744073709551615\r\n0   \r\nTOUCHED\r\nOK\r\nSTAT pid 1\r\nSTAT a b c\r\nEND\r\nVERSION 1.6.18\r\n");
     g_assert_false (braid_mc_client_delete_finish (f->client, r1, &error));
-    g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+    g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
     g_clear_error (&error);
-    g_assert_true (braid_mc_client_incr_finish (f->client, r2, &n, &error));
+    g_assert_true (braid_mc_client_arith_finish (f->client, r2, &n, &error));
     g_assert_cmpuint (n, ==, G_MAXUINT64);
-    g_assert_true (braid_mc_client_incr_finish (f->client, r3, &n, &error));
+    g_assert_true (braid_mc_client_arith_finish (f->client, r3, &n, &error));
     g_assert_cmpuint (n, ==, 0);
     g_assert_true (braid_mc_client_touch_finish (f->client, r4, &error));
     g_assert_true (braid_mc_client_flush_all_finish (f->client, r5, &error));
@@ -204,10 +204,10 @@ test_validation (Fixture *f, gconstpointer data)
       g_autoptr(GAsyncResult) r = NULL;
       g_autoptr(GError) error = NULL;
 
-      braid_mc_client_get_async (f->client, *k, FALSE, NULL, braid_test_store_result, &r);
+      braid_mc_client_get_async (f->client, *k, BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r);
       braid_fake_reactor_run_until_idle (f->fake);
       g_assert_null (braid_mc_client_get_finish (f->client, r, &error));
-      g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT);
+      g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
     }
   {
     g_autoptr(GAsyncResult) r = NULL;
@@ -215,8 +215,8 @@ test_validation (Fixture *f, gconstpointer data)
 
     braid_mc_client_set_async (f->client, "big", big, 0, 0, NULL, braid_test_store_result, &r);
     braid_fake_reactor_run_until_idle (f->fake);
-    g_assert_false (braid_mc_client_store_finish (f->client, r, &error));
-    g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_TOO_LARGE);
+    g_assert_false (braid_mc_client_set_finish (f->client, r, &error));
+    g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_TOO_LARGE);
   }
   g_assert_cmpuint (f->servers->len, ==, 0);  /* never even connected */
 }
@@ -229,7 +229,7 @@ test_pipelining (Fixture *f, gconstpointer data)
 
   g_test_summary ("Requests are pipelined on one connection and matched to replies in order");
   for (guint i = 0; i < 3; i++)
-    braid_mc_client_get_async (f->client, keys[i], FALSE, NULL, braid_test_store_result, &r[i]);
+    braid_mc_client_get_async (f->client, keys[i], BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r[i]);
   expect_sent (f, "get one\r\nget two\r\nget three\r\n");
   g_assert_cmpuint (braid_mc_client_get_n_pending (f->client), ==, 3);
   reply (f, "VALUE one 0 1\r\n1\r\nEND\r\nEND\r\nVALUE three 0 1\r\n3\r\nEND\r\n");
@@ -239,7 +239,7 @@ test_pipelining (Fixture *f, gconstpointer data)
       g_autoptr(BraidMcValue) v = braid_mc_client_get_finish (f->client, r[i], &error);
 
       if (i == 1)
-        g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+        g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
       else
         g_assert_cmpstr (v->key, ==, keys[i]);
       g_clear_object (&r[i]);
@@ -259,16 +259,16 @@ test_timeout_and_reconnect (Fixture *f, gconstpointer data)
   g_test_summary ("A request with no reply times out on the reactor clock; the client starts a new "
                   "connection for the next one");
   braid_mc_client_set_timeout (f->client, 500 * 1000);
-  braid_mc_client_get_async (f->client, "slow", FALSE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "slow", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   expect_sent (f, "get slow\r\n");
   braid_fake_reactor_advance (f->fake, 499 * 1000);
   g_assert_null (r1);
   braid_fake_reactor_advance (f->fake, 1000);
   g_assert_null (braid_mc_client_get_finish (f->client, r1, &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_TIMED_OUT);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT);
   g_assert_true (braid_recording_protocol_is_lost (server (f)));
 
-  braid_mc_client_get_async (f->client, "k", FALSE, NULL, braid_test_store_result, &r2);
+  braid_mc_client_get_async (f->client, "k", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r2);
   expect_sent (f, "get k\r\n");
   g_assert_cmpuint (f->servers->len, ==, 2);
   reply (f, "VALUE k 0 1\r\nx\r\nEND\r\n");
@@ -288,8 +288,8 @@ test_reset_mid_value (Fixture *f, gconstpointer data)
   g_autoptr(BraidMcValue) v = NULL;
 
   g_test_summary ("A reset in the middle of a value fails the requests in flight, and only those");
-  braid_mc_client_get_async (f->client, "a", FALSE, NULL, braid_test_store_result, &r1);
-  braid_mc_client_get_async (f->client, "b", FALSE, NULL, braid_test_store_result, &r2);
+  braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "b", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r2);
   expect_sent (f, "get a\r\nget b\r\n");
   braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (server (f))), "VALUE a 0 10\r\n01234");
   braid_fake_reactor_run_until_idle (f->fake);
@@ -297,11 +297,11 @@ test_reset_mid_value (Fixture *f, gconstpointer data)
   braid_transport_abort_connection (braid_protocol_get_transport (BRAID_PROTOCOL (server (f))));
   braid_fake_reactor_run_until_idle (f->fake);
   g_assert_null (braid_mc_client_get_finish (f->client, r1, &e1));
-  g_assert_error (e1, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+  g_assert_error (e1, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
   g_assert_null (braid_mc_client_get_finish (f->client, r2, &e2));
-  g_assert_error (e2, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+  g_assert_error (e2, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
 
-  braid_mc_client_get_async (f->client, "c", FALSE, NULL, braid_test_store_result, &r3);
+  braid_mc_client_get_async (f->client, "c", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r3);
   expect_sent (f, "get c\r\n");
   reply (f, "VALUE c 0 1\r\nc\r\nEND\r\n");
   v = braid_mc_client_get_finish (f->client, r3, &e3);
@@ -320,8 +320,8 @@ test_cancellation (Fixture *f, gconstpointer data)
 
   g_test_summary ("Cancelling answers at once; the cancelled reply is still read and dropped, so the "
                   "next request gets its own reply");
-  braid_mc_client_get_async (f->client, "a", FALSE, cancellable, braid_test_store_result, &r1);
-  braid_mc_client_get_async (f->client, "b", FALSE, NULL, braid_test_store_result, &r2);
+  braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, cancellable, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "b", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r2);
   expect_sent (f, "get a\r\nget b\r\n");
   g_cancellable_cancel (cancellable);
   braid_fake_reactor_run_until_idle (f->fake);
@@ -344,13 +344,13 @@ test_refused_and_backoff (Fixture *f, gconstpointer data)
 
   g_test_summary ("A refused connection fails the waiting requests; the next connect waits out a backoff");
   braid_fake_reactor_set_refuse_connections (f->fake, TRUE);
-  braid_mc_client_get_async (f->client, "a", FALSE, NULL, braid_test_store_result, &r1);
+  braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   braid_fake_reactor_run_until_idle (f->fake);
   g_assert_null (braid_mc_client_get_finish (f->client, r1, &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
 
   braid_fake_reactor_set_refuse_connections (f->fake, FALSE);
-  braid_mc_client_get_async (f->client, "b", FALSE, NULL, braid_test_store_result, &r2);
+  braid_mc_client_get_async (f->client, "b", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r2);
   braid_fake_reactor_run_until_idle (f->fake);
   g_assert_cmpuint (f->servers->len, ==, 0);   /* still backing off */
   braid_fake_reactor_advance (f->fake, 50 * 1000);

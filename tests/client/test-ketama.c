@@ -2,7 +2,7 @@
  * (MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED), checked against libmemcached
  * itself, for thousands of keys and pools of 1 to 12 servers. */
 #include "test-support.h"
-#include "pool.h"
+#include "mc-pool.h"
 
 #include <libmemcached/memcached.h>
 #include <string.h>

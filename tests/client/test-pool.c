@@ -1,7 +1,7 @@
 /* braid — the pool on the fake reactor: keys to their server, dead servers
  * out after failures and back after the retry delay. */
 #include "test-support.h"
-#include "pool.h"
+#include "mc-pool.h"
 
 #include <string.h>
 
@@ -46,7 +46,7 @@ test_ejection (void)
       braid_fake_reactor_advance (fake, G_USEC_PER_SEC);
       g_assert_nonnull (r);
       g_assert_null (braid_mc_pool_get_finish (pool, r, &e));
-      g_assert_error (e, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST);
+      g_assert_error (e, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
     }
   g_assert_false (braid_mc_pool_is_server_alive (pool, dead_index));
   g_assert_true (braid_mc_pool_client_for_key (pool, key, NULL) == braid_mc_pool_get_client (pool, 1));
@@ -62,7 +62,7 @@ test_ejection (void)
     braid_transport_write_string (braid_protocol_get_transport (g_ptr_array_index (servers, 0)), "END\r\n");
     braid_fake_reactor_run_until_idle (fake);
     v = braid_mc_pool_get_finish (pool, r, &e);
-    g_assert_error (e, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND);
+    g_assert_error (e, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
   }
 
   braid_fake_reactor_advance (fake, 30 * G_USEC_PER_SEC);
@@ -83,10 +83,10 @@ test_no_servers (void)
 
   g_test_summary ("Bad server lists are refused with a message");
   g_assert_null (braid_mc_pool_new (BRAID_REACTOR (fake), "", &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
   g_clear_error (&error);
   g_assert_null (braid_mc_pool_new (BRAID_REACTOR (fake), "host:port", &error));
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
 }
 
 int

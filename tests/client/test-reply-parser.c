@@ -1,7 +1,7 @@
 /* braid — the client's reply parser, at every split. */
 #include "test-support.h"
-#include "reply-parser.h"
-#include "memcache-error.h"
+#include "mc-reply-parser.h"
+#include "mc-error.h"
 
 #include <string.h>
 
@@ -28,7 +28,7 @@ render (const BraidChunking *chunking, gboolean *failed)
 
           if (error != NULL)
             {
-              g_assert_true (g_error_matches (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_PROTOCOL));
+              g_assert_true (g_error_matches (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL));
               g_string_append (out, "<protocol error>");
               *failed = TRUE;
               break;
@@ -113,7 +113,7 @@ test_line_limit (void)
 
   g_test_summary ("A reply line without an end is not buffered without bound");
   g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) junk, strlen (junk), &r, &error), ==, 0);
-  g_assert_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_PROTOCOL);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
 }
 
 int

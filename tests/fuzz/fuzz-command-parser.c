@@ -1,9 +1,9 @@
 /* braid — fuzz target: the memcached command parser and the whole server
  * protocol behind it.  Built as a plain test by driver.c; with
  * -fsanitize=fuzzer it is a libFuzzer target. */
-#include "command-parser.h"
-#include "server.h"
-#include "server-protocol.h"
+#include "mc-command-parser.h"
+#include "mc-server.h"
+#include "mc-server-protocol-private.h"
 #include "fake-reactor.h"
 
 #include <string.h>
@@ -36,7 +36,7 @@ fuzz_parser (const guint8 *data, gsize size)
       g_assert (used <= size - offset);
       if (braid_mc_command_is_storage (cmd.type))
         g_assert (cmd.value + cmd.value_len + 2 <= data + size);
-      if (cmd.type == BRAID_MC_BAD_INPUT)
+      if (cmd.type == BRAID_MC_COMMAND_BAD_INPUT)
         swallow = cmd.swallow;
       offset += used;
     }

@@ -1,7 +1,7 @@
 /* braid — fuzz target: the client's reply parser, and the client reading
  * those bytes as replies to pipelined requests. */
-#include "reply-parser.h"
-#include "client.h"
+#include "mc-reply-parser.h"
+#include "mc-client.h"
 #include "fake-reactor.h"
 
 int LLVMFuzzerTestOneInput (const guint8 *data, gsize size);
@@ -47,10 +47,10 @@ fuzz_client (const guint8 *data, gsize size)
   const gchar *keys[] = { "a", "b", NULL };
   GPtrArray *transports;
 
-  braid_mc_client_get_async (client, "a", TRUE, NULL, ignore, NULL);
-  braid_mc_client_get_multi_async (client, keys, FALSE, NULL, ignore, NULL);
+  braid_mc_client_get_async (client, "a", BRAID_MC_GET_FLAGS_WITH_CAS, NULL, ignore, NULL);
+  braid_mc_client_get_multi_async (client, keys, BRAID_MC_GET_FLAGS_NONE, NULL, ignore, NULL);
   braid_mc_client_stats_async (client, NULL, NULL, ignore, NULL);
-  braid_mc_client_incr_async (client, "n", TRUE, 1, NULL, ignore, NULL);
+  braid_mc_client_arith_async (client, "n", BRAID_MC_ARITH_MODE_INCR, 1, NULL, ignore, NULL);
   braid_fake_reactor_run_until_idle (fake);
   transports = braid_fake_reactor_get_transports (fake);
   for (guint i = 0; i < transports->len; i++)

@@ -1,6 +1,6 @@
 /* braid — in-process components for replay. */
 #include "replay-components.h"
-#include "server.h"
+#include "mc-server.h"
 
 typedef struct {
   const gchar *name;

@@ -9,8 +9,8 @@
  * outcome is unknown; the same for a counter advanced by incr.  Liveness:
  * with faults off every client completes a set and a get of its own key. */
 #include "sim-scenarios.h"
-#include "client.h"
-#include "server.h"
+#include "mc-client.h"
+#include "mc-server.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +96,8 @@ op_free (Op *op)
 static gboolean
 unknown_outcome (const GError *error)
 {
-  return error != NULL && error->domain == BRAID_MEMCACHE_ERROR &&
-         (error->code == BRAID_MEMCACHE_ERROR_CONNECTION_LOST || error->code == BRAID_MEMCACHE_ERROR_TIMED_OUT);
+  return error != NULL && error->domain == BRAID_MC_ERROR &&
+         (error->code == BRAID_MC_ERROR_CONNECTION_LOST || error->code == BRAID_MC_ERROR_TIMED_OUT);
 }
 
 static void
@@ -106,7 +106,7 @@ on_set (GObject *source, GAsyncResult *result, gpointer data)
   Op *op = data;
   g_autoptr(GError) error = NULL;
 
-  if (braid_mc_client_store_finish (BRAID_MC_CLIENT (source), result, &error))
+  if (braid_mc_client_set_finish (BRAID_MC_CLIENT (source), result, &error))
     op->write->acked = now (op->c->state);
   braid_sim_trace (op->c->state->sim, "client %u set k%u=%s: %s", op->c->id, op->key, op->write->value,
                    error != NULL ? error->message : "STORED");
@@ -177,7 +177,7 @@ on_get (GObject *source, GAsyncResult *result, gpointer data)
   else
     {
       braid_sim_trace (s->sim, "client %u get k%u: %s", op->c->id, op->key, error->message);
-      if (!unknown_outcome (error) && error->code != BRAID_MEMCACHE_ERROR_NOT_FOUND)
+      if (!unknown_outcome (error) && error->code != BRAID_MC_ERROR_NOT_FOUND)
         braid_sim_fail (s->sim, "client %u: get failed unexpectedly: %s", op->c->id, error->message);
     }
   op_free (op);
@@ -188,7 +188,7 @@ do_get (Client *c, guint key)
 {
   g_autofree gchar *k = g_strdup_printf ("k%u", key);
 
-  braid_mc_client_get_async (c->client, k, FALSE, NULL, on_get, op_new (c, key));
+  braid_mc_client_get_async (c->client, k, BRAID_MC_GET_FLAGS_NONE, NULL, on_get, op_new (c, key));
 }
 
 static void
@@ -198,7 +198,7 @@ on_delete (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
 
   braid_mc_client_delete_finish (BRAID_MC_CLIENT (source), result, &error);
-  if (error != NULL && !unknown_outcome (error) && error->code != BRAID_MEMCACHE_ERROR_NOT_FOUND)
+  if (error != NULL && !unknown_outcome (error) && error->code != BRAID_MC_ERROR_NOT_FOUND)
     braid_sim_fail (op->c->state->sim, "client %u: delete failed unexpectedly: %s", op->c->id, error->message);
   op_free (op);
 }
@@ -216,7 +216,7 @@ on_cas (GObject *source, GAsyncResult *result, gpointer data)
     s->cas_ok++;
   else if (unknown_outcome (error))
     s->cas_unknown++;
-  else if (error->code != BRAID_MEMCACHE_ERROR_EXISTS && error->code != BRAID_MEMCACHE_ERROR_NOT_FOUND)
+  else if (error->code != BRAID_MC_ERROR_EXISTS && error->code != BRAID_MC_ERROR_NOT_FOUND)
     braid_sim_fail (s->sim, "client %u: cas failed unexpectedly: %s", op->c->id, error->message);
   braid_sim_trace (s->sim, "client %u cas to %s: %s", op->c->id, op->text, error != NULL ? error->message : "STORED");
   op_free (op);
@@ -237,7 +237,7 @@ on_gets_counter (GObject *source, GAsyncResult *result, gpointer data)
 
       cas->text = g_strdup_printf ("%" G_GUINT64_FORMAT, g_ascii_strtoull (text, NULL, 10) + 1);
       next = g_bytes_new (cas->text, strlen (cas->text));
-      braid_mc_client_store_async (op->c->client, BRAID_MC_CAS, "cas-counter", next, 0, 0, v->cas, NULL, on_cas, cas);
+      braid_mc_client_store_async (op->c->client, BRAID_MC_STORE_MODE_CAS, "cas-counter", next, 0, 0, v->cas, NULL, on_cas, cas);
     }
   op_free (op);
 }
@@ -250,11 +250,11 @@ on_incr (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
   guint64 value;
 
-  if (braid_mc_client_incr_finish (BRAID_MC_CLIENT (source), result, &value, &error))
+  if (braid_mc_client_arith_finish (BRAID_MC_CLIENT (source), result, &value, &error))
     s->incr_ok++;
   else if (unknown_outcome (error))
     s->incr_unknown++;
-  else if (error->code != BRAID_MEMCACHE_ERROR_NOT_FOUND)
+  else if (error->code != BRAID_MC_ERROR_NOT_FOUND)
     braid_sim_fail (s->sim, "client %u: incr failed unexpectedly: %s", op->c->id, error->message);
   op_free (op);
 }
@@ -284,10 +284,10 @@ client_act (Client *c)
       braid_mc_client_delete_async (c->client, k, NULL, on_delete, op_new (c, key));
       break;
     case 5:
-      braid_mc_client_get_async (c->client, "cas-counter", TRUE, NULL, on_gets_counter, op_new (c, 0));
+      braid_mc_client_get_async (c->client, "cas-counter", BRAID_MC_GET_FLAGS_WITH_CAS, NULL, on_gets_counter, op_new (c, 0));
       break;
     default:
-      braid_mc_client_incr_async (c->client, "incr-counter", TRUE, 1, NULL, on_incr, op_new (c, 0));
+      braid_mc_client_arith_async (c->client, "incr-counter", BRAID_MC_ARITH_MODE_INCR, 1, NULL, on_incr, op_new (c, 0));
       break;
     }
 }
@@ -328,9 +328,9 @@ mc_setup (BraidSim *sim)
     }
   /* The counters exist from the start (set by the harness, not a client:
    * store directly, no faults involved). */
-  braid_mc_store_store (braid_mc_server_get_store (s->server), BRAID_MC_SET,
+  braid_mc_store_store (braid_mc_server_get_store (s->server), BRAID_MC_STORE_MODE_SET,
                         (const guint8 *) "cas-counter", 11, 0, 0, (const guint8 *) "0", 1, 0);
-  braid_mc_store_store (braid_mc_server_get_store (s->server), BRAID_MC_SET,
+  braid_mc_store_store (braid_mc_server_get_store (s->server), BRAID_MC_STORE_MODE_SET,
                         (const guint8 *) "incr-counter", 12, 0, 0, (const guint8 *) "0", 1, 0);
   (void) zero;
   (void) ignore_result;
@@ -416,8 +416,8 @@ mc_is_live (BraidSim *sim, gpointer data)
       s->final_read = TRUE;
       s->final_cas = s->final_incr = -1;
       s->final_pending = 2;
-      braid_mc_client_get_async (c->client, "cas-counter", FALSE, NULL, on_final, op_new (c, 0));
-      braid_mc_client_get_async (c->client, "incr-counter", FALSE, NULL, on_final, op_new (c, 1));
+      braid_mc_client_get_async (c->client, "cas-counter", BRAID_MC_GET_FLAGS_NONE, NULL, on_final, op_new (c, 0));
+      braid_mc_client_get_async (c->client, "incr-counter", BRAID_MC_GET_FLAGS_NONE, NULL, on_final, op_new (c, 1));
     }
   return s->final_pending == 0;
 }

@@ -8,9 +8,9 @@
  * client receives one whole body. */
 #include "sim-scenarios.h"
 #include "fake-fetcher.h"
-#include "memcached-cache.h"
+#include "mc-cache.h"
 #include "proxy.h"
-#include "server.h"
+#include "mc-server.h"
 
 #include <string.h>
 
@@ -40,7 +40,7 @@ struct _State
   BraidMcServer *server;
   BraidListener *mc_listener;
   BraidMcPool *pool;
-  BraidMemcachedCache *cache;
+  BraidMcCache *cache;
   BraidFakeFetcher *fetcher;
   BraidProxy *proxy;
   BraidListener *proxy_listener;
@@ -178,7 +178,7 @@ px_setup (BraidSim *sim)
   s->mc_listener = braid_reactor_listen (r, "tcp:11211", mc_factory, NULL);
   s->pool = braid_mc_pool_new (r, "127.0.0.1:11211", NULL);
   braid_mc_pool_set_timeout (s->pool, 200 * 1000);
-  s->cache = braid_memcached_cache_new (s->pool, 1024 * 1024);
+  s->cache = braid_mc_cache_new (s->pool, 1024 * 1024);
   s->fetcher = braid_fake_fetcher_new (r);
   for (guint i = 0; i < N_URLS; i++)
     {

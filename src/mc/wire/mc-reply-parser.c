@@ -1,6 +1,6 @@
 /* braid — the memcached client's reply parser. */
-#include "reply-parser.h"
-#include "memcache-error.h"
+#include "mc-reply-parser.h"
+#include "mc-error.h"
 
 #include <string.h>
 
@@ -81,7 +81,7 @@ protocol_error (GError **error, const gchar *what, const guint8 *line, gsize len
   g_autofree gchar *raw = g_strndup ((const gchar *) line, MIN (len, 80));
   g_autofree gchar *shown = g_strescape (raw, NULL);
 
-  g_set_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_PROTOCOL,
+  g_set_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL,
                "Not a memcached reply (%s): “%s”", what, shown);
   return 0;
 }

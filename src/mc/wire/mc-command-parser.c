@@ -7,7 +7,7 @@
  * is answered at once and exactly <bytes>+2 are skipped; a data block whose
  * last two bytes are not "\r\n" is "bad data chunk" after exactly
  * <bytes>+2 bytes. */
-#include "command-parser.h"
+#include "mc-command-parser.h"
 
 #include <string.h>
 
@@ -26,17 +26,11 @@ static const gchar REPLY_TOO_LARGE[] = "SERVER_ERROR object too large for cache\
 static const gchar REPLY_BAD_EXPTIME[] = "CLIENT_ERROR invalid exptime argument\r\n";
 static const gchar REPLY_BAD_DELTA[] = "CLIENT_ERROR invalid numeric delta argument\r\n";
 
-gsize
-braid_mc_item_size (gsize key_len, gsize value_len, gboolean cas_enabled)
-{
-  return BRAID_MC_ITEM_HEADER + key_len + 1 + value_len + 2 + (cas_enabled ? 8 : 0);
-}
-
 gboolean
 braid_mc_command_is_storage (BraidMcCommandType type)
 {
-  return type == BRAID_MC_SET || type == BRAID_MC_ADD || type == BRAID_MC_REPLACE ||
-         type == BRAID_MC_APPEND || type == BRAID_MC_PREPEND || type == BRAID_MC_CAS;
+  return type == BRAID_MC_COMMAND_SET || type == BRAID_MC_COMMAND_ADD || type == BRAID_MC_COMMAND_REPLACE ||
+         type == BRAID_MC_COMMAND_APPEND || type == BRAID_MC_COMMAND_PREPEND || type == BRAID_MC_COMMAND_CAS;
 }
 
 const gchar *
@@ -181,7 +175,7 @@ braid_mc_command_next_key (const BraidMcCommand *cmd, gsize *offset, const guint
 static void
 bad_input (BraidMcCommand *cmd, const gchar *reply, gsize swallow, gboolean close)
 {
-  cmd->type = BRAID_MC_BAD_INPUT;
+  cmd->type = BRAID_MC_COMMAND_BAD_INPUT;
   cmd->reply = reply;
   cmd->swallow = swallow;
   cmd->close = close;
@@ -228,7 +222,7 @@ parse_retrieval (BraidMcCommand *cmd, Token *tokens, guint n, gsize rest_offset,
 static void
 parse_storage_line (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  gboolean is_cas = cmd->type == BRAID_MC_CAS;
+  gboolean is_cas = cmd->type == BRAID_MC_COMMAND_CAS;
   guint base = is_cas ? 6 : 5;
   gint64 vlen;
 
@@ -382,44 +376,44 @@ parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
       return;
     }
   if (token_equals (c, "get"))
-    cmd->type = BRAID_MC_GET, parse_retrieval (cmd, tokens, n, rest_offset, FALSE);
+    cmd->type = BRAID_MC_COMMAND_GET, parse_retrieval (cmd, tokens, n, rest_offset, FALSE);
   else if (token_equals (c, "gets"))
-    cmd->type = BRAID_MC_GETS, parse_retrieval (cmd, tokens, n, rest_offset, FALSE);
+    cmd->type = BRAID_MC_COMMAND_GETS, parse_retrieval (cmd, tokens, n, rest_offset, FALSE);
   else if (token_equals (c, "gat"))
-    cmd->type = BRAID_MC_GAT, parse_retrieval (cmd, tokens, n, rest_offset, TRUE);
+    cmd->type = BRAID_MC_COMMAND_GAT, parse_retrieval (cmd, tokens, n, rest_offset, TRUE);
   else if (token_equals (c, "gats"))
-    cmd->type = BRAID_MC_GATS, parse_retrieval (cmd, tokens, n, rest_offset, TRUE);
+    cmd->type = BRAID_MC_COMMAND_GATS, parse_retrieval (cmd, tokens, n, rest_offset, TRUE);
   else if (token_equals (c, "set"))
-    cmd->type = BRAID_MC_SET, parse_storage_line (parser, cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_SET, parse_storage_line (parser, cmd, tokens, n);
   else if (token_equals (c, "add"))
-    cmd->type = BRAID_MC_ADD, parse_storage_line (parser, cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_ADD, parse_storage_line (parser, cmd, tokens, n);
   else if (token_equals (c, "replace"))
-    cmd->type = BRAID_MC_REPLACE, parse_storage_line (parser, cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_REPLACE, parse_storage_line (parser, cmd, tokens, n);
   else if (token_equals (c, "append"))
-    cmd->type = BRAID_MC_APPEND, parse_storage_line (parser, cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_APPEND, parse_storage_line (parser, cmd, tokens, n);
   else if (token_equals (c, "prepend"))
-    cmd->type = BRAID_MC_PREPEND, parse_storage_line (parser, cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_PREPEND, parse_storage_line (parser, cmd, tokens, n);
   else if (token_equals (c, "cas"))
-    cmd->type = BRAID_MC_CAS, parse_storage_line (parser, cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_CAS, parse_storage_line (parser, cmd, tokens, n);
   else if (token_equals (c, "delete"))
-    cmd->type = BRAID_MC_DELETE, parse_delete (cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_DELETE, parse_delete (cmd, tokens, n);
   else if (token_equals (c, "incr"))
-    cmd->type = BRAID_MC_INCR, parse_arith (cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_INCR, parse_arith (cmd, tokens, n);
   else if (token_equals (c, "decr"))
-    cmd->type = BRAID_MC_DECR, parse_arith (cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_DECR, parse_arith (cmd, tokens, n);
   else if (token_equals (c, "touch"))
-    cmd->type = BRAID_MC_TOUCH, parse_touch (cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_TOUCH, parse_touch (cmd, tokens, n);
   else if (token_equals (c, "flush_all"))
-    cmd->type = BRAID_MC_FLUSH_ALL, parse_flush_all (cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_FLUSH_ALL, parse_flush_all (cmd, tokens, n);
   else if (token_equals (c, "verbosity"))
-    cmd->type = BRAID_MC_VERBOSITY, parse_verbosity (cmd, tokens, n);
+    cmd->type = BRAID_MC_COMMAND_VERBOSITY, parse_verbosity (cmd, tokens, n);
   else if (token_equals (c, "version"))
-    cmd->type = BRAID_MC_VERSION;
+    cmd->type = BRAID_MC_COMMAND_VERSION;
   else if (token_equals (c, "quit"))
-    cmd->type = BRAID_MC_QUIT;
+    cmd->type = BRAID_MC_COMMAND_QUIT;
   else if (token_equals (c, "stats"))
     {
-      cmd->type = BRAID_MC_STATS;
+      cmd->type = BRAID_MC_COMMAND_STATS;
       if (n > 1)
         {
           cmd->arg = tokens[1].start;
@@ -428,7 +422,7 @@ parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
     }
   else if (token_equals (c, "debugtime") && n == 2)
     {
-      cmd->type = BRAID_MC_DEBUGTIME;
+      cmd->type = BRAID_MC_COMMAND_DEBUGTIME;
       if (!parse_i32 (&tokens[1], &cmd->number))
         bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
       cmd->has_number = TRUE;
@@ -499,4 +493,22 @@ braid_mc_parse_command (BraidMcParser *parser,
   if (buf[used + cmd->value_len] != '\r' || buf[used + cmd->value_len + 1] != '\n')
     bad_input (cmd, REPLY_BAD_CHUNK, 0, FALSE);
   return used + cmd->value_len + 2;
+}
+
+BraidMcStoreMode
+braid_mc_command_get_store_mode (BraidMcCommandType type)
+{
+  /* The storage commands are declared in the same order as the modes. */
+  G_STATIC_ASSERT (BRAID_MC_COMMAND_CAS - BRAID_MC_COMMAND_SET == BRAID_MC_STORE_MODE_CAS);
+  G_STATIC_ASSERT (BRAID_MC_COMMAND_APPEND - BRAID_MC_COMMAND_SET == BRAID_MC_STORE_MODE_APPEND);
+
+  g_return_val_if_fail (braid_mc_command_is_storage (type), BRAID_MC_STORE_MODE_SET);
+  return (BraidMcStoreMode) (type - BRAID_MC_COMMAND_SET);
+}
+
+BraidMcArithMode
+braid_mc_command_get_arith_mode (BraidMcCommandType type)
+{
+  g_return_val_if_fail (type == BRAID_MC_COMMAND_INCR || type == BRAID_MC_COMMAND_DECR, BRAID_MC_ARITH_MODE_INCR);
+  return type == BRAID_MC_COMMAND_INCR ? BRAID_MC_ARITH_MODE_INCR : BRAID_MC_ARITH_MODE_DECR;
 }

@@ -5,7 +5,8 @@
  * read is paused once its unsent output passes the server's limit, and
  * resumed when that output has drained: the server's memory for it stays
  * bounded by the limit plus one command. */
-#include "server-protocol.h"
+#include "mc-server-protocol-private.h"
+#include "mc-command-parser.h"
 
 #include <string.h>
 
@@ -74,8 +75,8 @@ static void
 do_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
   BraidMcStore *store = braid_mc_server_get_store (self->server);
-  gboolean with_cas = cmd->type == BRAID_MC_GETS || cmd->type == BRAID_MC_GATS;
-  gboolean touch = cmd->type == BRAID_MC_GAT || cmd->type == BRAID_MC_GATS;
+  gboolean with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
+  gboolean touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
   gsize offset = 0;
   const guint8 *key;
   gsize key_len;
@@ -94,28 +95,28 @@ do_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 static void
 do_storage (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
-  BraidMcResult r = braid_mc_store_store (braid_mc_server_get_store (self->server), cmd->type,
+  BraidMcStoreResult r = braid_mc_store_store (braid_mc_server_get_store (self->server), braid_mc_command_get_store_mode (cmd->type),
                                           cmd->key, cmd->key_len, cmd->flags, cmd->exptime,
                                           cmd->value, cmd->value_len, cmd->cas);
 
   switch (r)
     {
-    case BRAID_MC_STORED:
+    case BRAID_MC_STORE_RESULT_STORED:
       reply (self, cmd, "STORED\r\n");
       break;
-    case BRAID_MC_NOT_STORED:
+    case BRAID_MC_STORE_RESULT_NOT_STORED:
       reply (self, cmd, "NOT_STORED\r\n");
       break;
-    case BRAID_MC_EXISTS:
+    case BRAID_MC_STORE_RESULT_EXISTS:
       reply (self, cmd, "EXISTS\r\n");
       break;
-    case BRAID_MC_NOT_FOUND:
+    case BRAID_MC_STORE_RESULT_NOT_FOUND:
       reply (self, cmd, "NOT_FOUND\r\n");
       break;
-    case BRAID_MC_TOO_LARGE:
+    case BRAID_MC_STORE_RESULT_TOO_LARGE:
       reply (self, cmd, "SERVER_ERROR object too large for cache\r\n");
       break;
-    case BRAID_MC_NO_MEMORY:
+    case BRAID_MC_STORE_RESULT_NO_MEMORY:
     default:
       reply (self, cmd, "SERVER_ERROR out of memory storing object\r\n");
       break;
@@ -126,19 +127,19 @@ static void
 do_arith (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
   guint64 value = 0;
-  BraidMcResult r = braid_mc_store_arith (braid_mc_server_get_store (self->server), cmd->key, cmd->key_len,
-                                          cmd->type == BRAID_MC_INCR, cmd->delta, &value);
+  BraidMcStoreResult r = braid_mc_store_arith (braid_mc_server_get_store (self->server), cmd->key, cmd->key_len,
+                                          braid_mc_command_get_arith_mode (cmd->type), cmd->delta, &value);
 
   switch (r)
     {
-    case BRAID_MC_STORED:
+    case BRAID_MC_STORE_RESULT_STORED:
       if (!cmd->noreply)
         g_string_append_printf (self->out, "%" G_GUINT64_FORMAT "\r\n", value);
       break;
-    case BRAID_MC_NOT_FOUND:
+    case BRAID_MC_STORE_RESULT_NOT_FOUND:
       reply (self, cmd, "NOT_FOUND\r\n");
       break;
-    case BRAID_MC_NON_NUMERIC:
+    case BRAID_MC_STORE_RESULT_NON_NUMERIC:
       reply (self, cmd, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
       break;
     default:
@@ -167,33 +168,33 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 
   switch (cmd->type)
     {
-    case BRAID_MC_GET:
-    case BRAID_MC_GETS:
-    case BRAID_MC_GAT:
-    case BRAID_MC_GATS:
+    case BRAID_MC_COMMAND_GET:
+    case BRAID_MC_COMMAND_GETS:
+    case BRAID_MC_COMMAND_GAT:
+    case BRAID_MC_COMMAND_GATS:
       do_retrieval (self, cmd);
       break;
-    case BRAID_MC_SET:
-    case BRAID_MC_ADD:
-    case BRAID_MC_REPLACE:
-    case BRAID_MC_APPEND:
-    case BRAID_MC_PREPEND:
-    case BRAID_MC_CAS:
+    case BRAID_MC_COMMAND_SET:
+    case BRAID_MC_COMMAND_ADD:
+    case BRAID_MC_COMMAND_REPLACE:
+    case BRAID_MC_COMMAND_APPEND:
+    case BRAID_MC_COMMAND_PREPEND:
+    case BRAID_MC_COMMAND_CAS:
       do_storage (self, cmd);
       break;
-    case BRAID_MC_DELETE:
-      reply (self, cmd, braid_mc_store_delete (store, cmd->key, cmd->key_len) == BRAID_MC_DELETED
+    case BRAID_MC_COMMAND_DELETE:
+      reply (self, cmd, braid_mc_store_delete (store, cmd->key, cmd->key_len) == BRAID_MC_STORE_RESULT_DELETED
                           ? "DELETED\r\n" : "NOT_FOUND\r\n");
       break;
-    case BRAID_MC_INCR:
-    case BRAID_MC_DECR:
+    case BRAID_MC_COMMAND_INCR:
+    case BRAID_MC_COMMAND_DECR:
       do_arith (self, cmd);
       break;
-    case BRAID_MC_TOUCH:
-      reply (self, cmd, braid_mc_store_touch (store, cmd->key, cmd->key_len, cmd->exptime) == BRAID_MC_TOUCHED
+    case BRAID_MC_COMMAND_TOUCH:
+      reply (self, cmd, braid_mc_store_touch (store, cmd->key, cmd->key_len, cmd->exptime) == BRAID_MC_STORE_RESULT_TOUCHED
                           ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
       break;
-    case BRAID_MC_FLUSH_ALL:
+    case BRAID_MC_COMMAND_FLUSH_ALL:
       if (!settings->flush_enabled)
         {
           reply (self, cmd, "CLIENT_ERROR flush_all not allowed\r\n");
@@ -202,17 +203,17 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       braid_mc_store_flush (store, cmd->has_number ? cmd->number : 0);
       reply (self, cmd, "OK\r\n");
       break;
-    case BRAID_MC_STATS:
+    case BRAID_MC_COMMAND_STATS:
       do_stats (self, cmd);
       break;
-    case BRAID_MC_VERSION:
+    case BRAID_MC_COMMAND_VERSION:
       g_string_append (self->out, "VERSION " BRAID_MC_VERSION_STRING "\r\n");
       break;
-    case BRAID_MC_VERBOSITY:
+    case BRAID_MC_COMMAND_VERBOSITY:
       braid_mc_server_get_settings_mutable (self->server)->verbosity = (gint) cmd->number;
       reply (self, cmd, "OK\r\n");
       break;
-    case BRAID_MC_DEBUGTIME:
+    case BRAID_MC_COMMAND_DEBUGTIME:
       if (!settings->debugtime)
         {
           g_string_append (self->out, "ERROR\r\n");
@@ -221,9 +222,9 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       braid_mc_store_add_time (store, cmd->number);
       g_string_append (self->out, "OK\r\n");
       break;
-    case BRAID_MC_QUIT:
+    case BRAID_MC_COMMAND_QUIT:
       return FALSE;
-    case BRAID_MC_BAD_INPUT:
+    case BRAID_MC_COMMAND_BAD_INPUT:
       if (cmd->reply != NULL)
         g_string_append (self->out, cmd->reply);
       self->swallow = cmd->swallow;
@@ -233,7 +234,7 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
           return FALSE;
         }
       break;
-    case BRAID_MC_NONE:
+    case BRAID_MC_COMMAND_NONE:
     default:
       g_assert_not_reached ();
     }

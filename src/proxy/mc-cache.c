@@ -1,40 +1,40 @@
 /* braid — the memcached-backed cache. */
-#include "memcached-cache.h"
+#include "mc-cache.h"
 
-struct _BraidMemcachedCache
+struct _BraidMcCache
 {
   GObject parent_instance;
   BraidMcPool *pool;   /* (owned) */
   gsize max_item;
 };
 
-static void braid_memcached_cache_iface_init (BraidCacheInterface *iface);
+static void braid_mc_cache_iface_init (BraidCacheInterface *iface);
 
-G_DEFINE_FINAL_TYPE_WITH_CODE (BraidMemcachedCache, braid_memcached_cache, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (BRAID_TYPE_CACHE, braid_memcached_cache_iface_init))
+G_DEFINE_FINAL_TYPE_WITH_CODE (BraidMcCache, braid_mc_cache, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (BRAID_TYPE_CACHE, braid_mc_cache_iface_init))
 
 static void
-braid_memcached_cache_finalize (GObject *object)
+braid_mc_cache_finalize (GObject *object)
 {
-  g_clear_object (&BRAID_MEMCACHED_CACHE (object)->pool);
-  G_OBJECT_CLASS (braid_memcached_cache_parent_class)->finalize (object);
+  g_clear_object (&BRAID_MC_CACHE (object)->pool);
+  G_OBJECT_CLASS (braid_mc_cache_parent_class)->finalize (object);
 }
 
 static void
-braid_memcached_cache_class_init (BraidMemcachedCacheClass *klass)
+braid_mc_cache_class_init (BraidMcCacheClass *klass)
 {
-  G_OBJECT_CLASS (klass)->finalize = braid_memcached_cache_finalize;
+  G_OBJECT_CLASS (klass)->finalize = braid_mc_cache_finalize;
 }
 
 static void
-braid_memcached_cache_init (BraidMemcachedCache *self)
+braid_mc_cache_init (BraidMcCache *self)
 {
 }
 
-BraidMemcachedCache *
-braid_memcached_cache_new (BraidMcPool *pool, gsize max_item_bytes)
+BraidMcCache *
+braid_mc_cache_new (BraidMcPool *pool, gsize max_item_bytes)
 {
-  BraidMemcachedCache *self = g_object_new (BRAID_TYPE_MEMCACHED_CACHE, NULL);
+  BraidMcCache *self = g_object_new (BRAID_TYPE_MC_CACHE, NULL);
 
   self->pool = g_object_ref (pool);
   /* room for memcached's item header and the key */
@@ -51,7 +51,7 @@ on_got (GObject *source, GAsyncResult *result, gpointer data)
 
   if (value != NULL)
     g_task_return_pointer (task, g_bytes_ref (value->data), (GDestroyNotify) g_bytes_unref);
-  else if (g_error_matches (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND))
+  else if (g_error_matches (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND))
     {
       g_error_free (error);
       g_task_return_pointer (task, NULL, NULL);
@@ -64,7 +64,7 @@ static void
 mc_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancellable,
                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  BraidMemcachedCache *self = BRAID_MEMCACHED_CACHE (cache);
+  BraidMcCache *self = BRAID_MC_CACHE (cache);
 
   braid_mc_pool_get_async (self->pool, key, cancellable, on_got, g_task_new (self, cancellable, callback, user_data));
 }
@@ -91,7 +91,7 @@ static void
 mc_store_async (BraidCache *cache, const gchar *key, GBytes *body, gint64 ttl_s,
                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  BraidMemcachedCache *self = BRAID_MEMCACHED_CACHE (cache);
+  BraidMcCache *self = BRAID_MC_CACHE (cache);
 
   braid_mc_pool_set_async (self->pool, key, body, 0, ttl_s, cancellable, on_stored,
                            g_task_new (self, cancellable, callback, user_data));
@@ -106,11 +106,11 @@ mc_store_finish (BraidCache *cache, GAsyncResult *result, GError **error)
 static gsize
 mc_get_max_item_size (BraidCache *cache)
 {
-  return BRAID_MEMCACHED_CACHE (cache)->max_item;
+  return BRAID_MC_CACHE (cache)->max_item;
 }
 
 static void
-braid_memcached_cache_iface_init (BraidCacheInterface *iface)
+braid_mc_cache_iface_init (BraidCacheInterface *iface)
 {
   iface->lookup_async = mc_lookup_async;
   iface->lookup_finish = mc_lookup_finish;

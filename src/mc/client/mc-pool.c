@@ -1,6 +1,6 @@
 /* braid — memcached server pools. */
-#include "pool.h"
-#include "ketama.h"
+#include "mc-pool.h"
+#include "mc-ketama.h"
 
 #include <string.h>
 
@@ -137,7 +137,7 @@ braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error)
         continue;
       if (!parse_server (specs[i], &s.host, &s.port))
         {
-          g_set_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT,
+          g_set_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT,
                        "“%s” is not a memcached server (expected HOST:PORT)", specs[i]);
           return NULL;
         }
@@ -148,7 +148,7 @@ braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error)
     }
   if (self->servers->len == 0)
     {
-      g_set_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT,
+      g_set_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT,
                    "No memcached servers given (expected HOST:PORT[,HOST:PORT...])");
       return NULL;
     }
@@ -224,7 +224,7 @@ braid_mc_pool_client_for_key (BraidMcPool *self, const gchar *key, GError **erro
   self->live = build_continuum (self, TRUE, self->live_index);
   if (self->live == NULL)
     {
-      g_set_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NO_SERVERS,
+      g_set_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NO_SERVERS,
                    "All %u memcached servers are out after failures", self->servers->len);
       return NULL;
     }
@@ -250,14 +250,14 @@ account (BraidMcPool *self, BraidMcClient *client, const GError *error)
 
   if (s == NULL)
     return;
-  if (error == NULL || (error->domain == BRAID_MEMCACHE_ERROR &&
-                        error->code != BRAID_MEMCACHE_ERROR_CONNECTION_LOST &&
-                        error->code != BRAID_MEMCACHE_ERROR_TIMED_OUT))
+  if (error == NULL || (error->domain == BRAID_MC_ERROR &&
+                        error->code != BRAID_MC_ERROR_CONNECTION_LOST &&
+                        error->code != BRAID_MC_ERROR_TIMED_OUT))
     {
       s->failures = 0;
       return;
     }
-  if (error->domain != BRAID_MEMCACHE_ERROR)
+  if (error->domain != BRAID_MC_ERROR)
     return;  /* cancelled: says nothing about the server */
   if (++s->failures >= self->failure_limit)
     {
@@ -328,7 +328,7 @@ braid_mc_pool_get_async (BraidMcPool *self, const gchar *key, GCancellable *canc
   GTask *task = start_call (self, key, braid_mc_pool_get_async, cancellable, callback, user_data, &client);
 
   if (task != NULL)
-    braid_mc_client_get_async (client, key, FALSE, cancellable, on_get_done, task);
+    braid_mc_client_get_async (client, key, BRAID_MC_GET_FLAGS_NONE, cancellable, on_get_done, task);
 }
 
 BraidMcValue *
@@ -339,18 +339,35 @@ braid_mc_pool_get_finish (BraidMcPool *self, GAsyncResult *result, GError **erro
 }
 
 static void
-on_bool_done (GObject *source, GAsyncResult *result, gpointer data)
+complete_boolean_call (GTask *task, gboolean ok, GError *error)
 {
-  g_autoptr(GTask) task = data;
   Call *call = g_task_get_task_data (task);
-  GError *error = NULL;
-  gboolean ok = g_task_propagate_boolean (G_TASK (result), &error);
 
   account (call->pool, call->client, error);
   if (!ok)
     g_task_return_error (task, error);
   else
     g_task_return_boolean (task, TRUE);
+}
+
+static void
+on_set_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+  gboolean ok = braid_mc_client_set_finish (BRAID_MC_CLIENT (source), result, &error);
+
+  complete_boolean_call (task, ok, error);
+}
+
+static void
+on_delete_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+  gboolean ok = braid_mc_client_delete_finish (BRAID_MC_CLIENT (source), result, &error);
+
+  complete_boolean_call (task, ok, error);
 }
 
 void
@@ -362,7 +379,7 @@ braid_mc_pool_set_async (BraidMcPool *self, const gchar *key, GBytes *data, guin
   GTask *task = start_call (self, key, braid_mc_pool_set_async, cancellable, callback, user_data, &client);
 
   if (task != NULL)
-    braid_mc_client_set_async (client, key, data, flags, exptime, cancellable, on_bool_done, task);
+    braid_mc_client_set_async (client, key, data, flags, exptime, cancellable, on_set_done, task);
 }
 
 gboolean
@@ -380,7 +397,7 @@ braid_mc_pool_delete_async (BraidMcPool *self, const gchar *key, GCancellable *c
   GTask *task = start_call (self, key, braid_mc_pool_delete_async, cancellable, callback, user_data, &client);
 
   if (task != NULL)
-    braid_mc_client_delete_async (client, key, cancellable, on_bool_done, task);
+    braid_mc_client_delete_async (client, key, cancellable, on_delete_done, task);
 }
 
 gboolean

@@ -4,7 +4,7 @@
  * update_continuum() computes, so that the same key lands on the same
  * server as with libmemcached, pylibmc and other ketama clients;
  * tests/client/test-ketama.c checks it against libmemcached itself. */
-#include "ketama.h"
+#include "mc-ketama.h"
 
 #include <math.h>
 #include <stdlib.h>

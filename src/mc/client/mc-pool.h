@@ -8,7 +8,7 @@
  * keys go to the others meanwhile, as libmemcached's auto-eject does. */
 #pragma once
 
-#include "client.h"
+#include "mc-client.h"
 
 G_BEGIN_DECLS
 
@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (BraidMcPool, braid_mc_pool, BRAID, MC_POOL, GObject)
 
 /* @servers: "HOST:PORT,HOST:PORT" (libmemcached's --servers; PORT defaults
- * to 11211).  Errors: BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT. */
+ * to 11211).  Errors: BRAID_MC_ERROR_INVALID_ARGUMENT. */
 BraidMcPool *braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error);
 
 guint braid_mc_pool_get_n_servers (BraidMcPool *self);

@@ -3,20 +3,20 @@
  * One persistent connection, pipelined: requests are written as soon as
  * they are made and replies are matched in order.  Each request has a
  * timeout on the reactor clock.  When the connection drops, every request
- * in flight fails with BRAID_MEMCACHE_ERROR_CONNECTION_LOST and the next
+ * in flight fails with BRAID_MC_ERROR_CONNECTION_LOST and the next
  * request reconnects, after a backoff if connecting failed recently.
  * Cancelling a request returns G_IO_ERROR_CANCELLED at once; its reply is
  * still read and dropped, so the connection never loses its place.
  *
- * Errors: BRAID_MEMCACHE_ERROR (NOT_FOUND, NOT_STORED, EXISTS,
+ * Errors: BRAID_MC_ERROR (NOT_FOUND, NOT_STORED, EXISTS,
  * CLIENT_ERROR, SERVER_ERROR, UNKNOWN_COMMAND, TIMED_OUT,
  * CONNECTION_LOST, INVALID_ARGUMENT, PROTOCOL, TOO_LARGE) and
  * G_IO_ERROR_CANCELLED. */
 #pragma once
 
 #include "reactor.h"
-#include "command-parser.h"
-#include "memcache-error.h"
+#include "mc-wire.h"
+#include "mc-error.h"
 
 G_BEGIN_DECLS
 
@@ -35,7 +35,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcValue, braid_mc_value_unref)
 
 /* Checks a key the way servers will: 1 to 250 bytes, no spaces or
  * control characters. */
-gboolean braid_mc_validate_key (const gchar *key, GError **error);
+
+/**
+ * BraidMcGetFlags:
+ * @BRAID_MC_GET_FLAGS_NONE: a plain get (or gat)
+ * @BRAID_MC_GET_FLAGS_WITH_CAS: ask for the cas unique too (gets, gats)
+ */
+typedef enum {
+  BRAID_MC_GET_FLAGS_NONE = 0,
+  BRAID_MC_GET_FLAGS_WITH_CAS = 1 << 0,
+} BraidMcGetFlags;
 
 #define BRAID_TYPE_MC_CLIENT (braid_mc_client_get_type ())
 G_DECLARE_FINAL_TYPE (BraidMcClient, braid_mc_client, BRAID, MC_CLIENT, GObject)
@@ -53,37 +62,38 @@ gboolean braid_mc_client_is_connected (BraidMcClient *self);
 void braid_mc_client_disconnect (BraidMcClient *self);
 
 /* get / gets: the value (with cas for gets), or NOT_FOUND. */
-void braid_mc_client_get_async (BraidMcClient *self, const gchar *key, gboolean with_cas,
+void braid_mc_client_get_async (BraidMcClient *self, const gchar *key, BraidMcGetFlags flags,
                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 BraidMcValue *braid_mc_client_get_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 
 /* get/gets of many keys: a GHashTable key → BraidMcValue of the hits. */
-void braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, gboolean with_cas,
+void braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, BraidMcGetFlags flags,
                                       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 GHashTable *braid_mc_client_get_multi_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 
 /* gat / gats: get and touch. */
-void braid_mc_client_gat_async (BraidMcClient *self, const gchar *key, gint64 exptime, gboolean with_cas,
+void braid_mc_client_gat_async (BraidMcClient *self, const gchar *key, gint64 exptime, BraidMcGetFlags flags,
                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 BraidMcValue *braid_mc_client_gat_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 
 /* set, add, replace, append, prepend, cas (@mode), with @cas for cas. */
-void braid_mc_client_store_async (BraidMcClient *self, BraidMcCommandType mode, const gchar *key,
+void braid_mc_client_store_async (BraidMcClient *self, BraidMcStoreMode mode, const gchar *key,
                                   GBytes *data, guint32 flags, gint64 exptime, guint64 cas,
                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean braid_mc_client_store_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 void braid_mc_client_set_async (BraidMcClient *self, const gchar *key, GBytes *data, guint32 flags,
                                 gint64 exptime, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
+gboolean braid_mc_client_set_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 
 void braid_mc_client_delete_async (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
                                    GAsyncReadyCallback callback, gpointer user_data);
 gboolean braid_mc_client_delete_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 
 /* incr (@incr TRUE) or decr: the new value. */
-void braid_mc_client_incr_async (BraidMcClient *self, const gchar *key, gboolean incr, guint64 delta,
+void braid_mc_client_arith_async (BraidMcClient *self, const gchar *key, BraidMcArithMode mode, guint64 delta,
                                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
-gboolean braid_mc_client_incr_finish (BraidMcClient *self, GAsyncResult *result, guint64 *value, GError **error);
+gboolean braid_mc_client_arith_finish (BraidMcClient *self, GAsyncResult *result, guint64 *value, GError **error);
 
 void braid_mc_client_touch_async (BraidMcClient *self, const gchar *key, gint64 exptime,
                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);

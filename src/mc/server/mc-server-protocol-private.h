@@ -1,7 +1,7 @@
 /* braid — one braid-memcached connection: parser, store and transport. */
 #pragma once
 
-#include "server.h"
+#include "mc-server.h"
 
 G_BEGIN_DECLS
 

@@ -1,5 +1,5 @@
 /* braid — the memcached item store. */
-#include "store.h"
+#include "mc-store.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -320,7 +320,7 @@ make_room (BraidMcStore *store, gsize size)
 /* Puts @item in place of whatever holds its key.  Takes ownership.  On
  * failure the old item stays, as in memcached (the new one is never
  * allocated there). */
-static BraidMcResult
+static BraidMcStoreResult
 link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
 {
   gsize old_size = old != NULL ? old->size : 0;
@@ -329,14 +329,14 @@ link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
     {
       store->stats.store_too_large++;
       g_free (item);
-      return BRAID_MC_TOO_LARGE;
+      return BRAID_MC_STORE_RESULT_TOO_LARGE;
     }
   if (item->size > store->settings.limit_bytes ||
       (!store->settings.evict && store->used - old_size + item->size > store->settings.limit_bytes))
     {
       store->stats.store_no_memory++;
       g_free (item);
-      return BRAID_MC_NO_MEMORY;
+      return BRAID_MC_STORE_RESULT_NO_MEMORY;
     }
   if (old != NULL)
     unlink_item (store, old);
@@ -347,7 +347,7 @@ link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
   lru_push_head (store, item);
   store->used += item->size;
   store->stats.total_items++;
-  return BRAID_MC_STORED;
+  return BRAID_MC_STORE_RESULT_STORED;
 }
 
 BraidMcItem *
@@ -384,9 +384,9 @@ braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint6
   return item;
 }
 
-BraidMcResult
+BraidMcStoreResult
 braid_mc_store_store (BraidMcStore *store,
-                      BraidMcCommandType mode,
+                      BraidMcStoreMode mode,
                       const guint8 *key, gsize key_len,
                       guint32 flags, gint64 exptime,
                       const guint8 *value, gsize value_len,
@@ -398,31 +398,31 @@ braid_mc_store_store (BraidMcStore *store,
   store->stats.cmd_set++;
   switch (mode)
     {
-    case BRAID_MC_ADD:
+    case BRAID_MC_STORE_MODE_ADD:
       if (old != NULL)
         {
           /* memcached bumps the existing item on a failed add. */
           lru_unlink (store, old);
           lru_push_head (store, old);
-          return BRAID_MC_NOT_STORED;
+          return BRAID_MC_STORE_RESULT_NOT_STORED;
         }
       break;
-    case BRAID_MC_REPLACE:
-    case BRAID_MC_APPEND:
-    case BRAID_MC_PREPEND:
+    case BRAID_MC_STORE_MODE_REPLACE:
+    case BRAID_MC_STORE_MODE_APPEND:
+    case BRAID_MC_STORE_MODE_PREPEND:
       if (old == NULL)
-        return BRAID_MC_NOT_STORED;
+        return BRAID_MC_STORE_RESULT_NOT_STORED;
       break;
-    case BRAID_MC_CAS:
+    case BRAID_MC_STORE_MODE_CAS:
       if (old == NULL)
         {
           store->stats.cas_misses++;
-          return BRAID_MC_NOT_FOUND;
+          return BRAID_MC_STORE_RESULT_NOT_FOUND;
         }
       if (old->cas != cas)
         {
           store->stats.cas_badval++;
-          return BRAID_MC_EXISTS;
+          return BRAID_MC_STORE_RESULT_EXISTS;
         }
       store->stats.cas_hits++;
       break;
@@ -430,13 +430,13 @@ braid_mc_store_store (BraidMcStore *store,
       break;
     }
 
-  if (mode == BRAID_MC_APPEND || mode == BRAID_MC_PREPEND)
+  if (mode == BRAID_MC_STORE_MODE_APPEND || mode == BRAID_MC_STORE_MODE_PREPEND)
     {
       /* The old item keeps its flags and expiry. */
       gsize total = old->value_len + value_len;
 
       item = item_new (store, key, key_len, old->flags, old->expires, total);
-      if (mode == BRAID_MC_APPEND)
+      if (mode == BRAID_MC_STORE_MODE_APPEND)
         {
           memcpy (item_value (item), item_value (old), old->value_len);
           memcpy (item_value (item) + old->value_len, value, value_len);
@@ -456,7 +456,7 @@ braid_mc_store_store (BraidMcStore *store,
   return link_item (store, item, old);
 }
 
-BraidMcResult
+BraidMcStoreResult
 braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
   BraidMcItem *item = find_live (store, key, key_len, FALSE);
@@ -464,11 +464,11 @@ braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
   if (item == NULL)
     {
       store->stats.delete_misses++;
-      return BRAID_MC_NOT_FOUND;
+      return BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
   store->stats.delete_hits++;
   unlink_item (store, item);
-  return BRAID_MC_DELETED;
+  return BRAID_MC_STORE_RESULT_DELETED;
 }
 
 /* memcached's safe_strtoull over the item's data (which ends in "\r\n"). */
@@ -491,10 +491,11 @@ parse_counter (BraidMcItem *item, guint64 *out)
   return TRUE;
 }
 
-BraidMcResult
+BraidMcStoreResult
 braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
-                      gboolean incr, guint64 delta, guint64 *result)
+                      BraidMcArithMode mode, guint64 delta, guint64 *result)
 {
+  gboolean incr = mode == BRAID_MC_ARITH_MODE_INCR;
   BraidMcItem *item = find_live (store, key, key_len, FALSE);
   guint64 value;
   gchar digits[24];
@@ -506,10 +507,10 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
         store->stats.incr_misses++;
       else
         store->stats.decr_misses++;
-      return BRAID_MC_NOT_FOUND;
+      return BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
   if (!parse_counter (item, &value))
-    return BRAID_MC_NON_NUMERIC;
+    return BRAID_MC_STORE_RESULT_NON_NUMERIC;
   if (incr)
     {
       value += delta;  /* wraps at 2^64, as memcached */
@@ -532,19 +533,19 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
       item->cas = ++store->next_cas;
       lru_unlink (store, item);
       lru_push_head (store, item);
-      return BRAID_MC_STORED;
+      return BRAID_MC_STORE_RESULT_STORED;
     }
   {
     BraidMcItem *grown = item_new (store, key, key_len, item->flags, item->expires, n);
-    BraidMcResult r;
+    BraidMcStoreResult r;
 
     memcpy (item_value (grown), digits, n);
     r = link_item (store, grown, item);
-    return r == BRAID_MC_STORED ? BRAID_MC_STORED : BRAID_MC_NO_MEMORY;
+    return r == BRAID_MC_STORE_RESULT_STORED ? BRAID_MC_STORE_RESULT_STORED : BRAID_MC_STORE_RESULT_NO_MEMORY;
   }
 }
 
-BraidMcResult
+BraidMcStoreResult
 braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
 {
   BraidMcItem *item = find_live (store, key, key_len, FALSE);
@@ -553,13 +554,13 @@ braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gin
   if (item == NULL)
     {
       store->stats.touch_misses++;
-      return BRAID_MC_NOT_FOUND;
+      return BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
   store->stats.touch_hits++;
   item->expires = expiry_time (store, exptime);
   lru_unlink (store, item);
   lru_push_head (store, item);
-  return BRAID_MC_TOUCHED;
+  return BRAID_MC_STORE_RESULT_TOUCHED;
 }
 
 void

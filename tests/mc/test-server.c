@@ -1,8 +1,8 @@
 /* braid — the braid-memcached protocol on the fake reactor: sessions at
  * every split, bad input, back pressure, limits. */
 #include "test-support.h"
-#include "server.h"
-#include "server-protocol.h"
+#include "mc-server.h"
+#include "mc-server-protocol-private.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* braid — braid-memcached's shared state and its statistics. */
-#include "server.h"
-#include "server-protocol.h"
+#include "mc-server.h"
+#include "mc-server-protocol-private.h"
 
 #include <sys/resource.h>
 #include <string.h>

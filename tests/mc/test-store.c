@@ -1,6 +1,6 @@
 /* braid — the memcached item store, in simulated time. */
 #include "test-support.h"
-#include "store.h"
+#include "mc-store.h"
 
 #include <string.h>
 
@@ -30,10 +30,10 @@ teardown (Fixture *f, gconstpointer data)
   g_assert_finalize_object (f->fake);
 }
 
-static BraidMcResult
+static BraidMcStoreResult
 set (Fixture *f, const gchar *key, const gchar *value, gint64 exptime)
 {
-  return braid_mc_store_store (f->store, BRAID_MC_SET, K (key), 0, exptime, K (value), 0);
+  return braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, K (key), 0, exptime, K (value), 0);
 }
 
 static gboolean
@@ -65,8 +65,8 @@ static void
 test_relative_expiry (Fixture *f, gconstpointer data)
 {
   g_test_summary ("Relative expiry: an item lives its seconds and is gone at the deadline, without sleeping");
-  g_assert_cmpint (set (f, "a", "1", 10), ==, BRAID_MC_STORED);
-  g_assert_cmpint (set (f, "never", "1", 0), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "a", "1", 10), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "never", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
   braid_fake_reactor_advance (f->fake, 10 * G_USEC_PER_SEC - 1);
   g_assert_true (has (f, "a"));
   braid_fake_reactor_advance (f->fake, 1);
@@ -82,11 +82,11 @@ test_thirty_day_boundary (Fixture *f, gconstpointer data)
   gint64 now = braid_mc_store_real_seconds (f->store);
 
   g_test_summary ("Up to 30 days is relative; beyond is an absolute Unix time; absolute times in the past are expired");
-  g_assert_cmpint (set (f, "rel", "1", 30 * DAY), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "rel", "1", 30 * DAY), ==, BRAID_MC_STORE_RESULT_STORED);
   /* 30 days + 1 second is read as a Unix time in 1970: long past. */
-  g_assert_cmpint (set (f, "past", "1", 30 * DAY + 1), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "past", "1", 30 * DAY + 1), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_false (has (f, "past"));
-  g_assert_cmpint (set (f, "abs", "1", now + 100), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "abs", "1", now + 100), ==, BRAID_MC_STORE_RESULT_STORED);
   advance_s (f, 99);
   g_assert_true (has (f, "abs"));
   advance_s (f, 1);
@@ -101,10 +101,10 @@ static void
 test_negative_expiry (Fixture *f, gconstpointer data)
 {
   g_test_summary ("A negative expiry means already expired, for set and touch alike");
-  g_assert_cmpint (set (f, "k", "x", -1), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "k", "x", -1), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_false (has (f, "k"));
-  g_assert_cmpint (set (f, "j", "y", 0), ==, BRAID_MC_STORED);
-  g_assert_cmpint (braid_mc_store_touch (f->store, K ("j"), -1), ==, BRAID_MC_TOUCHED);
+  g_assert_cmpint (set (f, "j", "y", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("j"), -1), ==, BRAID_MC_STORE_RESULT_TOUCHED);
   g_assert_false (has (f, "j"));
 }
 
@@ -114,12 +114,12 @@ test_touch_and_gat (Fixture *f, gconstpointer data)
   g_test_summary ("touch and gat give an item a new lifetime");
   set (f, "k", "v", 5);
   advance_s (f, 4);
-  g_assert_cmpint (braid_mc_store_touch (f->store, K ("k"), 10), ==, BRAID_MC_TOUCHED);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("k"), 10), ==, BRAID_MC_STORE_RESULT_TOUCHED);
   advance_s (f, 9);
   g_assert_nonnull (braid_mc_store_gat (f->store, K ("k"), 3));
   advance_s (f, 3);
   g_assert_false (has (f, "k"));
-  g_assert_cmpint (braid_mc_store_touch (f->store, K ("k"), 10), ==, BRAID_MC_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("k"), 10), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
 }
 
 static void
@@ -128,12 +128,12 @@ test_storage_modes (Fixture *f, gconstpointer data)
   g_autofree gchar *v = NULL;
 
   g_test_summary ("add, replace, append and prepend follow memcached; append keeps the old flags");
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_REPLACE, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_NOT_STORED);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_APPEND, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_NOT_STORED);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_ADD, K ("k"), 7, 0, K ("mid"), 0), ==, BRAID_MC_STORED);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_ADD, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_NOT_STORED);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_APPEND, K ("k"), 1, 0, K ("-end"), 0), ==, BRAID_MC_STORED);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_PREPEND, K ("k"), 2, 0, K ("start-"), 0), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_REPLACE, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_APPEND, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_ADD, K ("k"), 7, 0, K ("mid"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_ADD, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_APPEND, K ("k"), 1, 0, K ("-end"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_PREPEND, K ("k"), 2, 0, K ("start-"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
   v = value_of (f, "k");
   g_assert_cmpstr (v, ==, "start-mid-end");
   g_assert_cmpuint (braid_mc_item_get_flags (braid_mc_store_get (f->store, K ("k"))), ==, 7);
@@ -149,11 +149,11 @@ test_cas (Fixture *f, gconstpointer data)
   set (f, "k", "1", 0);
   first = braid_mc_item_get_cas (braid_mc_store_get (f->store, K ("k")));
   g_assert_cmpuint (first, ==, 1);  /* as memcached numbers a fresh server's first item */
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_CAS, K ("k"), 0, 0, K ("2"), first), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_CAS, K ("k"), 0, 0, K ("2"), first), ==, BRAID_MC_STORE_RESULT_STORED);
   second = braid_mc_item_get_cas (braid_mc_store_get (f->store, K ("k")));
   g_assert_cmpuint (second, !=, first);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_CAS, K ("k"), 0, 0, K ("3"), first), ==, BRAID_MC_EXISTS);
-  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_CAS, K ("nope"), 0, 0, K ("3"), 1), ==, BRAID_MC_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_CAS, K ("k"), 0, 0, K ("3"), first), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_CAS, K ("nope"), 0, 0, K ("3"), 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
   for (guint i = 0; i < 1000; i++)
     {
       g_autofree gchar *key = g_strdup_printf ("k%u", i % 37);
@@ -177,35 +177,35 @@ test_incr_decr (Fixture *f, gconstpointer data)
   g_test_summary ("incr wraps at 2^64 and keeps the value's length; decr floors at 0; "
                   "non-numeric values are refused; leading spaces are fine");
   set (f, "n", "18446744073709551615", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), TRUE, 1, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_cmpuint (r, ==, 0);
   v = value_of (f, "n");
   g_assert_cmpstr (v, ==, "0                   ");
   g_clear_pointer (&v, g_free);
 
   set (f, "m", "5", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("m"), FALSE, 10, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("m"), BRAID_MC_ARITH_MODE_DECR, 10, &r), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_cmpuint (r, ==, 0);
 
   set (f, "grow", "9", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("grow"), TRUE, 1, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("grow"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_STORED);
   v = value_of (f, "grow");
   g_assert_cmpstr (v, ==, "10");
   g_clear_pointer (&v, g_free);
 
   set (f, "sp", " 12", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("sp"), TRUE, 1, &r), ==, BRAID_MC_STORED);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("sp"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_cmpuint (r, ==, 13);
   v = value_of (f, "sp");
   g_assert_cmpstr (v, ==, "13 ");
 
   set (f, "s", "abc", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("s"), TRUE, 1, &r), ==, BRAID_MC_NON_NUMERIC);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("s"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NON_NUMERIC);
   set (f, "neg", "-5", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("neg"), TRUE, 1, &r), ==, BRAID_MC_NON_NUMERIC);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("neg"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NON_NUMERIC);
   set (f, "huge", "18446744073709551616", 0);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("huge"), TRUE, 1, &r), ==, BRAID_MC_NON_NUMERIC);
-  g_assert_cmpint (braid_mc_store_arith (f->store, K ("absent"), TRUE, 1, &r), ==, BRAID_MC_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("huge"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NON_NUMERIC);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("absent"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
 }
 
 static void
@@ -245,7 +245,7 @@ test_eviction_order (Fixture *f, gconstpointer data)
     {
       g_autofree gchar *key = g_strdup_printf ("k%u", i);
 
-      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORED);
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
     }
   /* 10 × ~960 bytes fill the 10 KiB budget; touch k0 so it is recent. */
   g_assert_true (has (f, "k0"));
@@ -270,7 +270,7 @@ test_no_evict (Fixture *f, gconstpointer data)
     {
       g_autofree gchar *key = g_strdup_printf ("k%u", i);
 
-      if (set (f, key, value, 0) == BRAID_MC_STORED)
+      if (set (f, key, value, 0) == BRAID_MC_STORE_RESULT_STORED)
         stored++;
     }
   g_assert_cmpuint (stored, <, 20);
@@ -278,7 +278,7 @@ test_no_evict (Fixture *f, gconstpointer data)
   g_assert_cmpuint (braid_mc_store_get_stats (f->store)->store_no_memory, ==, 20 - stored);
   g_assert_true (has (f, "k0"));
   /* replacing in place still works when it fits */
-  g_assert_cmpint (set (f, "k0", "small", 0), ==, BRAID_MC_STORED);
+  g_assert_cmpint (set (f, "k0", "small", 0), ==, BRAID_MC_STORE_RESULT_STORED);
 }
 
 static void
@@ -298,7 +298,7 @@ test_expired_memory_reclaimed (Fixture *f, gconstpointer data)
     {
       g_autofree gchar *key = g_strdup_printf ("new%u", i);
 
-      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORED);
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
     }
   g_assert_cmpuint (braid_mc_store_get_stats (f->store)->evictions, ==, 0);
   g_assert_cmpuint (braid_mc_store_get_stats (f->store)->reclaimed, >=, 5);

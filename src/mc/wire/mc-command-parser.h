@@ -7,44 +7,36 @@
  * is chunked. */
 #pragma once
 
-#include <glib.h>
+#include "mc-wire.h"
 
 G_BEGIN_DECLS
 
-#define BRAID_MC_KEY_MAX 250
-/* A command line without '\n' longer than this closes the connection;
- * get/gets/gat/gats lines (many keys) may be longer, up to the next. */
-#define BRAID_MC_LINE_MAX 2048
-#define BRAID_MC_MULTIGET_LINE_MAX (1024 * 1024)
-/* memcached's item header: what an item costs beyond its key and value. */
-#define BRAID_MC_ITEM_HEADER 48
-#define BRAID_MC_REALTIME_MAXDELTA (60 * 60 * 24 * 30)
 
 typedef enum {
-  BRAID_MC_NONE,
-  BRAID_MC_GET,
-  BRAID_MC_GETS,
-  BRAID_MC_GAT,
-  BRAID_MC_GATS,
-  BRAID_MC_SET,
-  BRAID_MC_ADD,
-  BRAID_MC_REPLACE,
-  BRAID_MC_APPEND,
-  BRAID_MC_PREPEND,
-  BRAID_MC_CAS,
-  BRAID_MC_DELETE,
-  BRAID_MC_INCR,
-  BRAID_MC_DECR,
-  BRAID_MC_TOUCH,
-  BRAID_MC_FLUSH_ALL,
-  BRAID_MC_STATS,
-  BRAID_MC_VERSION,
-  BRAID_MC_VERBOSITY,
-  BRAID_MC_QUIT,
-  BRAID_MC_DEBUGTIME,
+  BRAID_MC_COMMAND_NONE,
+  BRAID_MC_COMMAND_GET,
+  BRAID_MC_COMMAND_GETS,
+  BRAID_MC_COMMAND_GAT,
+  BRAID_MC_COMMAND_GATS,
+  BRAID_MC_COMMAND_SET,
+  BRAID_MC_COMMAND_ADD,
+  BRAID_MC_COMMAND_REPLACE,
+  BRAID_MC_COMMAND_APPEND,
+  BRAID_MC_COMMAND_PREPEND,
+  BRAID_MC_COMMAND_CAS,
+  BRAID_MC_COMMAND_DELETE,
+  BRAID_MC_COMMAND_INCR,
+  BRAID_MC_COMMAND_DECR,
+  BRAID_MC_COMMAND_TOUCH,
+  BRAID_MC_COMMAND_FLUSH_ALL,
+  BRAID_MC_COMMAND_STATS,
+  BRAID_MC_COMMAND_VERSION,
+  BRAID_MC_COMMAND_VERBOSITY,
+  BRAID_MC_COMMAND_QUIT,
+  BRAID_MC_COMMAND_DEBUGTIME,
   /* Not a command: answer @reply, then skip @swallow more bytes (which
    * may not have arrived yet), and close if @close. */
-  BRAID_MC_BAD_INPUT,
+  BRAID_MC_COMMAND_BAD_INPUT,
 } BraidMcCommandType;
 
 typedef struct {
@@ -66,7 +58,7 @@ typedef struct {
   gboolean noreply;
   const guint8 *arg;      /* stats: the sub-command, or NULL */
   gsize arg_len;
-  /* BRAID_MC_BAD_INPUT */
+  /* BRAID_MC_COMMAND_BAD_INPUT */
   const gchar *reply;     /* (nullable): with its "\r\n" */
   gsize swallow;
   gboolean close;
@@ -99,7 +91,9 @@ gboolean braid_mc_command_next_key (const BraidMcCommand *cmd,
 gboolean braid_mc_command_is_storage (BraidMcCommandType type);
 const gchar *braid_mc_command_name (BraidMcCommandType type);
 
-/* The size an item of this key and value occupies, as memcached counts it. */
-gsize braid_mc_item_size (gsize key_len, gsize value_len, gboolean cas_enabled);
+/* The store mode of a storage command (braid_mc_command_is_storage). */
+BraidMcStoreMode braid_mc_command_get_store_mode (BraidMcCommandType type);
+/* The arithmetic mode of incr or decr. */
+BraidMcArithMode braid_mc_command_get_arith_mode (BraidMcCommandType type);
 
 G_END_DECLS

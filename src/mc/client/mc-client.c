@@ -1,6 +1,6 @@
 /* braid — the asynchronous memcached client. */
-#include "client.h"
-#include "reply-parser.h"
+#include "mc-client.h"
+#include "mc-reply-parser.h"
 
 #include <string.h>
 
@@ -28,7 +28,6 @@ typedef struct {
   GTask *task;                     /* (owned) (nullable): NULL once answered */
   RequestShape shape;
   ResultKind kind;
-  BraidMcCommandType command;
   GHashTable *values;              /* (owned) (nullable) */
   BraidDelayedCall *timer;         /* (owned) (nullable) */
   gulong cancel_id;
@@ -95,28 +94,6 @@ value_new (const BraidMcReply *reply)
   return v;
 }
 
-gboolean
-braid_mc_validate_key (const gchar *key, GError **error)
-{
-  gsize len = key != NULL ? strlen (key) : 0;
-
-  if (len == 0 || len > BRAID_MC_KEY_MAX)
-    {
-      g_set_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT,
-                   "A key must be 1 to %d bytes (this one is %" G_GSIZE_FORMAT ")", BRAID_MC_KEY_MAX, len);
-      return FALSE;
-    }
-  for (gsize i = 0; i < len; i++)
-    if ((guint8) key[i] <= ' ' || (guint8) key[i] == 0x7f)
-      {
-        g_set_error (error, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT,
-                     "A key may not contain spaces or control characters (byte 0x%02x at %" G_GSIZE_FORMAT ")",
-                     (guint8) key[i], i);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 /* ---- requests ---- */
 
 static void
@@ -169,7 +146,7 @@ on_timeout (gpointer data)
   Request *req = data;
   BraidMcClient *self = req->client;
 
-  fail_request (req, g_error_new (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_TIMED_OUT,
+  fail_request (req, g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT,
                                   "No reply from %s within %.3f s", self->endpoint,
                                   (gdouble) self->timeout_us / G_USEC_PER_SEC));
   /* A server that does not answer one request will not answer those
@@ -244,7 +221,7 @@ fail_all (BraidMcClient *self, const gchar *why)
 
   while ((req = g_queue_pop_head (&self->requests)) != NULL)
     {
-      fail_request (req, g_error_new (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CONNECTION_LOST,
+      fail_request (req, g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST,
                                       "Connection to %s lost: %s", self->endpoint, why));
       request_free (req);
     }
@@ -365,21 +342,21 @@ error_from_reply (BraidMcClient *self, const BraidMcReply *reply)
   switch (reply->type)
     {
     case BRAID_MC_REPLY_NOT_FOUND:
-      return g_error_new_literal (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND, "Not found");
+      return g_error_new_literal (BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND, "Not found");
     case BRAID_MC_REPLY_NOT_STORED:
-      return g_error_new_literal (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_STORED, "Not stored");
+      return g_error_new_literal (BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_STORED, "Not stored");
     case BRAID_MC_REPLY_EXISTS:
-      return g_error_new_literal (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_EXISTS,
+      return g_error_new_literal (BRAID_MC_ERROR, BRAID_MC_ERROR_EXISTS,
                                   "The item was modified since it was read (EXISTS)");
     case BRAID_MC_REPLY_CLIENT_ERROR:
-      return g_error_new (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_CLIENT_ERROR, "CLIENT_ERROR %s", text);
+      return g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_CLIENT_ERROR, "CLIENT_ERROR %s", text);
     case BRAID_MC_REPLY_SERVER_ERROR:
-      return g_error_new (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_SERVER_ERROR, "SERVER_ERROR %s", text);
+      return g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_SERVER_ERROR, "SERVER_ERROR %s", text);
     case BRAID_MC_REPLY_ERROR:
-      return g_error_new (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_UNKNOWN_COMMAND,
+      return g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_UNKNOWN_COMMAND,
                           "%s answered ERROR (unknown command)", self->endpoint);
     default:
-      return g_error_new (BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_PROTOCOL,
+      return g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL,
                           "Unexpected reply %s", braid_mc_reply_type_name (reply->type));
     }
 }
@@ -444,7 +421,7 @@ complete_values (Request *req)
     if (g_hash_table_iter_next (&iter, NULL, &value))
       g_task_return_pointer (task, braid_mc_value_ref (value), (GDestroyNotify) braid_mc_value_unref);
     else
-      g_task_return_new_error (task, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_NOT_FOUND, "Not found");
+      g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND, "Not found");
   }
 }
 
@@ -596,7 +573,7 @@ check_keys (GTask *task, const gchar * const *keys)
 
   if (keys == NULL || keys[0] == NULL)
     {
-      g_task_return_new_error (task, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT, "No keys");
+      g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT, "No keys");
       return FALSE;
     }
   for (; *keys != NULL; keys++)
@@ -625,13 +602,13 @@ send_retrieval (BraidMcClient *self, GTask *task, const gchar *verb, const gchar
 }
 
 void
-braid_mc_client_get_async (BraidMcClient *self, const gchar *key, gboolean with_cas,
+braid_mc_client_get_async (BraidMcClient *self, const gchar *key, BraidMcGetFlags flags,
                            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = new_task (self, braid_mc_client_get_async, cancellable, callback, user_data);
   const gchar *keys[] = { key, NULL };
 
-  send_retrieval (self, task, with_cas ? "gets" : "get", NULL, keys, RESULT_VALUE);
+  send_retrieval (self, task, (flags & BRAID_MC_GET_FLAGS_WITH_CAS) ? "gets" : "get", NULL, keys, RESULT_VALUE);
 }
 
 BraidMcValue *
@@ -642,12 +619,12 @@ braid_mc_client_get_finish (BraidMcClient *self, GAsyncResult *result, GError **
 }
 
 void
-braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, gboolean with_cas,
+braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, BraidMcGetFlags flags,
                                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = new_task (self, braid_mc_client_get_multi_async, cancellable, callback, user_data);
 
-  send_retrieval (self, task, with_cas ? "gets" : "get", NULL, keys, RESULT_VALUES);
+  send_retrieval (self, task, (flags & BRAID_MC_GET_FLAGS_WITH_CAS) ? "gets" : "get", NULL, keys, RESULT_VALUES);
 }
 
 GHashTable *
@@ -658,14 +635,14 @@ braid_mc_client_get_multi_finish (BraidMcClient *self, GAsyncResult *result, GEr
 }
 
 void
-braid_mc_client_gat_async (BraidMcClient *self, const gchar *key, gint64 exptime, gboolean with_cas,
+braid_mc_client_gat_async (BraidMcClient *self, const gchar *key, gint64 exptime, BraidMcGetFlags flags,
                            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr(GTask) task = new_task (self, braid_mc_client_gat_async, cancellable, callback, user_data);
   g_autofree gchar *exp = g_strdup_printf ("%" G_GINT64_FORMAT, exptime);
   const gchar *keys[] = { key, NULL };
 
-  send_retrieval (self, task, with_cas ? "gats" : "gat", exp, keys, RESULT_VALUE);
+  send_retrieval (self, task, (flags & BRAID_MC_GET_FLAGS_WITH_CAS) ? "gats" : "gat", exp, keys, RESULT_VALUE);
 }
 
 BraidMcValue *
@@ -676,7 +653,7 @@ braid_mc_client_gat_finish (BraidMcClient *self, GAsyncResult *result, GError **
 }
 
 void
-braid_mc_client_store_async (BraidMcClient *self, BraidMcCommandType mode, const gchar *key,
+braid_mc_client_store_async (BraidMcClient *self, BraidMcStoreMode mode, const gchar *key,
                              GBytes *data, guint32 flags, gint64 exptime, guint64 cas,
                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
@@ -685,23 +662,23 @@ braid_mc_client_store_async (BraidMcClient *self, BraidMcCommandType mode, const
   g_autofree gchar *line = NULL;
   gsize size;
 
-  g_return_if_fail (braid_mc_command_is_storage (mode));
+  g_return_if_fail (braid_mc_store_mode_name (mode) != NULL);
   if (!check_keys (task, keys))
     return;
   size = g_bytes_get_size (data);
   if (braid_mc_item_size (strlen (key), size, TRUE) > self->item_size_max)
     {
-      g_task_return_new_error (task, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_TOO_LARGE,
+      g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_TOO_LARGE,
                                "A %" G_GSIZE_FORMAT "-byte value is over the %" G_GSIZE_FORMAT "-byte item limit",
                                size, self->item_size_max);
       return;
     }
-  if (mode == BRAID_MC_CAS)
+  if (mode == BRAID_MC_STORE_MODE_CAS)
     line = g_strdup_printf ("cas %s %u %" G_GINT64_FORMAT " %" G_GSIZE_FORMAT " %" G_GUINT64_FORMAT "\r\n",
                             key, flags, exptime, size, cas);
   else
     line = g_strdup_printf ("%s %s %u %" G_GINT64_FORMAT " %" G_GSIZE_FORMAT "\r\n",
-                            braid_mc_command_name (mode), key, flags, exptime, size);
+                            braid_mc_store_mode_name (mode), key, flags, exptime, size);
   send_request (self, request_new (self, task, REQ_LINE, RESULT_BOOLEAN), line, data);
 }
 
@@ -712,12 +689,36 @@ braid_mc_client_store_finish (BraidMcClient *self, GAsyncResult *result, GError 
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
+/* Completes @data (a GTask) with the boolean result of a store. */
+static void
+forward_boolean (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  GError *error = NULL;
+
+  if (braid_mc_client_store_finish (BRAID_MC_CLIENT (source), result, &error))
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
 void
 braid_mc_client_set_async (BraidMcClient *self, const gchar *key, GBytes *data, guint32 flags,
                            gint64 exptime, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data)
 {
-  braid_mc_client_store_async (self, BRAID_MC_SET, key, data, flags, exptime, 0, cancellable, callback, user_data);
+  g_autoptr(GTask) task = new_task (self, braid_mc_client_set_async, cancellable, callback, user_data);
+
+  braid_mc_client_store_async (self, BRAID_MC_STORE_MODE_SET, key, data, flags, exptime, 0, cancellable,
+                               forward_boolean, g_steal_pointer (&task));
+}
+
+gboolean
+braid_mc_client_set_finish (BraidMcClient *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == braid_mc_client_set_async, FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 static void
@@ -749,16 +750,16 @@ braid_mc_client_delete_finish (BraidMcClient *self, GAsyncResult *result, GError
 }
 
 void
-braid_mc_client_incr_async (BraidMcClient *self, const gchar *key, gboolean incr, guint64 delta,
+braid_mc_client_arith_async (BraidMcClient *self, const gchar *key, BraidMcArithMode mode, guint64 delta,
                             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-  g_autofree gchar *line = g_strdup_printf ("%s %s %" G_GUINT64_FORMAT "\r\n", incr ? "incr" : "decr", key, delta);
+  g_autofree gchar *line = g_strdup_printf ("%s %s %" G_GUINT64_FORMAT "\r\n", braid_mc_arith_mode_name (mode), key, delta);
 
-  send_simple (self, braid_mc_client_incr_async, key, line, RESULT_NUMBER, REQ_LINE, cancellable, callback, user_data);
+  send_simple (self, braid_mc_client_arith_async, key, line, RESULT_NUMBER, REQ_LINE, cancellable, callback, user_data);
 }
 
 gboolean
-braid_mc_client_incr_finish (BraidMcClient *self, GAsyncResult *result, guint64 *value, GError **error)
+braid_mc_client_arith_finish (BraidMcClient *self, GAsyncResult *result, guint64 *value, GError **error)
 {
   g_autofree guint64 *n = NULL;
 
@@ -814,7 +815,7 @@ braid_mc_client_stats_async (BraidMcClient *self, const gchar *arg, GCancellable
     {
       g_autoptr(GTask) task = new_task (self, braid_mc_client_stats_async, cancellable, callback, user_data);
 
-      g_task_return_new_error (task, BRAID_MEMCACHE_ERROR, BRAID_MEMCACHE_ERROR_INVALID_ARGUMENT,
+      g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT,
                                "A stats argument may not contain line breaks");
       return;
     }

@@ -2,7 +2,8 @@
 #pragma once
 
 #include "reactor.h"
-#include "store.h"
+#include "mc-store.h"
+#include "braid-version.h"
 
 G_BEGIN_DECLS
 
@@ -19,7 +20,7 @@ typedef struct {
 #define BRAID_MC_SERVER_SETTINGS_INIT \
   { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4 }
 
-#define BRAID_MC_VERSION_STRING "1.6.18-braid-" PACKAGE_VERSION
+#define BRAID_MC_VERSION_STRING "1.6.18-braid-" BRAID_VERSION
 
 #define BRAID_TYPE_MC_SERVER (braid_mc_server_get_type ())
 G_DECLARE_FINAL_TYPE (BraidMcServer, braid_mc_server, BRAID, MC_SERVER, GObject)

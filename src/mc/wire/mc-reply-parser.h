@@ -3,7 +3,7 @@
  * Fed bytes, it yields one reply element at a time: a status line, a VALUE
  * with its data block, a STAT line, a number, END.  Pointers go into the
  * caller's buffer.  0 means "need more"; bytes that cannot be memcached
- * replies are a BRAID_MEMCACHE_ERROR_PROTOCOL error. */
+ * replies are a BRAID_MC_ERROR_PROTOCOL error. */
 #pragma once
 
 #include <glib.h>

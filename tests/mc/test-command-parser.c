@@ -1,6 +1,6 @@
 /* braid — the memcached command parser, at every split. */
 #include "test-support.h"
-#include "command-parser.h"
+#include "mc-command-parser.h"
 
 #include <string.h>
 
@@ -40,16 +40,16 @@ parse_all (const BraidChunking *chunking, gsize item_size_max)
             break;
           offset += used;
           g_string_append_printf (out, "[%s", braid_mc_command_name (cmd.type));
-          if (cmd.type == BRAID_MC_BAD_INPUT)
+          if (cmd.type == BRAID_MC_COMMAND_BAD_INPUT)
             {
               g_autofree gchar *r = cmd.reply != NULL ? g_strescape (cmd.reply, NULL) : g_strdup ("-");
 
               g_string_append_printf (out, " %s swallow=%" G_GSIZE_FORMAT "%s", r, cmd.swallow, cmd.close ? " close" : "");
               swallow = cmd.swallow;
             }
-          if (cmd.key != NULL && cmd.type != BRAID_MC_BAD_INPUT)
+          if (cmd.key != NULL && cmd.type != BRAID_MC_COMMAND_BAD_INPUT)
             g_string_append_printf (out, " key=%.*s", (int) cmd.key_len, cmd.key);
-          if (cmd.keys != NULL && cmd.type != BRAID_MC_BAD_INPUT)
+          if (cmd.keys != NULL && cmd.type != BRAID_MC_COMMAND_BAD_INPUT)
             {
               gsize k = 0;
               const guint8 *key;
@@ -61,11 +61,11 @@ parse_all (const BraidChunking *chunking, gsize item_size_max)
           if (braid_mc_command_is_storage (cmd.type))
             g_string_append_printf (out, " flags=%u exp=%" G_GINT64_FORMAT " value=%.*s",
                                     cmd.flags, cmd.exptime, (int) cmd.value_len, cmd.value);
-          if (cmd.type == BRAID_MC_CAS)
+          if (cmd.type == BRAID_MC_COMMAND_CAS)
             g_string_append_printf (out, " cas=%" G_GUINT64_FORMAT, cmd.cas);
-          if (cmd.type == BRAID_MC_INCR || cmd.type == BRAID_MC_DECR)
+          if (cmd.type == BRAID_MC_COMMAND_INCR || cmd.type == BRAID_MC_COMMAND_DECR)
             g_string_append_printf (out, " delta=%" G_GUINT64_FORMAT, cmd.delta);
-          if (cmd.type == BRAID_MC_TOUCH || cmd.type == BRAID_MC_GAT || cmd.type == BRAID_MC_GATS)
+          if (cmd.type == BRAID_MC_COMMAND_TOUCH || cmd.type == BRAID_MC_COMMAND_GAT || cmd.type == BRAID_MC_COMMAND_GATS)
             g_string_append_printf (out, " exp=%" G_GINT64_FORMAT, cmd.exptime);
           if (cmd.has_number)
             g_string_append_printf (out, " n=%" G_GINT64_FORMAT, cmd.number);
@@ -206,7 +206,7 @@ test_line_limits (void)
   g_test_summary ("A line without a newline past 2048 bytes closes the connection; a long multi-get is fine");
   used = braid_mc_parse_command (&parser, (const guint8 *) junk, strlen (junk), FALSE, &cmd);
   g_assert_cmpuint (used, ==, strlen (junk));
-  g_assert_cmpint (cmd.type, ==, BRAID_MC_BAD_INPUT);
+  g_assert_cmpint (cmd.type, ==, BRAID_MC_COMMAND_BAD_INPUT);
   g_assert_true (cmd.close);
 
   for (guint i = 0; i < 1000; i++)

@@ -7,7 +7,7 @@
 #pragma once
 
 #include "reactor.h"
-#include "command-parser.h"
+#include "mc-wire.h"
 
 G_BEGIN_DECLS
 
@@ -15,16 +15,16 @@ typedef struct _BraidMcStore BraidMcStore;
 typedef struct _BraidMcItem BraidMcItem;
 
 typedef enum {
-  BRAID_MC_STORED,
-  BRAID_MC_NOT_STORED,
-  BRAID_MC_EXISTS,
-  BRAID_MC_NOT_FOUND,
-  BRAID_MC_DELETED,
-  BRAID_MC_TOUCHED,
-  BRAID_MC_NON_NUMERIC,
-  BRAID_MC_NO_MEMORY,
-  BRAID_MC_TOO_LARGE,
-} BraidMcResult;
+  BRAID_MC_STORE_RESULT_STORED,
+  BRAID_MC_STORE_RESULT_NOT_STORED,
+  BRAID_MC_STORE_RESULT_EXISTS,
+  BRAID_MC_STORE_RESULT_NOT_FOUND,
+  BRAID_MC_STORE_RESULT_DELETED,
+  BRAID_MC_STORE_RESULT_TOUCHED,
+  BRAID_MC_STORE_RESULT_NON_NUMERIC,
+  BRAID_MC_STORE_RESULT_NO_MEMORY,
+  BRAID_MC_STORE_RESULT_TOO_LARGE,
+} BraidMcStoreResult;
 
 typedef struct {
   guint64 curr_items, total_items, bytes;
@@ -73,19 +73,19 @@ const guint8 *braid_mc_item_get_value (BraidMcItem *item, gsize *len);
 guint32 braid_mc_item_get_flags (BraidMcItem *item);
 guint64 braid_mc_item_get_cas (BraidMcItem *item);
 
-/* set/add/replace/append/prepend/cas.  @mode is the command type. */
-BraidMcResult braid_mc_store_store (BraidMcStore *store,
-                                    BraidMcCommandType mode,
+/* set/add/replace/append/prepend/cas, as @mode says; @cas only for CAS. */
+BraidMcStoreResult braid_mc_store_store (BraidMcStore *store,
+                                    BraidMcStoreMode mode,
                                     const guint8 *key, gsize key_len,
                                     guint32 flags, gint64 exptime,
                                     const guint8 *value, gsize value_len,
                                     guint64 cas);
-BraidMcResult braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len);
-/* incr (@incr TRUE) or decr: BRAID_MC_STORED with *@result, NOT_FOUND,
+BraidMcStoreResult braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len);
+/* incr or decr, as @mode says: BRAID_MC_STORE_RESULT_STORED with *@result, NOT_FOUND,
  * NON_NUMERIC or NO_MEMORY. */
-BraidMcResult braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
-                                    gboolean incr, guint64 delta, guint64 *result);
-BraidMcResult braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime);
+BraidMcStoreResult braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+                                    BraidMcArithMode mode, guint64 delta, guint64 *result);
+BraidMcStoreResult braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime);
 /* flush_all [delay] */
 void braid_mc_store_flush (BraidMcStore *store, gint64 delay);
 
