@@ -8,6 +8,7 @@
  * deterministic points. */
 #include "fake-reactor.h"
 #include "fake-transport-private.h"
+#include "timer-queue-private.h"
 
 #define FAKE_EPOCH_US (G_GINT64_CONSTANT (1767225600) * G_USEC_PER_SEC) /* 2026-01-01 */
 #define IDLE_STEP_LIMIT 10000000

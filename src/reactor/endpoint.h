@@ -59,6 +59,17 @@ const gchar *braid_endpoint_to_string (const BraidEndpoint *endpoint);
  * backslash escapes. */
 gchar **braid_endpoint_split_list (const gchar *list);
 
+/* For a systemd: endpoint, the fd that systemd passed to process @pid
+ * according to @environment (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES, as
+ * sd_listen_fds(3) reads them).  Errors: BRAID_REACTOR_ERROR_LISTEN_FAILED
+ * when nothing was passed to @pid or no fd matches the endpoint.  The fd
+ * is not checked, and the environment is not changed. */
+gboolean braid_endpoint_find_systemd_fd (const BraidEndpoint *endpoint,
+                                         const gchar * const *environment,
+                                         GPid pid,
+                                         gint *out_fd,
+                                         GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidEndpoint, braid_endpoint_free)
 
 G_END_DECLS

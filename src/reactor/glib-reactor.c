@@ -2,7 +2,8 @@
  * GSocketClient to connect, and one GSource whose ready time follows the
  * earliest delayed call. */
 #include "glib-reactor.h"
-#include "socket-transport.h"
+#include "socket-transport-private.h"
+#include "timer-queue-private.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -12,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SD_LISTEN_FDS_START 3
 
 struct _BraidGlibReactor
 {
@@ -427,69 +427,26 @@ add_unix (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error
   return TRUE;
 }
 
-/* sd_listen_fds(3) semantics, with the environment injectable for tests:
- * LISTEN_PID must name this process; LISTEN_FDS counts fds from 3;
- * LISTEN_FDNAMES names them, colon-separated. */
+/* The fd systemd passed for @endpoint.  The first lookup that reads the
+ * real environment also removes the variables from it, as
+ * sd_listen_fds (unset_environment = 1) does, so children do not inherit
+ * them; later lookups use the copy kept here. */
 static gboolean
 find_systemd_fd (BraidGlibReactor *self, const BraidEndpoint *endpoint,
                  gint *out_fd, GError **error)
 {
   g_auto(GStrv) env = self->listen_env != NULL ? g_strdupv (self->listen_env) : g_get_environ ();
-  const gchar *pid = g_environ_getenv (env, "LISTEN_PID");
-  const gchar *fds = g_environ_getenv (env, "LISTEN_FDS");
-  const gchar *names = g_environ_getenv (env, "LISTEN_FDNAMES");
-  guint64 n_fds = 0;
-  gint index = endpoint->systemd_index;
 
-  if (pid == NULL || fds == NULL ||
-      g_ascii_strtoull (pid, NULL, 10) != (guint64) getpid () ||
-      !g_ascii_string_to_unsigned (fds, 10, 0, 1024, &n_fds, NULL) || n_fds == 0)
-    {
-      g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
-                   "Endpoint “%s”: no sockets were passed by systemd "
-                   "(LISTEN_PID/LISTEN_FDS unset or for another process)",
-                   endpoint->description);
-      return FALSE;
-    }
-
-  if (endpoint->systemd_name != NULL)
-    {
-      g_auto(GStrv) split = g_strsplit (names != NULL ? names : "", ":", -1);
-
-      index = -1;
-      for (guint i = 0; split[i] != NULL && i < n_fds; i++)
-        if (g_str_equal (split[i], endpoint->systemd_name))
-          {
-            index = (gint) i;
-            break;
-          }
-      if (index < 0)
-        {
-          g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
-                       "Endpoint “%s”: systemd passed no socket named “%s” (LISTEN_FDNAMES=%s)",
-                       endpoint->description, endpoint->systemd_name,
-                       names != NULL ? names : "");
-          return FALSE;
-        }
-    }
-  else if ((guint64) index >= n_fds)
-    {
-      g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
-                   "Endpoint “%s”: systemd passed only %" G_GUINT64_FORMAT " socket(s)",
-                   endpoint->description, n_fds);
-      return FALSE;
-    }
-
+  if (!braid_endpoint_find_systemd_fd (endpoint, (const gchar * const *) env, getpid (), out_fd, error))
+    return FALSE;
   if (self->listen_env == NULL && !self->listen_env_consumed)
     {
-      /* As sd_listen_fds(1): children must not inherit the variables. */
       g_unsetenv ("LISTEN_PID");
       g_unsetenv ("LISTEN_FDS");
       g_unsetenv ("LISTEN_FDNAMES");
       self->listen_env = g_strdupv (env);
     }
   self->listen_env_consumed = TRUE;
-  *out_fd = SD_LISTEN_FDS_START + index;
   return TRUE;
 }
 

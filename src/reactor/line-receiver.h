@@ -26,8 +26,10 @@ typedef struct {
   void (*line_too_long) (gpointer user_data, gsize length_seen);
 } BraidLineReceiverCallbacks;
 
-/* @delimiter is "\n" or "\r\n" (lines ending in a bare \n are accepted by
- * a "\r\n" receiver only if @strict is FALSE; the \r is stripped). */
+/* @delimiter is "\n" or "\r\n".  Lines always end at "\n"; a "\r\n"
+ * receiver also strips the "\r" before it, so a bare "\n" still ends a
+ * line there (as memcached accepts).  A line longer than @max_line_length
+ * bytes without its delimiter calls line_too_long. */
 BraidLineReceiver *braid_line_receiver_new (const gchar *delimiter,
                                             gsize max_line_length,
                                             const BraidLineReceiverCallbacks *callbacks,

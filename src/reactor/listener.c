@@ -1,5 +1,5 @@
 /* braid — the listening-port base class. */
-#include "reactor.h"
+#include "listener.h"
 
 typedef struct
 {

@@ -1,4 +1,4 @@
-/* braid — the protocol base class and protocol factories. */
+/* braid — the protocol base class. */
 #include "protocol.h"
 
 typedef struct
@@ -124,83 +124,3 @@ braid_protocol_is_connected (BraidProtocol *self)
 }
 
 /* ---- factories ---- */
-
-typedef struct
-{
-  BraidBuildProtocolFunc func;
-  gpointer user_data;
-  GDestroyNotify destroy;
-  GType type;
-} BraidProtocolFactoryPrivate;
-
-G_DEFINE_TYPE_WITH_PRIVATE (BraidProtocolFactory, braid_protocol_factory, G_TYPE_OBJECT)
-
-static void
-braid_protocol_factory_finalize (GObject *object)
-{
-  BraidProtocolFactoryPrivate *priv =
-    braid_protocol_factory_get_instance_private (BRAID_PROTOCOL_FACTORY (object));
-
-  if (priv->destroy != NULL)
-    priv->destroy (priv->user_data);
-  G_OBJECT_CLASS (braid_protocol_factory_parent_class)->finalize (object);
-}
-
-static BraidProtocol *
-default_build_protocol (BraidProtocolFactory *self, GSocketAddress *address)
-{
-  BraidProtocolFactoryPrivate *priv = braid_protocol_factory_get_instance_private (self);
-
-  if (priv->func != NULL)
-    return priv->func (address, priv->user_data);
-  if (priv->type != G_TYPE_INVALID)
-    return g_object_new (priv->type, NULL);
-  return NULL;
-}
-
-static void
-braid_protocol_factory_class_init (BraidProtocolFactoryClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = braid_protocol_factory_finalize;
-  klass->build_protocol = default_build_protocol;
-}
-
-static void
-braid_protocol_factory_init (BraidProtocolFactory *self)
-{
-}
-
-BraidProtocolFactory *
-braid_protocol_factory_new (BraidBuildProtocolFunc func,
-                            gpointer user_data,
-                            GDestroyNotify destroy)
-{
-  BraidProtocolFactory *self = g_object_new (BRAID_TYPE_PROTOCOL_FACTORY, NULL);
-  BraidProtocolFactoryPrivate *priv = braid_protocol_factory_get_instance_private (self);
-
-  priv->func = func;
-  priv->user_data = user_data;
-  priv->destroy = destroy;
-  return self;
-}
-
-BraidProtocolFactory *
-braid_protocol_factory_new_for_type (GType type)
-{
-  BraidProtocolFactory *self;
-  BraidProtocolFactoryPrivate *priv;
-
-  g_return_val_if_fail (g_type_is_a (type, BRAID_TYPE_PROTOCOL), NULL);
-  self = g_object_new (BRAID_TYPE_PROTOCOL_FACTORY, NULL);
-  priv = braid_protocol_factory_get_instance_private (self);
-  priv->type = type;
-  return self;
-}
-
-BraidProtocol *
-braid_protocol_factory_build_protocol (BraidProtocolFactory *self,
-                                       GSocketAddress *address)
-{
-  g_return_val_if_fail (BRAID_IS_PROTOCOL_FACTORY (self), NULL);
-  return BRAID_PROTOCOL_FACTORY_GET_CLASS (self)->build_protocol (self, address);
-}

@@ -5,7 +5,7 @@
  * write made during one dispatch leaves in a single vectored sendmsg().
  * Reads go straight from the socket into a stack buffer and on to the
  * protocol: no GInputStream and no per-chunk async operation. */
-#include "socket-transport.h"
+#include "socket-transport-private.h"
 #include "reactor-error.h"
 
 #include <netinet/in.h>

@@ -107,6 +107,53 @@ test_split_list (void)
   g_assert_cmpstr (parts[2], ==, "unix:/x\\,y");
 }
 
+static void
+test_systemd_fds (void)
+{
+  static const struct {
+    const gchar *endpoint;
+    const gchar *env[4];
+    gint fd;                /* -1: an error */
+  } systemd_cases[] = {
+    { "systemd:0", { "LISTEN_PID=100", "LISTEN_FDS=1", NULL }, 3 },
+    { "systemd:1", { "LISTEN_PID=100", "LISTEN_FDS=2", NULL }, 4 },
+    { "systemd:2", { "LISTEN_PID=100", "LISTEN_FDS=2", NULL }, -1 },
+    { "systemd:0", { "LISTEN_PID=101", "LISTEN_FDS=1", NULL }, -1 },   /* another process's */
+    { "systemd:0", { "LISTEN_FDS=1", NULL }, -1 },
+    { "systemd:0", { "LISTEN_PID=100", "LISTEN_FDS=0", NULL }, -1 },
+    { "systemd:0", { "LISTEN_PID=100", "LISTEN_FDS=x", NULL }, -1 },
+    { "systemd:name=b", { "LISTEN_PID=100", "LISTEN_FDS=2", "LISTEN_FDNAMES=a:b" }, 4 },
+    { "systemd:name=a", { "LISTEN_PID=100", "LISTEN_FDS=2", "LISTEN_FDNAMES=a:b" }, 3 },
+    { "systemd:name=c", { "LISTEN_PID=100", "LISTEN_FDS=2", "LISTEN_FDNAMES=a:b" }, -1 },
+    { "systemd:name=b", { "LISTEN_PID=100", "LISTEN_FDS=1", "LISTEN_FDNAMES=a:b" }, -1 },  /* named past LISTEN_FDS */
+  };
+
+  g_test_summary ("systemd: endpoints find their fd by sd_listen_fds(3) rules: LISTEN_PID must be ours, "
+                  "fds count from 3, names come from LISTEN_FDNAMES");
+  for (gsize i = 0; i < G_N_ELEMENTS (systemd_cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (systemd_cases[i].endpoint, BRAID_ENDPOINT_SERVER, &error);
+      gint fd = -1;
+      gboolean ok;
+
+      g_assert_no_error (error);
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, systemd_cases[i].endpoint);
+      ok = braid_endpoint_find_systemd_fd (ep, systemd_cases[i].env, 100, &fd, &error);
+      if (systemd_cases[i].fd < 0)
+        {
+          g_assert_false (ok);
+          g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_cmpint (fd, ==, systemd_cases[i].fd);
+        }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -114,5 +161,6 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/table", test_table);
   g_test_add_func ("/endpoint/fields", test_fields);
   g_test_add_func ("/endpoint/split-list", test_split_list);
+  g_test_add_func ("/endpoint/systemd-fds", test_systemd_fds);
   return g_test_run ();
 }
