@@ -18,6 +18,7 @@
 #include "mc-wire.h"
 #include "mc-command-parser.h"
 #include "mc-store.h"
+#include "mc-server-settings.h"
 #include "mc-server.h"
 #include "mc-reply-parser.h"
 #include "mc-client.h"

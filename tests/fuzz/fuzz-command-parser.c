@@ -3,7 +3,6 @@
  * -fsanitize=fuzzer it is a libFuzzer target. */
 #include "mc-command-parser.h"
 #include "mc-server.h"
-#include "mc-server-protocol-private.h"
 #include "fake-reactor.h"
 
 #include <string.h>
@@ -50,7 +49,8 @@ fuzz_server (const guint8 *data, gsize size)
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   g_autoptr(BraidMcServer) server = NULL;
-  g_autoptr(BraidMcServerProtocol) protocol = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
   g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
   gsize split = size > 0 ? data[0] % (size + 1) : 0;
 
@@ -58,7 +58,8 @@ fuzz_server (const guint8 *data, gsize size)
   settings.store.item_size_max = 4096;
   settings.debugtime = TRUE;
   server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
-  protocol = braid_mc_server_protocol_new (server);
+  factory = braid_mc_server_create_factory (server);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
   braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
   braid_protocol_data_received (BRAID_PROTOCOL (protocol), data, split);
   braid_protocol_data_received (BRAID_PROTOCOL (protocol), data + split, size - split);

@@ -232,9 +232,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/memcache/parser/commands", test_commands);
-  g_test_add_func ("/memcache/parser/bad-input", test_bad_input);
-  g_test_add_func ("/memcache/parser/key-limits", test_key_limits);
-  g_test_add_func ("/memcache/parser/line-limits", test_line_limits);
+  g_test_add_func ("/mc/parser/commands", test_commands);
+  g_test_add_func ("/mc/parser/bad-input", test_bad_input);
+  g_test_add_func ("/mc/parser/key-limits", test_key_limits);
+  g_test_add_func ("/mc/parser/line-limits", test_line_limits);
   return g_test_run ();
 }

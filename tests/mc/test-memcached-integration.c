@@ -226,9 +226,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/memcache/integration/memccapable", test_memccapable);
-  g_test_add_func ("/memcache/integration/fixtures-live", test_fixtures_live);
-  g_test_add_func ("/memcache/integration/debugtime", test_debugtime_black_box);
-  g_test_add_func ("/memcache/integration/graceful-sigterm", test_graceful_sigterm);
+  g_test_add_func ("/mc/integration/memccapable", test_memccapable);
+  g_test_add_func ("/mc/integration/fixtures-live", test_fixtures_live);
+  g_test_add_func ("/mc/integration/debugtime", test_debugtime_black_box);
+  g_test_add_func ("/mc/integration/graceful-sigterm", test_graceful_sigterm);
   return g_test_run ();
 }

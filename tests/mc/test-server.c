@@ -2,7 +2,6 @@
  * every split, bad input, back pressure, limits. */
 #include "test-support.h"
 #include "mc-server.h"
-#include "mc-server-protocol-private.h"
 
 #include <string.h>
 
@@ -40,7 +39,8 @@ run_session (const BraidChunking *chunking, gpointer data)
   const Session *s = data;
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
-  g_autoptr(BraidMcServerProtocol) protocol = braid_mc_server_protocol_new (server);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
   g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
   g_autoptr(GBytes) written = NULL;
 
@@ -251,6 +251,43 @@ test_back_pressure (void)
 }
 
 static void
+test_busy_accounting (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) a = NULL;
+  g_autoptr(BraidRecordingProtocol) b = NULL;
+  BraidMcServerCounters counters;
+
+  g_test_summary ("A connection is busy while a command is half-received, idle once it is answered, "
+                  "and counts for nothing once it is gone, whatever state it left in");
+  world_open (&w, NULL);
+  a = world_connect (&w);
+  b = world_connect (&w);
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_false (braid_mc_server_is_busy (w.server));
+  send_str (a, "set k 0 0 5\r\nhel");
+  send_str (b, "get");
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_mc_server_get_counters (w.server, &counters);
+  g_assert_cmpuint (counters.busy_connections, ==, 2);
+  g_assert_cmpuint (counters.curr_connections, ==, 2);
+  send_str (a, "lo\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (a, "STORED\r\n");
+  braid_mc_server_get_counters (w.server, &counters);
+  g_assert_cmpuint (counters.busy_connections, ==, 1);
+  g_assert_true (braid_mc_server_is_busy (w.server));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (b)));
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_mc_server_get_counters (w.server, &counters);
+  g_assert_cmpuint (counters.busy_connections, ==, 0);
+  g_assert_cmpuint (counters.curr_connections, ==, 1);
+  g_assert_false (braid_mc_server_is_busy (w.server));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (a)));
+  world_close (&w);
+}
+
+static void
 test_connection_limit (void)
 {
   World w = { 0 };
@@ -268,7 +305,12 @@ test_connection_limit (void)
   braid_fake_reactor_run_until_idle (w.fake);
   assert_received (c, "ERROR Too many open connections\r\n");
   g_assert_true (braid_recording_protocol_is_lost (c));
-  g_assert_cmpuint (braid_mc_server_get_counters (w.server)->rejected_connections, ==, 1);
+  {
+    BraidMcServerCounters counters;
+
+    braid_mc_server_get_counters (w.server, &counters);
+    g_assert_cmpuint (counters.rejected_connections, ==, 1);
+  }
   braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (a)));
   braid_fake_reactor_run_until_idle (w.fake);
   g_clear_object (&c);
@@ -321,11 +363,12 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/memcache/server/sessions", test_sessions);
-  g_test_add_func ("/memcache/server/bad-input", test_bad_input_keeps_serving);
-  g_test_add_func ("/memcache/server/too-large-swallowed", test_too_large_swallowed);
-  g_test_add_func ("/memcache/server/back-pressure", test_back_pressure);
-  g_test_add_func ("/memcache/server/connection-limit", test_connection_limit);
-  g_test_add_func ("/memcache/server/debugtime-and-stats", test_debugtime_and_stats);
+  g_test_add_func ("/mc/server/sessions", test_sessions);
+  g_test_add_func ("/mc/server/bad-input", test_bad_input_keeps_serving);
+  g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
+  g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
+  g_test_add_func ("/mc/server/connection-limit", test_connection_limit);
+  g_test_add_func ("/mc/server/busy-accounting", test_busy_accounting);
+  g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
   return g_test_run ();
 }

@@ -7,6 +7,15 @@
 #define DAY (24 * 60 * 60)
 #define K(s) (const guint8 *) (s), strlen (s)
 
+static BraidMcStats
+stats_of (BraidMcStore *store)
+{
+  BraidMcStats stats;
+
+  braid_mc_store_get_stats (store, &stats);
+  return stats;
+}
+
 typedef struct {
   BraidFakeReactor *fake;
   BraidMcStore *store;
@@ -73,7 +82,7 @@ test_relative_expiry (Fixture *f, gconstpointer data)
   g_assert_false (has (f, "a"));
   advance_s (f, 365 * DAY);
   g_assert_true (has (f, "never"));
-  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->get_expired, ==, 1);
+  g_assert_cmpuint (stats_of (f->store).get_expired, ==, 1);
 }
 
 static void
@@ -165,7 +174,7 @@ test_cas (Fixture *f, gconstpointer data)
       g_hash_table_add (seen, cas);
     }
   g_hash_table_destroy (seen);
-  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->cas_badval, ==, 1);
+  g_assert_cmpuint (stats_of (f->store).cas_badval, ==, 1);
 }
 
 static void
@@ -238,7 +247,7 @@ static void
 test_eviction_order (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *value = g_strnfill (900, 'v');
-  BraidMcStats *stats;
+  BraidMcStats stats;
 
   g_test_summary ("Over the byte budget the least recently used items go first; reading an item protects it");
   for (guint i = 0; i < 10; i++)
@@ -251,12 +260,12 @@ test_eviction_order (Fixture *f, gconstpointer data)
   g_assert_true (has (f, "k0"));
   set (f, "k10", value, 0);
   set (f, "k11", value, 0);
-  stats = braid_mc_store_get_stats (f->store);
-  g_assert_cmpuint (stats->evictions, >=, 1);
+  braid_mc_store_get_stats (f->store, &stats);
+  g_assert_cmpuint (stats.evictions, >=, 1);
   g_assert_true (has (f, "k0"));
   g_assert_false (has (f, "k1"));
   g_assert_true (has (f, "k11"));
-  g_assert_cmpuint (stats->bytes, <=, 10 * 1024);
+  g_assert_cmpuint (stats.bytes, <=, 10 * 1024);
 }
 
 static void
@@ -274,8 +283,8 @@ test_no_evict (Fixture *f, gconstpointer data)
         stored++;
     }
   g_assert_cmpuint (stored, <, 20);
-  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->evictions, ==, 0);
-  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->store_no_memory, ==, 20 - stored);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  g_assert_cmpuint (stats_of (f->store).store_no_memory, ==, 20 - stored);
   g_assert_true (has (f, "k0"));
   /* replacing in place still works when it fits */
   g_assert_cmpint (set (f, "k0", "small", 0), ==, BRAID_MC_STORE_RESULT_STORED);
@@ -300,8 +309,8 @@ test_expired_memory_reclaimed (Fixture *f, gconstpointer data)
 
       g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
     }
-  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->evictions, ==, 0);
-  g_assert_cmpuint (braid_mc_store_get_stats (f->store)->reclaimed, >=, 5);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  g_assert_cmpuint (stats_of (f->store).reclaimed, >=, 5);
 }
 
 static void
@@ -320,17 +329,17 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func, settings) g_test_add (path, Fixture, settings, setup, func, teardown)
-  ADD ("/memcache/store/expiry/relative", test_relative_expiry, NULL);
-  ADD ("/memcache/store/expiry/thirty-days", test_thirty_day_boundary, NULL);
-  ADD ("/memcache/store/expiry/negative", test_negative_expiry, NULL);
-  ADD ("/memcache/store/expiry/touch-gat", test_touch_and_gat, NULL);
-  ADD ("/memcache/store/expiry/debugtime", test_debugtime, NULL);
-  ADD ("/memcache/store/modes", test_storage_modes, NULL);
-  ADD ("/memcache/store/cas", test_cas, NULL);
-  ADD ("/memcache/store/incr-decr", test_incr_decr, NULL);
-  ADD ("/memcache/store/flush-all", test_flush_all, NULL);
-  ADD ("/memcache/store/memory/eviction-order", test_eviction_order, &small);
-  ADD ("/memcache/store/memory/no-evict", test_no_evict, &small_no_evict);
-  ADD ("/memcache/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
+  ADD ("/mc/store/expiry/relative", test_relative_expiry, NULL);
+  ADD ("/mc/store/expiry/thirty-days", test_thirty_day_boundary, NULL);
+  ADD ("/mc/store/expiry/negative", test_negative_expiry, NULL);
+  ADD ("/mc/store/expiry/touch-gat", test_touch_and_gat, NULL);
+  ADD ("/mc/store/expiry/debugtime", test_debugtime, NULL);
+  ADD ("/mc/store/modes", test_storage_modes, NULL);
+  ADD ("/mc/store/cas", test_cas, NULL);
+  ADD ("/mc/store/incr-decr", test_incr_decr, NULL);
+  ADD ("/mc/store/flush-all", test_flush_all, NULL);
+  ADD ("/mc/store/memory/eviction-order", test_eviction_order, &small);
+  ADD ("/mc/store/memory/no-evict", test_no_evict, &small_no_evict);
+  ADD ("/mc/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
   return g_test_run ();
 }

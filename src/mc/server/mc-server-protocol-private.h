@@ -1,7 +1,8 @@
-/* braid — one braid-memcached connection: parser, store and transport. */
+/* braid — one braid-memcached connection: parser, store and transport.
+ * Private: BraidMcServer builds these through its factory. */
 #pragma once
 
-#include "mc-server.h"
+#include "mc-server-shared-private.h"
 
 G_BEGIN_DECLS
 
@@ -9,8 +10,8 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (BraidMcServerProtocol, braid_mc_server_protocol,
                       BRAID, MC_SERVER_PROTOCOL, BraidProtocol)
 
-BraidMcServerProtocol *braid_mc_server_protocol_new (BraidMcServer *server);
-/* Whether a command is half-received or output is still pending. */
-gboolean braid_mc_server_protocol_is_busy (BraidMcServerProtocol *self);
+/* A connection of the server whose connections share @shared (a new
+ * reference is kept). */
+BraidMcServerProtocol *braid_mc_server_protocol_new (BraidMcServerShared *shared);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
  * bounded by the limit plus one command. */
 #include "mc-server-protocol-private.h"
 #include "mc-command-parser.h"
+#include "mc-stats-private.h"
 
 #include <string.h>
 
@@ -14,7 +15,7 @@ struct _BraidMcServerProtocol
 {
   BraidProtocol parent_instance;
 
-  BraidMcServer *server;      /* (owned) */
+  BraidMcServerShared *shared; /* (owned) */
   GByteArray *in;             /* received, not yet parsed */
   gsize in_offset;            /* parsed up to here */
   BraidMcParser parser;
@@ -23,6 +24,7 @@ struct _BraidMcServerProtocol
   gboolean paused;
   gboolean closing;
   gboolean counted;           /* in curr_connections */
+  gboolean busy;              /* counted in busy_connections */
 };
 
 G_DEFINE_FINAL_TYPE (BraidMcServerProtocol, braid_mc_server_protocol, BRAID_TYPE_PROTOCOL)
@@ -40,9 +42,14 @@ flush_out (BraidMcServerProtocol *self)
 
   if (self->out->len == 0 || t == NULL)
     return;
-  braid_mc_server_get_counters (self->server)->bytes_written += self->out->len;
-  braid_transport_write (t, self->out->str, self->out->len);
-  g_string_truncate (self->out, 0);
+  self->shared->counters.bytes_written += self->out->len;
+  /* The buffer itself goes to the transport; a new one takes its place. */
+  {
+    g_autoptr(GBytes) bytes = g_string_free_to_bytes (self->out);
+
+    self->out = g_string_sized_new (1024);
+    braid_transport_write_bytes (t, bytes);
+  }
 }
 
 static void
@@ -74,7 +81,7 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
 static void
 do_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
-  BraidMcStore *store = braid_mc_server_get_store (self->server);
+  BraidMcStore *store = self->shared->store;
   gboolean with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
   gboolean touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
   gsize offset = 0;
@@ -95,7 +102,7 @@ do_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 static void
 do_storage (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
-  BraidMcStoreResult r = braid_mc_store_store (braid_mc_server_get_store (self->server), braid_mc_command_get_store_mode (cmd->type),
+  BraidMcStoreResult r = braid_mc_store_store (self->shared->store, braid_mc_command_get_store_mode (cmd->type),
                                           cmd->key, cmd->key_len, cmd->flags, cmd->exptime,
                                           cmd->value, cmd->value_len, cmd->cas);
 
@@ -127,7 +134,7 @@ static void
 do_arith (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
   guint64 value = 0;
-  BraidMcStoreResult r = braid_mc_store_arith (braid_mc_server_get_store (self->server), cmd->key, cmd->key_len,
+  BraidMcStoreResult r = braid_mc_store_arith (self->shared->store, cmd->key, cmd->key_len,
                                           braid_mc_command_get_arith_mode (cmd->type), cmd->delta, &value);
 
   switch (r)
@@ -155,7 +162,7 @@ do_stats (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 
   if (arg != NULL)
     g_strstrip (arg);
-  if (!braid_mc_server_write_stats (self->server, arg != NULL && *arg != '\0' ? arg : NULL, self->out))
+  if (!braid_mc_stats_write (self->shared, arg != NULL && *arg != '\0' ? arg : NULL, self->out))
     g_string_append (self->out, "ERROR\r\n");
 }
 
@@ -163,8 +170,8 @@ do_stats (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 static gboolean
 execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
-  BraidMcStore *store = braid_mc_server_get_store (self->server);
-  const BraidMcServerSettings *settings = braid_mc_server_get_settings (self->server);
+  BraidMcStore *store = self->shared->store;
+  const BraidMcServerSettings *settings = &self->shared->settings;
 
   switch (cmd->type)
     {
@@ -210,7 +217,7 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       g_string_append (self->out, "VERSION " BRAID_MC_VERSION_STRING "\r\n");
       break;
     case BRAID_MC_COMMAND_VERBOSITY:
-      braid_mc_server_get_settings_mutable (self->server)->verbosity = (gint) cmd->number;
+      self->shared->settings.verbosity = (gint) cmd->number;
       reply (self, cmd, "OK\r\n");
       break;
     case BRAID_MC_COMMAND_DEBUGTIME:
@@ -241,6 +248,45 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
   return TRUE;
 }
 
+/* ---- accounting ---- */
+
+/* Whether a command is half-received or replies are not yet sent: a
+ * graceful stop waits for every connection to be idle. */
+static gboolean
+compute_busy (BraidMcServerProtocol *self)
+{
+  BraidTransport *t = transport_of (self);
+
+  return self->in->len > self->in_offset || self->swallow > 0 ||
+         (t != NULL && braid_transport_get_write_buffer_size (t) > 0);
+}
+
+static void
+update_busy (BraidMcServerProtocol *self)
+{
+  gboolean busy = compute_busy (self);
+
+  if (busy == self->busy)
+    return;
+  self->busy = busy;
+  if (busy)
+    self->shared->counters.busy_connections++;
+  else
+    self->shared->counters.busy_connections--;
+}
+
+/* The connection is gone: it counts no more. */
+static void
+leave_counters (BraidMcServerProtocol *self)
+{
+  if (self->busy)
+    self->shared->counters.busy_connections--;
+  self->busy = FALSE;
+  if (self->counted)
+    self->shared->counters.curr_connections--;
+  self->counted = FALSE;
+}
+
 /* ---- input ---- */
 
 static void
@@ -259,6 +305,7 @@ close_connection (BraidMcServerProtocol *self)
 
   self->closing = TRUE;
   flush_out (self);
+  update_busy (self);
   if (t != NULL)
     braid_transport_lose_connection (t);
 }
@@ -266,7 +313,7 @@ close_connection (BraidMcServerProtocol *self)
 static void
 process_input (BraidMcServerProtocol *self)
 {
-  const BraidMcServerSettings *settings = braid_mc_server_get_settings (self->server);
+  const BraidMcServerSettings *settings = &self->shared->settings;
   BraidTransport *t = transport_of (self);
 
   while (!self->closing && !self->paused)
@@ -305,6 +352,7 @@ process_input (BraidMcServerProtocol *self)
     }
   flush_out (self);
   compact_input (self);
+  update_busy (self);
 }
 
 static void
@@ -314,7 +362,7 @@ server_protocol_data_received (BraidProtocol *protocol, const guint8 *data, gsiz
 
   if (self->closing)
     return;
-  braid_mc_server_get_counters (self->server)->bytes_read += len;
+  self->shared->counters.bytes_read += len;
   /* What is swallowed need not be buffered first. */
   if (self->swallow > 0 && self->in->len == self->in_offset)
     {
@@ -334,6 +382,7 @@ server_protocol_output_drained (BraidProtocol *protocol)
   BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
   BraidTransport *t = transport_of (self);
 
+  update_busy (self);
   if (!self->paused || self->closing || t == NULL)
     return;
   self->paused = FALSE;
@@ -345,8 +394,8 @@ static void
 server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transport)
 {
   BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
-  BraidMcServerCounters *counters = braid_mc_server_get_counters (self->server);
-  const BraidMcServerSettings *settings = braid_mc_server_get_settings (self->server);
+  BraidMcServerCounters *counters = &self->shared->counters;
+  const BraidMcServerSettings *settings = &self->shared->settings;
 
   if (counters->curr_connections >= settings->max_connections)
     {
@@ -358,7 +407,6 @@ server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transp
       return;
     }
   self->counted = TRUE;
-  braid_mc_server_add_connection (self->server, self);
   counters->curr_connections++;
   counters->total_connections++;
 }
@@ -368,33 +416,21 @@ server_protocol_connection_lost (BraidProtocol *protocol, const GError *reason)
 {
   BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
 
-  if (self->counted)
-    braid_mc_server_get_counters (self->server)->curr_connections--;
-  braid_mc_server_remove_connection (self->server, self);
-  self->counted = FALSE;
   self->closing = TRUE;
+  leave_counters (self);
 }
 
-gboolean
-braid_mc_server_protocol_is_busy (BraidMcServerProtocol *self)
-{
-  BraidTransport *t = transport_of (self);
-
-  return self->in->len > self->in_offset || self->swallow > 0 ||
-         (t != NULL && braid_transport_get_write_buffer_size (t) > 0);
-}
 
 static void
 braid_mc_server_protocol_finalize (GObject *object)
 {
   BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (object);
 
-  if (self->counted)
-    braid_mc_server_get_counters (self->server)->curr_connections--;
-  braid_mc_server_remove_connection (self->server, self);
+  if (self->shared != NULL)
+    leave_counters (self);
   g_byte_array_unref (self->in);
   g_string_free (self->out, TRUE);
-  g_clear_object (&self->server);
+  g_clear_pointer (&self->shared, braid_mc_server_shared_unref);
   G_OBJECT_CLASS (braid_mc_server_protocol_parent_class)->finalize (object);
 }
 
@@ -421,12 +457,16 @@ braid_mc_server_protocol_init (BraidMcServerProtocol *self)
 }
 
 BraidMcServerProtocol *
-braid_mc_server_protocol_new (BraidMcServer *server)
+braid_mc_server_protocol_new (BraidMcServerShared *shared)
 {
-  BraidMcServerProtocol *self = g_object_new (BRAID_TYPE_MC_SERVER_PROTOCOL, NULL);
-  const BraidMcStoreSettings *store = &braid_mc_server_get_settings (server)->store;
+  BraidMcServerProtocol *self;
+  const BraidMcStoreSettings *store;
 
-  self->server = g_object_ref (server);
+  g_return_val_if_fail (shared != NULL, NULL);
+
+  self = g_object_new (BRAID_TYPE_MC_SERVER_PROTOCOL, NULL);
+  store = &shared->settings.store;
+  self->shared = braid_mc_server_shared_ref (shared);
   self->parser.item_size_max = store->item_size_max;
   self->parser.cas_enabled = store->cas_enabled;
   return self;

@@ -1,20 +1,15 @@
-/* braid — braid-memcached's shared state and its statistics. */
+/* braid — braid-memcached's server object: it owns what its connections
+ * share and builds one protocol per connection. */
 #include "mc-server.h"
+#include "mc-server-shared-private.h"
 #include "mc-server-protocol-private.h"
-
-#include <sys/resource.h>
-#include <string.h>
-#include <unistd.h>
 
 struct _BraidMcServer
 {
   GObject parent_instance;
 
   BraidReactor *reactor;            /* (owned) */
-  BraidMcServerSettings settings;
-  BraidMcStore *store;              /* (owned) */
-  BraidMcServerCounters counters;
-  GHashTable *connections;          /* (element-type BraidMcServerProtocol) (unowned) set */
+  BraidMcServerShared *shared;      /* (owned) */
 };
 
 G_DEFINE_FINAL_TYPE (BraidMcServer, braid_mc_server, G_TYPE_OBJECT)
@@ -24,8 +19,7 @@ braid_mc_server_finalize (GObject *object)
 {
   BraidMcServer *self = BRAID_MC_SERVER (object);
 
-  braid_mc_store_free (self->store);
-  g_hash_table_unref (self->connections);
+  braid_mc_server_shared_unref (self->shared);
   g_object_unref (self->reactor);
   G_OBJECT_CLASS (braid_mc_server_parent_class)->finalize (object);
 }
@@ -39,44 +33,18 @@ braid_mc_server_class_init (BraidMcServerClass *klass)
 static void
 braid_mc_server_init (BraidMcServer *self)
 {
-  self->connections = g_hash_table_new (NULL, NULL);
-}
-
-void
-braid_mc_server_add_connection (BraidMcServer *self, gpointer protocol)
-{
-  g_hash_table_add (self->connections, protocol);
-}
-
-void
-braid_mc_server_remove_connection (BraidMcServer *self, gpointer protocol)
-{
-  g_hash_table_remove (self->connections, protocol);
-}
-
-gboolean
-braid_mc_server_is_busy (BraidMcServer *self)
-{
-  GHashTableIter iter;
-  gpointer protocol;
-
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, &protocol, NULL))
-    if (braid_mc_server_protocol_is_busy (protocol))
-      return TRUE;
-  return FALSE;
 }
 
 BraidMcServer *
 braid_mc_server_new (BraidReactor *reactor, const BraidMcServerSettings *settings)
 {
-  BraidMcServer *self = g_object_new (BRAID_TYPE_MC_SERVER, NULL);
-  BraidMcServerSettings defaults = BRAID_MC_SERVER_SETTINGS_INIT;
+  BraidMcServer *self;
 
+  g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
+
+  self = g_object_new (BRAID_TYPE_MC_SERVER, NULL);
   self->reactor = g_object_ref (reactor);
-  self->settings = settings != NULL ? *settings : defaults;
-  self->store = braid_mc_store_new (reactor, &self->settings.store);
-  self->counters.started_us = braid_reactor_now (reactor);
+  self->shared = braid_mc_server_shared_new (reactor, settings);
   return self;
 }
 
@@ -89,248 +57,58 @@ build_protocol (GSocketAddress *address, gpointer user_data)
 BraidProtocolFactory *
 braid_mc_server_create_factory (BraidMcServer *self)
 {
-  return braid_protocol_factory_new (build_protocol, g_object_ref (self), g_object_unref);
+  g_return_val_if_fail (BRAID_IS_MC_SERVER (self), NULL);
+  return braid_protocol_factory_new (build_protocol, braid_mc_server_shared_ref (self->shared),
+                                     (GDestroyNotify) braid_mc_server_shared_unref);
 }
 
 BraidMcStore *
 braid_mc_server_get_store (BraidMcServer *self)
 {
-  return self->store;
+  g_return_val_if_fail (BRAID_IS_MC_SERVER (self), NULL);
+  return self->shared->store;
 }
 
 BraidReactor *
 braid_mc_server_get_reactor (BraidMcServer *self)
 {
+  g_return_val_if_fail (BRAID_IS_MC_SERVER (self), NULL);
   return self->reactor;
 }
 
 const BraidMcServerSettings *
 braid_mc_server_get_settings (BraidMcServer *self)
 {
-  return &self->settings;
+  g_return_val_if_fail (BRAID_IS_MC_SERVER (self), NULL);
+  return &self->shared->settings;
 }
 
-BraidMcServerSettings *
-braid_mc_server_get_settings_mutable (BraidMcServer *self)
+void
+braid_mc_server_set_memory_limit (BraidMcServer *self, gsize limit_bytes)
 {
-  return &self->settings;
+  g_return_if_fail (BRAID_IS_MC_SERVER (self));
+  braid_mc_store_set_limit (self->shared->store, limit_bytes);
+  self->shared->settings.store.limit_bytes = limit_bytes;
 }
 
-BraidMcServerCounters *
-braid_mc_server_get_counters (BraidMcServer *self)
+void
+braid_mc_server_set_verbosity (BraidMcServer *self, gint verbosity)
 {
-  return &self->counters;
+  g_return_if_fail (BRAID_IS_MC_SERVER (self));
+  self->shared->settings.verbosity = verbosity;
 }
 
-/* ---- stats ---- */
-
-#define STAT_U(name, value) g_string_append_printf (out, "STAT %s %" G_GUINT64_FORMAT "\r\n", name, (guint64) (value))
-#define STAT_S(name, value) g_string_append_printf (out, "STAT %s %s\r\n", name, value)
-
-static void
-write_general (BraidMcServer *self, GString *out)
+void
+braid_mc_server_get_counters (BraidMcServer *self, BraidMcServerCounters *counters)
 {
-  BraidMcStats *s = braid_mc_store_get_stats (self->store);
-  BraidMcServerCounters *c = &self->counters;
-  gint64 uptime = (braid_mc_store_now (self->store) - c->started_us) / G_USEC_PER_SEC;
-  struct rusage usage;
-
-  getrusage (RUSAGE_SELF, &usage);
-  STAT_U ("pid", getpid ());
-  STAT_U ("uptime", uptime);
-  STAT_U ("time", braid_mc_store_real_seconds (self->store));
-  STAT_S ("version", BRAID_MC_VERSION_STRING);
-  STAT_S ("libevent", "none (GLib)");
-  STAT_U ("pointer_size", 8 * sizeof (gpointer));
-  g_string_append_printf (out, "STAT rusage_user %ld.%06ld\r\n", (long) usage.ru_utime.tv_sec, (long) usage.ru_utime.tv_usec);
-  g_string_append_printf (out, "STAT rusage_system %ld.%06ld\r\n", (long) usage.ru_stime.tv_sec, (long) usage.ru_stime.tv_usec);
-  STAT_U ("max_connections", self->settings.max_connections);
-  STAT_U ("curr_connections", c->curr_connections);
-  STAT_U ("total_connections", c->total_connections);
-  STAT_U ("rejected_connections", c->rejected_connections);
-  STAT_U ("connection_structures", c->curr_connections);
-  STAT_U ("response_obj_oom", 0);
-  STAT_U ("response_obj_count", 0);
-  STAT_U ("response_obj_bytes", 0);
-  STAT_U ("read_buf_count", 0);
-  STAT_U ("read_buf_bytes", 0);
-  STAT_U ("read_buf_bytes_free", 0);
-  STAT_U ("read_buf_oom", 0);
-  STAT_U ("reserved_fds", 0);
-  STAT_U ("cmd_get", s->cmd_get);
-  STAT_U ("cmd_set", s->cmd_set);
-  STAT_U ("cmd_flush", s->cmd_flush);
-  STAT_U ("cmd_touch", s->cmd_touch);
-  STAT_U ("cmd_meta", 0);
-  STAT_U ("get_hits", s->get_hits);
-  STAT_U ("get_misses", s->get_misses);
-  STAT_U ("get_expired", s->get_expired);
-  STAT_U ("get_flushed", s->get_flushed);
-  STAT_U ("delete_misses", s->delete_misses);
-  STAT_U ("delete_hits", s->delete_hits);
-  STAT_U ("incr_misses", s->incr_misses);
-  STAT_U ("incr_hits", s->incr_hits);
-  STAT_U ("decr_misses", s->decr_misses);
-  STAT_U ("decr_hits", s->decr_hits);
-  STAT_U ("cas_misses", s->cas_misses);
-  STAT_U ("cas_hits", s->cas_hits);
-  STAT_U ("cas_badval", s->cas_badval);
-  STAT_U ("touch_hits", s->touch_hits);
-  STAT_U ("touch_misses", s->touch_misses);
-  STAT_U ("store_too_large", s->store_too_large);
-  STAT_U ("store_no_memory", s->store_no_memory);
-  STAT_U ("auth_cmds", 0);
-  STAT_U ("auth_errors", 0);
-  STAT_U ("bytes_read", c->bytes_read);
-  STAT_U ("bytes_written", c->bytes_written);
-  STAT_U ("limit_maxbytes", self->settings.store.limit_bytes);
-  STAT_U ("accepting_conns", 1);
-  STAT_U ("listen_disabled_num", 0);
-  STAT_U ("time_in_listen_disabled_us", 0);
-  STAT_U ("threads", self->settings.threads);
-  STAT_U ("conn_yields", 0);
-  STAT_U ("hash_power_level", 16);
-  STAT_U ("hash_bytes", 524288);
-  STAT_U ("hash_is_expanding", 0);
-  /* memcached's slab machinery has no equivalent here: these stay 0 so
-   * that monitoring that reads them keeps working. */
-  STAT_U ("slab_reassign_rescues", 0);
-  STAT_U ("slab_reassign_chunk_rescues", 0);
-  STAT_U ("slab_reassign_evictions_nomem", 0);
-  STAT_U ("slab_reassign_inline_reclaim", 0);
-  STAT_U ("slab_reassign_busy_items", 0);
-  STAT_U ("slab_reassign_busy_deletes", 0);
-  STAT_U ("slab_reassign_running", 0);
-  STAT_U ("slabs_moved", 0);
-  STAT_U ("lru_crawler_running", 0);
-  STAT_U ("lru_crawler_starts", 0);
-  STAT_U ("lru_maintainer_juggles", 0);
-  STAT_U ("malloc_fails", 0);
-  STAT_U ("log_worker_dropped", 0);
-  STAT_U ("log_worker_written", 0);
-  STAT_U ("log_watcher_skipped", 0);
-  STAT_U ("log_watcher_sent", 0);
-  STAT_U ("log_watchers", 0);
-  STAT_U ("unexpected_napi_ids", 0);
-  STAT_U ("round_robin_fallback", 0);
-  STAT_U ("bytes", s->bytes);
-  STAT_U ("curr_items", s->curr_items);
-  STAT_U ("total_items", s->total_items);
-  STAT_U ("slab_global_page_pool", 0);
-  STAT_U ("expired_unfetched", s->expired_unfetched);
-  STAT_U ("evicted_unfetched", s->evicted_unfetched);
-  STAT_U ("evicted_active", 0);
-  STAT_U ("evictions", s->evictions);
-  STAT_U ("reclaimed", s->reclaimed);
-  STAT_U ("crawler_reclaimed", 0);
-  STAT_U ("crawler_items_checked", 0);
-  STAT_U ("lrutail_reflocked", 0);
-  STAT_U ("moves_to_cold", 0);
-  STAT_U ("moves_to_warm", 0);
-  STAT_U ("moves_within_lru", 0);
-  STAT_U ("direct_reclaims", 0);
-  STAT_U ("lru_bumps_dropped", 0);
-}
-
-static void
-write_settings (BraidMcServer *self, GString *out)
-{
-  const BraidMcServerSettings *st = &self->settings;
-
-  STAT_U ("maxbytes", st->store.limit_bytes);
-  STAT_U ("maxconns", st->max_connections);
-  STAT_U ("tcpport", 0);
-  STAT_U ("udpport", 0);
-  STAT_S ("inter", "NULL");
-  STAT_U ("verbosity", st->verbosity);
-  STAT_U ("oldest", 0);
-  STAT_S ("evictions", st->store.evict ? "on" : "off");
-  STAT_S ("domain_socket", "NULL");
-  STAT_U ("umask", 700);
-  STAT_S ("growth_factor", "1.25");
-  STAT_U ("chunk_size", 48);
-  STAT_U ("num_threads", st->threads);
-  STAT_S ("stat_key_prefix", ":");
-  STAT_S ("detail_enabled", "no");
-  STAT_U ("reqs_per_event", 20);
-  STAT_S ("cas_enabled", st->store.cas_enabled ? "yes" : "no");
-  STAT_U ("tcp_backlog", 1024);
-  STAT_S ("binding_protocol", "ascii");
-  STAT_S ("auth_enabled_sasl", "no");
-  STAT_U ("item_size_max", st->store.item_size_max);
-  STAT_S ("maxconns_fast", "yes");
-  STAT_S ("flush_enabled", st->flush_enabled ? "yes" : "no");
-  STAT_S ("debugtime_enabled", st->debugtime ? "yes" : "no");
-}
-
-/* The store is one LRU, not slab classes: report it as class 1. */
-static void
-write_items (BraidMcServer *self, GString *out)
-{
-  BraidMcStats *s = braid_mc_store_get_stats (self->store);
-
-  if (s->curr_items == 0)
-    return;
-  STAT_U ("items:1:number", s->curr_items);
-  STAT_U ("items:1:age", 0);
-  STAT_U ("items:1:evicted", s->evictions);
-  STAT_U ("items:1:evicted_nonzero", 0);
-  STAT_U ("items:1:evicted_time", 0);
-  STAT_U ("items:1:outofmemory", s->store_no_memory);
-  STAT_U ("items:1:reclaimed", s->reclaimed);
-  STAT_U ("items:1:expired_unfetched", s->expired_unfetched);
-  STAT_U ("items:1:evicted_unfetched", s->evicted_unfetched);
-}
-
-static void
-write_slabs (BraidMcServer *self, GString *out)
-{
-  BraidMcStats *s = braid_mc_store_get_stats (self->store);
-
-  if (s->curr_items > 0)
-    {
-      STAT_U ("1:used_chunks", s->curr_items);
-      STAT_U ("1:mem_requested", s->bytes);
-      STAT_U ("1:get_hits", s->get_hits);
-      STAT_U ("1:cmd_set", s->cmd_set);
-      STAT_U ("1:delete_hits", s->delete_hits);
-      STAT_U ("1:incr_hits", s->incr_hits);
-      STAT_U ("1:decr_hits", s->decr_hits);
-      STAT_U ("1:cas_hits", s->cas_hits);
-      STAT_U ("1:cas_badval", s->cas_badval);
-      STAT_U ("1:touch_hits", s->touch_hits);
-    }
-  STAT_U ("active_slabs", s->curr_items > 0 ? 1 : 0);
-  STAT_U ("total_malloced", s->bytes);
+  g_return_if_fail (BRAID_IS_MC_SERVER (self));
+  g_return_if_fail (counters != NULL);
+  *counters = self->shared->counters;
 }
 
 gboolean
-braid_mc_server_write_stats (BraidMcServer *self, const gchar *arg, GString *out)
+braid_mc_server_is_busy (BraidMcServer *self)
 {
-  if (arg == NULL)
-    write_general (self, out);
-  else if (g_str_equal (arg, "settings"))
-    write_settings (self, out);
-  else if (g_str_equal (arg, "items"))
-    write_items (self, out);
-  else if (g_str_equal (arg, "slabs"))
-    write_slabs (self, out);
-  else if (g_str_equal (arg, "reset"))
-    {
-      BraidMcStats *s = braid_mc_store_get_stats (self->store);
-      guint64 items = s->curr_items, total = s->total_items, bytes = s->bytes;
-
-      memset (s, 0, sizeof *s);
-      s->curr_items = items;
-      s->total_items = total;
-      s->bytes = bytes;
-      self->counters.total_connections = self->counters.curr_connections;
-      self->counters.rejected_connections = 0;
-      g_string_append (out, "RESET\r\n");
-      return TRUE;
-    }
-  else
-    return FALSE;
-  g_string_append (out, "END\r\n");
-  return TRUE;
+  g_return_val_if_fail (BRAID_IS_MC_SERVER (self), FALSE);
+  return self->shared->counters.busy_connections > 0;
 }

@@ -89,12 +89,26 @@ braid_mc_store_get_settings (BraidMcStore *store)
   return &store->settings;
 }
 
-BraidMcStats *
-braid_mc_store_get_stats (BraidMcStore *store)
+void
+braid_mc_store_get_stats (BraidMcStore *store, BraidMcStats *stats)
 {
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (stats != NULL);
   store->stats.curr_items = g_hash_table_size (store->index);
   store->stats.bytes = store->used;
-  return &store->stats;
+  *stats = store->stats;
+}
+
+void
+braid_mc_store_reset_stats (BraidMcStore *store)
+{
+  guint64 total_items;
+
+  g_return_if_fail (store != NULL);
+  /* What describes the items stored now survives, as in memcached. */
+  total_items = store->stats.total_items;
+  memset (&store->stats, 0, sizeof store->stats);
+  store->stats.total_items = total_items;
 }
 
 guint

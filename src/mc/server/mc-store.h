@@ -54,7 +54,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcStore, braid_mc_store_free)
 const BraidMcStoreSettings *braid_mc_store_get_settings (BraidMcStore *store);
 /* Changes the memory limit (evicting at once if it shrank). */
 void braid_mc_store_set_limit (BraidMcStore *store, gsize limit_bytes);
-BraidMcStats *braid_mc_store_get_stats (BraidMcStore *store);
+/* Copies the counters into @stats (curr_items and bytes as of now). */
+void braid_mc_store_get_stats (BraidMcStore *store, BraidMcStats *stats);
+/* "stats reset": zeroes the counters, except what describes the items
+ * stored now (curr_items, total_items, bytes). */
+void braid_mc_store_reset_stats (BraidMcStore *store);
 
 /* The store's clock, in microseconds (monotonic) and Unix seconds. */
 gint64 braid_mc_store_now (BraidMcStore *store);

@@ -1,0 +1,21 @@
+/* braid — what braid-memcached is configured with (memcached's options). */
+#pragma once
+
+#include "mc-store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  BraidMcStoreSettings store;
+  guint max_connections;       /* -c */
+  gboolean debugtime;          /* accept "debugtime N" */
+  gboolean flush_enabled;      /* FALSE with -F */
+  gsize output_limit;          /* pause a connection's reading above this */
+  gint verbosity;              /* -v */
+  guint threads;               /* -t: reported, not used */
+} BraidMcServerSettings;
+
+#define BRAID_MC_SERVER_SETTINGS_INIT \
+  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4 }
+
+G_END_DECLS

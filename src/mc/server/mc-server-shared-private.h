@@ -1,0 +1,25 @@
+/* braid — what the connections of one braid-memcached share: the store,
+ * the settings and the counters.
+ *
+ * Reference-counted: the server and every connection hold a reference,
+ * so a connection never reaches back into the BraidMcServer object, and
+ * either may go first.  Private; never installed. */
+#pragma once
+
+#include "mc-server.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gatomicrefcount ref_count;
+  BraidMcStore *store;              /* (owned) */
+  BraidMcServerSettings settings;
+  BraidMcServerCounters counters;
+} BraidMcServerShared;
+
+BraidMcServerShared *braid_mc_server_shared_new (BraidReactor *reactor, const BraidMcServerSettings *settings);
+BraidMcServerShared *braid_mc_server_shared_ref (BraidMcServerShared *shared);
+void braid_mc_server_shared_unref (BraidMcServerShared *shared);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcServerShared, braid_mc_server_shared_unref)
+
+G_END_DECLS
