@@ -187,6 +187,28 @@ is_noreply (const Token *t)
   return token_equals (t, "noreply");
 }
 
+/* The opening every single-key command shares: @n tokens within
+ * [@min_tokens, @max_tokens] ("ERROR" otherwise) and a key no longer than
+ * memcached's limit ("CLIENT_ERROR bad command line format" otherwise).
+ * Returns FALSE once the command has been answered. */
+static gboolean
+take_key (BraidMcCommand *cmd, const Token *tokens, guint n, guint min_tokens, guint max_tokens)
+{
+  if (n < min_tokens || n > max_tokens)
+    {
+      bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return FALSE;
+    }
+  if (tokens[1].len > BRAID_MC_KEY_MAX)
+    {
+      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
+      return FALSE;
+    }
+  cmd->key = tokens[1].start;
+  cmd->key_len = tokens[1].len;
+  return TRUE;
+}
+
 /* ---- one command per kind ---- */
 
 static void
@@ -226,18 +248,8 @@ parse_storage_line (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, g
   guint base = is_cas ? 6 : 5;
   gint64 vlen;
 
-  if (n != base && n != base + 1)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return;
-    }
-  if (tokens[1].len > BRAID_MC_KEY_MAX)
-    {
-      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
-      return;
-    }
-  cmd->key = tokens[1].start;
-  cmd->key_len = tokens[1].len;
+  if (!take_key (cmd, tokens, n, base, base + 1))
+    return;
   if (!parse_u32 (&tokens[2], &cmd->flags) || !parse_i32 (&tokens[3], &cmd->exptime) ||
       !parse_i32 (&tokens[4], &vlen) || vlen < 0 ||
       (is_cas && !parse_u64 (&tokens[5], &cmd->cas)))
@@ -255,18 +267,8 @@ parse_storage_line (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, g
 static void
 parse_delete (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (n < 2 || n > 4)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return;
-    }
-  if (tokens[1].len > BRAID_MC_KEY_MAX)
-    {
-      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
-      return;
-    }
-  cmd->key = tokens[1].start;
-  cmd->key_len = tokens[1].len;
+  if (!take_key (cmd, tokens, n, 2, 4))
+    return;
   if (n > 2)
     {
       /* memcached still takes the old "delete <key> 0". */
@@ -286,18 +288,8 @@ parse_delete (BraidMcCommand *cmd, Token *tokens, guint n)
 static void
 parse_arith (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (n != 3 && n != 4)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return;
-    }
-  if (tokens[1].len > BRAID_MC_KEY_MAX)
-    {
-      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
-      return;
-    }
-  cmd->key = tokens[1].start;
-  cmd->key_len = tokens[1].len;
+  if (!take_key (cmd, tokens, n, 3, 4))
+    return;
   cmd->noreply = n == 4 && is_noreply (&tokens[3]);
   if (!parse_u64 (&tokens[2], &cmd->delta))
     bad_input (cmd, REPLY_BAD_DELTA, 0, FALSE);
@@ -306,18 +298,8 @@ parse_arith (BraidMcCommand *cmd, Token *tokens, guint n)
 static void
 parse_touch (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (n != 3 && n != 4)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return;
-    }
-  if (tokens[1].len > BRAID_MC_KEY_MAX)
-    {
-      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
-      return;
-    }
-  cmd->key = tokens[1].start;
-  cmd->key_len = tokens[1].len;
+  if (!take_key (cmd, tokens, n, 3, 4))
+    return;
   cmd->noreply = n == 4 && is_noreply (&tokens[3]);
   if (!parse_i32 (&tokens[2], &cmd->exptime))
     bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
