@@ -8,7 +8,7 @@
  * deterministic points. */
 #include "fake-reactor.h"
 #include "fake-transport-private.h"
-#include "timer-queue-private.h"
+#include "delayed-call-private.h"
 
 #define FAKE_EPOCH_US (G_GINT64_CONSTANT (1767225600) * G_USEC_PER_SEC) /* 2026-01-01 */
 #define IDLE_STEP_LIMIT 10000000
@@ -34,6 +34,8 @@ struct _BraidFakeReactor
   GError *listen_error;         /* (owned) (nullable) */
   guint16 next_port;
   guint16 next_client_port;
+  gboolean running;
+  gboolean stop_requested;
 };
 
 static void braid_fake_reactor_iface_init (BraidReactorInterface *iface);
@@ -719,9 +721,41 @@ braid_fake_reactor_run_all_timers (BraidFakeReactor *self, gint64 max_us)
     }
 }
 
+/* braid_reactor_run(): run_until_idle, then simulated time jumps to the
+ * next pending call, until stopped or nothing is pending. */
+static void
+reactor_run (BraidReactor *reactor)
+{
+  BraidFakeReactor *self = BRAID_FAKE_REACTOR (reactor);
+
+  g_return_if_fail (!self->running);
+  self->running = TRUE;
+  g_object_ref (self);
+  braid_fake_reactor_run_until_idle (self);
+  while (!self->stop_requested)
+    {
+      gint64 next = braid_timer_queue_next_time (self->timers);
+
+      if (next < 0)
+        break;
+      braid_fake_reactor_advance (self, MAX (0, next - self->now));
+    }
+  self->stop_requested = FALSE;
+  self->running = FALSE;
+  g_object_unref (self);
+}
+
+static void
+reactor_stop (BraidReactor *reactor)
+{
+  BRAID_FAKE_REACTOR (reactor)->stop_requested = TRUE;
+}
+
 static void
 braid_fake_reactor_iface_init (BraidReactorInterface *iface)
 {
+  iface->run = reactor_run;
+  iface->stop = reactor_stop;
   iface->now = reactor_now;
   iface->real_time = reactor_real_time;
   iface->call_later = reactor_call_later;

@@ -19,6 +19,7 @@
 #include "mc-command-parser.h"
 #include "mc-store.h"
 #include "mc-server-settings.h"
+#include "mc-server-counters.h"
 #include "mc-server.h"
 #include "mc-reply-parser.h"
 #include "mc-client.h"

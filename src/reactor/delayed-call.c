@@ -3,7 +3,7 @@
  * Pending calls live in a GSequence ordered by (time, sequence number), so
  * calls due at the same instant run in the order they were scheduled and
  * insert, cancel and reset are O(log n). */
-#include "timer-queue-private.h"
+#include "delayed-call-private.h"
 
 typedef enum {
   CALL_PENDING,

@@ -3,7 +3,7 @@
  * earliest delayed call. */
 #include "glib-reactor.h"
 #include "socket-transport-private.h"
-#include "timer-queue-private.h"
+#include "delayed-call-private.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -24,6 +24,8 @@ struct _BraidGlibReactor
   GHashTable *transports;       /* (element-type BraidSocketTransport) (owned) set */
   gchar **listen_env;           /* (owned) (nullable) */
   gboolean listen_env_consumed;
+  GMainLoop *loop;              /* (owned) (nullable): while running */
+  gboolean stop_requested;
 };
 
 static void braid_glib_reactor_iface_init (BraidReactorInterface *iface);
@@ -622,9 +624,41 @@ reactor_connect_finish (BraidReactor *reactor, GAsyncResult *result, GError **er
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
+/* ---- running ---- */
+
+static void
+reactor_run (BraidReactor *reactor)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+
+  g_return_if_fail (self->loop == NULL);
+  if (self->stop_requested)
+    {
+      self->stop_requested = FALSE;
+      return;
+    }
+  self->loop = g_main_loop_new (self->context, FALSE);
+  g_main_loop_run (self->loop);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  self->stop_requested = FALSE;
+}
+
+static void
+reactor_stop (BraidReactor *reactor)
+{
+  BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+
+  if (self->loop != NULL)
+    g_main_loop_quit (self->loop);
+  else
+    self->stop_requested = TRUE;
+}
+
 static void
 braid_glib_reactor_iface_init (BraidReactorInterface *iface)
 {
+  iface->run = reactor_run;
+  iface->stop = reactor_stop;
   iface->now = reactor_now;
   iface->real_time = reactor_real_time;
   iface->call_later = reactor_call_later;

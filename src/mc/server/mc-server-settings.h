@@ -2,8 +2,12 @@
 #pragma once
 
 #include "mc-store.h"
+#include "braid-version.h"
 
 G_BEGIN_DECLS
+
+/* What "version" answers: memcached's version, then braid's. */
+#define BRAID_MC_VERSION_STRING "1.6.18-braid-" BRAID_VERSION
 
 typedef struct {
   BraidMcStoreSettings store;

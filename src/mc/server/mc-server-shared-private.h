@@ -6,7 +6,9 @@
  * either may go first.  Private; never installed. */
 #pragma once
 
-#include "mc-server.h"
+#include "mc-store.h"
+#include "mc-server-settings.h"
+#include "mc-server-counters.h"
 
 G_BEGIN_DECLS
 

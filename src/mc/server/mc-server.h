@@ -9,36 +9,11 @@
 #include "reactor.h"
 #include "mc-store.h"
 #include "mc-server-settings.h"
-#include "braid-version.h"
+#include "mc-server-counters.h"
 
 G_BEGIN_DECLS
 
-/* What "version" answers: memcached's version, then braid's. */
-#define BRAID_MC_VERSION_STRING "1.6.18-braid-" BRAID_VERSION
 
-/**
- * BraidMcServerCounters:
- * @curr_connections: connections open now
- * @total_connections: connections accepted since start (or "stats reset")
- * @rejected_connections: connections refused over -c
- * @bytes_read: bytes received from clients
- * @bytes_written: bytes sent to clients
- * @busy_connections: connections with a command half-received or replies
- *   not yet sent
- * @started_us: the reactor time the server started at
- *
- * A snapshot of a server's connection accounting (see
- * braid_mc_server_get_counters()).
- */
-typedef struct {
-  guint curr_connections;
-  guint64 total_connections;
-  guint64 rejected_connections;
-  guint64 bytes_read;
-  guint64 bytes_written;
-  guint busy_connections;
-  gint64 started_us;
-} BraidMcServerCounters;
 
 #define BRAID_TYPE_MC_SERVER (braid_mc_server_get_type ())
 G_DECLARE_FINAL_TYPE (BraidMcServer, braid_mc_server, BRAID, MC_SERVER, GObject)

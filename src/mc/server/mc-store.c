@@ -64,9 +64,12 @@ key_equal (gconstpointer a, gconstpointer b)
 BraidMcStore *
 braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings)
 {
-  BraidMcStore *store = g_new0 (BraidMcStore, 1);
+  BraidMcStore *store;
   BraidMcStoreSettings defaults = BRAID_MC_STORE_SETTINGS_INIT;
 
+  g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
+
+  store = g_new0 (BraidMcStore, 1);
   store->reactor = g_object_ref (reactor);
   store->settings = settings != NULL ? *settings : defaults;
   store->index = g_hash_table_new_full (key_hash, key_equal, NULL, g_free);
@@ -86,6 +89,8 @@ braid_mc_store_free (BraidMcStore *store)
 const BraidMcStoreSettings *
 braid_mc_store_get_settings (BraidMcStore *store)
 {
+  g_return_val_if_fail (store != NULL, NULL);
+
   return &store->settings;
 }
 
@@ -114,6 +119,8 @@ braid_mc_store_reset_stats (BraidMcStore *store)
 guint
 braid_mc_store_get_n_items (BraidMcStore *store)
 {
+  g_return_val_if_fail (store != NULL, 0);
+
   return g_hash_table_size (store->index);
 }
 
@@ -122,18 +129,24 @@ braid_mc_store_get_n_items (BraidMcStore *store)
 gint64
 braid_mc_store_now (BraidMcStore *store)
 {
+  g_return_val_if_fail (store != NULL, 0);
+
   return braid_reactor_now (store->reactor) + store->time_offset_us;
 }
 
 gint64
 braid_mc_store_real_seconds (BraidMcStore *store)
 {
+  g_return_val_if_fail (store != NULL, 0);
+
   return (braid_reactor_real_time (store->reactor) + store->time_offset_us) / G_USEC_PER_SEC;
 }
 
 void
 braid_mc_store_add_time (BraidMcStore *store, gint64 seconds)
 {
+  g_return_if_fail (store != NULL);
+
   store->time_offset_us += seconds * G_USEC_PER_SEC;
 }
 
@@ -241,6 +254,8 @@ item_value (BraidMcItem *item)
 const guint8 *
 braid_mc_item_get_key (BraidMcItem *item, gsize *len)
 {
+  g_return_val_if_fail (item != NULL && len != NULL, NULL);
+
   *len = item->view.len;
   return item->data;
 }
@@ -248,6 +263,8 @@ braid_mc_item_get_key (BraidMcItem *item, gsize *len)
 const guint8 *
 braid_mc_item_get_value (BraidMcItem *item, gsize *len)
 {
+  g_return_val_if_fail (item != NULL && len != NULL, NULL);
+
   *len = item->value_len;
   return item_value (item);
 }
@@ -255,12 +272,16 @@ braid_mc_item_get_value (BraidMcItem *item, gsize *len)
 guint32
 braid_mc_item_get_flags (BraidMcItem *item)
 {
+  g_return_val_if_fail (item != NULL, 0);
+
   return item->flags;
 }
 
 guint64
 braid_mc_item_get_cas (BraidMcItem *item)
 {
+  g_return_val_if_fail (item != NULL, 0);
+
   return item->cas;
 }
 
@@ -367,6 +388,9 @@ link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
 BraidMcItem *
 braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
+
   BraidMcItem *item = find_live (store, key, key_len, TRUE);
 
   store->stats.cmd_get++;
@@ -385,6 +409,8 @@ braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
 BraidMcItem *
 braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
 {
+  g_return_val_if_fail (store != NULL, NULL);
+
   BraidMcItem *item = braid_mc_store_get (store, key, key_len);
 
   store->stats.cmd_touch++;
@@ -406,6 +432,11 @@ braid_mc_store_store (BraidMcStore *store,
                       const guint8 *value, gsize value_len,
                       guint64 cas)
 {
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (value != NULL || value_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_return_val_if_fail (braid_mc_store_mode_name (mode) != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
+
   BraidMcItem *old = find_live (store, key, key_len, FALSE);
   BraidMcItem *item;
 
@@ -473,6 +504,9 @@ braid_mc_store_store (BraidMcStore *store,
 BraidMcStoreResult
 braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+
   BraidMcItem *item = find_live (store, key, key_len, FALSE);
 
   if (item == NULL)
@@ -509,6 +543,10 @@ BraidMcStoreResult
 braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
                       BraidMcArithMode mode, guint64 delta, guint64 *result)
 {
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (result != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+
   gboolean incr = mode == BRAID_MC_ARITH_MODE_INCR;
   BraidMcItem *item = find_live (store, key, key_len, FALSE);
   guint64 value;
@@ -562,6 +600,9 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
 BraidMcStoreResult
 braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
 {
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+
   BraidMcItem *item = find_live (store, key, key_len, FALSE);
 
   store->stats.cmd_touch++;
@@ -580,6 +621,8 @@ braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gin
 void
 braid_mc_store_flush (BraidMcStore *store, gint64 delay)
 {
+  g_return_if_fail (store != NULL);
+
   store->stats.cmd_flush++;
   if (delay > 0)
     {
@@ -595,6 +638,8 @@ braid_mc_store_flush (BraidMcStore *store, gint64 delay)
 void
 braid_mc_store_set_limit (BraidMcStore *store, gsize limit_bytes)
 {
+  g_return_if_fail (store != NULL);
+
   gboolean evict = store->settings.evict;
 
   store->settings.limit_bytes = limit_bytes;

@@ -1,4 +1,4 @@
-/* braid — the timer queue behind both reactors' delayed calls.
+/* braid — delayed calls, private part: the timer queue behind both reactors.
  *
  * Private to the reactor implementations (libbraid's and the fake in
  * libbraid-testing); never installed.  The queue and BraidDelayedCall are
