@@ -1,6 +1,11 @@
-/* braid — daemon configuration files (GKeyFile), strict: unknown groups
- * and keys and bad values are errors that name the file and line, so a
- * daemon refuses to start rather than guess. */
+/* braid — daemon configuration files, strict.
+ *
+ * The format is GKeyFile's ("[Group]", "Key = value", "# comment"), read
+ * by our own scanner so every error names the file and line, and stricter
+ * than GKeyFile: a group or a key given twice, a localised key such as
+ * "Port[de]", text that is not UTF-8 and a malformed group header are
+ * errors.  A UTF-8 byte-order mark at the very start is skipped.  What the
+ * keys mean is decided by the settings table (daemon-settings.h). */
 #pragma once
 
 #include <glib.h>
@@ -17,45 +22,36 @@ typedef enum {
 #define BRAID_CONFIG_ERROR (braid_config_error_quark ())
 GQuark braid_config_error_quark (void);
 
-typedef enum {
-  BRAID_CONFIG_STRING,       /* gchar **: replaced (freed first) */
-  BRAID_CONFIG_STRING_LIST,  /* gchar ***: "a,b;c" or "a;b" lists */
-  BRAID_CONFIG_INT,          /* gint64 *, within [min, max] */
-  BRAID_CONFIG_BOOLEAN,      /* gboolean *: true/false/yes/no/1/0 */
-  BRAID_CONFIG_DOUBLE,       /* gdouble *, within [min, max] */
-} BraidConfigType;
-
+/* One line that meant something: a group header (key and value NULL) or a
+ * key = value line (both stripped), in file order. */
 typedef struct {
   const gchar *group;
-  const gchar *key;
-  BraidConfigType type;
-  gpointer value;
-  gint64 min;
-  gint64 max;
-  /* When it points to TRUE the command line set this option: the file
-   * does not override it. */
-  const gboolean *set_by_command_line;
-} BraidConfigOption;
+  const gchar *key;    /* (nullable) */
+  const gchar *value;  /* (nullable) */
+  guint line;
+} BraidConfigEntry;
 
-/* Loads @path and stores every recognised value.  Fails (and stores
- * nothing) on the first syntax error, unknown group or key, or bad value. */
-gboolean braid_config_load (const gchar *path,
-                            const BraidConfigOption *options,
-                            gsize n_options,
-                            GError **error);
-gboolean braid_config_load_data (const gchar *text,
-                                 const gchar *name,
-                                 const BraidConfigOption *options,
-                                 gsize n_options,
-                                 GError **error);
+typedef struct _BraidConfigFile BraidConfigFile;
+
+/* Errors in BRAID_CONFIG_ERROR (SYNTAX), messages "NAME:LINE: …". */
+BraidConfigFile *braid_config_file_parse (const gchar *text, const gchar *name, GError **error);
+/* As parse, plus BRAID_CONFIG_ERROR_IO. */
+BraidConfigFile *braid_config_file_load (const gchar *path, GError **error);
+void braid_config_file_free (BraidConfigFile *file);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidConfigFile, braid_config_file_free)
+
+const gchar *braid_config_file_get_name (BraidConfigFile *file);
+guint braid_config_file_get_n_entries (BraidConfigFile *file);
+/* (transfer none) */
+const BraidConfigEntry *braid_config_file_get_entry (BraidConfigFile *file, guint index);
 
 /* The file to read for daemon @name: $SYSCONFDIR/braid/NAME.conf, then
  * $DATADIR/braid/NAME.conf; NULL if neither exists. */
 gchar *braid_config_find_default (const gchar *name);
 
-/* Finds "--config PATH" / "--config=PATH" in argv without
- * consuming anything, so the file can be loaded before the command line
- * is parsed over it. */
+/* Finds "--config PATH" / "--config=PATH" in argv without consuming
+ * anything, so the file can be loaded before the command line is parsed
+ * over it. */
 gchar *braid_config_scan_argv (int argc, char **argv);
 
 G_END_DECLS

@@ -1,5 +1,6 @@
 /* braid — daemon life cycle. */
 #include "daemon.h"
+#include "glib-reactor.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -20,10 +21,16 @@ struct _BraidDaemon
   gpointer reload_data;
   gint64 grace_us;
   gint64 stop_started;
-  GMainLoop *loop;                   /* (owned) */
-  guint signal_ids[3];
+  GSource *signal_sources[3];        /* (owned) (nullable) */
   gboolean stopping;
+  /* With a service (braid_daemon_new_for_service()): */
+  const BraidDaemonService *service_class;
+  gpointer service;                  /* (owned) (nullable) */
+  gpointer settings;                 /* (owned) (nullable) */
+  gchar **argv;                      /* (owned) (nullable): read again on reload */
 };
+
+G_DEFINE_QUARK (braid-daemon-error-quark, braid_daemon_error)
 
 BraidDaemon *
 braid_daemon_new (const gchar *name, BraidReactor *reactor)
@@ -34,7 +41,6 @@ braid_daemon_new (const gchar *name, BraidReactor *reactor)
   daemon->reactor = g_object_ref (reactor);
   daemon->listeners = g_ptr_array_new_with_free_func (g_object_unref);
   daemon->grace_us = DEFAULT_GRACE_US;
-  daemon->loop = g_main_loop_new (NULL, FALSE);
   return daemon;
 }
 
@@ -43,11 +49,18 @@ braid_daemon_free (BraidDaemon *daemon)
 {
   if (daemon == NULL)
     return;
-  for (gsize i = 0; i < G_N_ELEMENTS (daemon->signal_ids); i++)
-    if (daemon->signal_ids[i] != 0)
-      g_source_remove (daemon->signal_ids[i]);
+  for (gsize i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
+    if (daemon->signal_sources[i] != NULL)
+      {
+        g_source_destroy (daemon->signal_sources[i]);
+        g_source_unref (daemon->signal_sources[i]);
+      }
   g_ptr_array_unref (daemon->listeners);
-  g_main_loop_unref (daemon->loop);
+  if (daemon->service != NULL)
+    daemon->service_class->service_free (daemon->service);
+  if (daemon->settings != NULL)
+    braid_settings_free (daemon->service_class->settings, daemon->settings);
+  g_strfreev (daemon->argv);
   g_object_unref (daemon->reactor);
   g_free (daemon->name);
   g_free (daemon);
@@ -137,7 +150,7 @@ check_drained (gpointer data)
                daemon->name, (gdouble) daemon->grace_us / G_USEC_PER_SEC);
   else
     g_message ("%s: all requests finished; exiting", daemon->name);
-  g_main_loop_quit (daemon->loop);
+  braid_reactor_stop (daemon->reactor);
 }
 
 void
@@ -178,27 +191,196 @@ braid_daemon_reload (BraidDaemon *daemon)
   return TRUE;
 }
 
-static gboolean
-on_stop_signal (gpointer data)
+void
+braid_daemon_handle_signal (BraidDaemon *daemon, int signum)
 {
-  braid_daemon_stop (data);
-  return G_SOURCE_CONTINUE;
+  if (signum == SIGHUP)
+    braid_daemon_reload (daemon);
+  else if (signum == SIGTERM || signum == SIGINT)
+    braid_daemon_stop (daemon);
+  else
+    g_warning ("%s: signal %d is not handled", daemon->name, signum);
 }
 
+static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
 static gboolean
-on_hup (gpointer data)
+on_signal (gpointer data)
 {
-  braid_daemon_reload (data);
+  GSource *source = g_main_current_source ();
+  BraidDaemon *daemon = data;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (handled_signals); i++)
+    if (daemon->signal_sources[i] == source)
+      braid_daemon_handle_signal (daemon, handled_signals[i]);
   return G_SOURCE_CONTINUE;
 }
 
 int
 braid_daemon_run (BraidDaemon *daemon)
 {
-  daemon->signal_ids[0] = g_unix_signal_add (SIGTERM, on_stop_signal, daemon);
-  daemon->signal_ids[1] = g_unix_signal_add (SIGINT, on_stop_signal, daemon);
-  daemon->signal_ids[2] = g_unix_signal_add (SIGHUP, on_hup, daemon);
+  /* Real signals need a real main context: the fake reactor's tests call
+   * braid_daemon_handle_signal() instead. */
+  if (BRAID_IS_GLIB_REACTOR (daemon->reactor) && daemon->signal_sources[0] == NULL)
+    for (gsize i = 0; i < G_N_ELEMENTS (handled_signals); i++)
+      {
+        daemon->signal_sources[i] = g_unix_signal_source_new (handled_signals[i]);
+        g_source_set_callback (daemon->signal_sources[i], on_signal, daemon, NULL);
+        g_source_attach (daemon->signal_sources[i],
+                         braid_glib_reactor_get_context (BRAID_GLIB_REACTOR (daemon->reactor)));
+      }
   sd_notify (0, "READY=1");
-  g_main_loop_run (daemon->loop);
+  braid_reactor_run (daemon->reactor);
   return BRAID_EXIT_OK;
+}
+
+/* ---- daemons built from a BraidDaemonService ---- */
+
+BraidExitCode
+braid_daemon_exit_code (const GError *error)
+{
+  if (error->domain == BRAID_CONFIG_ERROR)
+    return BRAID_EXIT_CONFIG;
+  if (error->domain == G_OPTION_ERROR)
+    return BRAID_EXIT_USAGE;
+  if (g_error_matches (error, BRAID_DAEMON_ERROR, BRAID_DAEMON_ERROR_LISTEN))
+    return BRAID_EXIT_LISTEN;
+  return BRAID_EXIT_FAILURE;
+}
+
+static gboolean
+service_is_busy (gpointer data)
+{
+  BraidDaemon *daemon = data;
+
+  return daemon->service_class->is_busy (daemon->service);
+}
+
+/* SIGHUP: both sources again, and what can change live. */
+static gchar *
+service_reload (gpointer data, GError **error)
+{
+  BraidDaemon *daemon = data;
+  const BraidSettingsTable *table = daemon->service_class->settings;
+  gpointer fresh = braid_settings_read (table, daemon->argv, error);
+  gchar *summary;
+
+  if (fresh == NULL)
+    return NULL;
+  braid_daemon_set_verbosity ((gint) ((BraidDaemonCommonSettings *) fresh)->verbosity);
+  summary = daemon->service_class->apply (daemon->service, fresh);
+  braid_settings_free (table, daemon->settings);
+  daemon->settings = fresh;
+  return summary;
+}
+
+static gboolean
+listen_all (BraidDaemon *daemon, GError **error)
+{
+  g_autoptr(BraidProtocolFactory) factory = daemon->service_class->create_factory (daemon->service);
+  g_auto(GStrv) endpoints = daemon->service_class->get_endpoints (daemon->settings);
+  g_autofree gchar *description = daemon->service_class->describe (daemon->service, daemon->settings);
+
+  for (gchar **e = endpoints; *e != NULL; e++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(BraidListener) listener = braid_reactor_listen (daemon->reactor, *e, factory, &local_error);
+
+      if (listener == NULL)
+        {
+          g_set_error (error, BRAID_DAEMON_ERROR, BRAID_DAEMON_ERROR_LISTEN, "%s", local_error->message);
+          return FALSE;
+        }
+      braid_daemon_add_listener (daemon, listener);
+      g_message ("%s %s listening on %s (port %u), %s", daemon->name, PACKAGE_VERSION, *e,
+                 braid_listener_get_port (listener), description);
+    }
+  braid_daemon_notify_status (daemon, "Serving on %s, %s", endpoints[0] != NULL ? endpoints[0] : "nothing",
+                              description);
+  return TRUE;
+}
+
+static BraidDaemon *
+new_with_settings (const BraidDaemonService *service, BraidReactor *reactor, gchar **argv,
+                   gpointer settings, GError **error)
+{
+  g_autoptr(BraidDaemon) daemon = braid_daemon_new (service->settings->name, reactor);
+  const BraidDaemonCommonSettings *common = settings;
+
+  daemon->service_class = service;
+  daemon->settings = settings;
+  daemon->argv = g_strdupv (argv);
+  braid_daemon_set_verbosity ((gint) common->verbosity);
+  braid_daemon_set_grace_period (daemon, (gint64) (common->grace_s * G_USEC_PER_SEC));
+  daemon->service = service->service_new (reactor, settings, error);
+  if (daemon->service == NULL || !listen_all (daemon, error))
+    return NULL;
+  braid_daemon_set_busy_func (daemon, service_is_busy, daemon);
+  braid_daemon_set_reload_func (daemon, service_reload, daemon);
+  return g_steal_pointer (&daemon);
+}
+
+BraidDaemon *
+braid_daemon_new_for_service (const BraidDaemonService *service,
+                              BraidReactor *reactor,
+                              gchar **argv,
+                              GError **error)
+{
+  gpointer settings;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  settings = braid_settings_read (service->settings, argv, error);
+  if (settings == NULL)
+    return NULL;
+  return new_with_settings (service, reactor, argv, settings, error);
+}
+
+gpointer
+braid_daemon_get_service (BraidDaemon *daemon)
+{
+  return daemon->service;
+}
+
+gconstpointer
+braid_daemon_get_settings (BraidDaemon *daemon)
+{
+  return daemon->settings;
+}
+
+BraidListener *
+braid_daemon_get_listener (BraidDaemon *daemon, guint index)
+{
+  return index < daemon->listeners->len ? g_ptr_array_index (daemon->listeners, index) : NULL;
+}
+
+int
+braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
+{
+  const gchar *name = service->settings->name;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidGlibReactor) reactor = NULL;
+  g_autoptr(BraidDaemon) daemon = NULL;
+  gpointer settings;
+
+  g_set_prgname (name);
+  settings = braid_settings_read (service->settings, argv, &error);
+  if (settings == NULL)
+    {
+      g_printerr ("%s: %s\n", name, error->message);
+      return braid_daemon_exit_code (error);
+    }
+  if (((BraidDaemonCommonSettings *) settings)->version)
+    {
+      g_print ("%s\n", service->version_line);
+      braid_settings_free (service->settings, settings);
+      return BRAID_EXIT_OK;
+    }
+  reactor = braid_glib_reactor_new (NULL);
+  daemon = new_with_settings (service, BRAID_REACTOR (reactor), argv, settings, &error);
+  if (daemon == NULL)
+    {
+      g_printerr ("%s: %s\n", name, error->message);
+      return braid_daemon_exit_code (error);
+    }
+  return braid_daemon_run (daemon);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "reactor.h"
+#include "daemon-settings.h"
 
 G_BEGIN_DECLS
 
@@ -17,6 +18,38 @@ typedef enum {
 
 typedef struct _BraidDaemon BraidDaemon;
 
+/* Errors of braid_daemon_new_for_service() beside BRAID_CONFIG_ERROR
+ * (exit 3) and G_OPTION_ERROR (exit 2). */
+typedef enum {
+  BRAID_DAEMON_ERROR_SERVICE,  /* the service could not be built (exit 1) */
+  BRAID_DAEMON_ERROR_LISTEN,   /* an endpoint could not be listened on (exit 4) */
+} BraidDaemonError;
+
+#define BRAID_DAEMON_ERROR (braid_daemon_error_quark ())
+GQuark braid_daemon_error_quark (void);
+
+/* What a daemon serves, built from its settings.  One of these per daemon
+ * (braid-memcached, braid-proxy); everything around it (settings, listen,
+ * signals, drain, reload) is shared. */
+typedef struct {
+  const BraidSettingsTable *settings;
+  const gchar *version_line;     /* printed by --version */
+  /* (transfer full): the service, or NULL with @error set. */
+  gpointer (*service_new) (BraidReactor *reactor, gconstpointer settings, GError **error);
+  GDestroyNotify service_free;
+  /* (transfer full): the endpoints to listen on. */
+  gchar **(*get_endpoints) (gconstpointer settings);
+  /* (transfer full) */
+  BraidProtocolFactory *(*create_factory) (gpointer service);
+  /* TRUE while requests are in flight. */
+  gboolean (*is_busy) (gpointer service);
+  /* Applies what can change live from freshly read @settings; returns a
+   * one-line summary (transfer full). */
+  gchar *(*apply) (gpointer service, gconstpointer settings);
+  /* One line for the log once listening (transfer full). */
+  gchar *(*describe) (gpointer service, gconstpointer settings);
+} BraidDaemonService;
+
 /* Returns TRUE while requests are still in flight. */
 typedef gboolean (*BraidDaemonBusyFunc) (gpointer user_data);
 /* Re-reads what can change at run time; returns a one-line summary of
@@ -27,6 +60,28 @@ BraidDaemon *braid_daemon_new (const gchar *name, BraidReactor *reactor);
 void braid_daemon_free (BraidDaemon *daemon);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidDaemon, braid_daemon_free)
 
+/* Reads the settings from @argv (and the file it names), builds the
+ * service and listens on its endpoints; SIGHUP (braid_daemon_reload())
+ * reads both sources again and applies the result.  Errors in
+ * BRAID_CONFIG_ERROR, G_OPTION_ERROR or BRAID_DAEMON_ERROR. */
+BraidDaemon *braid_daemon_new_for_service (const BraidDaemonService *service,
+                                           BraidReactor *reactor,
+                                           gchar **argv,
+                                           GError **error);
+/* (transfer none) */
+gpointer braid_daemon_get_service (BraidDaemon *daemon);
+/* (transfer none): the settings in force (replaced by each reload). */
+gconstpointer braid_daemon_get_settings (BraidDaemon *daemon);
+/* (transfer none) (nullable) */
+BraidListener *braid_daemon_get_listener (BraidDaemon *daemon, guint index);
+
+/* The exit status for an error of braid_daemon_new_for_service(). */
+BraidExitCode braid_daemon_exit_code (const GError *error);
+
+/* The whole of a daemon's main(): settings, --version, a GLib reactor,
+ * the service, and run.  Messages go to stderr as "NAME: …". */
+int braid_daemon_main (const BraidDaemonService *service, int argc, char **argv);
+
 /* Listeners to stop when shutting down (a new reference is kept). */
 void braid_daemon_add_listener (BraidDaemon *daemon, BraidListener *listener);
 void braid_daemon_set_busy_func (BraidDaemon *daemon, BraidDaemonBusyFunc func, gpointer user_data);
@@ -34,9 +89,14 @@ void braid_daemon_set_reload_func (BraidDaemon *daemon, BraidDaemonReloadFunc fu
 /* How long in-flight requests may take after SIGTERM (default 10 s). */
 void braid_daemon_set_grace_period (BraidDaemon *daemon, gint64 grace_us);
 
-/* Tells systemd (when NOTIFY_SOCKET is set) READY=1 and runs the main loop
- * until a stop signal has been handled.  Returns BRAID_EXIT_OK. */
+/* Tells systemd (when NOTIFY_SOCKET is set) READY=1 and runs the reactor
+ * (braid_reactor_run()) until a stop has finished draining.  On a GLib
+ * reactor SIGTERM, SIGINT and SIGHUP are handled on the reactor's context
+ * (braid_daemon_handle_signal()).  Returns BRAID_EXIT_OK. */
 int braid_daemon_run (BraidDaemon *daemon);
+/* What a signal does: SIGTERM and SIGINT stop, SIGHUP reloads.  Tests
+ * call this instead of raising signals. */
+void braid_daemon_handle_signal (BraidDaemon *daemon, int signum);
 /* Begins a graceful stop, as SIGTERM does. */
 void braid_daemon_stop (BraidDaemon *daemon);
 /* Runs the reload, as SIGHUP does; returns whether it succeeded. */

@@ -141,3 +141,17 @@ braid_reactor_connect_finish (BraidReactor *self,
     return g_task_propagate_pointer (G_TASK (result), error);
   return BRAID_REACTOR_GET_IFACE (self)->connect_finish (self, result, error);
 }
+
+void
+braid_reactor_run (BraidReactor *self)
+{
+  g_return_if_fail (BRAID_IS_REACTOR (self));
+  BRAID_REACTOR_GET_IFACE (self)->run (self);
+}
+
+void
+braid_reactor_stop (BraidReactor *self)
+{
+  g_return_if_fail (BRAID_IS_REACTOR (self));
+  BRAID_REACTOR_GET_IFACE (self)->stop (self);
+}

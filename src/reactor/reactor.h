@@ -40,6 +40,8 @@ struct _BraidReactorInterface
   BraidProtocol *(*connect_finish) (BraidReactor *self,
                                     GAsyncResult *result,
                                     GError **error);
+  void (*run) (BraidReactor *self);
+  void (*stop) (BraidReactor *self);
 };
 
 /* Monotonic time in microseconds. */
@@ -90,5 +92,14 @@ void braid_reactor_connect_endpoint_async (BraidReactor *self,
 BraidProtocol *braid_reactor_connect_finish (BraidReactor *self,
                                              GAsyncResult *result,
                                              GError **error);
+
+/* Runs the reactor until braid_reactor_stop() (called from a callback, or
+ * before run, in which case run returns at once).  The GLib reactor runs a
+ * GMainLoop on its own context; the fake reactor runs what is due and moves
+ * simulated time to the next pending call, never sleeping, and also
+ * returns when nothing is pending at all (nothing could ever stop it). */
+void braid_reactor_run (BraidReactor *self);
+/* Makes braid_reactor_run() return once the current callback is done. */
+void braid_reactor_stop (BraidReactor *self);
 
 G_END_DECLS

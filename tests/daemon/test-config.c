@@ -1,120 +1,204 @@
-/* braid — strict daemon configuration files. */
+/* braid — daemon settings: one table, two sources (file and command line),
+ * one range check; strict configuration files. */
 #include "test-support.h"
-#include "daemon-config.h"
+#include "daemon.h"
+#include "memcached-daemon.h"
+#include "proxy-daemon.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
-typedef struct {
-  gchar *listen;
-  gchar **memcached;
-  gint64 memory;
-  gboolean cache;
-  gdouble ttl;
-  gboolean memory_from_cli;
-} Settings;
+static gchar *tmp_dir;
 
-static void
-settings_clear (Settings *s)
+/* Writes @text to a file in the test directory; (transfer full) path. */
+static gchar *
+write_config (const gchar *text)
 {
-  g_free (s->listen);
-  g_strfreev (s->memcached);
-}
-
-static gsize
-make_options (Settings *s, BraidConfigOption *o)
-{
-  BraidConfigOption options[] = {
-    { "Server", "Listen", BRAID_CONFIG_STRING, &s->listen, 0, 0, NULL },
-    { "Server", "MemoryMiB", BRAID_CONFIG_INT, &s->memory, 1, 65536, &s->memory_from_cli },
-    { "Cache", "Memcached", BRAID_CONFIG_STRING_LIST, &s->memcached, 0, 0, NULL },
-    { "Cache", "Enabled", BRAID_CONFIG_BOOLEAN, &s->cache, 0, 0, NULL },
-    { "Cache", "TTLSeconds", BRAID_CONFIG_DOUBLE, &s->ttl, 0, 86400, NULL },
-  };
-
-  memcpy (o, options, sizeof options);
-  return G_N_ELEMENTS (options);
-}
-
-static void
-test_good (void)
-{
-  Settings s = { g_strdup ("tcp:1"), NULL, 64, TRUE, 0, FALSE };
-  BraidConfigOption o[8];
-  gsize n = make_options (&s, o);
+  gchar *path = g_build_filename (tmp_dir, "bad.conf", NULL);
   g_autoptr(GError) error = NULL;
-  const gchar *text =
-    "# braid test\n"
-    "[Server]\n"
-    "Listen = tcp:11211\n"
-    "MemoryMiB=128\n"
-    "\n"
-    "[Cache]\n"
-    "Memcached = tcp:a:1, tcp:b:2;tcp:c:3\n"
-    "Enabled = no\n"
-    "TTLSeconds = 2.5\n";
 
-  g_test_summary ("Every value type is read; values not in the file keep their defaults");
-  g_assert_true (braid_config_load_data (text, "good.conf", o, n, &error));
+  g_file_set_contents (path, text, -1, &error);
   g_assert_no_error (error);
-  g_assert_cmpstr (s.listen, ==, "tcp:11211");
-  g_assert_cmpint (s.memory, ==, 128);
-  g_assert_cmpuint (g_strv_length (s.memcached), ==, 3);
-  g_assert_cmpstr (s.memcached[2], ==, "tcp:c:3");
-  g_assert_false (s.cache);
-  g_assert_cmpfloat (s.ttl, ==, 2.5);
-  settings_clear (&s);
+  return path;
 }
 
 static void
-test_command_line_wins (void)
+assert_message (const GError *error, const gchar *part)
 {
-  Settings s = { NULL, NULL, 512, TRUE, 0, TRUE };
-  BraidConfigOption o[8];
-  gsize n = make_options (&s, o);
+  if (strstr (error->message, part) == NULL)
+    g_error ("expected an error containing “%s” but saw “%s”", part, error->message);
+}
 
-  g_test_summary ("Options given on the command line are not overridden by the file");
-  g_assert_true (braid_config_load_data ("[Server]\nMemoryMiB = 128\n", "c.conf", o, n, NULL));
-  g_assert_cmpint (s.memory, ==, 512);
-  settings_clear (&s);
+static void
+test_defaults_file_command_line (void)
+{
+  g_autofree gchar *conf = write_config ("[Server]\nPort = 1234\nMaxConnections=10\n[Cache]\nMemoryMiB = 128\n"
+                                         "MaxItemSize = 512k\nEvictions = no\n[Logging]\nVerbosity = 2\n");
+  gchar *argv[] = { "braid-memcached", "--config", conf, "-m", "256", "-v", "--listen", "tcp:1", "--listen",
+                    "unix:/x", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidMemcachedSettings *s;
+
+  g_test_summary ("Defaults, then the file, then the command line, which wins (-v counts from 0 again, "
+                  "--listen repeats)");
+  s = braid_settings_read (&braid_memcached_settings_table, argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->port, ==, 1234);
+  g_assert_cmpint (s->max_connections, ==, 10);
+  g_assert_cmpint (s->memory_mib, ==, 256);
+  g_assert_cmpint (s->item_size, ==, 512 * 1024);
+  g_assert_false (s->evictions);
+  g_assert_true (s->cas);
+  g_assert_cmpint (s->threads, ==, 4);
+  g_assert_cmpint (s->common.verbosity, ==, 1);
+  g_assert_cmpfloat (s->common.grace_s, ==, 10.0);
+  g_assert_cmpuint (g_strv_length (s->common.listen), ==, 2);
+  g_assert_cmpstr (s->common.listen[1], ==, "unix:/x");
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_unlink (conf);
+}
+
+static void
+test_verbose_counts (void)
+{
+  gchar *mc[] = { "braid-memcached", "--config", "/dev/null", "-vv", NULL };
+  gchar *px[] = { "braid-proxy", "--config", "/dev/null", "-v", "-v", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidDaemonCommonSettings *a, *b;
+
+  g_test_summary ("-vv and -v -v mean the same in both daemons");
+  g_test_bug ("10");
+  a = braid_settings_read (&braid_memcached_settings_table, mc, &error);
+  g_assert_no_error (error);
+  b = braid_settings_read (&braid_proxy_settings_table, px, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (a->verbosity, ==, 2);
+  g_assert_cmpint (b->verbosity, ==, 2);
+  braid_settings_free (&braid_memcached_settings_table, a);
+  braid_settings_free (&braid_proxy_settings_table, b);
 }
 
 typedef struct {
-  const gchar *text;
-  gint code;
+  const BraidSettingsTable *table;
+  const gchar *args[4];
   const gchar *message;
-} Bad;
+} BadArgs;
 
-static const Bad bad[] = {
-  { "[Server]\nListen tcp:1\n", BRAID_CONFIG_ERROR_SYNTAX, "bad.conf:2: expected “key = value”" },
-  { "Listen = x\n", BRAID_CONFIG_ERROR_SYNTAX, "bad.conf:1: key outside of any [Group]" },
-  { "[Server\n", BRAID_CONFIG_ERROR_SYNTAX, "bad.conf:1: a group header" },
-  { "[Server]\n\n[Nope]\nA=1\n", BRAID_CONFIG_ERROR_UNKNOWN_KEY, "bad.conf:3: unknown group [Nope]" },
-  { "[Server]\nListen=x\nListn = y\n", BRAID_CONFIG_ERROR_UNKNOWN_KEY, "bad.conf:3: unknown key “Listn” in [Server]" },
-  { "[Server]\nMemoryMiB = lots\n", BRAID_CONFIG_ERROR_BAD_VALUE, "bad.conf:2: [Server] MemoryMiB = lots: not a whole number" },
-  { "[Server]\nMemoryMiB = 0\n", BRAID_CONFIG_ERROR_BAD_VALUE, "bad.conf:2: [Server] MemoryMiB = 0: must be from 1 to 65536" },
-  { "[Cache]\nEnabled = maybe\n", BRAID_CONFIG_ERROR_BAD_VALUE, "bad.conf:2: [Cache] Enabled = maybe: expected true or false" },
-  { "[Cache]\n\n\nTTLSeconds = -1\n", BRAID_CONFIG_ERROR_BAD_VALUE, "bad.conf:4: [Cache] TTLSeconds = -1" },
+static const BadArgs bad_args[] = {
+  { &braid_memcached_settings_table, { "-m", "17592186044416" }, "--memory-limit (-m) 17592186044416: must be from 1 to 1048576" },
+  { &braid_memcached_settings_table, { "-m", "0" }, "--memory-limit (-m) 0: must be from 1 to 1048576" },
+  { &braid_memcached_settings_table, { "-c", "4294967296" }, "--conn-limit (-c) 4294967296: must be from 1 to 1000000" },
+  { &braid_memcached_settings_table, { "-p", "65536" }, "--port (-p) 65536: must be from 0 to 65535" },
+  { &braid_memcached_settings_table, { "-I", "0" }, "--max-item-size (-I) 0: must be from 1024 to 1073741824 bytes" },
+  { &braid_memcached_settings_table, { "-I", "2g" }, "--max-item-size (-I) 2g: not a size" },
+  { &braid_memcached_settings_table, { "--grace-period", "-1" }, "--grace-period -1: expected a number from 0 to 3600" },
+  { &braid_memcached_settings_table, { "--grace-period", "nan" }, "--grace-period nan: expected a number from 0 to 3600" },
+  { &braid_memcached_settings_table, { "-U", "11211" }, "--udp-port (-U) 11211: must be from 0 to 0" },
+  { &braid_memcached_settings_table, { "-t", "lots" }, "--threads (-t) lots: not a whole number" },
+  { &braid_memcached_settings_table, { "-vvvv" }, "--verbose (-v) given too often: must be from 0 to 3" },
+  { &braid_memcached_settings_table, { "--listen", "tcp:nope" }, "--listen tcp:nope: " },
+  { &braid_memcached_settings_table, { "extra" }, "Unexpected argument “extra”" },
+  { &braid_proxy_settings_table, { "--max-body", "0" }, "--max-body 0: must be from 1 to 1048576" },
+  { &braid_proxy_settings_table, { "--max-body", "17592186044416" }, "--max-body 17592186044416: must be from 1 to 1048576" },
+  { &braid_proxy_settings_table, { "--ttl", "2592001" }, "--ttl 2592001: must be from 1 to 2592000" },
+  { &braid_proxy_settings_table, { "--grace-period", "3601" }, "--grace-period 3601: expected a number from 0 to 3600" },
+  { &braid_proxy_settings_table, { "--max-conns-per-host", "0" }, "--max-conns-per-host 0: must be from 1 to 100000" },
+  { &braid_proxy_settings_table, { "-m", "host-without-port" }, "--memcached (-m) host-without-port: “host-without-port” is not HOST:PORT" },
+  { &braid_proxy_settings_table, { "-l", "udp:1" }, "--listen (-l) udp:1: " },
 };
 
 static void
-test_bad (void)
+test_bad_command_line (void)
 {
-  g_test_summary ("Syntax errors, unknown groups and keys and bad values name the file and line; nothing is half-applied");
-  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+  g_test_summary ("Every command-line value goes through the table's range check: exit 2 and a message naming "
+                  "the option and its range");
+  g_test_bug ("11");
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_args); i++)
     {
-      Settings s = { g_strdup ("default"), NULL, 64, TRUE, 0, FALSE };
-      BraidConfigOption o[8];
-      gsize n = make_options (&s, o);
+      g_autoptr(GPtrArray) argv = g_ptr_array_new ();
       g_autoptr(GError) error = NULL;
 
-      g_test_message ("case %" G_GSIZE_FORMAT, i);
-      g_assert_false (braid_config_load_data (bad[i].text, "bad.conf", o, n, &error));
-      g_assert_error (error, BRAID_CONFIG_ERROR, bad[i].code);
-      if (strstr (error->message, bad[i].message) == NULL)
-        g_error ("expected an error containing “%s” but saw “%s”", bad[i].message, error->message);
-      g_assert_cmpstr (s.listen, ==, "default");
-      settings_clear (&s);
+      g_ptr_array_add (argv, (gpointer) bad_args[i].table->name);
+      g_ptr_array_add (argv, "--config");
+      g_ptr_array_add (argv, "/dev/null");
+      for (guint a = 0; bad_args[i].args[a] != NULL; a++)
+        g_ptr_array_add (argv, (gpointer) bad_args[i].args[a]);
+      g_ptr_array_add (argv, NULL);
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s %s", i, bad_args[i].table->name, bad_args[i].args[0]);
+      g_assert_null (braid_settings_read (bad_args[i].table, (gchar **) argv->pdata, &error));
+      g_assert_nonnull (error);
+      g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_USAGE);
+      assert_message (error, bad_args[i].message);
     }
+}
+
+typedef struct {
+  const BraidSettingsTable *table;
+  const gchar *text;
+  const gchar *message;  /* after "DIR/bad.conf" */
+} BadFile;
+
+static const BadFile bad_files[] = {
+  { &braid_memcached_settings_table, "[Server]\nPort tcp:1\n", ":2: expected “key = value”" },
+  { &braid_memcached_settings_table, "Port = 1\n", ":1: key outside of any [Group]" },
+  { &braid_memcached_settings_table, "[Server\n", ":1: a group header" },
+  { &braid_memcached_settings_table, "[]]\n", ":1: a group header must look like [Name]" },
+  { &braid_memcached_settings_table, "[Server]\n\n[Nope]\nA=1\n", ":3: unknown group [Nope]" },
+  { &braid_memcached_settings_table, "[Server]\nPort=1\nPrt = 2\n", ":3: unknown key “Prt” in [Server]" },
+  { &braid_memcached_settings_table, "[Server]\nPort = 1\nPort = 2\n", ":3: key “Port” in [Server] already set at line 2" },
+  { &braid_memcached_settings_table, "[Server]\nPort = 1\n[Cache]\n[Server]\n", ":4: group [Server] already appeared at line 1" },
+  { &braid_memcached_settings_table, "[Server]\nPort[de] = 1\n", ":2: localised keys such as “Port[de]” are not supported" },
+  { &braid_memcached_settings_table, "[Server]\nPort = \xff\n", ":2: not valid UTF-8" },
+  { &braid_memcached_settings_table, "[Cache]\n\nMemoryMiB = lots\n", ":3: [Cache] MemoryMiB = lots: not a whole number" },
+  { &braid_memcached_settings_table, "[Cache]\nMemoryMiB = 17592186044416\n", ":2: [Cache] MemoryMiB = 17592186044416: must be from 1 to 1048576" },
+  { &braid_memcached_settings_table, "[Cache]\nMaxItemSize = 0\n", ":2: [Cache] MaxItemSize = 0: must be from 1024 to 1073741824 bytes" },
+  { &braid_memcached_settings_table, "[Cache]\nEvictions = maybe\n", ":2: [Cache] Evictions = maybe: expected true or false" },
+  { &braid_memcached_settings_table, "[Server]\nListen = tcp:1, bogus:2\n", ":2: [Server] Listen = tcp:1, bogus:2: " },
+  { &braid_memcached_settings_table, "[Logging]\nVerbosity = 4\n", ":2: [Logging] Verbosity = 4: must be from 0 to 3" },
+  { &braid_proxy_settings_table, "[Cache]\nTTLSeconds = 0\n", ":2: [Cache] TTLSeconds = 0: must be from 1 to 2592000" },
+  { &braid_proxy_settings_table, "[Nope]\n", ":1: unknown group [Nope]" },
+  { &braid_proxy_settings_table, "[Cache]\nMemcached = nohost\n", ":2: [Cache] Memcached = nohost: “nohost” is not HOST:PORT" },
+  { &braid_proxy_settings_table, "[Upstream]\nMaxBodyMiB = 0\n", ":2: [Upstream] MaxBodyMiB = 0: must be from 1 to 1048576" },
+  { &braid_proxy_settings_table, "[Server]\nGracePeriodSeconds = inf\n", ":2: [Server] GracePeriodSeconds = inf: expected a number" },
+};
+
+static void
+test_bad_config_file (void)
+{
+  g_test_summary ("Every configuration error is exit 3 with FILE:LINE: syntax, duplicates, localised keys, "
+                  "unknown names, bad values and ranges");
+  g_test_bug ("11");
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_files); i++)
+    {
+      g_autofree gchar *conf = write_config (bad_files[i].text);
+      g_autofree gchar *expected = g_strconcat (conf, bad_files[i].message, NULL);
+      gchar *argv[] = { (gchar *) bad_files[i].table->name, "--config", conf, NULL };
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, bad_files[i].message);
+      g_assert_null (braid_settings_read (bad_files[i].table, argv, &error));
+      g_assert_nonnull (error);
+      g_assert_error (error, BRAID_CONFIG_ERROR, error->code);
+      g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_CONFIG);
+      assert_message (error, expected);
+      g_unlink (conf);
+    }
+}
+
+static void
+test_bom_and_comments (void)
+{
+  g_autofree gchar *conf = write_config ("\xEF\xBB\xBF# braid\n[Server]\r\nPort = 99\r\n\n  # indented\n");
+  gchar *argv[] = { "braid-memcached", "--config", conf, NULL };
+  g_autoptr(GError) error = NULL;
+  BraidMemcachedSettings *s;
+
+  g_test_summary ("A UTF-8 byte-order mark at the start is skipped; CRLF line ends and comments are fine");
+  s = braid_settings_read (&braid_memcached_settings_table, argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->port, ==, 99);
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_unlink (conf);
 }
 
 static void
@@ -136,10 +220,19 @@ test_scan_argv (void)
 int
 main (int argc, char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/daemon/config/good", test_good);
-  g_test_add_func ("/daemon/config/command-line-wins", test_command_line_wins);
-  g_test_add_func ("/daemon/config/bad", test_bad);
+  g_test_bug_base ("https://example.invalid/braid/issues/");
+  tmp_dir = g_dir_make_tmp ("braid-config-XXXXXX", NULL);
+  g_test_add_func ("/daemon/config/defaults-file-command-line", test_defaults_file_command_line);
+  g_test_add_func ("/daemon/config/verbose-counts", test_verbose_counts);
+  g_test_add_func ("/daemon/config/bad-command-line", test_bad_command_line);
+  g_test_add_func ("/daemon/config/bad-file", test_bad_config_file);
+  g_test_add_func ("/daemon/config/bom-and-comments", test_bom_and_comments);
   g_test_add_func ("/daemon/config/scan-argv", test_scan_argv);
-  return g_test_run ();
+  status = g_test_run ();
+  g_rmdir (tmp_dir);
+  g_free (tmp_dir);
+  return status;
 }

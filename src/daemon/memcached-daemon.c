@@ -1,0 +1,152 @@
+/* braid-memcached: settings table and server. */
+#include "memcached-daemon.h"
+
+#define MC(field) G_STRUCT_OFFSET (BraidMemcachedSettings, field)
+
+static const BraidSettingSpec memcached_specs[] = {
+  { "port", 'p', "Server", "Port", BRAID_SETTING_INT, MC (port), 0, 65535, "11211", NULL, NULL,
+    "TCP port, 0 to 65535 (default 11211)", "PORT" },
+  { "listen-address", 'l', "Server", "Interface", BRAID_SETTING_STRING, MC (interface), 0, 0, NULL, NULL, NULL,
+    "Interfaces to listen on, comma-separated (default all)", "ADDR" },
+  { "conn-limit", 'c', "Server", "MaxConnections", BRAID_SETTING_INT, MC (max_connections), 1, 1000000, "1024",
+    NULL, NULL, "Maximum simultaneous connections, 1 to 1000000 (default 1024)", "N" },
+  { "enable-debugtime", 0, "Server", "EnableDebugTime", BRAID_SETTING_BOOLEAN, MC (debugtime), 0, 0, "false",
+    "true", NULL, "Accept “debugtime N”, which moves the server clock N seconds (for tests)", NULL },
+  { "memory-limit", 'm', "Cache", "MemoryMiB", BRAID_SETTING_INT, MC (memory_mib), 1, 1024 * 1024, "64", NULL,
+    NULL, "Item memory in megabytes, 1 to 1048576 (default 64)", "MB" },
+  { "max-item-size", 'I', "Cache", "MaxItemSize", BRAID_SETTING_SIZE, MC (item_size), 1024, 1024 * 1024 * 1024,
+    "1m", NULL, NULL, "Largest item, such as 1m or 512k, 1k to 1024m (default 1m)", "SIZE" },
+  { "disable-evictions", 'M', "Cache", "Evictions", BRAID_SETTING_BOOLEAN, MC (evictions), 0, 0, "true", "false",
+    NULL, "Answer “SERVER_ERROR out of memory storing object” instead of evicting", NULL },
+  { "disable-cas", 'C', NULL, NULL, BRAID_SETTING_BOOLEAN, MC (cas), 0, 0, "true", "false", NULL,
+    "No cas values (items are 8 bytes smaller)", NULL },
+  { "disable-flush-all", 'F', NULL, NULL, BRAID_SETTING_BOOLEAN, MC (flush), 0, 0, "true", "false", NULL,
+    "Refuse flush_all", NULL },
+  { "udp-port", 'U', NULL, NULL, BRAID_SETTING_INT, MC (udp_port), 0, 0, "0", NULL, NULL,
+    "UDP port: only 0 (off) is supported", "0" },
+  { "threads", 't', NULL, NULL, BRAID_SETTING_INT, MC (threads), 1, 1024, "4", NULL, NULL,
+    "Accepted for compatibility, 1 to 1024 (one event loop serves all)", "N" },
+  { "user", 'u', NULL, NULL, BRAID_SETTING_STRING, MC (user), 0, 0, NULL, NULL, NULL,
+    "Accepted for compatibility (use systemd's DynamicUser=)", "USER" },
+};
+
+const BraidSettingsTable braid_memcached_settings_table = {
+  .name = "braid-memcached",
+  .parameter_string = "— a memcached-compatible cache server",
+  .summary = "Speaks memcached 1.6's text protocol, with memcached's option names.\n"
+             "Settings come from /etc/braid/braid-memcached.conf (or --config),\n"
+             "and the command line overrides them.",
+  .listen_short_name = 0,
+  .specs = memcached_specs,
+  .n_specs = G_N_ELEMENTS (memcached_specs),
+  .settings_size = sizeof (BraidMemcachedSettings),
+};
+
+G_STATIC_ASSERT (G_STRUCT_OFFSET (BraidMemcachedSettings, common) == 0);
+
+void
+braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerSettings *out)
+{
+  BraidMcServerSettings defaults = BRAID_MC_SERVER_SETTINGS_INIT;
+
+  *out = defaults;
+  out->store.limit_bytes = (gsize) s->memory_mib << 20;
+  out->store.evict = s->evictions;
+  out->store.cas_enabled = s->cas;
+  out->store.item_size_max = (gsize) s->item_size;
+  out->max_connections = (guint) s->max_connections;
+  out->debugtime = s->debugtime;
+  out->flush_enabled = s->flush;
+  out->verbosity = (gint) s->common.verbosity;
+  out->threads = (guint) s->threads;
+}
+
+gchar **
+braid_memcached_endpoints (const BraidMemcachedSettings *s)
+{
+  GPtrArray *list = g_ptr_array_new ();
+  g_auto(GStrv) interfaces = NULL;
+
+  for (gchar **l = s->common.listen; l != NULL && *l != NULL; l++)
+    g_ptr_array_add (list, g_strdup (*l));
+  if (list->len > 0)
+    goto out;
+  interfaces = g_strsplit (s->interface != NULL ? s->interface : "", ",", -1);
+  for (guint i = 0; interfaces[i] != NULL; i++)
+    {
+      g_auto(GStrv) parts = g_strsplit (g_strstrip (interfaces[i]), ":", -1);
+      g_autofree gchar *escaped = g_strjoinv ("\\:", parts);
+
+      if (*escaped != '\0')
+        g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":interface=%s", s->port, escaped));
+    }
+  if (list->len == 0)
+    g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT, s->port));
+out:
+  g_ptr_array_add (list, NULL);
+  return (gchar **) g_ptr_array_free (list, FALSE);
+}
+
+static gpointer
+server_new (BraidReactor *reactor, gconstpointer settings, GError **error)
+{
+  BraidMcServerSettings server_settings;
+
+  braid_memcached_server_settings (settings, &server_settings);
+  return braid_mc_server_new (reactor, &server_settings);
+}
+
+static gchar **
+get_endpoints (gconstpointer settings)
+{
+  return braid_memcached_endpoints (settings);
+}
+
+static BraidProtocolFactory *
+create_factory (gpointer server)
+{
+  return braid_mc_server_create_factory (server);
+}
+
+static gboolean
+is_busy (gpointer server)
+{
+  return braid_mc_server_is_busy (server);
+}
+
+/* What SIGHUP changes live: the memory limit and the verbosity. */
+static gchar *
+apply (gpointer server, gconstpointer settings)
+{
+  const BraidMemcachedSettings *s = settings;
+  const BraidMcServerSettings *now = braid_mc_server_get_settings (server);
+  gsize old_limit = now->store.limit_bytes;
+  gint old_verbosity = now->verbosity;
+
+  braid_mc_server_set_memory_limit (server, (gsize) s->memory_mib << 20);
+  braid_mc_server_set_verbosity (server, (gint) s->common.verbosity);
+  return g_strdup_printf ("memory limit %" G_GINT64_FORMAT " MiB (was %" G_GSIZE_FORMAT "), verbosity %d (was %d); "
+                          "listeners and other settings need a restart",
+                          s->memory_mib, old_limit >> 20, (gint) s->common.verbosity, old_verbosity);
+}
+
+static gchar *
+describe (gpointer server, gconstpointer settings)
+{
+  const BraidMemcachedSettings *s = settings;
+
+  return g_strdup_printf ("%" G_GINT64_FORMAT " MiB, items up to %" G_GINT64_FORMAT " bytes",
+                          s->memory_mib, s->item_size);
+}
+
+const BraidDaemonService braid_memcached_service = {
+  .settings = &braid_memcached_settings_table,
+  .version_line = "braid-memcached " PACKAGE_VERSION " (memcached 1.6 text protocol)",
+  .service_new = server_new,
+  .service_free = g_object_unref,
+  .get_endpoints = get_endpoints,
+  .create_factory = create_factory,
+  .is_busy = is_busy,
+  .apply = apply,
+  .describe = describe,
+};

@@ -1,0 +1,252 @@
+/* braid-proxy: settings table, fetcher, cache and proxy. */
+#include "proxy-daemon.h"
+#include "mc-cache.h"
+#include "memory-cache.h"
+#include "soup-fetcher.h"
+
+#include <string.h>
+
+#define PX(field) G_STRUCT_OFFSET (BraidProxyDaemonSettings, field)
+
+/* Values over these are not cached: the servers' -I for the shared cache,
+ * a share of the memory for the memory cache. */
+#define SHARED_CACHE_MAX_ITEM (1024 * 1024)
+#define MEMORY_CACHE_MAX_ITEM (8 * 1024 * 1024)
+/* A pool request may take this many cache timeouts before it fails. */
+#define POOL_TIMEOUT_FACTOR 5
+
+/* "tcp:HOST:PORT,HOST:PORT" → the pool's "HOST:PORT,HOST:PORT". */
+static gchar *
+pool_servers (const gchar *list)
+{
+  g_auto(GStrv) parts = g_strsplit (list, ",", -1);
+  GString *out = g_string_new (NULL);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      const gchar *p = g_strstrip (parts[i]);
+
+      if (*p == '\0')
+        continue;
+      if (g_str_has_prefix (p, "tcp:"))
+        p += strlen ("tcp:");
+      g_string_append_printf (out, "%s%s", out->len > 0 ? "," : "", p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+static gboolean
+check_servers (const gchar *value, gchar **why)
+{
+  g_autofree gchar *servers = pool_servers (value);
+  g_auto(GStrv) parts = g_strsplit (servers, ",", -1);
+
+  for (guint i = 0; parts[i] != NULL && *servers != '\0'; i++)
+    {
+      g_autofree gchar *description = g_strdup_printf ("tcp:%s", parts[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse (description, BRAID_ENDPOINT_CLIENT, &error);
+
+      if (endpoint == NULL)
+        {
+          *why = g_strdup_printf ("“%s” is not HOST:PORT: %s", parts[i], error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static const BraidSettingSpec proxy_specs[] = {
+  { "memcached", 'm', "Cache", "Memcached", BRAID_SETTING_STRING, PX (memcached), 0, 0, NULL, NULL, check_servers,
+    "Shared cache: memcached servers, HOST:PORT or tcp:HOST:PORT, comma-separated", "ENDPOINTS" },
+  { "no-cache", 0, "Cache", "Enabled", BRAID_SETTING_BOOLEAN, PX (cache_enabled), 0, 0, "true", "false", NULL,
+    "Fetch every request", NULL },
+  { "cache-size", 0, "Cache", "MemoryMiB", BRAID_SETTING_INT, PX (cache_mib), 1, 1024 * 1024, "64", NULL, NULL,
+    "In-memory cache size in MiB, 1 to 1048576 (default 64)", "MIB" },
+  { "ttl", 0, "Cache", "TTLSeconds", BRAID_SETTING_INT, PX (ttl_s), 1, 2592000, "300", NULL, NULL,
+    "Seconds a cached body lives, 1 to 2592000 (default 300)", "S" },
+  { "cache-timeout", 0, "Cache", "TimeoutMilliseconds", BRAID_SETTING_INT, PX (cache_timeout_ms), 1, 60000, "100",
+    NULL, NULL, "Milliseconds a cache lookup may take before fetching, 1 to 60000 (default 100)", "MS" },
+  { "fetch-timeout", 0, "Upstream", "TimeoutSeconds", BRAID_SETTING_INT, PX (fetch_timeout_s), 0, 3600, "30",
+    NULL, NULL, "Upstream I/O timeout in seconds, 0 to 3600 (default 30)", "S" },
+  { "max-body", 0, "Upstream", "MaxBodyMiB", BRAID_SETTING_INT, PX (max_body_mib), 1, 1024 * 1024, "64", NULL,
+    NULL, "Largest body in MiB, 1 to 1048576 (default 64)", "MIB" },
+  { "max-conns", 0, "Upstream", "MaxConnections", BRAID_SETTING_INT, PX (max_conns), 1, 100000, "1024", NULL,
+    NULL, "Upstream connections in total, 1 to 100000 (default 1024)", "N" },
+  { "max-conns-per-host", 0, "Upstream", "MaxConnectionsPerHost", BRAID_SETTING_INT, PX (max_conns_per_host), 1,
+    100000, "256", NULL, NULL, "Upstream connections per host, 1 to 100000 (default 256)", "N" },
+};
+
+const BraidSettingsTable braid_proxy_settings_table = {
+  .name = "braid-proxy",
+  .parameter_string = "— a caching URL-fetching proxy",
+  .summary = "A client sends a URL and a newline; the proxy answers with the body\n"
+             "and closes.  Bodies are cached in memory or in a shared memcached pool.",
+  .listen_short_name = 'l',
+  .specs = proxy_specs,
+  .n_specs = G_N_ELEMENTS (proxy_specs),
+  .settings_size = sizeof (BraidProxyDaemonSettings),
+};
+
+G_STATIC_ASSERT (G_STRUCT_OFFSET (BraidProxyDaemonSettings, common) == 0);
+
+struct _BraidProxyService
+{
+  BraidProxy *proxy;           /* (owned) */
+  BraidCache *cache;           /* (owned) (nullable) */
+  const gchar *cache_kind;     /* "memcached", "memory" or "none" */
+};
+
+BraidFetcher *
+braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *s)
+{
+  BraidSoupFetcherOptions options = BRAID_SOUP_FETCHER_OPTIONS_INIT;
+
+  options.max_conns = (guint) s->max_conns;
+  options.max_conns_per_host = (guint) s->max_conns_per_host;
+  options.timeout_s = (guint) s->fetch_timeout_s;
+  return BRAID_FETCHER (braid_soup_fetcher_new (&options));
+}
+
+BraidCache *
+braid_proxy_daemon_cache_new (BraidReactor *reactor, const BraidProxyDaemonSettings *s,
+                              const gchar **kind, GError **error)
+{
+  *kind = "none";
+  if (!s->cache_enabled)
+    return NULL;
+  if (s->memcached != NULL && *s->memcached != '\0')
+    {
+      g_autofree gchar *servers = pool_servers (s->memcached);
+      g_autoptr(BraidMcPool) pool = braid_mc_pool_new (reactor, servers, error);
+
+      if (pool == NULL)
+        return NULL;
+      braid_mc_pool_set_timeout (pool, s->cache_timeout_ms * 1000 * POOL_TIMEOUT_FACTOR);
+      *kind = "memcached";
+      return BRAID_CACHE (braid_mc_cache_new (pool, SHARED_CACHE_MAX_ITEM));
+    }
+  *kind = "memory";
+  return BRAID_CACHE (braid_memory_cache_new (reactor, (gsize) s->cache_mib << 20, MEMORY_CACHE_MAX_ITEM));
+}
+
+static void
+proxy_settings (const BraidProxyDaemonSettings *s, BraidProxySettings *out)
+{
+  BraidProxySettings defaults = BRAID_PROXY_SETTINGS_INIT;
+
+  *out = defaults;
+  out->ttl_s = s->ttl_s;
+  out->cache_timeout_us = s->cache_timeout_ms * 1000;
+  out->max_body = (gsize) s->max_body_mib << 20;
+}
+
+BraidProxyService *
+braid_proxy_service_new (BraidReactor *reactor, const BraidProxyDaemonSettings *s,
+                         BraidFetcher *fetcher, GError **error)
+{
+  BraidProxyService *service;
+  BraidProxySettings settings;
+  g_autoptr(GError) local_error = NULL;
+  const gchar *kind;
+  BraidCache *cache = braid_proxy_daemon_cache_new (reactor, s, &kind, &local_error);
+
+  if (local_error != NULL)
+    {
+      g_set_error (error, BRAID_DAEMON_ERROR, BRAID_DAEMON_ERROR_SERVICE, "--memcached: %s", local_error->message);
+      return NULL;
+    }
+  proxy_settings (s, &settings);
+  service = g_new0 (BraidProxyService, 1);
+  service->cache = cache;
+  service->cache_kind = kind;
+  service->proxy = braid_proxy_new (reactor, fetcher, cache, &settings);
+  return service;
+}
+
+void
+braid_proxy_service_free (BraidProxyService *service)
+{
+  if (service == NULL)
+    return;
+  g_object_unref (service->proxy);
+  g_clear_object (&service->cache);
+  g_free (service);
+}
+
+BraidProxy *
+braid_proxy_service_get_proxy (BraidProxyService *service)
+{
+  return service->proxy;
+}
+
+static gpointer
+service_new (BraidReactor *reactor, gconstpointer settings, GError **error)
+{
+  g_autoptr(BraidFetcher) fetcher = braid_proxy_daemon_fetcher_new (settings);
+
+  return braid_proxy_service_new (reactor, settings, fetcher, error);
+}
+
+static gchar **
+get_endpoints (gconstpointer settings)
+{
+  const BraidProxyDaemonSettings *s = settings;
+
+  if (s->common.listen != NULL && s->common.listen[0] != NULL)
+    return g_strdupv (s->common.listen);
+  return g_strsplit ("tcp:8000", ",", -1);
+}
+
+static BraidProtocolFactory *
+create_factory (gpointer service)
+{
+  return braid_proxy_create_factory (((BraidProxyService *) service)->proxy);
+}
+
+static gboolean
+is_busy (gpointer service)
+{
+  return braid_proxy_is_busy (((BraidProxyService *) service)->proxy);
+}
+
+/* What SIGHUP changes live: TTL, cache timeout, memory cache size and
+ * verbosity. */
+static gchar *
+apply (gpointer data, gconstpointer settings)
+{
+  BraidProxyService *service = data;
+  const BraidProxyDaemonSettings *s = settings;
+  gboolean memory = BRAID_IS_MEMORY_CACHE (service->cache);
+
+  braid_proxy_set_ttl (service->proxy, s->ttl_s);
+  braid_proxy_set_cache_timeout (service->proxy, s->cache_timeout_ms * 1000);
+  if (memory)
+    braid_memory_cache_set_max_bytes (BRAID_MEMORY_CACHE (service->cache), (gsize) s->cache_mib << 20);
+  return g_strdup_printf ("verbosity %d, TTL %" G_GINT64_FORMAT " s, cache timeout %" G_GINT64_FORMAT " ms, "
+                          "memory cache %" G_GINT64_FORMAT " MiB%s",
+                          (gint) s->common.verbosity, s->ttl_s, s->cache_timeout_ms, s->cache_mib,
+                          memory ? "" : " (not in use)");
+}
+
+static gchar *
+describe (gpointer data, gconstpointer settings)
+{
+  BraidProxyService *service = data;
+  const BraidProxyDaemonSettings *s = settings;
+  gboolean shared = g_str_equal (service->cache_kind, "memcached");
+
+  return g_strdup_printf ("cache: %s%s%s", service->cache_kind, shared ? " " : "", shared ? s->memcached : "");
+}
+
+const BraidDaemonService braid_proxy_service = {
+  .settings = &braid_proxy_settings_table,
+  .version_line = "braid-proxy " PACKAGE_VERSION,
+  .service_new = service_new,
+  .service_free = (GDestroyNotify) braid_proxy_service_free,
+  .get_endpoints = get_endpoints,
+  .create_factory = create_factory,
+  .is_busy = is_busy,
+  .apply = apply,
+  .describe = describe,
+};

@@ -1,0 +1,44 @@
+/* braid-proxy as a BraidDaemonService: its settings table and how the
+ * fetcher, the cache and the proxy are built from them.  braid-proxy.c's
+ * main() only hands this to braid_daemon_main(); tests build the same
+ * service around a fake fetcher. */
+#pragma once
+
+#include "daemon.h"
+#include "fetcher.h"
+#include "proxy.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  BraidDaemonCommonSettings common;
+  gchar *memcached;            /* -m: shared cache servers (nullable) */
+  gboolean cache_enabled;      /* FALSE with --no-cache */
+  gint64 cache_mib;            /* --cache-size */
+  gint64 ttl_s;                /* --ttl */
+  gint64 cache_timeout_ms;     /* --cache-timeout */
+  gint64 fetch_timeout_s;      /* --fetch-timeout */
+  gint64 max_body_mib;         /* --max-body */
+  gint64 max_conns;            /* --max-conns */
+  gint64 max_conns_per_host;   /* --max-conns-per-host */
+} BraidProxyDaemonSettings;
+
+typedef struct _BraidProxyService BraidProxyService;
+
+extern const BraidSettingsTable braid_proxy_settings_table;
+extern const BraidDaemonService braid_proxy_service;
+
+/* (transfer full): the libsoup fetcher, with the upstream limits. */
+BraidFetcher *braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *settings);
+/* (transfer full) (nullable): the shared memcached cache, the memory cache
+ * or none (NULL, no error).  @kind says which. */
+BraidCache *braid_proxy_daemon_cache_new (BraidReactor *reactor, const BraidProxyDaemonSettings *settings,
+                                          const gchar **kind, GError **error);
+/* The service around @fetcher (a new reference is kept). */
+BraidProxyService *braid_proxy_service_new (BraidReactor *reactor, const BraidProxyDaemonSettings *settings,
+                                            BraidFetcher *fetcher, GError **error);
+void braid_proxy_service_free (BraidProxyService *service);
+/* (transfer none) */
+BraidProxy *braid_proxy_service_get_proxy (BraidProxyService *service);
+
+G_END_DECLS
