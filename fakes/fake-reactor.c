@@ -729,6 +729,11 @@ reactor_run (BraidReactor *reactor)
   BraidFakeReactor *self = BRAID_FAKE_REACTOR (reactor);
 
   g_return_if_fail (!self->running);
+  if (self->stop_requested)
+    {
+      self->stop_requested = FALSE;
+      return;
+    }
   self->running = TRUE;
   g_object_ref (self);
   braid_fake_reactor_run_until_idle (self);

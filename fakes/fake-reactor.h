@@ -33,6 +33,10 @@ void braid_fake_reactor_run_until_idle (BraidFakeReactor *self);
 /* Moves time to each pending call in turn until there is none left, at most
  * @max_us into the future.  Returns TRUE if the queue emptied. */
 gboolean braid_fake_reactor_run_all_timers (BraidFakeReactor *self, gint64 max_us);
+/* braid_reactor_run() on the fake: run_until_idle(), then time jumps to
+ * each next pending call, until braid_reactor_stop() or nothing is pending
+ * (never sleeping). */
+
 /* One step: zero-delay calls + one delivery round.  Returns whether
  * anything moved. */
 gboolean braid_fake_reactor_pump (BraidFakeReactor *self);

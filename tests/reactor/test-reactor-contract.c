@@ -711,6 +711,93 @@ test_unix_socket (Fixture *f, gconstpointer data)
   g_rmdir (dir);
 }
 
+/* ---- run and stop ---- */
+
+typedef struct {
+  BraidReactor *reactor;
+  guint ran;
+  gint64 ran_at;
+} RunState;
+
+static void
+note_ran (gpointer data)
+{
+  RunState *r = data;
+
+  r->ran++;
+  r->ran_at = braid_reactor_now (r->reactor);
+}
+
+static void
+stop_reactor (gpointer data)
+{
+  RunState *r = data;
+
+  note_ran (r);
+  braid_reactor_stop (r->reactor);
+}
+
+static void
+test_run_stop (Fixture *f, gconstpointer data)
+{
+  RunState early = { f->reactor, 0, 0 };
+  RunState stopper = { f->reactor, 0, 0 };
+  RunState late = { f->reactor, 0, 0 };
+  g_autoptr(BraidDelayedCall) a = NULL;
+  g_autoptr(BraidDelayedCall) b = NULL;
+  g_autoptr(BraidDelayedCall) c = NULL;
+  gint64 start = braid_reactor_now (f->reactor);
+
+  g_test_summary ("braid_reactor_run() runs due calls in time order until a callback calls "
+                  "braid_reactor_stop(); later calls stay pending");
+  a = braid_reactor_call_later (f->reactor, 10 * 1000, note_ran, &early, NULL);
+  b = braid_reactor_call_later (f->reactor, 30 * 1000, stop_reactor, &stopper, NULL);
+  c = braid_reactor_call_later (f->reactor, 60 * G_USEC_PER_SEC, note_ran, &late, NULL);
+  braid_reactor_run (f->reactor);
+  g_assert_cmpuint (early.ran, ==, 1);
+  g_assert_cmpuint (stopper.ran, ==, 1);
+  g_assert_cmpuint (late.ran, ==, 0);
+  g_assert_cmpint (stopper.ran_at - start, >=, 30 * 1000);
+  g_assert_cmpint (early.ran_at, <=, stopper.ran_at);
+  g_assert_true (braid_delayed_call_is_active (c));
+  braid_delayed_call_cancel (c);
+
+  /* It can run again after a stop. */
+  g_clear_pointer (&b, braid_delayed_call_unref);
+  b = braid_reactor_call_later (f->reactor, 0, stop_reactor, &stopper, NULL);
+  braid_reactor_run (f->reactor);
+  g_assert_cmpuint (stopper.ran, ==, 2);
+}
+
+static void
+test_stop_before_run (Fixture *f, gconstpointer data)
+{
+  RunState later = { f->reactor, 0, 0 };
+  g_autoptr(BraidDelayedCall) call = NULL;
+
+  g_test_summary ("braid_reactor_stop() before braid_reactor_run() makes run return at once, running nothing");
+  call = braid_reactor_call_later (f->reactor, 5 * 1000, note_ran, &later, NULL);
+  braid_reactor_stop (f->reactor);
+  braid_reactor_run (f->reactor);
+  g_assert_cmpuint (later.ran, ==, 0);
+  braid_delayed_call_cancel (call);
+}
+
+static void
+test_fake_run_returns_when_idle (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  RunState r = { BRAID_REACTOR (fake), 0, 0 };
+  g_autoptr(BraidDelayedCall) call = NULL;
+
+  g_test_summary ("The fake's run jumps simulated time to each pending call and returns when none is left");
+  call = braid_reactor_call_later (BRAID_REACTOR (fake), G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC, note_ran, &r, NULL);
+  braid_reactor_run (BRAID_REACTOR (fake));
+  g_assert_cmpuint (r.ran, ==, 1);
+  g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (fake), ==, 0);
+}
+
 static void
 add_contract (const gchar *name, void (*func) (Fixture *, gconstpointer))
 {
@@ -742,6 +829,9 @@ main (int argc, char **argv)
   add_contract ("connection/bad-endpoint", test_bad_endpoint);
   add_contract ("connection/stop-listening", test_stop_listening);
   add_contract ("connection/unix", test_unix_socket);
+  add_contract ("run/stop", test_run_stop);
+  add_contract ("run/stop-before-run", test_stop_before_run);
+  g_test_add_func ("/reactor/fake/run/returns-when-idle", test_fake_run_returns_when_idle);
 
   return g_test_run ();
 }
