@@ -250,6 +250,144 @@ test_back_pressure (void)
   world_close (&w);
 }
 
+/* The server's end of the one connection whose reading is paused. */
+static BraidFakeTransport *
+paused_server_side (World *w)
+{
+  GPtrArray *transports = braid_fake_reactor_get_transports (w->fake);
+  BraidFakeTransport *found = NULL;
+
+  for (guint i = 0; i < transports->len; i++)
+    {
+      BraidFakeTransport *t = g_ptr_array_index (transports, i);
+
+      if (BRAID_IS_RECORDING_PROTOCOL (braid_fake_transport_get_protocol (t)) ||
+          !braid_fake_transport_get_read_paused (t))
+        continue;
+      g_assert_null (found);
+      found = t;
+    }
+  g_assert_nonnull (found);
+  return found;
+}
+
+static void
+test_multiget_bounded (void)
+{
+  static const struct {
+    const gchar *name;
+    const gchar *prefix;     /* the command, before its keys */
+    gboolean pipelined;      /* one command per key instead of one line */
+    gboolean with_cas;
+  } shapes[] = {
+    { "get", "get", FALSE, FALSE },
+    { "gets", "gets", FALSE, TRUE },
+    { "gat", "gat 0", FALSE, FALSE },
+    { "gats", "gats 0", FALSE, TRUE },
+    { "pipelined get", "get", TRUE, FALSE },
+  };
+  const guint n_keys = 300;
+  const gsize value_len = 100 * 1024;
+
+  g_test_summary ("A client that asks for the same large value hundreds of times in one request (or "
+                  "pipelined) and never reads costs the server at most its output limit plus one value: "
+                  "the request is answered by reference and paused mid-way; other clients are served; "
+                  "when it reads, every value arrives");
+  g_test_bug ("11");
+  for (gsize i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      World w = { 0 };
+      BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+      g_autoptr(BraidRecordingProtocol) c = NULL;
+      g_autoptr(BraidRecordingProtocol) other = NULL;
+      g_autofree gchar *value = g_strnfill (value_len, 'v');
+      g_autofree gchar *set = g_strdup_printf ("set big 7 0 %" G_GSIZE_FORMAT "\r\n%s\r\n", value_len, value);
+      g_autoptr(GString) request = g_string_new (NULL);
+      BraidFakeTransport *server_side;
+      gsize header_len, expected;
+
+      g_test_message ("%s", shapes[i].name);
+      settings.output_limit = 256 * 1024;
+      world_open (&w, &settings);
+      c = world_connect (&w);
+      other = world_connect (&w);
+      send_str (c, set);
+      braid_fake_reactor_run_until_idle (w.fake);
+      assert_received (c, "STORED\r\n");
+      g_byte_array_set_size (c->received, 0);
+
+      braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+      for (guint k = 0; k < n_keys; k++)
+        {
+          if (shapes[i].pipelined)
+            g_string_append_printf (request, "%s big\r\n", shapes[i].prefix);
+          else
+            g_string_append (request, k == 0 ? shapes[i].prefix : "");
+          if (!shapes[i].pipelined)
+            g_string_append (request, " big");
+        }
+      if (!shapes[i].pipelined)
+        g_string_append (request, "\r\n");
+      send_str (c, request->str);
+      braid_fake_reactor_run_until_idle (w.fake);
+
+      server_side = paused_server_side (&w);
+      g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (server_side)), <=,
+                        settings.output_limit + value_len + 1024);
+
+      send_str (other, "version\r\n");
+      braid_fake_reactor_run_until_idle (w.fake);
+      assert_received (other, "VERSION " BRAID_MC_VERSION_STRING "\r\n");
+
+      braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+      braid_fake_reactor_run_until_idle (w.fake);
+      header_len = strlen ("VALUE big 7 102400\r\n") + (shapes[i].with_cas ? strlen (" 1") : 0);
+      expected = n_keys * (header_len + value_len + 2) + (shapes[i].pipelined ? n_keys : 1) * strlen ("END\r\n");
+      g_assert_cmpuint (c->received->len, ==, expected);
+      g_assert_false (braid_mc_server_is_busy (w.server));
+      braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+      braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (other)));
+      world_close (&w);
+    }
+}
+
+static void
+test_reply_keeps_its_bytes (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) reader = NULL;
+  g_autoptr(BraidRecordingProtocol) writer = NULL;
+  g_autofree gchar *padded = g_strdup_printf ("5%*s", 599, "");
+  g_autofree gchar *set = g_strdup_printf ("set n 0 0 600\r\n%s\r\n", padded);
+  g_autofree gchar *expected = g_strdup_printf ("VALUE n 0 600\r\n%s\r\nEND\r\n", padded);
+
+  g_test_summary ("A value on its way to a slow reader is sent by reference and never changes under "
+                  "it: an incr meanwhile makes a new item rather than rewriting the one being sent");
+  world_open (&w, NULL);
+  reader = world_connect (&w);
+  writer = world_connect (&w);
+  send_str (writer, set);
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (writer, "STORED\r\n");
+  g_byte_array_set_size (writer->received, 0);
+
+  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (reader)));
+  send_str (reader, "get n\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  send_str (writer, "incr n 1\r\nget n\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  {
+    /* As memcached does when the item is in use: a new item, unpadded. */
+    assert_received (writer, "6\r\nVALUE n 0 1\r\n6\r\nEND\r\n");
+  }
+  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (reader)));
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (reader, expected);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (reader)));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (writer)));
+  world_close (&w);
+}
+
 static void
 test_busy_accounting (void)
 {
@@ -369,6 +507,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
   g_test_add_func ("/mc/server/connection-limit", test_connection_limit);
   g_test_add_func ("/mc/server/busy-accounting", test_busy_accounting);
+  g_test_add_func ("/mc/server/hostile/multiget-bounded", test_multiget_bounded);
+  g_test_add_func ("/mc/server/reply-keeps-its-bytes", test_reply_keeps_its_bytes);
   g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
   return g_test_run ();
 }

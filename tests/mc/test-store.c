@@ -1,6 +1,6 @@
 /* braid — the memcached item store, in simulated time. */
 #include "test-support.h"
-#include "mc-store.h"
+#include "mc-store-private.h"
 
 #include <string.h>
 
@@ -246,7 +246,7 @@ static const BraidMcStoreSettings small_no_evict = { 10 * 1024, FALSE, 1024 * 10
 static void
 test_eviction_order (Fixture *f, gconstpointer data)
 {
-  g_autofree gchar *value = g_strnfill (900, 'v');
+  g_autofree gchar *value = g_strnfill (800, 'v');
   BraidMcStats stats;
 
   g_test_summary ("Over the byte budget the least recently used items go first; reading an item protects it");
@@ -256,7 +256,9 @@ test_eviction_order (Fixture *f, gconstpointer data)
 
       g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
     }
-  /* 10 × ~960 bytes fill the 10 KiB budget; touch k0 so it is recent. */
+  /* 10 items of ~940 bytes as really allocated (value, key, header,
+   * malloc's rounding, the index slot) fit the 10 KiB budget; touch k0 so
+   * it is recent. */
   g_assert_true (has (f, "k0"));
   set (f, "k10", value, 0);
   set (f, "k11", value, 0);
@@ -293,7 +295,7 @@ test_no_evict (Fixture *f, gconstpointer data)
 static void
 test_expired_memory_reclaimed (Fixture *f, gconstpointer data)
 {
-  g_autofree gchar *value = g_strnfill (900, 'v');
+  g_autofree gchar *value = g_strnfill (800, 'v');
 
   g_test_summary ("Expired items' memory is reclaimed from the LRU tail as new items arrive, before anything live is evicted");
   for (guint i = 0; i < 10; i++)
@@ -324,6 +326,59 @@ test_debugtime (Fixture *f, gconstpointer data)
   g_assert_false (has (f, "k"));
 }
 
+/* DJB2 (h * 33 + c) gives "Ez" and "FY" the same hash, so every string of
+ * n such blocks collides with every other: 2^n keys in one bucket. */
+static gchar *
+colliding_key (guint bits, guint n_blocks)
+{
+  GString *key = g_string_new (NULL);
+
+  for (guint b = 0; b < n_blocks; b++)
+    g_string_append (key, (bits >> b) & 1 ? "FY" : "Ez");
+  return g_string_free (key, FALSE);
+}
+
+static guint
+djb2 (const gchar *key)
+{
+  guint h = 5381;
+
+  for (; *key != '\0'; key++)
+    h = h * 33 + (guint8) *key;
+  return h;
+}
+
+static void
+test_hash_flooding (Fixture *f, gconstpointer data)
+{
+  const guint n_keys = 16384;
+  g_autoptr(GHashTable) hashes = g_hash_table_new (NULL, NULL);
+  BraidMcStoreSettings other_seed = BRAID_MC_STORE_SETTINGS_INIT;
+  g_autoptr(BraidMcStore) other = NULL;
+  g_autofree gchar *k0 = colliding_key (0, 14);
+  g_autofree gchar *k1 = colliding_key (1, 14);
+
+  g_test_summary ("Keys built to collide under a fixed string hash (DJB2's Ez/FY blocks) spread under "
+                  "the store's keyed hash, and another seed hashes them differently");
+  g_test_bug ("11");
+  g_assert_cmpuint (djb2 (k0), ==, djb2 (k1));
+  for (guint i = 0; i < n_keys; i++)
+    {
+      g_autofree gchar *key = colliding_key (i, 14);
+
+      g_hash_table_add (hashes, GUINT_TO_POINTER (braid_mc_store_hash_key (f->store, (const guint8 *) key, strlen (key))));
+      g_assert_cmpint (set (f, key, "v", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  /* 32-bit hashes of 16384 keys: a handful of chance collisions at most. */
+  g_assert_cmpuint (g_hash_table_size (hashes), >=, n_keys - 16);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, n_keys);
+
+  other_seed.hash_seed = 0x5eed;
+  other = braid_mc_store_new (BRAID_REACTOR (f->fake), &other_seed);
+  g_assert_cmpuint (braid_mc_store_hash_key (f->store, (const guint8 *) k0, strlen (k0)), !=,
+                    braid_mc_store_hash_key (other, (const guint8 *) k0, strlen (k0)));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,6 +390,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/expiry/touch-gat", test_touch_and_gat, NULL);
   ADD ("/mc/store/expiry/debugtime", test_debugtime, NULL);
   ADD ("/mc/store/modes", test_storage_modes, NULL);
+  ADD ("/mc/store/hostile/hash-flooding", test_hash_flooding, NULL);
   ADD ("/mc/store/cas", test_cas, NULL);
   ADD ("/mc/store/incr-decr", test_incr_decr, NULL);
   ADD ("/mc/store/flush-all", test_flush_all, NULL);

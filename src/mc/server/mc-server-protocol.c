@@ -1,15 +1,43 @@
 /* braid — one braid-memcached connection.
  *
- * Input is buffered and parsed command by command; every reply produced
- * by one read goes out in one write.  A client that sends but does not
- * read is paused once its unsent output passes the server's limit, and
- * resumed when that output has drained: the server's memory for it stays
- * bounded by the limit plus one command. */
+ * Input is buffered and parsed command by command; replies collect in an
+ * output buffer that goes to the transport as GBytes.  Values are sent by
+ * reference to their (immutable, reference-counted) items, never copied,
+ * except small ones that cost less to copy than to reference.
+ *
+ * Memory per connection is bounded whatever the client asks for and
+ * however slowly it reads: once the unsent output (the transport's backlog
+ * plus the output buffer) passes the server's output limit, the connection
+ * stops reading and stops executing — in the middle of a multi-key get if
+ * need be, remembering which key is next — until the output has drained.
+ * So the input waiting is at most one read, the output at most the limit
+ * plus one value, and the keys of a paused get at most one command line. */
 #include "mc-server-protocol-private.h"
 #include "mc-command-parser.h"
 #include "mc-stats-private.h"
 
 #include <string.h>
+
+/* Values up to this size are copied into the output buffer: for them a
+ * reference costs more than the bytes. */
+#define COPY_VALUE_MAX 512
+
+/* A get/gets/gat/gats in progress: its keys (copied out of the input
+ * buffer, which may move) and the next one to answer. */
+typedef struct {
+  GBytes *keys;               /* (owned) */
+  gsize offset;
+  gint64 exptime;
+  gboolean with_cas;
+  gboolean touch;
+} Retrieval;
+
+static void
+retrieval_free (Retrieval *r)
+{
+  g_bytes_unref (r->keys);
+  g_free (r);
+}
 
 struct _BraidMcServerProtocol
 {
@@ -25,6 +53,7 @@ struct _BraidMcServerProtocol
   gboolean closing;
   gboolean counted;           /* in curr_connections */
   gboolean busy;              /* counted in busy_connections */
+  Retrieval *retrieval;       /* (owned) (nullable): a get paused mid-way */
 };
 
 G_DEFINE_FINAL_TYPE (BraidMcServerProtocol, braid_mc_server_protocol, BRAID_TYPE_PROTOCOL)
@@ -61,6 +90,21 @@ reply (BraidMcServerProtocol *self, const BraidMcCommand *cmd, const gchar *text
 
 /* ---- commands ---- */
 
+/* Unsent output: the transport's backlog and what is still buffered here. */
+static gsize
+backlog (BraidMcServerProtocol *self)
+{
+  BraidTransport *t = transport_of (self);
+
+  return self->out->len + (t != NULL ? braid_transport_get_write_buffer_size (t) : 0);
+}
+
+static gboolean
+over_output_limit (BraidMcServerProtocol *self)
+{
+  return transport_of (self) != NULL && backlog (self) > self->shared->settings.output_limit;
+}
+
 static void
 append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
 {
@@ -74,29 +118,60 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
   if (with_cas)
     g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, braid_mc_item_get_cas (item));
   g_string_append (self->out, "\r\n");
-  g_string_append_len (self->out, (const gchar *) value, (gssize) vlen);
-  g_string_append (self->out, "\r\n");
+  if (vlen <= COPY_VALUE_MAX)
+    {
+      g_string_append_len (self->out, (const gchar *) value, (gssize) vlen);
+      g_string_append (self->out, "\r\n");
+      return;
+    }
+  flush_out (self);
+  {
+    g_autoptr(GBytes) block = braid_mc_item_ref_data_block (item);
+
+    self->shared->counters.bytes_written += g_bytes_get_size (block);
+    braid_transport_write_bytes (transport_of (self), block);
+  }
 }
 
-static void
-do_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+/* Answers the keys of the retrieval in progress until they are done
+ * (TRUE, "END" written) or the output passes the limit (FALSE: resume
+ * when it has drained). */
+static gboolean
+continue_retrieval (BraidMcServerProtocol *self)
 {
+  Retrieval *r = self->retrieval;
   BraidMcStore *store = self->shared->store;
-  gboolean with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
-  gboolean touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
-  gsize offset = 0;
+  BraidMcCommand view = { 0 };
   const guint8 *key;
   gsize key_len;
 
-  while (braid_mc_command_next_key (cmd, &offset, &key, &key_len))
+  view.keys = g_bytes_get_data (r->keys, &view.keys_len);
+  while (braid_mc_command_next_key (&view, &r->offset, &key, &key_len))
     {
-      BraidMcItem *item = touch ? braid_mc_store_gat (store, key, key_len, cmd->exptime)
-                                : braid_mc_store_get (store, key, key_len);
+      BraidMcItem *item = r->touch ? braid_mc_store_gat (store, key, key_len, r->exptime)
+                                   : braid_mc_store_get (store, key, key_len);
 
       if (item != NULL)
-        append_value (self, item, with_cas);
+        append_value (self, item, r->with_cas);
+      if (over_output_limit (self))
+        return FALSE;
     }
   g_string_append (self->out, "END\r\n");
+  g_clear_pointer (&self->retrieval, retrieval_free);
+  return TRUE;
+}
+
+static void
+start_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  Retrieval *r = g_new0 (Retrieval, 1);
+
+  g_assert (self->retrieval == NULL);
+  r->keys = g_bytes_new (cmd->keys, cmd->keys_len);
+  r->exptime = cmd->exptime;
+  r->with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
+  r->touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
+  self->retrieval = r;
 }
 
 static void
@@ -179,7 +254,7 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
     case BRAID_MC_COMMAND_GETS:
     case BRAID_MC_COMMAND_GAT:
     case BRAID_MC_COMMAND_GATS:
-      do_retrieval (self, cmd);
+      start_retrieval (self, cmd);
       break;
     case BRAID_MC_COMMAND_SET:
     case BRAID_MC_COMMAND_ADD:
@@ -257,7 +332,7 @@ compute_busy (BraidMcServerProtocol *self)
 {
   BraidTransport *t = transport_of (self);
 
-  return self->in->len > self->in_offset || self->swallow > 0 ||
+  return self->in->len > self->in_offset || self->swallow > 0 || self->retrieval != NULL ||
          (t != NULL && braid_transport_get_write_buffer_size (t) > 0);
 }
 
@@ -311,45 +386,58 @@ close_connection (BraidMcServerProtocol *self)
 }
 
 static void
+pause_for_output (BraidMcServerProtocol *self)
+{
+  self->paused = TRUE;
+  flush_out (self);
+  braid_transport_pause_reading (transport_of (self));
+}
+
+/* Runs the next command, or the rest of a paused get.  FALSE when there
+ * is nothing more to do now (more input needed, or output must drain). */
+static gboolean
+step (BraidMcServerProtocol *self)
+{
+  gsize available = self->in->len - self->in_offset;
+  BraidMcCommand cmd;
+  gsize used;
+
+  if (self->retrieval != NULL)
+    return continue_retrieval (self);
+  if (self->swallow > 0)
+    {
+      gsize n = MIN (self->swallow, available);
+
+      self->swallow -= n;
+      self->in_offset += n;
+      return self->swallow == 0;
+    }
+  used = braid_mc_parse_command (&self->parser, self->in->data + self->in_offset, available, FALSE, &cmd);
+  if (used == 0)
+    return FALSE;
+  self->in_offset += used;
+  if (!execute (self, &cmd))
+    close_connection (self);
+  return TRUE;
+}
+
+static void
 process_input (BraidMcServerProtocol *self)
 {
-  const BraidMcServerSettings *settings = &self->shared->settings;
-  BraidTransport *t = transport_of (self);
-
   while (!self->closing && !self->paused)
     {
-      gsize available = self->in->len - self->in_offset;
-      BraidMcCommand cmd;
-      gsize used;
+      gboolean progressed = step (self);
 
-      if (self->swallow > 0)
-        {
-          gsize n = MIN (self->swallow, available);
-
-          self->swallow -= n;
-          self->in_offset += n;
-          if (self->swallow > 0)
-            break;
-          continue;
-        }
-      used = braid_mc_parse_command (&self->parser, self->in->data + self->in_offset, available, FALSE, &cmd);
-      if (used == 0)
-        break;
-      self->in_offset += used;
-      if (!execute (self, &cmd))
-        {
-          close_connection (self);
-          return;
-        }
       /* Replies go out in batches; a reader that falls behind is paused. */
       if (self->out->len >= 64 * 1024)
         flush_out (self);
-      if (t != NULL && braid_transport_get_write_buffer_size (t) > settings->output_limit)
-        {
-          self->paused = TRUE;
-          braid_transport_pause_reading (t);
-        }
+      if (!self->closing && over_output_limit (self))
+        pause_for_output (self);
+      else if (!progressed)
+        break;
     }
+  if (self->closing)
+    return;
   flush_out (self);
   compact_input (self);
   update_busy (self);
@@ -428,6 +516,7 @@ braid_mc_server_protocol_finalize (GObject *object)
 
   if (self->shared != NULL)
     leave_counters (self);
+  g_clear_pointer (&self->retrieval, retrieval_free);
   g_byte_array_unref (self->in);
   g_string_free (self->out, TRUE);
   g_clear_pointer (&self->shared, braid_mc_server_shared_unref);

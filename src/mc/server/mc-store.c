@@ -1,22 +1,39 @@
 /* braid — the memcached item store. */
-#include "mc-store.h"
+#include "mc-store-private.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <xxhash.h>
+
+/* What one item costs the index beyond its own allocation: a GHashTable
+ * keeps a hash, a key pointer and a value pointer per slot, and at most
+ * half of its slots are used after a resize. */
+#define INDEX_COST_PER_ITEM (2 * (sizeof (guint) + 2 * sizeof (gpointer)))
 
 /* Items checked at the LRU tail for expiry on each store: reclaiming
  * expired memory costs O(1) per request, never a scan of the store. */
 #define TAIL_RECLAIM_CHECKS 5
 
+/* A key as the index sees it.  The hash is computed by the store, with
+ * its seed, when the view is made: GHashTable's hash function gets no
+ * user data, so it only reads it back. */
 typedef struct {
   const guint8 *key;
   gsize len;
+  guint hash;
 } KeyView;
 
+/* Immutable once stored, except for its metadata (expiry, LRU links,
+ * fetched): a reply holds a reference to the item rather than a copy of
+ * its value, so the bytes may be on their way to a client after the store
+ * has let go of the item. */
 struct _BraidMcItem
 {
   KeyView view;                /* first: the hash table's key points here */
+  gatomicrefcount ref_count;   /* the store's (while linked) and replies' */
   BraidMcItem *prev, *next;    /* LRU: head is the most recently used */
   gint64 expires;              /* store µs; 0 never */
   gint64 stored_at;            /* store µs */
@@ -32,7 +49,8 @@ struct _BraidMcStore
 {
   BraidReactor *reactor;       /* (owned) */
   BraidMcStoreSettings settings;
-  GHashTable *index;           /* KeyView* → BraidMcItem* (owned) */
+  GHashTable *index;           /* KeyView* → BraidMcItem* (a reference) */
+  guint64 hash_seed;           /* keyed hash: chosen keys cannot collide on purpose */
   BraidMcItem *lru_head, *lru_tail;
   gsize used;
   guint64 next_cas;
@@ -42,15 +60,27 @@ struct _BraidMcStore
   BraidMcStats stats;
 };
 
+/* XXH3 keyed with a per-store random seed: keys chosen to collide under
+ * a fixed hash (DJB2's "Ez"/"FY" blocks, say) spread like any others. */
+static KeyView
+make_view (BraidMcStore *store, const guint8 *key, gsize len)
+{
+  KeyView view = { key, len, (guint) XXH3_64bits_withSeed (key, len, store->hash_seed) };
+
+  return view;
+}
+
+guint
+braid_mc_store_hash_key (BraidMcStore *store, const guint8 *key, gsize len)
+{
+  g_return_val_if_fail (store != NULL, 0);
+  return make_view (store, key, len).hash;
+}
+
 static guint
 key_hash (gconstpointer p)
 {
-  const KeyView *v = p;
-  guint h = 5381;
-
-  for (gsize i = 0; i < v->len; i++)
-    h = h * 33 + v->key[i];
-  return h;
+  return ((const KeyView *) p)->hash;
 }
 
 static gboolean
@@ -59,6 +89,18 @@ key_equal (gconstpointer a, gconstpointer b)
   const KeyView *x = a, *y = b;
 
   return x->len == y->len && memcmp (x->key, y->key, x->len) == 0;
+}
+
+static guint64
+random_seed (void)
+{
+  guint64 seed = 0;
+
+  /* The kernel's entropy, not a GRand: the seed is a secret against
+   * attackers, and nothing observable depends on it. */
+  if (getrandom (&seed, sizeof seed, 0) != (ssize_t) sizeof seed)
+    seed = (guint64) g_get_monotonic_time () ^ ((guint64) getpid () << 32);
+  return seed != 0 ? seed : 1;
 }
 
 BraidMcStore *
@@ -72,7 +114,8 @@ braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings)
   store = g_new0 (BraidMcStore, 1);
   store->reactor = g_object_ref (reactor);
   store->settings = settings != NULL ? *settings : defaults;
-  store->index = g_hash_table_new_full (key_hash, key_equal, NULL, g_free);
+  store->hash_seed = store->settings.hash_seed != 0 ? store->settings.hash_seed : random_seed ();
+  store->index = g_hash_table_new_full (key_hash, key_equal, NULL, (GDestroyNotify) braid_mc_item_unref);
   return store;
 }
 
@@ -232,14 +275,16 @@ item_new (BraidMcStore *store, const guint8 *key, gsize key_len, guint32 flags,
   BraidMcItem *item = g_malloc (sizeof (BraidMcItem) + key_len + 1 + value_len + 2);
 
   memset (item, 0, sizeof *item);
+  g_atomic_ref_count_init (&item->ref_count);
   memcpy (item->data, key, key_len);
   item->data[key_len] = '\0';
-  item->view.key = item->data;
-  item->view.len = key_len;
+  item->view = make_view (store, item->data, key_len);
   item->flags = flags;
   item->expires = expires;
   item->value_len = value_len;
-  item->size = braid_mc_item_size (key_len, value_len, store->settings.cas_enabled);
+  /* What the process really spends on it: -m bounds memory, not a
+   * nominal count.  (-I still uses memcached's nominal size.) */
+  item->size = malloc_usable_size (item) + INDEX_COST_PER_ITEM;
   item->data[key_len + 1 + value_len] = '\r';
   item->data[key_len + 1 + value_len + 1] = '\n';
   return item;
@@ -249,6 +294,30 @@ static guint8 *
 item_value (BraidMcItem *item)
 {
   return item->data + item->view.len + 1;
+}
+
+BraidMcItem *
+braid_mc_item_ref (BraidMcItem *item)
+{
+  g_return_val_if_fail (item != NULL, NULL);
+  g_atomic_ref_count_inc (&item->ref_count);
+  return item;
+}
+
+void
+braid_mc_item_unref (BraidMcItem *item)
+{
+  g_return_if_fail (item != NULL);
+  if (g_atomic_ref_count_dec (&item->ref_count))
+    g_free (item);
+}
+
+GBytes *
+braid_mc_item_ref_data_block (BraidMcItem *item)
+{
+  g_return_val_if_fail (item != NULL, NULL);
+  return g_bytes_new_with_free_func (item_value (item), item->value_len + 2,
+                                     (GDestroyNotify) braid_mc_item_unref, braid_mc_item_ref (item));
 }
 
 const guint8 *
@@ -289,7 +358,7 @@ braid_mc_item_get_cas (BraidMcItem *item)
 static BraidMcItem *
 find_live (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean count_get)
 {
-  KeyView probe = { key, key_len };
+  KeyView probe = make_view (store, key, key_len);
   BraidMcItem *item = g_hash_table_lookup (store->index, &probe);
 
   if (item == NULL)
@@ -363,14 +432,14 @@ link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
   if (item->size > store->settings.item_size_max)
     {
       store->stats.store_too_large++;
-      g_free (item);
+      braid_mc_item_unref (item);
       return BRAID_MC_STORE_RESULT_TOO_LARGE;
     }
   if (item->size > store->settings.limit_bytes ||
       (!store->settings.evict && store->used - old_size + item->size > store->settings.limit_bytes))
     {
       store->stats.store_no_memory++;
-      g_free (item);
+      braid_mc_item_unref (item);
       return BRAID_MC_STORE_RESULT_NO_MEMORY;
     }
   if (old != NULL)
@@ -576,7 +645,9 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
   *result = value;
   n = (gsize) g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, value);
 
-  if (n <= item->value_len)
+  /* In place only while nothing but the store holds the item: a reply on
+   * its way to a client keeps the bytes it was given. */
+  if (n <= item->value_len && g_atomic_ref_count_compare (&item->ref_count, 1))
     {
       /* In place, padded with spaces: the length stays (memcached does
        * the same, so "18446744073709551615" + 1 reads "0" + 19 spaces). */

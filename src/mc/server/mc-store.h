@@ -43,9 +43,10 @@ typedef struct {
   gboolean evict;           /* FALSE with -M: refuse instead */
   gsize item_size_max;      /* -I */
   gboolean cas_enabled;     /* FALSE with -C */
+  guint64 hash_seed;        /* the index's hash key; 0: a random one */
 } BraidMcStoreSettings;
 
-#define BRAID_MC_STORE_SETTINGS_INIT { 64 * 1024 * 1024, TRUE, 1024 * 1024, TRUE }
+#define BRAID_MC_STORE_SETTINGS_INIT { 64 * 1024 * 1024, TRUE, 1024 * 1024, TRUE, 0 }
 
 BraidMcStore *braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings);
 void braid_mc_store_free (BraidMcStore *store);
@@ -71,6 +72,16 @@ void braid_mc_store_add_time (BraidMcStore *store, gint64 seconds);
 BraidMcItem *braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len);
 /* get-and-touch. */
 BraidMcItem *braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime);
+
+/* Items are reference-counted and immutable once stored (their bytes;
+ * expiry and LRU position may change): a reply may hold one after the
+ * store has dropped it. */
+BraidMcItem *braid_mc_item_ref (BraidMcItem *item);
+void braid_mc_item_unref (BraidMcItem *item);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcItem, braid_mc_item_unref)
+/* (transfer full): the item's data block as it goes on the wire, the value
+ * and "\r\n", holding a reference to the item rather than a copy. */
+GBytes *braid_mc_item_ref_data_block (BraidMcItem *item);
 
 const guint8 *braid_mc_item_get_key (BraidMcItem *item, gsize *len);
 const guint8 *braid_mc_item_get_value (BraidMcItem *item, gsize *len);

@@ -1,0 +1,13 @@
+/* braid — the item store, what its tests look at.  Private; never
+ * installed. */
+#pragma once
+
+#include "mc-store.h"
+
+G_BEGIN_DECLS
+
+/* The index's hash of @key: keyed with the store's seed, so keys chosen
+ * to collide under a fixed hash do not collide here. */
+guint braid_mc_store_hash_key (BraidMcStore *store, const guint8 *key, gsize len);
+
+G_END_DECLS
