@@ -8,6 +8,7 @@
  * --items items and read its resident memory before and after (memory per
  * item), then run a pipelined get load and a pipelined set load for
  * --seconds each (operations per second).  Ratios are braid / memcached. */
+#include "callback-protocol.h"
 #include "glib-reactor.h"
 
 #include <signal.h>
@@ -18,12 +19,8 @@ static gint seconds = 3, n_connections = 4, depth = 32, n_items = 100000, value_
 
 /* ---- the load protocol: keeps @depth requests in flight ---- */
 
-#define LOAD_TYPE_CLIENT (load_client_get_type ())
-G_DECLARE_FINAL_TYPE (LoadClient, load_client, LOAD, CLIENT, BraidProtocol)
-
-struct _LoadClient
+typedef struct
 {
-  BraidProtocol parent_instance;
   gboolean gets;           /* get load, else set load */
   guint next_key;
   gsize reply_len;         /* every reply has this length */
@@ -31,14 +28,20 @@ struct _LoadClient
   guint64 *done;           /* shared counter */
   gboolean *stop;
   gchar *value;
-};
-
-G_DEFINE_FINAL_TYPE (LoadClient, load_client, BRAID_TYPE_PROTOCOL)
+} LoadClient;
 
 static void
-send_one (LoadClient *self)
+load_client_free (gpointer data)
 {
-  BraidTransport *t = braid_protocol_get_transport (BRAID_PROTOCOL (self));
+  LoadClient *self = data;
+
+  g_free (self->value);
+  g_free (self);
+}
+
+static void
+send_one (LoadClient *self, BraidTransport *t)
+{
   guint key = self->next_key++ % (guint) n_items;
 
   if (self->gets)
@@ -48,18 +51,18 @@ send_one (LoadClient *self)
 }
 
 static void
-load_connection_made (BraidProtocol *protocol, BraidTransport *transport)
+load_connection_made (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
 {
-  LoadClient *self = LOAD_CLIENT (protocol);
+  LoadClient *self = user_data;
 
   for (gint i = 0; i < depth; i++)
-    send_one (self);
+    send_one (self, transport);
 }
 
 static void
-load_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+load_data_received (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
 {
-  LoadClient *self = LOAD_CLIENT (protocol);
+  LoadClient *self = user_data;
 
   self->pending_bytes += len;
   while (self->pending_bytes >= self->reply_len)
@@ -67,29 +70,14 @@ load_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
       self->pending_bytes -= self->reply_len;
       (*self->done)++;
       if (!*self->stop)
-        send_one (self);
+        send_one (self, braid_protocol_get_transport (protocol));
     }
 }
 
-static void
-load_client_finalize (GObject *object)
-{
-  g_free (LOAD_CLIENT (object)->value);
-  G_OBJECT_CLASS (load_client_parent_class)->finalize (object);
-}
-
-static void
-load_client_class_init (LoadClientClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = load_client_finalize;
-  BRAID_PROTOCOL_CLASS (klass)->connection_made = load_connection_made;
-  BRAID_PROTOCOL_CLASS (klass)->data_received = load_data_received;
-}
-
-static void
-load_client_init (LoadClient *self)
-{
-}
+static const BraidProtocolCallbacks load_callbacks = {
+  .connection_made = load_connection_made,
+  .data_received = load_data_received,
+};
 
 typedef struct {
   gboolean gets;
@@ -102,7 +90,7 @@ static BraidProtocol *
 build_load (GSocketAddress *address, gpointer data)
 {
   LoadSpec *spec = data;
-  LoadClient *c = g_object_new (LOAD_TYPE_CLIENT, NULL);
+  LoadClient *c = g_new0 (LoadClient, 1);
 
   c->gets = spec->gets;
   c->done = &spec->done;
@@ -113,7 +101,7 @@ build_load (GSocketAddress *address, gpointer data)
   c->reply_len = spec->gets ? strlen ("VALUE key:00000000 0 \r\n") + (gsize) g_snprintf (NULL, 0, "%d", value_size) +
                                (gsize) value_size + 2 + 5
                             : 8;
-  return BRAID_PROTOCOL (c);
+  return BRAID_PROTOCOL (braid_callback_protocol_new (&load_callbacks, c, load_client_free));
 }
 
 static gboolean

@@ -5,6 +5,7 @@
  *       where FOLLOW.txt is the output of
  *       tshark -r capture.pcap -q -z follow,tcp,raw,0 */
 #include "fixture.h"
+#include "tshark-import.h"
 
 #include <string.h>
 

@@ -5,38 +5,34 @@
  * proxy would have cost.
  *
  *   braid-timing [--proxy tcp:127.0.0.1:8000] URL... */
+#include "callback-protocol.h"
 #include "glib-reactor.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define TIMING_TYPE_FETCH (timing_fetch_get_type ())
-G_DECLARE_FINAL_TYPE (TimingFetch, timing_fetch, TIMING, FETCH, BraidProtocol)
-
-struct _TimingFetch
+/* One fetch: the user data of its BraidCallbackProtocol, owned by main. */
+typedef struct
 {
-  BraidProtocol parent_instance;
   BraidReactor *reactor;
   const gchar *url;
   gint64 started, first_byte, finished;
   gsize bytes;
   guint *remaining;
-};
-
-G_DEFINE_FINAL_TYPE (TimingFetch, timing_fetch, BRAID_TYPE_PROTOCOL)
+} TimingFetch;
 
 static void
-fetch_made (BraidProtocol *p, BraidTransport *t)
+fetch_made (BraidProtocol *p, BraidTransport *t, gpointer user_data)
 {
-  TimingFetch *f = TIMING_FETCH (p);
+  TimingFetch *f = user_data;
 
   braid_transport_write_printf (t, "%s\r\n", f->url);
 }
 
 static void
-fetch_data (BraidProtocol *p, const guint8 *data, gsize len)
+fetch_data (BraidProtocol *p, const guint8 *data, gsize len, gpointer user_data)
 {
-  TimingFetch *f = TIMING_FETCH (p);
+  TimingFetch *f = user_data;
 
   if (f->bytes == 0)
     f->first_byte = braid_reactor_now (f->reactor);
@@ -44,26 +40,19 @@ fetch_data (BraidProtocol *p, const guint8 *data, gsize len)
 }
 
 static void
-fetch_lost (BraidProtocol *p, const GError *reason)
+fetch_lost (BraidProtocol *p, const GError *reason, gpointer user_data)
 {
-  TimingFetch *f = TIMING_FETCH (p);
+  TimingFetch *f = user_data;
 
   f->finished = braid_reactor_now (f->reactor);
   (*f->remaining)--;
 }
 
-static void
-timing_fetch_class_init (TimingFetchClass *k)
-{
-  BRAID_PROTOCOL_CLASS (k)->connection_made = fetch_made;
-  BRAID_PROTOCOL_CLASS (k)->data_received = fetch_data;
-  BRAID_PROTOCOL_CLASS (k)->connection_lost = fetch_lost;
-}
-
-static void
-timing_fetch_init (TimingFetch *f)
-{
-}
+static const BraidProtocolCallbacks fetch_callbacks = {
+  .connection_made = fetch_made,
+  .data_received = fetch_data,
+  .connection_lost = fetch_lost,
+};
 
 typedef struct {
   BraidReactor *reactor;
@@ -77,14 +66,14 @@ static BraidProtocol *
 build_fetch (GSocketAddress *a, gpointer data)
 {
   Spec *s = data;
-  TimingFetch *f = g_object_new (TIMING_TYPE_FETCH, NULL);
+  TimingFetch *f = g_new0 (TimingFetch, 1);
 
   f->reactor = s->reactor;
   f->url = s->url;
   f->started = s->started;
   f->remaining = s->remaining;
-  *s->slot = g_object_ref (f);
-  return BRAID_PROTOCOL (f);
+  *s->slot = f;
+  return BRAID_PROTOCOL (braid_callback_protocol_new (&fetch_callbacks, f, NULL));
 }
 
 static void
@@ -176,7 +165,7 @@ main (int argc, char **argv)
         status = 1;
       end = MAX (end, f->finished);
       sum += f->finished - start;
-      g_object_unref (f);
+      g_free (f);
     }
   g_print ("%-48s %12s %10.3f s\n", "all at once (this proxy)", "", (gdouble) (end - start) / G_USEC_PER_SEC);
   g_print ("%-48s %12s %10.3f s\n", "one after another (sum)", "", (gdouble) sum / G_USEC_PER_SEC);

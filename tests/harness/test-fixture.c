@@ -1,6 +1,7 @@
 /* braid — the fixture format: parse, write, normalise, import. */
 #include "test-support.h"
 #include "fixture.h"
+#include "tshark-import.h"
 
 #include <string.h>
 

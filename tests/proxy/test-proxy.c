@@ -3,6 +3,7 @@
  * cache failures, upstream errors, limits, slow clients, bad requests. */
 #include "test-support.h"
 #include "proxy.h"
+#include "callback-protocol.h"
 #include "memory-cache.h"
 #include "fake-fetcher.h"
 
@@ -10,53 +11,49 @@
 
 /* ---- a client that notes when it finished ---- */
 
-#define TEST_TYPE_CLIENT (test_client_get_type ())
-G_DECLARE_FINAL_TYPE (TestClient, test_client, TEST, CLIENT, BraidProtocol)
-
-struct _TestClient
+/* The user data of a BraidCallbackProtocol, owned by it. */
+typedef struct
 {
-  BraidProtocol parent_instance;
+  BraidProtocol *protocol;  /* (unowned): owns this */
   BraidReactor *reactor;
   GByteArray *body;
   gint64 finished_at;   /* -1 until the proxy closed */
-};
-
-G_DEFINE_FINAL_TYPE (TestClient, test_client, BRAID_TYPE_PROTOCOL)
+} TestClient;
 
 static void
-client_data (BraidProtocol *p, const guint8 *data, gsize len)
+client_data (BraidProtocol *p, const guint8 *data, gsize len, gpointer user_data)
 {
-  g_byte_array_append (TEST_CLIENT (p)->body, data, (guint) len);
+  TestClient *c = user_data;
+
+  g_byte_array_append (c->body, data, (guint) len);
 }
 
 static void
-client_lost (BraidProtocol *p, const GError *reason)
+client_lost (BraidProtocol *p, const GError *reason, gpointer user_data)
 {
-  TestClient *c = TEST_CLIENT (p);
+  TestClient *c = user_data;
 
   c->finished_at = braid_reactor_now (c->reactor);
 }
 
 static void
-test_client_finalize (GObject *o)
+test_client_free (gpointer data)
 {
-  g_byte_array_unref (TEST_CLIENT (o)->body);
-  G_OBJECT_CLASS (test_client_parent_class)->finalize (o);
+  TestClient *c = data;
+
+  g_byte_array_unref (c->body);
+  g_free (c);
 }
 
-static void
-test_client_class_init (TestClientClass *k)
-{
-  G_OBJECT_CLASS (k)->finalize = test_client_finalize;
-  BRAID_PROTOCOL_CLASS (k)->data_received = client_data;
-  BRAID_PROTOCOL_CLASS (k)->connection_lost = client_lost;
-}
+static const BraidProtocolCallbacks client_callbacks = {
+  .data_received = client_data,
+  .connection_lost = client_lost,
+};
 
-static void
-test_client_init (TestClient *c)
+static TestClient *
+test_client_of (BraidProtocol *p)
 {
-  c->body = g_byte_array_new ();
-  c->finished_at = -1;
+  return braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (p));
 }
 
 /* ---- the world ---- */
@@ -67,7 +64,7 @@ typedef struct {
   BraidFakeFetcher *fetcher;
   BraidProxy *proxy;
   BraidListener *listener;
-  GPtrArray *clients;
+  GPtrArray *clients;  /* (element-type BraidProtocol): their user data is a TestClient */
 } World;
 
 static void
@@ -108,10 +105,13 @@ world_close (World *w)
 static BraidProtocol *
 build_client (GSocketAddress *a, gpointer data)
 {
-  TestClient *c = g_object_new (TEST_TYPE_CLIENT, NULL);
+  TestClient *c = g_new0 (TestClient, 1);
 
   c->reactor = data;
-  return BRAID_PROTOCOL (c);
+  c->body = g_byte_array_new ();
+  c->finished_at = -1;
+  c->protocol = BRAID_PROTOCOL (braid_callback_protocol_new (&client_callbacks, c, test_client_free));
+  return c->protocol;
 }
 
 /* Connects and sends @line; returns the client (owned by the world). */
@@ -121,14 +121,16 @@ request (World *w, const gchar *line)
   g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (build_client, w->r, NULL);
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
+  BraidProtocol *protocol;
   TestClient *c;
 
   braid_reactor_connect_async (w->r, "tcp:127.0.0.1:8000", factory, NULL, braid_test_store_result, &result);
   braid_fake_reactor_run_until_idle (w->fake);
-  c = TEST_CLIENT (braid_reactor_connect_finish (w->r, result, &error));
+  protocol = braid_reactor_connect_finish (w->r, result, &error);
   g_assert_no_error (error);
-  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (c)), line);
-  g_ptr_array_add (w->clients, c);
+  c = test_client_of (protocol);
+  braid_transport_write_string (braid_protocol_get_transport (c->protocol), line);
+  g_ptr_array_add (w->clients, protocol);
   return c;
 }
 
@@ -174,7 +176,7 @@ test_tutorial_experiment (gconstpointer data)
   braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
   for (guint i = 0; i < 4; i++)
     {
-      TestClient *c = g_ptr_array_index (w.clients, i);
+      TestClient *c = test_client_of (g_ptr_array_index (w.clients, i));
 
       assert_body (c, urls[i]);
       g_assert_cmpint (c->finished_at, >=, delays[i]);
@@ -210,7 +212,7 @@ test_thousand_slow_fetches (void)
   braid_fake_reactor_advance (w.fake, 3 * G_USEC_PER_SEC);
   for (guint i = 0; i < 1000; i++)
     {
-      TestClient *c = g_ptr_array_index (w.clients, i);
+      TestClient *c = test_client_of (g_ptr_array_index (w.clients, i));
 
       g_assert_cmpint (c->finished_at, >=, 0);
       first = MIN (first, c->finished_at);
@@ -289,7 +291,7 @@ test_single_flight (void)
   g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://one.example/"), ==, 1);
   for (guint i = 0; i < 6; i++)
     {
-      TestClient *c = g_ptr_array_index (w.clients, i);
+      TestClient *c = test_client_of (g_ptr_array_index (w.clients, i));
 
       g_assert_cmpuint (c->body->len, ==, 300000);
       g_assert_cmpint (c->finished_at, >=, 0);
@@ -533,16 +535,16 @@ test_slow_client (void)
   braid_fake_fetcher_add (w.fetcher, "http://bulk.example/", 200, b, 1000, 64 * 1024, 0);
   c = request (&w, "http://bulk.example/\n");
   braid_fake_reactor_run_until_idle (w.fake);
-  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  braid_transport_pause_reading (braid_protocol_get_transport (c->protocol));
   braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
   transports = braid_fake_reactor_get_transports (w.fake);
   for (guint i = 0; i < transports->len; i++)
-    if (braid_fake_transport_get_protocol (g_ptr_array_index (transports, i)) != BRAID_PROTOCOL (c))
+    if (braid_fake_transport_get_protocol (g_ptr_array_index (transports, i)) != c->protocol)
       proxy_side = g_ptr_array_index (transports, i);
   g_assert_nonnull (proxy_side);
   g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (proxy_side)), <=, 256 * 1024);
   g_assert_cmpint (c->finished_at, <, 0);
-  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  braid_transport_resume_reading (braid_protocol_get_transport (c->protocol));
   braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
   g_assert_cmpuint (c->body->len, ==, size);
   g_assert_cmpint (c->finished_at, >=, 0);
@@ -564,7 +566,7 @@ test_bad_requests (void)
   braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
   for (gsize i = 0; i < G_N_ELEMENTS (lines); i++)
     {
-      TestClient *c = g_ptr_array_index (w.clients, i);
+      TestClient *c = test_client_of (g_ptr_array_index (w.clients, i));
 
       g_test_message ("line %" G_GSIZE_FORMAT, i);
       g_assert_cmpuint (c->body->len, ==, 0);
@@ -589,11 +591,11 @@ request_at_splits (const BraidChunking *chunking, gpointer data)
   factory = braid_protocol_factory_new (build_client, w.r, NULL);
   braid_reactor_connect_async (w.r, "tcp:127.0.0.1:8000", factory, NULL, braid_test_store_result, &result);
   braid_fake_reactor_run_until_idle (w.fake);
-  c = TEST_CLIENT (braid_reactor_connect_finish (w.r, result, NULL));
-  g_ptr_array_add (w.clients, c);
+  c = test_client_of (braid_reactor_connect_finish (w.r, result, NULL));
+  g_ptr_array_add (w.clients, c->protocol);
   for (guint i = 0; i < chunking->chunks->len; i++)
     {
-      braid_transport_write_bytes (braid_protocol_get_transport (BRAID_PROTOCOL (c)),
+      braid_transport_write_bytes (braid_protocol_get_transport (c->protocol),
                                    g_ptr_array_index (chunking->chunks, i));
       braid_fake_reactor_run_until_idle (w.fake);
     }

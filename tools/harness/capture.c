@@ -8,6 +8,8 @@
  * peer's output buffer is over a limit stops reading until it drains. */
 #include "capture.h"
 
+#include "callback-protocol.h"
+
 #define RELAY_BUFFER_LIMIT (1024 * 1024)
 
 struct _BraidCapture
@@ -24,24 +26,19 @@ struct _BraidCapture
 
 typedef struct _CaptureSession CaptureSession;
 
-#define BRAID_TYPE_CAPTURE_SIDE (braid_capture_side_get_type ())
-G_DECLARE_FINAL_TYPE (BraidCaptureSide, braid_capture_side, BRAID, CAPTURE_SIDE, BraidProtocol)
-
-struct _BraidCaptureSide
+/* The user data of each side's BraidCallbackProtocol (owned by it). */
+typedef struct
 {
-  BraidProtocol parent_instance;
   CaptureSession *session;         /* (unowned) (nullable) */
   BraidFixtureDirection direction; /* of the bytes this side receives */
-};
-
-G_DEFINE_FINAL_TYPE (BraidCaptureSide, braid_capture_side, BRAID_TYPE_PROTOCOL)
+} CaptureSide;
 
 struct _CaptureSession
 {
   BraidCapture *capture;          /* (unowned) */
   BraidFixture *fixture;          /* (owned) */
-  BraidCaptureSide *client;       /* (owned) */
-  BraidCaptureSide *server;       /* (owned) (nullable): until connected */
+  BraidProtocol *client;          /* (owned): a CaptureSide protocol */
+  BraidProtocol *server;          /* (owned) (nullable): until connected */
   GByteArray *early;              /* client bytes before the upstream is up */
   gint64 opened_at;
   gboolean client_lost;
@@ -56,19 +53,25 @@ session_time (CaptureSession *s)
   return (gdouble) (braid_reactor_now (s->capture->reactor) - s->opened_at) / G_USEC_PER_SEC;
 }
 
-static BraidTransport *
-side_transport (BraidCaptureSide *side)
+static CaptureSide *
+side_of (BraidProtocol *protocol)
 {
-  return side != NULL ? braid_protocol_get_transport (BRAID_PROTOCOL (side)) : NULL;
+  return braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (protocol));
+}
+
+static BraidTransport *
+side_transport (BraidProtocol *side)
+{
+  return side != NULL ? braid_protocol_get_transport (side) : NULL;
 }
 
 static void
 session_free (CaptureSession *s)
 {
   if (s->client != NULL)
-    s->client->session = NULL;
+    side_of (s->client)->session = NULL;
   if (s->server != NULL)
-    s->server->session = NULL;
+    side_of (s->server)->session = NULL;
   g_clear_object (&s->client);
   g_clear_object (&s->server);
   g_clear_pointer (&s->fixture, braid_fixture_free);
@@ -89,7 +92,7 @@ session_maybe_done (CaptureSession *s)
 }
 
 static void
-close_side (BraidCaptureSide *side)
+close_side (BraidProtocol *side)
 {
   BraidTransport *t = side_transport (side);
 
@@ -100,17 +103,17 @@ close_side (BraidCaptureSide *side)
 /* ---- relaying ---- */
 
 static void
-side_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+side_data_received (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
 {
-  BraidCaptureSide *self = BRAID_CAPTURE_SIDE (protocol);
+  CaptureSide *self = user_data;
   CaptureSession *s = self->session;
-  BraidCaptureSide *other;
+  BraidProtocol *other;
   BraidTransport *out;
 
   if (s == NULL)
     return;
   braid_fixture_add_chunk (s->fixture, self->direction, session_time (s), data, len);
-  other = self == s->client ? s->server : s->client;
+  other = protocol == s->client ? s->server : s->client;
   out = side_transport (other);
   if (out == NULL)
     {
@@ -123,30 +126,30 @@ side_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
 }
 
 static void
-side_output_drained (BraidProtocol *protocol)
+side_output_drained (BraidProtocol *protocol, gpointer user_data)
 {
-  BraidCaptureSide *self = BRAID_CAPTURE_SIDE (protocol);
+  CaptureSide *self = user_data;
   CaptureSession *s = self->session;
-  BraidCaptureSide *other;
+  BraidProtocol *other;
   BraidTransport *t;
 
   if (s == NULL)
     return;
-  other = self == s->client ? s->server : s->client;
+  other = protocol == s->client ? s->server : s->client;
   t = side_transport (other);
   if (t != NULL && !braid_transport_is_closing (t))
     braid_transport_resume_reading (t);
 }
 
 static void
-side_connection_lost (BraidProtocol *protocol, const GError *reason)
+side_connection_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
 {
-  BraidCaptureSide *self = BRAID_CAPTURE_SIDE (protocol);
+  CaptureSide *self = user_data;
   CaptureSession *s = self->session;
 
   if (s == NULL)
     return;
-  if (self == s->client)
+  if (protocol == s->client)
     {
       s->client_lost = TRUE;
       if (!s->client_close_recorded)
@@ -171,13 +174,13 @@ side_connection_lost (BraidProtocol *protocol, const GError *reason)
 /* The client finished sending (a half-close, as `nc -N` or shutdown(2)
  * do): pass the half-close on and keep relaying the server's answers. */
 static gboolean
-side_eof_received (BraidProtocol *protocol)
+side_eof_received (BraidProtocol *protocol, gpointer user_data)
 {
-  BraidCaptureSide *self = BRAID_CAPTURE_SIDE (protocol);
+  CaptureSide *self = user_data;
   CaptureSession *s = self->session;
   BraidTransport *t;
 
-  if (s == NULL || self != s->client)
+  if (s == NULL || protocol != s->client)
     return FALSE;  /* the server closed: close the client after relaying */
   braid_fixture_add_close (s->fixture, BRAID_FIXTURE_CLIENT_TO_SERVER, session_time (s));
   s->client_close_recorded = TRUE;
@@ -189,20 +192,27 @@ side_eof_received (BraidProtocol *protocol)
   return TRUE;
 }
 
-static void
-braid_capture_side_class_init (BraidCaptureSideClass *klass)
-{
-  BraidProtocolClass *protocol_class = BRAID_PROTOCOL_CLASS (klass);
+static const BraidProtocolCallbacks side_callbacks = {
+  .eof_received = side_eof_received,
+  .data_received = side_data_received,
+  .connection_lost = side_connection_lost,
+  .output_drained = side_output_drained,
+};
 
-  protocol_class->eof_received = side_eof_received;
-  protocol_class->data_received = side_data_received;
-  protocol_class->connection_lost = side_connection_lost;
-  protocol_class->output_drained = side_output_drained;
+/* A side not yet in a session: its events are ignored until it is. */
+static BraidProtocol *
+side_new (BraidFixtureDirection direction)
+{
+  CaptureSide *side = g_new0 (CaptureSide, 1);
+
+  side->direction = direction;
+  return BRAID_PROTOCOL (braid_callback_protocol_new (&side_callbacks, side, g_free));
 }
 
-static void
-braid_capture_side_init (BraidCaptureSide *self)
+static BraidProtocol *
+build_server_side (GSocketAddress *address, gpointer user_data)
 {
+  return side_new (BRAID_FIXTURE_SERVER_TO_CLIENT);
 }
 
 /* ---- sessions ---- */
@@ -220,7 +230,7 @@ on_upstream_connected (GObject *source, GAsyncResult *result, gpointer user_data
       /* The client gave up first (the session is still waiting for us). */
       if (server != NULL)
         {
-          close_side (BRAID_CAPTURE_SIDE (server));
+          close_side (server);
           g_object_unref (server);
         }
       if (g_hash_table_contains (s->capture->sessions, s))
@@ -238,9 +248,8 @@ on_upstream_connected (GObject *source, GAsyncResult *result, gpointer user_data
       close_side (s->client);
       return;
     }
-  s->server = BRAID_CAPTURE_SIDE (server);
-  s->server->session = s;
-  s->server->direction = BRAID_FIXTURE_SERVER_TO_CLIENT;
+  s->server = server;
+  side_of (s->server)->session = s;
   if (s->early->len > 0)
     braid_transport_write (side_transport (s->server), s->early->data, s->early->len);
   g_byte_array_set_size (s->early, 0);
@@ -257,15 +266,14 @@ build_client_side (GSocketAddress *address, gpointer user_data)
   CaptureSession *s = g_new0 (CaptureSession, 1);
   g_autofree gchar *name = g_strdup_printf ("connection-%u", ++capture->next_id);
   g_autoptr(BraidProtocolFactory) upstream_factory =
-    braid_protocol_factory_new_for_type (BRAID_TYPE_CAPTURE_SIDE);
+    braid_protocol_factory_new (build_server_side, NULL, NULL);
 
   s->capture = capture;
   s->fixture = braid_fixture_new (name);
   s->early = g_byte_array_new ();
   s->opened_at = braid_reactor_now (capture->reactor);
-  s->client = g_object_new (BRAID_TYPE_CAPTURE_SIDE, NULL);
-  s->client->session = s;
-  s->client->direction = BRAID_FIXTURE_CLIENT_TO_SERVER;
+  s->client = side_new (BRAID_FIXTURE_CLIENT_TO_SERVER);
+  side_of (s->client)->session = s;
 
   braid_fixture_add_header (s->fixture, "recorded-by", "braid-capture " PACKAGE_VERSION);
   braid_fixture_add_header (s->fixture, "upstream", capture->upstream);
@@ -279,7 +287,7 @@ build_client_side (GSocketAddress *address, gpointer user_data)
 
   braid_reactor_connect_async (capture->reactor, capture->upstream, upstream_factory,
                                NULL, on_upstream_connected, s);
-  return BRAID_PROTOCOL (g_object_ref (s->client));
+  return g_object_ref (s->client);
 }
 
 BraidCapture *

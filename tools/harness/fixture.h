@@ -86,8 +86,4 @@ GBytes *braid_fixture_get_stream (BraidFixture *fixture, BraidFixtureDirection d
  * and \xNN for the rest. */
 gchar *braid_fixture_quote (const guint8 *data, gsize len);
 
-/* Reads `tshark -q -z follow,tcp,raw,N` output; node 0 is the client. */
-BraidFixture *braid_fixture_from_tshark_follow (const gchar *text, const gchar *name,
-                                                GError **error);
-
 G_END_DECLS

@@ -8,6 +8,7 @@
  * turn, so replies may be split anywhere. */
 #include "replay.h"
 
+#include "callback-protocol.h"
 #include "glib-reactor.h"
 #include <string.h>
 
@@ -42,49 +43,33 @@ struct _BraidReplay
 
 /* ---- the client protocol ---- */
 
-#define BRAID_TYPE_REPLAY_PROTOCOL (braid_replay_protocol_get_type ())
-G_DECLARE_FINAL_TYPE (BraidReplayProtocol, braid_replay_protocol, BRAID, REPLAY_PROTOCOL, BraidProtocol)
-
-struct _BraidReplayProtocol
-{
-  BraidProtocol parent_instance;
-  BraidReplay *replay;  /* (unowned) (nullable) */
-};
-
-G_DEFINE_FINAL_TYPE (BraidReplayProtocol, braid_replay_protocol, BRAID_TYPE_PROTOCOL)
-
 static void replay_data (BraidReplay *self, const guint8 *data, gsize len);
 static void replay_lost (BraidReplay *self, const GError *reason);
 
+/* Events reach the replay only once on_connected has taken the protocol,
+ * and stop when the replay detaches it. */
 static void
-replay_protocol_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+replay_protocol_data_received (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
 {
-  BraidReplayProtocol *self = BRAID_REPLAY_PROTOCOL (protocol);
+  BraidReplay *self = user_data;
 
-  if (self->replay != NULL)
-    replay_data (self->replay, data, len);
+  if (self->protocol == protocol)
+    replay_data (self, data, len);
 }
 
 static void
-replay_protocol_connection_lost (BraidProtocol *protocol, const GError *reason)
+replay_protocol_connection_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
 {
-  BraidReplayProtocol *self = BRAID_REPLAY_PROTOCOL (protocol);
+  BraidReplay *self = user_data;
 
-  if (self->replay != NULL)
-    replay_lost (self->replay, reason);
+  if (self->protocol == protocol)
+    replay_lost (self, reason);
 }
 
-static void
-braid_replay_protocol_class_init (BraidReplayProtocolClass *klass)
-{
-  BRAID_PROTOCOL_CLASS (klass)->data_received = replay_protocol_data_received;
-  BRAID_PROTOCOL_CLASS (klass)->connection_lost = replay_protocol_connection_lost;
-}
-
-static void
-braid_replay_protocol_init (BraidReplayProtocol *self)
-{
-}
+static const BraidProtocolCallbacks replay_protocol_callbacks = {
+  .data_received = replay_protocol_data_received,
+  .connection_lost = replay_protocol_connection_lost,
+};
 
 /* ---- turns ---- */
 
@@ -209,7 +194,7 @@ finish (BraidReplay *self, GError *error)
     {
       BraidTransport *transport = braid_protocol_get_transport (self->protocol);
 
-      BRAID_REPLAY_PROTOCOL (self->protocol)->replay = NULL;
+      braid_callback_protocol_detach (BRAID_CALLBACK_PROTOCOL (self->protocol));
       if (transport != NULL)
         braid_transport_lose_connection (transport);
     }
@@ -430,7 +415,6 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   self->protocol = protocol;
-  BRAID_REPLAY_PROTOCOL (protocol)->replay = self;
   self->started_at = braid_reactor_now (self->reactor);
   self->turn = 0;
   start_turn (self);
@@ -445,7 +429,7 @@ braid_replay_start (BraidReactor *reactor,
   BraidReplay *self = g_new0 (BraidReplay, 1);
   BraidReplayOptions defaults = BRAID_REPLAY_OPTIONS_INIT;
   g_autoptr(BraidProtocolFactory) factory =
-    braid_protocol_factory_new_for_type (BRAID_TYPE_REPLAY_PROTOCOL);
+    braid_callback_protocol_factory_new (&replay_protocol_callbacks, self, NULL);
 
   self->reactor = g_object_ref (reactor);
   self->fixture = fixture;
@@ -482,7 +466,7 @@ braid_replay_free (BraidReplay *self)
   if (!self->done)
     finish (self, g_error_new_literal (BRAID_REPLAY_ERROR, BRAID_REPLAY_ERROR_STUCK, "abandoned"));
   if (self->protocol != NULL)
-    BRAID_REPLAY_PROTOCOL (self->protocol)->replay = NULL;
+    braid_callback_protocol_detach (BRAID_CALLBACK_PROTOCOL (self->protocol));
   g_clear_object (&self->protocol);
   g_clear_error (&self->error);
   g_array_unref (self->turns);

@@ -7,6 +7,7 @@
  * the shared cache or a shared flight.  Liveness: with faults off every
  * client receives one whole body. */
 #include "sim-scenarios.h"
+#include "callback-protocol.h"
 #include "fake-fetcher.h"
 #include "mc-cache.h"
 #include "proxy.h"
@@ -18,21 +19,16 @@
 
 typedef struct _State State;
 
-#define SIM_TYPE_PROXY_CLIENT (sim_proxy_client_get_type ())
-G_DECLARE_FINAL_TYPE (SimProxyClient, sim_proxy_client, SIM, PROXY_CLIENT, BraidProtocol)
-
-struct _SimProxyClient
+/* One client connection: the user data of its BraidCallbackProtocol. */
+typedef struct
 {
-  BraidProtocol parent_instance;
   State *state;
   guint client_id;
   guint url;
   GByteArray *body;
   gboolean lost;
   gboolean made_without_faults;
-};
-
-G_DEFINE_FINAL_TYPE (SimProxyClient, sim_proxy_client, BRAID_TYPE_PROTOCOL)
+} SimProxyClient;
 
 struct _State
 {
@@ -46,7 +42,7 @@ struct _State
   BraidListener *proxy_listener;
   GBytes *bodies[N_URLS];
   gchar *urls[N_URLS];
-  GPtrArray *connections;     /* SimProxyClient (owned) */
+  GPtrArray *connections;     /* BraidProtocol (owned) */
   guint n_clients;
   gboolean *live_done;
   guint *busy;
@@ -64,18 +60,18 @@ check_prefix (SimProxyClient *c)
 }
 
 static void
-pc_data (BraidProtocol *p, const guint8 *data, gsize len)
+pc_data (BraidProtocol *p, const guint8 *data, gsize len, gpointer user_data)
 {
-  SimProxyClient *c = SIM_PROXY_CLIENT (p);
+  SimProxyClient *c = user_data;
 
   g_byte_array_append (c->body, data, (guint) len);
   check_prefix (c);
 }
 
 static void
-pc_lost (BraidProtocol *p, const GError *reason)
+pc_lost (BraidProtocol *p, const GError *reason, gpointer user_data)
 {
-  SimProxyClient *c = SIM_PROXY_CLIENT (p);
+  SimProxyClient *c = user_data;
   State *s = c->state;
 
   c->lost = TRUE;
@@ -86,25 +82,18 @@ pc_lost (BraidProtocol *p, const GError *reason)
 }
 
 static void
-sim_proxy_client_finalize (GObject *o)
+sim_proxy_client_free (gpointer data)
 {
-  g_byte_array_unref (SIM_PROXY_CLIENT (o)->body);
-  G_OBJECT_CLASS (sim_proxy_client_parent_class)->finalize (o);
+  SimProxyClient *c = data;
+
+  g_byte_array_unref (c->body);
+  g_free (c);
 }
 
-static void
-sim_proxy_client_class_init (SimProxyClientClass *k)
-{
-  G_OBJECT_CLASS (k)->finalize = sim_proxy_client_finalize;
-  BRAID_PROTOCOL_CLASS (k)->data_received = pc_data;
-  BRAID_PROTOCOL_CLASS (k)->connection_lost = pc_lost;
-}
-
-static void
-sim_proxy_client_init (SimProxyClient *c)
-{
-  c->body = g_byte_array_new ();
-}
+static const BraidProtocolCallbacks pc_callbacks = {
+  .data_received = pc_data,
+  .connection_lost = pc_lost,
+};
 
 typedef struct {
   State *state;
@@ -116,13 +105,14 @@ static BraidProtocol *
 build (GSocketAddress *a, gpointer data)
 {
   Pending *p = data;
-  SimProxyClient *c = g_object_new (SIM_TYPE_PROXY_CLIENT, NULL);
+  SimProxyClient *c = g_new0 (SimProxyClient, 1);
 
+  c->body = g_byte_array_new ();
   c->state = p->state;
   c->client_id = p->client_id;
   c->url = p->url;
   c->made_without_faults = !braid_sim_faults_enabled (p->state->sim);
-  return BRAID_PROTOCOL (c);
+  return BRAID_PROTOCOL (braid_callback_protocol_new (&pc_callbacks, c, sim_proxy_client_free));
 }
 
 static void

@@ -6,30 +6,26 @@
  * every client gets one full line echoed back. */
 #include "sim-scenarios.h"
 #include "upper-protocol.h"
+#include "callback-protocol.h"
 
 #include <string.h>
 
 typedef struct _Client Client;
 
-#define SIM_TYPE_LINE_CLIENT (sim_line_client_get_type ())
-G_DECLARE_FINAL_TYPE (SimLineClient, sim_line_client, SIM, LINE_CLIENT, BraidProtocol)
-
-struct _SimLineClient
+/* One connection of a client: the user data of its BraidCallbackProtocol. */
+typedef struct
 {
-  BraidProtocol parent_instance;
   Client *owner;          /* (unowned) (nullable) */
   gboolean made_without_faults;
   GString *sent_upper;
   GString *received;
-};
-
-G_DEFINE_FINAL_TYPE (SimLineClient, sim_line_client, BRAID_TYPE_PROTOCOL)
+} SimLineClient;
 
 struct _Client
 {
   BraidSim *sim;
   guint id;
-  SimLineClient *connection;   /* (owned) (nullable) */
+  BraidProtocol *connection;   /* (owned) (nullable): its user data is a SimLineClient */
   gboolean connecting;
   gint64 next_action;
   guint round_trips;           /* complete lines echoed in the liveness phase */
@@ -60,10 +56,16 @@ check_prefix (SimLineClient *self)
     }
 }
 
-static void
-line_client_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+static SimLineClient *
+line_client_of (BraidProtocol *protocol)
 {
-  SimLineClient *self = SIM_LINE_CLIENT (protocol);
+  return braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (protocol));
+}
+
+static void
+line_client_data_received (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
+{
+  SimLineClient *self = user_data;
 
   g_string_append_len (self->received, (const gchar *) data, (gssize) len);
   check_prefix (self);
@@ -72,9 +74,9 @@ line_client_data_received (BraidProtocol *protocol, const guint8 *data, gsize le
 }
 
 static void
-line_client_connection_lost (BraidProtocol *protocol, const GError *reason)
+line_client_connection_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
 {
-  SimLineClient *self = SIM_LINE_CLIENT (protocol);
+  SimLineClient *self = user_data;
   Client *c = self->owner;
 
   if (c == NULL)
@@ -88,28 +90,28 @@ line_client_connection_lost (BraidProtocol *protocol, const GError *reason)
 }
 
 static void
-sim_line_client_finalize (GObject *object)
+sim_line_client_free (gpointer data)
 {
-  SimLineClient *self = SIM_LINE_CLIENT (object);
+  SimLineClient *self = data;
 
   g_string_free (self->sent_upper, TRUE);
   g_string_free (self->received, TRUE);
-  G_OBJECT_CLASS (sim_line_client_parent_class)->finalize (object);
+  g_free (self);
 }
 
-static void
-sim_line_client_class_init (SimLineClientClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = sim_line_client_finalize;
-  BRAID_PROTOCOL_CLASS (klass)->data_received = line_client_data_received;
-  BRAID_PROTOCOL_CLASS (klass)->connection_lost = line_client_connection_lost;
-}
+static const BraidProtocolCallbacks line_client_callbacks = {
+  .data_received = line_client_data_received,
+  .connection_lost = line_client_connection_lost,
+};
 
-static void
-sim_line_client_init (SimLineClient *self)
+static BraidProtocol *
+build_line_client (GSocketAddress *address, gpointer user_data)
 {
+  SimLineClient *self = g_new0 (SimLineClient, 1);
+
   self->sent_upper = g_string_new (NULL);
   self->received = g_string_new (NULL);
+  return BRAID_PROTOCOL (braid_callback_protocol_new (&line_client_callbacks, self, sim_line_client_free));
 }
 
 static void
@@ -118,6 +120,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   Client *c = user_data;
   g_autoptr(GError) error = NULL;
   BraidProtocol *protocol = braid_reactor_connect_finish (BRAID_REACTOR (source), result, &error);
+  SimLineClient *line;
   BraidFakeTransport *t;
 
   c->connecting = FALSE;
@@ -129,9 +132,10 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
                        g_rand_int_range (braid_sim_get_rand (c->sim), 1, 50) * 1000;
       return;
     }
-  c->connection = SIM_LINE_CLIENT (protocol);
-  c->connection->owner = c;
-  c->connection->made_without_faults = !braid_sim_faults_enabled (c->sim);
+  c->connection = protocol;
+  line = line_client_of (protocol);
+  line->owner = c;
+  line->made_without_faults = !braid_sim_faults_enabled (c->sim);
   t = BRAID_FAKE_TRANSPORT (braid_protocol_get_transport (protocol));
   braid_sim_arm_connection (c->sim, t, t);
   braid_sim_trace (c->sim, "client %u connected", c->id);
@@ -140,7 +144,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 client_connect (Client *c)
 {
-  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (SIM_TYPE_LINE_CLIENT);
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (build_line_client, NULL, NULL);
 
   c->connecting = TRUE;
   braid_sim_trace (c->sim, "client %u connecting", c->id);
@@ -154,7 +158,7 @@ client_send_line (Client *c)
   GRand *rand = braid_sim_get_rand (c->sim);
   gsize len = (gsize) g_rand_int_range (rand, 0, 80);
   g_autoptr(GString) line = g_string_new (NULL);
-  BraidTransport *t = braid_protocol_get_transport (BRAID_PROTOCOL (c->connection));
+  BraidTransport *t = braid_protocol_get_transport (c->connection);
 
   for (gsize i = 0; i < len; i++)
     g_string_append_c (line, (gchar) g_rand_int_range (rand, 0x20, 0x7f));
@@ -169,7 +173,7 @@ client_send_line (Client *c)
       off += n;
     }
   for (gsize i = 0; i < line->len; i++)
-    g_string_append_c (c->connection->sent_upper, g_ascii_toupper (line->str[i]));
+    g_string_append_c (line_client_of (c->connection)->sent_upper, g_ascii_toupper (line->str[i]));
   braid_sim_trace (c->sim, "client %u sent %" G_GSIZE_FORMAT, c->id, line->len);
 }
 
@@ -190,7 +194,7 @@ client_act (Client *c)
   if (g_rand_int_range (rand, 0, 10) == 0)
     {
       braid_sim_trace (c->sim, "client %u hangs up", c->id);
-      braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c->connection)));
+      braid_transport_lose_connection (braid_protocol_get_transport (c->connection));
       return;
     }
   client_send_line (c);
@@ -198,32 +202,15 @@ client_act (Client *c)
 
 /* A plain echo server: what a broken upper-casing server would be.  Used
  * by the tests to prove the simulation catches it. */
-#define SIM_TYPE_PLAIN_ECHO (sim_plain_echo_get_type ())
-G_DECLARE_FINAL_TYPE (SimPlainEcho, sim_plain_echo, SIM, PLAIN_ECHO, BraidProtocol)
-
-struct _SimPlainEcho
-{
-  BraidProtocol parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (SimPlainEcho, sim_plain_echo, BRAID_TYPE_PROTOCOL)
-
 static void
-plain_echo_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+plain_echo_data_received (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
 {
   braid_transport_write (braid_protocol_get_transport (protocol), data, len);
 }
 
-static void
-sim_plain_echo_class_init (SimPlainEchoClass *klass)
-{
-  BRAID_PROTOCOL_CLASS (klass)->data_received = plain_echo_data_received;
-}
-
-static void
-sim_plain_echo_init (SimPlainEcho *self)
-{
-}
+static const BraidProtocolCallbacks plain_echo_callbacks = {
+  .data_received = plain_echo_data_received,
+};
 
 static gpointer
 setup_with (BraidSim *sim, BraidProtocolFactory *server)
@@ -256,7 +243,7 @@ upper_setup (BraidSim *sim)
 static gpointer
 broken_setup (BraidSim *sim)
 {
-  g_autoptr(BraidProtocolFactory) echo = braid_protocol_factory_new_for_type (SIM_TYPE_PLAIN_ECHO);
+  g_autoptr(BraidProtocolFactory) echo = braid_callback_protocol_factory_new (&plain_echo_callbacks, NULL, NULL);
 
   return setup_with (sim, echo);
 }
@@ -307,10 +294,10 @@ upper_is_live (BraidSim *sim, gpointer data)
       if (c->liveness_mark == 0)
         {
           client_send_line (c);
-          c->liveness_mark = c->connection->sent_upper->len;
+          c->liveness_mark = line_client_of (c->connection)->sent_upper->len;
           continue;
         }
-      if (c->connection->received->len >= c->liveness_mark)
+      if (line_client_of (c->connection)->received->len >= c->liveness_mark)
         c->round_trips++;
     }
   return all;
@@ -324,10 +311,11 @@ upper_check (BraidSim *sim, gpointer data)
   for (guint i = 0; i < s->clients->len; i++)
     {
       Client *c = g_ptr_array_index (s->clients, i);
+      SimLineClient *line = c->connection != NULL ? line_client_of (c->connection) : NULL;
 
-      if (c->connection != NULL && c->connection->received->len != c->connection->sent_upper->len)
+      if (line != NULL && line->received->len != line->sent_upper->len)
         braid_sim_fail (sim, "client %u: %" G_GSIZE_FORMAT " bytes sent but %" G_GSIZE_FORMAT " echoed at the end",
-                        c->id, c->connection->sent_upper->len, c->connection->received->len);
+                        c->id, line->sent_upper->len, line->received->len);
     }
 }
 
@@ -342,8 +330,8 @@ upper_teardown (BraidSim *sim, gpointer data)
 
       if (c->connection != NULL)
         {
-          c->connection->owner = NULL;
-          braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c->connection)));
+          line_client_of (c->connection)->owner = NULL;
+          braid_transport_lose_connection (braid_protocol_get_transport (c->connection));
           g_clear_object (&c->connection);
         }
     }
