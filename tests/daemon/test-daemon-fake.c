@@ -1,0 +1,255 @@
+/* braid — the daemons' life cycle in-process on the fake reactor, in
+ * simulated time: start, graceful stop with a request in flight, the grace
+ * period, reload, and configuration errors.  Signals are driven through
+ * braid_daemon_handle_signal(), the path the real signal handlers take. */
+#include "test-support.h"
+#include "daemon.h"
+#include "memcached-daemon.h"
+#include "proxy-daemon.h"
+#include "fake-fetcher.h"
+
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidReactor *reactor;
+  gchar *dir;
+  gchar *conf;
+  BraidDaemon *daemon;
+  BraidRecordingProtocol *client;
+} Fixture;
+
+static void
+setup (Fixture *f, gconstpointer data)
+{
+  f->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  f->reactor = BRAID_REACTOR (f->fake);
+  f->dir = g_dir_make_tmp ("braid-daemon-fake-XXXXXX", NULL);
+  f->conf = g_build_filename (f->dir, "daemon.conf", NULL);
+}
+
+static void
+teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->client);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (f->fake), ==, 0);
+  g_clear_object (&f->fake);
+  g_unlink (f->conf);
+  g_rmdir (f->dir);
+  g_free (f->conf);
+  g_free (f->dir);
+}
+
+static void
+write_conf (Fixture *f, const gchar *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (f->conf, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+/* Starts braid-memcached with @conf_text and the extra arguments. */
+static void
+start_memcached (Fixture *f, const gchar *conf_text, const gchar *grace)
+{
+  gchar *argv[] = { "braid-memcached", "--config", f->conf, "-p", "0", "--grace-period", (gchar *) grace, NULL };
+  g_autoptr(GError) error = NULL;
+
+  write_conf (f, conf_text);
+  f->daemon = braid_daemon_new_for_service (&braid_memcached_service, f->reactor, argv, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->daemon);
+}
+
+/* A client connected to the daemon's first listener. */
+static void
+connect_client (Fixture *f)
+{
+  g_autofree gchar *endpoint = g_strdup_printf ("tcp:127.0.0.1:%u",
+                                                braid_listener_get_port (braid_daemon_get_listener (f->daemon, 0)));
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+
+  braid_reactor_connect_async (f->reactor, endpoint, factory, NULL, braid_test_store_result, &result);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_nonnull (result);
+  f->client = BRAID_RECORDING_PROTOCOL (braid_reactor_connect_finish (f->reactor, result, &error));
+  g_assert_no_error (error);
+}
+
+static void
+send (Fixture *f, const gchar *text)
+{
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (f->client)), text);
+}
+
+static void
+sigterm (gpointer data)
+{
+  braid_daemon_handle_signal (((Fixture *) data)->daemon, SIGTERM);
+}
+
+static void
+finish_request (gpointer data)
+{
+  send (data, "cde\r\n");
+}
+
+static void
+test_start (Fixture *f, gconstpointer data)
+{
+  const BraidMcServerSettings *s;
+
+  g_test_summary ("The daemon starts on the fake reactor from its settings: listening, the file's memory "
+                  "limit, and a stop with nothing in flight ends the run at once");
+  start_memcached (f, "[Cache]\nMemoryMiB = 32\n", "10");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (f->fake), ==, 1);
+  g_assert_true (braid_listener_is_listening (braid_daemon_get_listener (f->daemon, 0)));
+  s = braid_mc_server_get_settings (braid_daemon_get_service (f->daemon));
+  g_assert_cmpuint (s->store.limit_bytes, ==, 32 << 20);
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, 5 * G_USEC_PER_SEC, sigterm, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_cmpint (braid_reactor_now (f->reactor), ==, 5 * G_USEC_PER_SEC);
+  g_assert_false (braid_listener_is_listening (braid_daemon_get_listener (f->daemon, 0)));
+}
+
+static void
+test_drain (Fixture *f, gconstpointer data)
+{
+  gint64 stopped_at = 100 * 1000, finished_at = 400 * 1000;
+
+  g_test_summary ("SIGTERM with a request in flight: the daemon stops listening, waits for the request to "
+                  "finish (well within the grace period), answers it, then exits");
+  start_memcached (f, "", "10");
+  connect_client (f);
+  send (f, "set k 0 0 5\r\nab");
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, stopped_at, sigterm, f, NULL));
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, finished_at, finish_request, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_test_message ("exited at %" G_GINT64_FORMAT " µs", braid_reactor_now (f->reactor));
+  g_assert_cmpint (braid_reactor_now (f->reactor), >=, finished_at);
+  g_assert_cmpint (braid_reactor_now (f->reactor), <=, finished_at + 100 * 1000);
+  g_assert_cmpmem (f->client->received->data, f->client->received->len, "STORED\r\n", 8);
+  g_assert_false (braid_listener_is_listening (braid_daemon_get_listener (f->daemon, 0)));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (f->client)));
+}
+
+static void
+test_grace_period (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("A request that outlasts --grace-period does not keep the daemon alive: it exits when the "
+                  "grace period is over, in simulated time");
+  start_memcached (f, "", "2.5");
+  connect_client (f);
+  send (f, "set k 0 0 5\r\nab");
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, G_USEC_PER_SEC, sigterm, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_cmpint (braid_reactor_now (f->reactor), >=, 3500 * 1000);
+  g_assert_cmpint (braid_reactor_now (f->reactor), <=, 3600 * 1000);
+  g_assert_cmpuint (f->client->received->len, ==, 0);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (f->client)));
+}
+
+static void
+test_reload (Fixture *f, gconstpointer data)
+{
+  BraidMcServer *server;
+  GLogLevelFlags old_fatal;
+
+  g_test_summary ("SIGHUP re-reads the file and the command line: a new memory limit applies; a broken file "
+                  "keeps the running settings");
+  start_memcached (f, "[Cache]\nMemoryMiB = 32\n", "10");
+  server = braid_daemon_get_service (f->daemon);
+  write_conf (f, "[Cache]\nMemoryMiB = 128\n[Logging]\nVerbosity = 1\n");
+  braid_daemon_handle_signal (f->daemon, SIGHUP);
+  g_assert_cmpuint (braid_mc_server_get_settings (server)->store.limit_bytes, ==, 128 << 20);
+  g_assert_cmpint (((const BraidMemcachedSettings *) braid_daemon_get_settings (f->daemon))->memory_mib, ==, 128);
+
+  write_conf (f, "[Cache]\nMemoryMiB = 64\nMemoryMiB = 16\n");
+  /* The failure is logged as a warning (structured logging: not caught
+   * by g_test_expect_message() on GLib 2.74), so make warnings non-fatal
+   * for this call. */
+  old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_assert_false (braid_daemon_reload (f->daemon));
+  g_log_set_always_fatal (old_fatal);
+  g_assert_cmpuint (braid_mc_server_get_settings (server)->store.limit_bytes, ==, 128 << 20);
+}
+
+static void
+test_config_error (Fixture *f, gconstpointer data)
+{
+  gchar *argv[] = { "braid-memcached", "--config", f->conf, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) listen_error = g_error_new_literal (BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
+                                                        "address in use");
+  g_autofree gchar *expected = g_strdup_printf ("%s:2: [Cache] MaxItemSize = 0: must be from 1024", f->conf);
+
+  g_test_summary ("A configuration error stops the daemon before it listens (exit 3, FILE:LINE); a listen "
+                  "failure is exit 4");
+  write_conf (f, "[Cache]\nMaxItemSize = 0\n");
+  g_assert_null (braid_daemon_new_for_service (&braid_memcached_service, f->reactor, argv, &error));
+  g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_CONFIG);
+  g_assert_true (g_str_has_prefix (error->message, expected));
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (f->fake), ==, 0);
+  g_clear_error (&error);
+
+  write_conf (f, "");
+  braid_fake_reactor_set_listen_error (f->fake, listen_error);
+  g_assert_null (braid_daemon_new_for_service (&braid_memcached_service, f->reactor, argv, &error));
+  g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_LISTEN);
+}
+
+/* braid-proxy with a scripted upstream instead of libsoup. */
+static BraidFakeFetcher *proxy_fetcher;
+
+static gpointer
+proxy_with_fake_fetcher (BraidReactor *reactor, gconstpointer settings, GError **error)
+{
+  return braid_proxy_service_new (reactor, settings, BRAID_FETCHER (proxy_fetcher), error);
+}
+
+static void
+test_proxy_drain (Fixture *f, gconstpointer data)
+{
+  BraidDaemonService service = braid_proxy_service;
+  gchar *argv[] = { "braid-proxy", "--config", f->conf, "--listen", "tcp:0", "--no-cache", NULL };
+  g_autoptr(GBytes) body = g_bytes_new_static ("hello", 5);
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("braid-proxy built around a fake fetcher: SIGTERM while an upstream fetch is in flight waits "
+                  "for the body, then exits");
+  proxy_fetcher = braid_fake_fetcher_new (f->reactor);
+  braid_fake_fetcher_add (proxy_fetcher, "http://up/x", 200, body, 2 * G_USEC_PER_SEC, 0, 0);
+  service.service_new = proxy_with_fake_fetcher;
+  write_conf (f, "");
+  f->daemon = braid_daemon_new_for_service (&service, f->reactor, argv, &error);
+  g_assert_no_error (error);
+  connect_client (f);
+  send (f, "http://up/x\n");
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, 100 * 1000, sigterm, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_cmpint (braid_reactor_now (f->reactor), >=, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_now (f->reactor), <=, 2 * G_USEC_PER_SEC + 100 * 1000);
+  g_assert_cmpmem (f->client->received->data, f->client->received->len, "hello", 5);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_clear_object (&proxy_fetcher);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/daemon/fake/start", Fixture, NULL, setup, test_start, teardown);
+  g_test_add ("/daemon/fake/drain", Fixture, NULL, setup, test_drain, teardown);
+  g_test_add ("/daemon/fake/grace-period", Fixture, NULL, setup, test_grace_period, teardown);
+  g_test_add ("/daemon/fake/reload", Fixture, NULL, setup, test_reload, teardown);
+  g_test_add ("/daemon/fake/config-error", Fixture, NULL, setup, test_config_error, teardown);
+  g_test_add ("/daemon/fake/proxy-drain", Fixture, NULL, setup, test_proxy_drain, teardown);
+  return g_test_run ();
+}
