@@ -359,6 +359,91 @@ test_refused_and_backoff (Fixture *f, gconstpointer data)
   g_assert_nonnull (r2);
 }
 
+/* A server (or anything on the path) that lies: each reply answers
+ * "get a" (with "get b" pipelined behind it) and must fail "get a" with a
+ * protocol error that names what was wrong, fail "get b" as a lost
+ * connection, allocate nothing the reply announces, and leave the client
+ * able to reconnect and serve the next request. */
+static const struct {
+  const gchar *name;
+  const gchar *reply;
+  const gchar *message;      /* a part of the error's message */
+} hostile_replies[] = {
+  { "wrapping length", "VALUE a 0 18446744073709551614\r\n\r\nEND\r\n", "over the 1048576-byte limit" },
+  { "huge length", "VALUE a 0 1000000000\r\n", "VALUE of 1000000000 bytes" },
+  { "empty key", "VALUE  0 1\r\nx\r\nEND\r\n", "bad VALUE line" },
+  { "key never asked", "VALUE b 0 1\r\nx\r\nEND\r\n", "did not ask for" },
+  { "endless values", "VALUE a 0 1\r\nx\r\nVALUE a 0 1\r\nx\r\nVALUE a 0 1\r\n", "did not ask for" },
+  { "flags over 32 bits", "VALUE a 4294967296 1\r\nx\r\nEND\r\n", "flags" },
+  { "garbage", "HELLO\r\n", "unknown reply" },
+  { "bare newline", "END\n", "not ended by" },
+  { "long line", NULL, "line too long" },
+  { "stored for a get", "STORED\r\n", "expects values" },
+};
+
+static void
+test_hostile_server (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("A lying server fails the request it was answering with a protocol error naming what "
+                  "was wrong, never allocates what it announces, and the client recovers");
+  g_test_bug ("11");
+  for (gsize i = 0; i < G_N_ELEMENTS (hostile_replies); i++)
+    {
+      g_autoptr(GAsyncResult) ra = NULL;
+      g_autoptr(GAsyncResult) rb = NULL;
+      g_autoptr(GAsyncResult) rc = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidMcValue) v = NULL;
+      g_autofree gchar *long_line = g_strnfill (9000, 'x');
+
+      g_test_message ("%s", hostile_replies[i].name);
+      braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &ra);
+      braid_mc_client_get_async (f->client, "b", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &rb);
+      expect_sent (f, "get a\r\nget b\r\n");
+      reply (f, hostile_replies[i].reply != NULL ? hostile_replies[i].reply : long_line);
+      g_assert_nonnull (ra);
+      g_assert_nonnull (rb);
+      g_assert_null (braid_mc_client_get_finish (f->client, ra, &error));
+      g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+      if (strstr (error->message, hostile_replies[i].message) == NULL)
+        g_error ("expected “%s” in the error but saw “%s”", hostile_replies[i].message, error->message);
+      g_clear_error (&error);
+      g_assert_null (braid_mc_client_get_finish (f->client, rb, &error));
+      g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
+      g_assert_false (braid_mc_client_is_connected (f->client));
+
+      braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &rc);
+      expect_sent (f, "get a\r\n");
+      reply (f, "VALUE a 0 2\r\nok\r\nEND\r\n");
+      v = braid_mc_client_get_finish (f->client, rc, NULL);
+      g_assert_nonnull (v);
+      g_assert_cmpmem (g_bytes_get_data (v->data, NULL), g_bytes_get_size (v->data), "ok", 2);
+    }
+}
+
+static void
+test_value_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidMcValue) v = NULL;
+
+  g_test_summary ("The client's value limit is exact: a VALUE of exactly the limit is taken, one byte "
+                  "more is refused before its data arrives");
+  braid_mc_client_set_item_size_max (f->client, 4);
+  braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
+  expect_sent (f, "get a\r\n");
+  reply (f, "VALUE a 0 4\r\nabcd\r\nEND\r\n");
+  v = braid_mc_client_get_finish (f->client, r1, &error);
+  g_assert_no_error (error);
+  braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "get a\r\n");
+  reply (f, "VALUE a 0 5\r\n");
+  g_assert_null (braid_mc_client_get_finish (f->client, r2, &error));
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -378,6 +463,8 @@ main (int argc, char **argv)
       ADD ("reset-mid-value", test_reset_mid_value);
       ADD ("cancellation", test_cancellation);
       ADD ("refused-and-backoff", test_refused_and_backoff);
+      ADD ("hostile/server", test_hostile_server);
+      ADD ("hostile/value-limit", test_value_limit);
     }
   return g_test_run ();
 }

@@ -91,6 +91,14 @@ static const Case cases[] = {
   { "VALUE k 0 3\r\nabcd\r\n", "<protocol error>" },
   { "12a\r\n", "<protocol error>" },
   { "99999999999999999999\r\n", "<protocol error>" },
+  /* hostile lengths and keys: errors at the VALUE line, nothing awaited */
+  { "VALUE k 0 18446744073709551614\r\n\r\nEND\r\n", "<protocol error>" },
+  { "VALUE k 0 18446744073709551615\r\n", "<protocol error>" },
+  { "VALUE k 0 1048577\r\n", "<protocol error>" },
+  { "VALUE k 0 18446744073709551616\r\n", "<protocol error>" },
+  { "VALUE  0 1\r\nx\r\nEND\r\n", "<protocol error>" },
+  { "VALUE k 4294967296 1\r\nx\r\n", "<protocol error>" },
+  { "VALUE k 4294967295 1 18446744073709551615\r\nx\r\n", "[VALUE k f=4294967295 cas=18446744073709551615=x]" },
 };
 
 static void
@@ -116,11 +124,35 @@ test_line_limit (void)
   g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
 }
 
+static void
+test_value_limit (void)
+{
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  g_autofree gchar *at_limit = g_strdup_printf ("VALUE k 0 %d\r\n", BRAID_MC_REPLY_VALUE_MAX_DEFAULT);
+  g_autofree gchar *over = g_strdup_printf ("VALUE k 0 %d\r\n", BRAID_MC_REPLY_VALUE_MAX_DEFAULT + 1);
+  BraidMcReply r;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A VALUE of exactly the limit waits for its data; one byte more is an error at once, "
+                  "naming the length and the limit");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) at_limit, strlen (at_limit), &r, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) over, strlen (over), &r, &error), ==, 0);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "VALUE of 1048577 bytes, over the 1048576-byte limit"));
+  g_clear_error (&error);
+  parser.value_max = 3;
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) "VALUE k 0 3\r\nabc\r\n", 18, &r, &error), ==, 18);
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) "VALUE k 0 4\r\n", 13, &r, &error), ==, 0);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/client/reply-parser/replies", test_replies);
   g_test_add_func ("/client/reply-parser/line-limit", test_line_limit);
+  g_test_add_func ("/client/reply-parser/value-limit", test_value_limit);
   return g_test_run ();
 }

@@ -29,6 +29,8 @@ typedef struct {
   RequestShape shape;
   ResultKind kind;
   GHashTable *values;              /* (owned) (nullable) */
+  GHashTable *awaited;             /* (owned) (nullable): VALUE keys still allowed → count */
+  gsize buffered;                  /* bytes of values or stats collected so far */
   BraidDelayedCall *timer;         /* (owned) (nullable) */
   gulong cancel_id;
   gboolean written;
@@ -103,6 +105,7 @@ request_free (Request *req)
     braid_delayed_call_cancel (req->timer);
   g_clear_pointer (&req->timer, braid_delayed_call_unref);
   g_clear_pointer (&req->values, g_hash_table_unref);
+  g_clear_pointer (&req->awaited, g_hash_table_unref);
   if (req->task != NULL && req->cancel_id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (req->task), req->cancel_id);
   g_clear_object (&req->task);
@@ -425,32 +428,75 @@ complete_values (Request *req)
   }
 }
 
-/* Feeds one reply element to the oldest request; returns FALSE on a
- * protocol violation. */
 static gboolean
-dispatch (BraidMcClient *self, const BraidMcReply *reply)
+unexpected (GError **error, const BraidMcReply *reply, const gchar *why)
+{
+  g_set_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL, "Unexpected %s reply: %s",
+               braid_mc_reply_type_name (reply->type), why);
+  return FALSE;
+}
+
+/* A VALUE may only answer a key the request asked for, as many times as
+ * it asked: so a request's values are bounded by its keys. */
+static gboolean
+accept_value (BraidMcClient *self, Request *req, const BraidMcReply *reply, GError **error)
+{
+  g_autofree gchar *key = g_strndup ((const gchar *) reply->key, reply->key_len);
+  gpointer left;
+
+  if (!g_hash_table_lookup_extended (req->awaited, key, NULL, &left) || GPOINTER_TO_UINT (left) == 0)
+    {
+      g_autofree gchar *shown = g_strescape (key, NULL);
+      g_autofree gchar *why = g_strdup_printf ("a value for “%s”, a key the request did not ask for", shown);
+
+      return unexpected (error, reply, why);
+    }
+  g_hash_table_insert (req->awaited, g_strdup (key), GUINT_TO_POINTER (GPOINTER_TO_UINT (left) - 1));
+  g_hash_table_replace (req->values, g_steal_pointer (&key), value_new (reply));
+  return TRUE;
+}
+
+/* Stats are text a server makes up: bounded by this per request. */
+#define STATS_MAX_BYTES (1024 * 1024)
+
+static gboolean
+accept_stat (Request *req, const BraidMcReply *reply, GError **error)
+{
+  req->buffered += reply->key_len + reply->value_len;
+  if (req->buffered > STATS_MAX_BYTES)
+    return unexpected (error, reply, "more than 1 MiB of stats for one request");
+  g_hash_table_replace (req->values, g_strndup ((const gchar *) reply->key, reply->key_len),
+                        g_strndup ((const gchar *) reply->value, reply->value_len));
+  return TRUE;
+}
+
+/* Feeds one reply element to the oldest request; returns FALSE with
+ * @error set (BRAID_MC_ERROR_PROTOCOL) when it answers nothing asked. */
+static gboolean
+dispatch (BraidMcClient *self, const BraidMcReply *reply, GError **error)
 {
   Request *req = g_queue_peek_head (&self->requests);
   gboolean done = FALSE;
 
   if (req == NULL)
-    return FALSE;  /* nobody asked */
+    return unexpected (error, reply, "no request was waiting");
   switch (reply->type)
     {
     case BRAID_MC_REPLY_VALUE:
       if (req->shape != REQ_VALUES)
+        return unexpected (error, reply, "the request was not a get");
+      if (!accept_value (self, req, reply, error))
         return FALSE;
-      g_hash_table_replace (req->values, g_strndup ((const gchar *) reply->key, reply->key_len), value_new (reply));
       break;
     case BRAID_MC_REPLY_STAT:
       if (req->shape != REQ_STATS)
+        return unexpected (error, reply, "the request was not stats");
+      if (!accept_stat (req, reply, error))
         return FALSE;
-      g_hash_table_replace (req->values, g_strndup ((const gchar *) reply->key, reply->key_len),
-                            g_strndup ((const gchar *) reply->value, reply->value_len));
       break;
     case BRAID_MC_REPLY_END:
       if (req->shape == REQ_LINE)
-        return FALSE;
+        return unexpected (error, reply, "the request expects one status line");
       complete_values (req);
       done = TRUE;
       break;
@@ -462,7 +508,7 @@ dispatch (BraidMcClient *self, const BraidMcReply *reply)
       break;
     default:
       if (req->shape != REQ_LINE)
-        return FALSE;
+        return unexpected (error, reply, "the request expects values and END");
       complete_line (self, req, reply);
       done = TRUE;
       break;
@@ -470,6 +516,24 @@ dispatch (BraidMcClient *self, const BraidMcReply *reply)
   if (done)
     request_free (g_queue_pop_head (&self->requests));
   return TRUE;
+}
+
+/* The server sent something that is not an answer to what was asked:
+ * the request it was answering learns exactly what, the others that the
+ * connection was dropped, and nothing after it is trusted. */
+static void
+fail_on_protocol_error (BraidMcClient *self, const GError *error)
+{
+  Request *head = g_queue_pop_head (&self->requests);
+
+  g_message ("memcached client: %s from %s; closing the connection", error->message, self->endpoint);
+  if (head != NULL)
+    {
+      fail_request (head, g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL, "%s from %s",
+                                       error->message, self->endpoint));
+      request_free (head);
+    }
+  close_connection (self, TRUE);
 }
 
 static void
@@ -486,11 +550,9 @@ client_data_received (BraidMcClient *self, const guint8 *data, gsize len)
       gsize used = braid_mc_parse_reply (&self->parser, self->in->data + offset, self->in->len - offset,
                                          &reply, &error);
 
-      if (error != NULL || (used > 0 && !dispatch (self, &reply)))
+      if (error != NULL || (used > 0 && !dispatch (self, &reply, &error)))
         {
-          g_message ("memcached client: %s from %s; closing the connection",
-                     error != NULL ? error->message : "an unexpected reply", self->endpoint);
-          close_connection (self, TRUE);
+          fail_on_protocol_error (self, error);
           return;
         }
       if (used == 0)
@@ -514,7 +576,10 @@ request_new (BraidMcClient *self, GTask *task, RequestShape shape, ResultKind ki
   req->shape = shape;
   req->kind = kind;
   if (shape == REQ_VALUES)
-    req->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) braid_mc_value_unref);
+    {
+      req->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) braid_mc_value_unref);
+      req->awaited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    }
   else if (shape == REQ_STATS)
     req->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   if (self->timeout_us > 0)
@@ -590,15 +655,22 @@ send_retrieval (BraidMcClient *self, GTask *task, const gchar *verb, const gchar
                 const gchar * const *keys, ResultKind kind)
 {
   g_autoptr(GString) line = g_string_new (verb);
+  Request *req;
 
   if (!check_keys (task, keys))
     return;
   if (exptime != NULL)
     g_string_append_printf (line, " %s", exptime);
+  req = request_new (self, task, REQ_VALUES, kind);
   for (; *keys != NULL; keys++)
-    g_string_append_printf (line, " %s", *keys);
+    {
+      guint asked = GPOINTER_TO_UINT (g_hash_table_lookup (req->awaited, *keys));
+
+      g_string_append_printf (line, " %s", *keys);
+      g_hash_table_insert (req->awaited, g_strdup (*keys), GUINT_TO_POINTER (asked + 1));
+    }
   g_string_append (line, "\r\n");
-  send_request (self, request_new (self, task, REQ_VALUES, kind), line->str, NULL);
+  send_request (self, req, line->str, NULL);
 }
 
 void
@@ -886,7 +958,8 @@ braid_mc_client_init (BraidMcClient *self)
   self->unsent = g_byte_array_new ();
   self->in = g_byte_array_new ();
   self->timeout_us = DEFAULT_TIMEOUT_US;
-  self->item_size_max = 1024 * 1024;
+  self->item_size_max = BRAID_MC_REPLY_VALUE_MAX_DEFAULT;
+  self->parser.value_max = BRAID_MC_REPLY_VALUE_MAX_DEFAULT;
   self->backoff_us = BACKOFF_FIRST_US;
 }
 
@@ -915,7 +988,11 @@ braid_mc_client_set_timeout (BraidMcClient *self, gint64 timeout_us)
 void
 braid_mc_client_set_item_size_max (BraidMcClient *self, gsize size)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+  g_return_if_fail (size > 0);
   self->item_size_max = size;
+  /* What it will not send, it will not accept either. */
+  self->parser.value_max = size;
 }
 
 guint

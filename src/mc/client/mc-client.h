@@ -53,7 +53,10 @@ BraidMcClient *braid_mc_client_new (BraidReactor *reactor, const gchar *endpoint
 const gchar *braid_mc_client_get_endpoint (BraidMcClient *self);
 /* Per-request timeout (default 1 s); 0 disables. */
 void braid_mc_client_set_timeout (BraidMcClient *self, gint64 timeout_us);
-/* Largest value accepted before sending (default 1 MiB, memcached's -I). */
+/* The largest value the client sends, and the largest it accepts from the
+ * server: a VALUE announcing more is a protocol error (default 1 MiB,
+ * memcached's -I).  Whatever a server sends, a request buffers at most
+ * this per key it asked for. */
 void braid_mc_client_set_item_size_max (BraidMcClient *self, gsize size);
 /* Requests written but not yet answered. */
 guint braid_mc_client_get_n_pending (BraidMcClient *self);

@@ -250,9 +250,12 @@ account (BraidMcPool *self, BraidMcClient *client, const GError *error)
 
   if (s == NULL)
     return;
+  /* A server that drops connections, does not answer or answers garbage
+   * is failing; any memcached answer (even NOT_FOUND) proves it alive. */
   if (error == NULL || (error->domain == BRAID_MC_ERROR &&
                         error->code != BRAID_MC_ERROR_CONNECTION_LOST &&
-                        error->code != BRAID_MC_ERROR_TIMED_OUT))
+                        error->code != BRAID_MC_ERROR_TIMED_OUT &&
+                        error->code != BRAID_MC_ERROR_PROTOCOL))
     {
       s->failures = 0;
       return;

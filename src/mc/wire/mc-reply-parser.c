@@ -1,6 +1,7 @@
 /* braid — the memcached client's reply parser. */
 #include "mc-reply-parser.h"
 #include "mc-error.h"
+#include "mc-wire.h"
 
 #include <string.h>
 
@@ -87,18 +88,35 @@ protocol_error (GError **error, const gchar *what, const guint8 *line, gsize len
 }
 
 static gsize
-parse_value (const guint8 *line, gsize line_len, const guint8 *buf, gsize len, gsize used,
-             BraidMcReply *reply, GError **error)
+parse_value (const BraidMcReplyParser *parser, const guint8 *line, gsize line_len,
+             const guint8 *buf, gsize len, gsize used, BraidMcReply *reply, GError **error)
 {
   const guint8 *f[5];
   gsize fl[5];
   guint n = fields (line + 6, line_len - 6, f, fl, 4);
   guint64 flags, bytes;
+  gsize value_max = parser->value_max != 0 ? parser->value_max : BRAID_MC_REPLY_VALUE_MAX_DEFAULT;
 
-  if (n < 3 || n > 4 || !parse_u64 (f[1], fl[1], &flags) || flags > G_MAXUINT32 ||
-      !parse_u64 (f[2], fl[2], &bytes) || (n == 4 && !parse_u64 (f[3], fl[3], &reply->cas)))
+  if (n < 3 || n > 4 || fl[0] == 0)
     return protocol_error (error, "bad VALUE line", line, line_len);
-  if (len - used < bytes + 2)
+  if (fl[0] > BRAID_MC_KEY_MAX)
+    return protocol_error (error, "VALUE key longer than 250 bytes", line, line_len);
+  if (!parse_u64 (f[1], fl[1], &flags) || flags > G_MAXUINT32)
+    return protocol_error (error, "VALUE flags not a 32-bit number", line, line_len);
+  if (!parse_u64 (f[2], fl[2], &bytes))
+    return protocol_error (error, "VALUE length not a number", line, line_len);
+  if (n == 4 && !parse_u64 (f[3], fl[3], &reply->cas))
+    return protocol_error (error, "VALUE cas not a 64-bit number", line, line_len);
+  /* Before any arithmetic on it: a hostile length must neither wrap nor
+   * make the caller wait for (and buffer) gigabytes. */
+  if (bytes > value_max)
+    {
+      g_autofree gchar *what = g_strdup_printf ("VALUE of %" G_GUINT64_FORMAT " bytes, over the %"
+                                                G_GSIZE_FORMAT "-byte limit", bytes, value_max);
+
+      return protocol_error (error, what, line, line_len);
+    }
+  if (len - used < 2 || len - used - 2 < (gsize) bytes)
     return 0;  /* the data block is not all here yet */
   if (buf[used + bytes] != '\r' || buf[used + bytes + 1] != '\n')
     return protocol_error (error, "VALUE data not followed by \\r\\n", line, line_len);
@@ -132,6 +150,9 @@ braid_mc_parse_reply (BraidMcReplyParser *parser,
   const guint8 *nl;
   gsize line_len, used;
 
+  g_return_val_if_fail (parser != NULL, 0);
+  g_return_val_if_fail (buf != NULL || len == 0, 0);
+  g_return_val_if_fail (reply != NULL, 0);
   g_return_val_if_fail (error == NULL || *error == NULL, 0);
   memset (reply, 0, sizeof *reply);
   if (parser->scan_offset > len)
@@ -152,7 +173,7 @@ braid_mc_parse_reply (BraidMcReplyParser *parser,
 
   if (line_starts (buf, line_len, "VALUE "))
     {
-      gsize r = parse_value (buf, line_len, buf, len, used, reply, error);
+      gsize r = parse_value (parser, buf, line_len, buf, len, used, reply, error);
 
       if (r == 0 && (error == NULL || *error == NULL))
         parser->scan_offset = 0;  /* re-read the line when the data is in */

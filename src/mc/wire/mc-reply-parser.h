@@ -42,13 +42,24 @@ typedef struct {
 } BraidMcReply;
 
 typedef struct {
+  gsize value_max;         /* a VALUE announcing more bytes is an error; 0: 1 MiB */
   gsize scan_offset;       /* private */
 } BraidMcReplyParser;
 
-#define BRAID_MC_REPLY_PARSER_INIT { 0 }
+/* memcached's default item size limit (-I 1m): the largest value a client
+ * accepts unless told otherwise. */
+#define BRAID_MC_REPLY_VALUE_MAX_DEFAULT (1024 * 1024)
+#define BRAID_MC_REPLY_PARSER_INIT { BRAID_MC_REPLY_VALUE_MAX_DEFAULT, 0 }
 /* A reply line longer than this without "\r\n" is a protocol error. */
 #define BRAID_MC_REPLY_LINE_MAX 8192
 
+/* Parses one reply element from @buf: returns the bytes it used, or 0
+ * when more input is needed, or 0 with @error set (BRAID_MC_ERROR_PROTOCOL,
+ * the message naming what was wrong) for bytes that are not a memcached
+ * reply: a line over BRAID_MC_REPLY_LINE_MAX, a line not ended by
+ * "\r\n", a VALUE with an empty key or bad numbers or a length over
+ * @parser's value_max, a data block not followed by "\r\n", an unknown
+ * reply.  Lengths are checked before any arithmetic, so no length wraps. */
 gsize braid_mc_parse_reply (BraidMcReplyParser *parser,
                             const guint8 *buf,
                             gsize len,
