@@ -117,6 +117,42 @@ test_config_errors (void)
   run_expect_failure ("src/daemon/braid-memcached", "[Cache]\n\nMemoryMiB = lots\n", 3, "bad.conf:3: [Cache] MemoryMiB = lots: not a whole number");
   run_expect_failure ("src/daemon/braid-proxy", "[Cache]\nTTLSeconds = 0\n", 3, "bad.conf:2: [Cache] TTLSeconds = 0");
   run_expect_failure ("src/daemon/braid-proxy", "[Nope]\n", 3, "bad.conf:1: unknown group [Nope]");
+  run_expect_failure ("src/daemon/braid-memcached", "[Cache]\nMaxItemSize = 0\n", 3, "bad.conf:2: [Cache] MaxItemSize = 0");
+  run_expect_failure ("src/daemon/braid-memcached", "[Server]\nListen = nope:1\n", 3, "bad.conf:2: [Server] Listen = nope:1");
+  run_expect_failure ("src/daemon/braid-memcached", "[]]\n", 3, "bad.conf:1: a group header");
+  run_expect_failure ("src/daemon/braid-proxy", "[Cache]\nTTLSeconds = 5\nTTLSeconds = 6\n", 3, "in [Cache] already set at line 2");
+}
+
+static void
+run_expect_usage (const gchar *program, const gchar *option, const gchar *value, const gchar *message_part)
+{
+  g_autofree gchar *path = braid_test_build_path (program);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) p = NULL;
+  g_autofree gchar *err = NULL;
+
+  p = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE, &error, path, "--config", "/dev/null", option, value, NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s %s %s: %s", program, option, value, err);
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 2);
+  if (strstr (err, message_part) == NULL)
+    g_error ("expected a message containing “%s” but saw “%s”", message_part, err);
+}
+
+static void
+test_usage_errors (void)
+{
+  g_test_summary ("A command-line value out of range stops a daemon before it starts: exit status 2 and a "
+                  "message naming the option and its range");
+  g_test_bug ("11");
+  run_expect_usage ("src/daemon/braid-memcached", "-m", "17592186044416",
+                    "braid-memcached: --memory-limit (-m) 17592186044416: must be from 1 to 1048576");
+  run_expect_usage ("src/daemon/braid-memcached", "-c", "4294967296", "--conn-limit (-c) 4294967296: must be from 1 to 1000000");
+  run_expect_usage ("src/daemon/braid-memcached", "--grace-period", "-5", "--grace-period -5: expected a number from 0 to 3600");
+  run_expect_usage ("src/daemon/braid-proxy", "--max-body", "0", "braid-proxy: --max-body 0: must be from 1 to 1048576");
 }
 
 static void
@@ -160,8 +196,10 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_bug_base ("https://example.invalid/braid/issues/");
   g_test_add_func ("/daemon/socket-activation", test_socket_activation);
   g_test_add_func ("/daemon/config-errors", test_config_errors);
+  g_test_add_func ("/daemon/usage-errors", test_usage_errors);
   g_test_add_func ("/daemon/sighup-reload", test_sighup_reload);
   return g_test_run ();
 }
