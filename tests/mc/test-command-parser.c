@@ -87,6 +87,7 @@ typedef struct {
   const gchar *input;
   const gchar *expected;
   gsize item_size_max;
+  gsize input_len;        /* 0: strlen (input); set for inputs with NULs */
 } Case;
 
 static void
@@ -104,7 +105,8 @@ static void
 run_cases (const Case *cases, gsize n)
 {
   for (gsize i = 0; i < n; i++)
-    braid_test_for_each_chunking ((const guint8 *) cases[i].input, strlen (cases[i].input), 20,
+    braid_test_for_each_chunking ((const guint8 *) cases[i].input,
+                                  cases[i].input_len != 0 ? cases[i].input_len : strlen (cases[i].input), 20,
                                   check_chunking, (gpointer) &cases[i]);
 }
 
@@ -135,6 +137,20 @@ static const Case commands[] = {
   { "version\r\nverbosity 1\r\nverbosity 2 noreply\r\nquit\r\n",
     "[version][verbosity n=1][verbosity n=2 noreply][quit]" },
   { "debugtime 60\r\n", "[debugtime n=60]" },
+  /* memcached 1.6's numbers: flags modulo 2^32, exptimes and lengths
+   * read as 64-bit and kept in 32 bits, so they wrap */
+  { "set k 4294967296 0 1\r\nx\r\n", "[set key=k flags=0 exp=0 value=x]" },
+  { "set k 4294967301 2147483648 1\r\nx\r\n", "[set key=k flags=5 exp=-2147483648 value=x]" },
+  { "set k 0 4294967296 1\r\nx\r\n", "[set key=k flags=0 exp=0 value=x]" },
+  { "set k 0 -2147483649 1\r\nx\r\n", "[set key=k flags=0 exp=2147483647 value=x]" },
+  { "set k 0 0 4294967297\r\nx\r\n", "[set key=k flags=0 exp=0 value=x]" },
+  { "touch k 4294967296\r\n", "[touch key=k exp=0]" },
+  { "gat 2147483648 k\r\n", "[gat k=k exp=-2147483648]" },
+  { "flush_all 2147483648\r\n", "[flush_all n=-2147483648]" },
+  /* a NUL ends the line as memcached reads it; the rest is consumed */
+  { "get a\0b\r\n", "[get k=a]", 0, 9 },
+  /* a tab is not a separator: it is part of the key */
+  { "get a\tb\r\n", "[get k=a\tb]" },
   /* a partial command waits */
   { "get a\r\nget b", "[get k=a]+5" },
   { "set k 0 0 10\r\nabc", "+17" },
@@ -148,7 +164,14 @@ static const Case bad[] = {
   { "set k 0 0\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
   { "set k abc 0 1\r\nx\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
   { "set k 0 0 -1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
-  { "set k 4294967296 0 1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k -1 0 1\r\nx\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+  { "set k 18446744073709551616 0 1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k 0 0 2147483648\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k 0 9223372036854775808 1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set a\0b 0 0 1\r\nx\r\n", "[bad-input ERROR\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]", 0, 18 },
+  { "verbosity abc\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "verbosity abc noreply\r\n", "[bad-input - swallow=0 noreply]" },
+  { "shutdown\r\n", "[bad-input ERROR: shutdown not enabled\\r\\n swallow=0]" },
   { "set k 0 0 3\r\nabcd\r\n", "[bad-input CLIENT_ERROR bad data chunk\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
   { "set k 0 0 100\r\n", "+15", 100 + 48 + 1 + 1 + 2 + 8 },
   { "set k 0 0 101\r\nget k\r\n", "[bad-input SERVER_ERROR object too large for cache\\r\\n swallow=103]", 100 + 48 + 1 + 1 + 2 + 8 },

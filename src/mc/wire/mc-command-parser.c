@@ -25,6 +25,7 @@ static const gchar REPLY_BAD_CHUNK[] = "CLIENT_ERROR bad data chunk\r\n";
 static const gchar REPLY_TOO_LARGE[] = "SERVER_ERROR object too large for cache\r\n";
 static const gchar REPLY_BAD_EXPTIME[] = "CLIENT_ERROR invalid exptime argument\r\n";
 static const gchar REPLY_BAD_DELTA[] = "CLIENT_ERROR invalid numeric delta argument\r\n";
+static const gchar REPLY_SHUTDOWN_DISABLED[] = "ERROR: shutdown not enabled\r\n";
 
 gboolean
 braid_mc_command_is_storage (BraidMcCommandType type)
@@ -80,14 +81,52 @@ parse_u64 (const Token *t, guint64 *out)
   return TRUE;
 }
 
+/* Flags, as memcached 1.6 reads them: any unsigned 64-bit number, kept
+ * modulo 2^32 (so 4294967296 stores flags 0). */
 static gboolean
-parse_u32 (const Token *t, guint32 *out)
+parse_flags (const Token *t, guint32 *out)
 {
   guint64 v;
 
-  if (!parse_u64 (t, &v) || v > G_MAXUINT32)
+  if (!parse_u64 (t, &v))
     return FALSE;
   *out = (guint32) v;
+  return TRUE;
+}
+
+/* A signed 64-bit number, as strtol reads it on a 64-bit system. */
+static gboolean
+parse_i64 (const Token *t, gint64 *out)
+{
+  Token rest = *t;
+  gboolean negative = FALSE;
+  guint64 v;
+
+  if (rest.len > 0 && (rest.start[0] == '-' || rest.start[0] == '+'))
+    {
+      negative = rest.start[0] == '-';
+      rest.start++;
+      rest.len--;
+    }
+  if (rest.len == 0 || rest.start[0] == '+' || !parse_u64 (&rest, &v))
+    return FALSE;
+  if ((!negative && v > G_MAXINT64) || (negative && v > (guint64) G_MAXINT64 + 1))
+    return FALSE;
+  *out = negative ? (gint64) (0 - v) : (gint64) v;
+  return TRUE;
+}
+
+/* An exptime or a data length, as memcached 1.6 reads them: a 64-bit
+ * number stored in a 32-bit int, so it wraps (2147483648 is -2147483648,
+ * an item already expired; 4294967296 is 0, never). */
+static gboolean
+parse_wrapped_i32 (const Token *t, gint64 *out)
+{
+  gint64 v;
+
+  if (!parse_i64 (t, &v))
+    return FALSE;
+  *out = (gint32) (guint32) (guint64) v;
   return TRUE;
 }
 
@@ -224,7 +263,7 @@ parse_retrieval (BraidMcCommand *cmd, Token *tokens, guint n, gsize rest_offset,
       bad_input (cmd, REPLY_ERROR, 0, FALSE);
       return;
     }
-  if (with_exptime && !parse_i32 (&tokens[1], &cmd->exptime))
+  if (with_exptime && !parse_wrapped_i32 (&tokens[1], &cmd->exptime))
     {
       bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
       return;
@@ -250,8 +289,8 @@ parse_storage_line (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, g
 
   if (!take_key (cmd, tokens, n, base, base + 1))
     return;
-  if (!parse_u32 (&tokens[2], &cmd->flags) || !parse_i32 (&tokens[3], &cmd->exptime) ||
-      !parse_i32 (&tokens[4], &vlen) || vlen < 0 ||
+  if (!parse_flags (&tokens[2], &cmd->flags) || !parse_wrapped_i32 (&tokens[3], &cmd->exptime) ||
+      !parse_wrapped_i32 (&tokens[4], &vlen) || vlen < 0 || vlen > G_MAXINT32 - 2 ||
       (is_cas && !parse_u64 (&tokens[5], &cmd->cas)))
     {
       bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
@@ -301,7 +340,7 @@ parse_touch (BraidMcCommand *cmd, Token *tokens, guint n)
   if (!take_key (cmd, tokens, n, 3, 4))
     return;
   cmd->noreply = n == 4 && is_noreply (&tokens[3]);
-  if (!parse_i32 (&tokens[2], &cmd->exptime))
+  if (!parse_wrapped_i32 (&tokens[2], &cmd->exptime))
     bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
 }
 
@@ -316,7 +355,7 @@ parse_flush_all (BraidMcCommand *cmd, Token *tokens, guint n)
   cmd->noreply = n > 1 && is_noreply (&tokens[n - 1]);
   if (n == (cmd->noreply ? 3u : 2u))
     {
-      if (!parse_i32 (&tokens[1], &cmd->number))
+      if (!parse_wrapped_i32 (&tokens[1], &cmd->number))
         {
           bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
           return;
@@ -338,8 +377,12 @@ parse_verbosity (BraidMcCommand *cmd, Token *tokens, guint n)
       return;
     }
   cmd->noreply = is_noreply (&tokens[n - 1]);
-  /* memcached reads the level with strtoul and no checks. */
-  parse_u64 (&tokens[1], &level);
+  if (!parse_u64 (&tokens[1], &level))
+    {
+      /* memcached's answer, unless noreply silences it */
+      bad_input (cmd, cmd->noreply ? NULL : REPLY_BAD_FORMAT, 0, FALSE);
+      return;
+    }
   cmd->number = (gint64) MIN (level, G_MAXINT32);
   cmd->has_number = TRUE;
 }
@@ -393,6 +436,8 @@ parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
     cmd->type = BRAID_MC_COMMAND_VERSION;
   else if (token_equals (c, "quit"))
     cmd->type = BRAID_MC_COMMAND_QUIT;
+  else if (token_equals (c, "shutdown"))
+    bad_input (cmd, REPLY_SHUTDOWN_DISABLED, 0, FALSE);  /* memcached without -A */
   else if (token_equals (c, "stats"))
     {
       cmd->type = BRAID_MC_COMMAND_STATS;
@@ -458,6 +503,14 @@ braid_mc_parse_command (BraidMcParser *parser,
   cmd->line = buf;
   cmd->line_len = line_end > 0 && buf[line_end - 1] == '\r' ? line_end - 1 : line_end;
   used = line_end + 1;
+  {
+    /* memcached reads the line as a C string: a NUL ends it there ("set
+     * a\0b 0 0 1" is "set a"), though the whole line is consumed. */
+    const guint8 *nul = memchr (buf, '\0', cmd->line_len);
+
+    if (nul != NULL)
+      cmd->line_len = (gsize) (nul - buf);
+  }
   parse_line (parser, cmd);
 
   if (!braid_mc_command_is_storage (cmd->type))
