@@ -389,6 +389,67 @@ test_reply_keeps_its_bytes (void)
 }
 
 static void
+test_teardown_orders (void)
+{
+  g_test_summary ("Whatever goes first — the server, the reactor or the connection — everything is "
+                  "freed: connections share the store but hold neither the server nor the reactor");
+  g_test_bug ("11");
+  for (guint order = 0; order < 3; order++)
+    {
+      World w = { 0 };
+      g_autoptr(BraidRecordingProtocol) c = NULL;
+      GObject *server_weak, *fake_weak, *connection_weak = NULL;
+      GPtrArray *transports;
+
+      world_open (&w, NULL);
+      c = world_connect (&w);
+      send_str (c, "set k 0 0 1\r\nx\r\nget");   /* a command half-received */
+      braid_fake_reactor_run_until_idle (w.fake);
+      transports = braid_fake_reactor_get_transports (w.fake);
+      for (guint i = 0; i < transports->len; i++)
+        {
+          BraidProtocol *p = braid_fake_transport_get_protocol (g_ptr_array_index (transports, i));
+
+          if (p != NULL && !BRAID_IS_RECORDING_PROTOCOL (p))
+            connection_weak = G_OBJECT (p);
+        }
+      g_assert_nonnull (connection_weak);
+      server_weak = G_OBJECT (w.server);
+      fake_weak = G_OBJECT (w.fake);
+      g_object_add_weak_pointer (server_weak, (gpointer *) &server_weak);
+      g_object_add_weak_pointer (fake_weak, (gpointer *) &fake_weak);
+      g_object_add_weak_pointer (connection_weak, (gpointer *) &connection_weak);
+
+      braid_listener_stop (w.listener);
+      g_clear_object (&w.listener);
+      switch (order)
+        {
+        case 0:   /* the server first, with the connection open */
+          g_clear_object (&w.server);
+          g_assert_null (server_weak);
+          g_clear_object (&c);
+          g_clear_object (&w.fake);
+          break;
+        case 1:   /* the reactor first */
+          g_clear_object (&c);
+          g_clear_object (&w.fake);
+          g_clear_object (&w.server);
+          break;
+        default:  /* the connection closes first */
+          braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+          braid_fake_reactor_run_until_idle (w.fake);
+          g_clear_object (&c);
+          g_clear_object (&w.server);
+          g_clear_object (&w.fake);
+          break;
+        }
+      g_assert_null (server_weak);
+      g_assert_null (fake_weak);
+      g_assert_null (connection_weak);
+    }
+}
+
+static void
 test_busy_accounting (void)
 {
   World w = { 0 };
@@ -509,6 +570,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/busy-accounting", test_busy_accounting);
   g_test_add_func ("/mc/server/hostile/multiget-bounded", test_multiget_bounded);
   g_test_add_func ("/mc/server/reply-keeps-its-bytes", test_reply_keeps_its_bytes);
+  g_test_add_func ("/mc/server/teardown-orders", test_teardown_orders);
   g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
   return g_test_run ();
 }

@@ -47,7 +47,12 @@ struct _BraidMcItem
 
 struct _BraidMcStore
 {
-  BraidReactor *reactor;       /* (owned) */
+  /* (unowned) (nullable): a weak pointer.  The store is shared by
+   * connections, which the reactor owns through their transports: a
+   * strong reference here would be a cycle that no teardown order breaks.
+   * Once the reactor is gone, the clock stops at its last reading. */
+  BraidReactor *reactor;
+  gint64 last_now_us, last_real_us;
   BraidMcStoreSettings settings;
   GHashTable *index;           /* KeyView* → BraidMcItem* (a reference) */
   guint64 hash_seed;           /* keyed hash: chosen keys cannot collide on purpose */
@@ -112,7 +117,8 @@ braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings)
   g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
 
   store = g_new0 (BraidMcStore, 1);
-  store->reactor = g_object_ref (reactor);
+  store->reactor = reactor;
+  g_object_add_weak_pointer (G_OBJECT (reactor), (gpointer *) &store->reactor);
   store->settings = settings != NULL ? *settings : defaults;
   store->hash_seed = store->settings.hash_seed != 0 ? store->settings.hash_seed : random_seed ();
   store->index = g_hash_table_new_full (key_hash, key_equal, NULL, (GDestroyNotify) braid_mc_item_unref);
@@ -125,7 +131,8 @@ braid_mc_store_free (BraidMcStore *store)
   if (store == NULL)
     return;
   g_hash_table_unref (store->index);
-  g_object_unref (store->reactor);
+  if (store->reactor != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (store->reactor), (gpointer *) &store->reactor);
   g_free (store);
 }
 
@@ -174,7 +181,9 @@ braid_mc_store_now (BraidMcStore *store)
 {
   g_return_val_if_fail (store != NULL, 0);
 
-  return braid_reactor_now (store->reactor) + store->time_offset_us;
+  if (store->reactor != NULL)
+    store->last_now_us = braid_reactor_now (store->reactor);
+  return store->last_now_us + store->time_offset_us;
 }
 
 gint64
@@ -182,7 +191,9 @@ braid_mc_store_real_seconds (BraidMcStore *store)
 {
   g_return_val_if_fail (store != NULL, 0);
 
-  return (braid_reactor_real_time (store->reactor) + store->time_offset_us) / G_USEC_PER_SEC;
+  if (store->reactor != NULL)
+    store->last_real_us = braid_reactor_real_time (store->reactor);
+  return (store->last_real_us + store->time_offset_us) / G_USEC_PER_SEC;
 }
 
 void

@@ -48,6 +48,9 @@ typedef struct {
 
 #define BRAID_MC_STORE_SETTINGS_INIT { 64 * 1024 * 1024, TRUE, 1024 * 1024, TRUE, 0 }
 
+/* The store reads its clock from @reactor but does not keep it alive (its
+ * users are connections that the reactor owns): once @reactor is
+ * finalized the clock stops at its last reading. */
 BraidMcStore *braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings);
 void braid_mc_store_free (BraidMcStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcStore, braid_mc_store_free)
