@@ -101,6 +101,13 @@ static const BadCase bad[] = {
   { "# braid fixture 1\n%frobnicate\n", "sample:2: unknown directive" },
   { "# braid fixture 1\n%replace \"(\" \"x\"\n", "sample:2: bad %replace pattern" },
   { "# braid fixture 1\n@\n", "sample:2: header lines" },
+  { "# braid fixture 1\n@a b\x01c\n", "sample:2: raw control character in a header line" },
+  { "# braid fixture 1\n@a b\r\r\n", "sample:2: raw control character in a header line" },
+  { "# braid fixture 1\n\n%replace \"x\\0y\" \"z\"\n", "sample:3: a NUL byte in a %replace pattern" },
+  { "# braid fixture 1\n%replace \"x\\x00\" \"z\"\n", "sample:2: a NUL byte in a %replace pattern" },
+  { "# braid fixture 1\n%replace \"x\" \"\\0\"\n", "sample:2: a NUL byte in a %replace replacement" },
+  { "# braid fixture 1\n%replace \"x*\" \"yy\"\n", "sample:2: bad %replace pattern “x*”: it matches the empty string" },
+  { "# braid fixture 1\n\n\n%replace \"(?m)^\" \"> \"\n", "sample:4: bad %replace pattern “(?m)^”: it matches the empty string" },
   { "# braid fixture 1\n\n\n= nope\n", "sample:4: a line must start with" },
 };
 
@@ -126,6 +133,111 @@ test_malformed (void)
     g_assert_null (braid_fixture_parse (nul, sizeof nul - 1, "sample", &error));
     g_assert_error (error, BRAID_FIXTURE_ERROR, BRAID_FIXTURE_ERROR_PARSE);
   }
+}
+
+/* Parses @text, writes it, parses that and writes it again: both parses
+ * succeed and both writes are the same text. */
+static void
+assert_round_trips (const gchar *text, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidFixture) f = braid_fixture_parse (text, len, "case", &error);
+  g_autoptr(BraidFixture) again = NULL;
+  g_autofree gchar *written = NULL;
+  g_autofree gchar *rewritten = NULL;
+
+  g_assert_no_error (error);
+  written = braid_fixture_to_string (f);
+  again = braid_fixture_parse (written, strlen (written), "written", &error);
+  if (error != NULL)
+    g_error ("expected “%s” to read back but saw: %s", written, error->message);
+  rewritten = braid_fixture_to_string (again);
+  g_assert_cmpstr (written, ==, rewritten);
+}
+
+static void
+test_roundtrip_edges (void)
+{
+  static const gchar *cases[] = {
+    "# braid fixture 1\n> +2e38 \"a\"\n",
+    "# braid fixture 1\n< +1e308 \"a\"\n  \"b\"\n",
+    "# braid fixture 1\n> +inf close\n",
+    "# braid fixture 1\n> +-0 \"x\"\n",
+    "# braid fixture 1\n@r \r",
+    "# braid fixture 1\n@r \r\n@s\tt x\t\r\n",
+    "# braid fixture 1\r",
+  };
+  g_autoptr(BraidFixture) built = braid_fixture_new (NULL);
+  g_autofree gchar *text = NULL;
+  g_autoptr(BraidFixture) parsed = NULL;
+  g_autoptr(GError) error = NULL;
+  BraidFixtureChunk *c;
+
+  g_test_summary ("Huge timestamps keep their separating space, and headers ending in a carriage "
+                  "return or holding control characters read back as written");
+  g_test_bug ("11");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("case %" G_GSIZE_FORMAT, i);
+      assert_round_trips (cases[i], strlen (cases[i]));
+    }
+
+  braid_fixture_add_header (built, "upstream-error", "line one\nline two\r");
+  braid_fixture_add_chunk (built, BRAID_FIXTURE_CLIENT_TO_SERVER, 2e38, (const guint8 *) "a", 1);
+  text = braid_fixture_to_string (built);
+  parsed = braid_fixture_parse (text, strlen (text), "built", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (braid_fixture_get_header (parsed, "upstream-error"), ==, "line one?line two?");
+  c = g_ptr_array_index (parsed->chunks, 0);
+  g_assert_true (c->has_time);
+  g_assert_cmpfloat (c->time, ==, 2e38);
+}
+
+static void
+test_rules_bounded (void)
+{
+  g_autoptr(BraidFixture) f = braid_fixture_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) norm = NULL;
+  const gchar input[] = "0123456789abcdef";
+  gint64 start;
+
+  g_test_summary ("%replace rules that match the empty string are refused, and rules that "
+                  "multiply the data stop at a bound, quickly");
+  g_test_bug ("11");
+  g_assert_false (braid_fixture_add_rule (f, "a*", "xyzxyzxyzxyz", &error));
+  g_assert_error (error, BRAID_FIXTURE_ERROR, BRAID_FIXTURE_ERROR_PARSE);
+  g_assert_nonnull (strstr (error->message, "matches the empty string"));
+  g_clear_error (&error);
+  /* Empty only where it matches: accepted, but normalising never replaces
+   * an empty match. */
+  {
+    g_autoptr(BraidFixture) look = braid_fixture_new (NULL);
+    g_autoptr(GBytes) same = NULL;
+
+    g_assert_true (braid_fixture_add_rule (look, "(?=x)", "y", &error));
+    g_assert_no_error (error);
+    same = braid_fixture_normalize (look, (const guint8 *) "axxb", 4);
+    braid_assert_bytes_equal ("axxb", 4, g_bytes_get_data (same, NULL), g_bytes_get_size (same));
+  }
+
+  /* Each rule matches every byte and writes it 64 times: six would make
+   * 16 × 64⁶ bytes without the bound. */
+  for (guint i = 0; i < 6; i++)
+    {
+      g_assert_true (braid_fixture_add_rule (f, "(?s).",
+                     "\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0"
+                     "\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0"
+                     "\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0"
+                     "\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0\\0",
+                     &error));
+      g_assert_no_error (error);
+    }
+  start = g_get_monotonic_time ();
+  norm = braid_fixture_normalize (f, (const guint8 *) input, sizeof input - 1);
+  g_assert_cmpuint (g_bytes_get_size (norm), <=, 16 * 8 + 64 * 1024);
+  g_assert_cmpuint (g_bytes_get_size (norm), >=, 16 * 64);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
 }
 
 static void
@@ -176,8 +288,11 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_bug_base ("https://example.invalid/braid/issues/");
   g_test_add_func ("/fixture/parse", test_parse);
   g_test_add_func ("/fixture/roundtrip", test_roundtrip);
+  g_test_add_func ("/fixture/roundtrip-edges", test_roundtrip_edges);
+  g_test_add_func ("/fixture/rules-bounded", test_rules_bounded);
   g_test_add_func ("/fixture/malformed", test_malformed);
   g_test_add_func ("/fixture/normalize", test_normalize);
   g_test_add_func ("/fixture/tshark-import", test_tshark);

@@ -6,6 +6,9 @@
 #define FIXTURE_MAGIC "# braid fixture 1"
 /* Bytes per continuation line for data without newlines. */
 #define SEGMENT_MAX 1024
+/* Normalising never grows the bytes past this (see fixture.h). */
+#define NORMALIZE_GROWTH 8
+#define NORMALIZE_SLACK (64 * 1024)
 
 G_DEFINE_QUARK (braid-fixture-error-quark, braid_fixture_error)
 
@@ -53,10 +56,25 @@ braid_fixture_free (BraidFixture *fixture)
   g_free (fixture);
 }
 
+/* Headers are one line of text: control characters (tab excepted) become
+ * '?', so that what is written reads back the same. */
+static gboolean
+is_header_control (guchar c)
+{
+  return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
 void
 braid_fixture_add_header (BraidFixture *fixture, const gchar *key, const gchar *value)
 {
-  g_ptr_array_add (fixture->headers, g_strdup_printf ("%s %s", key, value));
+  gchar *header;
+
+  g_return_if_fail (key != NULL && *key != '\0' && strchr (key, ' ') == NULL);
+  header = g_strdup_printf ("%s %s", key, value != NULL ? value : "");
+  for (gchar *c = header; *c != '\0'; c++)
+    if (is_header_control ((guchar) *c))
+      *c = '?';
+  g_ptr_array_add (fixture->headers, header);
 }
 
 const gchar *
@@ -87,6 +105,16 @@ braid_fixture_add_rule (BraidFixture *fixture, const gchar *pattern,
     {
       g_set_error (error, BRAID_FIXTURE_ERROR, BRAID_FIXTURE_ERROR_PARSE,
                    "bad %%replace pattern “%s”: %s", pattern, local_error->message);
+      return FALSE;
+    }
+  /* A rule that matches nothing would insert its replacement between
+   * every two bytes, and a few such rules multiply the data. */
+  if (g_regex_match (regex, "", 0, NULL))
+    {
+      g_regex_unref (regex);
+      g_set_error (error, BRAID_FIXTURE_ERROR, BRAID_FIXTURE_ERROR_PARSE,
+                   "bad %%replace pattern “%s”: it matches the empty string "
+                   "(a rule must match at least one byte)", pattern);
       return FALSE;
     }
   if (!g_regex_check_replacement (replacement, NULL, &local_error))
@@ -265,6 +293,11 @@ parse_rule (Parser *parser, const gchar *p)
     return fail (parser, problem);
   if (*skip_blanks (p) != '\0')
     return fail (parser, "unexpected text after %replace arguments");
+  /* GRegex takes C strings: a NUL would silently cut the rule. */
+  if (memchr (pattern->data, '\0', pattern->len) != NULL)
+    return fail (parser, "a NUL byte in a %replace pattern (write the regex escape \\\\x00 instead)");
+  if (memchr (replacement->data, '\0', replacement->len) != NULL)
+    return fail (parser, "a NUL byte in a %replace replacement is not supported");
   g_byte_array_append (pattern, (const guint8 *) "", 1);
   g_byte_array_append (replacement, (const guint8 *) "", 1);
   if (!braid_fixture_add_rule (parser->fixture, (const gchar *) pattern->data,
@@ -369,6 +402,9 @@ parse_line (Parser *parser, const gchar *line, gboolean *seen_magic)
 
         if (space == NULL || space == p + 1)
           return fail (parser, "header lines are “@key value”");
+        for (const gchar *c = p; *c != '\0'; c++)
+          if (is_header_control ((guchar) *c))
+            return fail (parser, "raw control character in a header line");
         g_ptr_array_add (parser->fixture->headers, g_strdup (p + 1));
         return TRUE;
       }
@@ -406,8 +442,14 @@ braid_fixture_parse (const gchar *text, gsize len, const gchar *name, GError **e
       if (nl != NULL)
         *nl = '\0';
       parser.line_no++;
-      if (nl != NULL && nl > line && nl[-1] == '\r')
-        nl[-1] = '\0';
+      /* "\r\n" ends a line as "\n" does, and so does a "\r" ending the
+       * last line. */
+      {
+        gsize line_len = strlen (line);
+
+        if (line_len > 0 && line[line_len - 1] == '\r')
+          line[line_len - 1] = '\0';
+      }
       if (!parse_line (&parser, line, &seen_magic))
         return NULL;
       line = nl != NULL ? nl + 1 : NULL;
@@ -486,18 +528,20 @@ braid_fixture_to_string (BraidFixture *fixture)
     {
       BraidFixtureChunk *chunk = g_ptr_array_index (fixture->chunks, i);
       gchar marker = chunk->direction == BRAID_FIXTURE_CLIENT_TO_SERVER ? '>' : '<';
-      gchar time[32] = "";
+      /* Room for any double in %f: up to 309 digits before the point. */
+      gchar time[400] = "";
       g_autofree gchar *indent = NULL;
 
       if (chunk->has_time)
-        g_snprintf (time, sizeof time, "+%.6f ", chunk->time);
-      g_string_append_printf (out, "%c %s", marker, time);
+        g_ascii_formatd (time, sizeof time, "%.6f", chunk->time);
+      g_string_append_printf (out, "%c %s%s%s", marker, chunk->has_time ? "+" : "", time,
+                              chunk->has_time ? " " : "");
       if (chunk->is_close)
         {
           g_string_append (out, "close\n");
           continue;
         }
-      indent = g_strnfill (2 + strlen (time), ' ');
+      indent = g_strnfill (2 + (chunk->has_time ? strlen (time) + 2 : 0), ' ');
       {
         gsize len;
         const guint8 *data = g_bytes_get_data (chunk->data, &len);
@@ -542,6 +586,8 @@ braid_fixture_normalize (BraidFixture *fixture, const guint8 *data, gsize len)
 {
   g_autofree gchar *current = g_malloc (len + 1);
   gsize current_len = len;
+  gsize limit = len <= (G_MAXSIZE - NORMALIZE_SLACK) / NORMALIZE_GROWTH
+                  ? len * NORMALIZE_GROWTH + NORMALIZE_SLACK : G_MAXSIZE;
 
   if (len > 0)
     memcpy (current, data, len);
@@ -555,13 +601,18 @@ braid_fixture_normalize (BraidFixture *fixture, const guint8 *data, gsize len)
 
       /* g_regex_replace stops at NUL; walk matches by hand to stay
        * binary-safe. */
-      g_regex_match_full (rule->regex, current, (gssize) current_len, 0, 0, &match, NULL);
+      g_regex_match_full (rule->regex, current, (gssize) current_len, 0, G_REGEX_MATCH_NOTEMPTY,
+                          &match, NULL);
       while (g_match_info_matches (match))
         {
           gint start, end;
           g_autofree gchar *expanded = g_match_info_expand_references (match, rule->replacement, NULL);
 
           g_match_info_fetch_pos (match, 0, &start, &end);
+          /* The bound: past it, the rest is kept as it is. */
+          if (out->len + ((gsize) start - pos) + (expanded != NULL ? strlen (expanded) : 0) +
+              (current_len - (gsize) end) > limit)
+            break;
           g_string_append_len (out, current + pos, (gssize) ((gsize) start - pos));
           g_string_append (out, expanded != NULL ? expanded : "");
           pos = (gsize) end;

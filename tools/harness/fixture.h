@@ -62,9 +62,13 @@ BraidFixture *braid_fixture_parse (const gchar *text, gsize len,
                                    const gchar *name, GError **error);
 BraidFixture *braid_fixture_load (const gchar *path, GError **error);
 
+/* @key: non-empty, without spaces.  Control characters other than tab
+ * become '?' (a header is one line of text). */
 void braid_fixture_add_header (BraidFixture *fixture, const gchar *key, const gchar *value);
 /* Returns the value of the first @key header, or NULL. */
 const gchar *braid_fixture_get_header (BraidFixture *fixture, const gchar *key);
+/* Fails (BRAID_FIXTURE_ERROR_PARSE) for a pattern that does not compile or
+ * that matches the empty string, and for a bad replacement. */
 gboolean braid_fixture_add_rule (BraidFixture *fixture, const gchar *pattern,
                                  const gchar *replacement, GError **error);
 /* Appends data; consecutive chunks in one direction stay separate. */
@@ -76,7 +80,11 @@ void braid_fixture_add_close (BraidFixture *fixture, BraidFixtureDirection direc
 gchar *braid_fixture_to_string (BraidFixture *fixture);
 gboolean braid_fixture_save (BraidFixture *fixture, const gchar *path, GError **error);
 
-/* Applies the fixture's %replace rules to server-to-client bytes. */
+/* Applies the fixture's %replace rules to server-to-client bytes, in order.
+ * A rule never matches the empty string (braid_fixture_add_rule() refuses
+ * such patterns, and matching asks for at least one byte), and the result
+ * never grows past 8 × @len + 64 KiB: once a replacement would pass that,
+ * the rest of the bytes are kept as they are. */
 GBytes *braid_fixture_normalize (BraidFixture *fixture, const guint8 *data, gsize len);
 
 /* All bytes of one direction, concatenated. */
