@@ -75,6 +75,7 @@ body_read_async (GInputStream *stream, void *buffer, gsize count, int priority,
   gint64 wait = self->next_at - braid_reactor_now (self->reactor);
 
   p->task = g_task_new (stream, cancellable, callback, user_data);
+  g_task_set_source_tag (p->task, body_read_async);
   p->buffer = buffer;
   p->count = count;
   /* The next chunk is readable at next_at: until then, the read waits on
@@ -85,6 +86,9 @@ body_read_async (GInputStream *stream, void *buffer, gsize count, int priority,
 static gssize
 body_read_finish (GInputStream *stream, GAsyncResult *result, GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, stream), -1);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == body_read_async, -1);
+
   return g_task_propagate_int (G_TASK (result), error);
 }
 
@@ -180,8 +184,11 @@ braid_fake_fetcher_init (BraidFakeFetcher *self)
 BraidFakeFetcher *
 braid_fake_fetcher_new (BraidReactor *reactor)
 {
-  BraidFakeFetcher *self = g_object_new (BRAID_TYPE_FAKE_FETCHER, NULL);
+  BraidFakeFetcher *self;
 
+  g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
+
+  self = g_object_new (BRAID_TYPE_FAKE_FETCHER, NULL);
   self->reactor = g_object_ref (reactor);
   return self;
 }
@@ -190,8 +197,14 @@ void
 braid_fake_fetcher_add (BraidFakeFetcher *self, const gchar *url, guint status, GBytes *body,
                         gint64 delay_us, gsize chunk_size, gint64 chunk_interval_us)
 {
-  Script *s = g_new0 (Script, 1);
+  Script *s;
 
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (url != NULL);
+  g_return_if_fail (body != NULL);
+  g_return_if_fail (delay_us >= 0 && chunk_interval_us >= 0);
+
+  s = g_new0 (Script, 1);
   s->status = status;
   s->body = g_bytes_ref (body);
   s->delay_us = delay_us;
@@ -203,8 +216,14 @@ braid_fake_fetcher_add (BraidFakeFetcher *self, const gchar *url, guint status, 
 void
 braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, const GError *error, gint64 delay_us)
 {
-  Script *s = g_new0 (Script, 1);
+  Script *s;
 
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (url != NULL);
+  g_return_if_fail (error != NULL);
+  g_return_if_fail (delay_us >= 0);
+
+  s = g_new0 (Script, 1);
   s->error = g_error_copy (error);
   s->delay_us = delay_us;
   g_hash_table_replace (self->scripts, g_strdup (url), s);
@@ -213,14 +232,20 @@ braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, const GE
 guint
 braid_fake_fetcher_get_n_fetches (BraidFakeFetcher *self, const gchar *url)
 {
-  Script *s = g_hash_table_lookup (self->scripts, url);
+  Script *s;
 
+  g_return_val_if_fail (BRAID_IS_FAKE_FETCHER (self), 0);
+  g_return_val_if_fail (url != NULL, 0);
+
+  s = g_hash_table_lookup (self->scripts, url);
   return s != NULL ? s->fetches : 0;
 }
 
 guint
 braid_fake_fetcher_get_n_active (BraidFakeFetcher *self)
 {
+  g_return_val_if_fail (BRAID_IS_FAKE_FETCHER (self), 0);
+
   return self->active;
 }
 
@@ -254,7 +279,8 @@ answer (gpointer data)
       stream->next_at = braid_reactor_now (f->fetcher->reactor);
       stream->active = &f->fetcher->active;
       f->fetcher->active++;
-      g_object_set_data (G_OBJECT (stream), "braid-status", GUINT_TO_POINTER (s->status));
+      /* The status travels with the task, not on the stream. */
+      g_task_set_task_data (f->task, GUINT_TO_POINTER (s->status), NULL);
       g_task_return_pointer (f->task, stream, g_object_unref);
     }
   g_object_unref (f->task);
@@ -272,6 +298,7 @@ fake_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancell
   Fetch *f = g_new0 (Fetch, 1);
 
   f->task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (f->task, fake_fetch_async);
   f->fetcher = g_object_ref (self);
   f->url = g_strdup (url);
   if (s != NULL)
@@ -279,13 +306,18 @@ fake_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancell
   braid_delayed_call_unref (braid_reactor_call_later (self->reactor, s != NULL ? s->delay_us : 0, answer, f, NULL));
 }
 
+/* @status is never NULL here (braid_fetcher_fetch_finish sees to it). */
 static GInputStream *
 fake_fetch_finish (BraidFetcher *fetcher, GAsyncResult *result, guint *status, GError **error)
 {
-  GInputStream *stream = g_task_propagate_pointer (G_TASK (result), error);
+  GInputStream *stream;
 
-  if (stream != NULL && status != NULL)
-    *status = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (stream), "braid-status"));
+  g_return_val_if_fail (g_task_is_valid (result, fetcher), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == fake_fetch_async, NULL);
+
+  stream = g_task_propagate_pointer (G_TASK (result), error);
+  if (stream != NULL)
+    *status = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
   return stream;
 }
 

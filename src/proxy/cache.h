@@ -23,8 +23,11 @@ struct _BraidCacheInterface
   gsize (*get_max_item_size) (BraidCache *self);
 };
 
-/* Finish: the body, or NULL with no error for a miss, or NULL and an
- * error when the cache failed. */
+/* Lookup finish: (transfer full) the body, or NULL with no error for a
+ * miss, or NULL and an error when the cache failed.  Store: @ttl_s is in
+ * seconds, 0 for no expiry; finish returns FALSE when the body was not
+ * stored (too large: no error; a failure: an error).  Implementations tag
+ * their GTasks with g_task_set_source_tag and check the tag in _finish. */
 void braid_cache_lookup_async (BraidCache *self, const gchar *key, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
 GBytes *braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GError **error);

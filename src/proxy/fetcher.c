@@ -12,13 +12,23 @@ braid_fetcher_fetch_async (BraidFetcher *self, const gchar *url, GCancellable *c
                            GAsyncReadyCallback callback, gpointer user_data)
 {
   g_return_if_fail (BRAID_IS_FETCHER (self));
+  g_return_if_fail (url != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
   BRAID_FETCHER_GET_IFACE (self)->fetch_async (self, url, cancellable, callback, user_data);
 }
 
 GInputStream *
 braid_fetcher_fetch_finish (BraidFetcher *self, GAsyncResult *result, guint *status, GError **error)
 {
+  guint ignored;
+
+  if (status == NULL)
+    status = &ignored;
+  *status = 0;
   g_return_val_if_fail (BRAID_IS_FETCHER (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
   return BRAID_FETCHER_GET_IFACE (self)->fetch_finish (self, result, status, error);
 }

@@ -19,9 +19,14 @@ struct _BraidFetcherInterface
   GInputStream *(*fetch_finish) (BraidFetcher *self, GAsyncResult *result, guint *status, GError **error);
 };
 
-/* Fetches @url, following redirects.  Finish gives the body stream and the
- * final HTTP status; errors in BRAID_PROXY_ERROR (UPSTREAM, TIMED_OUT) or
- * G_IO_ERROR_CANCELLED. */
+/* Fetches @url, following redirects.
+ *
+ * Finish returns (transfer full) the body stream and sets @status
+ * ((out) (optional)) to the final HTTP status, which comes from the fetch
+ * itself, not from the stream; on failure it returns NULL, sets @status
+ * to 0 and @error in BRAID_PROXY_ERROR (BAD_REQUEST, UPSTREAM, TIMED_OUT)
+ * or G_IO_ERROR_CANCELLED.  Implementations tag their GTask with their
+ * fetch_async as source tag and check it in fetch_finish. */
 void braid_fetcher_fetch_async (BraidFetcher *self, const gchar *url, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 GInputStream *braid_fetcher_fetch_finish (BraidFetcher *self, GAsyncResult *result,

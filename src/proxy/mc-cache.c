@@ -34,8 +34,11 @@ braid_mc_cache_init (BraidMcCache *self)
 BraidMcCache *
 braid_mc_cache_new (BraidMcPool *pool, gsize max_item_bytes)
 {
-  BraidMcCache *self = g_object_new (BRAID_TYPE_MC_CACHE, NULL);
+  BraidMcCache *self;
 
+  g_return_val_if_fail (BRAID_IS_MC_POOL (pool), NULL);
+
+  self = g_object_new (BRAID_TYPE_MC_CACHE, NULL);
   self->pool = g_object_ref (pool);
   /* room for memcached's item header and the key */
   self->max_item = max_item_bytes > 512 ? max_item_bytes - 512 : max_item_bytes;
@@ -65,13 +68,18 @@ mc_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancellable,
                  GAsyncReadyCallback callback, gpointer user_data)
 {
   BraidMcCache *self = BRAID_MC_CACHE (cache);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
 
-  braid_mc_pool_get_async (self->pool, key, cancellable, on_got, g_task_new (self, cancellable, callback, user_data));
+  g_task_set_source_tag (task, mc_lookup_async);
+  braid_mc_pool_get_async (self->pool, key, cancellable, on_got, task);
 }
 
 static GBytes *
 mc_lookup_finish (BraidCache *cache, GAsyncResult *result, GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, cache), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == mc_lookup_async, NULL);
+
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -92,14 +100,18 @@ mc_store_async (BraidCache *cache, const gchar *key, GBytes *body, gint64 ttl_s,
                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
   BraidMcCache *self = BRAID_MC_CACHE (cache);
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
 
-  braid_mc_pool_set_async (self->pool, key, body, 0, ttl_s, cancellable, on_stored,
-                           g_task_new (self, cancellable, callback, user_data));
+  g_task_set_source_tag (task, mc_store_async);
+  braid_mc_pool_set_async (self->pool, key, body, 0, ttl_s, cancellable, on_stored, task);
 }
 
 static gboolean
 mc_store_finish (BraidCache *cache, GAsyncResult *result, GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, cache), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == mc_store_async, FALSE);
+
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

@@ -65,8 +65,11 @@ braid_memory_cache_init (BraidMemoryCache *self)
 BraidMemoryCache *
 braid_memory_cache_new (BraidReactor *reactor, gsize max_bytes, gsize max_item_bytes)
 {
-  BraidMemoryCache *self = g_object_new (BRAID_TYPE_MEMORY_CACHE, NULL);
+  BraidMemoryCache *self;
 
+  g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
+
+  self = g_object_new (BRAID_TYPE_MEMORY_CACHE, NULL);
   self->reactor = g_object_ref (reactor);
   self->max_bytes = max_bytes;
   self->max_item = MIN (max_item_bytes, max_bytes);
@@ -76,12 +79,16 @@ braid_memory_cache_new (BraidReactor *reactor, gsize max_bytes, gsize max_item_b
 gsize
 braid_memory_cache_get_size (BraidMemoryCache *self)
 {
+  g_return_val_if_fail (BRAID_IS_MEMORY_CACHE (self), 0);
+
   return self->size;
 }
 
 guint
 braid_memory_cache_get_n_items (BraidMemoryCache *self)
 {
+  g_return_val_if_fail (BRAID_IS_MEMORY_CACHE (self), 0);
+
   return g_hash_table_size (self->entries);
 }
 
@@ -95,6 +102,8 @@ evict_to (BraidMemoryCache *self, gsize limit)
 void
 braid_memory_cache_set_max_bytes (BraidMemoryCache *self, gsize max_bytes)
 {
+  g_return_if_fail (BRAID_IS_MEMORY_CACHE (self));
+
   self->max_bytes = max_bytes;
   self->max_item = MIN (self->max_item, max_bytes);
   evict_to (self, max_bytes);
@@ -108,6 +117,7 @@ memory_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancella
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   Entry *e = g_hash_table_lookup (self->entries, key);
 
+  g_task_set_source_tag (task, memory_lookup_async);
   if (e != NULL && e->expires_us != 0 && e->expires_us <= braid_reactor_now (self->reactor))
     {
       remove_entry (self, e);
@@ -126,6 +136,9 @@ memory_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancella
 static GBytes *
 memory_lookup_finish (BraidCache *cache, GAsyncResult *result, GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, cache), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == memory_lookup_async, NULL);
+
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
@@ -139,6 +152,7 @@ memory_store_async (BraidCache *cache, const gchar *key, GBytes *body, gint64 tt
   Entry *e;
   gsize size = g_bytes_get_size (body);
 
+  g_task_set_source_tag (task, memory_store_async);
   if (old != NULL)
     remove_entry (self, old);
   if (size > self->max_item)
@@ -161,6 +175,9 @@ memory_store_async (BraidCache *cache, const gchar *key, GBytes *body, gint64 tt
 static gboolean
 memory_store_finish (BraidCache *cache, GAsyncResult *result, GError **error)
 {
+  g_return_val_if_fail (g_task_is_valid (result, cache), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == memory_store_async, FALSE);
+
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 

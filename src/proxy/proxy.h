@@ -32,12 +32,23 @@ typedef struct {
 #define BRAID_TYPE_PROXY (braid_proxy_get_type ())
 G_DECLARE_FINAL_TYPE (BraidProxy, braid_proxy, BRAID, PROXY, GObject)
 
-/* @cache: (nullable): NULL for no cache. */
+/* @cache: (nullable): NULL for no cache.
+ * @settings: (nullable): copied; NULL for BRAID_PROXY_SETTINGS_INIT.
+ *   max_line and read_chunk must not be 0. */
 BraidProxy *braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache,
                              const BraidProxySettings *settings);
+/* (transfer full): builds the proxy's protocol, one per client connection. */
 BraidProtocolFactory *braid_proxy_create_factory (BraidProxy *self);
-BraidProxyStats *braid_proxy_get_stats (BraidProxy *self);
-BraidProxySettings *braid_proxy_get_settings (BraidProxy *self);
+/* (transfer none): the counters, live; valid as long as @self. */
+const BraidProxyStats *braid_proxy_get_stats (BraidProxy *self);
+/* (transfer none): the settings in use, live; valid as long as @self.
+ * Change them with the setters below. */
+const BraidProxySettings *braid_proxy_get_settings (BraidProxy *self);
+/* Bodies cached from now on live @ttl_s seconds (0: until evicted). */
+void braid_proxy_set_ttl (BraidProxy *self, gint64 ttl_s);
+/* Cache lookups started from now on are given up after @timeout_us. */
+void braid_proxy_set_cache_timeout (BraidProxy *self, gint64 timeout_us);
+/* Whether a request is still being served. */
 gboolean braid_proxy_is_busy (BraidProxy *self);
 
 G_END_DECLS

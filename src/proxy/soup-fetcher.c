@@ -59,7 +59,6 @@ static void
 on_sent (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr(GTask) task = data;
-  SoupMessage *msg = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   GInputStream *stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
 
@@ -73,7 +72,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer data)
         g_task_return_new_error (task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "%s", error->message);
       return;
     }
-  g_object_set_data (G_OBJECT (stream), "braid-status", GUINT_TO_POINTER (soup_message_get_status (msg)));
+  /* The status stays on the message, the task's data: finish reads it. */
   g_task_return_pointer (task, stream, g_object_unref);
 }
 
@@ -97,13 +96,18 @@ soup_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancell
   soup_session_send_async (self->session, msg, G_PRIORITY_DEFAULT, cancellable, on_sent, task);
 }
 
+/* @status is never NULL here (braid_fetcher_fetch_finish sees to it). */
 static GInputStream *
 soup_fetch_finish (BraidFetcher *fetcher, GAsyncResult *result, guint *status, GError **error)
 {
-  GInputStream *stream = g_task_propagate_pointer (G_TASK (result), error);
+  GInputStream *stream;
 
-  if (stream != NULL && status != NULL)
-    *status = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (stream), "braid-status"));
+  g_return_val_if_fail (g_task_is_valid (result, fetcher), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == soup_fetch_async, NULL);
+
+  stream = g_task_propagate_pointer (G_TASK (result), error);
+  if (stream != NULL)
+    *status = soup_message_get_status (g_task_get_task_data (G_TASK (result)));
   return stream;
 }
 

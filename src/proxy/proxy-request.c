@@ -1,0 +1,390 @@
+/* braid — BraidProxyRequest: the proxy's protocol on one connection.
+ *
+ * Read one line, look the URL up in the cache (time-boxed), then write
+ * the cached body or join the URL's flight (BraidProxyFlight), which
+ * writes the body as it arrives and finishes the request.  The request is
+ * a flight's client through BraidProxyFlightClientFuncs, so the flight
+ * never reaches into it. */
+#include "proxy-request-private.h"
+#include "access-log-private.h"
+#include "line-receiver.h"
+
+#include <string.h>
+
+typedef enum {
+  REQUEST_STATE_READING,
+  REQUEST_STATE_LOOKUP,
+  REQUEST_STATE_SERVING,   /* on a flight or writing a cached body */
+  REQUEST_STATE_DONE,
+} RequestState;
+
+struct _BraidProxyRequest
+{
+  BraidProtocol parent_instance;
+  const BraidProxyRequestHost *host;  /* (unowned): lives as long as host->owner */
+  GObject *owner;                     /* (owned): keeps host alive */
+  BraidLineReceiver *lines;           /* (owned) */
+  gsize max_line;
+  RequestState state;
+  gchar *url;                         /* (owned) (nullable) */
+  gchar *key;                         /* (owned) (nullable) */
+  const gchar *cache_outcome;         /* hit, miss, shared, bypass */
+  guint status;
+  gsize bytes;
+  gint64 started_us;
+  BraidDelayedCall *lookup_timer;     /* (owned) (nullable) */
+  GCancellable *lookup_cancellable;   /* (owned) (nullable) */
+  BraidProxyFlight *flight;           /* (unowned) (nullable): set while on one */
+  gboolean counted;                   /* in host->stats->in_flight */
+};
+
+G_DEFINE_FINAL_TYPE (BraidProxyRequest, braid_proxy_request, BRAID_TYPE_PROTOCOL)
+
+static BraidTransport *
+request_transport (BraidProxyRequest *self)
+{
+  return braid_protocol_get_transport (BRAID_PROTOCOL (self));
+}
+
+static void
+request_finish (BraidProxyRequest *self, const gchar *problem)
+{
+  BraidTransport *t = request_transport (self);
+  BraidProxyAccessLogEntry entry = { 0, };
+
+  if (self->state == REQUEST_STATE_DONE)
+    return;
+  self->state = REQUEST_STATE_DONE;
+  self->flight = NULL;
+  if (self->counted)
+    self->host->stats->in_flight--;
+  self->counted = FALSE;
+  entry.url = self->url;
+  entry.status = self->status;
+  entry.bytes = self->bytes;
+  entry.cache = self->cache_outcome;
+  entry.duration_us = braid_reactor_now (self->host->reactor) - self->started_us;
+  entry.problem = problem;
+  braid_proxy_access_log_write (&entry);
+  if (t != NULL)
+    braid_transport_lose_connection (t);
+}
+
+/* Zero-copy: the transport keeps a reference on @bytes until sent. */
+static void
+request_write_bytes (BraidProxyRequest *self, GBytes *bytes)
+{
+  BraidTransport *t = request_transport (self);
+  gsize len = g_bytes_get_size (bytes);
+
+  if (t == NULL || self->state == REQUEST_STATE_DONE || len == 0)
+    return;
+  braid_transport_write_bytes (t, bytes);
+  self->bytes += len;
+}
+
+/* ---- as a flight's client ---- */
+
+static void
+client_write (gpointer client, GBytes *chunk)
+{
+  request_write_bytes (client, chunk);
+}
+
+static gsize
+client_get_backlog (gpointer client)
+{
+  BraidProxyRequest *self = client;
+  BraidTransport *t = request_transport (self);
+
+  if (self->state == REQUEST_STATE_DONE || t == NULL)
+    return 0;
+  return braid_transport_get_write_buffer_size (t);
+}
+
+static void
+client_finish (gpointer client, guint status, const gchar *problem)
+{
+  BraidProxyRequest *self = client;
+
+  self->status = status;
+  request_finish (self, problem);
+}
+
+static const BraidProxyFlightClientFuncs flight_client_funcs = {
+  client_write,
+  client_get_backlog,
+  client_finish,
+};
+
+static void
+fetch_for (BraidProxyRequest *self, const gchar *outcome)
+{
+  BraidProxyStats *stats = self->host->stats;
+  gboolean shared = FALSE;
+  BraidProxyFlight *flight = self->host->get_flight (self->owner, self->url, &shared);
+
+  if (shared)
+    {
+      self->cache_outcome = "shared";
+      stats->shared++;
+    }
+  else
+    {
+      self->cache_outcome = outcome;
+      if (g_str_equal (outcome, "miss"))
+        stats->misses++;
+      else
+        stats->bypass++;
+    }
+  self->flight = flight;
+  self->state = REQUEST_STATE_SERVING;
+  braid_proxy_flight_add_client (flight, &flight_client_funcs, g_object_ref (self), g_object_unref);
+}
+
+/* ---- the cache lookup, time-boxed ---- */
+
+static void
+on_lookup_timeout (gpointer data)
+{
+  BraidProxyRequest *self = data;
+
+  if (self->state != REQUEST_STATE_LOOKUP)
+    return;
+  /* Tell the cache we no longer wait: it lets go of the request. */
+  if (self->lookup_cancellable != NULL)
+    g_cancellable_cancel (self->lookup_cancellable);
+  g_debug ("cache lookup for %s took over %" G_GINT64_FORMAT " ms: fetching", self->url,
+           self->host->settings->cache_timeout_us / 1000);
+  fetch_for (self, "bypass");
+}
+
+static void
+on_lookup (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(BraidProxyRequest) self = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = braid_cache_lookup_finish (BRAID_CACHE (source), result, &error);
+
+  if (self->state != REQUEST_STATE_LOOKUP)
+    return;  /* the time box ran out, or the client left */
+  if (self->lookup_timer != NULL && braid_delayed_call_is_active (self->lookup_timer))
+    braid_delayed_call_cancel (self->lookup_timer);
+  g_clear_pointer (&self->lookup_timer, braid_delayed_call_unref);
+  if (error != NULL)
+    {
+      g_debug ("cache lookup for %s failed: %s; fetching", self->url, error->message);
+      fetch_for (self, "bypass");
+      return;
+    }
+  if (body == NULL)
+    {
+      fetch_for (self, "miss");
+      return;
+    }
+  self->cache_outcome = "hit";
+  self->host->stats->hits++;
+  self->state = REQUEST_STATE_SERVING;
+  self->status = 200;
+  request_write_bytes (self, body);  /* the cached GBytes itself */
+  request_finish (self, NULL);
+}
+
+/* ---- the request line ---- */
+
+static gboolean
+valid_url (const gchar *line, GError **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  const gchar *scheme;
+
+  if (!g_utf8_validate (line, -1, NULL) || strchr (line, ' ') != NULL)
+    {
+      g_set_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_BAD_REQUEST, "not a single URL");
+      return FALSE;
+    }
+  uri = g_uri_parse (line, G_URI_FLAGS_NONE, error);
+  if (uri == NULL)
+    return FALSE;
+  scheme = g_uri_get_scheme (uri);
+  if ((g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0) ||
+      g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    {
+      g_set_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_BAD_REQUEST,
+                   "only http and https URLs with a host are fetched");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+bad_request (BraidProxyRequest *self, const gchar *why)
+{
+  self->host->stats->bad_requests++;
+  self->status = 400;
+  self->cache_outcome = "bypass";
+  request_finish (self, why);
+}
+
+static void
+on_line (gpointer data, const gchar *line, gsize len)
+{
+  BraidProxyRequest *self = data;
+  const BraidProxyRequestHost *host = self->host;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *trimmed = g_strstrip (g_strndup (line, len));
+
+  braid_line_receiver_stop (self->lines);  /* one request per connection */
+  self->url = g_strdup (trimmed);
+  if (strlen (trimmed) != len && memchr (line, '\0', len) != NULL)
+    {
+      bad_request (self, "NUL byte in the request line");
+      return;
+    }
+  if (!valid_url (trimmed, &error))
+    {
+      bad_request (self, error->message);
+      return;
+    }
+  self->key = braid_cache_key_for_url (self->url);
+  if (host->cache == NULL)
+    {
+      fetch_for (self, "bypass");
+      return;
+    }
+  self->state = REQUEST_STATE_LOOKUP;
+  self->lookup_timer = braid_reactor_call_later (host->reactor, host->settings->cache_timeout_us,
+                                                 on_lookup_timeout, self, NULL);
+  self->lookup_cancellable = g_cancellable_new ();
+  braid_cache_lookup_async (host->cache, self->key, self->lookup_cancellable, on_lookup, g_object_ref (self));
+}
+
+static void
+on_line_too_long (gpointer data, gsize seen)
+{
+  BraidProxyRequest *self = data;
+  g_autofree gchar *why = g_strdup_printf ("request line over %" G_GSIZE_FORMAT " bytes", self->max_line);
+
+  bad_request (self, why);
+}
+
+static const BraidLineReceiverCallbacks line_callbacks = { on_line, NULL, on_line_too_long };
+
+/* ---- the protocol ---- */
+
+static void
+braid_proxy_request_connection_made (BraidProtocol *protocol, BraidTransport *transport)
+{
+  BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
+
+  self->started_us = braid_reactor_now (self->host->reactor);
+  self->host->stats->requests++;
+  self->host->stats->in_flight++;
+  self->counted = TRUE;
+}
+
+static void
+braid_proxy_request_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
+{
+  BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
+
+  if (self->state == REQUEST_STATE_READING)
+    braid_line_receiver_feed (self->lines, data, len);
+}
+
+static gboolean
+braid_proxy_request_eof_received (BraidProtocol *protocol)
+{
+  BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
+
+  /* "echo URL | nc -N" half-closes after the line: keep writing. */
+  if (self->state == REQUEST_STATE_READING)
+    {
+      bad_request (self, "the client closed before sending a whole line");
+      return FALSE;
+    }
+  return self->state != REQUEST_STATE_DONE;
+}
+
+static void
+braid_proxy_request_output_drained (BraidProtocol *protocol)
+{
+  BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
+
+  if (self->flight != NULL)
+    braid_proxy_flight_client_drained (self->flight);
+}
+
+static void
+braid_proxy_request_connection_lost (BraidProtocol *protocol, const GError *reason)
+{
+  BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
+
+  if (self->state == REQUEST_STATE_LOOKUP && self->lookup_cancellable != NULL)
+    g_cancellable_cancel (self->lookup_cancellable);
+
+  if (self->state != REQUEST_STATE_DONE)
+    {
+      BraidProxyFlight *flight = self->flight;
+
+      request_finish (self, "the client went away");
+      /* The flight goes on without it (the body may still be cached). */
+      if (flight != NULL)
+        braid_proxy_flight_remove_client (flight, self);
+    }
+}
+
+static void
+braid_proxy_request_finalize (GObject *object)
+{
+  BraidProxyRequest *self = BRAID_PROXY_REQUEST (object);
+
+  if (self->lookup_timer != NULL && braid_delayed_call_is_active (self->lookup_timer))
+    braid_delayed_call_cancel (self->lookup_timer);
+  g_clear_pointer (&self->lookup_timer, braid_delayed_call_unref);
+  g_clear_object (&self->lookup_cancellable);
+  if (self->counted)
+    self->host->stats->in_flight--;
+  braid_line_receiver_free (self->lines);
+  g_free (self->url);
+  g_free (self->key);
+  g_object_unref (self->owner);
+  G_OBJECT_CLASS (braid_proxy_request_parent_class)->finalize (object);
+}
+
+static void
+braid_proxy_request_class_init (BraidProxyRequestClass *klass)
+{
+  BraidProtocolClass *protocol_class = BRAID_PROTOCOL_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = braid_proxy_request_finalize;
+  protocol_class->connection_made = braid_proxy_request_connection_made;
+  protocol_class->data_received = braid_proxy_request_data_received;
+  protocol_class->eof_received = braid_proxy_request_eof_received;
+  protocol_class->output_drained = braid_proxy_request_output_drained;
+  protocol_class->connection_lost = braid_proxy_request_connection_lost;
+}
+
+static void
+braid_proxy_request_init (BraidProxyRequest *self)
+{
+  self->state = REQUEST_STATE_READING;
+}
+
+BraidProxyRequest *
+braid_proxy_request_new (const BraidProxyRequestHost *host)
+{
+  BraidProxyRequest *self;
+
+  g_return_val_if_fail (host != NULL, NULL);
+  g_return_val_if_fail (G_IS_OBJECT (host->owner), NULL);
+  g_return_val_if_fail (BRAID_IS_REACTOR (host->reactor), NULL);
+  g_return_val_if_fail (host->settings != NULL && host->stats != NULL && host->get_flight != NULL, NULL);
+
+  self = g_object_new (BRAID_TYPE_PROXY_REQUEST, NULL);
+  self->host = host;
+  self->owner = g_object_ref (host->owner);
+  self->max_line = host->settings->max_line;
+  self->lines = braid_line_receiver_new ("\r\n", self->max_line, &line_callbacks, self);
+  return self;
+}
