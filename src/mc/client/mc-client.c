@@ -1,5 +1,6 @@
 /* braid — the asynchronous memcached client. */
 #include "mc-client.h"
+#include "mc-client-private.h"
 #include "mc-reply-parser.h"
 
 #include <string.h>
@@ -1005,4 +1006,50 @@ gboolean
 braid_mc_client_is_connected (BraidMcClient *self)
 {
   return self->state == STATE_CONNECTED;
+}
+
+/* ---- read-only views for checkers (mc-client-private.h) ---- */
+
+gsize
+braid_mc_client_get_input_buffered (BraidMcClient *self)
+{
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), 0);
+  return self->in->len;
+}
+
+gsize
+braid_mc_client_get_value_max (BraidMcClient *self)
+{
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), 0);
+  return self->parser.value_max != 0 ? self->parser.value_max : BRAID_MC_REPLY_VALUE_MAX_DEFAULT;
+}
+
+gboolean
+braid_mc_client_get_request_buffered (BraidMcClient *self, guint index, gsize *bytes, guint *n_keys)
+{
+  Request *req;
+  gsize held = 0;
+  guint keys = 0;
+
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), FALSE);
+  req = g_queue_peek_nth (&self->requests, index);
+  if (req == NULL)
+    return FALSE;
+  if (req->shape == REQ_VALUES && req->values != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, req->values);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        held += strlen (key) + g_bytes_get_size (((BraidMcValue *) value)->data);
+      keys = g_hash_table_size (req->awaited);
+    }
+  else if (req->shape == REQ_STATS)
+    held = req->buffered;
+  if (bytes != NULL)
+    *bytes = held;
+  if (n_keys != NULL)
+    *n_keys = keys;
+  return TRUE;
 }

@@ -14,4 +14,12 @@ G_DECLARE_FINAL_TYPE (BraidMcServerProtocol, braid_mc_server_protocol,
  * reference is kept). */
 BraidMcServerProtocol *braid_mc_server_protocol_new (BraidMcServerShared *shared);
 
+/* Read-only, for checkers outside the server (braid-sim): bytes received
+ * and not yet consumed (@input), replies built and not yet handed to the
+ * transport (@output), and whether a get is paused part-way. */
+void braid_mc_server_protocol_get_buffered (BraidMcServerProtocol *self,
+                                            gsize *input,
+                                            gsize *output,
+                                            gboolean *retrieving);
+
 G_END_DECLS

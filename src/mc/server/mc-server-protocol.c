@@ -560,3 +560,18 @@ braid_mc_server_protocol_new (BraidMcServerShared *shared)
   self->parser.cas_enabled = store->cas_enabled;
   return self;
 }
+
+void
+braid_mc_server_protocol_get_buffered (BraidMcServerProtocol *self,
+                                       gsize *input,
+                                       gsize *output,
+                                       gboolean *retrieving)
+{
+  g_return_if_fail (BRAID_IS_MC_SERVER_PROTOCOL (self));
+  if (input != NULL)
+    *input = self->in->len - self->in_offset;
+  if (output != NULL)
+    *output = self->out->len;
+  if (retrieving != NULL)
+    *retrieving = self->retrieval != NULL;
+}
