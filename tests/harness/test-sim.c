@@ -1,21 +1,26 @@
 /* braid — the seeded simulation: many seeds pass, the same seed gives the
- * same trace, and a broken server is caught with a reproduction line. */
+ * same trace, a broken server is caught with a reproduction line, and so
+ * is a broken resource bound. */
 #include "test-support.h"
 #include "sim-scenarios.h"
 
 #include <string.h>
 
 #define N_SEEDS 500
+/* The memcached scenario carries the adversaries (non-readers, big
+ * multi-key gets, floods, a lying server): each seed costs more. */
+#define N_SEEDS_MEMCACHED 300
 
 static void
 test_seeds (gconstpointer data)
 {
   const BraidSimScenario *scenario = data;
   guint32 first = (guint32) g_test_rand_int_range (1, 1000000);
+  guint n = g_str_equal (scenario->name, "memcached") ? N_SEEDS_MEMCACHED : N_SEEDS;
 
   g_test_summary ("Hundreds of seeded runs with random delivery, resets, stalls and refused "
                   "connections keep every invariant and finish in the liveness phase");
-  for (guint i = 0; i < N_SEEDS; i++)
+  for (guint i = 0; i < n; i++)
     {
       g_autoptr(BraidSim) sim = braid_sim_new (scenario, first + i);
       g_autoptr(GError) error = NULL;
@@ -71,10 +76,52 @@ test_catches_broken (void)
   g_assert_cmpuint (failures, >=, 15);
 }
 
+static void
+test_catches_broken_bound (void)
+{
+  const BraidSimScenario *scenario = braid_sim_find_scenario ("memcached");
+  guint failures = 0;
+
+  g_test_summary ("The resource checkers run at every step: with every bound capped at 4 KiB "
+                  "(a deliberately broken bound) the memcached scenario fails, naming what "
+                  "held too much and the command that reproduces it");
+  g_assert_nonnull (scenario);
+  for (guint32 seed = 1; seed <= 30; seed++)
+    {
+      g_autoptr(BraidSim) sim = braid_sim_new (scenario, seed);
+      g_autoptr(GError) error = NULL;
+      g_autofree gchar *repro = g_strdup_printf ("reproduce with: braid-sim --scenario memcached --seed %u "
+                                                 "--bound-limit 4096", seed);
+
+      braid_sim_set_bound_limit (sim, 4096);
+      if (braid_sim_run (sim, &error))
+        continue;
+      failures++;
+      g_test_message ("seed %u: %s", seed, error->message);
+      g_assert_nonnull (strstr (error->message, "bound: "));
+      g_assert_nonnull (strstr (error->message, "over its bound of 4096 (capped by --bound-limit)"));
+      g_assert_nonnull (strstr (error->message, repro));
+    }
+  /* Seeds with big values, big multi-key gets or a lying server pass 4 KiB
+   * (16 of these 30 do); seeds that drew only polite clients may not. */
+  g_assert_cmpuint (failures, >=, 10);
+}
+
+/* The library reports each lying server with g_message: hundreds of them
+ * here, and expected. */
+static GLogWriterOutput
+quiet_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if ((level & G_LOG_LEVEL_MESSAGE) != 0)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (quiet_writer, NULL, NULL);
   for (const BraidSimScenario * const *s = braid_sim_scenarios (); *s != NULL; s++)
     {
       g_autofree gchar *seeds = g_strdup_printf ("/sim/%s/seeds", (*s)->name);
@@ -84,5 +131,6 @@ main (int argc, char **argv)
       g_test_add_data_func (det, *s, test_deterministic);
     }
   g_test_add_func ("/sim/catches-broken-server", test_catches_broken);
+  g_test_add_func ("/sim/catches-broken-bound", test_catches_broken_bound);
   return g_test_run ();
 }

@@ -17,6 +17,8 @@ struct _BraidSim
   GString *failure;            /* (nullable) */
   GPtrArray *stalled;          /* (element-type BraidFakeTransport) (owned) */
   GHashTable *armed;           /* transports already given their faults */
+  guint64 bound_limit;         /* 0: bounds as declared */
+  guint64 bound_checks;
 };
 
 /* Fault rates are themselves drawn from the seed, so that across seeds the
@@ -218,9 +220,43 @@ braid_sim_arm_new_connections (BraidSim *sim)
     }
 }
 
+void
+braid_sim_set_bound_limit (BraidSim *sim, guint64 limit)
+{
+  sim->bound_limit = limit;
+  braid_sim_trace (sim, "bound limit %" G_GUINT64_FORMAT, limit);
+}
+
+guint64
+braid_sim_get_bound_limit (BraidSim *sim)
+{
+  return sim->bound_limit;
+}
+
+gboolean
+braid_sim_check_bound (BraidSim *sim, guint64 value, guint64 bound, const gchar *format, ...)
+{
+  guint64 limit = sim->bound_limit != 0 ? MIN (bound, sim->bound_limit) : bound;
+  g_autofree gchar *what = NULL;
+  va_list args;
+
+  sim->bound_checks++;
+  if (value <= limit)
+    return TRUE;
+  va_start (args, format);
+  what = g_strdup_vprintf (format, args);
+  va_end (args);
+  braid_sim_fail (sim, "bound: %s holds %" G_GUINT64_FORMAT " bytes, over its bound of %" G_GUINT64_FORMAT "%s",
+                  what, value, limit, limit != bound ? " (capped by --bound-limit)" : "");
+  return FALSE;
+}
+
 static gchar *
 reproduction (BraidSim *sim)
 {
+  if (sim->bound_limit != 0)
+    return g_strdup_printf ("braid-sim --scenario %s --seed %u --bound-limit %" G_GUINT64_FORMAT,
+                            sim->scenario->name, sim->seed, sim->bound_limit);
   return g_strdup_printf ("braid-sim --scenario %s --seed %u", sim->scenario->name, sim->seed);
 }
 
@@ -273,6 +309,8 @@ braid_sim_run (BraidSim *sim, GError **error)
     sim->scenario->check (sim, state);
   sim->scenario->teardown (sim, state);
   braid_fake_reactor_run_until_idle (sim->reactor);
+  if (sim->bound_checks > 0)
+    braid_sim_trace (sim, "%" G_GUINT64_FORMAT " bound checks", sim->bound_checks);
 
   if (braid_sim_failed (sim))
     {

@@ -67,6 +67,18 @@ gchar *braid_sim_get_trace_hash (BraidSim *sim);
 void braid_sim_fail (BraidSim *sim, const gchar *format, ...) G_GNUC_PRINTF (2, 3);
 gboolean braid_sim_failed (BraidSim *sim);
 
+/* Resource bounds, checked by checkers outside the components: @value is
+ * what something holds now and @bound what its component declares; the
+ * printf-style @format names it (“server connection 3 output”), and is
+ * only formatted when the check fails.  The run fails when @value is over
+ * the bound (or over the limit below).  Returns FALSE when it is over. */
+gboolean braid_sim_check_bound (BraidSim *sim, guint64 value, guint64 bound,
+                                const gchar *format, ...) G_GNUC_PRINTF (4, 5);
+/* Caps every bound at @limit (0: no cap): a deliberately broken bound,
+ * for the simulation's own tests.  The reproduction line names it. */
+void braid_sim_set_bound_limit (BraidSim *sim, guint64 limit);
+guint64 braid_sim_get_bound_limit (BraidSim *sim);
+
 /* Applies the plan's faults to a new connection's transports (reset after
  * a random count, in either direction). */
 void braid_sim_arm_connection (BraidSim *sim, BraidFakeTransport *a, BraidFakeTransport *b);
