@@ -146,10 +146,10 @@ check_drained (gpointer data)
       return;
     }
   if (is_busy (daemon))
-    g_message ("%s: grace period of %.1f s over with requests still in flight; exiting",
+    g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s: grace period of %.1f s over with requests still in flight; exiting",
                daemon->name, (gdouble) daemon->grace_us / G_USEC_PER_SEC);
   else
-    g_message ("%s: all requests finished; exiting", daemon->name);
+    g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s: all requests finished; exiting", daemon->name);
   braid_reactor_stop (daemon->reactor);
 }
 
@@ -161,7 +161,7 @@ braid_daemon_stop (BraidDaemon *daemon)
   daemon->stopping = TRUE;
   daemon->stop_started = braid_reactor_now (daemon->reactor);
   sd_notify (0, "STOPPING=1\nSTATUS=Stopping: finishing requests in flight");
-  g_message ("%s: stopping: no new connections, finishing requests in flight", daemon->name);
+  g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s: stopping: no new connections, finishing requests in flight", daemon->name);
   for (guint i = 0; i < daemon->listeners->len; i++)
     braid_listener_stop (g_ptr_array_index (daemon->listeners, i));
   check_drained (daemon);
@@ -175,7 +175,7 @@ braid_daemon_reload (BraidDaemon *daemon)
 
   if (daemon->reload == NULL)
     {
-      g_message ("%s: SIGHUP: nothing to reload", daemon->name);
+      g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s: SIGHUP: nothing to reload", daemon->name);
       return TRUE;
     }
   sd_notify (0, "RELOADING=1");
@@ -183,10 +183,10 @@ braid_daemon_reload (BraidDaemon *daemon)
   sd_notify (0, "READY=1");
   if (summary == NULL)
     {
-      g_warning ("%s: reload failed, keeping the running configuration: %s", daemon->name, error->message);
+      g_log (daemon->name, G_LOG_LEVEL_WARNING, "%s: reload failed, keeping the running configuration: %s", daemon->name, error->message);
       return FALSE;
     }
-  g_message ("%s: reloaded: %s", daemon->name, summary);
+  g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s: reloaded: %s", daemon->name, summary);
   braid_daemon_notify_status (daemon, "Reloaded: %s", summary);
   return TRUE;
 }
@@ -199,7 +199,7 @@ braid_daemon_handle_signal (BraidDaemon *daemon, int signum)
   else if (signum == SIGTERM || signum == SIGINT)
     braid_daemon_stop (daemon);
   else
-    g_warning ("%s: signal %d is not handled", daemon->name, signum);
+    g_log (daemon->name, G_LOG_LEVEL_WARNING, "%s: signal %d is not handled", daemon->name, signum);
 }
 
 static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP };
@@ -292,7 +292,7 @@ listen_all (BraidDaemon *daemon, GError **error)
           return FALSE;
         }
       braid_daemon_add_listener (daemon, listener);
-      g_message ("%s %s listening on %s (port %u), %s", daemon->name, PACKAGE_VERSION, *e,
+      g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s %s listening on %s (port %u), %s", daemon->name, PACKAGE_VERSION, *e,
                  braid_listener_get_port (listener), description);
     }
   braid_daemon_notify_status (daemon, "Serving on %s, %s", endpoints[0] != NULL ? endpoints[0] : "nothing",
