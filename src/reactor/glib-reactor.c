@@ -1,7 +1,7 @@
-/* braid — the real reactor: a GMainContext, GSocketService to accept,
- * GSocketClient to connect, and one GSource whose ready time follows the
- * earliest delayed call. */
-#include "glib-reactor.h"
+/* braid — the real reactor: a GMainContext, listening sockets with an
+ * accept loop of its own, GSocketClient to connect, and one GSource whose
+ * ready time follows the earliest delayed call. */
+#include "glib-reactor-private.h"
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
 
@@ -227,7 +227,19 @@ adopt_connection (BraidGlibReactor *self,
   return protocol;
 }
 
-/* ---- listening ---- */
+/* ---- listening ----
+ *
+ * Our own accept loop rather than GSocketService's: GSocketService retries
+ * a failed accept at once, so at EMFILE it spins at 100 % CPU and logs a
+ * warning per attempt.  Here each wakeup accepts until EAGAIN, and when
+ * the process is out of file descriptors the listener stops accepting for
+ * ACCEPT_PAUSE_MS (the pending connections wait in the kernel's backlog)
+ * and says so at most once per WARNING_INTERVAL_US. */
+
+#define DEFAULT_BACKLOG 1024
+#define ACCEPT_PAUSE_MS 100
+#define ACCEPTS_PER_WAKEUP 1024
+#define WARNING_INTERVAL_US (10 * G_USEC_PER_SEC)
 
 #define BRAID_TYPE_GLIB_LISTENER (braid_glib_listener_get_type ())
 G_DECLARE_FINAL_TYPE (BraidGlibListener, braid_glib_listener, BRAID, GLIB_LISTENER, BraidListener)
@@ -238,25 +250,45 @@ struct _BraidGlibListener
 
   BraidGlibReactor *reactor;        /* (owned) */
   BraidProtocolFactory *factory;    /* (owned) */
-  GSocketService *service;          /* (owned) */
+  gint backlog;
+  GPtrArray *sockets;               /* (element-type GSocket) (owned): listening */
+  GPtrArray *sources;               /* (element-type GSource) (owned): empty while paused */
+  GSource *resume_source;           /* (owned) (nullable): while paused */
   GSocketAddress *address;          /* (owned) (nullable) */
   gchar *unix_path;                 /* (owned) (nullable): unlinked on stop */
   guint n_connections;
+  gint64 last_warning_us;
+  guint64 suppressed_warnings;
+  guint64 n_pauses;
 };
 
 G_DEFINE_FINAL_TYPE (BraidGlibListener, braid_glib_listener, BRAID_TYPE_LISTENER)
+
+static void
+stop_accepting (BraidGlibListener *self)
+{
+  for (guint i = 0; i < self->sources->len; i++)
+    g_source_destroy (g_ptr_array_index (self->sources, i));
+  g_ptr_array_set_size (self->sources, 0);
+}
 
 static void
 glib_listener_stop (BraidListener *listener)
 {
   BraidGlibListener *self = BRAID_GLIB_LISTENER (listener);
 
-  if (self->service == NULL)
-    return;
-  g_socket_service_stop (self->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  stop_accepting (self);
+  if (self->resume_source != NULL)
+    {
+      g_source_destroy (self->resume_source);
+      g_clear_pointer (&self->resume_source, g_source_unref);
+    }
+  for (guint i = 0; i < self->sockets->len; i++)
+    g_socket_close (g_ptr_array_index (self->sockets, i), NULL);
+  g_ptr_array_set_size (self->sockets, 0);
   if (self->unix_path != NULL)
     g_unlink (self->unix_path);
+  g_clear_pointer (&self->unix_path, g_free);
 }
 
 static GSocketAddress *
@@ -277,7 +309,6 @@ braid_glib_listener_dispose (GObject *object)
   BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
 
   braid_listener_stop (BRAID_LISTENER (self));
-  g_clear_object (&self->service);
   g_clear_object (&self->factory);
   g_clear_object (&self->reactor);
   G_OBJECT_CLASS (braid_glib_listener_parent_class)->dispose (object);
@@ -288,6 +319,8 @@ braid_glib_listener_finalize (GObject *object)
 {
   BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
 
+  g_ptr_array_unref (self->sources);
+  g_ptr_array_unref (self->sockets);
   g_clear_object (&self->address);
   g_free (self->unix_path);
   G_OBJECT_CLASS (braid_glib_listener_parent_class)->finalize (object);
@@ -309,6 +342,8 @@ braid_glib_listener_class_init (BraidGlibListenerClass *klass)
 static void
 braid_glib_listener_init (BraidGlibListener *self)
 {
+  self->sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
 }
 
 static void
@@ -331,13 +366,10 @@ free_weak_ref (gpointer data)
   g_free (data);
 }
 
-static gboolean
-on_incoming (GSocketService *service,
-             GSocketConnection *connection,
-             GObject *source_object,
-             gpointer user_data)
+static void
+adopt_accepted (BraidGlibListener *self, GSocket *socket)
 {
-  BraidGlibListener *self = user_data;
+  g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection (socket);
   BraidSocketTransport *transport = NULL;
   g_autoptr(BraidProtocol) protocol = NULL;
   GWeakRef *listener_ref = g_new0 (GWeakRef, 1);
@@ -348,12 +380,129 @@ on_incoming (GSocketService *service,
   if (protocol == NULL)
     {
       free_weak_ref (listener_ref);
-      return TRUE;
+      return;
     }
   /* The weak ref lives as long as the transport. */
   g_object_set_data_full (G_OBJECT (transport), "braid-listener-ref", listener_ref, free_weak_ref);
   g_object_set_data (G_OBJECT (transport), "braid-reactor", self->reactor);
   self->n_connections++;
+}
+
+/* Repeated failures are logged once per interval, with a count. */
+static void
+warn_rate_limited (BraidGlibListener *self, const gchar *what)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->last_warning_us != 0 && now - self->last_warning_us < WARNING_INTERVAL_US)
+    {
+      self->suppressed_warnings++;
+      return;
+    }
+  if (self->suppressed_warnings > 0)
+    g_warning ("%s (and %" G_GUINT64_FORMAT " more like it in the last %d s)", what,
+               self->suppressed_warnings, (int) (WARNING_INTERVAL_US / G_USEC_PER_SEC));
+  else
+    g_warning ("%s", what);
+  self->last_warning_us = now;
+  self->suppressed_warnings = 0;
+}
+
+static void start_accepting (BraidGlibListener *self);
+
+static gboolean
+on_resume (gpointer data)
+{
+  BraidGlibListener *self = data;
+
+  g_clear_pointer (&self->resume_source, g_source_unref);
+  start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Out of file descriptors: leave the connections in the backlog for a
+ * moment instead of failing to accept them over and over. */
+static void
+pause_accepting (BraidGlibListener *self, const GError *error)
+{
+  g_autofree gchar *what = g_strdup_printf ("Not accepting connections for %d ms: %s", ACCEPT_PAUSE_MS,
+                                            error->message);
+
+  self->n_pauses++;
+  warn_rate_limited (self, what);
+  stop_accepting (self);
+  self->resume_source = g_timeout_source_new (ACCEPT_PAUSE_MS);
+  g_source_set_callback (self->resume_source, on_resume, self, NULL);
+  g_source_set_static_name (self->resume_source, "braid accept pause");
+  g_source_attach (self->resume_source, self->reactor->context);
+}
+
+static gboolean
+on_acceptable (GSocket *listening, GIOCondition condition, gpointer data)
+{
+  BraidGlibListener *self = data;
+  g_autoptr(BraidGlibListener) keep = g_object_ref (self);
+
+  for (guint n = 0; n < ACCEPTS_PER_WAKEUP && self->sources->len > 0; n++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) socket = g_socket_accept (listening, NULL, &error);
+
+      if (socket != NULL)
+        {
+          adopt_accepted (self, socket);
+          continue;
+        }
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) ||
+          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+        {
+          pause_accepting (self, error);
+          break;
+        }
+      /* ECONNABORTED and the like concern one peer, not the listener. */
+      g_debug ("accept failed: %s", error->message);
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_accepting (BraidGlibListener *self)
+{
+  for (guint i = 0; i < self->sockets->len; i++)
+    {
+      GSource *source = g_socket_create_source (g_ptr_array_index (self->sockets, i), G_IO_IN, NULL);
+
+      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_acceptable, self, NULL);
+      g_source_set_static_name (source, "braid accept");
+      g_source_attach (source, self->reactor->context);
+      g_ptr_array_add (self->sources, source);
+    }
+}
+
+/* A listening socket on @address with the listener's backlog; the bound
+ * address (with the real port for port 0) in *@bound when asked. */
+static gboolean
+add_listening_socket (BraidGlibListener *self, GSocketAddress *address, GSocketAddress **bound, GError **error)
+{
+  GSocketFamily family = g_socket_address_get_family (address);
+  g_autoptr(GSocket) socket = g_socket_new (family, G_SOCKET_TYPE_STREAM,
+                                            family == G_SOCKET_FAMILY_UNIX ? G_SOCKET_PROTOCOL_DEFAULT
+                                                                           : G_SOCKET_PROTOCOL_TCP,
+                                            error);
+
+  if (socket == NULL)
+    return FALSE;
+  g_socket_set_listen_backlog (socket, self->backlog);
+  if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
+    return FALSE;
+  g_socket_set_blocking (socket, FALSE);
+  if (bound != NULL)
+    *bound = g_socket_get_local_address (socket, error);
+  if (bound != NULL && *bound == NULL)
+    return FALSE;
+  g_ptr_array_add (self->sockets, g_steal_pointer (&socket));
   return TRUE;
 }
 
@@ -368,24 +517,23 @@ parse_interface (const gchar *host)
 static gboolean
 add_tcp (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error)
 {
-  GSocketListener *listener = G_SOCKET_LISTENER (self->service);
   g_autoptr(GInetAddress) inet = NULL;
   g_autoptr(GSocketAddress) address = NULL;
-  GSocketAddress *effective = NULL;
 
   if (endpoint->host == NULL)
     {
-      guint16 port = endpoint->port;
+      /* Every interface: one IPv6 socket that takes IPv4 too (GSocket
+       * turns IPV6_V6ONLY off), or IPv4 alone where there is no IPv6. */
+      g_autoptr(GError) v6_error = NULL;
+      g_autoptr(GInetAddress) v4 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+      g_autoptr(GSocketAddress) v4_address = g_inet_socket_address_new (v4, endpoint->port);
 
-      if (port == 0)
-        port = g_socket_listener_add_any_inet_port (listener, NULL, error);
-      else if (!g_socket_listener_add_inet_port (listener, port, NULL, error))
-        port = 0;
-      if (port == 0)
-        return FALSE;
       inet = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
-      self->address = g_inet_socket_address_new (inet, port);
-      return TRUE;
+      address = g_inet_socket_address_new (inet, endpoint->port);
+      if (add_listening_socket (self, address, &self->address, &v6_error))
+        return TRUE;
+      g_debug ("no IPv6 listener (%s); IPv4 only", v6_error->message);
+      return add_listening_socket (self, v4_address, &self->address, error);
     }
 
   inet = parse_interface (endpoint->host);
@@ -396,11 +544,7 @@ add_tcp (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error)
       return FALSE;
     }
   address = g_inet_socket_address_new (inet, endpoint->port);
-  if (!g_socket_listener_add_address (listener, address, G_SOCKET_TYPE_STREAM,
-                                      G_SOCKET_PROTOCOL_TCP, NULL, &effective, error))
-    return FALSE;
-  self->address = effective;
-  return TRUE;
+  return add_listening_socket (self, address, &self->address, error);
 }
 
 static gboolean
@@ -412,9 +556,7 @@ add_unix (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **error
   /* A socket file left by a previous run would make bind() fail. */
   if (g_lstat (endpoint->path, &st) == 0 && S_ISSOCK (st.st_mode))
     g_unlink (endpoint->path);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
-                                      NULL, NULL, error))
+  if (!add_listening_socket (self, address, NULL, error))
     return FALSE;
   if (endpoint->mode != 0 && g_chmod (endpoint->path, (int) endpoint->mode) != 0)
     {
@@ -463,9 +605,15 @@ add_systemd (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **er
   socket = g_socket_new_from_fd (dup (fd), error);
   if (socket == NULL)
     return FALSE;
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket, NULL, error))
-    return FALSE;
+  /* systemd listened with its own Backlog=; ours applies when given. */
+  if (endpoint->backlog > 0)
+    {
+      g_socket_set_listen_backlog (socket, endpoint->backlog);
+      g_socket_listen (socket, NULL);
+    }
+  g_socket_set_blocking (socket, FALSE);
   self->address = g_socket_get_local_address (socket, NULL);
+  g_ptr_array_add (self->sockets, g_steal_pointer (&socket));
   return TRUE;
 }
 
@@ -482,10 +630,7 @@ reactor_listen (BraidReactor *reactor,
 
   listener->reactor = g_object_ref (self);
   listener->factory = g_object_ref (factory);
-  listener->service = g_socket_service_new ();
-  if (endpoint->backlog > 0)
-    g_socket_listener_set_backlog (G_SOCKET_LISTENER (listener->service), endpoint->backlog);
-  g_signal_connect (listener->service, "incoming", G_CALLBACK (on_incoming), listener);
+  listener->backlog = endpoint->backlog > 0 ? endpoint->backlog : DEFAULT_BACKLOG;
 
   switch (endpoint->kind)
     {
@@ -503,21 +648,23 @@ reactor_listen (BraidReactor *reactor,
     }
   if (!ok)
     {
+      braid_listener_stop (BRAID_LISTENER (listener));
       if (local_error->domain == BRAID_REACTOR_ERROR)
         g_propagate_error (error, g_steal_pointer (&local_error));
       else
         g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
                      "Cannot listen on “%s”: %s", endpoint->description, local_error->message);
-      g_signal_handlers_disconnect_by_data (listener->service, listener);
       return NULL;
     }
-
-  /* GSocketService accepts on the thread-default context of the caller of
-   * start(): make that ours. */
-  g_main_context_push_thread_default (self->context);
-  g_socket_service_start (listener->service);
-  g_main_context_pop_thread_default (self->context);
+  start_accepting (listener);
   return BRAID_LISTENER (g_steal_pointer (&listener));
+}
+
+guint64
+braid_glib_listener_get_n_accept_pauses (BraidListener *listener)
+{
+  g_return_val_if_fail (BRAID_IS_GLIB_LISTENER (listener), 0);
+  return BRAID_GLIB_LISTENER (listener)->n_pauses;
 }
 
 /* ---- connecting ---- */

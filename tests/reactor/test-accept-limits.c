@@ -1,0 +1,165 @@
+/* braid — the GLib reactor's accept loop at the file descriptor limit:
+ * out of fds it pauses instead of spinning, says so once, and accepts the
+ * waiting connections when fds are free again. */
+#include "test-support.h"
+#include "glib-reactor-private.h"
+#include "callback-protocol.h"
+
+#include <dirent.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static guint warnings_logged;
+
+static GLogWriterOutput
+count_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0 &&
+        strstr (fields[i].value, "Not accepting connections") != NULL)
+      {
+        warnings_logged++;
+        return G_LOG_WRITER_HANDLED;
+      }
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+static guint
+count_open_fds (void)
+{
+  DIR *dir = opendir ("/proc/self/fd");
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (readdir (dir) != NULL)
+    n++;
+  closedir (dir);
+  return n - 3;  /* ".", ".." and the directory itself */
+}
+
+static gdouble
+cpu_seconds (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+
+static void
+iterate_for (GMainContext *context, gint64 duration_us)
+{
+  gint64 end = g_get_monotonic_time () + duration_us;
+
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (context, FALSE) || (g_usleep (1000), TRUE);
+}
+
+static GSocket *
+connect_client (guint16 port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  /* the kernel completes the handshake from the backlog */
+  g_socket_connect (socket, address, NULL, &error);
+  g_assert_no_error (error);
+  return socket;
+}
+
+static void
+test_emfile (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  GMainContext *context = braid_glib_reactor_get_context (reactor);
+  BraidProtocolCallbacks callbacks = { 0 };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  struct rlimit saved, low;
+  gdouble cpu_before, cpu_spent;
+  const guint n_clients = 24;
+
+  g_test_summary ("Out of file descriptors, the listener pauses accepting instead of retrying at once: "
+                  "little CPU, one warning, and the waiting connections are accepted once fds are free");
+  g_test_bug ("11");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+
+  /* Room for the clients and a few accepted connections, not all of them. */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = count_open_fds () + n_clients + 6;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &low), ==, 0);
+  for (guint i = 0; i < n_clients; i++)
+    g_ptr_array_add (clients, connect_client (braid_listener_get_port (listener)));
+
+  warnings_logged = 0;
+  cpu_before = cpu_seconds ();
+  iterate_for (context, G_USEC_PER_SEC);
+  cpu_spent = cpu_seconds () - cpu_before;
+  g_test_message ("at EMFILE for 1 s: %.3f s of CPU, %u warnings, %" G_GUINT64_FORMAT " pauses, %u accepted",
+                  cpu_spent, warnings_logged, braid_glib_listener_get_n_accept_pauses (listener),
+                  braid_listener_get_n_connections (listener));
+  g_assert_cmpuint (braid_glib_listener_get_n_accept_pauses (listener), >=, 1);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), <, n_clients);
+  g_assert_cmpuint (warnings_logged, ==, 1);
+  /* paused, not spinning: at most a pause every 100 ms */
+  g_assert_cmpuint (braid_glib_listener_get_n_accept_pauses (listener), <=, 12);
+  g_assert_cmpfloat (cpu_spent, <, 0.5);
+
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  iterate_for (context, G_USEC_PER_SEC / 2);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, n_clients);
+  braid_listener_stop (listener);
+  g_ptr_array_set_size (clients, 0);
+  iterate_for (context, G_USEC_PER_SEC / 10);
+}
+
+static void
+test_default_backlog (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  BraidProtocolCallbacks callbacks = { 0 };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+
+  g_test_summary ("The listen backlog is 1024 by default: 500 connects complete before the reactor "
+                  "accepts any (GLib's default of 10 would leave most in SYN retransmits)");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 500; i++)
+    {
+      g_autoptr(GError) connect_error = NULL;
+      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+      g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, braid_listener_get_port (listener));
+      GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+
+      g_socket_set_blocking (socket, FALSE);
+      g_socket_connect (socket, address, NULL, &connect_error);
+      g_ptr_array_add (clients, socket);
+    }
+  /* every handshake done by the kernel from the backlog, without us */
+  for (guint i = 0; i < clients->len; i++)
+    g_assert_true (g_socket_condition_timed_wait (g_ptr_array_index (clients, i), G_IO_OUT, 0, NULL, NULL));
+  iterate_for (braid_glib_reactor_get_context (reactor), G_USEC_PER_SEC / 2);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 500);
+  braid_listener_stop (listener);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_bug_base ("issue #");
+  g_log_set_writer_func (count_warnings, NULL, NULL);
+  g_test_add_func ("/reactor/glib/accept/emfile-pauses", test_emfile);
+  g_test_add_func ("/reactor/glib/accept/default-backlog", test_default_backlog);
+  return g_test_run ();
+}
