@@ -294,9 +294,9 @@ parse_rule (Parser *parser, const gchar *p)
   if (*skip_blanks (p) != '\0')
     return fail (parser, "unexpected text after %replace arguments");
   /* GRegex takes C strings: a NUL would silently cut the rule. */
-  if (memchr (pattern->data, '\0', pattern->len) != NULL)
+  if (pattern->len > 0 && memchr (pattern->data, '\0', pattern->len) != NULL)
     return fail (parser, "a NUL byte in a %replace pattern (write the regex escape \\\\x00 instead)");
-  if (memchr (replacement->data, '\0', replacement->len) != NULL)
+  if (replacement->len > 0 && memchr (replacement->data, '\0', replacement->len) != NULL)
     return fail (parser, "a NUL byte in a %replace replacement is not supported");
   g_byte_array_append (pattern, (const guint8 *) "", 1);
   g_byte_array_append (replacement, (const guint8 *) "", 1);
