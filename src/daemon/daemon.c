@@ -1,5 +1,6 @@
 /* braid — daemon life cycle. */
 #include "daemon.h"
+#include "daemon-limits.h"
 #include "glib-reactor.h"
 
 #include <glib-unix.h>
@@ -353,6 +354,22 @@ braid_daemon_get_listener (BraidDaemon *daemon, guint index)
   return index < daemon->listeners->len ? g_ptr_array_index (daemon->listeners, index) : NULL;
 }
 
+/* Before anything is opened: file descriptors for every connection the
+ * settings allow, so the limit is met at start rather than as EMFILE
+ * under load. */
+static gboolean
+prepare_process (const BraidDaemonService *service, gconstpointer settings, GError **error)
+{
+  guint64 connections;
+  g_autofree gchar *why = NULL;
+
+  if (service->get_max_connections == NULL)
+    return TRUE;
+  connections = service->get_max_connections (settings);
+  why = g_strdup_printf ("a limit of %" G_GUINT64_FORMAT " connections", connections);
+  return braid_daemon_ensure_fd_limit (connections + BRAID_DAEMON_FD_HEADROOM, why, error);
+}
+
 int
 braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
 {
@@ -375,9 +392,16 @@ braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
       braid_settings_free (service->settings, settings);
       return BRAID_EXIT_OK;
     }
+  if (!prepare_process (service, settings, &error))
+    {
+      g_printerr ("%s: %s\n", name, error->message);
+      braid_settings_free (service->settings, settings);
+      return BRAID_EXIT_FAILURE;
+    }
   reactor = braid_glib_reactor_new (NULL);
   daemon = new_with_settings (service, BRAID_REACTOR (reactor), argv, settings, &error);
-  if (daemon == NULL)
+  if (daemon == NULL || !braid_daemon_drop_privileges (service->get_user != NULL ? service->get_user (settings)
+                                                                                  : NULL, &error))
     {
       g_printerr ("%s: %s\n", name, error->message);
       return braid_daemon_exit_code (error);

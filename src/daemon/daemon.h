@@ -48,6 +48,11 @@ typedef struct {
   gchar *(*apply) (gpointer service, gconstpointer settings);
   /* One line for the log once listening (transfer full). */
   gchar *(*describe) (gpointer service, gconstpointer settings);
+  /* (nullable): the most connections the settings allow, for the file
+   * descriptor limit. */
+  guint64 (*get_max_connections) (gconstpointer settings);
+  /* (nullable): the user to become after listening (-u), or NULL. */
+  const gchar *(*get_user) (gconstpointer settings);
 } BraidDaemonService;
 
 /* Returns TRUE while requests are still in flight. */

@@ -27,7 +27,7 @@ static const BraidSettingSpec memcached_specs[] = {
   { "threads", 't', NULL, NULL, BRAID_SETTING_INT, MC (threads), 1, 1024, "4", NULL, NULL,
     "Accepted for compatibility, 1 to 1024 (one event loop serves all)", "N" },
   { "user", 'u', NULL, NULL, BRAID_SETTING_STRING, MC (user), 0, 0, NULL, NULL, NULL,
-    "Accepted for compatibility (use systemd's DynamicUser=)", "USER" },
+    "As root, become USER once listening (not as root: ignored)", "USER" },
 };
 
 const BraidSettingsTable braid_memcached_settings_table = {
@@ -139,6 +139,18 @@ describe (gpointer server, gconstpointer settings)
                           s->memory_mib, s->item_size);
 }
 
+static guint64
+get_max_connections (gconstpointer settings)
+{
+  return (guint64) ((const BraidMemcachedSettings *) settings)->max_connections;
+}
+
+static const gchar *
+get_user (gconstpointer settings)
+{
+  return ((const BraidMemcachedSettings *) settings)->user;
+}
+
 const BraidDaemonService braid_memcached_service = {
   .settings = &braid_memcached_settings_table,
   .version_line = "braid-memcached " PACKAGE_VERSION " (memcached 1.6 text protocol)",
@@ -149,4 +161,6 @@ const BraidDaemonService braid_memcached_service = {
   .is_busy = is_busy,
   .apply = apply,
   .describe = describe,
+  .get_max_connections = get_max_connections,
+  .get_user = get_user,
 };

@@ -3,6 +3,9 @@
 #include "test-support.h"
 
 #include <glib/gstdio.h>
+#include <pwd.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <signal.h>
 #include <string.h>
 
@@ -192,6 +195,120 @@ test_sighup_reload (void)
   g_rmdir (dir);
 }
 
+/* A line of /proc/PID/status or /proc/PID/limits that starts with @prefix. */
+static gchar *
+proc_line (GSubprocess *p, const gchar *file, const gchar *prefix)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%s/%s", g_subprocess_get_identifier (p), file);
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], prefix))
+      return g_strdup (lines[i]);
+  g_error ("no “%s” in %s", prefix, path);
+}
+
+static GSubprocess *
+start_memcached (guint16 port, GSubprocessLauncher *launcher, const gchar *extra1, const gchar *extra2,
+                 GError **error)
+{
+  g_autofree gchar *mc = braid_test_build_path ("src/daemon/braid-memcached");
+  g_autofree gchar *port_arg = g_strdup_printf ("%u", port);
+  const gchar *argv[] = { mc, "-p", port_arg, "-l", "127.0.0.1", "--config", "/dev/null", extra1, extra2, NULL };
+
+  return g_subprocess_launcher_spawnv (launcher, argv, error);
+}
+
+static void
+test_user_switch (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *uid = NULL;
+  g_autofree gchar *version = NULL;
+  guint16 port = braid_test_find_free_port ();
+  struct passwd *nobody = getpwnam ("nobody");
+
+  g_test_summary ("As root, -u USER makes braid-memcached that user once it listens; an unknown user "
+                  "is an error at start");
+  g_test_bug ("11");
+  if (geteuid () != 0 || nobody == NULL)
+    {
+      g_test_skip ("needs root and a “nobody” user");
+      return;
+    }
+  p = start_memcached (port, launcher, "-u", "nobody", &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 10000));
+  version = talk (port, "version\r\n", "\r\n");
+  g_assert_true (g_str_has_prefix (version, "VERSION "));
+  uid = proc_line (p, "status", "Uid:");
+  {
+    g_autofree gchar *expected = g_strdup_printf ("Uid:\t%u\t%u\t%u\t%u", nobody->pw_uid, nobody->pw_uid,
+                                                  nobody->pw_uid, nobody->pw_uid);
+
+    g_assert_cmpstr (uid, ==, expected);
+  }
+  stop (p);
+  g_clear_object (&p);
+
+  p = start_memcached (braid_test_find_free_port (), launcher, "-u", "no-such-user-braid", &error);
+  g_assert_no_error (error);
+  g_subprocess_wait (p, NULL, NULL);
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
+}
+
+static void
+lower_fd_limit (gpointer data)
+{
+  struct rlimit limit = { 64, 64 };
+
+  setrlimit (RLIMIT_NOFILE, &limit);
+}
+
+static void
+test_fd_limit (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  guint16 port = braid_test_find_free_port ();
+
+  g_test_summary ("Started with 64 file descriptors and -c 1000, braid-memcached raises its limit to fit "
+                  "(root may) or refuses to start naming the limit, rather than meet EMFILE under load");
+  g_test_bug ("11");
+  g_subprocess_launcher_set_child_setup (launcher, lower_fd_limit, NULL, NULL);
+  p = start_memcached (port, launcher, "-c", "1000", &error);
+  g_assert_no_error (error);
+  /* Whether root may raise its hard limit depends on CAP_SYS_RESOURCE
+   * (not in every container): either outcome is right, nothing else. */
+  while (!braid_test_wait_for_port (port, 100) && g_subprocess_get_identifier (p) != NULL)
+    ;
+  if (g_subprocess_get_identifier (p) != NULL)
+    {
+      g_autofree gchar *line = proc_line (p, "limits", "Max open files");
+      guint64 soft = g_ascii_strtoull (line + strlen ("Max open files"), NULL, 10);
+
+      g_test_message ("raised: %s", line);
+      g_assert_cmpuint (soft, >=, 1000 + 64);
+      stop (p);
+    }
+  else
+    {
+      g_autofree gchar *err = NULL;
+
+      g_subprocess_communicate_utf8 (p, NULL, NULL, NULL, &err, &error);
+      g_assert_no_error (error);
+      g_test_message ("refused: %s", err);
+      g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 1);
+      g_assert_nonnull (strstr (err, "needs 1064 file descriptors but the limit is 64"));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -201,5 +318,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config-errors", test_config_errors);
   g_test_add_func ("/daemon/usage-errors", test_usage_errors);
   g_test_add_func ("/daemon/sighup-reload", test_sighup_reload);
+  g_test_add_func ("/daemon/user-switch", test_user_switch);
+  g_test_add_func ("/daemon/fd-limit", test_fd_limit);
   return g_test_run ();
 }

@@ -1,0 +1,25 @@
+/* braid — what a daemon asks of its process: enough file descriptors for
+ * its connection limit, and the user it runs as. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* File descriptors a daemon needs beyond one per connection: listeners,
+ * logging, upstream connections, libraries. */
+#define BRAID_DAEMON_FD_HEADROOM 64
+
+/* Raises RLIMIT_NOFILE (the soft limit, and the hard one when permitted)
+ * to at least @n_needed, as memcached does for -c.  Fails with a message
+ * that names the limit and what needs it when it cannot: better to refuse
+ * at start than to hit EMFILE under load. */
+gboolean braid_daemon_ensure_fd_limit (guint64 n_needed, const gchar *why, GError **error);
+
+/* After binding: as root, becomes @user (initgroups, setgid, setuid) and
+ * checks that root cannot be regained; not as root, @user is ignored (as
+ * memcached does, and as under systemd's DynamicUser=).  @user NULL as root
+ * only warns.  Errors: an unknown user, or a failed switch. */
+gboolean braid_daemon_drop_privileges (const gchar *user, GError **error);
+
+G_END_DECLS
