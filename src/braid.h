@@ -31,4 +31,5 @@
 #include "cache.h"
 #include "memory-cache.h"
 #include "mc-cache.h"
+#include "proxy-settings.h"
 #include "proxy.h"

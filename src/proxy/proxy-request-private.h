@@ -7,7 +7,8 @@
 
 #include "reactor.h"
 #include "cache.h"
-#include "proxy.h"
+#include "proxy-settings.h"
+#include "proxy-error.h"
 #include "proxy-flight-private.h"
 
 G_BEGIN_DECLS

@@ -1,0 +1,24 @@
+/* braid — what braid-proxy is configured with, and what it counts. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gsize max_line;               /* longest request line (default 8192) */
+  gsize max_body;               /* larger bodies are cut off (default 64 MiB) */
+  gint64 cache_timeout_us;      /* a lookup slower than this is skipped (100 ms) */
+  gint64 ttl_s;                 /* cached bodies live this long (300 s) */
+  gsize client_buffer_limit;    /* pause upstream reading above this (256 KiB) */
+  gsize read_chunk;             /* upstream read size (64 KiB) */
+} BraidProxySettings;
+
+#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024 }
+
+typedef struct {
+  guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
+  guint in_flight;              /* requests not yet finished */
+} BraidProxyStats;
+
+G_END_DECLS
