@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput (const guint8 *data, gsize size);
 /* Mutations per run, shared among the corpus files (at least
  * MUTATIONS_MIN each), so a corpus grown by `tools/braid-dev fuzz` keeps
  * the plain test quick. */
-#define MUTATIONS_TOTAL 30000
+#define MUTATIONS_TOTAL 20000
 #define MUTATIONS_MIN 20
 
 static const gchar *words[] = {
