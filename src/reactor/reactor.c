@@ -142,6 +142,14 @@ braid_reactor_connect_finish (BraidReactor *self,
   return BRAID_REACTOR_GET_IFACE (self)->connect_finish (self, result, error);
 }
 
+BraidProtocol *
+braid_reactor_connect_endpoint_finish (BraidReactor *self,
+                                       GAsyncResult *result,
+                                       GError **error)
+{
+  return braid_reactor_connect_finish (self, result, error);
+}
+
 void
 braid_reactor_run (BraidReactor *self)
 {

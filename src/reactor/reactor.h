@@ -92,6 +92,11 @@ void braid_reactor_connect_endpoint_async (BraidReactor *self,
 BraidProtocol *braid_reactor_connect_finish (BraidReactor *self,
                                              GAsyncResult *result,
                                              GError **error);
+/* The _finish of braid_reactor_connect_endpoint_async (the same as
+ * braid_reactor_connect_finish, which accepts both). */
+BraidProtocol *braid_reactor_connect_endpoint_finish (BraidReactor *self,
+                                                      GAsyncResult *result,
+                                                      GError **error);
 
 /* Runs the reactor until braid_reactor_stop() (called from a callback, or
  * before run, in which case run returns at once).  The GLib reactor runs a

@@ -215,3 +215,31 @@ braid_test_build_path (const gchar *relative)
   g_assert_nonnull (root);
   return g_build_filename (root, relative, NULL);
 }
+
+GSubprocess *
+braid_test_start_memcached (guint16 *port, const gchar * const *extra)
+{
+  g_autofree gchar *path = braid_test_build_path ("src/daemon/braid-memcached");
+  g_autofree gchar *port_arg = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  GSubprocess *process;
+
+  *port = braid_test_find_free_port ();
+  port_arg = g_strdup_printf ("%u", *port);
+  g_ptr_array_add (argv, path);
+  g_ptr_array_add (argv, "-p");
+  g_ptr_array_add (argv, port_arg);
+  g_ptr_array_add (argv, "-l");
+  g_ptr_array_add (argv, "127.0.0.1");
+  g_ptr_array_add (argv, "--config");
+  g_ptr_array_add (argv, "/dev/null");
+  for (; extra != NULL && *extra != NULL; extra++)
+    g_ptr_array_add (argv, (gpointer) *extra);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_newv ((const gchar * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  if (!braid_test_wait_for_port (*port, 10000))
+    g_error ("braid-memcached did not start on port %u", *port);
+  return process;
+}

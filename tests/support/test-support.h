@@ -68,5 +68,10 @@ gboolean braid_test_wait_for_port (guint16 port, guint timeout_ms);
 /* Path of a built program: $BRAID_BUILD_ROOT/@relative. */
 gchar *braid_test_build_path (const gchar *relative);
 
+/* Starts the built braid-memcached on 127.0.0.1 and a free port (set in
+ * *@port), with no configuration file and @extra (NULL-terminated,
+ * nullable) arguments, and waits until it accepts connections. */
+GSubprocess *braid_test_start_memcached (guint16 *port, const gchar * const *extra);
+
 G_END_DECLS
 #include "recording-protocol.h"
