@@ -44,6 +44,8 @@ split_escaped (const gchar *text, gchar sep)
 gchar **
 braid_endpoint_split_list (const gchar *list)
 {
+  g_return_val_if_fail (list != NULL, NULL);
+
   GPtrArray *out = g_ptr_array_new ();
   GString *current = g_string_new (NULL);
   const gchar *p;
@@ -407,6 +409,8 @@ braid_endpoint_parse (const gchar *description,
 BraidEndpoint *
 braid_endpoint_copy (const BraidEndpoint *endpoint)
 {
+  g_return_val_if_fail (endpoint != NULL, NULL);
+
   BraidEndpoint *copy = g_new0 (BraidEndpoint, 1);
 
   *copy = *endpoint;
@@ -432,5 +436,7 @@ braid_endpoint_free (BraidEndpoint *endpoint)
 const gchar *
 braid_endpoint_to_string (const BraidEndpoint *endpoint)
 {
+  g_return_val_if_fail (endpoint != NULL, NULL);
+
   return endpoint->description;
 }

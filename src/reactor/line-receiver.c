@@ -94,18 +94,24 @@ braid_line_receiver_stop (BraidLineReceiver *self)
 gboolean
 braid_line_receiver_is_stopped (BraidLineReceiver *self)
 {
+  g_return_val_if_fail (self != NULL, TRUE);
+
   return self->stopped;
 }
 
 gsize
 braid_line_receiver_get_buffered (BraidLineReceiver *self)
 {
+  g_return_val_if_fail (self != NULL, 0);
+
   return self->buffer->len;
 }
 
 GBytes *
 braid_line_receiver_steal_buffer (BraidLineReceiver *self)
 {
+  g_return_val_if_fail (self != NULL, NULL);
+
   GBytes *bytes = g_bytes_new (self->buffer->data, self->buffer->len);
 
   g_byte_array_set_size (self->buffer, 0);

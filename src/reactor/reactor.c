@@ -26,6 +26,8 @@ braid_reactor_real_time (BraidReactor *self)
 gint64
 braid_reactor_real_seconds (BraidReactor *self)
 {
+  g_return_val_if_fail (BRAID_IS_REACTOR (self), 0);
+
   return braid_reactor_real_time (self) / G_USEC_PER_SEC;
 }
 
@@ -48,6 +50,8 @@ braid_reactor_call_soon (BraidReactor *self,
                          gpointer user_data,
                          GDestroyNotify destroy)
 {
+  g_return_if_fail (BRAID_IS_REACTOR (self));
+
   g_autoptr(BraidDelayedCall) call =
     braid_reactor_call_later (self, 0, func, user_data, destroy);
 }

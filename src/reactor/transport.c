@@ -66,6 +66,8 @@ braid_transport_writev (BraidTransport *self,
 void
 braid_transport_write_string (BraidTransport *self, const gchar *str)
 {
+  g_return_if_fail (BRAID_IS_TRANSPORT (self) && str != NULL);
+
   braid_transport_write (self, str, strlen (str));
 }
 

@@ -70,6 +70,8 @@ G_DEFINE_FINAL_TYPE (BraidMcClient, braid_mc_client, G_TYPE_OBJECT)
 BraidMcValue *
 braid_mc_value_ref (BraidMcValue *value)
 {
+  g_return_val_if_fail (value != NULL, NULL);
+
   g_atomic_ref_count_inc (&value->ref_count);
   return value;
 }
@@ -77,6 +79,8 @@ braid_mc_value_ref (BraidMcValue *value)
 void
 braid_mc_value_unref (BraidMcValue *value)
 {
+  g_return_if_fail (value != NULL);
+
   if (!g_atomic_ref_count_dec (&value->ref_count))
     return;
   g_free (value->key);
@@ -678,6 +682,8 @@ void
 braid_mc_client_get_async (BraidMcClient *self, const gchar *key, BraidMcGetFlags flags,
                            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autoptr(GTask) task = new_task (self, braid_mc_client_get_async, cancellable, callback, user_data);
   const gchar *keys[] = { key, NULL };
 
@@ -695,6 +701,8 @@ void
 braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, BraidMcGetFlags flags,
                                  GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autoptr(GTask) task = new_task (self, braid_mc_client_get_multi_async, cancellable, callback, user_data);
 
   send_retrieval (self, task, (flags & BRAID_MC_GET_FLAGS_WITH_CAS) ? "gets" : "get", NULL, keys, RESULT_VALUES);
@@ -711,6 +719,8 @@ void
 braid_mc_client_gat_async (BraidMcClient *self, const gchar *key, gint64 exptime, BraidMcGetFlags flags,
                            GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autoptr(GTask) task = new_task (self, braid_mc_client_gat_async, cancellable, callback, user_data);
   g_autofree gchar *exp = g_strdup_printf ("%" G_GINT64_FORMAT, exptime);
   const gchar *keys[] = { key, NULL };
@@ -780,6 +790,8 @@ braid_mc_client_set_async (BraidMcClient *self, const gchar *key, GBytes *data, 
                            gint64 exptime, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autoptr(GTask) task = new_task (self, braid_mc_client_set_async, cancellable, callback, user_data);
 
   braid_mc_client_store_async (self, BRAID_MC_STORE_MODE_SET, key, data, flags, exptime, 0, cancellable,
@@ -810,6 +822,8 @@ void
 braid_mc_client_delete_async (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autofree gchar *line = g_strdup_printf ("delete %s\r\n", key);
 
   send_simple (self, braid_mc_client_delete_async, key, line, RESULT_BOOLEAN, REQ_LINE, cancellable, callback, user_data);
@@ -826,6 +840,8 @@ void
 braid_mc_client_arith_async (BraidMcClient *self, const gchar *key, BraidMcArithMode mode, guint64 delta,
                             GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autofree gchar *line = g_strdup_printf ("%s %s %" G_GUINT64_FORMAT "\r\n", braid_mc_arith_mode_name (mode), key, delta);
 
   send_simple (self, braid_mc_client_arith_async, key, line, RESULT_NUMBER, REQ_LINE, cancellable, callback, user_data);
@@ -849,6 +865,8 @@ void
 braid_mc_client_touch_async (BraidMcClient *self, const gchar *key, gint64 exptime,
                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autofree gchar *line = g_strdup_printf ("touch %s %" G_GINT64_FORMAT "\r\n", key, exptime);
 
   send_simple (self, braid_mc_client_touch_async, key, line, RESULT_BOOLEAN, REQ_LINE, cancellable, callback, user_data);
@@ -865,6 +883,8 @@ void
 braid_mc_client_flush_all_async (BraidMcClient *self, gint64 delay, GCancellable *cancellable,
                                  GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autofree gchar *line = delay > 0 ? g_strdup_printf ("flush_all %" G_GINT64_FORMAT "\r\n", delay)
                                      : g_strdup ("flush_all\r\n");
 
@@ -882,6 +902,8 @@ void
 braid_mc_client_stats_async (BraidMcClient *self, const gchar *arg, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   g_autofree gchar *line = arg != NULL ? g_strdup_printf ("stats %s\r\n", arg) : g_strdup ("stats\r\n");
 
   if (arg != NULL && strpbrk (arg, "\r\n") != NULL)
@@ -906,6 +928,8 @@ void
 braid_mc_client_version_async (BraidMcClient *self, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   send_simple (self, braid_mc_client_version_async, NULL, "version\r\n", RESULT_VERSION, REQ_LINE,
                cancellable, callback, user_data);
 }
@@ -967,6 +991,8 @@ braid_mc_client_init (BraidMcClient *self)
 BraidMcClient *
 braid_mc_client_new (BraidReactor *reactor, const gchar *endpoint)
 {
+  g_return_val_if_fail (BRAID_IS_REACTOR (reactor) && endpoint != NULL, NULL);
+
   BraidMcClient *self = g_object_new (BRAID_TYPE_MC_CLIENT, NULL);
 
   self->reactor = g_object_ref (reactor);
@@ -977,12 +1003,16 @@ braid_mc_client_new (BraidReactor *reactor, const gchar *endpoint)
 const gchar *
 braid_mc_client_get_endpoint (BraidMcClient *self)
 {
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), NULL);
+
   return self->endpoint;
 }
 
 void
 braid_mc_client_set_timeout (BraidMcClient *self, gint64 timeout_us)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+
   self->timeout_us = timeout_us;
 }
 
@@ -999,12 +1029,16 @@ braid_mc_client_set_item_size_max (BraidMcClient *self, gsize size)
 guint
 braid_mc_client_get_n_pending (BraidMcClient *self)
 {
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), 0);
+
   return self->requests.length;
 }
 
 gboolean
 braid_mc_client_is_connected (BraidMcClient *self)
 {
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), FALSE);
+
   return self->state == STATE_CONNECTED;
 }
 

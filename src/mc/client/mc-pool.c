@@ -124,6 +124,8 @@ parse_server (const gchar *spec, gchar **host, guint16 *port)
 BraidMcPool *
 braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error)
 {
+  g_return_val_if_fail (BRAID_IS_REACTOR (reactor) && servers != NULL, NULL);
+
   g_autoptr(BraidMcPool) self = g_object_new (BRAID_TYPE_MC_POOL, NULL);
   g_auto(GStrv) specs = g_strsplit (servers != NULL ? servers : "", ",", -1);
 
@@ -159,6 +161,8 @@ braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error)
 guint
 braid_mc_pool_get_n_servers (BraidMcPool *self)
 {
+  g_return_val_if_fail (BRAID_IS_MC_POOL (self), 0);
+
   return self->servers->len;
 }
 
@@ -179,12 +183,16 @@ braid_mc_pool_get_client (BraidMcPool *self, guint index)
 guint
 braid_mc_pool_locate (BraidMcPool *self, const gchar *key)
 {
+  g_return_val_if_fail (BRAID_IS_MC_POOL (self) && key != NULL, 0);
+
   return braid_ketama_lookup (self->all, key, strlen (key));
 }
 
 void
 braid_mc_pool_set_timeout (BraidMcPool *self, gint64 timeout_us)
 {
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+
   for (guint i = 0; i < self->servers->len; i++)
     braid_mc_client_set_timeout (server_at (self, i)->client, timeout_us);
 }
@@ -192,6 +200,8 @@ braid_mc_pool_set_timeout (BraidMcPool *self, gint64 timeout_us)
 void
 braid_mc_pool_set_ejection (BraidMcPool *self, guint failure_limit, gint64 retry_us)
 {
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+
   self->failure_limit = MAX (failure_limit, 1u);
   self->retry_us = retry_us;
 }
@@ -199,6 +209,8 @@ braid_mc_pool_set_ejection (BraidMcPool *self, guint failure_limit, gint64 retry
 gboolean
 braid_mc_pool_is_server_alive (BraidMcPool *self, guint index)
 {
+  g_return_val_if_fail (BRAID_IS_MC_POOL (self), FALSE);
+
   return server_at (self, index)->dead_until <= braid_reactor_now (self->reactor);
 }
 
@@ -214,6 +226,8 @@ any_dead (BraidMcPool *self)
 BraidMcClient *
 braid_mc_pool_client_for_key (BraidMcPool *self, const gchar *key, GError **error)
 {
+  g_return_val_if_fail (BRAID_IS_MC_POOL (self), NULL);
+
   guint index = braid_mc_pool_locate (self, key);
 
   if (braid_mc_pool_is_server_alive (self, index))
@@ -327,6 +341,8 @@ void
 braid_mc_pool_get_async (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+
   BraidMcClient *client = NULL;
   GTask *task = start_call (self, key, braid_mc_pool_get_async, cancellable, callback, user_data, &client);
 
@@ -378,6 +394,8 @@ braid_mc_pool_set_async (BraidMcPool *self, const gchar *key, GBytes *data, guin
                          gint64 exptime, GCancellable *cancellable,
                          GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+
   BraidMcClient *client = NULL;
   GTask *task = start_call (self, key, braid_mc_pool_set_async, cancellable, callback, user_data, &client);
 
@@ -396,6 +414,8 @@ void
 braid_mc_pool_delete_async (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
                             GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+
   BraidMcClient *client = NULL;
   GTask *task = start_call (self, key, braid_mc_pool_delete_async, cancellable, callback, user_data, &client);
 

@@ -192,6 +192,8 @@ tokenize (const guint8 *line, gsize len, Token *tokens, guint max, gsize *rest_o
 gboolean
 braid_mc_command_next_key (const BraidMcCommand *cmd, gsize *offset, const guint8 **key, gsize *key_len)
 {
+  g_return_val_if_fail (cmd != NULL && offset != NULL && key != NULL && key_len != NULL, FALSE);
+
   gsize i = *offset;
   gsize start;
 
@@ -472,6 +474,8 @@ braid_mc_parse_command (BraidMcParser *parser,
                         gboolean eof,
                         BraidMcCommand *cmd)
 {
+  g_return_val_if_fail (parser != NULL && (buf != NULL || len == 0) && cmd != NULL, 0);
+
   const guint8 *nl;
   gsize line_end;
   gsize used;
