@@ -375,10 +375,10 @@ static gboolean
 endpoint_matches (const BraidEndpoint *server, GSocketAddress *address,
                   const BraidEndpoint *client)
 {
-  if (server->kind == BRAID_ENDPOINT_UNIX || client->kind == BRAID_ENDPOINT_UNIX)
+  if (server->kind == BRAID_ENDPOINT_KIND_UNIX || client->kind == BRAID_ENDPOINT_KIND_UNIX)
     return server->kind == client->kind && g_strcmp0 (server->path, client->path) == 0;
   /* TCP: the port decides; any host name reaches the one fake machine. */
-  return client->kind == BRAID_ENDPOINT_TCP &&
+  return client->kind == BRAID_ENDPOINT_KIND_TCP &&
          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)) == client->port;
 }
 
@@ -410,14 +410,14 @@ reactor_listen (BraidReactor *reactor,
       g_propagate_error (error, g_error_copy (self->listen_error));
       return NULL;
     }
-  if (endpoint->kind == BRAID_ENDPOINT_TCP)
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TCP)
     {
       port = endpoint->port != 0 ? endpoint->port : self->next_port++;
       for (guint i = 0; i < self->listeners->len; i++)
         {
           BraidFakeListener *l = g_ptr_array_index (self->listeners, i);
 
-          if (l->endpoint->kind == BRAID_ENDPOINT_TCP &&
+          if (l->endpoint->kind == BRAID_ENDPOINT_KIND_TCP &&
               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (l->address)) == port)
             {
               g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
@@ -454,7 +454,7 @@ braid_fake_reactor_set_listen_error (BraidFakeReactor *self, const GError *error
 void
 braid_fake_reactor_drop_listener (BraidFakeReactor *self, const gchar *endpoint)
 {
-  g_autoptr(BraidEndpoint) parsed = braid_endpoint_parse (endpoint, BRAID_ENDPOINT_SERVER, NULL);
+  g_autoptr(BraidEndpoint) parsed = braid_endpoint_parse (endpoint, BRAID_ENDPOINT_ROLE_SERVER, NULL);
 
   g_return_if_fail (parsed != NULL);
   for (guint i = 0; i < self->listeners->len; i++)

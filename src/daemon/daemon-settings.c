@@ -11,7 +11,7 @@ static gboolean
 check_listen_endpoint (const gchar *value, gchar **why)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse (value, BRAID_ENDPOINT_SERVER, &error);
+  g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse (value, BRAID_ENDPOINT_ROLE_SERVER, &error);
 
   if (endpoint == NULL)
     *why = g_strdup (error->message);

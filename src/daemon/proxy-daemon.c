@@ -45,7 +45,7 @@ check_servers (const gchar *value, gchar **why)
     {
       g_autofree gchar *description = g_strdup_printf ("tcp:%s", parts[i]);
       g_autoptr(GError) error = NULL;
-      g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse (description, BRAID_ENDPOINT_CLIENT, &error);
+      g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse (description, BRAID_ENDPOINT_ROLE_CLIENT, &error);
 
       if (endpoint == NULL)
         {

@@ -39,7 +39,7 @@ braid_endpoint_find_systemd_fd (const BraidEndpoint *endpoint,
   guint64 n_fds = 0;
   gint index;
 
-  g_return_val_if_fail (endpoint != NULL && endpoint->kind == BRAID_ENDPOINT_SYSTEMD, FALSE);
+  g_return_val_if_fail (endpoint != NULL && endpoint->kind == BRAID_ENDPOINT_KIND_SYSTEMD, FALSE);
   g_return_val_if_fail (out_fd != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 

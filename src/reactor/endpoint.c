@@ -131,31 +131,31 @@ apply_option (BraidEndpoint *ep, const gchar *key, const gchar *value,
 {
   guint64 number;
 
-  if (ep->kind == BRAID_ENDPOINT_TCP && g_str_equal (key, "port"))
+  if (ep->kind == BRAID_ENDPOINT_KIND_TCP && g_str_equal (key, "port"))
     return parse_port (value, &ep->port, description, error);
-  if (ep->kind == BRAID_ENDPOINT_TCP && ep->role == BRAID_ENDPOINT_SERVER &&
+  if (ep->kind == BRAID_ENDPOINT_KIND_TCP && ep->role == BRAID_ENDPOINT_ROLE_SERVER &&
       g_str_equal (key, "interface"))
     {
       g_free (ep->host);
       ep->host = g_strdup (value);
       return TRUE;
     }
-  if (ep->kind == BRAID_ENDPOINT_TCP && ep->role == BRAID_ENDPOINT_CLIENT &&
+  if (ep->kind == BRAID_ENDPOINT_KIND_TCP && ep->role == BRAID_ENDPOINT_ROLE_CLIENT &&
       g_str_equal (key, "host"))
     {
       g_free (ep->host);
       ep->host = g_strdup (value);
       return TRUE;
     }
-  if (ep->role == BRAID_ENDPOINT_SERVER && g_str_equal (key, "backlog") &&
-      ep->kind != BRAID_ENDPOINT_SYSTEMD)
+  if (ep->role == BRAID_ENDPOINT_ROLE_SERVER && g_str_equal (key, "backlog") &&
+      ep->kind != BRAID_ENDPOINT_KIND_SYSTEMD)
     {
       if (!parse_uint (value, 65535, 10, &number) || number == 0)
         return set_error (error, description, "backlog must be a number from 1 to 65535");
       ep->backlog = (gint) number;
       return TRUE;
     }
-  if (ep->kind == BRAID_ENDPOINT_UNIX && ep->role == BRAID_ENDPOINT_SERVER &&
+  if (ep->kind == BRAID_ENDPOINT_KIND_UNIX && ep->role == BRAID_ENDPOINT_ROLE_SERVER &&
       g_str_equal (key, "mode"))
     {
       if (!parse_uint (value, 0777, 8, &number))
@@ -163,7 +163,7 @@ apply_option (BraidEndpoint *ep, const gchar *key, const gchar *value,
       ep->mode = (guint) number;
       return TRUE;
     }
-  if (ep->role == BRAID_ENDPOINT_CLIENT && g_str_equal (key, "timeout"))
+  if (ep->role == BRAID_ENDPOINT_ROLE_CLIENT && g_str_equal (key, "timeout"))
     {
       gchar *end = NULL;
       gdouble t = g_ascii_strtod (value, &end);
@@ -173,7 +173,7 @@ apply_option (BraidEndpoint *ep, const gchar *key, const gchar *value,
       ep->timeout = t;
       return TRUE;
     }
-  if (ep->kind == BRAID_ENDPOINT_SYSTEMD && g_str_equal (key, "name"))
+  if (ep->kind == BRAID_ENDPOINT_KIND_SYSTEMD && g_str_equal (key, "name"))
     {
       if (value[0] == '\0' || strchr (value, ':') != NULL)
         return set_error (error, description, "systemd socket name is empty or has a colon");
@@ -207,13 +207,13 @@ parse_tcp (BraidEndpoint *ep, GPtrArray *args, const gchar *description, GError 
           have_port |= g_str_equal (key, "port");
           continue;
         }
-      if (ep->role == BRAID_ENDPOINT_CLIENT && positional == 0)
+      if (ep->role == BRAID_ENDPOINT_ROLE_CLIENT && positional == 0)
         {
           g_free (ep->host);
           ep->host = g_strdup (arg);
         }
-      else if ((ep->role == BRAID_ENDPOINT_CLIENT && positional == 1) ||
-               (ep->role == BRAID_ENDPOINT_SERVER && positional == 0))
+      else if ((ep->role == BRAID_ENDPOINT_ROLE_CLIENT && positional == 1) ||
+               (ep->role == BRAID_ENDPOINT_ROLE_SERVER && positional == 0))
         {
           if (!parse_port (arg, &ep->port, description, error))
             return FALSE;
@@ -226,7 +226,7 @@ parse_tcp (BraidEndpoint *ep, GPtrArray *args, const gchar *description, GError 
 
   if (!have_port)
     return set_error (error, description, "no port given");
-  if (ep->role == BRAID_ENDPOINT_CLIENT)
+  if (ep->role == BRAID_ENDPOINT_ROLE_CLIENT)
     {
       if (ep->host == NULL || ep->host[0] == '\0')
         return set_error (error, description, "no host given (use tcp:HOST:PORT)");
@@ -269,7 +269,7 @@ parse_systemd (BraidEndpoint *ep, GPtrArray *args, const gchar *description, GEr
 {
   guint64 index;
 
-  if (ep->role != BRAID_ENDPOINT_SERVER)
+  if (ep->role != BRAID_ENDPOINT_ROLE_SERVER)
     return set_error (error, description, "systemd sockets can only be listened on");
   if (args->len != 2)
     return set_error (error, description, "expected systemd:N or systemd:name=NAME");
@@ -309,11 +309,11 @@ describe (const BraidEndpoint *ep)
 
   switch (ep->kind)
     {
-    case BRAID_ENDPOINT_TCP:
+    case BRAID_ENDPOINT_KIND_TCP:
       {
         g_autofree gchar *host = ep->host != NULL ? escape_value (ep->host) : NULL;
 
-        if (ep->role == BRAID_ENDPOINT_CLIENT)
+        if (ep->role == BRAID_ENDPOINT_ROLE_CLIENT)
           g_string_append_printf (out, "tcp:%s:%u", host, ep->port);
         else
           {
@@ -323,14 +323,14 @@ describe (const BraidEndpoint *ep)
           }
         break;
       }
-    case BRAID_ENDPOINT_UNIX:
+    case BRAID_ENDPOINT_KIND_UNIX:
       {
         g_autofree gchar *path = escape_value (ep->path);
 
         g_string_append_printf (out, "unix:%s", path);
         break;
       }
-    case BRAID_ENDPOINT_SYSTEMD:
+    case BRAID_ENDPOINT_KIND_SYSTEMD:
       if (ep->systemd_name != NULL)
         g_string_append_printf (out, "systemd:name=%s", ep->systemd_name);
       else
@@ -380,17 +380,17 @@ braid_endpoint_parse (const gchar *description,
   kind = g_ptr_array_index (args, 0);
   if (g_str_equal (kind, "tcp"))
     {
-      ep->kind = BRAID_ENDPOINT_TCP;
+      ep->kind = BRAID_ENDPOINT_KIND_TCP;
       ok = parse_tcp (ep, args, description, error);
     }
   else if (g_str_equal (kind, "unix"))
     {
-      ep->kind = BRAID_ENDPOINT_UNIX;
+      ep->kind = BRAID_ENDPOINT_KIND_UNIX;
       ok = parse_unix (ep, args, description, error);
     }
   else if (g_str_equal (kind, "systemd"))
     {
-      ep->kind = BRAID_ENDPOINT_SYSTEMD;
+      ep->kind = BRAID_ENDPOINT_KIND_SYSTEMD;
       ok = parse_systemd (ep, args, description, error);
     }
   else

@@ -634,13 +634,13 @@ reactor_listen (BraidReactor *reactor,
 
   switch (endpoint->kind)
     {
-    case BRAID_ENDPOINT_TCP:
+    case BRAID_ENDPOINT_KIND_TCP:
       ok = add_tcp (listener, endpoint, &local_error);
       break;
-    case BRAID_ENDPOINT_UNIX:
+    case BRAID_ENDPOINT_KIND_UNIX:
       ok = add_unix (listener, endpoint, &local_error);
       break;
-    case BRAID_ENDPOINT_SYSTEMD:
+    case BRAID_ENDPOINT_KIND_SYSTEMD:
       ok = add_systemd (listener, endpoint, &local_error);
       break;
     default:
@@ -745,10 +745,10 @@ reactor_connect_async (BraidReactor *reactor,
    * reactor-level connection: memcached and upstreams are direct. */
   g_socket_client_set_enable_proxy (client, FALSE);
 
-  if (endpoint->kind == BRAID_ENDPOINT_TCP)
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TCP)
     g_socket_client_connect_to_host_async (client, endpoint->host, endpoint->port,
                                            cancellable, on_connected, task);
-  else if (endpoint->kind == BRAID_ENDPOINT_UNIX)
+  else if (endpoint->kind == BRAID_ENDPOINT_KIND_UNIX)
     {
       g_autoptr(GSocketAddress) address = g_unix_socket_address_new (endpoint->path);
 

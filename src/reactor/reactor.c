@@ -67,7 +67,7 @@ braid_reactor_listen_endpoint (BraidReactor *self,
   g_return_val_if_fail (BRAID_IS_PROTOCOL_FACTORY (factory), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (endpoint->role != BRAID_ENDPOINT_SERVER)
+  if (endpoint->role != BRAID_ENDPOINT_ROLE_SERVER)
     {
       g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT,
                    "Endpoint “%s” is a client endpoint", endpoint->description);
@@ -85,7 +85,7 @@ braid_reactor_listen (BraidReactor *self,
   g_autoptr(BraidEndpoint) parsed = NULL;
 
   g_return_val_if_fail (endpoint != NULL, NULL);
-  parsed = braid_endpoint_parse (endpoint, BRAID_ENDPOINT_SERVER, error);
+  parsed = braid_endpoint_parse (endpoint, BRAID_ENDPOINT_ROLE_SERVER, error);
   if (parsed == NULL)
     return NULL;
   return braid_reactor_listen_endpoint (self, parsed, factory, error);
@@ -100,7 +100,7 @@ braid_reactor_connect_endpoint_async (BraidReactor *self,
                                       gpointer user_data)
 {
   g_return_if_fail (BRAID_IS_REACTOR (self));
-  g_return_if_fail (endpoint != NULL && endpoint->role == BRAID_ENDPOINT_CLIENT);
+  g_return_if_fail (endpoint != NULL && endpoint->role == BRAID_ENDPOINT_ROLE_CLIENT);
   g_return_if_fail (BRAID_IS_PROTOCOL_FACTORY (factory));
   BRAID_REACTOR_GET_IFACE (self)->connect_async (self, endpoint, factory,
                                                  cancellable, callback, user_data);
@@ -120,7 +120,7 @@ braid_reactor_connect_async (BraidReactor *self,
   g_return_if_fail (BRAID_IS_REACTOR (self));
   g_return_if_fail (endpoint != NULL);
 
-  parsed = braid_endpoint_parse (endpoint, BRAID_ENDPOINT_CLIENT, &error);
+  parsed = braid_endpoint_parse (endpoint, BRAID_ENDPOINT_ROLE_CLIENT, &error);
   if (parsed == NULL)
     {
       g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);

@@ -10,7 +10,7 @@ main (void)
   g_autoptr(BraidGlibReactor) real = braid_glib_reactor_new (NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse ("tcp:11211:interface=127.0.0.1",
-                                                            BRAID_ENDPOINT_SERVER, &error);
+                                                            BRAID_ENDPOINT_ROLE_SERVER, &error);
 
   if (endpoint == NULL)
     return 1;

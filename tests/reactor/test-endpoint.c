@@ -11,40 +11,40 @@ typedef struct {
 } EndpointCase;
 
 static const EndpointCase cases[] = {
-  { "tcp:11211", BRAID_ENDPOINT_SERVER, "tcp:11211", NULL },
-  { "tcp:0", BRAID_ENDPOINT_SERVER, "tcp:0", NULL },
-  { "tcp:11211:interface=127.0.0.1", BRAID_ENDPOINT_SERVER, "tcp:11211:interface=127.0.0.1", NULL },
-  { "tcp:port=80:interface=\\:\\:1", BRAID_ENDPOINT_SERVER, "tcp:80:interface=\\:\\:1", NULL },
-  { "tcp:8000:backlog=5", BRAID_ENDPOINT_SERVER, "tcp:8000", NULL },
-  { "tcp:localhost:11211", BRAID_ENDPOINT_CLIENT, "tcp:localhost:11211", NULL },
-  { "tcp:host=example.com:port=80:timeout=2.5", BRAID_ENDPOINT_CLIENT, "tcp:example.com:80", NULL },
-  { "unix:/run/braid/mc.sock", BRAID_ENDPOINT_SERVER, "unix:/run/braid/mc.sock", NULL },
-  { "unix:/run/braid/mc.sock:mode=0660", BRAID_ENDPOINT_SERVER, "unix:/run/braid/mc.sock", NULL },
-  { "unix:/tmp/x", BRAID_ENDPOINT_CLIENT, "unix:/tmp/x", NULL },
-  { "systemd:0", BRAID_ENDPOINT_SERVER, "systemd:0", NULL },
-  { "systemd:name=braid-memcached.socket", BRAID_ENDPOINT_SERVER, "systemd:name=braid-memcached.socket", NULL },
+  { "tcp:11211", BRAID_ENDPOINT_ROLE_SERVER, "tcp:11211", NULL },
+  { "tcp:0", BRAID_ENDPOINT_ROLE_SERVER, "tcp:0", NULL },
+  { "tcp:11211:interface=127.0.0.1", BRAID_ENDPOINT_ROLE_SERVER, "tcp:11211:interface=127.0.0.1", NULL },
+  { "tcp:port=80:interface=\\:\\:1", BRAID_ENDPOINT_ROLE_SERVER, "tcp:80:interface=\\:\\:1", NULL },
+  { "tcp:8000:backlog=5", BRAID_ENDPOINT_ROLE_SERVER, "tcp:8000", NULL },
+  { "tcp:localhost:11211", BRAID_ENDPOINT_ROLE_CLIENT, "tcp:localhost:11211", NULL },
+  { "tcp:host=example.com:port=80:timeout=2.5", BRAID_ENDPOINT_ROLE_CLIENT, "tcp:example.com:80", NULL },
+  { "unix:/run/braid/mc.sock", BRAID_ENDPOINT_ROLE_SERVER, "unix:/run/braid/mc.sock", NULL },
+  { "unix:/run/braid/mc.sock:mode=0660", BRAID_ENDPOINT_ROLE_SERVER, "unix:/run/braid/mc.sock", NULL },
+  { "unix:/tmp/x", BRAID_ENDPOINT_ROLE_CLIENT, "unix:/tmp/x", NULL },
+  { "systemd:0", BRAID_ENDPOINT_ROLE_SERVER, "systemd:0", NULL },
+  { "systemd:name=braid-memcached.socket", BRAID_ENDPOINT_ROLE_SERVER, "systemd:name=braid-memcached.socket", NULL },
   /* malformed */
-  { "", BRAID_ENDPOINT_SERVER, NULL, "expected KIND:ARGUMENTS" },
-  { "11211", BRAID_ENDPOINT_SERVER, NULL, "expected KIND:ARGUMENTS" },
-  { "udp:11211", BRAID_ENDPOINT_SERVER, NULL, "unknown kind “udp”" },
-  { "tcp:", BRAID_ENDPOINT_SERVER, NULL, "port “” is not a number" },
-  { "tcp:65536", BRAID_ENDPOINT_SERVER, NULL, "port “65536” is not a number from 0 to 65535" },
-  { "tcp:-1", BRAID_ENDPOINT_SERVER, NULL, "is not a number" },
-  { "tcp:12x", BRAID_ENDPOINT_SERVER, NULL, "is not a number" },
-  { "tcp:80:colour=blue", BRAID_ENDPOINT_SERVER, NULL, "unknown option “colour”" },
-  { "tcp:80:interface=", BRAID_ENDPOINT_SERVER, NULL, "empty interface" },
-  { "tcp:80:backlog=0", BRAID_ENDPOINT_SERVER, NULL, "backlog must be" },
-  { "tcp:1:2", BRAID_ENDPOINT_SERVER, NULL, "too many positional" },
-  { "tcp:11211", BRAID_ENDPOINT_CLIENT, NULL, "no port given" },
-  { "tcp:host:0", BRAID_ENDPOINT_CLIENT, NULL, "port 0 cannot be connected to" },
-  { "tcp:host=h", BRAID_ENDPOINT_CLIENT, NULL, "no port given" },
-  { "tcp:h:1:timeout=soon", BRAID_ENDPOINT_CLIENT, NULL, "timeout must be" },
-  { "unix:", BRAID_ENDPOINT_SERVER, NULL, "no socket path" },
-  { "unix:/x:mode=999", BRAID_ENDPOINT_SERVER, NULL, "octal" },
-  { "systemd:0", BRAID_ENDPOINT_CLIENT, NULL, "can only be listened on" },
-  { "systemd:x", BRAID_ENDPOINT_SERVER, NULL, "socket index must be" },
-  { "systemd:", BRAID_ENDPOINT_SERVER, NULL, "socket index must be" },
-  { "tcp:80\\", BRAID_ENDPOINT_SERVER, NULL, "lone backslash" },
+  { "", BRAID_ENDPOINT_ROLE_SERVER, NULL, "expected KIND:ARGUMENTS" },
+  { "11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "expected KIND:ARGUMENTS" },
+  { "udp:11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown kind “udp”" },
+  { "tcp:", BRAID_ENDPOINT_ROLE_SERVER, NULL, "port “” is not a number" },
+  { "tcp:65536", BRAID_ENDPOINT_ROLE_SERVER, NULL, "port “65536” is not a number from 0 to 65535" },
+  { "tcp:-1", BRAID_ENDPOINT_ROLE_SERVER, NULL, "is not a number" },
+  { "tcp:12x", BRAID_ENDPOINT_ROLE_SERVER, NULL, "is not a number" },
+  { "tcp:80:colour=blue", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “colour”" },
+  { "tcp:80:interface=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty interface" },
+  { "tcp:80:backlog=0", BRAID_ENDPOINT_ROLE_SERVER, NULL, "backlog must be" },
+  { "tcp:1:2", BRAID_ENDPOINT_ROLE_SERVER, NULL, "too many positional" },
+  { "tcp:11211", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "no port given" },
+  { "tcp:host:0", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "port 0 cannot be connected to" },
+  { "tcp:host=h", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "no port given" },
+  { "tcp:h:1:timeout=soon", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "timeout must be" },
+  { "unix:", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no socket path" },
+  { "unix:/x:mode=999", BRAID_ENDPOINT_ROLE_SERVER, NULL, "octal" },
+  { "systemd:0", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "can only be listened on" },
+  { "systemd:x", BRAID_ENDPOINT_ROLE_SERVER, NULL, "socket index must be" },
+  { "systemd:", BRAID_ENDPOINT_ROLE_SERVER, NULL, "socket index must be" },
+  { "tcp:80\\", BRAID_ENDPOINT_ROLE_SERVER, NULL, "lone backslash" },
 };
 
 static void
@@ -58,7 +58,7 @@ test_table (void)
       g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (c->input, c->role, &error);
 
       g_test_message ("case %" G_GSIZE_FORMAT ": “%s” (%s)", i, c->input,
-                      c->role == BRAID_ENDPOINT_SERVER ? "server" : "client");
+                      c->role == BRAID_ENDPOINT_ROLE_SERVER ? "server" : "client");
       if (c->normalised != NULL)
         {
           g_assert_no_error (error);
@@ -78,9 +78,9 @@ static void
 test_fields (void)
 {
   g_autoptr(BraidEndpoint) a = braid_endpoint_parse ("tcp:port=80:interface=\\:\\:1:backlog=7",
-                                                     BRAID_ENDPOINT_SERVER, NULL);
-  g_autoptr(BraidEndpoint) b = braid_endpoint_parse ("tcp:h:99:timeout=1.5", BRAID_ENDPOINT_CLIENT, NULL);
-  g_autoptr(BraidEndpoint) c = braid_endpoint_parse ("systemd:3", BRAID_ENDPOINT_SERVER, NULL);
+                                                     BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) b = braid_endpoint_parse ("tcp:h:99:timeout=1.5", BRAID_ENDPOINT_ROLE_CLIENT, NULL);
+  g_autoptr(BraidEndpoint) c = braid_endpoint_parse ("systemd:3", BRAID_ENDPOINT_ROLE_SERVER, NULL);
   g_autoptr(BraidEndpoint) copy = NULL;
 
   g_test_summary ("Parsed fields: escapes removed, options applied, copies are deep");
@@ -133,7 +133,7 @@ test_systemd_fds (void)
   for (gsize i = 0; i < G_N_ELEMENTS (systemd_cases); i++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (systemd_cases[i].endpoint, BRAID_ENDPOINT_SERVER, &error);
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (systemd_cases[i].endpoint, BRAID_ENDPOINT_ROLE_SERVER, &error);
       gint fd = -1;
       gboolean ok;
 
