@@ -379,10 +379,29 @@ test_hash_flooding (Fixture *f, gconstpointer data)
                     braid_mc_store_hash_key (other, (const guint8 *) k0, strlen (k0)));
 }
 
+static void
+test_real_cost (Fixture *f, gconstpointer data)
+{
+  BraidMcStats stats;
+
+  g_test_summary ("-m counts what an item really costs (its allocation and its slot in the index), "
+                  "more than memcached's nominal 48-byte header + key + value");
+  g_test_bug ("11");
+  g_assert_cmpint (set (f, "k", "0123456789", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  braid_mc_store_get_stats (f->store, &stats);
+  g_assert_cmpuint (stats.bytes, >, braid_mc_item_size (1, 10, TRUE));
+  /* the index slot alone is 2 × (hash + key + value pointers) */
+  g_assert_cmpuint (stats.bytes, >=, 1 + 10 + 2 * (sizeof (guint) + 2 * sizeof (gpointer)));
+  braid_mc_store_delete (f->store, (const guint8 *) "k", 1);
+  braid_mc_store_get_stats (f->store, &stats);
+  g_assert_cmpuint (stats.bytes, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_bug_base ("issue #");
 #define ADD(path, func, settings) g_test_add (path, Fixture, settings, setup, func, teardown)
   ADD ("/mc/store/expiry/relative", test_relative_expiry, NULL);
   ADD ("/mc/store/expiry/thirty-days", test_thirty_day_boundary, NULL);
@@ -391,6 +410,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/expiry/debugtime", test_debugtime, NULL);
   ADD ("/mc/store/modes", test_storage_modes, NULL);
   ADD ("/mc/store/hostile/hash-flooding", test_hash_flooding, NULL);
+  ADD ("/mc/store/memory/real-cost", test_real_cost, NULL);
   ADD ("/mc/store/cas", test_cas, NULL);
   ADD ("/mc/store/incr-decr", test_incr_decr, NULL);
   ADD ("/mc/store/flush-all", test_flush_all, NULL);
