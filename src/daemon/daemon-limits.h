@@ -6,9 +6,11 @@
 
 G_BEGIN_DECLS
 
-/* File descriptors a daemon needs beyond one per connection: listeners,
- * logging, upstream connections, libraries. */
-#define BRAID_DAEMON_FD_HEADROOM 64
+/* File descriptors a daemon needs beyond one per connection: stdio, the
+ * main loop's eventfds, listeners, the journal socket (memcached sets its
+ * limit to -c exactly; a few more keep accept from meeting EMFILE first).
+ */
+#define BRAID_DAEMON_FD_HEADROOM 16
 
 /* Raises RLIMIT_NOFILE (the soft limit, and the hard one when permitted)
  * to at least @n_needed, as memcached does for -c.  Fails with a message
