@@ -400,8 +400,9 @@ braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
     }
   reactor = braid_glib_reactor_new (NULL);
   daemon = new_with_settings (service, BRAID_REACTOR (reactor), argv, settings, &error);
-  if (daemon == NULL || !braid_daemon_drop_privileges (service->get_user != NULL ? service->get_user (settings)
-                                                                                  : NULL, &error))
+  /* Only daemons that have -u switch users (and warn as root without it). */
+  if (daemon == NULL ||
+      (service->get_user != NULL && !braid_daemon_drop_privileges (service->get_user (settings), &error)))
     {
       g_printerr ("%s: %s\n", name, error->message);
       return braid_daemon_exit_code (error);
