@@ -1,6 +1,9 @@
 /* braid-memcached: settings table and server. */
 #include "memcached-daemon.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #define MC(field) G_STRUCT_OFFSET (BraidMemcachedSettings, field)
 
 static const BraidSettingSpec memcached_specs[] = {
@@ -12,6 +15,8 @@ static const BraidSettingSpec memcached_specs[] = {
     NULL, NULL, "Maximum simultaneous connections, 1 to 1000000 (default 1024)", "N" },
   { "enable-debugtime", 0, "Server", "EnableDebugTime", BRAID_SETTING_BOOLEAN, MC (debugtime), 0, 0, "false",
     "true", NULL, "Accept “debugtime N”, which moves the server clock N seconds (for tests)", NULL },
+  { "enable-shutdown", 'A', "Server", "EnableShutdown", BRAID_SETTING_BOOLEAN, MC (shutdown), 0, 0, "false",
+    "true", NULL, "Accept the “shutdown” command, which stops the server gracefully", NULL },
   { "memory-limit", 'm', "Cache", "MemoryMiB", BRAID_SETTING_INT, MC (memory_mib), 1, 1024 * 1024, "64", NULL,
     NULL, "Item memory in megabytes, 1 to 1048576 (default 64)", "MB" },
   { "max-item-size", 'I', "Cache", "MaxItemSize", BRAID_SETTING_SIZE, MC (item_size), 1024, 1024 * 1024 * 1024,
@@ -44,6 +49,15 @@ const BraidSettingsTable braid_memcached_settings_table = {
 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (BraidMemcachedSettings, common) == 0);
 
+/* "shutdown" with -A: as memcached, the server signals its own process,
+ * and the daemon's SIGTERM handling stops it gracefully.  The connection
+ * never reaches into the daemon. */
+static void
+shutdown_by_signal (gpointer data)
+{
+  kill (getpid (), SIGTERM);
+}
+
 void
 braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerSettings *out)
 {
@@ -59,6 +73,8 @@ braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerS
   out->flush_enabled = s->flush;
   out->verbosity = (gint) s->common.verbosity;
   out->threads = (guint) s->threads;
+  out->shutdown_func = s->shutdown ? shutdown_by_signal : NULL;
+  out->shutdown_data = NULL;
 }
 
 gchar **

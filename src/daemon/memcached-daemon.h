@@ -23,6 +23,7 @@ typedef struct {
   gboolean flush;         /* FALSE with -F */
   gchar *user;            /* -u: accepted */
   gboolean debugtime;     /* --enable-debugtime */
+  gboolean shutdown;      /* -A, --enable-shutdown */
 } BraidMemcachedSettings;
 
 extern const BraidSettingsTable braid_memcached_settings_table;

@@ -27,6 +27,46 @@ static const Session sessions[] = {
     "ERROR\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n" },
   { "debugtime 10\r\n", "ERROR\r\n" },
   { "set k 0 0 1\r\nx\r\nquit\r\nget k\r\n", "STORED\r\n", TRUE },
+  /* admin commands real tools send (issue #12), as memcached 1.6.18
+   * answers them.  The fake clock's Unix time starts at 1767225600, so
+   * an item set with exptime 100 expires at 1767225700; memcached prints 0 in a
+   * cachedump and -1 in a metadump for an item that never expires. */
+  { "cache_memlimit 128\r\ncache_memlimit 8\r\ncache_memlimit 7\r\ncache_memlimit 0\r\n"
+    "cache_memlimit 1000000000\r\ncache_memlimit 1000000001\r\ncache_memlimit 99999999999\r\n"
+    "cache_memlimit x\r\ncache_memlimit 64 noreply\r\ncache_memlimit 1 noreply\r\ncache_memlimit x noreply\r\n"
+    "cache_memlimit 64 x\r\n",
+    "OK\r\nOK\r\nMEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n"
+    "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\nOK\r\n"
+    "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n"
+    "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\nERROR\r\nOK\r\n" },
+  { "stats sizes\r\nstats sizes x\r\n", "STAT sizes_status disabled\r\nEND\r\nSTAT sizes_status disabled\r\nEND\r\n" },
+  { "stats detail dump\r\nstats detail on\r\nstats detail off\r\nstats detail on noreply\r\nstats detail\r\n"
+    "stats detail x\r\n",
+    "END\r\nOK\r\nOK\r\nOK\r\nCLIENT_ERROR usage: stats detail on|off|dump\r\n"
+    "CLIENT_ERROR usage: stats detail on|off|dump\r\n" },
+  { "set a 0 0 3\r\nabc\r\nset b 0 100 5\r\nhello\r\nstats cachedump 1 0\r\nstats cachedump 1 1\r\n"
+    "stats cachedump 1 4294967296\r\nstats cachedump 2 0\r\nstats cachedump 63 0\r\nstats cachedump 64 0\r\n"
+    "stats cachedump 1\r\nstats cachedump x 1\r\nstats cachedump 1 -1\r\nstats cachedump 1 0 2\r\n",
+    "STORED\r\nSTORED\r\nITEM b [5 b; 1767225700 s]\r\nITEM a [3 b; 0 s]\r\nEND\r\nITEM b [5 b; 1767225700 s]\r\nEND\r\n"
+    "ITEM b [5 b; 1767225700 s]\r\nITEM a [3 b; 0 s]\r\nEND\r\nEND\r\nEND\r\nCLIENT_ERROR Illegal slab id\r\n"
+    "CLIENT_ERROR bad command line\r\nCLIENT_ERROR bad command line format\r\n"
+    "CLIENT_ERROR bad command line format\r\nITEM b [5 b; 1767225700 s]\r\nITEM a [3 b; 0 s]\r\nEND\r\n" },
+  { "set a 0 0 3\r\nabc\r\nset b 0 100 5\r\nhello\r\nset a:b/c~.-_Z 0 0 1\r\nx\r\nget a\r\n"
+    "lru_crawler metadump all\r\nlru_crawler metadump 2\r\nlru_crawler metadump 64\r\nlru_crawler metadump x\r\n"
+    "lru_crawler metadump all noreply\r\nlru_crawler bogus\r\n",
+    "STORED\r\nSTORED\r\nSTORED\r\nVALUE a 0 3\r\nabc\r\nEND\r\n"
+    "key=b exp=1767225700 la=1767225600 cas=2 fetch=no cls=1 size=65\nkey=a%3Ab%2Fc~.-_Z exp=-1 la=1767225600 cas=3 fetch=no cls=1 size=70\n"
+    "key=a exp=-1 la=1767225600 cas=1 fetch=yes cls=1 size=63\nEND\r\nEND\r\nBADCLASS invalid class id\r\n"
+    "BADCLASS invalid class id\r\nERROR\r\nERROR\r\n" },
+  { "slabs automove 0\r\nslabs automove 1\r\nslabs automove 2\r\nslabs automove 3\r\nslabs automove\r\n"
+    "slabs automove x\r\nslabs automove 1 noreply\r\nslabs bogus\r\n",
+    "OK\r\nOK\r\nOK\r\nERROR\r\nERROR\r\nCLIENT_ERROR bad command line format\r\nERROR\r\n" },
+  { "stats conns\r\n",
+    "STAT 1:addr tcp:192.0.2.1:54321\r\nSTAT 1:listen_addr tcp:127.0.0.1:11211\r\nSTAT 1:state conn_parse_cmd\r\n"
+    "STAT 1:secs_since_last_cmd 0\r\nEND\r\n" },
+  /* memcached without -A */
+  { "shutdown\r\nshutdown graceful\r\nshutdown bogus\r\n",
+    "ERROR: shutdown not enabled\r\nERROR: shutdown not enabled\r\nERROR: shutdown not enabled\r\n" },
 };
 
 typedef struct {
@@ -558,6 +598,117 @@ test_debugtime_and_stats (void)
   world_close (&w);
 }
 
+static void
+count_shutdown (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_shutdown_enabled (void)
+{
+  World w = { 0 };
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  guint calls = 0;
+
+  g_test_summary ("With -A, “shutdown” and “shutdown graceful” close the connection without a reply and "
+                  "call the owner's shutdown function; other modes are refused as memcached refuses them");
+  settings.shutdown_func = count_shutdown;
+  settings.shutdown_data = &calls;
+  world_open (&w, &settings);
+  c = world_connect (&w);
+  send_str (c, "shutdown bogus\r\nshutdown graceful now\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "CLIENT_ERROR invalid shutdown mode\r\nCLIENT_ERROR invalid shutdown mode\r\n");
+  g_assert_cmpuint (calls, ==, 0);
+  send_str (c, "shutdown graceful\r\nget k\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "");
+  g_assert_true (braid_recording_protocol_is_lost (c));
+  g_assert_cmpuint (calls, ==, 1);
+  g_clear_object (&c);
+
+  c = world_connect (&w);
+  send_str (c, "shutdown\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "");
+  g_assert_true (braid_recording_protocol_is_lost (c));
+  g_assert_cmpuint (calls, ==, 2);
+  world_close (&w);
+}
+
+static void
+test_cache_memlimit_live (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *value = g_strnfill (100 * 1024, 'v');
+  g_autofree gchar *stats = NULL;
+
+  g_test_summary ("cache_memlimit changes the memory limit live: stats report it and the store evicts down to it");
+  world_open (&w, NULL);
+  c = world_connect (&w);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree gchar *set = g_strdup_printf ("set k%u 0 0 %zu noreply\r\n%s\r\n", i, strlen (value), value);
+
+      send_str (c, set);
+    }
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (braid_mc_store_get_n_items (braid_mc_server_get_store (w.server)), ==, 200);
+  send_str (c, "cache_memlimit 8\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "OK\r\n");
+  g_assert_cmpuint (braid_mc_server_get_settings (w.server)->store.limit_bytes, ==, 8 << 20);
+  g_assert_cmpuint (braid_mc_store_get_settings (braid_mc_server_get_store (w.server))->limit_bytes, ==, 8 << 20);
+  /* each item costs more than its 100 KiB value */
+  g_assert_cmpuint (braid_mc_store_get_n_items (braid_mc_server_get_store (w.server)), <=, (8 << 20) / (100 * 1024));
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  stats = g_strndup ((const gchar *) c->received->data, c->received->len);
+  g_assert_nonnull (strstr (stats, "STAT limit_maxbytes 8388608\r\n"));
+  g_byte_array_set_size (c->received, 0);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
+test_stats_conns (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) a = NULL;
+  g_autoptr(BraidRecordingProtocol) b = NULL;
+  g_autofree gchar *conns = NULL;
+
+  g_test_summary ("stats conns shows one block per open connection, oldest first, the asking one parsing a "
+                  "command and the others reading; a closed connection leaves the list");
+  world_open (&w, NULL);
+  a = world_connect (&w);
+  b = world_connect (&w);
+  braid_fake_reactor_advance (w.fake, 5 * G_USEC_PER_SEC);
+  send_str (b, "stats conns\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  conns = g_strndup ((const gchar *) b->received->data, b->received->len);
+  g_test_message ("%s", conns);
+  g_assert_true (g_str_has_prefix (conns, "STAT 1:addr tcp:"));
+  g_assert_nonnull (strstr (conns, "STAT 1:state conn_read\r\nSTAT 1:secs_since_last_cmd 5\r\nSTAT 2:addr tcp:"));
+  g_assert_nonnull (strstr (conns, "STAT 2:state conn_parse_cmd\r\nSTAT 2:secs_since_last_cmd 0\r\nEND\r\n"));
+  g_assert_true (g_str_has_suffix (conns, "END\r\n"));
+  g_byte_array_set_size (b->received, 0);
+
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (a)));
+  braid_fake_reactor_run_until_idle (w.fake);
+  send_str (b, "stats conns\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_clear_pointer (&conns, g_free);
+  conns = g_strndup ((const gchar *) b->received->data, b->received->len);
+  g_assert_true (g_str_has_prefix (conns, "STAT 2:addr tcp:"));
+  g_assert_null (strstr (conns, "STAT 1:"));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (b)));
+  world_close (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -572,5 +723,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/reply-keeps-its-bytes", test_reply_keeps_its_bytes);
   g_test_add_func ("/mc/server/teardown-orders", test_teardown_orders);
   g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
+  g_test_add_func ("/mc/server/admin/shutdown-enabled", test_shutdown_enabled);
+  g_test_add_func ("/mc/server/admin/cache-memlimit-live", test_cache_memlimit_live);
+  g_test_add_func ("/mc/server/admin/stats-conns", test_stats_conns);
   return g_test_run ();
 }

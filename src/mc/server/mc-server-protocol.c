@@ -16,6 +16,7 @@
 #include "mc-command-parser.h"
 #include "mc-stats-private.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <string.h>
 
 /* Values up to this size are copied into the output buffer: for them a
@@ -53,6 +54,8 @@ struct _BraidMcServerProtocol
   gboolean closing;
   gboolean counted;           /* in curr_connections */
   gboolean busy;              /* counted in busy_connections */
+  gboolean listed;            /* info is in the shared connections */
+  BraidMcConnectionInfo info; /* what "stats conns" shows */
   Retrieval *retrieval;       /* (owned) (nullable): a get paused mid-way */
 };
 
@@ -237,8 +240,50 @@ do_stats (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 
   if (arg != NULL)
     g_strstrip (arg);
-  if (!braid_mc_stats_write (self->shared, arg != NULL && *arg != '\0' ? arg : NULL, self->out))
+  if (!braid_mc_stats_write (self->shared, &self->info, arg != NULL && *arg != '\0' ? arg : NULL, self->out))
     g_string_append (self->out, "ERROR\r\n");
+}
+
+/* memcached's limits: at least 8 MiB, and a number that looks like bytes
+ * rather than megabytes is refused. */
+static void
+do_cache_memlimit (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  if (cmd->number < 8)
+    {
+      reply (self, cmd, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m\r\n");
+      return;
+    }
+  if (cmd->number > 1000000000)
+    {
+      reply (self, cmd, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes\r\n");
+      return;
+    }
+  braid_mc_store_set_limit (self->shared->store, (gsize) cmd->number << 20);
+  self->shared->settings.store.limit_bytes = (gsize) cmd->number << 20;
+  reply (self, cmd, "OK\r\n");
+}
+
+/* shutdown [graceful]: with -A, no reply; the connection closes and the
+ * server's owner stops it.  Returns FALSE when the connection is to close. */
+static gboolean
+do_shutdown (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  const BraidMcServerSettings *settings = &self->shared->settings;
+
+  if (settings->shutdown_func == NULL)
+    {
+      g_string_append (self->out, "ERROR: shutdown not enabled\r\n");
+      return TRUE;
+    }
+  if (cmd->arg != NULL && !(cmd->arg_len == 8 && memcmp (cmd->arg, "graceful", 8) == 0))
+    {
+      g_string_append (self->out, "CLIENT_ERROR invalid shutdown mode\r\n");
+      return TRUE;
+    }
+  g_debug ("shutdown requested by a client");
+  settings->shutdown_func (settings->shutdown_data);
+  return FALSE;
 }
 
 /* Executes one command; returns FALSE when the connection is to close. */
@@ -248,6 +293,7 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
   BraidMcStore *store = self->shared->store;
   const BraidMcServerSettings *settings = &self->shared->settings;
 
+  self->info.last_cmd_us = braid_mc_store_now (store);
   switch (cmd->type)
     {
     case BRAID_MC_COMMAND_GET:
@@ -304,6 +350,23 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       braid_mc_store_add_time (store, cmd->number);
       g_string_append (self->out, "OK\r\n");
       break;
+    case BRAID_MC_COMMAND_CACHE_MEMLIMIT:
+      do_cache_memlimit (self, cmd);
+      break;
+    case BRAID_MC_COMMAND_SLABS_AUTOMOVE:
+      /* braid has no slab classes to move pages between: 0, 1 and 2 are
+       * accepted as memcached accepts them, and change nothing. */
+      reply (self, cmd, cmd->number >= 0 && cmd->number <= 2 ? "OK\r\n" : "ERROR\r\n");
+      break;
+    case BRAID_MC_COMMAND_LRU_CRAWLER_METADUMP:
+      {
+        g_autofree gchar *classes = g_strndup ((const gchar *) cmd->arg, cmd->arg_len);
+
+        braid_mc_stats_write_metadump (self->shared, classes, self->out);
+      }
+      break;
+    case BRAID_MC_COMMAND_SHUTDOWN:
+      return do_shutdown (self, cmd);
     case BRAID_MC_COMMAND_QUIT:
       return FALSE;
     case BRAID_MC_COMMAND_BAD_INPUT:
@@ -354,6 +417,9 @@ update_busy (BraidMcServerProtocol *self)
 static void
 leave_counters (BraidMcServerProtocol *self)
 {
+  if (self->listed)
+    g_queue_unlink (&self->shared->connections, &self->info.link);
+  self->listed = FALSE;
   if (self->busy)
     self->shared->counters.busy_connections--;
   self->busy = FALSE;
@@ -478,6 +544,28 @@ server_protocol_output_drained (BraidProtocol *protocol)
   process_input (self);
 }
 
+/* An address as memcached's "stats conns" prints it. */
+static void
+format_address (GSocketAddress *address, gchar *buf, gsize size)
+{
+  if (G_IS_INET_SOCKET_ADDRESS (address))
+    {
+      GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+      GInetAddress *ip = g_inet_socket_address_get_address (inet);
+      g_autofree gchar *text = g_inet_address_to_string (ip);
+      guint port = g_inet_socket_address_get_port (inet);
+
+      if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6)
+        g_snprintf (buf, size, "tcp6:[%s]:%u", text, port);
+      else
+        g_snprintf (buf, size, "tcp:%s:%u", text, port);
+    }
+  else if (G_IS_UNIX_SOCKET_ADDRESS (address))
+    g_snprintf (buf, size, "unix:%s", g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (address)));
+  else
+    g_snprintf (buf, size, "unknown");
+}
+
 static void
 server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transport)
 {
@@ -497,6 +585,15 @@ server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transp
   self->counted = TRUE;
   counters->curr_connections++;
   counters->total_connections++;
+
+  self->info.id = ++self->shared->next_connection_id;
+  format_address (braid_transport_get_peer_address (transport), self->info.addr, sizeof self->info.addr);
+  format_address (braid_transport_get_host_address (transport), self->info.listen_addr,
+                  sizeof self->info.listen_addr);
+  self->info.last_cmd_us = braid_mc_store_now (self->shared->store);
+  self->info.link.data = &self->info;
+  g_queue_push_tail_link (&self->shared->connections, &self->info.link);
+  self->listed = TRUE;
 }
 
 static void

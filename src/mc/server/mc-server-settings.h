@@ -17,9 +17,16 @@ typedef struct {
   gsize output_limit;          /* pause a connection's reading above this */
   gint verbosity;              /* -v */
   guint threads;               /* -t: reported, not used */
+  gboolean detail_enabled;     /* "stats detail on|off" */
+  /* (nullable): what "shutdown" calls (-A, --enable-shutdown); NULL
+   * answers "ERROR: shutdown not enabled", as memcached without -A.  Set
+   * by whoever runs the server (the daemon stops gracefully), so a
+   * connection never reaches back into it. */
+  void (*shutdown_func) (gpointer shutdown_data);
+  gpointer shutdown_data;
 } BraidMcServerSettings;
 
 #define BRAID_MC_SERVER_SETTINGS_INIT \
-  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4 }
+  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL }
 
 G_END_DECLS

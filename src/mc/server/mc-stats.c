@@ -5,8 +5,17 @@
  * object. */
 #include "mc-stats-private.h"
 
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+/* memcached's slab class ids run from 1 to 63 (MAX_NUMBER_OF_SLAB_CLASSES
+ * is 64); braid's one LRU is class 1. */
+#define SLAB_CLASSES 64
+#define BRAID_SLAB_CLASS 1
+/* memcached stops a cachedump at 2 MiB of reply. */
+#define CACHEDUMP_MAX (2 * 1024 * 1024)
 
 #define STAT_U(name, value) g_string_append_printf (out, "STAT %s %" G_GUINT64_FORMAT "\r\n", name, (guint64) (value))
 #define STAT_S(name, value) g_string_append_printf (out, "STAT %s %s\r\n", name, value)
@@ -144,7 +153,7 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_U ("chunk_size", 48);
   STAT_U ("num_threads", st->threads);
   STAT_S ("stat_key_prefix", ":");
-  STAT_S ("detail_enabled", "no");
+  STAT_S ("detail_enabled", st->detail_enabled ? "yes" : "no");
   STAT_U ("reqs_per_event", 20);
   STAT_S ("cas_enabled", st->store.cas_enabled ? "yes" : "no");
   STAT_U ("tcp_backlog", 1024);
@@ -208,11 +217,227 @@ reset_stats (BraidMcServerShared *shared, GString *out)
   g_string_append (out, "RESET\r\n");
 }
 
-gboolean
-braid_mc_stats_write (BraidMcServerShared *shared, const gchar *arg, GString *out)
+/* A number as memcached's safe_strtoul reads it: no sign, and kept in
+ * 32 bits. */
+static gboolean
+parse_u32 (const gchar *s, guint32 *out)
 {
+  guint64 v;
+
+  if (s == NULL || *s == '-' || !g_ascii_string_to_unsigned (*s == '+' ? s + 1 : s, 10, 0, G_MAXUINT64, &v, NULL))
+    return FALSE;
+  *out = (guint32) v;
+  return TRUE;
+}
+
+typedef struct {
+  GString *out;
+  gsize start;
+  guint32 limit;    /* 0: all */
+  guint32 shown;
+} Cachedump;
+
+static gboolean
+cachedump_item (const BraidMcItemInfo *info, gpointer data)
+{
+  Cachedump *d = data;
+  gsize before = d->out->len;
+
+  if (d->limit != 0 && d->shown == d->limit)
+    return FALSE;
+  g_string_append (d->out, "ITEM ");
+  g_string_append_len (d->out, (const gchar *) info->key, (gssize) info->key_len);
+  /* memcached prints 0 for an item that never expires. */
+  g_string_append_printf (d->out, " [%" G_GSIZE_FORMAT " b; %" G_GINT64_FORMAT " s]\r\n", info->value_len,
+                          info->expires_real);
+  if (d->out->len - d->start + 5 > CACHEDUMP_MAX)
+    {
+      g_string_truncate (d->out, before);
+      return FALSE;
+    }
+  d->shown++;
+  return TRUE;
+}
+
+/* stats cachedump <class> <limit>: class 1 lists the LRU from its most
+ * recently used end, other classes are empty, limit 0 lists everything. */
+static void
+write_cachedump (BraidMcServerShared *shared, gchar **tokens, GString *out)
+{
+  guint32 id, limit;
+  Cachedump d = { out, out->len, 0, 0 };
+
+  if (g_strv_length (tokens) < 3)
+    {
+      g_string_append (out, "CLIENT_ERROR bad command line\r\n");
+      return;
+    }
+  if (!parse_u32 (tokens[1], &id) || !parse_u32 (tokens[2], &limit))
+    {
+      g_string_append (out, "CLIENT_ERROR bad command line format\r\n");
+      return;
+    }
+  if (id >= SLAB_CLASSES)
+    {
+      g_string_append (out, "CLIENT_ERROR Illegal slab id\r\n");
+      return;
+    }
+  d.limit = limit;
+  if (id == BRAID_SLAB_CLASS)
+    braid_mc_store_foreach (shared->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, cachedump_item, &d);
+  g_string_append (out, "END\r\n");
+}
+
+/* stats detail on|off|dump.  braid keeps no per-prefix counters, so the
+ * dump is always empty. */
+static void
+write_detail (BraidMcServerShared *shared, gchar **tokens, GString *out)
+{
+  const gchar *sub = tokens[1];
+
+  if (g_strcmp0 (sub, "on") == 0 || g_strcmp0 (sub, "off") == 0)
+    {
+      shared->settings.detail_enabled = g_str_equal (sub, "on");
+      g_string_append (out, "OK\r\n");
+    }
+  else if (g_strcmp0 (sub, "dump") == 0)
+    g_string_append (out, "END\r\n");
+  else
+    g_string_append (out, "CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+}
+
+/* One block per open connection, in the order they opened.  braid has no
+ * file descriptors: each is numbered instead, and listeners are not
+ * listed (they belong to the daemon, not to the server). */
+static void
+write_conns (BraidMcServerShared *shared, const BraidMcConnectionInfo *asking, GString *out)
+{
+  gint64 now = braid_mc_store_now (shared->store);
+
+  for (GList *l = shared->connections.head; l != NULL; l = l->next)
+    {
+      const BraidMcConnectionInfo *c = l->data;
+      guint64 id = c->id;
+
+      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":addr %s\r\n", id, c->addr);
+      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":listen_addr %s\r\n", id, c->listen_addr);
+      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":state %s\r\n", id,
+                              c == asking ? "conn_parse_cmd" : "conn_read");
+      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":secs_since_last_cmd %" G_GINT64_FORMAT "\r\n", id,
+                              MAX (now - c->last_cmd_us, 0) / G_USEC_PER_SEC);
+    }
+}
+
+/* memcached's uriencode(): anything but unreserved characters as %XX. */
+static void
+append_uriencoded (GString *out, const guint8 *s, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    {
+      guint8 ch = s[i];
+
+      if (g_ascii_isalnum (ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~')
+        g_string_append_c (out, (gchar) ch);
+      else
+        g_string_append_printf (out, "%%%02X", ch);
+    }
+}
+
+static gboolean
+metadump_item (const BraidMcItemInfo *info, gpointer data)
+{
+  const BraidMcStoreSettings *settings = ((gpointer *) data)[0];
+  GString *out = ((gpointer *) data)[1];
+
+  g_string_append (out, "key=");
+  append_uriencoded (out, info->key, info->key_len);
+  /* memcached's exp=-1 is "never"; size is its nominal item size. */
+  g_string_append_printf (out, " exp=%" G_GINT64_FORMAT " la=%" G_GINT64_FORMAT " cas=%" G_GUINT64_FORMAT
+                          " fetch=%s cls=%d size=%" G_GSIZE_FORMAT "\n",
+                          info->expires_real == 0 ? (gint64) -1 : info->expires_real, info->accessed_real,
+                          info->cas, info->fetched ? "yes" : "no", BRAID_SLAB_CLASS,
+                          braid_mc_item_size (info->key_len, info->value_len, settings->cas_enabled));
+  return TRUE;
+}
+
+void
+braid_mc_stats_write_metadump (BraidMcServerShared *shared, const gchar *classes, GString *out)
+{
+  gboolean braid_class = FALSE;
+
+  g_return_if_fail (shared != NULL);
+  g_return_if_fail (classes != NULL);
+  g_return_if_fail (out != NULL);
+
+  if (g_str_equal (classes, "all") || g_str_equal (classes, "hash"))
+    braid_class = TRUE;
+  else
+    {
+      g_auto(GStrv) ids = g_strsplit (classes, ",", -1);
+
+      for (guint i = 0; ids[i] != NULL; i++)
+        {
+          guint32 id;
+
+          if (!parse_u32 (ids[i], &id) || id >= SLAB_CLASSES)
+            {
+              g_string_append (out, "BADCLASS invalid class id\r\n");
+              return;
+            }
+          braid_class |= id == BRAID_SLAB_CLASS;
+        }
+    }
+  if (braid_class)
+    {
+      gpointer data[2] = { (gpointer) braid_mc_store_get_settings (shared->store), out };
+
+      /* the crawler walks each LRU from its tail */
+      braid_mc_store_foreach (shared->store, BRAID_MC_STORE_ORDER_LEAST_RECENT_FIRST, metadump_item, data);
+    }
+  g_string_append (out, "END\r\n");
+}
+
+gboolean
+braid_mc_stats_write (BraidMcServerShared *shared,
+                      const BraidMcConnectionInfo *asking,
+                      const gchar *arg,
+                      GString *out)
+{
+  g_auto(GStrv) tokens = NULL;
+
   g_return_val_if_fail (shared != NULL, FALSE);
   g_return_val_if_fail (out != NULL, FALSE);
+
+  if (arg != NULL)
+    {
+      /* the sub-command's tokens, without empty ones */
+      gchar **all = g_strsplit (arg, " ", -1);
+      guint n = 0;
+
+      for (guint i = 0; all[i] != NULL; i++)
+        if (*all[i] != '\0')
+          all[n++] = all[i];
+        else
+          g_free (all[i]);
+      all[n] = NULL;
+      tokens = all;
+    }
+  if (tokens != NULL && tokens[0] != NULL && g_str_equal (tokens[0], "cachedump"))
+    {
+      write_cachedump (shared, tokens, out);
+      return TRUE;
+    }
+  if (tokens != NULL && tokens[0] != NULL && g_str_equal (tokens[0], "detail"))
+    {
+      write_detail (shared, tokens, out);
+      return TRUE;
+    }
+  if (tokens != NULL && tokens[0] != NULL && g_str_equal (tokens[0], "sizes"))
+    {
+      /* memcached without -o track_sizes */
+      g_string_append (out, "STAT sizes_status disabled\r\nEND\r\n");
+      return TRUE;
+    }
 
   if (arg == NULL)
     write_general (shared, out);
@@ -222,6 +447,8 @@ braid_mc_stats_write (BraidMcServerShared *shared, const gchar *arg, GString *ou
     write_items (shared, out);
   else if (g_str_equal (arg, "slabs"))
     write_slabs (shared, out);
+  else if (g_str_equal (arg, "conns"))
+    write_conns (shared, asking, out);
   else if (g_str_equal (arg, "reset"))
     {
       reset_stats (shared, out);

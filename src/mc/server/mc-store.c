@@ -37,6 +37,7 @@ struct _BraidMcItem
   BraidMcItem *prev, *next;    /* LRU: head is the most recently used */
   gint64 expires;              /* store µs; 0 never */
   gint64 stored_at;            /* store µs */
+  gint64 accessed_at;          /* store µs: stored, fetched or touched */
   guint64 cas;
   guint32 flags;
   gboolean fetched;
@@ -458,6 +459,7 @@ link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
   make_room (store, item->size);
   item->cas = ++store->next_cas;
   item->stored_at = braid_mc_store_now (store);
+  item->accessed_at = item->stored_at;
   g_hash_table_insert (store->index, &item->view, item);
   lru_push_head (store, item);
   store->used += item->size;
@@ -481,6 +483,7 @@ braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
     }
   store->stats.get_hits++;
   item->fetched = TRUE;
+  item->accessed_at = braid_mc_store_now (store);
   lru_unlink (store, item);
   lru_push_head (store, item);
   return item;
@@ -695,6 +698,7 @@ braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gin
     }
   store->stats.touch_hits++;
   item->expires = expiry_time (store, exptime);
+  item->accessed_at = braid_mc_store_now (store);
   lru_unlink (store, item);
   lru_push_head (store, item);
   return BRAID_MC_STORE_RESULT_TOUCHED;
@@ -728,4 +732,47 @@ braid_mc_store_set_limit (BraidMcStore *store, gsize limit_bytes)
   store->settings.evict = TRUE;
   make_room (store, 0);
   store->settings.evict = evict;
+}
+
+/* A store time (µs) as a Unix time in seconds. */
+static gint64
+real_seconds_at (gint64 now, gint64 real, gint64 t)
+{
+  return real + (t - now) / G_USEC_PER_SEC;
+}
+
+void
+braid_mc_store_foreach (BraidMcStore *store,
+                        BraidMcStoreOrder order,
+                        BraidMcStoreItemFunc func,
+                        gpointer user_data)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (func != NULL);
+
+  gint64 now = braid_mc_store_now (store);
+  gint64 real = braid_mc_store_real_seconds (store);
+  gboolean newest_first = order == BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST;
+
+  for (BraidMcItem *item = newest_first ? store->lru_head : store->lru_tail; item != NULL;
+       item = newest_first ? item->next : item->prev)
+    {
+      BraidMcItemInfo info;
+
+      /* Dead items wait for a get or the tail check to unlink them: they
+       * are not listed, and not unlinked here (the walk would lose its
+       * place). */
+      if (is_expired (store, item) || is_flushed (store, item))
+        continue;
+      info.key = item->data;
+      info.key_len = item->view.len;
+      info.value_len = item->value_len;
+      info.flags = item->flags;
+      info.cas = item->cas;
+      info.fetched = item->fetched;
+      info.expires_real = item->expires == 0 ? 0 : real_seconds_at (now, real, item->expires);
+      info.accessed_real = real_seconds_at (now, real, item->accessed_at);
+      if (!func (&info, user_data))
+        break;
+    }
 }

@@ -109,4 +109,32 @@ void braid_mc_store_flush (BraidMcStore *store, gint64 delay);
 
 guint braid_mc_store_get_n_items (BraidMcStore *store);
 
+/* What an admin listing ("stats cachedump", "lru_crawler metadump") shows
+ * of one item.  @key is valid during the callback only. */
+typedef struct {
+  const guint8 *key;
+  gsize key_len;
+  gsize value_len;
+  guint32 flags;
+  guint64 cas;
+  gboolean fetched;
+  gint64 expires_real;   /* Unix seconds; 0 never */
+  gint64 accessed_real;  /* Unix seconds: last stored, fetched or touched */
+} BraidMcItemInfo;
+
+typedef enum {
+  BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST,   /* the LRU from its head */
+  BRAID_MC_STORE_ORDER_LEAST_RECENT_FIRST,  /* the LRU from its tail */
+} BraidMcStoreOrder;
+
+/* Returns FALSE to stop the walk. */
+typedef gboolean (*BraidMcStoreItemFunc) (const BraidMcItemInfo *info, gpointer user_data);
+
+/* Calls @func for each live item in LRU @order, without counting a get or
+ * moving anything.  @func must not change the store. */
+void braid_mc_store_foreach (BraidMcStore *store,
+                             BraidMcStoreOrder order,
+                             BraidMcStoreItemFunc func,
+                             gpointer user_data);
+
 G_END_DECLS

@@ -25,7 +25,6 @@ static const gchar REPLY_BAD_CHUNK[] = "CLIENT_ERROR bad data chunk\r\n";
 static const gchar REPLY_TOO_LARGE[] = "SERVER_ERROR object too large for cache\r\n";
 static const gchar REPLY_BAD_EXPTIME[] = "CLIENT_ERROR invalid exptime argument\r\n";
 static const gchar REPLY_BAD_DELTA[] = "CLIENT_ERROR invalid numeric delta argument\r\n";
-static const gchar REPLY_SHUTDOWN_DISABLED[] = "ERROR: shutdown not enabled\r\n";
 
 gboolean
 braid_mc_command_is_storage (BraidMcCommandType type)
@@ -40,7 +39,7 @@ braid_mc_command_name (BraidMcCommandType type)
   static const gchar *names[] = {
     "none", "get", "gets", "gat", "gats", "set", "add", "replace", "append", "prepend", "cas",
     "delete", "incr", "decr", "touch", "flush_all", "stats", "version", "verbosity", "quit",
-    "debugtime", "bad-input",
+    "debugtime", "cache_memlimit", "slabs-automove", "metadump", "shutdown", "bad-input",
   };
 
   return (gsize) type < G_N_ELEMENTS (names) ? names[type] : "unknown";
@@ -389,6 +388,63 @@ parse_verbosity (BraidMcCommand *cmd, Token *tokens, guint n)
   cmd->has_number = TRUE;
 }
 
+/* cache_memlimit <megabytes> [noreply]: memcached reads the number with
+ * safe_strtoul into 32 bits (so it wraps), and any third token is
+ * allowed.  Whether the size is acceptable is the server's business. */
+static void
+parse_cache_memlimit (BraidMcCommand *cmd, Token *tokens, guint n)
+{
+  guint64 v;
+
+  if (n != 2 && n != 3)
+    {
+      bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return;
+    }
+  cmd->noreply = n == 3 && is_noreply (&tokens[2]);
+  if (!parse_u64 (&tokens[1], &v))
+    {
+      bad_input (cmd, cmd->noreply ? NULL : REPLY_ERROR, 0, FALSE);
+      return;
+    }
+  cmd->number = (gint64) (guint32) v;
+  cmd->has_number = TRUE;
+}
+
+/* slabs automove <0|1|2> [noreply]; braid has no other slabs command. */
+static void
+parse_slabs (BraidMcCommand *cmd, Token *tokens, guint n)
+{
+  gint64 level;
+
+  if ((n != 3 && n != 4) || !token_equals (&tokens[1], "automove"))
+    {
+      bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return;
+    }
+  cmd->noreply = n == 4 && is_noreply (&tokens[3]);
+  if (!parse_i32 (&tokens[2], &level))
+    {
+      bad_input (cmd, cmd->noreply ? NULL : REPLY_BAD_FORMAT, 0, FALSE);
+      return;
+    }
+  cmd->number = level;
+  cmd->has_number = TRUE;
+}
+
+/* lru_crawler metadump <all|hash|ids>: the only lru_crawler command. */
+static void
+parse_lru_crawler (BraidMcCommand *cmd, Token *tokens, guint n)
+{
+  if (n != 3 || !token_equals (&tokens[1], "metadump"))
+    {
+      bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return;
+    }
+  cmd->arg = tokens[2].start;
+  cmd->arg_len = tokens[2].len;
+}
+
 static void
 parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
 {
@@ -439,7 +495,22 @@ parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
   else if (token_equals (c, "quit"))
     cmd->type = BRAID_MC_COMMAND_QUIT;
   else if (token_equals (c, "shutdown"))
-    bad_input (cmd, REPLY_SHUTDOWN_DISABLED, 0, FALSE);  /* memcached without -A */
+    {
+      /* Whether it is enabled (-A) is the server's business. */
+      cmd->type = BRAID_MC_COMMAND_SHUTDOWN;
+      if (n > 1)
+        {
+          /* the mode and whatever follows it */
+          cmd->arg = tokens[1].start;
+          cmd->arg_len = n == 2 ? tokens[1].len : (gsize) (cmd->line + cmd->line_len - tokens[1].start);
+        }
+    }
+  else if (token_equals (c, "cache_memlimit"))
+    cmd->type = BRAID_MC_COMMAND_CACHE_MEMLIMIT, parse_cache_memlimit (cmd, tokens, n);
+  else if (token_equals (c, "slabs"))
+    cmd->type = BRAID_MC_COMMAND_SLABS_AUTOMOVE, parse_slabs (cmd, tokens, n);
+  else if (token_equals (c, "lru_crawler"))
+    cmd->type = BRAID_MC_COMMAND_LRU_CRAWLER_METADUMP, parse_lru_crawler (cmd, tokens, n);
   else if (token_equals (c, "stats"))
     {
       cmd->type = BRAID_MC_COMMAND_STATS;

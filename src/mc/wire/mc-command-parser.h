@@ -34,6 +34,10 @@ typedef enum {
   BRAID_MC_COMMAND_VERBOSITY,
   BRAID_MC_COMMAND_QUIT,
   BRAID_MC_COMMAND_DEBUGTIME,
+  BRAID_MC_COMMAND_CACHE_MEMLIMIT,        /* number: megabytes, kept in 32 bits */
+  BRAID_MC_COMMAND_SLABS_AUTOMOVE,        /* number: the mode */
+  BRAID_MC_COMMAND_LRU_CRAWLER_METADUMP,  /* arg: all, hash, or class ids */
+  BRAID_MC_COMMAND_SHUTDOWN,              /* arg: the mode, or NULL */
   /* Not a command: answer @reply, then skip @swallow more bytes (which
    * may not have arrived yet), and close if @close. */
   BRAID_MC_COMMAND_BAD_INPUT,
@@ -53,10 +57,12 @@ typedef struct {
   const guint8 *value;    /* storage commands: the data block */
   guint64 cas;            /* cas: the unique value */
   guint64 delta;          /* incr/decr */
-  gint64 number;          /* flush_all delay, verbosity level, debugtime */
+  gint64 number;          /* flush_all delay, verbosity level, debugtime,
+                           * cache_memlimit, slabs automove */
   gboolean has_number;
   gboolean noreply;
-  const guint8 *arg;      /* stats: the sub-command, or NULL */
+  const guint8 *arg;      /* stats: the rest of the line, or NULL;
+                           * lru_crawler metadump, shutdown: one token */
   gsize arg_len;
   /* BRAID_MC_COMMAND_BAD_INPUT */
   const gchar *reply;     /* (nullable): with its "\r\n" */

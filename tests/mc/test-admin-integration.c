@@ -1,0 +1,286 @@
+/* braid — the admin commands real tools send (issue #12), checked with the
+ * tools themselves: libmemcached's memcstat and memcdump, and pymemcache's
+ * Client.cache_memlimit(), run against braid-memcached and, where it is
+ * installed, against memcached itself in the same test. */
+#include "test-support.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  const gchar *name;
+  GSubprocess *process;   /* (owned) */
+  guint16 port;
+} Server;
+
+static const gchar *const KEYS[] = { "alpha", "beta", "gamma:1", "delta/2", NULL };
+
+static GSubprocess *
+start_real_memcached (guint16 *port, gboolean enable_shutdown)
+{
+  g_autofree gchar *path = g_find_program_in_path ("memcached");
+  g_autofree gchar *port_arg = NULL;
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+
+  if (path == NULL)
+    return NULL;
+  *port = braid_test_find_free_port ();
+  port_arg = g_strdup_printf ("%u", *port);
+  /* -u only matters as root, where memcached insists on it */
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, path, "-u", "nobody", "-p", port_arg,
+                              "-U", "0", "-l", "127.0.0.1", enable_shutdown ? "-A" : "-v", NULL);
+  g_assert_no_error (error);
+  if (!braid_test_wait_for_port (*port, 10000))
+    g_error ("memcached did not start on port %u", *port);
+  return process;
+}
+
+/* braid-memcached always; memcached too when it is installed. */
+static GPtrArray *
+servers_start (gboolean enable_shutdown)
+{
+  GPtrArray *servers = g_ptr_array_new ();
+  const gchar *braid_extra[] = { "-A", NULL };
+  Server *s = g_new0 (Server, 1);
+
+  s->name = "braid-memcached";
+  s->process = braid_test_start_memcached (&s->port, enable_shutdown ? braid_extra : NULL);
+  g_ptr_array_add (servers, s);
+  s = g_new0 (Server, 1);
+  s->name = "memcached";
+  s->process = start_real_memcached (&s->port, enable_shutdown);
+  if (s->process != NULL)
+    g_ptr_array_add (servers, s);
+  else
+    {
+      g_test_message ("memcached is not installed: braid-memcached alone is checked");
+      g_free (s);
+    }
+  return servers;
+}
+
+static void
+servers_stop (GPtrArray *servers)
+{
+  for (guint i = 0; i < servers->len; i++)
+    {
+      Server *s = g_ptr_array_index (servers, i);
+
+      if (s->process != NULL)
+        {
+          g_subprocess_send_signal (s->process, SIGTERM);
+          g_subprocess_wait (s->process, NULL, NULL);
+          g_clear_object (&s->process);
+        }
+      g_free (s);
+    }
+  g_ptr_array_unref (servers);
+}
+
+/* Sends @request on a new connection and reads until @expected_end ends
+ * the reply, or until the server closes (@expected_end NULL). */
+static gchar *
+converse (guint16 port, const gchar *request, const gchar *expected_end)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *got = g_string_new (NULL);
+  GInputStream *in;
+
+  g_socket_client_set_timeout (client, 10);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request, strlen (request), NULL,
+                             NULL, &error);
+  g_assert_no_error (error);
+  in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  while (expected_end == NULL || !g_str_has_suffix (got->str, expected_end))
+    {
+      gchar buf[4096];
+      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n == 0)
+        break;
+      g_string_append_len (got, buf, n);
+    }
+  return g_string_free (got, FALSE);
+}
+
+/* Runs @argv; returns its exit status and its output in *@out. */
+static gint
+run_tool (const gchar *const *argv, gchar **out)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) run = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+                                                  &error);
+
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (run, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: exit %d\n%s", argv[0], g_subprocess_get_exit_status (run), *out);
+  return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
+}
+
+/* A python3 that has pymemcache (the distribution's, not a virtualenv's). */
+static gchar *
+find_python_with_pymemcache (void)
+{
+  const gchar *candidates[] = { "/usr/bin/python3", "python3" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree gchar *path = g_find_program_in_path (candidates[i]);
+      gint status = -1;
+
+      if (path == NULL)
+        continue;
+      if (g_spawn_sync (NULL, (gchar *[]) { path, "-c", "import pymemcache", NULL }, NULL,
+                        G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+                        NULL) &&
+          g_spawn_check_wait_status (status, NULL))
+        return g_steal_pointer (&path);
+    }
+  return NULL;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar *const *) a, *(const gchar *const *) b);
+}
+
+/* The non-empty lines of @text, sorted and joined with commas. */
+static gchar *
+sorted_lines (const gchar *text)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autoptr(GPtrArray) kept = g_ptr_array_new ();
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*g_strstrip (lines[i]) != '\0')
+      g_ptr_array_add (kept, lines[i]);
+  g_ptr_array_sort (kept, compare_strings);
+  g_ptr_array_add (kept, NULL);
+  return g_strjoinv (",", (gchar **) kept->pdata);
+}
+
+static void
+test_tools (void)
+{
+  g_autofree gchar *memcstat = g_find_program_in_path ("memcstat");
+  g_autofree gchar *memcdump = g_find_program_in_path ("memcdump");
+  g_autofree gchar *python = find_python_with_pymemcache ();
+  g_autofree gchar *first_dump = NULL;
+  g_autofree gchar *expected_keys = g_strjoinv (",", (gchar **) KEYS);
+  GPtrArray *servers;
+
+  g_test_summary ("memcstat and memcdump succeed and memcdump lists the same keys, and pymemcache's "
+                  "cache_memlimit() returns, against braid-memcached and memcached alike");
+  if (memcstat == NULL || memcdump == NULL)
+    {
+      g_test_skip ("memcstat/memcdump are not installed (apt-get install libmemcached-tools)");
+      return;
+    }
+  servers = servers_start (FALSE);
+  {
+    /* the keys, sorted, as memcdump's output is compared sorted */
+    g_autofree gchar *sorted = NULL;
+    g_autofree gchar *nl = g_strjoinv ("\n", (gchar **) KEYS);
+
+    sorted = sorted_lines (nl);
+    g_free (expected_keys);
+    expected_keys = g_steal_pointer (&sorted);
+  }
+  for (guint i = 0; i < servers->len; i++)
+    {
+      Server *s = g_ptr_array_index (servers, i);
+      g_autofree gchar *servers_arg = g_strdup_printf ("--servers=127.0.0.1:%u", s->port);
+      g_autoptr(GString) sets = g_string_new (NULL);
+      g_autofree gchar *reply = NULL;
+      g_autofree gchar *out = NULL;
+      g_autofree gchar *keys = NULL;
+
+      g_test_message ("server %s on port %u", s->name, s->port);
+      for (guint k = 0; KEYS[k] != NULL; k++)
+        g_string_append_printf (sets, "set %s 0 %u 5\r\nvalue\r\n", KEYS[k], k * 100);
+      reply = converse (s->port, sets->str, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
+      g_assert_cmpstr (reply, ==, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
+
+      g_assert_cmpint (run_tool ((const gchar *[]) { memcstat, servers_arg, NULL }, &out), ==, 0);
+      g_assert_nonnull (strstr (out, "pid:"));
+      g_clear_pointer (&out, g_free);
+
+      g_assert_cmpint (run_tool ((const gchar *[]) { memcdump, servers_arg, NULL }, &out), ==, 0);
+      keys = sorted_lines (out);
+      g_assert_cmpstr (keys, ==, expected_keys);
+      if (first_dump == NULL)
+        first_dump = g_strdup (keys);
+      else
+        g_assert_cmpstr (keys, ==, first_dump);
+      g_clear_pointer (&out, g_free);
+
+      if (python != NULL)
+        {
+          g_autofree gchar *script = g_strdup_printf (
+              "from pymemcache.client.base import Client\n"
+              "c = Client(('127.0.0.1', %u))\n"
+              "assert c.cache_memlimit(128) is True\n"
+              "print(c.stats('sizes'))\n"
+              "print('ok')\n", s->port);
+
+          g_assert_cmpint (run_tool ((const gchar *[]) { python, "-c", script, NULL }, &out), ==, 0);
+          g_assert_true (g_str_has_suffix (out, "ok\n"));
+          g_clear_pointer (&out, g_free);
+        }
+      else
+        g_test_message ("pymemcache is not installed: cache_memlimit is checked over the wire only");
+
+      g_clear_pointer (&reply, g_free);
+      reply = converse (s->port, "cache_memlimit 128\r\nstats sizes\r\nstats detail dump\r\nslabs automove 1\r\n",
+                        "OK\r\nSTAT sizes_status disabled\r\nEND\r\nEND\r\nOK\r\n");
+      g_assert_cmpstr (reply, ==, "OK\r\nSTAT sizes_status disabled\r\nEND\r\nEND\r\nOK\r\n");
+    }
+  servers_stop (servers);
+}
+
+static void
+test_shutdown (void)
+{
+  GPtrArray *servers;
+
+  g_test_summary ("With -A, “shutdown” closes the connection without a reply and the server exits");
+  servers = servers_start (TRUE);
+  for (guint i = 0; i < servers->len; i++)
+    {
+      Server *s = g_ptr_array_index (servers, i);
+      g_autofree gchar *refused = NULL;
+      g_autofree gchar *reply = NULL;
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("server %s on port %u", s->name, s->port);
+      refused = converse (s->port, "shutdown bogus\r\n", "\r\n");
+      g_assert_cmpstr (refused, ==, "CLIENT_ERROR invalid shutdown mode\r\n");
+      reply = converse (s->port, "shutdown\r\n", NULL);
+      g_assert_cmpstr (reply, ==, "");
+      g_subprocess_wait (s->process, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_get_if_exited (s->process));
+      if (g_str_equal (s->name, "braid-memcached"))
+        g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
+      g_clear_object (&s->process);
+    }
+  servers_stop (servers);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/mc/admin-integration/tools", test_tools);
+  g_test_add_func ("/mc/admin-integration/shutdown", test_shutdown);
+  return g_test_run ();
+}
