@@ -6,6 +6,8 @@
  * Every connection accepted on --listen is relayed to --upstream, and what
  * each side sent is written to OUTPUT/PREFIX-N.fixture when it ends. */
 #include "capture.h"
+
+#include <string.h>
 #include "glib-reactor.h"
 
 #include <glib-unix.h>
@@ -118,9 +120,9 @@ main (int argc, char **argv)
     {
       g_auto(GStrv) parts = g_strsplit (*header, "=", 2);
 
-      if (g_strv_length (parts) != 2)
+      if (g_strv_length (parts) != 2 || parts[0][0] == '\0' || strpbrk (parts[0], " \t\r\n") != NULL)
         {
-          g_printerr ("braid-capture: --header takes KEY=VALUE\n");
+          g_printerr ("braid-capture: --header takes KEY=VALUE, KEY not empty and without spaces\n");
           return 2;
         }
       braid_capture_add_header (capture, parts[0], parts[1]);
