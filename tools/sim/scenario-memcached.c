@@ -1297,12 +1297,15 @@ mc_teardown (BraidSim *sim, gpointer data)
     {
       Client *c = g_ptr_array_index (s->clients, i);
 
+      /* fails what is still queued (a request's GTask holds its client) */
+      braid_mc_client_disconnect (c->client);
       g_object_unref (c->client);
     }
   for (guint i = 0; i < s->hostile_clients->len; i++)
     {
       Client *c = g_ptr_array_index (s->hostile_clients, i);
 
+      braid_mc_client_disconnect (c->client);
       g_object_unref (c->client);
     }
   for (guint i = 0; i < s->actors->len; i++)
