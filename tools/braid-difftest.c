@@ -1,0 +1,1515 @@
+/* braid-difftest — differential tester for the memcached text protocol.
+ *
+ * Generates seeded sessions of 20–40 classic text-protocol commands,
+ * sends the same bytes to a reference server (Debian's memcached) and a
+ * target (braid-memcached), each session on a fresh connection after a
+ * flush_all, and compares the replies after normalising what legitimately
+ * differs: cas uniques (compared by identity within a session: each
+ * server's uniques are numbered #1, #2, … in order of first appearance),
+ * stats values and version strings.
+ *
+ *   braid-difftest --reference HOST:PORT --target HOST:PORT
+ *                  [--seed N] [--sessions K] [--shrink] [--verbose]
+ *
+ * Session i uses seed N+i, so `--seed N+i --sessions 1` replays it alone.
+ * Replies are delimited with a fence: after each write the tool sends
+ * `version\r\n` and reads until that server's own version line (learned on
+ * connect), so no timing is involved unless a server hangs or closes.
+ * Exit status: 0 no divergence, 1 divergence, 2 usage or connect error. */
+#include <glib.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DT_FENCE "version\r\n"
+#define DT_ERROR (g_quark_from_static_string ("braid-difftest-error"))
+#define DT_FENCE_TIMEOUT_MS 3000
+#define DT_TERMINAL_TIMEOUT_MS 1000
+
+/* ------------------------------------------------------------------ */
+/* Commands, steps, sessions */
+
+/* One command.  Storage commands (verb != NULL) keep their parts, so the
+ * shrinker can simplify them and the cas unique can be a reference to a
+ * unique the server returned earlier; others are raw bytes. */
+typedef struct
+{
+  gchar *label;       /* group label: "verb/shape" */
+  /* raw */
+  GBytes *raw;        /* (nullable) */
+  /* storage */
+  gchar *verb, *key, *flags, *exptime;
+  gsize key_len;      /* keys may hold a NUL */
+  gchar *count;       /* (nullable): NULL means the value's length */
+  GBytes *value;
+  gchar *cas;         /* (nullable): literal unique */
+  gint cas_ref;       /* >= 1: the #n unique this server returned, or -1 */
+  gboolean noreply;
+  gchar *extra;       /* (nullable): an extra argument */
+  const gchar *eol;
+  gboolean terminal;  /* the session's last write: no fence, wait for close */
+  guint n_version;    /* `version` commands inside (each adds a fence-like line) */
+} DtCommand;
+
+static void
+dt_command_free (DtCommand *c)
+{
+  g_free (c->label);
+  g_clear_pointer (&c->raw, g_bytes_unref);
+  g_free (c->verb);
+  g_free (c->key);
+  g_free (c->flags);
+  g_free (c->exptime);
+  g_free (c->count);
+  g_clear_pointer (&c->value, g_bytes_unref);
+  g_free (c->cas);
+  g_free (c->extra);
+  g_free (c);
+}
+
+static DtCommand *
+dt_command_copy (const DtCommand *c)
+{
+  DtCommand *n = g_new0 (DtCommand, 1);
+
+  *n = *c;
+  n->label = g_strdup (c->label);
+  n->raw = c->raw ? g_bytes_ref (c->raw) : NULL;
+  n->verb = g_strdup (c->verb);
+  n->key = g_memdup2 (c->key, c->key_len + 1);
+  n->flags = g_strdup (c->flags);
+  n->exptime = g_strdup (c->exptime);
+  n->count = g_strdup (c->count);
+  n->value = c->value ? g_bytes_ref (c->value) : NULL;
+  n->cas = g_strdup (c->cas);
+  n->extra = g_strdup (c->extra);
+  return n;
+}
+
+/* A session: steps, each one write of one or more commands.  Every
+ * command is owned by @pool; steps point into it. */
+typedef struct
+{
+  guint32 seed;
+  GPtrArray *pool;   /* (element-type DtCommand) (owned) */
+  GPtrArray *steps;  /* (element-type GPtrArray<DtCommand>) (owned) */
+} DtSession;
+
+static void
+dt_session_free (DtSession *s)
+{
+  g_ptr_array_unref (s->steps);
+  g_ptr_array_unref (s->pool);
+  g_free (s);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (DtSession, dt_session_free)
+
+static DtSession *
+dt_session_new (guint32 seed, GPtrArray *pool)
+{
+  DtSession *s = g_new0 (DtSession, 1);
+
+  s->seed = seed;
+  s->pool = pool ? g_ptr_array_ref (pool) : g_ptr_array_new_with_free_func ((GDestroyNotify) dt_command_free);
+  s->steps = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  return s;
+}
+
+static GPtrArray *
+dt_step_new (void)
+{
+  return g_ptr_array_new ();
+}
+
+/* A shallow copy: the same commands, new step arrays. */
+static DtSession *
+dt_session_copy (const DtSession *s)
+{
+  DtSession *n = dt_session_new (s->seed, s->pool);
+
+  for (guint i = 0; i < s->steps->len; i++)
+    {
+      GPtrArray *step = g_ptr_array_index (s->steps, i);
+      GPtrArray *copy = dt_step_new ();
+
+      for (guint j = 0; j < step->len; j++)
+        g_ptr_array_add (copy, g_ptr_array_index (step, j));
+      g_ptr_array_add (n->steps, copy);
+    }
+  return n;
+}
+
+static guint
+dt_session_n_commands (const DtSession *s)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < s->steps->len; i++)
+    n += ((GPtrArray *) g_ptr_array_index (s->steps, i))->len;
+  return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* The grammar */
+
+#define PICK(rand, array) ((array)[g_rand_int_range ((rand), 0, G_N_ELEMENTS (array))])
+
+static gboolean
+chance (GRand *rand, gdouble p)
+{
+  return g_rand_double (rand) < p;
+}
+
+static DtCommand *
+raw_command (DtSession *s, const gchar *label, const void *data, gsize len)
+{
+  DtCommand *c = g_new0 (DtCommand, 1);
+
+  c->label = g_strdup (label);
+  c->raw = g_bytes_new (data, len);
+  c->cas_ref = -1;
+  g_ptr_array_add (s->pool, c);
+  return c;
+}
+
+static DtCommand *
+raw_commandf (DtSession *s, const gchar *label, const gchar *format, ...) G_GNUC_PRINTF (3, 4);
+
+static DtCommand *
+raw_commandf (DtSession *s, const gchar *label, const gchar *format, ...)
+{
+  va_list ap;
+  g_autofree gchar *text = NULL;
+
+  va_start (ap, format);
+  text = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  return raw_command (s, label, text, strlen (text));
+}
+
+typedef struct
+{
+  GString *key;
+  const gchar *shape;  /* NULL for an ordinary key */
+} DtKey;
+
+/* Mostly a handful of short keys, so commands meet each other's items;
+ * sometimes an edge key.  Keys never contain spaces or newlines, except
+ * where the shape says so. */
+static const gchar *
+gen_key (GRand *rand, GString *out)
+{
+  static const gchar *plain[] = { "k0", "k1", "k2", "k3", "k4", "a" };
+
+  g_string_truncate (out, 0);
+  if (!chance (rand, 0.12))
+    {
+      g_string_append (out, PICK (rand, plain));
+      return NULL;
+    }
+  switch (g_rand_int_range (rand, 0, 7))
+    {
+    case 0:
+      for (guint i = 0; i < 250; i++)
+        g_string_append_c (out, 'K');
+      return "key250";
+    case 1:
+      for (guint i = 0; i < 251; i++)
+        g_string_append_c (out, 'K');
+      return "key251";
+    case 2:
+      g_string_append (out, "k\001x");
+      return "ctl-key";
+    case 3:
+      g_string_append_len (out, "k\0x", 3);
+      return "nul-key";
+    case 4:
+      g_string_append (out, "k\177\303\251");
+      return "high-key";
+    case 5:
+      g_string_append (out, "k\tx");
+      return "tab-key";
+    default:
+      g_string_append (out, "k");
+      return "key1";
+    }
+}
+
+static const gchar *flags_values[] = {
+  "0", "0", "0", "1", "42", "4294967295", "4294967296", "-1", "2147483648", "abc",
+};
+static const gchar *exptime_values[] = {
+  "0", "0", "0", "0", "-1", "2147483648", "4294967296", "2592000", "2591999",
+  "2592001", "2000000000", "abc",
+};
+
+/* Value bytes; never contain "VERSION" (the fence). */
+static GBytes *
+gen_value (GRand *rand, gsize item_size, const gchar **shape)
+{
+  static const gchar *small[] = {
+    "v", "hello", "0", "1", "123", "18446744073709551615", "18446744073709551614",
+    " 12", "12abc", "-1", "", "a b\r\nc", "99999999999999999999",
+  };
+  gsize sizes[] = {
+    item_size - 100, item_size - 64, item_size - 56, item_size - 50, item_size - 48,
+    item_size - 40, item_size, item_size + 1, 1024 * 1024 + 1,
+  };
+
+  *shape = NULL;
+  if (chance (rand, 0.08))
+    {
+      gsize n = sizes[g_rand_int_range (rand, 0, G_N_ELEMENTS (sizes))];
+      gchar *data = g_malloc (n);
+
+      memset (data, 'x', n);
+      *shape = "big";
+      return g_bytes_new_take (data, n);
+    }
+  {
+    const gchar *v = PICK (rand, small);
+    return g_bytes_new (v, strlen (v));
+  }
+}
+
+static const gchar *
+gen_eol (GRand *rand)
+{
+  return chance (rand, 0.1) ? "\n" : "\r\n";
+}
+
+static gchar *
+join_label (const gchar *verb, const gchar *shape)
+{
+  return g_strdup_printf ("%s/%s", verb, shape ? shape : "plain");
+}
+
+static DtCommand *
+gen_storage (DtSession *s, GRand *rand, gsize item_size, guint n_cas_seen)
+{
+  static const gchar *verbs[] = { "set", "set", "set", "add", "replace", "append", "prepend", "cas", "cas" };
+  g_autoptr(GString) key = g_string_new (NULL);
+  DtCommand *c = g_new0 (DtCommand, 1);
+  const gchar *shape = NULL, *vshape = NULL;
+
+  c->verb = g_strdup (PICK (rand, verbs));
+  shape = gen_key (rand, key);
+  c->key = g_memdup2 (key->str, key->len + 1);
+  c->key_len = key->len;
+  c->flags = g_strdup (chance (rand, 0.85) ? "0" : PICK (rand, flags_values));
+  c->exptime = g_strdup (chance (rand, 0.8) ? "0" : PICK (rand, exptime_values));
+  if (!g_str_equal (c->flags, "0"))
+    shape = shape ? shape : "flags";
+  if (!g_str_equal (c->exptime, "0"))
+    shape = shape ? shape : "exptime";
+  c->value = gen_value (rand, item_size, &vshape);
+  if (vshape != NULL)
+    shape = shape ? shape : vshape;
+  c->cas_ref = -1;
+  if (chance (rand, 0.08))
+    {
+      static const gchar *counts[] = { "+1", "-1", "abc", "neg", "huge" };
+      const gchar *k = PICK (rand, counts);
+      gsize len = g_bytes_get_size (c->value);
+
+      if (g_str_equal (k, "+1"))
+        c->count = g_strdup_printf ("%" G_GSIZE_FORMAT, len + 1);
+      else if (g_str_equal (k, "-1") && len > 0)
+        c->count = g_strdup_printf ("%" G_GSIZE_FORMAT, len - 1);
+      else if (g_str_equal (k, "neg"))
+        c->count = g_strdup ("-1");
+      else if (g_str_equal (k, "huge"))
+        c->count = g_strdup ("4294967296");
+      else
+        c->count = g_strdup ("abc");
+      shape = "count-mismatch";
+    }
+  if (g_str_equal (c->verb, "cas"))
+    {
+      guint r = g_rand_int_range (rand, 0, 10);
+
+      if (r < 6 && n_cas_seen > 0)
+        c->cas_ref = g_rand_int_range (rand, 1, n_cas_seen + 1);
+      else if (r < 6)
+        c->cas_ref = 1;
+      else if (r == 6)
+        c->cas = g_strdup ("0"), shape = shape ? shape : "cas-zero";
+      else if (r == 7)
+        c->cas = g_strdup ("18446744073709551615"), shape = shape ? shape : "cas-huge";
+      else if (r == 8)
+        c->cas = g_strdup ("18446744073709551616"), shape = shape ? shape : "cas-overflow";
+      else
+        shape = shape ? shape : "cas-missing";
+    }
+  c->noreply = chance (rand, 0.15);
+  if (chance (rand, 0.04))
+    {
+      c->extra = g_strdup ("extra");
+      shape = shape ? shape : "extra-arg";
+    }
+  c->eol = gen_eol (rand);
+  if (c->noreply && shape == NULL)
+    shape = "noreply";
+  if (g_str_equal (c->eol, "\n") && shape == NULL)
+    shape = "bare-lf";
+  c->label = join_label (c->verb, shape);
+  g_ptr_array_add (s->pool, c);
+  return c;
+}
+
+static DtCommand *
+gen_retrieval (DtSession *s, GRand *rand)
+{
+  static const gchar *verbs[] = { "get", "get", "gets", "gets", "gat", "gats" };
+  const gchar *verb = PICK (rand, verbs);
+  g_autoptr(GString) line = g_string_new (verb);
+  g_autoptr(GString) key = g_string_new (NULL);
+  const gchar *shape = NULL;
+  guint n = g_rand_int_range (rand, 1, 4);
+  g_autofree gchar *label = NULL;
+
+  if (verb[0] == 'g' && verb[1] == 'a')
+    {
+      const gchar *e = chance (rand, 0.7) ? "0" : PICK (rand, exptime_values);
+      g_string_append_printf (line, " %s", e);
+      if (!g_str_equal (e, "0"))
+        shape = "exptime";
+    }
+  if (chance (rand, 0.03))
+    {
+      n = 0;
+      shape = "no-key";
+    }
+  if (chance (rand, 0.03))
+    {
+      /* a multiget whose line is longer than 2048 bytes */
+      for (guint i = 0; i < 10; i++)
+        {
+          g_string_append_c (line, ' ');
+          for (guint j = 0; j < 240; j++)
+            g_string_append_c (line, 'A' + (gchar) i);
+        }
+      shape = "long-multiget";
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      const gchar *kshape = gen_key (rand, key);
+
+      g_string_append_c (line, ' ');
+      g_string_append_len (line, key->str, key->len);
+      if (kshape != NULL && shape == NULL)
+        shape = kshape;
+    }
+  if (chance (rand, 0.03))
+    {
+      g_string_append (line, "  ");
+      shape = shape ? shape : "trailing-spaces";
+    }
+  g_string_append (line, gen_eol (rand));
+  label = join_label (verb, shape);
+  return raw_command (s, label, line->str, line->len);
+}
+
+static DtCommand *
+gen_other (DtSession *s, GRand *rand)
+{
+  g_autoptr(GString) key = g_string_new (NULL);
+  const gchar *kshape = gen_key (rand, key);
+  g_autofree gchar *k = g_strndup (key->str, key->len);
+  g_autoptr(GString) line = g_string_new (NULL);
+  const gchar *eol = gen_eol (rand);
+  g_autofree gchar *label = NULL;
+  const gchar *verb, *shape = kshape;
+  gboolean noreply = chance (rand, 0.15);
+  DtCommand *c;
+
+  switch (g_rand_int_range (rand, 0, 7))
+    {
+    case 0:
+    case 1:
+      {
+        static const gchar *deltas[] = {
+          "1", "1", "5", "0", "18446744073709551615", "18446744073709551616", "-1", "abc",
+          " 5", "5abc", "",
+        };
+        const gchar *d = PICK (rand, deltas);
+
+        verb = chance (rand, 0.5) ? "incr" : "decr";
+        g_string_append_printf (line, "%s ", verb);
+        g_string_append_len (line, key->str, key->len);
+        if (*d != '\0')
+          g_string_append_printf (line, " %s", d);
+        if (!g_str_equal (d, "1") && !g_str_equal (d, "5") && shape == NULL)
+          shape = *d == '\0' ? "missing-arg" : "delta";
+        break;
+      }
+    case 2:
+    case 3:
+      verb = "delete";
+      g_string_append (line, "delete ");
+      g_string_append_len (line, key->str, key->len);
+      if (chance (rand, 0.1))
+        {
+          const gchar *arg = chance (rand, 0.5) ? "0" : "5";
+
+          g_string_append_printf (line, " %s", arg);
+          shape = shape ? shape : (arg[0] == '0' ? "time-0" : "time-5");
+        }
+      break;
+    case 4:
+      {
+        const gchar *e = chance (rand, 0.5) ? "0" : PICK (rand, exptime_values);
+
+        verb = "touch";
+        g_string_append (line, "touch ");
+        g_string_append_len (line, key->str, key->len);
+        if (chance (rand, 0.05))
+          shape = shape ? shape : "missing-arg";
+        else
+          {
+            g_string_append_printf (line, " %s", e);
+            if (!g_str_equal (e, "0") && shape == NULL)
+              shape = "exptime";
+          }
+        break;
+      }
+    case 5:
+      {
+        /* No delay: memcached's delayed flush_all moves oldest_live into
+         * the future, which makes items an earlier flush_all invalidated
+         * (and not yet reclaimed) visible again, so the reference's state
+         * would depend on earlier sessions and on the clock. */
+        static const gchar *args[] = { "", "", " 0", " -1", " abc" };
+        const gchar *a = PICK (rand, args);
+
+        verb = "flush_all";
+        g_string_append_printf (line, "flush_all%s", a);
+        shape = *a == '\0' ? NULL : a + 1;
+        break;
+      }
+    default:
+      {
+        static const gchar *args[] = { " 0", " 1", "", " abc" };
+        const gchar *a = PICK (rand, args);
+
+        verb = "verbosity";
+        g_string_append_printf (line, "verbosity%s", a);
+        shape = *a == '\0' ? "missing-arg" : NULL;
+        break;
+      }
+    }
+  if (noreply)
+    {
+      g_string_append (line, " noreply");
+      shape = shape ? shape : "noreply";
+    }
+  if (chance (rand, 0.03))
+    {
+      g_string_append (line, " extra");
+      shape = shape ? shape : "extra-arg";
+    }
+  if (g_str_equal (eol, "\n") && shape == NULL)
+    shape = "bare-lf";
+  g_string_append (line, eol);
+  label = join_label (verb, shape);
+  c = raw_command (s, label, line->str, line->len);
+  return c;
+}
+
+static DtCommand *
+gen_odd (DtSession *s, GRand *rand, gboolean *terminal)
+{
+  *terminal = FALSE;
+  switch (g_rand_int_range (rand, 0, 12))
+    {
+    case 0:
+      return raw_commandf (s, "unknown/word", "foo bar\r\n");
+    case 1:
+      return raw_commandf (s, "unknown/http", "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    case 2:
+      return raw_commandf (s, "unknown/empty-line", "\r\n");
+    case 3:
+      return raw_commandf (s, "unknown/spaces", "   \r\n");
+    case 4:
+      {
+        static const gchar *subs[] = { "", "", " settings", " items", " slabs", " sizes", " conns", " reset", " foo", " detail on", " detail off" };
+        const gchar *sub = PICK (rand, subs);
+        g_autofree gchar *label = g_strdup_printf ("stats/%s", *sub ? sub + 1 : "general");
+
+        return raw_commandf (s, label, "stats%s\r\n", sub);
+      }
+    case 5:
+      {
+        DtCommand *c = raw_commandf (s, "version/plain", "version\r\n");
+
+        c->n_version = 1;
+        return c;
+      }
+    case 6:
+      {
+        /* a line longer than 2048 bytes, with its newline */
+        g_autoptr(GString) line = g_string_new ("set ");
+
+        for (guint i = 0; i < 2100; i++)
+          g_string_append_c (line, 'L');
+        g_string_append (line, " 0 0 1\r\nv\r\n");
+        return raw_command (s, "set/long-line", line->str, line->len);
+      }
+    case 7:
+      return raw_commandf (s, "unknown/nul", "%s", "get k0");  /* completed below */
+    case 8:
+      {
+        /* a line longer than 2048 bytes without a newline: both close */
+        g_autoptr(GString) line = g_string_new (chance (rand, 0.5) ? "set " : "");
+
+        for (guint i = 0; i < 3000; i++)
+          g_string_append_c (line, 'L');
+        *terminal = TRUE;
+        return raw_command (s, "unknown/long-line-no-eol", line->str, line->len);
+      }
+    case 9:
+      *terminal = TRUE;
+      return raw_commandf (s, "quit/plain", "quit\r\n");
+    case 10:
+      return raw_commandf (s, "unknown/uppercase", "GET k0\r\n");
+    default:
+      return raw_commandf (s, "unknown/missing-args", "%s\r\n",
+                           g_rand_boolean (rand) ? "set k0 0 0" : (g_rand_boolean (rand) ? "incr k0" : "cas k0 0 0 1\r\nv"));
+    }
+}
+
+static DtSession *
+dt_session_generate (guint32 seed, gsize item_size)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  DtSession *s = dt_session_new (seed, NULL);
+  guint n = g_rand_int_range (rand, 20, 41);
+  guint emitted = 0, n_gets = 0;
+
+  while (emitted < n)
+    {
+      GPtrArray *step = dt_step_new ();
+      guint k = chance (rand, 0.2) ? g_rand_int_range (rand, 2, 5) : 1;
+      gboolean done = FALSE;
+
+      for (guint i = 0; i < k && emitted < n && !done; i++)
+        {
+          guint r = g_rand_int_range (rand, 0, 100);
+          gboolean terminal = FALSE;
+          DtCommand *c;
+
+          if (r < 35)
+            c = gen_storage (s, rand, item_size, n_gets);
+          else if (r < 65)
+            {
+              c = gen_retrieval (s, rand);
+              if (g_str_has_prefix (c->label, "gets") || g_str_has_prefix (c->label, "gats"))
+                n_gets++;
+            }
+          else if (r < 90)
+            c = gen_other (s, rand);
+          else
+            {
+              c = gen_odd (s, rand, &terminal);
+              if (g_str_equal (c->label, "unknown/nul"))
+                {
+                  /* a NUL in the middle of a command line */
+                  g_bytes_unref (c->raw);
+                  c->raw = g_bytes_new ("get k0\0 k1\r\n", 12);
+                }
+              if (c->n_version > 0 && (step->len > 0 || k > 1))
+                {
+                  /* `version` goes alone, so fences count simply */
+                  g_free (c->label);
+                  g_bytes_unref (c->raw);
+                  c->label = g_strdup ("unknown/word");
+                  c->raw = g_bytes_new ("foo bar\r\n", 9);
+                  c->n_version = 0;
+                }
+            }
+          if (terminal)
+            {
+              /* only as the last write of the session, alone */
+              if (step->len > 0)
+                {
+                  g_ptr_array_add (s->steps, step);
+                  step = dt_step_new ();
+                }
+              c->terminal = TRUE;
+              g_ptr_array_add (step, c);
+              emitted++;
+              done = TRUE;
+              n = emitted;
+              break;
+            }
+          g_ptr_array_add (step, c);
+          emitted++;
+        }
+      g_ptr_array_add (s->steps, step);
+      if (done)
+        break;
+    }
+  return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Per-server connection */
+
+typedef enum
+{
+  DT_END_FENCE,
+  DT_END_CLOSED,
+  DT_END_TIMEOUT,
+} DtEnd;
+
+typedef struct
+{
+  const gchar *name;
+  gchar *host, *port;
+  int fd;
+  GByteArray *fence;     /* this server's version line, with \r\n */
+  GHashTable *cas_seq;   /* raw unique (owned) -> seq */
+  GPtrArray *cas_raw;    /* seq-1 -> raw unique */
+} DtServer;
+
+static gboolean
+dt_server_parse (DtServer *server, const gchar *name, const gchar *spec, GError **error)
+{
+  const gchar *colon = strrchr (spec, ':');
+
+  server->name = name;
+  if (colon == NULL || colon == spec || colon[1] == '\0')
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--%s: expected HOST:PORT, got “%s”", name, spec);
+      return FALSE;
+    }
+  server->host = g_strndup (spec, colon - spec);
+  server->port = g_strdup (colon + 1);
+  server->fd = -1;
+  server->fence = g_byte_array_new ();
+  server->cas_seq = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->cas_raw = g_ptr_array_new ();
+  return TRUE;
+}
+
+static void
+dt_server_disconnect (DtServer *server)
+{
+  if (server->fd >= 0)
+    close (server->fd);
+  server->fd = -1;
+}
+
+static void
+dt_server_clear (DtServer *server)
+{
+  dt_server_disconnect (server);
+  g_free (server->host);
+  g_free (server->port);
+  g_clear_pointer (&server->fence, g_byte_array_unref);
+  g_clear_pointer (&server->cas_seq, g_hash_table_unref);
+  g_clear_pointer (&server->cas_raw, g_ptr_array_unref);
+}
+
+static gboolean
+line_complete (GByteArray *reply, gsize from, gsize *end)
+{
+  for (gsize i = from; i < reply->len; i++)
+    if (reply->data[i] == '\n')
+      {
+        *end = i + 1;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* Counts this server's fence lines at line starts of @reply, skipping
+ * VALUE data blocks. */
+static guint
+count_fences (DtServer *server, GByteArray *reply)
+{
+  gsize pos = 0, end;
+  guint n = 0;
+
+  while (line_complete (reply, pos, &end))
+    {
+      gsize len = end - pos;
+
+      if (server->fence->len == 0 ? len > 8 && memcmp (reply->data + pos, "VERSION ", 8) == 0
+          : len == server->fence->len && memcmp (reply->data + pos, server->fence->data, len) == 0)
+        n++;
+      else if (len > 6 && memcmp (reply->data + pos, "VALUE ", 6) == 0)
+        {
+          g_autofree gchar *line = g_strndup ((const gchar *) reply->data + pos, len);
+          g_auto(GStrv) tokens = g_strsplit (g_strstrip (line), " ", -1);
+          guint n_tokens = g_strv_length (tokens);
+
+          if (n_tokens >= 4)
+            {
+              guint64 bytes = g_ascii_strtoull (tokens[3], NULL, 10);
+
+              if (end + bytes + 2 > reply->len)
+                return n;  /* data block incomplete */
+              end += bytes + 2;
+            }
+        }
+      pos = end;
+    }
+  return n;
+}
+
+/* Writes @data and reads until @n_fences fence lines arrived, the server
+ * closed, or @timeout_ms passed without completion. */
+static DtEnd
+dt_server_exchange (DtServer *server, const guint8 *data, gsize len, guint n_fences,
+                    gint timeout_ms, GByteArray *reply)
+{
+  gsize written = 0;
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  if (server->fd < 0)
+    return DT_END_CLOSED;
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = server->fd, .events = POLLIN | (written < len ? POLLOUT : 0) };
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+      int r;
+
+      if (left <= 0)
+        return DT_END_TIMEOUT;
+      r = poll (&pfd, 1, (int) MIN (left, 1000));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r < 0)
+        return DT_END_CLOSED;
+      if (pfd.revents & (POLLIN | POLLHUP | POLLERR))
+        {
+          guint8 buf[65536];
+          ssize_t n = recv (server->fd, buf, sizeof buf, 0);
+
+          if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
+            {
+              dt_server_disconnect (server);
+              return DT_END_CLOSED;
+            }
+          if (n > 0)
+            {
+              g_byte_array_append (reply, buf, n);
+              if (n_fences > 0 && count_fences (server, reply) >= n_fences)
+                return DT_END_FENCE;
+            }
+        }
+      if (written < len && (pfd.revents & POLLOUT))
+        {
+          ssize_t n = send (server->fd, data + written, len - written, MSG_NOSIGNAL);
+
+          if (n < 0 && errno != EAGAIN && errno != EINTR)
+            {
+              /* keep reading what it said before it went away */
+              written = len;
+              continue;
+            }
+          if (n > 0)
+            written += n;
+        }
+    }
+}
+
+static gboolean
+dt_server_connect (DtServer *server, GError **error)
+{
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+  struct addrinfo *res = NULL;
+  int rc, fd = -1, one = 1;
+  g_autoptr(GByteArray) reply = g_byte_array_new ();
+  gsize end;
+
+  dt_server_disconnect (server);
+  rc = getaddrinfo (server->host, server->port, &hints, &res);
+  if (rc != 0)
+    {
+      g_set_error (error, DT_ERROR, 0, "%s %s:%s: %s", server->name, server->host, server->port, gai_strerror (rc));
+      return FALSE;
+    }
+  for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next)
+    {
+      fd = socket (ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+      if (fd >= 0 && connect (fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        break;
+      if (fd >= 0)
+        close (fd);
+      fd = -1;
+    }
+  freeaddrinfo (res);
+  if (fd < 0)
+    {
+      g_set_error (error, DT_ERROR, 0, "%s %s:%s: %s", server->name, server->host, server->port, g_strerror (errno));
+      return FALSE;
+    }
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
+  server->fd = fd;
+
+  /* flush_all, then learn the fence: this server's version line (an
+   * empty fence matches any VERSION line) */
+  g_byte_array_set_size (server->fence, 0);
+  if (dt_server_exchange (server, (const guint8 *) "flush_all\r\n" DT_FENCE, 20, 1,
+                          DT_FENCE_TIMEOUT_MS, reply) != DT_END_FENCE)
+    {
+      dt_server_disconnect (server);
+      g_set_error (error, DT_ERROR, 0, "%s: no reply to flush_all and version", server->name);
+      return FALSE;
+    }
+  for (gsize pos = 0; line_complete (reply, pos, &end); pos = end)
+    if (end - pos > 8 && memcmp (reply->data + pos, "VERSION ", 8) == 0)
+      g_byte_array_append (server->fence, reply->data + pos, end - pos);
+  g_hash_table_remove_all (server->cas_seq);
+  g_ptr_array_set_size (server->cas_raw, 0);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Rendering, normalising, comparing */
+
+static void
+render_command (const DtCommand *c, DtServer *server, GByteArray *out)
+{
+  g_autoptr(GString) line = NULL;
+  gsize vlen;
+  const guint8 *value;
+  guint64 count;
+  gchar *endp = NULL;
+
+  if (c->raw != NULL)
+    {
+      g_byte_array_append (out, g_bytes_get_data (c->raw, NULL), g_bytes_get_size (c->raw));
+      return;
+    }
+  value = g_bytes_get_data (c->value, &vlen);
+  line = g_string_new (c->verb);
+  g_string_append_c (line, ' ');
+  g_string_append_len (line, c->key, c->key_len);
+  g_string_append_printf (line, " %s %s ", c->flags, c->exptime);
+  if (c->count != NULL)
+    g_string_append (line, c->count);
+  else
+    g_string_append_printf (line, "%" G_GSIZE_FORMAT, vlen);
+  if (c->cas_ref > 0)
+    {
+      const gchar *raw = server && (guint) c->cas_ref <= server->cas_raw->len
+        ? g_ptr_array_index (server->cas_raw, c->cas_ref - 1) : NULL;
+
+      if (raw != NULL)
+        g_string_append_printf (line, " %s", raw);
+      else if (server != NULL)
+        g_string_append (line, " 1");  /* a unique not seen: the same bytes to both */
+      else
+        g_string_append_printf (line, " <cas#%d>", c->cas_ref);
+    }
+  else if (c->cas != NULL)
+    g_string_append_printf (line, " %s", c->cas);
+  if (c->noreply)
+    g_string_append (line, " noreply");
+  if (c->extra != NULL)
+    g_string_append_printf (line, " %s", c->extra);
+  g_string_append (line, c->eol);
+  g_byte_array_append (out, (const guint8 *) line->str, line->len);
+
+  /* the data block: always count+2 bytes when the count is a number, so
+   * that a count that disagrees gives "bad data chunk" rather than a
+   * stream out of step; otherwise the value as is */
+  count = g_ascii_strtoull (c->count ? c->count : "x", &endp, 10);
+  if (c->count == NULL || c->count[0] == '-' || endp == c->count || *endp != '\0' || count > (guint64) vlen + 16)
+    {
+      g_byte_array_append (out, value, vlen);
+      g_byte_array_append (out, (const guint8 *) "\r\n", 2);
+    }
+  else
+    {
+      gsize start = out->len;
+
+      g_byte_array_append (out, value, vlen);
+      g_byte_array_append (out, (const guint8 *) "\r\n", 2);
+      g_byte_array_set_size (out, start + count + 2);
+      for (gsize i = start + vlen + 2; i < out->len; i++)
+        out->data[i] = 'Z';
+    }
+}
+
+static void
+append_escaped (GString *out, const guint8 *data, gsize len, gsize max)
+{
+  gsize shown = 0;
+
+  for (gsize i = 0; i < len; )
+    {
+      gsize run = 1;
+
+      while (i + run < len && data[i + run] == data[i])
+        run++;
+      if (run >= 16)
+        {
+          g_string_append_printf (out, "%c{×%" G_GSIZE_FORMAT "}", g_ascii_isprint (data[i]) ? data[i] : '?', run);
+          i += run;
+          shown += 8;
+          continue;
+        }
+      if (shown >= max)
+        {
+          g_string_append_printf (out, "…(+%" G_GSIZE_FORMAT " bytes)", len - i);
+          return;
+        }
+      switch (data[i])
+        {
+        case '\r': g_string_append (out, "\\r"); break;
+        case '\n': g_string_append (out, "\\n"); break;
+        case '\t': g_string_append (out, "\\t"); break;
+        case '\\': g_string_append (out, "\\\\"); break;
+        default:
+          if (data[i] >= 0x20 && data[i] < 0x7f)
+            g_string_append_c (out, data[i]);
+          else
+            g_string_append_printf (out, "\\x%02x", data[i]);
+        }
+      i++;
+      shown++;
+    }
+}
+
+/* Normalises one step's reply: drops the trailing fence, numbers cas
+ * uniques by first appearance, blanks stats values and version strings,
+ * and records how the read ended. */
+static void
+normalise (DtServer *server, GByteArray *reply, DtEnd end, GByteArray *out)
+{
+  gsize pos = 0, stop = reply->len, lend;
+
+  if (end == DT_END_FENCE && reply->len >= server->fence->len
+      && memcmp (reply->data + reply->len - server->fence->len, server->fence->data, server->fence->len) == 0)
+    stop = reply->len - server->fence->len;
+  while (pos < stop)
+    {
+      gsize len;
+
+      if (!line_complete (reply, pos, &lend) || lend > stop)
+        lend = stop;
+      len = lend - pos;
+      if (len > 6 && memcmp (reply->data + pos, "VALUE ", 6) == 0)
+        {
+          g_autofree gchar *line = g_strndup ((const gchar *) reply->data + pos, len);
+          g_auto(GStrv) tokens = NULL;
+          gchar *nl = strpbrk (line, "\r\n");
+          guint n;
+
+          if (nl != NULL)
+            *nl = '\0';
+          tokens = g_strsplit (line, " ", -1);
+          n = g_strv_length (tokens);
+          if (n == 5)
+            {
+              gpointer seq;
+
+              if (!g_hash_table_lookup_extended (server->cas_seq, tokens[4], NULL, &seq))
+                {
+                  gchar *raw = g_strdup (tokens[4]);
+
+                  g_ptr_array_add (server->cas_raw, raw);
+                  seq = GUINT_TO_POINTER (server->cas_raw->len);
+                  g_hash_table_insert (server->cas_seq, raw, seq);
+                }
+              g_free (tokens[4]);
+              tokens[4] = g_strdup_printf ("#%u", GPOINTER_TO_UINT (seq));
+            }
+          {
+            g_autofree gchar *joined = g_strjoinv (" ", tokens);
+
+            g_byte_array_append (out, (const guint8 *) joined, strlen (joined));
+            g_byte_array_append (out, reply->data + pos + strlen (line), len - strlen (line));
+          }
+          if (n >= 4)
+            {
+              guint64 bytes = g_ascii_strtoull (tokens[3], NULL, 10);
+              gsize dend = MIN ((guint64) stop, lend + bytes + 2);
+
+              g_byte_array_append (out, reply->data + lend, dend - lend);
+              lend = dend;
+            }
+        }
+      else if (len > 5 && memcmp (reply->data + pos, "STAT ", 5) == 0)
+        {
+          const guint8 *sp = memchr (reply->data + pos + 5, ' ', len - 5);
+          gsize name_end = sp ? (gsize) (sp - reply->data) : lend;
+
+          /* per-class and per-connection lines ("STAT 1:chunk_size",
+           * "STAT items:1:number", "STAT 12:addr") depend on the server's
+           * history, not on the session: dropped */
+          if (memchr (reply->data + pos + 5, ':', name_end - pos - 5) != NULL)
+            {
+              pos = lend;
+              continue;
+            }
+          g_byte_array_append (out, reply->data + pos, name_end - pos);
+          g_byte_array_append (out, (const guint8 *) " *\r\n", 4);
+        }
+      else if (len > 8 && memcmp (reply->data + pos, "VERSION ", 8) == 0)
+        g_byte_array_append (out, (const guint8 *) "VERSION *\r\n", 11);
+      else
+        g_byte_array_append (out, reply->data + pos, len);
+      pos = lend;
+    }
+  if (end == DT_END_CLOSED)
+    g_byte_array_append (out, (const guint8 *) "<closed>", 8);
+  else if (end == DT_END_TIMEOUT)
+    g_byte_array_append (out, (const guint8 *) "<no reply>", 10);
+}
+
+/* The normalised replies of one server to one session. */
+typedef struct
+{
+  GPtrArray *replies;  /* (element-type GByteArray) */
+} DtRun;
+
+static void
+dt_run_clear (DtRun *run)
+{
+  g_clear_pointer (&run->replies, g_ptr_array_unref);
+}
+
+typedef struct
+{
+  DtServer reference, target;
+  gsize item_size;
+  guint runs;
+} Dt;
+
+static void
+run_on (Dt *dt, DtServer *server, const DtSession *s, DtRun *run)
+{
+  g_autoptr(GError) error = NULL;
+
+  run->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
+  if (!dt_server_connect (server, &error))
+    {
+      g_printerr ("braid-difftest: %s\n", error->message);
+      exit (2);
+    }
+  for (guint i = 0; i < s->steps->len; i++)
+    {
+      GPtrArray *step = g_ptr_array_index (s->steps, i);
+      g_autoptr(GByteArray) bytes = g_byte_array_new ();
+      g_autoptr(GByteArray) reply = g_byte_array_new ();
+      GByteArray *norm = g_byte_array_new ();
+      gboolean terminal = FALSE;
+      guint n_fences = 1;
+      DtEnd end;
+
+      for (guint j = 0; j < step->len; j++)
+        {
+          DtCommand *c = g_ptr_array_index (step, j);
+
+          render_command (c, server, bytes);
+          terminal |= c->terminal;
+          n_fences += c->n_version;
+        }
+      if (terminal)
+        {
+          n_fences = 0;
+          end = dt_server_exchange (server, bytes->data, bytes->len, 0, DT_TERMINAL_TIMEOUT_MS, reply);
+          if (end == DT_END_TIMEOUT)
+            {
+              /* still open after the bounded wait: say so */
+              normalise (server, reply, DT_END_FENCE, norm);
+              g_byte_array_append (norm, (const guint8 *) "<open>", 6);
+              g_ptr_array_add (run->replies, norm);
+              break;
+            }
+        }
+      else
+        {
+          g_byte_array_append (bytes, (const guint8 *) DT_FENCE, strlen (DT_FENCE));
+          end = dt_server_exchange (server, bytes->data, bytes->len, n_fences, DT_FENCE_TIMEOUT_MS, reply);
+        }
+      normalise (server, reply, end, norm);
+      g_ptr_array_add (run->replies, norm);
+      if (end != DT_END_FENCE)
+        break;
+    }
+  dt_server_disconnect (server);
+  dt->runs++;
+}
+
+/* Runs @s on both servers; returns the first divergent step or -1. */
+static gint
+run_session (Dt *dt, const DtSession *s, DtRun *ref, DtRun *tgt)
+{
+  guint n;
+
+  run_on (dt, &dt->reference, s, ref);
+  run_on (dt, &dt->target, s, tgt);
+  n = MAX (ref->replies->len, tgt->replies->len);
+  for (guint i = 0; i < n; i++)
+    {
+      GByteArray *a = i < ref->replies->len ? g_ptr_array_index (ref->replies, i) : NULL;
+      GByteArray *b = i < tgt->replies->len ? g_ptr_array_index (tgt->replies, i) : NULL;
+
+      if (a == NULL || b == NULL || a->len != b->len || memcmp (a->data, b->data, a->len) != 0)
+        return (gint) i;
+    }
+  return -1;
+}
+
+static gchar *
+step_label (const DtSession *s, guint i)
+{
+  GPtrArray *step = g_ptr_array_index (s->steps, i);
+  g_autoptr(GString) label = g_string_new (NULL);
+
+  for (guint j = 0; j < step->len; j++)
+    {
+      DtCommand *c = g_ptr_array_index (step, j);
+
+      if (j > 0)
+        g_string_append (label, " + ");
+      g_string_append (label, c->label);
+    }
+  return g_string_free (g_steal_pointer (&label), FALSE);
+}
+
+/* The group label of @s's divergence, or NULL if it does not diverge. */
+static gchar *
+divergence_group (Dt *dt, const DtSession *s)
+{
+  DtRun ref = { 0 }, tgt = { 0 };
+  gint at = run_session (dt, s, &ref, &tgt);
+  gchar *label = at >= 0 && (guint) at < s->steps->len ? step_label (s, at) : NULL;
+
+  dt_run_clear (&ref);
+  dt_run_clear (&tgt);
+  return label;
+}
+
+/* ------------------------------------------------------------------ */
+/* Shrinking (delta debugging) */
+
+static gboolean
+still_diverges (Dt *dt, const DtSession *s, const gchar *group)
+{
+  g_autofree gchar *label = NULL;
+
+  if (s->steps->len == 0)
+    return FALSE;
+  label = divergence_group (dt, s);
+  return label != NULL && g_str_equal (label, group);
+}
+
+/* ddmin over the steps: drop chunks, then single steps. */
+static DtSession *
+shrink_steps (Dt *dt, DtSession *s, const gchar *group)
+{
+  guint n = 2;
+
+  while (s->steps->len >= 2)
+    {
+      guint len = s->steps->len, chunk = (len + n - 1) / n;
+      gboolean reduced = FALSE;
+
+      for (guint start = 0; start < len; start += chunk)
+        {
+          DtSession *candidate = dt_session_copy (s);
+
+          g_ptr_array_remove_range (candidate->steps, start, MIN (chunk, len - start));
+          if (still_diverges (dt, candidate, group))
+            {
+              dt_session_free (s);
+              s = candidate;
+              n = MAX (n - 1, 2);
+              reduced = TRUE;
+              break;
+            }
+          dt_session_free (candidate);
+        }
+      if (!reduced)
+        {
+          if (n >= len)
+            break;
+          n = MIN (n * 2, len);
+        }
+    }
+  return s;
+}
+
+/* Replaces @s's step @i's command @j with @c in a copy. */
+static DtSession *
+with_command (DtSession *s, guint i, guint j, DtCommand *c)
+{
+  DtSession *candidate = dt_session_copy (s);
+  GPtrArray *step = g_ptr_array_index (candidate->steps, i);
+
+  step->pdata[j] = c;
+  return candidate;
+}
+
+static DtSession *
+try_candidate (Dt *dt, DtSession *s, DtSession *candidate, const gchar *group, gboolean *changed)
+{
+  if (still_diverges (dt, candidate, group))
+    {
+      dt_session_free (s);
+      *changed = TRUE;
+      return candidate;
+    }
+  dt_session_free (candidate);
+  return s;
+}
+
+static DtSession *
+shrink (Dt *dt, DtSession *s, const gchar *group)
+{
+  gboolean changed = TRUE;
+
+  for (guint round = 0; changed && round < 4; round++)
+    {
+      changed = FALSE;
+      s = shrink_steps (dt, s, group);
+
+      /* unpipeline: one command per write, then drop single commands */
+      for (guint i = 0; i < s->steps->len; i++)
+        {
+          GPtrArray *step = g_ptr_array_index (s->steps, i);
+
+          if (step->len > 1)
+            {
+              DtSession *candidate = dt_session_copy (s);
+              GPtrArray *old = g_ptr_array_steal_index (candidate->steps, i);
+
+              for (guint j = 0; j < old->len; j++)
+                {
+                  GPtrArray *single = dt_step_new ();
+
+                  g_ptr_array_add (single, g_ptr_array_index (old, j));
+                  g_ptr_array_insert (candidate->steps, i + j, single);
+                }
+              g_ptr_array_unref (old);
+              s = try_candidate (dt, s, candidate, group, &changed);
+            }
+        }
+      for (guint i = 0; i < s->steps->len; i++)
+        {
+          GPtrArray *step = g_ptr_array_index (s->steps, i);
+
+          for (guint j = 0; step->len > 1 && j < step->len; j++)
+            {
+              DtSession *candidate = dt_session_copy (s);
+              gboolean was = changed;
+
+              g_ptr_array_remove_index ((GPtrArray *) g_ptr_array_index (candidate->steps, i), j);
+              changed = FALSE;
+              s = try_candidate (dt, s, candidate, group, &changed);
+              step = g_ptr_array_index (s->steps, i);
+              if (changed)
+                j--;
+              changed |= was;
+            }
+        }
+
+      /* simplify storage commands' values */
+      for (guint i = 0; i < s->steps->len; i++)
+        {
+          GPtrArray *step = g_ptr_array_index (s->steps, i);
+
+          for (guint j = 0; j < step->len; j++)
+            {
+              DtCommand *c = g_ptr_array_index (step, j);
+
+              if (c->verb == NULL)
+                continue;
+              for (guint k = 0; k < 5; k++)
+                {
+                  DtCommand *n;
+
+                  c = g_ptr_array_index ((GPtrArray *) g_ptr_array_index (s->steps, i), j);
+                  n = dt_command_copy (c);
+                  if (k == 0 && g_bytes_get_size (c->value) > 1)
+                    {
+                      g_bytes_unref (n->value);
+                      n->value = g_bytes_new ("v", 1);
+                    }
+                  else if (k == 1 && !g_str_equal (c->flags, "0"))
+                    g_free (n->flags), n->flags = g_strdup ("0");
+                  else if (k == 2 && !g_str_equal (c->exptime, "0"))
+                    g_free (n->exptime), n->exptime = g_strdup ("0");
+                  else if (k == 3 && c->noreply)
+                    n->noreply = FALSE;
+                  else if (k == 4 && c->extra != NULL)
+                    g_clear_pointer (&n->extra, g_free);
+                  else
+                    {
+                      dt_command_free (n);
+                      continue;
+                    }
+                  g_ptr_array_add (s->pool, n);
+                  s = try_candidate (dt, s, with_command (s, i, j, n), group, &changed);
+                }
+            }
+        }
+    }
+  return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reporting */
+
+static void
+print_session (Dt *dt, const DtSession *s)
+{
+  DtRun ref = { 0 }, tgt = { 0 };
+  gint at = run_session (dt, s, &ref, &tgt);
+
+  for (guint i = 0; i < s->steps->len; i++)
+    {
+      GPtrArray *step = g_ptr_array_index (s->steps, i);
+      g_autoptr(GByteArray) bytes = g_byte_array_new ();
+      g_autoptr(GString) line = g_string_new (NULL);
+
+      for (guint j = 0; j < step->len; j++)
+        render_command (g_ptr_array_index (step, j), NULL, bytes);
+      append_escaped (line, bytes->data, bytes->len, 400);
+      g_print ("  %2u > %s\n", i + 1, line->str);
+      for (guint w = 0; w < 2; w++)
+        {
+          DtRun *run = w == 0 ? &ref : &tgt;
+          g_autoptr(GString) text = g_string_new (NULL);
+
+          if (i < run->replies->len)
+            {
+              GByteArray *r = g_ptr_array_index (run->replies, i);
+
+              append_escaped (text, r->data, r->len, 400);
+            }
+          else
+            g_string_append (text, "(not sent: closed before)");
+          g_print ("       %s %s\n", w == 0 ? "reference:" : "target:   ", text->str);
+        }
+      if ((gint) i == at)
+        g_print ("       ^^^ differs\n");
+    }
+  dt_run_clear (&ref);
+  dt_run_clear (&tgt);
+}
+
+typedef struct
+{
+  guint count;
+  guint32 first_seed;
+} DtGroup;
+
+int
+main (int argc, char **argv)
+{
+  g_autofree gchar *reference = NULL, *target = NULL;
+  gint64 seed = 1;
+  gint sessions = 100, item_size = 64 * 1024;
+  gboolean do_shrink = FALSE, verbose = FALSE;
+  GOptionEntry entries[] = {
+    { "reference", 0, 0, G_OPTION_ARG_STRING, &reference, "The reference server (memcached)", "HOST:PORT" },
+    { "target", 0, 0, G_OPTION_ARG_STRING, &target, "The server under test (braid-memcached)", "HOST:PORT" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "First session's seed (default 1); session i uses seed+i", "N" },
+    { "sessions", 0, 0, G_OPTION_ARG_INT, &sessions, "Number of sessions (default 100)", "K" },
+    { "item-size", 0, 0, G_OPTION_ARG_INT, &item_size, "Both servers' -I in bytes (default 65536)", "BYTES" },
+    { "shrink", 0, 0, G_OPTION_ARG_NONE, &do_shrink, "Shrink each new divergence group to a minimal session", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every divergent session in full", NULL },
+    { NULL },
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new ("- differential tester for the memcached text protocol");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) groups = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GList *names = NULL;
+  Dt dt = { 0 };
+  guint divergent = 0;
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error)
+      || (reference == NULL || target == NULL
+          ? (g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "--reference and --target are required"), TRUE)
+          : FALSE)
+      || sessions < 0 || seed < 0 || seed > G_MAXUINT32 || item_size < 1024
+      || !dt_server_parse (&dt.reference, "reference", reference, &error)
+      || !dt_server_parse (&dt.target, "target", target, &error))
+    {
+      g_printerr ("braid-difftest: %s\n", error ? error->message : "bad --sessions, --seed or --item-size");
+      return 2;
+    }
+  signal (SIGPIPE, SIG_IGN);
+  dt.item_size = item_size;
+
+  for (gint i = 0; i < sessions; i++)
+    {
+      guint32 session_seed = (guint32) (seed + i);
+      g_autoptr(DtSession) s = dt_session_generate (session_seed, dt.item_size);
+      DtRun ref = { 0 }, tgt = { 0 };
+      gint at = run_session (&dt, s, &ref, &tgt);
+      g_autofree gchar *group = NULL;
+      DtGroup *g;
+
+      dt_run_clear (&ref);
+      dt_run_clear (&tgt);
+      if (at < 0)
+        continue;
+      divergent++;
+      group = step_label (s, at);
+      g_print ("session %d (--seed %u --sessions 1): %u commands, diverges at write %d [%s]\n",
+               i, session_seed, dt_session_n_commands (s), at + 1, group);
+      if (verbose)
+        print_session (&dt, s);
+      if (do_shrink)
+        {
+          DtSession *small = shrink (&dt, dt_session_copy (s), group);
+          g_autofree gchar *small_group = divergence_group (&dt, small);
+
+          if (small_group != NULL && !g_str_equal (small_group, group))
+            {
+              g_free (group);
+              group = g_steal_pointer (&small_group);
+            }
+          if (!g_hash_table_contains (groups, group) || verbose)
+            {
+              g_print (" minimal session (%u commands; cas uniques shown as #n in order of first appearance, stats values as *):\n",
+                       dt_session_n_commands (small));
+              print_session (&dt, small);
+            }
+          dt_session_free (small);
+        }
+      g = g_hash_table_lookup (groups, group);
+      if (g == NULL)
+        {
+          g = g_new0 (DtGroup, 1);
+          g->first_seed = session_seed;
+          g_hash_table_insert (groups, g_strdup (group), g);
+        }
+      g->count++;
+    }
+
+  g_print ("%d sessions, %u divergent\n", sessions, divergent);
+  /* sorted, never in hash-table order */
+  names = g_list_sort (g_hash_table_get_keys (groups), (GCompareFunc) strcmp);
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      const gchar *name = l->data;
+      DtGroup *g = g_hash_table_lookup (groups, name);
+
+      g_print ("divergence [%s]: %u session%s, first --seed %u\n", name, g->count, g->count == 1 ? "" : "s", g->first_seed);
+    }
+  g_list_free (names);
+  dt_server_clear (&dt.reference);
+  dt_server_clear (&dt.target);
+  return divergent == 0 ? 0 : 1;
+}
