@@ -1,6 +1,9 @@
 /* braid — helpers shared by every test program. */
 #include "test-support.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include <string.h>
 
 static GPtrArray *
@@ -216,6 +219,12 @@ braid_test_build_path (const gchar *relative)
   return g_build_filename (root, relative, NULL);
 }
 
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 GSubprocess *
 braid_test_start_memcached (guint16 *port, const gchar * const *extra)
 {
@@ -237,7 +246,14 @@ braid_test_start_memcached (guint16 *port, const gchar * const *extra)
   for (; extra != NULL && *extra != NULL; extra++)
     g_ptr_array_add (argv, (gpointer) *extra);
   g_ptr_array_add (argv, NULL);
-  process = g_subprocess_newv ((const gchar * const *) argv->pdata, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  {
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+
+    /* A test that aborts must not leave its server behind (holding the
+     * test's stdout open would stall meson). */
+    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+    process = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
+  }
   g_assert_no_error (error);
   if (!braid_test_wait_for_port (*port, 10000))
     g_error ("braid-memcached did not start on port %u", *port);
