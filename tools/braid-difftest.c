@@ -1161,7 +1161,7 @@ run_session (Dt *dt, const DtSession *s, DtRun *ref, DtRun *tgt)
       GByteArray *a = i < ref->replies->len ? g_ptr_array_index (ref->replies, i) : NULL;
       GByteArray *b = i < tgt->replies->len ? g_ptr_array_index (tgt->replies, i) : NULL;
 
-      if (a == NULL || b == NULL || a->len != b->len || memcmp (a->data, b->data, a->len) != 0)
+      if (a == NULL || b == NULL || a->len != b->len || (a->len > 0 && memcmp (a->data, b->data, a->len) != 0))
         return (gint) i;
     }
   return -1;
