@@ -121,7 +121,9 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
   if (with_cas)
     g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, braid_mc_item_get_cas (item));
   g_string_append (self->out, "\r\n");
-  if (vlen <= COPY_VALUE_MAX)
+  /* Without a transport (a protocol driven directly) there is nothing to
+   * hand a reference to: the bytes wait in the output buffer. */
+  if (vlen <= COPY_VALUE_MAX || transport_of (self) == NULL)
     {
       g_string_append_len (self->out, (const gchar *) value, (gssize) vlen);
       g_string_append (self->out, "\r\n");

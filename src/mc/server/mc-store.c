@@ -105,7 +105,7 @@ random_seed (void)
   /* The kernel's entropy, not a GRand: the seed is a secret against
    * attackers, and nothing observable depends on it. */
   if (getrandom (&seed, sizeof seed, 0) != (ssize_t) sizeof seed)
-    seed = (guint64) g_get_monotonic_time () ^ ((guint64) getpid () << 32);
+    seed = (guint64) GPOINTER_TO_SIZE (&seed) ^ ((guint64) getpid () << 32);  /* ASLR, no clock */
   return seed != 0 ? seed : 1;
 }
 
