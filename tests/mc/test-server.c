@@ -9,7 +9,12 @@ typedef struct {
   const gchar *input;
   const gchar *output;
   gboolean closes;
+  gsize item_size_max;  /* 0: the default */
 } Session;
+
+#define K251 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" \
+             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk" \
+             "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
 
 static const Session sessions[] = {
   { "set a 1 0 3\r\nabc\r\nget a b\r\ngets a\r\n",
@@ -26,6 +31,29 @@ static const Session sessions[] = {
   { "bogus\r\nset k 0 0 3\r\nabcd\r\nget k\r\n",
     "ERROR\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n" },
   { "debugtime 10\r\n", "ERROR\r\n" },
+  /* what the differential tester found (issue #12), as memcached 1.6.18:
+   * noreply silences errors too */
+  { "set k 0 0 -1 noreply\r\nv\r\ndelete k 5 noreply\r\nincr k x noreply\r\nset k 0 0 1 noreply\r\nxy\r\n",
+    "ERROR\r\nERROR\r\n" },
+  /* an empty value is not a number; gat without keys is END */
+  { "set e 0 0 0\r\n\r\nincr e 1\r\ngat 10\r\ngats 0\r\n",
+    "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nEND\r\nEND\r\n" },
+  { "flush_all abc extra\r\nflush_all 0 x\r\ndelete " K251 " 5\r\n",
+    "CLIENT_ERROR invalid exptime argument\r\nOK\r\nCLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n" },
+  /* a get with a key too long answers the error alone */
+  { "get a " K251 " b\r\n", "CLIENT_ERROR bad command line format\r\n" },
+  /* an HTTP request is closed without a word */
+  { "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "", TRUE },
+  /* a set refused as too large takes the old value with it; the other
+   * storage commands leave it.  Flags other than 0 cost 4 bytes. */
+  { "set k 0 0 1\r\nx\r\nreplace k 0 0 100\r\n0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\r\nget k\r\n"
+    "set k 0 0 100\r\n0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\r\nget k\r\n"
+    "set k 0 0 97\r\n0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456\r\nset k 1 0 97\r\n0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456\r\nget k\r\n"
+    "set k 0 0 96\r\n012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789012345\r\nappend k 0 0 2\r\nxy\r\n",
+    "STORED\r\nSERVER_ERROR object too large for cache\r\nVALUE k 0 1\r\nx\r\nEND\r\n"
+    "SERVER_ERROR object too large for cache\r\nEND\r\n"
+    "STORED\r\nSERVER_ERROR object too large for cache\r\nEND\r\n"
+    "STORED\r\nNOT_STORED\r\n", FALSE, 48 + 2 + 99 + 8 },
   { "set k 0 0 1\r\nx\r\nquit\r\nget k\r\n", "STORED\r\n", TRUE },
   /* admin commands real tools send (issue #12), as memcached 1.6.18
    * answers them.  The fake clock's Unix time starts at 1767225600, so
@@ -78,12 +106,18 @@ run_session (const BraidChunking *chunking, gpointer data)
 {
   const Session *s = data;
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
-  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
-  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
-  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidMcServer) server = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
   g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
   g_autoptr(GBytes) written = NULL;
 
+  if (s->item_size_max != 0)
+    settings.store.item_size_max = s->item_size_max;
+  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
+  factory = braid_mc_server_create_factory (server);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
   braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
   for (guint i = 0; i < chunking->chunks->len; i++)
     {
@@ -105,6 +139,49 @@ test_sessions (void)
   for (gsize i = 0; i < G_N_ELEMENTS (sessions); i++)
     braid_test_for_each_chunking ((const guint8 *) sessions[i].input, strlen (sessions[i].input), 20,
                                   run_session, (gpointer) &sessions[i]);
+}
+
+/* memcached writes its replies after each get and whenever it has read
+ * all it was sent; a get with a key too long, or a close for bad input,
+ * takes back the replies it had not written yet.  So what a client gets
+ * depends on how its bytes arrived: all at once, the replies after the
+ * last get are lost; a byte at a time, none are. */
+static GBytes *
+deliver (const gchar *input, gsize chunk)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  gsize len = strlen (input);
+  GBytes *written;
+
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  for (gsize i = 0; i < len; i += chunk)
+    braid_protocol_data_received (BRAID_PROTOCOL (protocol), (const guint8 *) input + i, MIN (chunk, len - i));
+  written = braid_fake_transport_get_written (transport);
+  braid_fake_transport_close_from_peer (transport, NULL);
+  return written;
+}
+
+static void
+test_take_back_unwritten (void)
+{
+  const gchar *get_input = "set a 0 0 1\r\nx\r\nget a\r\nset b 0 0 1\r\ny\r\nget a " K251 "\r\n";
+  const gchar *http_input = "set a 0 0 1\r\nx\r\nGET / HTTP/1.1\r\n";
+  g_autoptr(GBytes) get_whole = deliver (get_input, G_MAXSIZE);
+  g_autoptr(GBytes) get_bytes = deliver (get_input, 1);
+  g_autoptr(GBytes) http_whole = deliver (http_input, G_MAXSIZE);
+  g_autoptr(GBytes) http_bytes = deliver (http_input, 1);
+
+  g_test_summary ("A get with a key too long, or a close for bad input, takes back the replies not yet written, "
+                  "as memcached does (compared live by braid-difftest)");
+  braid_assert_bytes_equal_str ("STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nCLIENT_ERROR bad command line format\r\n", get_whole);
+  braid_assert_bytes_equal_str ("STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nSTORED\r\nCLIENT_ERROR bad command line format\r\n",
+                                get_bytes);
+  braid_assert_bytes_equal_str ("", http_whole);
+  braid_assert_bytes_equal_str ("STORED\r\n", http_bytes);
 }
 
 /* ---- over the fake reactor, with several clients ---- */
@@ -715,6 +792,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/mc/server/sessions", test_sessions);
   g_test_add_func ("/mc/server/bad-input", test_bad_input_keeps_serving);
+  g_test_add_func ("/mc/server/take-back-unwritten", test_take_back_unwritten);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
   g_test_add_func ("/mc/server/connection-limit", test_connection_limit);

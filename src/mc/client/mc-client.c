@@ -749,7 +749,7 @@ braid_mc_client_store_async (BraidMcClient *self, BraidMcStoreMode mode, const g
   if (!check_keys (task, keys))
     return;
   size = g_bytes_get_size (data);
-  if (braid_mc_item_size (strlen (key), size, TRUE) > self->item_size_max)
+  if (braid_mc_item_size (strlen (key), flags, size, TRUE) > self->item_size_max)
     {
       g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_TOO_LARGE,
                                "A %" G_GSIZE_FORMAT "-byte value is over the %" G_GSIZE_FORMAT "-byte item limit",

@@ -31,6 +31,11 @@ typedef struct {
   gint64 exptime;
   gboolean with_cas;
   gboolean touch;
+  /* A key is too long: memcached still looks up (and counts, and
+   * touches) the keys before it, then takes back every reply not yet
+   * written and answers only the error.  Known from the start, so that
+   * no value goes out by reference first. */
+  gboolean doomed;
 } Retrieval;
 
 static void
@@ -50,6 +55,10 @@ struct _BraidMcServerProtocol
   BraidMcParser parser;
   gsize swallow;              /* bytes still to discard (object too large) */
   GString *out;               /* replies not yet written */
+  /* The part of @out that memcached would have written already: it
+   * writes after each get, so what a later failure takes back (a get with
+   * a key too long, a close for bad input) is only what came after. */
+  gsize out_kept;
   gboolean paused;
   gboolean closing;
   gboolean counted;           /* in curr_connections */
@@ -80,8 +89,16 @@ flush_out (BraidMcServerProtocol *self)
     g_autoptr(GBytes) bytes = g_string_free_to_bytes (self->out);
 
     self->out = g_string_sized_new (1024);
+    self->out_kept = 0;
     braid_transport_write_bytes (t, bytes);
   }
+}
+
+/* memcached's conn_release_items: replies not yet written are dropped. */
+static void
+take_back_unwritten (BraidMcServerProtocol *self)
+{
+  g_string_truncate (self->out, self->out_kept);
 }
 
 static void
@@ -153,17 +170,40 @@ continue_retrieval (BraidMcServerProtocol *self)
   view.keys = g_bytes_get_data (r->keys, &view.keys_len);
   while (braid_mc_command_next_key (&view, &r->offset, &key, &key_len))
     {
-      BraidMcItem *item = r->touch ? braid_mc_store_gat (store, key, key_len, r->exptime)
+      BraidMcItem *item;
+
+      if (key_len > BRAID_MC_KEY_MAX)
+        {
+          take_back_unwritten (self);
+          g_string_append (self->out, "CLIENT_ERROR bad command line format\r\n");
+          g_clear_pointer (&self->retrieval, retrieval_free);
+          return TRUE;
+        }
+      item = r->touch ? braid_mc_store_gat (store, key, key_len, r->exptime)
                                    : braid_mc_store_get (store, key, key_len);
 
-      if (item != NULL)
+      if (item != NULL && !r->doomed)
         append_value (self, item, r->with_cas);
       if (over_output_limit (self))
         return FALSE;
     }
   g_string_append (self->out, "END\r\n");
+  self->out_kept = self->out->len;
   g_clear_pointer (&self->retrieval, retrieval_free);
   return TRUE;
+}
+
+static gboolean
+has_long_key (const BraidMcCommand *cmd)
+{
+  gsize offset = 0;
+  const guint8 *key;
+  gsize key_len;
+
+  while (braid_mc_command_next_key (cmd, &offset, &key, &key_len))
+    if (key_len > BRAID_MC_KEY_MAX)
+      return TRUE;
+  return FALSE;
 }
 
 static void
@@ -176,6 +216,7 @@ start_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
   r->exptime = cmd->exptime;
   r->with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
   r->touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
+  r->doomed = has_long_key (cmd);
   self->retrieval = r;
 }
 
@@ -330,6 +371,11 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
           reply (self, cmd, "CLIENT_ERROR flush_all not allowed\r\n");
           break;
         }
+      if (cmd->bad_delay)
+        {
+          reply (self, cmd, "CLIENT_ERROR invalid exptime argument\r\n");
+          break;
+        }
       braid_mc_store_flush (store, cmd->has_number ? cmd->number : 0);
       reply (self, cmd, "OK\r\n");
       break;
@@ -340,7 +386,8 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       g_string_append (self->out, "VERSION " BRAID_MC_VERSION_STRING "\r\n");
       break;
     case BRAID_MC_COMMAND_VERBOSITY:
-      self->shared->settings.verbosity = (gint) cmd->number;
+      /* memcached's MAX_VERBOSITY_LEVEL */
+      self->shared->settings.verbosity = (gint) MIN (cmd->number, 2);
       reply (self, cmd, "OK\r\n");
       break;
     case BRAID_MC_COMMAND_DEBUGTIME:
@@ -372,14 +419,18 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
     case BRAID_MC_COMMAND_QUIT:
       return FALSE;
     case BRAID_MC_COMMAND_BAD_INPUT:
+      if (cmd->close)
+        {
+          /* memcached closes at once: what it had not written is lost. */
+          g_debug ("closing a connection: a command line longer than %d bytes, or HTTP", BRAID_MC_LINE_MAX);
+          take_back_unwritten (self);
+          return FALSE;
+        }
+      if (cmd->too_large)
+        braid_mc_store_refuse_too_large (store, cmd->key, cmd->key_len, cmd->forget_key);
       if (cmd->reply != NULL)
         g_string_append (self->out, cmd->reply);
       self->swallow = cmd->swallow;
-      if (cmd->close)
-        {
-          g_debug ("closing a connection: a command line longer than %d bytes", BRAID_MC_LINE_MAX);
-          return FALSE;
-        }
       break;
     case BRAID_MC_COMMAND_NONE:
     default:

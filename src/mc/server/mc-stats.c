@@ -149,9 +149,11 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_S ("evictions", st->store.evict ? "on" : "off");
   STAT_S ("domain_socket", "NULL");
   STAT_U ("umask", 700);
+  STAT_S ("shutdown_command", st->shutdown_func != NULL ? "yes" : "no");
   STAT_S ("growth_factor", "1.25");
   STAT_U ("chunk_size", 48);
   STAT_U ("num_threads", st->threads);
+  STAT_U ("num_threads_per_udp", st->threads);
   STAT_S ("stat_key_prefix", ":");
   STAT_S ("detail_enabled", st->detail_enabled ? "yes" : "no");
   STAT_U ("reqs_per_event", 20);
@@ -159,10 +161,43 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_U ("tcp_backlog", 1024);
   STAT_S ("binding_protocol", "ascii");
   STAT_S ("auth_enabled_sasl", "no");
+  STAT_S ("auth_enabled_ascii", "no");
   STAT_U ("item_size_max", st->store.item_size_max);
   STAT_S ("maxconns_fast", "yes");
+  /* braid has one LRU and no slab classes: what describes memcached's
+   * slab mover and LRU maintainer is reported as switched off. */
+  STAT_U ("hashpower_init", 0);
+  STAT_S ("slab_reassign", "no");
+  STAT_U ("slab_automove", 0);
+  STAT_S ("slab_automove_ratio", "0.00");
+  STAT_U ("slab_automove_window", 0);
+  STAT_U ("slab_chunk_max", st->store.item_size_max);
+  STAT_S ("lru_crawler", "no");
+  STAT_U ("lru_crawler_sleep", 0);
+  STAT_U ("lru_crawler_tocrawl", 0);
+  STAT_U ("tail_repair_time", 0);
   STAT_S ("flush_enabled", st->flush_enabled ? "yes" : "no");
-  STAT_S ("debugtime_enabled", st->debugtime ? "yes" : "no");
+  STAT_S ("dump_enabled", "yes");
+  STAT_S ("hash_algorithm", "xxh3");
+  STAT_S ("lru_maintainer_thread", "no");
+  STAT_S ("lru_segmented", "no");
+  STAT_U ("hot_lru_pct", 0);
+  STAT_U ("warm_lru_pct", 0);
+  STAT_S ("hot_max_factor", "0.00");
+  STAT_S ("warm_max_factor", "0.00");
+  STAT_S ("temp_lru", "no");
+  STAT_U ("temporary_ttl", 0);
+  STAT_U ("idle_timeout", 0);
+  STAT_U ("watcher_logbuf_size", 0);
+  STAT_U ("worker_logbuf_size", 0);
+  STAT_U ("read_buf_mem_limit", 0);
+  STAT_S ("track_sizes", "no");
+  STAT_S ("inline_ascii_response", "no");
+  /* memcached built without extstore and TLS prints no ext_* and ssl_*
+   * settings; neither does braid. */
+  STAT_S ("slab_automove_freeratio", "0.000");
+  STAT_S ("num_napi_ids", "(null)");
+  STAT_S ("memory_file", "(null)");
 }
 
 /* The store is one LRU, not slab classes: report it as class 1. */
@@ -356,7 +391,7 @@ metadump_item (const BraidMcItemInfo *info, gpointer data)
                           " fetch=%s cls=%d size=%" G_GSIZE_FORMAT "\n",
                           info->expires_real == 0 ? (gint64) -1 : info->expires_real, info->accessed_real,
                           info->cas, info->fetched ? "yes" : "no", BRAID_SLAB_CLASS,
-                          braid_mc_item_size (info->key_len, info->value_len, settings->cas_enabled));
+                          braid_mc_item_size (info->key_len, info->flags, info->value_len, settings->cas_enabled));
   return TRUE;
 }
 

@@ -436,12 +436,19 @@ make_room (BraidMcStore *store, gsize size)
 /* Puts @item in place of whatever holds its key.  Takes ownership.  On
  * failure the old item stays, as in memcached (the new one is never
  * allocated there). */
+/* What memcached charges an item against -I (not what it costs here). */
+static gsize
+nominal_size (BraidMcStore *store, gsize key_len, guint32 flags, gsize value_len)
+{
+  return braid_mc_item_size (key_len, flags, value_len, store->settings.cas_enabled);
+}
+
 static BraidMcStoreResult
 link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
 {
   gsize old_size = old != NULL ? old->size : 0;
 
-  if (item->size > store->settings.item_size_max)
+  if (nominal_size (store, item->view.len, item->flags, item->value_len) > store->settings.item_size_max)
     {
       store->stats.store_too_large++;
       braid_mc_item_unref (item);
@@ -560,9 +567,12 @@ braid_mc_store_store (BraidMcStore *store,
 
   if (mode == BRAID_MC_STORE_MODE_APPEND || mode == BRAID_MC_STORE_MODE_PREPEND)
     {
-      /* The old item keeps its flags and expiry. */
+      /* The old item keeps its flags and expiry.  Past the size limit
+       * memcached cannot allocate the joined item: NOT_STORED. */
       gsize total = old->value_len + value_len;
 
+      if (nominal_size (store, key_len, old->flags, total) > store->settings.item_size_max)
+        return BRAID_MC_STORE_RESULT_NOT_STORED;
       item = item_new (store, key, key_len, old->flags, old->expires, total);
       if (mode == BRAID_MC_STORE_MODE_APPEND)
         {
@@ -610,6 +620,9 @@ parse_counter (BraidMcItem *item, guint64 *out)
   gchar *end = NULL;
   guint64 v;
 
+  /* memcached cannot count on an empty value */
+  if (item->value_len == 0)
+    return FALSE;
   errno = 0;
   v = g_ascii_strtoull (text, &end, 10);
   if (errno == ERANGE)
@@ -775,4 +788,17 @@ braid_mc_store_foreach (BraidMcStore *store,
       if (!func (&info, user_data))
         break;
     }
+}
+
+void
+braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean forget_key)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (key != NULL || key_len == 0);
+
+  BraidMcItem *item = forget_key ? find_live (store, key, key_len, FALSE) : NULL;
+
+  store->stats.store_too_large++;
+  if (item != NULL)
+    unlink_item (store, item);
 }

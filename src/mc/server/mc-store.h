@@ -104,6 +104,12 @@ BraidMcStoreResult braid_mc_store_delete (BraidMcStore *store, const guint8 *key
 BraidMcStoreResult braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
                                     BraidMcArithMode mode, guint64 delta, guint64 *result);
 BraidMcStoreResult braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime);
+/* A storage command refused before its data was read, as too large for
+ * -I: counts it and, if @forget_key (a set), drops the key's present
+ * value, as memcached does so that a client never reads back the value
+ * it meant to replace.  Not a delete: no delete counter moves. */
+void braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean forget_key);
+
 /* flush_all [delay] */
 void braid_mc_store_flush (BraidMcStore *store, gint64 delay);
 

@@ -11,7 +11,8 @@
 
 #include <string.h>
 
-#define MAX_TOKENS 24
+/* memcached splits off at most 23 tokens; a get's keys go on past them. */
+#define MAX_TOKENS 23
 
 typedef struct {
   const guint8 *start;
@@ -55,33 +56,67 @@ token_equals (const Token *t, const gchar *s)
   return t->len == n && memcmp (t->start, s, n) == 0;
 }
 
+/* C's isspace in the "C" locale, which memcached's xisspace is. */
+static gboolean
+is_c_space (guint8 c)
+{
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* What strtoull/strtoll do with a token, and memcached's check after
+ * them: leading white space, an optional sign, at least one digit, then
+ * the end of the token or white space.  @magnitude is the digits' value;
+ * FALSE also when it does not fit in 64 bits (ERANGE). */
+typedef struct {
+  guint64 magnitude;
+  gboolean negative;
+} CNumber;
+
+static gboolean
+scan_c_number (const Token *t, CNumber *out)
+{
+  gsize i = 0;
+  gsize digits_start;
+
+  out->magnitude = 0;
+  out->negative = FALSE;
+  while (i < t->len && is_c_space (t->start[i]))
+    i++;
+  if (i < t->len && (t->start[i] == '+' || t->start[i] == '-'))
+    out->negative = t->start[i++] == '-';
+  digits_start = i;
+  for (; i < t->len && g_ascii_isdigit (t->start[i]); i++)
+    {
+      guint d = (guint) (t->start[i] - '0');
+
+      if (out->magnitude > (G_MAXUINT64 - d) / 10)
+        return FALSE;
+      out->magnitude = out->magnitude * 10 + d;
+    }
+  if (i == digits_start)
+    return FALSE;  /* no number at all: endptr == str */
+  return i == t->len || is_c_space (t->start[i]);
+}
+
+/* safe_strtoull: strtoull's wrap of a negative number is refused only
+ * when the result looks negative (so "-0" is 0 but "-1" is an error). */
 static gboolean
 parse_u64 (const Token *t, guint64 *out)
 {
-  gsize i = 0;
-  guint64 v = 0;
+  CNumber n;
+  guint64 v;
 
-  if (t->len > 0 && t->start[0] == '+')
-    i = 1;
-  if (i == t->len)
+  if (!scan_c_number (t, &n))
     return FALSE;
-  for (; i < t->len; i++)
-    {
-      guint d;
-
-      if (!g_ascii_isdigit (t->start[i]))
-        return FALSE;
-      d = (guint) (t->start[i] - '0');
-      if (v > (G_MAXUINT64 - d) / 10)
-        return FALSE;  /* overflow */
-      v = v * 10 + d;
-    }
+  v = n.negative ? 0 - n.magnitude : n.magnitude;
+  if ((gint64) v < 0 && memchr (t->start, '-', t->len) != NULL)
+    return FALSE;
   *out = v;
   return TRUE;
 }
 
-/* Flags, as memcached 1.6 reads them: any unsigned 64-bit number, kept
- * modulo 2^32 (so 4294967296 stores flags 0). */
+/* safe_strtoul: an unsigned long (64 bits here) stored in 32 bits, so
+ * 4294967296 is 0. */
 static gboolean
 parse_flags (const Token *t, guint32 *out)
 {
@@ -93,31 +128,23 @@ parse_flags (const Token *t, guint32 *out)
   return TRUE;
 }
 
-/* A signed 64-bit number, as strtol reads it on a 64-bit system. */
+/* strtol on a 64-bit system: ERANGE outside the 64-bit range. */
 static gboolean
 parse_i64 (const Token *t, gint64 *out)
 {
-  Token rest = *t;
-  gboolean negative = FALSE;
-  guint64 v;
+  CNumber n;
 
-  if (rest.len > 0 && (rest.start[0] == '-' || rest.start[0] == '+'))
-    {
-      negative = rest.start[0] == '-';
-      rest.start++;
-      rest.len--;
-    }
-  if (rest.len == 0 || rest.start[0] == '+' || !parse_u64 (&rest, &v))
+  if (!scan_c_number (t, &n))
     return FALSE;
-  if ((!negative && v > G_MAXINT64) || (negative && v > (guint64) G_MAXINT64 + 1))
+  if ((!n.negative && n.magnitude > G_MAXINT64) || (n.negative && n.magnitude > (guint64) G_MAXINT64 + 1))
     return FALSE;
-  *out = negative ? (gint64) (0 - v) : (gint64) v;
+  *out = n.negative ? (gint64) (0 - n.magnitude) : (gint64) n.magnitude;
   return TRUE;
 }
 
-/* An exptime or a data length, as memcached 1.6 reads them: a 64-bit
- * number stored in a 32-bit int, so it wraps (2147483648 is -2147483648,
- * an item already expired; 4294967296 is 0, never). */
+/* safe_strtol into an int32_t: an exptime or a data length.  The 64-bit
+ * number wraps (2147483648 is -2147483648, an item already expired;
+ * 4294967296 is 0, never). */
 static gboolean
 parse_wrapped_i32 (const Token *t, gint64 *out)
 {
@@ -212,33 +239,29 @@ braid_mc_command_next_key (const BraidMcCommand *cmd, gsize *offset, const guint
   return TRUE;
 }
 
+/* Answers @cmd with @reply, unless the command line asked for noreply:
+ * memcached silences every answer, errors too, once it has seen
+ * "noreply" as the last token of a classic command. */
 static void
 bad_input (BraidMcCommand *cmd, const gchar *reply, gsize swallow, gboolean close)
 {
   cmd->type = BRAID_MC_COMMAND_BAD_INPUT;
-  cmd->reply = reply;
+  cmd->reply = cmd->noreply ? NULL : reply;
   cmd->swallow = swallow;
   cmd->close = close;
 }
 
+/* memcached's set_noreply_maybe: the last token, whatever the command
+ * expects there ("incr k noreply" is noreply, with a bad delta). */
 static gboolean
-is_noreply (const Token *t)
+last_is_noreply (const Token *tokens, guint n)
 {
-  return token_equals (t, "noreply");
+  return n > 0 && token_equals (&tokens[n - 1], "noreply");
 }
 
-/* The opening every single-key command shares: @n tokens within
- * [@min_tokens, @max_tokens] ("ERROR" otherwise) and a key no longer than
- * memcached's limit ("CLIENT_ERROR bad command line format" otherwise).
- * Returns FALSE once the command has been answered. */
 static gboolean
-take_key (BraidMcCommand *cmd, const Token *tokens, guint n, guint min_tokens, guint max_tokens)
+take_key (BraidMcCommand *cmd, const Token *tokens)
 {
-  if (n < min_tokens || n > max_tokens)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return FALSE;
-    }
   if (tokens[1].len > BRAID_MC_KEY_MAX)
     {
       bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
@@ -249,35 +272,26 @@ take_key (BraidMcCommand *cmd, const Token *tokens, guint n, guint min_tokens, g
   return TRUE;
 }
 
-/* ---- one command per kind ---- */
+/* ---- one command per kind, in memcached's order of checks ---- */
 
+/* get/gets/gat/gats <keys>: keys longer than the limit are the server's
+ * business (memcached answers the keys before one in order, then takes
+ * back every reply not yet written). */
 static void
-parse_retrieval (BraidMcCommand *cmd, Token *tokens, guint n, gsize rest_offset, gboolean with_exptime)
+parse_retrieval (BraidMcCommand *cmd, Token *tokens, gboolean with_exptime)
 {
   guint first_key = with_exptime ? 2 : 1;
-  gsize offset;
-  const guint8 *key;
-  gsize key_len;
 
-  if (n <= first_key)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return;
-    }
   if (with_exptime && !parse_wrapped_i32 (&tokens[1], &cmd->exptime))
     {
       bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
       return;
     }
-  cmd->keys = tokens[first_key].start;
+  /* "gat 0" has no keys: memcached answers END. */
+  cmd->keys = cmd->line + cmd->line_len;
+  if (tokens[first_key].start != NULL)
+    cmd->keys = tokens[first_key].start;
   cmd->keys_len = (gsize) (cmd->line + cmd->line_len - cmd->keys);
-  (void) rest_offset;
-  for (offset = 0; braid_mc_command_next_key (cmd, &offset, &key, &key_len);)
-    if (key_len > BRAID_MC_KEY_MAX)
-      {
-        bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
-        return;
-      }
 }
 
 /* The storage command line; sets value_len, or answers. */
@@ -285,106 +299,98 @@ static void
 parse_storage_line (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, guint n)
 {
   gboolean is_cas = cmd->type == BRAID_MC_COMMAND_CAS;
-  guint base = is_cas ? 6 : 5;
   gint64 vlen;
 
-  if (!take_key (cmd, tokens, n, base, base + 1))
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (!take_key (cmd, tokens))
     return;
   if (!parse_flags (&tokens[2], &cmd->flags) || !parse_wrapped_i32 (&tokens[3], &cmd->exptime) ||
-      !parse_wrapped_i32 (&tokens[4], &vlen) || vlen < 0 || vlen > G_MAXINT32 - 2 ||
-      (is_cas && !parse_u64 (&tokens[5], &cmd->cas)))
+      !parse_wrapped_i32 (&tokens[4], &vlen) || (is_cas && !parse_u64 (&tokens[5], &cmd->cas)) ||
+      vlen < 0 || vlen > G_MAXINT32 - 2)
     {
       bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
       return;
     }
   cmd->value_len = (gsize) vlen;
-  cmd->noreply = n == base + 1 && is_noreply (&tokens[base]);
-  if (braid_mc_item_size (cmd->key_len, cmd->value_len, parser->cas_enabled) > parser->item_size_max)
-    /* Answered at once; the data that follows is skipped, never parsed. */
-    bad_input (cmd, REPLY_TOO_LARGE, cmd->value_len + 2, FALSE);
+  if (braid_mc_item_size (cmd->key_len, cmd->flags, cmd->value_len, parser->cas_enabled) > parser->item_size_max)
+    {
+      /* Answered at once; the data that follows is skipped, never
+       * parsed.  A refused set takes the old value with it, so that a
+       * client never reads back what it meant to replace. */
+      cmd->forget_key = cmd->type == BRAID_MC_COMMAND_SET;
+      cmd->too_large = TRUE;
+      bad_input (cmd, REPLY_TOO_LARGE, cmd->value_len + 2, FALSE);
+    }
 }
 
+/* delete <key> [0] [noreply]: the usage check comes before the key's. */
 static void
 parse_delete (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (!take_key (cmd, tokens, n, 2, 4))
-    return;
   if (n > 2)
     {
       /* memcached still takes the old "delete <key> 0". */
       gboolean hold_is_zero = token_equals (&tokens[2], "0");
-      gboolean noreply = is_noreply (&tokens[n - 1]);
-      gboolean valid = (n == 3 && (hold_is_zero || noreply)) || (n == 4 && hold_is_zero && noreply);
+      gboolean valid;
 
+      cmd->noreply = last_is_noreply (tokens, n);
+      valid = (n == 3 && (hold_is_zero || cmd->noreply)) || (n == 4 && hold_is_zero && cmd->noreply);
       if (!valid)
         {
           bad_input (cmd, REPLY_BAD_DELETE, 0, FALSE);
           return;
         }
-      cmd->noreply = noreply;
     }
+  take_key (cmd, tokens);
 }
 
 static void
 parse_arith (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (!take_key (cmd, tokens, n, 3, 4))
-    return;
-  cmd->noreply = n == 4 && is_noreply (&tokens[3]);
-  if (!parse_u64 (&tokens[2], &cmd->delta))
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (take_key (cmd, tokens) && !parse_u64 (&tokens[2], &cmd->delta))
     bad_input (cmd, REPLY_BAD_DELTA, 0, FALSE);
 }
 
 static void
 parse_touch (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (!take_key (cmd, tokens, n, 3, 4))
-    return;
-  cmd->noreply = n == 4 && is_noreply (&tokens[3]);
-  if (!parse_wrapped_i32 (&tokens[2], &cmd->exptime))
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (take_key (cmd, tokens) && !parse_wrapped_i32 (&tokens[2], &cmd->exptime))
     bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
 }
 
+/* flush_all [delay] [noreply]: any token but a last "noreply" is read as
+ * the delay ("flush_all 0 x" is flush_all 0). */
 static void
 parse_flush_all (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  if (n > 3)
-    {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
-      return;
-    }
-  cmd->noreply = n > 1 && is_noreply (&tokens[n - 1]);
-  if (n == (cmd->noreply ? 3u : 2u))
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (n != (cmd->noreply ? 2u : 1u))
     {
       if (!parse_wrapped_i32 (&tokens[1], &cmd->number))
         {
-          bad_input (cmd, REPLY_BAD_EXPTIME, 0, FALSE);
+          /* answered by the server, which first counts the command
+           * and checks that flush_all is allowed, as memcached does */
+          cmd->bad_delay = TRUE;
           return;
         }
       cmd->has_number = TRUE;
     }
-  else if (n == 3)
-    bad_input (cmd, REPLY_ERROR, 0, FALSE);
 }
 
 static void
 parse_verbosity (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  guint64 level = 0;
+  guint32 level = 0;
 
-  if (n != 2 && n != 3)
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (!parse_flags (&tokens[1], &level))
     {
-      bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
       return;
     }
-  cmd->noreply = is_noreply (&tokens[n - 1]);
-  if (!parse_u64 (&tokens[1], &level))
-    {
-      /* memcached's answer, unless noreply silences it */
-      bad_input (cmd, cmd->noreply ? NULL : REPLY_BAD_FORMAT, 0, FALSE);
-      return;
-    }
-  cmd->number = (gint64) MIN (level, G_MAXINT32);
+  cmd->number = level;
   cmd->has_number = TRUE;
 }
 
@@ -394,38 +400,53 @@ parse_verbosity (BraidMcCommand *cmd, Token *tokens, guint n)
 static void
 parse_cache_memlimit (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  guint64 v;
+  guint32 megabytes;
 
-  if (n != 2 && n != 3)
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (!parse_flags (&tokens[1], &megabytes))
     {
       bad_input (cmd, REPLY_ERROR, 0, FALSE);
       return;
     }
-  cmd->noreply = n == 3 && is_noreply (&tokens[2]);
-  if (!parse_u64 (&tokens[1], &v))
-    {
-      bad_input (cmd, cmd->noreply ? NULL : REPLY_ERROR, 0, FALSE);
-      return;
-    }
-  cmd->number = (gint64) (guint32) v;
+  cmd->number = megabytes;
   cmd->has_number = TRUE;
 }
 
-/* slabs automove <0|1|2> [noreply]; braid has no other slabs command. */
+/* A token that is all a double, as safe_strtod reads it. */
+static gboolean
+is_double (const Token *t)
+{
+  g_autofree gchar *text = g_strndup ((const gchar *) t->start, t->len);
+  gchar *end = NULL;
+
+  g_ascii_strtod (text, &end);
+  return end != text && (*end == '\0' || is_c_space ((guint8) *end));
+}
+
+/* slabs automove <0|1|2> [noreply], or slabs automove ratio <r>; braid
+ * has no other slabs command (no slab classes to move pages between). */
 static void
 parse_slabs (BraidMcCommand *cmd, Token *tokens, guint n)
 {
-  gint64 level;
+  guint32 level;
 
-  if ((n != 3 && n != 4) || !token_equals (&tokens[1], "automove"))
+  if (n < 3 || !token_equals (&tokens[1], "automove"))
     {
       bad_input (cmd, REPLY_ERROR, 0, FALSE);
       return;
     }
-  cmd->noreply = n == 4 && is_noreply (&tokens[3]);
-  if (!parse_i32 (&tokens[2], &level))
+  cmd->noreply = last_is_noreply (tokens, n);
+  if (token_equals (&tokens[2], "ratio"))
     {
-      bad_input (cmd, cmd->noreply ? NULL : REPLY_BAD_FORMAT, 0, FALSE);
+      if (n < 4 || !is_double (&tokens[3]))
+        bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      cmd->number = 0;  /* accepted, and changes nothing */
+      cmd->has_number = TRUE;
+      return;
+    }
+  if (!parse_flags (&tokens[2], &level))
+    {
+      bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
       return;
     }
   cmd->number = level;
@@ -445,97 +466,208 @@ parse_lru_crawler (BraidMcCommand *cmd, Token *tokens, guint n)
   cmd->arg_len = tokens[2].len;
 }
 
+/* The command table: the name, how many tokens it takes (memcached's
+ * WANT_TOKENS counts include a terminator: here they do not), and its
+ * parser.  Anything else is "ERROR". */
+typedef struct {
+  const gchar *name;
+  BraidMcCommandType type;
+  guint min_tokens, max_tokens;  /* 0: no bound */
+} CommandSpec;
+
+static const CommandSpec commands[] = {
+  { "get", BRAID_MC_COMMAND_GET, 2, 0 },
+  { "bget", BRAID_MC_COMMAND_GET, 2, 0 },     /* an ancient name memcached still takes */
+  { "gets", BRAID_MC_COMMAND_GETS, 2, 0 },
+  { "gat", BRAID_MC_COMMAND_GAT, 2, 0 },
+  { "gats", BRAID_MC_COMMAND_GATS, 2, 0 },
+  { "set", BRAID_MC_COMMAND_SET, 5, 6 },
+  { "add", BRAID_MC_COMMAND_ADD, 5, 6 },
+  { "replace", BRAID_MC_COMMAND_REPLACE, 5, 6 },
+  { "append", BRAID_MC_COMMAND_APPEND, 5, 6 },
+  { "prepend", BRAID_MC_COMMAND_PREPEND, 5, 6 },
+  { "cas", BRAID_MC_COMMAND_CAS, 6, 7 },
+  { "delete", BRAID_MC_COMMAND_DELETE, 2, 4 },
+  { "incr", BRAID_MC_COMMAND_INCR, 3, 4 },
+  { "decr", BRAID_MC_COMMAND_DECR, 3, 4 },
+  { "touch", BRAID_MC_COMMAND_TOUCH, 3, 4 },
+  { "flush_all", BRAID_MC_COMMAND_FLUSH_ALL, 1, 3 },
+  { "verbosity", BRAID_MC_COMMAND_VERBOSITY, 2, 3 },
+  { "version", BRAID_MC_COMMAND_VERSION, 0, 0 },
+  { "quit", BRAID_MC_COMMAND_QUIT, 0, 0 },
+  { "shutdown", BRAID_MC_COMMAND_SHUTDOWN, 0, 0 },
+  { "cache_memlimit", BRAID_MC_COMMAND_CACHE_MEMLIMIT, 2, 3 },
+  { "slabs", BRAID_MC_COMMAND_SLABS_AUTOMOVE, 0, 0 },
+  { "lru_crawler", BRAID_MC_COMMAND_LRU_CRAWLER_METADUMP, 0, 0 },
+  { "stats", BRAID_MC_COMMAND_STATS, 0, 0 },
+  { "debugtime", BRAID_MC_COMMAND_DEBUGTIME, 2, 2 },
+};
+
+static const CommandSpec *
+find_command (const Token *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (token_equals (name, commands[i].name))
+      return &commands[i];
+  return NULL;
+}
+
+/* memcached closes, without a word, a connection whose unknown command
+ * line ends in an HTTP version: a browser or an HTTP client is talking
+ * to it. */
+static gboolean
+looks_like_http (const Token *tokens, guint n)
+{
+  const Token *last = &tokens[n - 1];
+
+  return last->len >= 5 && memcmp (last->start, "HTTP/", 5) == 0;
+}
+
+static void
+parse_shutdown (BraidMcCommand *cmd, Token *tokens, guint n)
+{
+  /* Whether it is enabled (-A) is the server's business. */
+  if (n > 1)
+    {
+      /* the mode and whatever follows it */
+      cmd->arg = tokens[1].start;
+      cmd->arg_len = n == 2 ? tokens[1].len : (gsize) (cmd->line + cmd->line_len - tokens[1].start);
+    }
+}
+
+static void
+parse_stats (BraidMcCommand *cmd, Token *tokens, guint n)
+{
+  if (n > 1)
+    {
+      cmd->arg = tokens[1].start;
+      cmd->arg_len = (gsize) (cmd->line + cmd->line_len - tokens[1].start);
+    }
+}
+
+static void
+parse_debugtime (BraidMcCommand *cmd, Token *tokens)
+{
+  if (!parse_i32 (&tokens[1], &cmd->number))
+    bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
+  cmd->has_number = TRUE;
+}
+
+static void
+parse_arguments (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, guint n)
+{
+  switch (cmd->type)
+    {
+    case BRAID_MC_COMMAND_GET:
+    case BRAID_MC_COMMAND_GETS:
+      parse_retrieval (cmd, tokens, FALSE);
+      break;
+    case BRAID_MC_COMMAND_GAT:
+    case BRAID_MC_COMMAND_GATS:
+      parse_retrieval (cmd, tokens, TRUE);
+      break;
+    case BRAID_MC_COMMAND_SET:
+    case BRAID_MC_COMMAND_ADD:
+    case BRAID_MC_COMMAND_REPLACE:
+    case BRAID_MC_COMMAND_APPEND:
+    case BRAID_MC_COMMAND_PREPEND:
+    case BRAID_MC_COMMAND_CAS:
+      parse_storage_line (parser, cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_DELETE:
+      parse_delete (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_INCR:
+    case BRAID_MC_COMMAND_DECR:
+      parse_arith (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_TOUCH:
+      parse_touch (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_FLUSH_ALL:
+      parse_flush_all (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_VERBOSITY:
+      parse_verbosity (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_SHUTDOWN:
+      parse_shutdown (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_CACHE_MEMLIMIT:
+      parse_cache_memlimit (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_SLABS_AUTOMOVE:
+      parse_slabs (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_LRU_CRAWLER_METADUMP:
+      parse_lru_crawler (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_STATS:
+      parse_stats (cmd, tokens, n);
+      break;
+    case BRAID_MC_COMMAND_DEBUGTIME:
+      parse_debugtime (cmd, tokens);
+      break;
+    case BRAID_MC_COMMAND_VERSION:
+    case BRAID_MC_COMMAND_QUIT:
+      break;
+    case BRAID_MC_COMMAND_NONE:
+    case BRAID_MC_COMMAND_BAD_INPUT:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
 static void
 parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
 {
-  Token tokens[MAX_TOKENS];
+  /* One more for the terminator, whose start is the rest of the line
+   * past the last token memcached splits off (or NULL). */
+  Token tokens[MAX_TOKENS + 1];
   gsize rest_offset;
   guint n = tokenize (cmd->line, cmd->line_len, tokens, MAX_TOKENS, &rest_offset);
-  const Token *c = &tokens[0];
+  const CommandSpec *spec;
 
-  if (n == 0)
+  tokens[n].start = rest_offset < cmd->line_len ? cmd->line + rest_offset : NULL;
+  tokens[n].len = 0;
+  /* No command is shorter than two bytes. */
+  if (n == 0 || tokens[0].len < 2)
     {
       bad_input (cmd, REPLY_ERROR, 0, FALSE);
       return;
     }
-  if (token_equals (c, "get"))
-    cmd->type = BRAID_MC_COMMAND_GET, parse_retrieval (cmd, tokens, n, rest_offset, FALSE);
-  else if (token_equals (c, "gets"))
-    cmd->type = BRAID_MC_COMMAND_GETS, parse_retrieval (cmd, tokens, n, rest_offset, FALSE);
-  else if (token_equals (c, "gat"))
-    cmd->type = BRAID_MC_COMMAND_GAT, parse_retrieval (cmd, tokens, n, rest_offset, TRUE);
-  else if (token_equals (c, "gats"))
-    cmd->type = BRAID_MC_COMMAND_GATS, parse_retrieval (cmd, tokens, n, rest_offset, TRUE);
-  else if (token_equals (c, "set"))
-    cmd->type = BRAID_MC_COMMAND_SET, parse_storage_line (parser, cmd, tokens, n);
-  else if (token_equals (c, "add"))
-    cmd->type = BRAID_MC_COMMAND_ADD, parse_storage_line (parser, cmd, tokens, n);
-  else if (token_equals (c, "replace"))
-    cmd->type = BRAID_MC_COMMAND_REPLACE, parse_storage_line (parser, cmd, tokens, n);
-  else if (token_equals (c, "append"))
-    cmd->type = BRAID_MC_COMMAND_APPEND, parse_storage_line (parser, cmd, tokens, n);
-  else if (token_equals (c, "prepend"))
-    cmd->type = BRAID_MC_COMMAND_PREPEND, parse_storage_line (parser, cmd, tokens, n);
-  else if (token_equals (c, "cas"))
-    cmd->type = BRAID_MC_COMMAND_CAS, parse_storage_line (parser, cmd, tokens, n);
-  else if (token_equals (c, "delete"))
-    cmd->type = BRAID_MC_COMMAND_DELETE, parse_delete (cmd, tokens, n);
-  else if (token_equals (c, "incr"))
-    cmd->type = BRAID_MC_COMMAND_INCR, parse_arith (cmd, tokens, n);
-  else if (token_equals (c, "decr"))
-    cmd->type = BRAID_MC_COMMAND_DECR, parse_arith (cmd, tokens, n);
-  else if (token_equals (c, "touch"))
-    cmd->type = BRAID_MC_COMMAND_TOUCH, parse_touch (cmd, tokens, n);
-  else if (token_equals (c, "flush_all"))
-    cmd->type = BRAID_MC_COMMAND_FLUSH_ALL, parse_flush_all (cmd, tokens, n);
-  else if (token_equals (c, "verbosity"))
-    cmd->type = BRAID_MC_COMMAND_VERBOSITY, parse_verbosity (cmd, tokens, n);
-  else if (token_equals (c, "version"))
-    cmd->type = BRAID_MC_COMMAND_VERSION;
-  else if (token_equals (c, "quit"))
-    cmd->type = BRAID_MC_COMMAND_QUIT;
-  else if (token_equals (c, "shutdown"))
+  spec = find_command (&tokens[0]);
+  if (spec == NULL)
     {
-      /* Whether it is enabled (-A) is the server's business. */
-      cmd->type = BRAID_MC_COMMAND_SHUTDOWN;
-      if (n > 1)
-        {
-          /* the mode and whatever follows it */
-          cmd->arg = tokens[1].start;
-          cmd->arg_len = n == 2 ? tokens[1].len : (gsize) (cmd->line + cmd->line_len - tokens[1].start);
-        }
+      if (looks_like_http (tokens, n))
+        bad_input (cmd, NULL, 0, TRUE);
+      else
+        bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return;
     }
-  else if (token_equals (c, "cache_memlimit"))
-    cmd->type = BRAID_MC_COMMAND_CACHE_MEMLIMIT, parse_cache_memlimit (cmd, tokens, n);
-  else if (token_equals (c, "slabs"))
-    cmd->type = BRAID_MC_COMMAND_SLABS_AUTOMOVE, parse_slabs (cmd, tokens, n);
-  else if (token_equals (c, "lru_crawler"))
-    cmd->type = BRAID_MC_COMMAND_LRU_CRAWLER_METADUMP, parse_lru_crawler (cmd, tokens, n);
-  else if (token_equals (c, "stats"))
+  if ((spec->min_tokens != 0 && n < spec->min_tokens) || (spec->max_tokens != 0 && n > spec->max_tokens))
     {
-      cmd->type = BRAID_MC_COMMAND_STATS;
-      if (n > 1)
-        {
-          cmd->arg = tokens[1].start;
-          cmd->arg_len = (gsize) (cmd->line + cmd->line_len - tokens[1].start);
-        }
+      bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return;
     }
-  else if (token_equals (c, "debugtime") && n == 2)
-    {
-      cmd->type = BRAID_MC_COMMAND_DEBUGTIME;
-      if (!parse_i32 (&tokens[1], &cmd->number))
-        bad_input (cmd, REPLY_BAD_FORMAT, 0, FALSE);
-      cmd->has_number = TRUE;
-    }
-  else
-    bad_input (cmd, REPLY_ERROR, 0, FALSE);
+  cmd->type = spec->type;
+  parse_arguments (parser, cmd, tokens, n);
 }
 
+/* memcached lets a line without '\n' grow past the limit only if it is
+ * a get or gets (after at most 100 spaces): a large multi-get. */
 static gboolean
 is_multiget_line (const guint8 *buf, gsize len)
 {
-  return (len >= 4 && memcmp (buf, "get ", 4) == 0) || (len >= 5 && memcmp (buf, "gets ", 5) == 0) ||
-         (len >= 4 && memcmp (buf, "gat ", 4) == 0) || (len >= 5 && memcmp (buf, "gats ", 5) == 0);
+  gsize i = 0;
+
+  while (i < len && buf[i] == ' ')
+    i++;
+  if (i > 100)
+    return FALSE;
+  buf += i;
+  len -= i;
+  return (len >= 4 && memcmp (buf, "get ", 4) == 0) || (len >= 5 && memcmp (buf, "gets ", 5) == 0);
 }
 
 gsize
@@ -575,6 +707,11 @@ braid_mc_parse_command (BraidMcParser *parser,
 
   line_end = (gsize) (nl - buf);
   parser->scan_offset = 0;
+  if (line_end >= BRAID_MC_READ_BUFFER && !is_multiget_line (buf, len))
+    {
+      bad_input (cmd, NULL, 0, TRUE);
+      return line_end + 1;
+    }
   cmd->line = buf;
   cmd->line_len = line_end > 0 && buf[line_end - 1] == '\r' ? line_end - 1 : line_end;
   used = line_end + 1;

@@ -61,13 +61,16 @@ typedef struct {
                            * cache_memlimit, slabs automove */
   gboolean has_number;
   gboolean noreply;
+  gboolean bad_delay;     /* flush_all: the delay is not a number */
   const guint8 *arg;      /* stats: the rest of the line, or NULL;
                            * lru_crawler metadump, shutdown: one token */
   gsize arg_len;
   /* BRAID_MC_COMMAND_BAD_INPUT */
   const gchar *reply;     /* (nullable): with its "\r\n" */
   gsize swallow;
-  gboolean close;
+  gboolean close;         /* close at once: replies not yet written are lost */
+  gboolean too_large;     /* a storage command refused: counts store_too_large */
+  gboolean forget_key;    /* a refused set: the key's old value goes too */
 } BraidMcCommand;
 
 typedef struct {

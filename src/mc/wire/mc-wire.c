@@ -21,9 +21,10 @@ braid_mc_arith_mode_name (BraidMcArithMode mode)
 }
 
 gsize
-braid_mc_item_size (gsize key_len, gsize value_len, gboolean cas_enabled)
+braid_mc_item_size (gsize key_len, guint32 flags, gsize value_len, gboolean cas_enabled)
 {
-  return BRAID_MC_ITEM_HEADER + key_len + 1 + value_len + 2 + (cas_enabled ? 8 : 0);
+  return BRAID_MC_ITEM_HEADER + key_len + 1 + (flags != 0 ? sizeof flags : 0) + value_len + 2 +
+         (cas_enabled ? 8 : 0);
 }
 
 gboolean

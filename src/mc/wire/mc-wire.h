@@ -10,9 +10,12 @@ G_BEGIN_DECLS
 
 #define BRAID_MC_KEY_MAX 250
 /* A command line without '\n' longer than this closes the connection;
- * get/gets/gat/gats lines (many keys) may be longer, up to the next. */
+ * get/gets lines (many keys) may be longer, up to the next. */
 #define BRAID_MC_LINE_MAX 2048
 #define BRAID_MC_MULTIGET_LINE_MAX (1024 * 1024)
+/* memcached reads into a 16 KiB buffer: any other line whose '\n' does
+ * not fit in it never completes there, and the connection is closed. */
+#define BRAID_MC_READ_BUFFER 16384
 /* memcached's item header: what an item costs beyond its key and value. */
 #define BRAID_MC_ITEM_HEADER 48
 /* Expiry times up to this many seconds are relative, larger ones are
@@ -55,10 +58,11 @@ const gchar *braid_mc_store_mode_name (BraidMcStoreMode mode);
 /* "incr" or "decr". */
 const gchar *braid_mc_arith_mode_name (BraidMcArithMode mode);
 
-/* The size memcached 1.6 charges an item of this key and value against
- * its item size limit (-I): a client checks a value before sending it by
- * the same rule the server applies. */
-gsize braid_mc_item_size (gsize key_len, gsize value_len, gboolean cas_enabled);
+/* The size memcached 1.6 charges an item of this key, flags and value
+ * against its item size limit (-I): a client checks a value before
+ * sending it by the same rule the server applies.  Flags cost 4 bytes
+ * unless they are 0. */
+gsize braid_mc_item_size (gsize key_len, guint32 flags, gsize value_len, gboolean cas_enabled);
 
 /* TRUE if @key can travel in a text-protocol command: 1 to 250 bytes, no
  * space, control character or DEL.  Otherwise sets @error
