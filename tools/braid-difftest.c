@@ -100,6 +100,7 @@ dt_command_copy (const DtCommand *c)
 typedef struct
 {
   guint32 seed;
+  gboolean meta;     /* generate meta commands too */
   GPtrArray *pool;   /* (element-type DtCommand) (owned) */
   GPtrArray *steps;  /* (element-type GPtrArray<DtCommand>) (owned) */
 } DtSession;
@@ -525,12 +526,164 @@ gen_other (DtSession *s, GRand *rand)
   return c;
 }
 
+
+/* ---- meta commands ---- */
+
+/* Where a meta command's raw bytes say CAS_MARK, each server gets the
+ * cas unique it returned as #cas_ref (or "1" if it returned none). */
+#define CAS_MARK "@CAS@"
+
+static const gchar *
+pick_meta_flags (GRand *rand, const gchar *const *flags, gsize n_flags, GString *line, guint max)
+{
+  guint k = g_rand_int_range (rand, 0, max + 1);
+  const gchar *shape = NULL;
+
+  for (guint i = 0; i < k; i++)
+    {
+      const gchar *f = flags[g_rand_int_range (rand, 0, (gint32) n_flags)];
+
+      g_string_append_printf (line, " %s", f);
+      if (shape == NULL && f[0] != 'q' && f[0] != 'v' && f[0] != 'k')
+        shape = f[0] == 'M' ? "mode" : (f[0] == 'C' || f[0] == 'E' ? "cas" : (g_ascii_isupper (f[0]) ? "token" : NULL));
+    }
+  if (chance (rand, 0.04))
+    {
+      static const gchar *bad[] = { "zz", "O01234567890123456789012345678901234567890", "T", "Nx", "!", "q q q q q q q q q q q q q q q q q q q q q q q q q" };
+
+      g_string_append_printf (line, " %s", PICK (rand, bad));
+      shape = "bad-flag";
+    }
+  return shape;
+}
+
+static DtCommand *
+gen_meta (DtSession *s, GRand *rand, gsize item_size, guint n_cas_seen)
+{
+  static const gchar *mg_flags[] = {
+    "v", "v", "f", "t", "c", "k", "s", "O123", "q", "h", "l", "N30", "R30", "T30", "E77", "T0", "N0",
+  };
+  static const gchar *ms_flags[] = {
+    "c", "k", "O9", "q", "T0", "T60", "F5", "F4294967296", "I", "MS", "ME", "MA", "MP", "MR", "Ms", "MX",
+    "C" CAS_MARK, "C" CAS_MARK, "C1", "E99", "b",
+  };
+  static const gchar *md_flags[] = { "q", "I", "T30", "k", "O5", "C" CAS_MARK, "C1", "x" };
+  static const gchar *ma_flags[] = {
+    "N0", "N30", "J13", "J18446744073709551615", "D5", "D18446744073709551615", "Dabc", "T0", "MI", "MD",
+    "M+", "M-", "MX", "q", "v", "t", "c", "k", "O5", "C" CAS_MARK,
+  };
+  g_autoptr(GString) key = g_string_new (NULL);
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autofree gchar *label = NULL;
+  const gchar *kshape = gen_key (rand, key);
+  const gchar *verb, *shape = NULL;
+  DtCommand *c;
+
+  if (chance (rand, 0.05))
+    {
+      /* a key in base64 ("k0") */
+      g_string_assign (key, "azA=");
+      kshape = NULL;
+      g_string_append (line, "mg azA= b v k");
+      verb = "mg";
+      shape = "base64";
+    }
+  else
+    switch (g_rand_int_range (rand, 0, 10))
+      {
+      case 0:
+      case 1:
+      case 2:
+        verb = "mg";
+        g_string_append (line, "mg ");
+        g_string_append_len (line, key->str, key->len);
+        shape = pick_meta_flags (rand, mg_flags, G_N_ELEMENTS (mg_flags), line, 5);
+        break;
+      case 3:
+      case 4:
+      case 5:
+        {
+          const gchar *vshape = NULL;
+          g_autoptr(GBytes) value = gen_value (rand, item_size, &vshape);
+          gsize vlen = g_bytes_get_size (value);
+          const gchar *count_shape = NULL;
+          g_autofree gchar *count = NULL;
+
+          verb = "ms";
+          if (chance (rand, 0.06))
+            {
+              static const gchar *counts[] = { "abc", "-1", "+1", "4294967296" };
+              const gchar *k = PICK (rand, counts);
+
+              count = g_str_equal (k, "+1") ? g_strdup_printf ("%" G_GSIZE_FORMAT, vlen + 1) : g_strdup (k);
+              count_shape = "count-mismatch";
+            }
+          else
+            count = g_strdup_printf ("%" G_GSIZE_FORMAT, vlen);
+          g_string_append (line, "ms ");
+          g_string_append_len (line, key->str, key->len);
+          g_string_append_printf (line, " %s", count);
+          shape = pick_meta_flags (rand, ms_flags, G_N_ELEMENTS (ms_flags), line, 4);
+          shape = count_shape ? count_shape : (vshape ? vshape : shape);
+          g_string_append (line, "\r\n");
+          g_string_append_len (line, g_bytes_get_data (value, NULL), vlen);
+        }
+        break;
+      case 6:
+        verb = "md";
+        g_string_append (line, "md ");
+        g_string_append_len (line, key->str, key->len);
+        shape = pick_meta_flags (rand, md_flags, G_N_ELEMENTS (md_flags), line, 3);
+        break;
+      case 7:
+      case 8:
+        verb = "ma";
+        g_string_append (line, "ma ");
+        g_string_append_len (line, key->str, key->len);
+        shape = pick_meta_flags (rand, ma_flags, G_N_ELEMENTS (ma_flags), line, 4);
+        break;
+      default:
+        if (chance (rand, 0.5))
+          {
+            verb = "mn";
+            g_string_append (line, "mn");
+          }
+        else
+          {
+            verb = "me";
+            g_string_append (line, "me ");
+            g_string_append_len (line, key->str, key->len);
+          }
+        break;
+      }
+  g_string_append (line, gen_eol (rand));
+  label = join_label (verb, kshape ? kshape : shape);
+  c = raw_command (s, label, line->str, line->len);
+  if (strstr (line->str, CAS_MARK) != NULL)
+    c->cas_ref = n_cas_seen > 0 ? g_rand_int_range (rand, 1, n_cas_seen + 1) : 1;
+  return c;
+}
+
 static DtCommand *
 gen_odd (DtSession *s, GRand *rand, gboolean *terminal)
 {
   *terminal = FALSE;
-  switch (g_rand_int_range (rand, 0, 12))
+  switch (g_rand_int_range (rand, 0, 13))
     {
+    case 12:
+      {
+        /* admin commands real tools send, and legacy forms old clients
+         * send; cache_memlimit keeps both servers at their -m 64 */
+        static const gchar *lines[] = {
+          "cache_memlimit 64\r\n", "cache_memlimit 4\r\n", "cache_memlimit abc\r\n", "stats detail dump\r\n",
+          "slabs automove 1\r\n", "slabs automove 9\r\n", "shutdown\r\n", "bget k0\r\n", "delete k0 0\r\n",
+          "verbosity 1 noreply\r\n", "misbehave\r\n", "stats cachedump 1\r\n", "stats cachedump 99 1\r\n",
+        };
+        const gchar *line = PICK (rand, lines);
+        g_autofree gchar *label = g_strdup_printf ("admin/%.*s", (int) strcspn (line, " \r"), line);
+
+        return raw_command (s, label, line, strlen (line));
+      }
     case 0:
       return raw_commandf (s, "unknown/word", "foo bar\r\n");
     case 1:
@@ -588,10 +741,12 @@ gen_odd (DtSession *s, GRand *rand, gboolean *terminal)
 }
 
 static DtSession *
-dt_session_generate (guint32 seed, gsize item_size)
+dt_session_generate (guint32 seed, gsize item_size, gboolean meta)
 {
   g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
   DtSession *s = dt_session_new (seed, NULL);
+
+  s->meta = meta;
   guint n = g_rand_int_range (rand, 20, 41);
   guint emitted = 0, n_gets = 0;
 
@@ -607,7 +762,13 @@ dt_session_generate (guint32 seed, gsize item_size)
           gboolean terminal = FALSE;
           DtCommand *c;
 
-          if (r < 35)
+          if (s->meta && r < 40)
+            {
+              c = gen_meta (s, rand, item_size, n_gets);
+              /* a meta command can return cas uniques (c flag) */
+              n_gets++;
+            }
+          else if (r < 35)
             c = gen_storage (s, rand, item_size, n_gets);
           else if (r < 65)
             {
@@ -897,6 +1058,26 @@ render_command (const DtCommand *c, DtServer *server, GByteArray *out)
   guint64 count;
   gchar *endp = NULL;
 
+  if (c->raw != NULL && c->cas_ref > 0)
+    {
+      gsize len;
+      const gchar *raw = g_bytes_get_data (c->raw, &len);
+      const gchar *end = raw + len;
+      const gchar *mark;
+      const gchar *unique = server && (guint) c->cas_ref <= server->cas_raw->len
+        ? g_ptr_array_index (server->cas_raw, c->cas_ref - 1) : NULL;
+      g_autofree gchar *placeholder = g_strdup_printf ("<cas#%d>", c->cas_ref);
+      const gchar *text = unique != NULL ? unique : (server != NULL ? "1" : placeholder);
+
+      while ((mark = g_strstr_len (raw, end - raw, CAS_MARK)) != NULL)
+        {
+          g_byte_array_append (out, (const guint8 *) raw, (guint) (mark - raw));
+          g_byte_array_append (out, (const guint8 *) text, (guint) strlen (text));
+          raw = mark + strlen (CAS_MARK);
+        }
+      g_byte_array_append (out, (const guint8 *) raw, (guint) (end - raw));
+      return;
+    }
   if (c->raw != NULL)
     {
       g_byte_array_append (out, g_bytes_get_data (c->raw, NULL), g_bytes_get_size (c->raw));
@@ -1002,6 +1183,70 @@ is_build_option_stat (const guint8 *name, gsize len)
   return (len > 4 && memcmp (name, "ext_", 4) == 0) || (len > 4 && memcmp (name, "ssl_", 4) == 0);
 }
 
+/* The number this server's cas unique @raw gets, in order of first
+ * appearance. */
+static guint
+cas_sequence (DtServer *server, const gchar *raw)
+{
+  gpointer seq;
+
+  if (!g_hash_table_lookup_extended (server->cas_seq, raw, NULL, &seq))
+    {
+      gchar *copy = g_strdup (raw);
+
+      g_ptr_array_add (server->cas_raw, copy);
+      seq = GUINT_TO_POINTER (server->cas_raw->len);
+      g_hash_table_insert (server->cas_seq, copy, seq);
+    }
+  return GPOINTER_TO_UINT (seq);
+}
+
+/* A meta reply line ("HD c5 t30", "VA 2 c5", "ME k exp=-1 la=0 cas=5 …"):
+ * cas uniques by identity; TTLs and last-access times, which move with
+ * each server's clock, blanked; the slab class and item size of "me",
+ * which describe memcached's allocator, blanked.  Returns the data
+ * block's length for "VA", else -1. */
+static gint64
+normalise_meta_line (DtServer *server, const gchar *line, GString *out)
+{
+  g_auto(GStrv) tokens = g_strsplit (line, " ", -1);
+  gboolean is_me = g_str_equal (tokens[0], "ME");
+  gint64 data_len = g_str_equal (tokens[0], "VA") && tokens[1] != NULL ? g_ascii_strtoll (tokens[1], NULL, 10) : -1;
+
+  for (guint i = 0; tokens[i] != NULL; i++)
+    {
+      const gchar *t = tokens[i];
+
+      if (i > 0)
+        g_string_append_c (out, ' ');
+      if (is_me && i >= 2 && g_str_has_prefix (t, "cas="))
+        g_string_append_printf (out, "cas=#%u", cas_sequence (server, t + 4));
+      else if (is_me && i >= 2 && (g_str_has_prefix (t, "exp=") || g_str_has_prefix (t, "la=") ||
+                                   g_str_has_prefix (t, "cls=") || g_str_has_prefix (t, "size=")))
+        g_string_append_printf (out, "%.*s=*", (int) (strchr (t, '=') - t), t);
+      else if (!is_me && i >= 1 && t[0] == 'c' && g_ascii_isdigit (t[1]))
+        g_string_append_printf (out, "c#%u", cas_sequence (server, t + 1));
+      else if (!is_me && i >= 1 && (t[0] == 't' || t[0] == 'l') && g_ascii_isdigit (t[1]))
+        g_string_append_printf (out, "%c*", t[0]);
+      else
+        g_string_append (out, t);
+    }
+  return data_len;
+}
+
+static gboolean
+is_meta_reply (const guint8 *p, gsize len)
+{
+  static const gchar *codes[] = { "HD", "VA", "EN", "NS", "EX", "NF", "ME" };
+
+  if (len < 2)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (codes); i++)
+    if (memcmp (p, codes[i], 2) == 0 && (len == 2 || p[2] == ' ' || p[2] == '\r' || p[2] == '\n'))
+      return TRUE;
+  return FALSE;
+}
+
 /* Normalises one step's reply: drops the trailing fence, numbers cas
  * uniques by first appearance, blanks stats values and version strings,
  * and records how the read ended. */
@@ -1076,6 +1321,26 @@ normalise (DtServer *server, GByteArray *reply, DtEnd end, GByteArray *out)
             }
           g_byte_array_append (out, reply->data + pos, name_end - pos);
           g_byte_array_append (out, (const guint8 *) " *\r\n", 4);
+        }
+      else if (is_meta_reply (reply->data + pos, len))
+        {
+          g_autofree gchar *line = g_strndup ((const gchar *) reply->data + pos, len);
+          gchar *eol = strpbrk (line, "\r\n");
+          g_autoptr(GString) norm = g_string_new (NULL);
+          gint64 data_len;
+
+          if (eol != NULL)
+            *eol = '\0';
+          data_len = normalise_meta_line (server, line, norm);
+          g_byte_array_append (out, (const guint8 *) norm->str, norm->len);
+          g_byte_array_append (out, reply->data + pos + strlen (line), len - strlen (line));
+          if (data_len >= 0)
+            {
+              gsize dend = MIN ((guint64) stop, lend + (guint64) data_len + 2);
+
+              g_byte_array_append (out, reply->data + lend, dend - lend);
+              lend = dend;
+            }
         }
       else if (len > 8 && memcmp (reply->data + pos, "VERSION ", 8) == 0)
         g_byte_array_append (out, (const guint8 *) "VERSION *\r\n", 11);
@@ -1435,13 +1700,14 @@ main (int argc, char **argv)
   g_autofree gchar *reference = NULL, *target = NULL;
   gint64 seed = 1;
   gint sessions = 100, item_size = 64 * 1024;
-  gboolean do_shrink = FALSE, verbose = FALSE;
+  gboolean do_shrink = FALSE, verbose = FALSE, with_meta = FALSE;
   GOptionEntry entries[] = {
     { "reference", 0, 0, G_OPTION_ARG_STRING, &reference, "The reference server (memcached)", "HOST:PORT" },
     { "target", 0, 0, G_OPTION_ARG_STRING, &target, "The server under test (braid-memcached)", "HOST:PORT" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "First session's seed (default 1); session i uses seed+i", "N" },
     { "sessions", 0, 0, G_OPTION_ARG_INT, &sessions, "Number of sessions (default 100)", "K" },
     { "item-size", 0, 0, G_OPTION_ARG_INT, &item_size, "Both servers' -I in bytes (default 65536)", "BYTES" },
+    { "meta", 0, 0, G_OPTION_ARG_NONE, &with_meta, "Sessions include meta commands (mg, ms, md, ma, mn, me)", NULL },
     { "shrink", 0, 0, G_OPTION_ARG_NONE, &do_shrink, "Shrink each new divergence group to a minimal session", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every divergent session in full", NULL },
     { NULL },
@@ -1471,7 +1737,7 @@ main (int argc, char **argv)
   for (gint i = 0; i < sessions; i++)
     {
       guint32 session_seed = (guint32) (seed + i);
-      g_autoptr(DtSession) s = dt_session_generate (session_seed, dt.item_size);
+      g_autoptr(DtSession) s = dt_session_generate (session_seed, dt.item_size, with_meta);
       DtRun ref = { 0 }, tgt = { 0 };
       gint at = run_session (&dt, s, &ref, &tgt);
       g_autofree gchar *group = NULL;
