@@ -584,6 +584,15 @@ braid_mc_store_store (BraidMcStore *store,
   return link_item (store, item, old);
 }
 
+BraidMcItem *
+braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
+
+  return find_live (store, key, key_len, FALSE);
+}
+
 BraidMcStoreResult
 braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
@@ -717,7 +726,9 @@ braid_mc_store_flush (BraidMcStore *store, gint64 delay)
     }
   /* Everything stored so far is gone; what is stored next is not, even
    * within the same microsecond. */
-  store->oldest_cas = store->next_cas + 1;
+  /* As memcached, a flush takes a cas id of its own: the next item's cas
+   * is one more than it would have been (clients see it in cas values). */
+  store->oldest_cas = ++store->next_cas;
   store->flush_at = 0;
 }
 
