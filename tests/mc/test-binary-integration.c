@@ -184,6 +184,27 @@ test_php_memcached (void)
   compare_script (php, "php-session.php", must_have);
 }
 
+static void
+test_counters (void)
+{
+  static const gchar *const must_have[] = {
+    "statuses: [0, 0, 1, 0, 2, 1, 0, 2, 1, 0, 1, 0, 0, 0, 1, 1, 0, 1, 0, 1, 0, 1]\n",
+    "cmd_get 4\ncmd_set 7\ncmd_flush 1\ncmd_touch 4\nget_hits 2\nget_misses 2\n",
+    "cas_misses 1\ncas_hits 0\ncas_badval 1\ntouch_hits 2\ntouch_misses 2\n",
+    NULL,
+  };
+
+  g_test_summary ("Raw binary requests (get, getk, set, add, replace, append, cas, delete, incr, decr, "
+                  "touch, gat, gatk, flush) move the same counters, read with a binary STAT, on "
+                  "braid-memcached as on memcached");
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("/usr/bin/python3 is not installed");
+      return;
+    }
+  compare_script ("/usr/bin/python3", "counters-session.py", must_have);
+}
+
 /* memccp a file, memccat it, memcrm it, memccat and memcrm it again: the
  * exit statuses and outputs, as one transcript. */
 static gchar *
@@ -258,5 +279,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/binary-integration/libmemcached-tools", test_libmemcached_tools);
   g_test_add_func ("/mc/binary-integration/pylibmc", test_pylibmc);
   g_test_add_func ("/mc/binary-integration/php-memcached", test_php_memcached);
+  g_test_add_func ("/mc/binary-integration/counters", test_counters);
   return g_test_run ();
 }
