@@ -19,6 +19,7 @@ typedef struct {
   const guint8 *output;
   gsize output_len;
   gboolean closes;
+  gboolean flush_disabled;  /* memcached -F */
 } BinarySession;
 
 #include "test-binary-sessions.h"
@@ -157,14 +158,19 @@ run_session (const BraidChunking *chunking, gpointer data)
 {
   const BinarySession *s = data;
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
-  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
-  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
-  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidMcServer) server = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
   g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
   g_autoptr(GBytes) written = NULL;
   gsize len;
   const guint8 *bytes;
 
+  settings.flush_enabled = !s->flush_disabled;
+  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
+  factory = braid_mc_server_create_factory (server);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
   braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
   for (guint i = 0; i < chunking->chunks->len; i++)
     {
