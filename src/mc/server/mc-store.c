@@ -725,9 +725,8 @@ braid_mc_store_flush (BraidMcStore *store, gint64 delay)
       return;
     }
   /* Everything stored so far is gone; what is stored next is not, even
-   * within the same microsecond. */
-  /* As memcached, a flush takes a cas id of its own: the next item's cas
-   * is one more than it would have been (clients see it in cas values). */
+   * within the same microsecond.  As in memcached, the flush takes a cas
+   * id of its own, so the next item's cas is one higher (clients see it). */
   store->oldest_cas = ++store->next_cas;
   store->flush_at = 0;
 }
