@@ -426,94 +426,131 @@ static const guint8 session_27_output[] = "\201\001\000\000\000\000\000\000\000\
     "\000\001\232\000\000\000\000\000\000\000\001\000\000\000\0001\201\012\000\000\000\000\000\000"
     "\000\000\000\000\000\000\001\233\000\000\000\000\000\000\000\000";
 
+/* with -C, items have no cas: replies carry 0, a stored cas is ignored, a checked one never matches */
+static const guint8 session_28_input[] = "\200\001\000\001\010\000\000\000\000\000\000\012\000\000\001\234\000\000\000\000\000\000\000"
+    "\000\000\000\000\000\000\000\000\000kv\200\000\000\001\000\000\000\000\000\000\000\001\000\000"
+    "\001\235\000\000\000\000\000\000\000\000k\200\001\000\001\010\000\000\000\000\000\000\012\000"
+    "\000\001\236\000\000\000\000\000\000\000\005\000\000\000\000\000\000\000\000kw\200\016\000\001"
+    "\000\000\000\000\000\000\000\002\000\000\001\237\000\000\000\000\000\000\000\007k!\200\014\000"
+    "\001\000\000\000\000\000\000\000\001\000\000\001\240\000\000\000\000\000\000\000\000k\200\005"
+    "\000\001\024\000\000\000\000\000\000\025\000\000\001\241\000\000\000\000\000\000\000\000\000"
+    "\000\000\000\000\000\000\001\000\000\000\000\000\000\000\005\000\000\000\000n\200\005\000\001"
+    "\024\000\000\000\000\000\000\025\000\000\001\242\000\000\000\000\000\000\000\003\000\000\000"
+    "\000\000\000\000\001\000\000\000\000\000\000\000\000\000\000\000\000n\200\005\000\001\024\000"
+    "\000\000\000\000\000\025\000\000\001\243\000\000\000\000\000\000\000\000\000\000\000\000\000"
+    "\000\000\001\000\000\000\000\000\000\000\000\000\000\000\000n\200\035\000\001\004\000\000\000"
+    "\000\000\000\005\000\000\001\244\000\000\000\000\000\000\000\000\000\000\000\000k\200\004\000"
+    "\001\000\000\000\000\000\000\000\001\000\000\001\245\000\000\000\000\000\000\000\011k\200\004"
+    "\000\001\000\000\000\000\000\000\000\001\000\000\001\246\000\000\000\000\000\000\000\000k\200"
+    "\012\000\000\000\000\000\000\000\000\000\000\000\000\001\247\000\000\000\000\000\000\000\000";
+static const guint8 session_28_output[] = "\201\001\000\000\000\000\000\000\000\000\000\000\000\000\001\234\000\000\000\000\000\000\000"
+    "\000\201\000\000\000\004\000\000\000\000\000\000\005\000\000\001\235\000\000\000\000\000\000"
+    "\000\000\000\000\000\000v\201\001\000\000\000\000\000\000\000\000\000\000\000\000\001\236\000"
+    "\000\000\000\000\000\000\000\201\016\000\000\000\000\000\000\000\000\000\000\000\000\001\237"
+    "\000\000\000\000\000\000\000\000\201\014\000\001\004\000\000\000\000\000\000\007\000\000\001"
+    "\240\000\000\000\000\000\000\000\000\000\000\000\000kw!\201\005\000\000\000\000\000\000\000"
+    "\000\000\010\000\000\001\241\000\000\000\000\000\000\000\000\000\000\000\000\000\000\000\005"
+    "\201\005\000\000\000\000\000\002\000\000\000\024\000\000\001\242\000\000\000\000\000\000\000"
+    "\000Data exists for key.\201\005\000\000\000\000\000\000\000\000\000\010\000\000\001\243\000"
+    "\000\000\000\000\000\000\000\000\000\000\000\000\000\000\006\201\035\000\000\004\000\000\000"
+    "\000\000\000\006\000\000\001\244\000\000\000\000\000\000\000\000\000\000\000\000w!\201\004\000"
+    "\000\000\000\000\002\000\000\000\024\000\000\001\245\000\000\000\000\000\000\000\000Data ex"
+    "ists for key.\201\004\000\000\000\000\000\000\000\000\000\000\000\000\001\246\000\000\000\000"
+    "\000\000\000\000\201\012\000\000\000\000\000\000\000\000\000\000\000\000\001\247\000\000\000"
+    "\000\000\000\000\000";
+
 static const BinarySession binary_sessions[] = {
   { "misses: get answers 'Not found', getk the key, the quiet ones nothing",
     session_0_input, sizeof session_0_input - 1, 0, NULL, 0,
-    session_0_output, sizeof session_0_output - 1, FALSE, FALSE },
+    session_0_output, sizeof session_0_output - 1, FALSE, FALSE, FALSE },
   { "hits: the flags in the extras, the value, the cas; getk adds the key; quiet hits answer",
     session_1_input, sizeof session_1_input - 1, 0, NULL, 0,
-    session_1_output, sizeof session_1_output - 1, FALSE, FALSE },
+    session_1_output, sizeof session_1_output - 1, FALSE, FALSE, FALSE },
   { "add, replace and their quiet variants: a success is silent when quiet, a failure never",
     session_2_input, sizeof session_2_input - 1, 0, NULL, 0,
-    session_2_output, sizeof session_2_output - 1, FALSE, FALSE },
+    session_2_output, sizeof session_2_output - 1, FALSE, FALSE, FALSE },
   { "cas: a set with the right cas stores, a wrong one is EEXISTS, a missing key ENOENT; add wit"
     "h a cas is a cas",
     session_3_input, sizeof session_3_input - 1, 0, NULL, 0,
-    session_3_output, sizeof session_3_output - 1, FALSE, FALSE },
+    session_3_output, sizeof session_3_output - 1, FALSE, FALSE, FALSE },
   { "delete: hit, miss, quiet hit, quiet miss, a wrong cas, the right cas",
     session_4_input, sizeof session_4_input - 1, 0, NULL, 0,
-    session_4_output, sizeof session_4_output - 1, FALSE, FALSE },
+    session_4_output, sizeof session_4_output - 1, FALSE, FALSE, FALSE },
   { "incr/decr: 0xffffffff does not create, an initial value is stored, deltas, decr stops at 0,"
     " wraps at 2^64",
     session_5_input, sizeof session_5_input - 1, 0, NULL, 0,
-    session_5_output, sizeof session_5_output - 1, FALSE, FALSE },
+    session_5_output, sizeof session_5_output - 1, FALSE, FALSE, FALSE },
   { "incr/decr errors: a non-numeric value, a cas mismatch, a quiet miss",
     session_6_input, sizeof session_6_input - 1, 0, NULL, 0,
-    session_6_output, sizeof session_6_output - 1, FALSE, FALSE },
+    session_6_output, sizeof session_6_output - 1, FALSE, FALSE, FALSE },
   { "append and prepend: on a missing key NOT_STORED, quiet ones silent, a wrong cas EEXISTS",
     session_7_input, sizeof session_7_input - 1, 0, NULL, 0,
-    session_7_output, sizeof session_7_output - 1, FALSE, FALSE },
+    session_7_output, sizeof session_7_output - 1, FALSE, FALSE, FALSE },
   { "touch and gat: touch answers the flags alone, gat the value, gatk the key too; quiet misses"
     " are silent",
     session_8_input, sizeof session_8_input - 1, 0, NULL, 0,
-    session_8_output, sizeof session_8_output - 1, FALSE, FALSE },
+    session_8_output, sizeof session_8_output - 1, FALSE, FALSE, FALSE },
   { "flush: now, quietly, with a delay in its extras",
     session_9_input, sizeof session_9_input - 1, 0, NULL, 0,
-    session_9_output, sizeof session_9_output - 1, FALSE, FALSE },
+    session_9_output, sizeof session_9_output - 1, FALSE, FALSE, FALSE },
   { "quit answers, then closes",
     session_10_input, sizeof session_10_input - 1, 0, NULL, 0,
-    session_10_output, sizeof session_10_output - 1, TRUE, FALSE },
+    session_10_output, sizeof session_10_output - 1, TRUE, FALSE, FALSE },
   { "quitq closes without an answer",
     session_11_input, sizeof session_11_input - 1, 0, NULL, 0,
-    session_11_output, sizeof session_11_output - 1, TRUE, FALSE },
+    session_11_output, sizeof session_11_output - 1, TRUE, FALSE, FALSE },
   { "stat groups that do not change between runs: reset, detail, an unknown group",
     session_12_input, sizeof session_12_input - 1, 0, NULL, 0,
-    session_12_output, sizeof session_12_output - 1, FALSE, FALSE },
+    session_12_output, sizeof session_12_output - 1, FALSE, FALSE, FALSE },
   { "SASL, as memcached built without it: unknown command, the mechanism's data skipped",
     session_13_input, sizeof session_13_input - 1, 0, NULL, 0,
-    session_13_output, sizeof session_13_output - 1, FALSE, FALSE },
+    session_13_output, sizeof session_13_output - 1, FALSE, FALSE, FALSE },
   { "unknown opcodes: unknown command, at once, whether quiet or not",
     session_14_input, sizeof session_14_input - 1, 0, NULL, 0,
-    session_14_output, sizeof session_14_output - 1, FALSE, FALSE },
+    session_14_output, sizeof session_14_output - 1, FALSE, FALSE, FALSE },
   { "an unknown opcode with a value only: the value skipped",
     session_15_input, sizeof session_15_input - 1, 0, NULL, 0,
-    session_15_output, sizeof session_15_output - 1, FALSE, FALSE },
+    session_15_output, sizeof session_15_output - 1, FALSE, FALSE, FALSE },
   { "a value over -I: E2BIG, the value skipped, the connection goes on",
     session_16_input_head, sizeof session_16_input_head - 1, 1048577,
     session_16_input_tail, sizeof session_16_input_tail - 1,
-    session_16_output, sizeof session_16_output - 1, FALSE, FALSE },
+    session_16_output, sizeof session_16_output - 1, FALSE, FALSE, FALSE },
   { "a too large set removes the old value, as memcached does",
     session_17_input_head, sizeof session_17_input_head - 1, 1048577,
     session_17_input_tail, sizeof session_17_input_tail - 1,
-    session_17_output, sizeof session_17_output - 1, FALSE, FALSE },
+    session_17_output, sizeof session_17_output - 1, FALSE, FALSE, FALSE },
   { "wrong extras length for get: invalid arguments, then close",
     session_18_input, sizeof session_18_input - 1, 0, NULL, 0,
-    session_18_output, sizeof session_18_output - 1, TRUE, FALSE },
+    session_18_output, sizeof session_18_output - 1, TRUE, FALSE, FALSE },
   { "set without extras: invalid arguments, then close",
     session_19_input, sizeof session_19_input - 1, 0, NULL, 0,
-    session_19_output, sizeof session_19_output - 1, TRUE, FALSE },
+    session_19_output, sizeof session_19_output - 1, TRUE, FALSE, FALSE },
   { "a key over 250 bytes: invalid arguments, then close",
     session_20_input, sizeof session_20_input - 1, 0, NULL, 0,
-    session_20_output, sizeof session_20_output - 1, TRUE, FALSE },
+    session_20_output, sizeof session_20_output - 1, TRUE, FALSE, FALSE },
   { "key and extras longer than the body: unknown command, then close",
     session_21_input, sizeof session_21_input - 1, 0, NULL, 0,
-    session_21_output, sizeof session_21_output - 1, TRUE, FALSE },
+    session_21_output, sizeof session_21_output - 1, TRUE, FALSE, FALSE },
   { "version with a body: invalid arguments, then close",
     session_22_input, sizeof session_22_input - 1, 0, NULL, 0,
-    session_22_output, sizeof session_22_output - 1, TRUE, FALSE },
+    session_22_output, sizeof session_22_output - 1, TRUE, FALSE, FALSE },
   { "incr with short extras: invalid arguments, then close",
     session_23_input, sizeof session_23_input - 1, 0, NULL, 0,
-    session_23_output, sizeof session_23_output - 1, TRUE, FALSE },
+    session_23_output, sizeof session_23_output - 1, TRUE, FALSE, FALSE },
   { "a bad magic after the first request closes without an answer",
     session_24_input, sizeof session_24_input - 1, 0, NULL, 0,
-    session_24_output, sizeof session_24_output - 1, TRUE, FALSE },
+    session_24_output, sizeof session_24_output - 1, TRUE, FALSE, FALSE },
   { "touch without a key: invalid arguments, then close",
     session_25_input, sizeof session_25_input - 1, 0, NULL, 0,
-    session_25_output, sizeof session_25_output - 1, TRUE, FALSE },
+    session_25_output, sizeof session_25_output - 1, TRUE, FALSE, FALSE },
   { "flush with a key: invalid arguments, then close",
     session_26_input, sizeof session_26_input - 1, 0, NULL, 0,
-    session_26_output, sizeof session_26_output - 1, TRUE, FALSE },
+    session_26_output, sizeof session_26_output - 1, TRUE, FALSE, FALSE },
   { "with -F, flush is an auth error, quiet or not, and flushes nothing",
     session_27_input, sizeof session_27_input - 1, 0, NULL, 0,
-    session_27_output, sizeof session_27_output - 1, FALSE, TRUE },
+    session_27_output, sizeof session_27_output - 1, FALSE, TRUE, FALSE },
+  { "with -C, items have no cas: replies carry 0, a stored cas is ignored, a checked one never m"
+    "atches",
+    session_28_input, sizeof session_28_input - 1, 0, NULL, 0,
+    session_28_output, sizeof session_28_output - 1, FALSE, FALSE, TRUE },
 };

@@ -20,6 +20,7 @@ typedef struct {
   gsize output_len;
   gboolean closes;
   gboolean flush_disabled;  /* memcached -F */
+  gboolean cas_disabled;    /* memcached -C */
 } BinarySession;
 
 #include "test-binary-sessions.h"
@@ -168,6 +169,7 @@ run_session (const BraidChunking *chunking, gpointer data)
   const guint8 *bytes;
 
   settings.flush_enabled = !s->flush_disabled;
+  settings.store.cas_enabled = !s->cas_disabled;
   server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
   factory = braid_mc_server_create_factory (server);
   protocol = braid_protocol_factory_build_protocol (factory, NULL);

@@ -58,12 +58,28 @@ reply_success (const Exchange *x, guint64 cas)
                                      NULL, 0, NULL, 0, NULL, 0);
 }
 
+/* With -C, memcached's items have no cas: replies carry 0, a stored cas
+ * is ignored, and a cas to check against one never matches. */
+static guint64
+item_cas (const Exchange *x, BraidMcItem *item)
+{
+  return x->conn->shared->settings.store.cas_enabled ? braid_mc_item_get_cas (item) : 0;
+}
+
+/* The cas a store request asks to check (0: none). */
+static guint64
+store_cas (const Exchange *x)
+{
+  return x->conn->shared->settings.store.cas_enabled ? x->request->header.cas : 0;
+}
+
+/* The cas of what the request just stored under its key. */
 static guint64
 cas_of (const Exchange *x)
 {
   BraidMcItem *item = braid_mc_store_peek (store_of (x), x->request->key, x->request->header.key_len);
 
-  return item != NULL ? braid_mc_item_get_cas (item) : 0;
+  return item != NULL ? item_cas (x, item) : 0;
 }
 
 /* ---- retrieval: get, getk, touch, gat, gatk and their quiet variants ---- */
@@ -85,7 +101,7 @@ reply_item (const Exchange *x, BraidMcItem *item, gboolean with_key, gboolean wi
   by_reference = value_len > COPY_VALUE_MAX && conn->send_by_reference != NULL;
   braid_mc_binary_write_u32 (flags, braid_mc_item_get_flags (item));
   braid_mc_binary_append_response (out_of (x), &x->request->header, BRAID_MC_BINARY_STATUS_NO_ERROR,
-                                   braid_mc_item_get_cas (item), flags, sizeof flags, x->request->key, key_len,
+                                   item_cas (x, item), flags, sizeof flags, x->request->key, key_len,
                                    by_reference ? NULL : value, value_len);
   if (by_reference)
     {
@@ -145,7 +161,7 @@ static BraidMcStoreMode
 store_mode_of (const Exchange *x)
 {
   /* Any set, add or replace that carries a cas is a cas, in memcached. */
-  if (x->request->header.cas != 0 && x->opcode != BRAID_MC_BINARY_OPCODE_APPEND &&
+  if (store_cas (x) != 0 && x->opcode != BRAID_MC_BINARY_OPCODE_APPEND &&
       x->opcode != BRAID_MC_BINARY_OPCODE_PREPEND)
     return BRAID_MC_STORE_MODE_CAS;
   switch (x->opcode)
@@ -186,10 +202,10 @@ append_cas_mismatch (const Exchange *x)
   const BraidMcBinaryRequest *r = x->request;
   BraidMcItem *old;
 
-  if (r->header.cas == 0 || (x->opcode != BRAID_MC_BINARY_OPCODE_APPEND && x->opcode != BRAID_MC_BINARY_OPCODE_PREPEND))
+  if (store_cas (x) == 0 || (x->opcode != BRAID_MC_BINARY_OPCODE_APPEND && x->opcode != BRAID_MC_BINARY_OPCODE_PREPEND))
     return FALSE;
   old = braid_mc_store_peek (store_of (x), r->key, r->header.key_len);
-  return old != NULL && braid_mc_item_get_cas (old) != r->header.cas;
+  return old != NULL && item_cas (x, old) != store_cas (x);
 }
 
 static void
@@ -207,7 +223,7 @@ do_store (const Exchange *x)
       return;
     }
   result = braid_mc_store_store (store_of (x), store_mode_of (x), r->key, r->header.key_len, flags, exptime,
-                                 r->value, r->value_len, r->header.cas);
+                                 r->value, r->value_len, store_cas (x));
   switch (result)
     {
     case BRAID_MC_STORE_RESULT_STORED:
@@ -247,7 +263,7 @@ do_delete (const Exchange *x)
   const BraidMcBinaryRequest *r = x->request;
   BraidMcItem *item = braid_mc_store_peek (store_of (x), r->key, r->header.key_len);
 
-  if (item != NULL && r->header.cas != 0 && braid_mc_item_get_cas (item) != r->header.cas)
+  if (item != NULL && r->header.cas != 0 && item_cas (x, item) != r->header.cas)
     {
       reply_error (x, BRAID_MC_BINARY_STATUS_KEY_EEXISTS);
       return;
@@ -312,7 +328,7 @@ do_arith (const Exchange *x)
       create_counter (x, initial, exptime);
       return;
     }
-  if (item != NULL && r->header.cas != 0 && braid_mc_item_get_cas (item) != r->header.cas)
+  if (item != NULL && r->header.cas != 0 && item_cas (x, item) != r->header.cas)
     {
       reply_error (x, BRAID_MC_BINARY_STATUS_KEY_EEXISTS);
       return;
