@@ -22,6 +22,7 @@
 #include "mc-server-counters.h"
 #include "mc-server.h"
 #include "mc-reply-parser.h"
+#include "mc-binary.h"
 #include "mc-client.h"
 #include "mc-ketama.h"
 #include "mc-pool.h"

@@ -11,8 +11,14 @@
  * stops reading and stops executing — in the middle of a multi-key get if
  * need be, remembering which key is next — until the output has drained.
  * So the input waiting is at most one read, the output at most the limit
- * plus one value, and the keys of a paused get at most one command line. */
+ * plus one value, and the keys of a paused get at most one command line.
+ *
+ * A connection whose first byte is 0x80 speaks memcached's binary
+ * protocol (mc-binary-protocol.c) instead, with the same buffers and
+ * bounds: a binary request answers at most one value, so the check after
+ * each request pauses it as it pauses a get. */
 #include "mc-server-protocol-private.h"
+#include "mc-binary-protocol-private.h"
 #include "mc-command-parser.h"
 #include "mc-stats-private.h"
 
@@ -53,6 +59,9 @@ struct _BraidMcServerProtocol
   GByteArray *in;             /* received, not yet parsed */
   gsize in_offset;            /* parsed up to here */
   BraidMcParser parser;
+  BraidMcBinaryParser binary_parser;
+  gboolean protocol_known;    /* the first byte has been seen */
+  gboolean binary;            /* ... and it was 0x80 */
   gsize swallow;              /* bytes still to discard (object too large) */
   GString *out;               /* replies not yet written */
   /* The part of @out that memcached would have written already: it
@@ -512,6 +521,39 @@ pause_for_output (BraidMcServerProtocol *self)
   braid_transport_pause_reading (transport_of (self));
 }
 
+static void
+send_by_reference (gpointer data, GBytes *bytes)
+{
+  BraidMcServerProtocol *self = data;
+
+  flush_out (self);
+  self->shared->counters.bytes_written += g_bytes_get_size (bytes);
+  braid_transport_write_bytes (transport_of (self), bytes);
+}
+
+/* Runs the next binary request; FALSE when more input is needed. */
+static gboolean
+binary_step (BraidMcServerProtocol *self, gsize available)
+{
+  BraidMcBinaryConnection conn = {
+    self->shared, &self->info, &self->out,
+    transport_of (self) != NULL ? send_by_reference : NULL, self,
+  };
+  BraidMcBinaryAfter after;
+  gsize used;
+
+  self->info.last_cmd_us = braid_mc_store_now (self->shared->store);
+  used = braid_mc_binary_protocol_step (&conn, &self->binary_parser, self->in->data + self->in_offset, available,
+                                        &after);
+  if (used == 0)
+    return FALSE;
+  self->in_offset += used;
+  self->swallow = after.swallow;
+  if (after.close)
+    close_connection (self);
+  return TRUE;
+}
+
 /* Runs the next command, or the rest of a paused get.  FALSE when there
  * is nothing more to do now (more input needed, or output must drain). */
 static gboolean
@@ -531,6 +573,14 @@ step (BraidMcServerProtocol *self)
       self->in_offset += n;
       return self->swallow == 0;
     }
+  /* As memcached: the first byte decides, for the whole connection. */
+  if (!self->protocol_known && available > 0)
+    {
+      self->protocol_known = TRUE;
+      self->binary = self->in->data[self->in_offset] == BRAID_MC_BINARY_MAGIC_REQUEST;
+    }
+  if (self->binary)
+    return binary_step (self, available);
   used = braid_mc_parse_command (&self->parser, self->in->data + self->in_offset, available, FALSE, &cmd);
   if (used == 0)
     return FALSE;
@@ -708,6 +758,8 @@ braid_mc_server_protocol_new (BraidMcServerShared *shared)
   self->shared = braid_mc_server_shared_ref (shared);
   self->parser.item_size_max = store->item_size_max;
   self->parser.cas_enabled = store->cas_enabled;
+  self->binary_parser.item_size_max = store->item_size_max;
+  self->binary_parser.cas_enabled = store->cas_enabled;
   return self;
 }
 

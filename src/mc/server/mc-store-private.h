@@ -10,4 +10,10 @@ G_BEGIN_DECLS
  * to collide under a fixed hash do not collide here. */
 guint braid_mc_store_hash_key (BraidMcStore *store, const guint8 *key, gsize len);
 
+/* (transfer none) (nullable): the live item for @key, without counting a
+ * get or moving it in the LRU: for the binary protocol, whose replies
+ * carry the cas of what a command stored and whose delete, incr and
+ * append check a cas first. */
+BraidMcItem *braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len);
+
 G_END_DECLS

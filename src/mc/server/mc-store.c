@@ -594,6 +594,15 @@ braid_mc_store_store (BraidMcStore *store,
   return link_item (store, item, old);
 }
 
+BraidMcItem *
+braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
+
+  return find_live (store, key, key_len, FALSE);
+}
+
 BraidMcStoreResult
 braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
@@ -729,8 +738,9 @@ braid_mc_store_flush (BraidMcStore *store, gint64 delay)
       return;
     }
   /* Everything stored so far is gone; what is stored next is not, even
-   * within the same microsecond. */
-  store->oldest_cas = store->next_cas + 1;
+   * within the same microsecond.  As in memcached, the flush takes a cas
+   * id of its own, so the next item's cas is one higher (clients see it). */
+  store->oldest_cas = ++store->next_cas;
   store->flush_at = 0;
 }
 
