@@ -174,16 +174,6 @@ store_mode_of (const Exchange *x)
     }
 }
 
-/* memcached drops the old value of a set that fails for size, so that a
- * stale value does not outlive a write the client believes it made. */
-static void
-drop_stale_value (const Exchange *x)
-{
-  if (x->opcode == BRAID_MC_BINARY_OPCODE_SET &&
-      braid_mc_store_peek (store_of (x), x->request->key, x->request->header.key_len) != NULL)
-    braid_mc_store_delete (store_of (x), x->request->key, x->request->header.key_len);
-}
-
 static BraidMcBinaryStatus
 status_of_not_stored (const Exchange *x)
 {
@@ -239,7 +229,6 @@ do_store (const Exchange *x)
       reply_error (x, status_of_not_stored (x));
       break;
     case BRAID_MC_STORE_RESULT_TOO_LARGE:
-      drop_stale_value (x);
       reply_error (x, BRAID_MC_BINARY_STATUS_E2BIG);
       break;
     default:
@@ -252,7 +241,11 @@ do_store (const Exchange *x)
 static void
 refuse_too_large (const Exchange *x)
 {
-  drop_stale_value (x);
+  /* memcached drops the old value of a set that fails for size, so that
+   * a stale value does not outlive a write the client believes it made
+   * (counted as store_too_large, not as a delete) */
+  braid_mc_store_refuse_too_large (store_of (x), x->request->key, x->request->header.key_len,
+                                   x->opcode == BRAID_MC_BINARY_OPCODE_SET);
   reply_error (x, BRAID_MC_BINARY_STATUS_E2BIG);
   x->after->swallow = x->request->value_len;
 }

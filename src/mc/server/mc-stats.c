@@ -159,7 +159,7 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_U ("reqs_per_event", 20);
   STAT_S ("cas_enabled", st->store.cas_enabled ? "yes" : "no");
   STAT_U ("tcp_backlog", 1024);
-  STAT_S ("binding_protocol", "ascii");
+  STAT_S ("binding_protocol", "auto-negotiate");
   STAT_S ("auth_enabled_sasl", "no");
   STAT_S ("auth_enabled_ascii", "no");
   STAT_U ("item_size_max", st->store.item_size_max);

@@ -173,8 +173,18 @@ shape_is_valid (const BraidMcBinaryHeader *h)
 /* The problem with a request whose header, extras and key are here, in
  * the order memcached looks for them. */
 static BraidMcBinaryProblem
-check_request (const BraidMcBinaryParser *parser, const BraidMcBinaryHeader *h, gsize value_len)
+check_request (const BraidMcBinaryParser *parser, const BraidMcBinaryHeader *h, const guint8 *extras,
+               gsize value_len)
 {
+  /* set/add/replace carry the flags first in their extras; they cost
+   * the item 4 bytes unless 0 */
+  guint32 flags = 0;
+
+  if (h->extras_len >= 4)
+    {
+      memcpy (&flags, extras, 4);
+      flags = GUINT32_FROM_BE (flags);
+    }
   gsize item_size_max = parser->item_size_max != 0 ? parser->item_size_max : 1024 * 1024;
 
   if ((gsize) h->key_len + h->extras_len > h->body_len)
@@ -185,7 +195,7 @@ check_request (const BraidMcBinaryParser *parser, const BraidMcBinaryHeader *h, 
     return BRAID_MC_BINARY_PROBLEM_BAD_SHAPE;
   /* The same rule as the text protocol's: what the item would weigh. */
   if (braid_mc_binary_opcode_stores (braid_mc_binary_opcode_loud (h->opcode)) &&
-      braid_mc_item_size (h->key_len, value_len, parser->cas_enabled) > item_size_max)
+      braid_mc_item_size (h->key_len, flags, value_len, parser->cas_enabled) > item_size_max)
     return BRAID_MC_BINARY_PROBLEM_VALUE_TOO_LARGE;
   return BRAID_MC_BINARY_PROBLEM_NONE;
 }
@@ -221,7 +231,7 @@ braid_mc_binary_parse_request (const BraidMcBinaryParser *parser,
   request->key = request->extras + h->extras_len;
   request->value_len = h->body_len >= head_len - BRAID_MC_BINARY_HEADER_LEN
                          ? h->body_len - (head_len - BRAID_MC_BINARY_HEADER_LEN) : 0;
-  request->problem = check_request (parser, h, request->value_len);
+  request->problem = check_request (parser, h, request->extras, request->value_len);
   if (request->problem != BRAID_MC_BINARY_PROBLEM_NONE ||
       !braid_mc_binary_opcode_stores (braid_mc_binary_opcode_loud (h->opcode)))
     return head_len;
