@@ -57,6 +57,7 @@ typedef struct
   gchar *extra;       /* (nullable): an extra argument */
   const gchar *eol;
   gboolean terminal;  /* the session's last write: no fence, wait for close */
+  gboolean binary;    /* a binary request: a cas reference goes in its header */
   guint n_version;    /* `version` commands inside (each adds a fence-like line) */
 } DtCommand;
 
@@ -101,6 +102,7 @@ typedef struct
 {
   guint32 seed;
   gboolean meta;     /* generate meta commands too */
+  gboolean binary;   /* a binary-protocol session */
   GPtrArray *pool;   /* (element-type DtCommand) (owned) */
   GPtrArray *steps;  /* (element-type GPtrArray<DtCommand>) (owned) */
 } DtSession;
@@ -137,6 +139,8 @@ dt_session_copy (const DtSession *s)
 {
   DtSession *n = dt_session_new (s->seed, s->pool);
 
+  n->meta = s->meta;
+  n->binary = s->binary;
   for (guint i = 0; i < s->steps->len; i++)
     {
       GPtrArray *step = g_ptr_array_index (s->steps, i);
@@ -527,6 +531,262 @@ gen_other (DtSession *s, GRand *rand)
 }
 
 
+/* ---- the binary protocol ---- */
+
+/* The fence of a binary session: a NOOP with an opaque no generated
+ * request uses. */
+#define DT_BINARY_FENCE_OPAQUE 0xfeedfaceu
+#define DT_BINARY_HEADER 24
+
+enum {
+  BIN_GET = 0x00, BIN_SET = 0x01, BIN_ADD = 0x02, BIN_REPLACE = 0x03, BIN_DELETE = 0x04, BIN_INCR = 0x05,
+  BIN_DECR = 0x06, BIN_QUIT = 0x07, BIN_FLUSH = 0x08, BIN_GETQ = 0x09, BIN_NOOP = 0x0a, BIN_VERSION = 0x0b,
+  BIN_GETK = 0x0c, BIN_GETKQ = 0x0d, BIN_APPEND = 0x0e, BIN_PREPEND = 0x0f, BIN_STAT = 0x10, BIN_SETQ = 0x11,
+  BIN_ADDQ = 0x12, BIN_REPLACEQ = 0x13, BIN_DELETEQ = 0x14, BIN_INCRQ = 0x15, BIN_DECRQ = 0x16, BIN_QUITQ = 0x17,
+  BIN_FLUSHQ = 0x18, BIN_APPENDQ = 0x19, BIN_PREPENDQ = 0x1a, BIN_TOUCH = 0x1c, BIN_GAT = 0x1d, BIN_GATQ = 0x1e,
+  BIN_SASL_LIST = 0x20, BIN_GATK = 0x23, BIN_GATKQ = 0x24,
+};
+
+static void
+put_be16 (guint8 *p, guint16 v)
+{
+  p[0] = (guint8) (v >> 8);
+  p[1] = (guint8) v;
+}
+
+static void
+put_be32 (guint8 *p, guint32 v)
+{
+  for (int i = 3; i >= 0; i--, v >>= 8)
+    p[i] = (guint8) v;
+}
+
+static void
+put_be64 (guint8 *p, guint64 v)
+{
+  for (int i = 7; i >= 0; i--, v >>= 8)
+    p[i] = (guint8) v;
+}
+
+static guint32
+get_be32 (const guint8 *p)
+{
+  return (guint32) p[0] << 24 | (guint32) p[1] << 16 | (guint32) p[2] << 8 | p[3];
+}
+
+static guint64
+get_be64 (const guint8 *p)
+{
+  return (guint64) get_be32 (p) << 32 | get_be32 (p + 4);
+}
+
+/* A request packet: header, extras, key, value. */
+static GByteArray *
+binary_request (guint8 magic, guint8 opcode, guint32 opaque, guint64 cas,
+                const guint8 *extras, gsize extras_len, const void *key, gsize key_len,
+                const void *value, gsize value_len)
+{
+  GByteArray *p = g_byte_array_sized_new ((guint) (DT_BINARY_HEADER + extras_len + key_len + value_len));
+  guint8 h[DT_BINARY_HEADER] = { 0 };
+
+  h[0] = magic;
+  h[1] = opcode;
+  put_be16 (h + 2, (guint16) key_len);
+  h[4] = (guint8) extras_len;
+  put_be32 (h + 8, (guint32) (extras_len + key_len + value_len));
+  put_be32 (h + 12, opaque);
+  put_be64 (h + 16, cas);
+  g_byte_array_append (p, h, sizeof h);
+  if (extras_len > 0)
+    g_byte_array_append (p, extras, (guint) extras_len);
+  if (key_len > 0)
+    g_byte_array_append (p, key, (guint) key_len);
+  if (value_len > 0)
+    g_byte_array_append (p, value, (guint) value_len);
+  return p;
+}
+
+static GByteArray *
+binary_fence (void)
+{
+  return binary_request (0x80, BIN_NOOP, DT_BINARY_FENCE_OPAQUE, 0, NULL, 0, NULL, 0, NULL, 0);
+}
+
+static const guint32 bin_flags_values[] = { 0, 0, 0, 1, 42, 0xffffffffu };
+static const guint32 bin_exptime_values[] = { 0, 0, 0, 0xffffffffu, 2592000, 2591999, 2592001, 2000000000, 0x80000000u };
+
+static DtCommand *
+gen_binary (DtSession *s, GRand *rand, gsize item_size, guint n_cas_seen, gboolean *terminal)
+{
+  g_autoptr(GString) key = g_string_new (NULL);
+  g_autoptr(GByteArray) packet = NULL;
+  g_autofree gchar *label = NULL;
+  const gchar *kshape = gen_key (rand, key);
+  const gchar *name, *shape = kshape;
+  guint32 opaque = g_rand_int_range (rand, 0, 1000);
+  guint8 extras[20] = { 0 };
+  gint cas_ref = -1;
+  guint64 cas = 0;
+  DtCommand *c;
+  guint r = g_rand_int_range (rand, 0, 100);
+
+  *terminal = FALSE;
+  /* a cas: none, one this server returned, or a wrong one */
+  if (chance (rand, 0.2))
+    {
+      if (n_cas_seen > 0 && chance (rand, 0.7))
+        cas_ref = g_rand_int_range (rand, 1, n_cas_seen + 1);
+      else
+        cas = chance (rand, 0.5) ? 1 : G_MAXUINT64;
+    }
+  if (r < 25)
+    {
+      static const guint8 ops[] = { BIN_GET, BIN_GET, BIN_GETQ, BIN_GETK, BIN_GETKQ };
+      static const gchar *names[] = { "get", "get", "getq", "getk", "getkq" };
+      guint i = g_rand_int_range (rand, 0, G_N_ELEMENTS (ops));
+
+      name = names[i];
+      cas = 0, cas_ref = -1;
+      packet = binary_request (0x80, ops[i], opaque, 0, NULL, 0, key->str, key->len, NULL, 0);
+    }
+  else if (r < 55)
+    {
+      static const guint8 ops[] = { BIN_SET, BIN_SET, BIN_ADD, BIN_REPLACE, BIN_SETQ, BIN_ADDQ, BIN_REPLACEQ,
+                                    BIN_APPEND, BIN_PREPEND, BIN_APPENDQ, BIN_PREPENDQ };
+      static const gchar *names[] = { "set", "set", "add", "replace", "setq", "addq", "replaceq",
+                                      "append", "prepend", "appendq", "prependq" };
+      guint i = g_rand_int_range (rand, 0, G_N_ELEMENTS (ops));
+      gboolean has_extras = ops[i] != BIN_APPEND && ops[i] != BIN_PREPEND && ops[i] != BIN_APPENDQ && ops[i] != BIN_PREPENDQ;
+      const gchar *vshape = NULL;
+      g_autoptr(GBytes) value = gen_value (rand, item_size, &vshape);
+      guint32 flags = chance (rand, 0.8) ? 0 : bin_flags_values[g_rand_int_range (rand, 0, G_N_ELEMENTS (bin_flags_values))];
+      guint32 exptime = chance (rand, 0.8) ? 0 : bin_exptime_values[g_rand_int_range (rand, 0, G_N_ELEMENTS (bin_exptime_values))];
+
+      name = names[i];
+      put_be32 (extras, flags);
+      put_be32 (extras + 4, exptime);
+      shape = shape ? shape : (vshape ? vshape : (flags ? "flags" : (exptime ? "exptime" : NULL)));
+      packet = binary_request (0x80, ops[i], opaque, cas, extras, has_extras ? 8 : 0, key->str, key->len,
+                               g_bytes_get_data (value, NULL), g_bytes_get_size (value));
+    }
+  else if (r < 63)
+    {
+      name = chance (rand, 0.7) ? "delete" : "deleteq";
+      packet = binary_request (0x80, name[6] ? BIN_DELETEQ : BIN_DELETE, opaque, cas, NULL, 0, key->str, key->len, NULL, 0);
+    }
+  else if (r < 75)
+    {
+      static const guint64 deltas[] = { 1, 5, 0, G_MAXUINT64 };
+      static const guint64 initials[] = { 0, 13, G_MAXUINT64 };
+      static const guint8 ops[] = { BIN_INCR, BIN_DECR, BIN_INCRQ, BIN_DECRQ };
+      static const gchar *names[] = { "incr", "decr", "incrq", "decrq" };
+      guint i = g_rand_int_range (rand, 0, G_N_ELEMENTS (ops));
+      guint32 exptime = chance (rand, 0.3) ? 0xffffffffu : 0;
+
+      name = names[i];
+      put_be64 (extras, deltas[g_rand_int_range (rand, 0, G_N_ELEMENTS (deltas))]);
+      put_be64 (extras + 8, initials[g_rand_int_range (rand, 0, G_N_ELEMENTS (initials))]);
+      put_be32 (extras + 16, exptime);
+      shape = shape ? shape : (exptime ? "no-create" : NULL);
+      packet = binary_request (0x80, ops[i], opaque, cas, extras, 20, key->str, key->len, NULL, 0);
+    }
+  else if (r < 83)
+    {
+      static const guint8 ops[] = { BIN_TOUCH, BIN_GAT, BIN_GATQ, BIN_GATK, BIN_GATKQ };
+      static const gchar *names[] = { "touch", "gat", "gatq", "gatk", "gatkq" };
+      guint i = g_rand_int_range (rand, 0, G_N_ELEMENTS (ops));
+
+      name = names[i];
+      cas = 0, cas_ref = -1;
+      put_be32 (extras, bin_exptime_values[g_rand_int_range (rand, 0, G_N_ELEMENTS (bin_exptime_values))]);
+      packet = binary_request (0x80, ops[i], opaque, 0, extras, 4, key->str, key->len, NULL, 0);
+    }
+  else
+    {
+      cas = 0, cas_ref = -1;
+      shape = NULL;
+      switch (g_rand_int_range (rand, 0, 12))
+        {
+        case 0:
+          name = "noop";
+          packet = binary_request (0x80, BIN_NOOP, opaque, 0, NULL, 0, NULL, 0, NULL, 0);
+          break;
+        case 1:
+          name = "version";
+          packet = binary_request (0x80, BIN_VERSION, opaque, 0, NULL, 0, NULL, 0, NULL, 0);
+          break;
+        case 2:
+          {
+            static const gchar *keys[] = { "", "settings", "reset", "detail dump", "bogus" };
+            const gchar *k = PICK (rand, keys);
+
+            name = "stat";
+            shape = *k ? k : NULL;
+            packet = binary_request (0x80, BIN_STAT, opaque, 0, NULL, 0, k, strlen (k), NULL, 0);
+          }
+          break;
+        case 3:
+          name = chance (rand, 0.5) ? "flush" : "flushq";
+          packet = binary_request (0x80, name[5] ? BIN_FLUSHQ : BIN_FLUSH, opaque, 0, extras, chance (rand, 0.5) ? 4 : 0,
+                                   NULL, 0, NULL, 0);
+          break;
+        case 4:
+          name = "sasl-list-mechs";
+          packet = binary_request (0x80, BIN_SASL_LIST, opaque, 0, NULL, 0, NULL, 0, NULL, 0);
+          break;
+        case 5:
+          name = "unknown";
+          packet = binary_request (0x80, 0x50, opaque, 0, NULL, 0, NULL, 0, NULL, 0);
+          break;
+        case 6:
+          name = "get";
+          shape = "with-extras";
+          *terminal = TRUE;
+          packet = binary_request (0x80, BIN_GET, opaque, 0, extras, 4, "k0", 2, NULL, 0);
+          break;
+        case 7:
+          name = "set";
+          shape = "no-extras";
+          *terminal = TRUE;
+          packet = binary_request (0x80, BIN_SET, opaque, 0, NULL, 0, "k0", 2, "v", 1);
+          break;
+        case 8:
+          name = "request";
+          shape = "bad-magic";
+          *terminal = TRUE;
+          packet = binary_request (0x81, BIN_GET, opaque, 0, NULL, 0, "k0", 2, NULL, 0);
+          break;
+        case 9:
+          name = "quit";
+          *terminal = TRUE;
+          packet = binary_request (0x80, chance (rand, 0.5) ? BIN_QUIT : BIN_QUITQ, opaque, 0, NULL, 0, NULL, 0, NULL, 0);
+          break;
+        case 10:
+          {
+            /* key and extras longer than the body */
+            name = "request";
+            shape = "short-body";
+            *terminal = TRUE;
+            packet = binary_request (0x80, BIN_GET, opaque, 0, NULL, 0, "k0", 2, NULL, 0);
+            put_be32 (packet->data + 8, 1);
+          }
+          break;
+        default:
+          name = "incr";
+          shape = "no-extras";
+          *terminal = TRUE;
+          packet = binary_request (0x80, BIN_INCR, opaque, 0, NULL, 0, "k0", 2, NULL, 0);
+          break;
+        }
+    }
+  label = g_strdup_printf ("bin-%s/%s", name, shape ? shape : (cas_ref > 0 || cas ? "cas" : "plain"));
+  c = raw_command (s, label, packet->data, packet->len);
+  c->cas_ref = cas_ref;
+  c->binary = TRUE;
+  return c;
+}
+
+
 /* ---- meta commands ---- */
 
 /* Where a meta command's raw bytes say CAS_MARK, each server gets the
@@ -741,12 +1001,13 @@ gen_odd (DtSession *s, GRand *rand, gboolean *terminal)
 }
 
 static DtSession *
-dt_session_generate (guint32 seed, gsize item_size, gboolean meta)
+dt_session_generate (guint32 seed, gsize item_size, gboolean meta, gboolean binary)
 {
   g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
   DtSession *s = dt_session_new (seed, NULL);
 
   s->meta = meta;
+  s->binary = binary;
   guint n = g_rand_int_range (rand, 20, 41);
   guint emitted = 0, n_gets = 0;
 
@@ -762,7 +1023,12 @@ dt_session_generate (guint32 seed, gsize item_size, gboolean meta)
           gboolean terminal = FALSE;
           DtCommand *c;
 
-          if (s->meta && r < 40)
+          if (s->binary)
+            {
+              c = gen_binary (s, rand, item_size, n_gets, &terminal);
+              n_gets++;
+            }
+          else if (s->meta && r < 40)
             {
               c = gen_meta (s, rand, item_size, n_gets);
               /* a meta command can return cas uniques (c flag) */
@@ -848,6 +1114,7 @@ typedef struct
   GByteArray *fence;     /* this server's version line, with \r\n */
   GHashTable *cas_seq;   /* raw unique (owned) -> seq */
   GPtrArray *cas_raw;    /* seq-1 -> raw unique */
+  gboolean binary;       /* this session speaks the binary protocol */
 } DtServer;
 
 static gboolean
@@ -903,12 +1170,16 @@ line_complete (GByteArray *reply, gsize from, gsize *end)
 
 /* Counts this server's fence lines at line starts of @reply, skipping
  * VALUE data blocks. */
+static guint count_binary_fences (GByteArray *reply);
+
 static guint
 count_fences (DtServer *server, GByteArray *reply)
 {
   gsize pos = 0, end;
   guint n = 0;
 
+  if (server->binary)
+    return count_binary_fences (reply);
   while (line_complete (reply, pos, &end))
     {
       gsize len = end - pos;
@@ -1028,6 +1299,24 @@ dt_server_connect (DtServer *server, GError **error)
   fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK);
   server->fd = fd;
 
+  g_hash_table_remove_all (server->cas_seq);
+  g_ptr_array_set_size (server->cas_raw, 0);
+  if (server->binary)
+    {
+      /* FLUSH, then the fence (a NOOP): the first byte makes the
+       * connection a binary one */
+      g_autoptr(GByteArray) prologue = binary_request (0x80, BIN_FLUSH, 0, 0, NULL, 0, NULL, 0, NULL, 0);
+      g_autoptr(GByteArray) fence = binary_fence ();
+
+      g_byte_array_append (prologue, fence->data, fence->len);
+      if (dt_server_exchange (server, prologue->data, prologue->len, 1, DT_FENCE_TIMEOUT_MS, reply) != DT_END_FENCE)
+        {
+          dt_server_disconnect (server);
+          g_set_error (error, DT_ERROR, 0, "%s: no reply to a binary FLUSH and NOOP", server->name);
+          return FALSE;
+        }
+      return TRUE;
+    }
   /* flush_all, then learn the fence: this server's version line (an
    * empty fence matches any VERSION line) */
   g_byte_array_set_size (server->fence, 0);
@@ -1058,6 +1347,17 @@ render_command (const DtCommand *c, DtServer *server, GByteArray *out)
   guint64 count;
   gchar *endp = NULL;
 
+  if (c->binary && c->cas_ref > 0)
+    {
+      /* the cas field of the header: this server's #n unique */
+      const gchar *unique = server && (guint) c->cas_ref <= server->cas_raw->len
+        ? g_ptr_array_index (server->cas_raw, c->cas_ref - 1) : NULL;
+      guint offset = out->len;
+
+      g_byte_array_append (out, g_bytes_get_data (c->raw, NULL), g_bytes_get_size (c->raw));
+      put_be64 (out->data + offset + 16, unique != NULL ? g_ascii_strtoull (unique, NULL, 10) : 1);
+      return;
+    }
   if (c->raw != NULL && c->cas_ref > 0)
     {
       gsize len;
@@ -1247,6 +1547,92 @@ is_meta_reply (const guint8 *p, gsize len)
   return FALSE;
 }
 
+/* Counts binary fence replies among the whole packets of @reply. */
+static guint
+count_binary_fences (GByteArray *reply)
+{
+  gsize pos = 0;
+  guint n = 0;
+
+  while (pos + DT_BINARY_HEADER <= reply->len)
+    {
+      const guint8 *h = reply->data + pos;
+      gsize total = DT_BINARY_HEADER + get_be32 (h + 8);
+
+      if (pos + total > reply->len)
+        break;
+      if (h[1] == BIN_NOOP && get_be32 (h + 12) == DT_BINARY_FENCE_OPAQUE)
+        n++;
+      pos += total;
+    }
+  return n;
+}
+
+static gchar *
+escape_bytes (const guint8 *p, gsize len)
+{
+  g_autoptr(GString) s = g_string_new (NULL);
+
+  for (gsize i = 0; i < len; i++)
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+      g_string_append_c (s, (gchar) p[i]);
+    else
+      g_string_append_printf (s, "\\x%02x", p[i]);
+  return g_string_free (g_steal_pointer (&s), FALSE);
+}
+
+/* One line per response packet: opcode, status, opaque, cas by identity,
+ * extras, key and value (a STAT value and the VERSION string blanked,
+ * per-class and build-option STAT packets dropped); the fence dropped; a
+ * partial packet shown by its length. */
+static void
+normalise_binary (DtServer *server, GByteArray *reply, GByteArray *out)
+{
+  gsize pos = 0;
+
+  while (pos + DT_BINARY_HEADER <= reply->len)
+    {
+      const guint8 *h = reply->data + pos;
+      guint16 key_len = (guint16) (h[2] << 8 | h[3]);
+      guint8 extras_len = h[4];
+      guint32 body = get_be32 (h + 8);
+      guint64 cas = get_be64 (h + 16);
+      const guint8 *extras = h + DT_BINARY_HEADER, *key = extras + extras_len, *value = key + key_len;
+      gsize value_len = body >= (guint32) extras_len + key_len ? body - extras_len - key_len : 0;
+      g_autofree gchar *ex = NULL, *k = NULL, *v = NULL, *line = NULL;
+      g_autofree gchar *cas_text = NULL;
+
+      if (pos + DT_BINARY_HEADER + body > reply->len)
+        break;
+      pos += DT_BINARY_HEADER + body;
+      if (h[1] == BIN_NOOP && get_be32 (h + 12) == DT_BINARY_FENCE_OPAQUE)
+        continue;
+      k = escape_bytes (key, key_len);
+      if (h[1] == BIN_STAT && key_len > 0 &&
+          (memchr (key, ':', key_len) != NULL || is_build_option_stat (key, key_len)))
+        continue;
+      ex = escape_bytes (extras, extras_len);
+      v = (h[1] == BIN_STAT || h[1] == BIN_VERSION) && value_len > 0 ? g_strdup ("*") : escape_bytes (value, value_len);
+      if (cas == 0)
+        cas_text = g_strdup ("0");
+      else
+        {
+          g_autofree gchar *raw = g_strdup_printf ("%" G_GUINT64_FORMAT, cas);
+
+          cas_text = g_strdup_printf ("#%u", cas_sequence (server, raw));
+        }
+      line = g_strdup_printf ("[%02x %02x status=%04x opaque=%u cas=%s extras=%s key=%s value=%s]\n", h[0], h[1],
+                              (guint) (h[6] << 8 | h[7]), get_be32 (h + 12), cas_text, ex, k, v);
+      g_byte_array_append (out, (const guint8 *) line, (guint) strlen (line));
+    }
+  if (pos < reply->len)
+    {
+      g_autofree gchar *partial = g_strdup_printf ("<%" G_GSIZE_FORMAT " bytes of a packet>", reply->len - pos);
+
+      g_byte_array_append (out, (const guint8 *) partial, (guint) strlen (partial));
+    }
+}
+
 /* Normalises one step's reply: drops the trailing fence, numbers cas
  * uniques by first appearance, blanks stats values and version strings,
  * and records how the read ended. */
@@ -1255,6 +1641,15 @@ normalise (DtServer *server, GByteArray *reply, DtEnd end, GByteArray *out)
 {
   gsize pos = 0, stop = reply->len, lend;
 
+  if (server->binary)
+    {
+      normalise_binary (server, reply, out);
+      if (end == DT_END_CLOSED)
+        g_byte_array_append (out, (const guint8 *) "<closed>", 8);
+      else if (end == DT_END_TIMEOUT)
+        g_byte_array_append (out, (const guint8 *) "<no reply>", 10);
+      return;
+    }
   if (end == DT_END_FENCE && reply->len >= server->fence->len
       && memcmp (reply->data + reply->len - server->fence->len, server->fence->data, server->fence->len) == 0)
     stop = reply->len - server->fence->len;
@@ -1379,6 +1774,7 @@ run_on (Dt *dt, DtServer *server, const DtSession *s, DtRun *run)
   g_autoptr(GError) error = NULL;
 
   run->replies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_byte_array_unref);
+  server->binary = s->binary;
   if (!dt_server_connect (server, &error))
     {
       g_printerr ("braid-difftest: %s\n", error->message);
@@ -1417,7 +1813,14 @@ run_on (Dt *dt, DtServer *server, const DtSession *s, DtRun *run)
         }
       else
         {
-          g_byte_array_append (bytes, (const guint8 *) DT_FENCE, strlen (DT_FENCE));
+          if (server->binary)
+            {
+              g_autoptr(GByteArray) fence = binary_fence ();
+
+              g_byte_array_append (bytes, fence->data, fence->len);
+            }
+          else
+            g_byte_array_append (bytes, (const guint8 *) DT_FENCE, strlen (DT_FENCE));
           end = dt_server_exchange (server, bytes->data, bytes->len, n_fences, DT_FENCE_TIMEOUT_MS, reply);
         }
       normalise (server, reply, end, norm);
@@ -1700,13 +2103,14 @@ main (int argc, char **argv)
   g_autofree gchar *reference = NULL, *target = NULL;
   gint64 seed = 1;
   gint sessions = 100, item_size = 64 * 1024;
-  gboolean do_shrink = FALSE, verbose = FALSE, with_meta = FALSE;
+  gboolean do_shrink = FALSE, verbose = FALSE, with_meta = FALSE, with_binary = FALSE;
   GOptionEntry entries[] = {
     { "reference", 0, 0, G_OPTION_ARG_STRING, &reference, "The reference server (memcached)", "HOST:PORT" },
     { "target", 0, 0, G_OPTION_ARG_STRING, &target, "The server under test (braid-memcached)", "HOST:PORT" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "First session's seed (default 1); session i uses seed+i", "N" },
     { "sessions", 0, 0, G_OPTION_ARG_INT, &sessions, "Number of sessions (default 100)", "K" },
     { "item-size", 0, 0, G_OPTION_ARG_INT, &item_size, "Both servers' -I in bytes (default 65536)", "BYTES" },
+    { "binary", 0, 0, G_OPTION_ARG_NONE, &with_binary, "Binary-protocol sessions (every opcode memcached 1.6 answers)", NULL },
     { "meta", 0, 0, G_OPTION_ARG_NONE, &with_meta, "Sessions include meta commands (mg, ms, md, ma, mn, me)", NULL },
     { "shrink", 0, 0, G_OPTION_ARG_NONE, &do_shrink, "Shrink each new divergence group to a minimal session", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print every divergent session in full", NULL },
@@ -1737,7 +2141,7 @@ main (int argc, char **argv)
   for (gint i = 0; i < sessions; i++)
     {
       guint32 session_seed = (guint32) (seed + i);
-      g_autoptr(DtSession) s = dt_session_generate (session_seed, dt.item_size, with_meta);
+      g_autoptr(DtSession) s = dt_session_generate (session_seed, dt.item_size, with_meta, with_binary);
       DtRun ref = { 0 }, tgt = { 0 };
       gint at = run_session (&dt, s, &ref, &tgt);
       g_autofree gchar *group = NULL;

@@ -73,13 +73,12 @@ store_cas (const Exchange *x)
   return x->conn->shared->settings.store.cas_enabled ? x->request->header.cas : 0;
 }
 
-/* The cas of what the request just stored under its key. */
+/* The cas of what the request just stored under its key (live or
+ * already expired). */
 static guint64
 cas_of (const Exchange *x)
 {
-  BraidMcItem *item = braid_mc_store_peek (store_of (x), x->request->key, x->request->header.key_len);
-
-  return item != NULL ? item_cas (x, item) : 0;
+  return x->conn->shared->settings.store.cas_enabled ? braid_mc_store_get_last_cas (store_of (x)) : 0;
 }
 
 /* ---- retrieval: get, getk, touch, gat, gatk and their quiet variants ---- */
@@ -138,17 +137,20 @@ do_get (const Exchange *x)
     reply_miss (x, with_key);
 }
 
-/* touch, gat, gatk: counted as touches only, as memcached counts them. */
+/* touch, gat, gatk.  The item found is answered even when the new
+ * exptime is already past (it expires after this reply), as memcached
+ * answers it. */
 static void
 do_touch (const Exchange *x)
 {
   const BraidMcBinaryRequest *r = x->request;
   gboolean with_key = x->opcode == BRAID_MC_BINARY_OPCODE_GATK;
   gint64 exptime = braid_mc_binary_read_u32 (r->extras);
-  BraidMcItem *item = NULL;
+  BraidMcItem *live = braid_mc_store_peek (store_of (x), r->key, r->header.key_len);
+  g_autoptr(BraidMcItem) item = live != NULL ? braid_mc_item_ref (live) : NULL;
 
-  if (braid_mc_store_touch (store_of (x), r->key, r->header.key_len, exptime) == BRAID_MC_STORE_RESULT_TOUCHED)
-    item = braid_mc_store_peek (store_of (x), r->key, r->header.key_len);
+  if (braid_mc_store_touch (store_of (x), r->key, r->header.key_len, exptime) != BRAID_MC_STORE_RESULT_TOUCHED)
+    g_clear_pointer (&item, braid_mc_item_unref);
   if (item != NULL)
     reply_item (x, item, with_key, x->opcode != BRAID_MC_BINARY_OPCODE_TOUCH);
   else

@@ -16,4 +16,9 @@ guint braid_mc_store_hash_key (BraidMcStore *store, const guint8 *key, gsize len
  * append check a cas first. */
 BraidMcItem *braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len);
 
+/* The cas unique the store gave last: right after a store or an incr
+ * succeeded, the new item's, even if it expired at once (an exptime in
+ * the past), whose cas memcached still reports. */
+guint64 braid_mc_store_get_last_cas (BraidMcStore *store);
+
 G_END_DECLS

@@ -603,6 +603,14 @@ braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
   return find_live (store, key, key_len, FALSE);
 }
 
+guint64
+braid_mc_store_get_last_cas (BraidMcStore *store)
+{
+  g_return_val_if_fail (store != NULL, 0);
+
+  return store->next_cas;
+}
+
 BraidMcStoreResult
 braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
