@@ -41,6 +41,11 @@ typedef enum {
   /* Not a command: answer @reply, then skip @swallow more bytes (which
    * may not have arrived yet), and close if @close. */
   BRAID_MC_COMMAND_BAD_INPUT,
+  /* A meta command (mg, ms, md, ma, mn, me): @line holds it, for the
+   * meta parser (mc-meta-parser-private.h) to read again.  An ms has its
+   * data block in @value, or, when @swallow is set (too large for -I),
+   * the server answers and skips the block unread. */
+  BRAID_MC_COMMAND_META,
 } BraidMcCommandType;
 
 typedef struct {
@@ -68,6 +73,8 @@ typedef struct {
   const gchar *reply;     /* (nullable): with its "\r\n" */
   gsize swallow;
   gboolean close;
+  /* BRAID_MC_COMMAND_META: whether @value holds an ms data block */
+  gboolean has_data_block;
 } BraidMcCommand;
 
 typedef struct {
