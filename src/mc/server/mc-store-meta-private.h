@@ -25,8 +25,8 @@ void braid_mc_store_count (BraidMcStore *store, gsize stat_offset);
  * but get_expired/get_flushed (as any memcached lookup does) and moving
  * nothing. */
 BraidMcItem *braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len);
-/* A fetch: marks @item fetched, sets its last access to now, moves it to
- * the LRU head. */
+/* A fetch: marks @item fetched, moves it to the LRU head, and sets its
+ * last access to now if that is a minute old (as memcached does). */
 void braid_mc_store_bump (BraidMcStore *store, BraidMcItem *item);
 /* Sets @item's expiry as a command's exptime says (T). */
 void braid_mc_store_set_expiry (BraidMcStore *store, BraidMcItem *item, gint64 exptime);

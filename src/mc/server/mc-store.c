@@ -789,6 +789,8 @@ braid_mc_store_foreach (BraidMcStore *store,
  * and compares differently for mg, ms, md and ma, and the classic
  * functions stay as they were. */
 
+#define META_ACCESS_UPDATE_INTERVAL_US (60 * G_USEC_PER_SEC)
+
 void
 braid_mc_store_count (BraidMcStore *store, gsize stat_offset)
 {
@@ -812,8 +814,13 @@ braid_mc_store_bump (BraidMcStore *store, BraidMcItem *item)
 {
   g_return_if_fail (store != NULL && item != NULL);
 
+  gint64 now = braid_mc_store_now (store);
+
   item->fetched = TRUE;
-  item->accessed_at = braid_mc_store_now (store);
+  /* memcached moves an item's access time at most once a minute
+   * (ITEM_UPDATE_INTERVAL), and mg's l and me's la= show it. */
+  if (now - item->accessed_at >= META_ACCESS_UPDATE_INTERVAL_US)
+    item->accessed_at = now;
   lru_unlink (store, item);
   lru_push_head (store, item);
 }
