@@ -9,7 +9,7 @@
  * go out once its input is consumed. */
 #include "mc-meta-commands-private.h"
 #include "mc-meta-parser-private.h"
-#include "mc-store-meta-private.h"
+#include "mc-store-private.h"
 
 #include <string.h>
 

@@ -1,6 +1,5 @@
 /* braid — the memcached item store. */
 #include "mc-store-private.h"
-#include "mc-store-meta-private.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -783,7 +782,7 @@ braid_mc_store_foreach (BraidMcStore *store,
     }
 }
 
-/* ---- the meta protocol (mc-store-meta-private.h) ----
+/* ---- the meta protocol (mc-store-private.h) ----
  *
  * Kept apart from the classic commands above: memcached 1.6.18 counts
  * and compares differently for mg, ms, md and ma, and the classic
