@@ -249,6 +249,29 @@ test_counters (void)
   conn_close (&c);
 }
 
+/* Observed: memcached 1.6.18 closes, without a word, a connection that
+ * sends 3000 bytes of "mg kkk…" (or "ms k 1 OOO…") with no newline; the
+ * multi-key allowance of get and gets does not extend to mg. */
+static void
+test_long_line_closes (void)
+{
+  const gchar *prefixes[] = { "mg ", "ms k 1 " };
+
+  g_test_summary ("A meta line longer than memcached's limit closes the connection without a reply");
+  for (gsize i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autofree gchar *fill = g_strnfill (3000, i == 0 ? 'k' : 'O');
+      g_autofree gchar *input = g_strconcat (prefixes[i], fill, NULL);
+      Conn c = { 0 };
+
+      conn_open (&c, NULL);
+      conn_send (&c, (const guint8 *) input, strlen (input));
+      conn_assert_written (&c, "");
+      g_assert_true (braid_fake_transport_is_disconnecting (c.transport));
+      conn_close (&c);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -268,5 +291,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/meta/too-large", test_too_large);
   g_test_add_func ("/mc/meta/large-value-by-reference", test_large_value_by_reference);
   g_test_add_func ("/mc/meta/counters", test_counters);
+  g_test_add_func ("/mc/meta/long-line-closes", test_long_line_closes);
   return g_test_run ();
 }
