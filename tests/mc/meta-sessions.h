@@ -89,5 +89,8 @@ static const Session meta_sessions[] = {
   { "ignored-flags",
     "ms k 1 P L\r\nx\r\nmg k P L v\r\nmd k P L\r\nmg k\r\n",
     "HD\r\nVA 1\r\nx\r\nHD\r\nEN\r\n" },
+  { "opaque-limit",
+    "ms k 1 O1234567890123456789012345678901\r\nx\r\nmg k O1234567890123456789012345678901\r\nmg nok O1234567890123456789012345678901\r\nma k O1234567890123456789012345678901\r\nmd k O1234567890123456789012345678901\r\nmn\r\n",
+    "HD O1234567890123456789012345678901\r\nHD O1234567890123456789012345678901\r\nEN O1234567890123456789012345678901\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nHD O1234567890123456789012345678901\r\nMN\r\n" },
 };
 
