@@ -241,8 +241,9 @@ type_of (guint8 letter)
     }
 }
 
-/* A flag that carries a number; FALSE (with *@reply set, unless
- * @reply_on_error is NULL) when it does not parse. */
+/* Reads the value of a flag that carries one (N T R F C J D M).  FALSE
+ * when it does not parse, with *@reply naming the fault as memcached does
+ * (F's fault names none: the reply stays whatever it was). */
 static gboolean
 parse_flag_value (BraidMcMetaCommand *cmd, const Token *t, const gchar **reply)
 {
