@@ -20,6 +20,7 @@
 #include "mc-server-protocol-private.h"
 #include "mc-binary-protocol-private.h"
 #include "mc-command-parser.h"
+#include "mc-meta-commands-private.h"
 #include "mc-stats-private.h"
 
 #include <gio/gunixsocketaddress.h>
@@ -134,19 +135,13 @@ over_output_limit (BraidMcServerProtocol *self)
   return transport_of (self) != NULL && backlog (self) > self->shared->settings.output_limit;
 }
 
+/* An item's value and "\r\n", after the line that announced it. */
 static void
-append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
+append_data_block (BraidMcServerProtocol *self, BraidMcItem *item)
 {
-  gsize klen, vlen;
-  const guint8 *key = braid_mc_item_get_key (item, &klen);
+  gsize vlen;
   const guint8 *value = braid_mc_item_get_value (item, &vlen);
 
-  g_string_append (self->out, "VALUE ");
-  g_string_append_len (self->out, (const gchar *) key, (gssize) klen);
-  g_string_append_printf (self->out, " %u %" G_GSIZE_FORMAT, braid_mc_item_get_flags (item), vlen);
-  if (with_cas)
-    g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, braid_mc_item_get_cas (item));
-  g_string_append (self->out, "\r\n");
   /* Without a transport (a protocol driven directly) there is nothing to
    * hand a reference to: the bytes wait in the output buffer. */
   if (vlen <= COPY_VALUE_MAX || transport_of (self) == NULL)
@@ -162,6 +157,22 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
     self->shared->counters.bytes_written += g_bytes_get_size (block);
     braid_transport_write_bytes (transport_of (self), block);
   }
+}
+
+static void
+append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
+{
+  gsize klen, vlen;
+  const guint8 *key = braid_mc_item_get_key (item, &klen);
+
+  braid_mc_item_get_value (item, &vlen);
+  g_string_append (self->out, "VALUE ");
+  g_string_append_len (self->out, (const gchar *) key, (gssize) klen);
+  g_string_append_printf (self->out, " %u %" G_GSIZE_FORMAT, braid_mc_item_get_flags (item), vlen);
+  if (with_cas)
+    g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, braid_mc_item_get_cas (item));
+  g_string_append (self->out, "\r\n");
+  append_data_block (self, item);
 }
 
 /* Answers the keys of the retrieval in progress until they are done
@@ -282,6 +293,20 @@ do_arith (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
     default:
       reply (self, cmd, "SERVER_ERROR out of memory\r\n");
       break;
+    }
+}
+
+static void
+do_meta (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
+{
+  BraidMcMetaOutcome outcome;
+
+  braid_mc_meta_execute (self->shared, cmd, self->out, &outcome);
+  self->swallow = outcome.swallow;
+  if (outcome.value != NULL)
+    {
+      append_data_block (self, outcome.value);
+      braid_mc_item_unref (outcome.value);
     }
 }
 
@@ -427,6 +452,9 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       return do_shutdown (self, cmd);
     case BRAID_MC_COMMAND_QUIT:
       return FALSE;
+    case BRAID_MC_COMMAND_META:
+      do_meta (self, cmd);
+      break;
     case BRAID_MC_COMMAND_BAD_INPUT:
       if (cmd->close)
         {

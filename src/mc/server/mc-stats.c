@@ -63,7 +63,7 @@ write_general (BraidMcServerShared *shared, GString *out)
   STAT_U ("cmd_set", s->cmd_set);
   STAT_U ("cmd_flush", s->cmd_flush);
   STAT_U ("cmd_touch", s->cmd_touch);
-  STAT_U ("cmd_meta", 0);
+  STAT_U ("cmd_meta", s->cmd_meta);
   STAT_U ("get_hits", s->get_hits);
   STAT_U ("get_misses", s->get_misses);
   STAT_U ("get_expired", s->get_expired);

@@ -40,7 +40,12 @@ struct _BraidMcItem
   gint64 accessed_at;          /* store µs: stored, fetched or touched */
   guint64 cas;
   guint32 flags;
-  gboolean fetched;
+  /* One word of state bits, the size the fetched flag alone took: the
+   * meta protocol's marks cost an item nothing. */
+  guint32 fetched : 1;
+  guint32 stale : 1;           /* meta: invalidated (md I); served with X */
+  guint32 win_token_sent : 1;  /* meta: one client was sent W; others see Z */
+  guint32 key_binary : 1;      /* meta: stored under a base64 key (b) */
   gsize value_len;
   gsize size;                  /* what it counts against the limit */
   guint8 data[];               /* key, '\0', value, "\r\n" */
@@ -594,15 +599,6 @@ braid_mc_store_store (BraidMcStore *store,
   return link_item (store, item, old);
 }
 
-BraidMcItem *
-braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
-{
-  g_return_val_if_fail (store != NULL, NULL);
-  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
-
-  return find_live (store, key, key_len, FALSE);
-}
-
 guint64
 braid_mc_store_get_last_cas (BraidMcStore *store)
 {
@@ -819,4 +815,381 @@ braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize k
   store->stats.store_too_large++;
   if (item != NULL)
     unlink_item (store, item);
+}
+
+/* ---- the meta protocol (mc-store-private.h) ----
+ *
+ * Kept apart from the classic commands above: memcached 1.6.18 counts
+ * and compares differently for mg, ms, md and ma, and the classic
+ * functions stay as they were. */
+
+#define META_ACCESS_UPDATE_INTERVAL_US (60 * G_USEC_PER_SEC)
+
+void
+braid_mc_store_count (BraidMcStore *store, gsize stat_offset)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (stat_offset + sizeof (guint64) <= sizeof (BraidMcStats));
+
+  G_STRUCT_MEMBER (guint64, &store->stats, stat_offset)++;
+}
+
+BraidMcItem *
+braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
+
+  return find_live (store, key, key_len, TRUE);
+}
+
+void
+braid_mc_store_bump (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_if_fail (store != NULL && item != NULL);
+
+  gint64 now = braid_mc_store_now (store);
+
+  item->fetched = TRUE;
+  /* memcached moves an item's access time at most once a minute
+   * (ITEM_UPDATE_INTERVAL), and mg's l and me's la= show it. */
+  if (now - item->accessed_at >= META_ACCESS_UPDATE_INTERVAL_US)
+    item->accessed_at = now;
+  lru_unlink (store, item);
+  lru_push_head (store, item);
+}
+
+void
+braid_mc_store_set_expiry (BraidMcStore *store, BraidMcItem *item, gint64 exptime)
+{
+  g_return_if_fail (store != NULL && item != NULL);
+
+  item->expires = expiry_time (store, exptime);
+}
+
+gboolean
+braid_mc_store_expires_before (BraidMcStore *store, BraidMcItem *item, gint64 exptime)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, FALSE);
+
+  return item->expires != 0 && item->expires < expiry_time (store, exptime);
+}
+
+/* Whole seconds from @from to @to, rounded up: memcached's clock ticks in
+ * seconds, so an item set with T30 shows 30 until a full second passes. */
+static gint64
+seconds_until (gint64 from, gint64 to)
+{
+  gint64 diff = to - from;
+
+  return diff > 0 ? (diff + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : -((-diff) / G_USEC_PER_SEC);
+}
+
+gint64
+braid_mc_store_get_ttl (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, -1);
+
+  if (item->expires == 0)
+    return -1;
+  /* memcached prints exptime - current_time as an unsigned 32-bit number,
+   * so an item already past its time shows a huge one. */
+  return (gint64) (guint32) seconds_until (braid_mc_store_now (store), item->expires);
+}
+
+gint64
+braid_mc_store_get_idle (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, 0);
+
+  return (braid_mc_store_now (store) - item->accessed_at) / G_USEC_PER_SEC;
+}
+
+gint64
+braid_mc_store_get_exp_debug (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, -1);
+
+  if (item->expires == 0)
+    return -1;
+  return -seconds_until (braid_mc_store_now (store), item->expires);
+}
+
+BraidMcItemMarks
+braid_mc_item_get_marks (BraidMcItem *item)
+{
+  g_return_val_if_fail (item != NULL, 0);
+
+  return (item->fetched ? BRAID_MC_ITEM_MARK_FETCHED : 0) | (item->stale ? BRAID_MC_ITEM_MARK_STALE : 0) |
+         (item->win_token_sent ? BRAID_MC_ITEM_MARK_WIN_TOKEN_SENT : 0) |
+         (item->key_binary ? BRAID_MC_ITEM_MARK_KEY_BINARY : 0);
+}
+
+void
+braid_mc_item_add_marks (BraidMcItem *item, BraidMcItemMarks marks)
+{
+  g_return_if_fail (item != NULL);
+
+  item->fetched |= (marks & BRAID_MC_ITEM_MARK_FETCHED) != 0;
+  item->stale |= (marks & BRAID_MC_ITEM_MARK_STALE) != 0;
+  item->win_token_sent |= (marks & BRAID_MC_ITEM_MARK_WIN_TOKEN_SENT) != 0;
+  item->key_binary |= (marks & BRAID_MC_ITEM_MARK_KEY_BINARY) != 0;
+}
+
+BraidMcItem *
+braid_mc_store_vivify (BraidMcStore *store, const guint8 *key, gsize key_len,
+                       const guint8 *value, gsize value_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
+  g_return_val_if_fail (value != NULL || value_len == 0, NULL);
+
+  BraidMcItem *item = item_new (store, key, key_len, 0, 0, value_len);
+
+  if (value_len > 0)
+    memcpy (item_value (item), value, value_len);
+
+  if (link_item (store, item, NULL) != BRAID_MC_STORE_RESULT_STORED)
+    return NULL;  /* link_item has dropped it */
+  return item;
+}
+
+/* The item an append or prepend makes: the old one's flags and expiry,
+ * the values joined. */
+static BraidMcItem *
+joined_item (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, const guint8 *value, gsize value_len)
+{
+  BraidMcItem *item = item_new (store, old->data, old->view.len, old->flags, old->expires,
+                                old->value_len + value_len);
+  gboolean append = mode == BRAID_MC_STORE_MODE_APPEND;
+
+  memcpy (item_value (item) + (append ? 0 : value_len), item_value (old), old->value_len);
+  if (value_len > 0)
+    memcpy (item_value (item) + (append ? old->value_len : 0), value, value_len);
+  return item;
+}
+
+typedef enum { CAS_NONE, CAS_MATCH, CAS_STALE, CAS_BADVAL } CasCheck;
+
+static CasCheck
+check_cas (BraidMcItem *old, guint64 cas, gboolean may_be_stale)
+{
+  if (cas == 0)
+    return CAS_NONE;
+  if (cas == old->cas)
+    return CAS_MATCH;
+  if (may_be_stale && cas < old->cas)
+    return CAS_STALE;
+  return CAS_BADVAL;
+}
+
+/* ms against an existing item: the new item to link (owned), or NULL
+ * with *@result saying why not. */
+static BraidMcItem *
+meta_store_over (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, BraidMcItem *fresh_or_null,
+                 const guint8 *value, gsize value_len, guint64 cas, gboolean invalidate,
+                 BraidMcStoreResult *result)
+{
+  CasCheck check = check_cas (old, cas, invalidate && mode == BRAID_MC_STORE_MODE_CAS);
+
+  *result = BRAID_MC_STORE_RESULT_NOT_STORED;
+  switch (mode)
+    {
+    case BRAID_MC_STORE_MODE_ADD:
+      /* memcached bumps the existing item on a failed add. */
+      lru_unlink (store, old);
+      lru_push_head (store, old);
+      return NULL;
+    case BRAID_MC_STORE_MODE_CAS:
+      if (check == CAS_MATCH || check == CAS_STALE)
+        {
+          store->stats.cas_hits++;
+          if (check == CAS_STALE)
+            {
+              /* A late write of an invalidated item: it stays stale, with
+               * its expiry and the win token already handed out. */
+              fresh_or_null->expires = old->expires;
+              fresh_or_null->stale = TRUE;
+              fresh_or_null->win_token_sent = old->win_token_sent;
+            }
+          return fresh_or_null;
+        }
+      store->stats.cas_badval++;
+      *result = BRAID_MC_STORE_RESULT_EXISTS;
+      return NULL;
+    case BRAID_MC_STORE_MODE_APPEND:
+    case BRAID_MC_STORE_MODE_PREPEND:
+      if (check != CAS_NONE && check != CAS_MATCH)
+        {
+          *result = BRAID_MC_STORE_RESULT_EXISTS;
+          return NULL;
+        }
+      return joined_item (store, mode, old, value, value_len);
+    case BRAID_MC_STORE_MODE_SET:
+    case BRAID_MC_STORE_MODE_REPLACE:
+    default:
+      return fresh_or_null;
+    }
+}
+
+BraidMcStoreResult
+braid_mc_store_meta_store (BraidMcStore *store,
+                           BraidMcStoreMode mode,
+                           const guint8 *key, gsize key_len,
+                           gboolean key_binary,
+                           guint32 flags, gint64 exptime,
+                           const guint8 *value, gsize value_len,
+                           guint64 cas, gboolean invalidate,
+                           guint64 *cas_out)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_return_val_if_fail (value != NULL || value_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_return_val_if_fail (cas_out != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
+
+  BraidMcItem *old = find_live (store, key, key_len, FALSE);
+  BraidMcStoreResult result = BRAID_MC_STORE_RESULT_NOT_STORED;
+  BraidMcItem *item = NULL;
+  gboolean wants_fresh = mode != BRAID_MC_STORE_MODE_APPEND && mode != BRAID_MC_STORE_MODE_PREPEND;
+  BraidMcItem *fresh = NULL;
+
+  *cas_out = 0;
+  store->stats.cmd_set++;
+  if (wants_fresh)
+    {
+      fresh = item_new (store, key, key_len, flags, expiry_time (store, exptime), value_len);
+      fresh->key_binary = key_binary;
+      if (value_len > 0)
+        memcpy (item_value (fresh), value, value_len);
+    }
+
+  if (old != NULL)
+    item = meta_store_over (store, mode, old, fresh, value, value_len, cas, invalidate, &result);
+  else if (mode == BRAID_MC_STORE_MODE_SET || mode == BRAID_MC_STORE_MODE_ADD)
+    item = fresh;
+  else if (mode == BRAID_MC_STORE_MODE_CAS)
+    {
+      store->stats.cas_misses++;
+      result = BRAID_MC_STORE_RESULT_NOT_FOUND;
+    }
+
+  if (fresh != NULL && item != fresh)
+    braid_mc_item_unref (fresh);
+  if (item == NULL)
+    return result;
+  result = link_item (store, item, old);
+  if (result == BRAID_MC_STORE_RESULT_STORED)
+    *cas_out = item->cas;
+  return result;
+}
+
+BraidMcStoreResult
+braid_mc_store_meta_delete (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas, guint64 cas)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+
+  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+
+  if (item == NULL)
+    return BRAID_MC_STORE_RESULT_NOT_FOUND;
+  if (compare_cas && item->cas != cas)
+    return BRAID_MC_STORE_RESULT_EXISTS;
+  unlink_item (store, item);
+  return BRAID_MC_STORE_RESULT_DELETED;
+}
+
+BraidMcStoreResult
+braid_mc_store_invalidate (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas,
+                           guint64 cas, gboolean new_ttl, gint64 exptime)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+
+  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+
+  if (item == NULL)
+    return BRAID_MC_STORE_RESULT_NOT_FOUND;
+  if (compare_cas && item->cas != cas)
+    return BRAID_MC_STORE_RESULT_EXISTS;
+  if (new_ttl)
+    item->expires = expiry_time (store, exptime);
+  /* The next client to ask wins the right to recache it. */
+  item->stale = TRUE;
+  item->win_token_sent = FALSE;
+  item->cas = ++store->next_cas;
+  return BRAID_MC_STORE_RESULT_STORED;
+}
+
+/* ma's new value as the item will hold it: in the old length, padded with
+ * spaces, when the digits fit (memcached rewrites such an item in place,
+ * keeping its marks); otherwise a new item of just the digits. */
+static BraidMcItem *
+arith_result_item (BraidMcStore *store, BraidMcItem *item, const gchar *digits, gsize n)
+{
+  gboolean fits = n <= item->value_len;
+  BraidMcItem *next = item_new (store, item->data, item->view.len, item->flags, item->expires,
+                                fits ? item->value_len : n);
+
+  memcpy (item_value (next), digits, n);
+  if (fits)
+    {
+      memset (item_value (next) + n, ' ', item->value_len - n);
+      next->fetched = item->fetched;
+      next->stale = item->stale;
+      next->win_token_sent = item->win_token_sent;
+      next->key_binary = item->key_binary;
+    }
+  return next;
+}
+
+BraidMcStoreResult
+braid_mc_store_meta_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+                           BraidMcArithMode mode, guint64 delta, guint64 cas,
+                           guint64 *value, BraidMcItem **item_out)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (value != NULL && item_out != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+
+  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  gchar digits[24];
+  gsize n;
+  guint64 v;
+
+  *item_out = NULL;
+  if (item == NULL)
+    return BRAID_MC_STORE_RESULT_NOT_FOUND;
+  if (item->value_len == 0)
+    return BRAID_MC_STORE_RESULT_NON_NUMERIC;
+  if (cas != 0 && item->cas != cas)
+    return BRAID_MC_STORE_RESULT_EXISTS;
+  if (!parse_counter (item, &v))
+    return BRAID_MC_STORE_RESULT_NON_NUMERIC;
+  if (mode == BRAID_MC_ARITH_MODE_INCR)
+    v += delta;  /* wraps at 2^64, as memcached */
+  else
+    v = delta > v ? 0 : v - delta;
+  *value = v;
+  n = (gsize) g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, v);
+
+  if (n <= item->value_len && g_atomic_ref_count_compare (&item->ref_count, 1))
+    {
+      /* In place while nothing but the store holds the item. */
+      memcpy (item_value (item), digits, n);
+      memset (item_value (item) + n, ' ', item->value_len - n);
+      item->cas = ++store->next_cas;
+      lru_unlink (store, item);
+      lru_push_head (store, item);
+    }
+  else
+    {
+      BraidMcItem *next = arith_result_item (store, item, digits, n);
+
+      if (link_item (store, next, item) != BRAID_MC_STORE_RESULT_STORED)
+        return BRAID_MC_STORE_RESULT_NO_MEMORY;
+      item = next;
+    }
+  *item_out = braid_mc_item_ref (item);
+  return BRAID_MC_STORE_RESULT_STORED;
 }

@@ -36,6 +36,7 @@ typedef struct {
   guint64 touch_hits, touch_misses;
   guint64 store_too_large, store_no_memory;
   guint64 evictions, reclaimed, expired_unfetched, evicted_unfetched;
+  guint64 cmd_meta;         /* me: memcached counts no other meta command here */
 } BraidMcStats;
 
 typedef struct {

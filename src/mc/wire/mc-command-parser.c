@@ -8,6 +8,7 @@
  * last two bytes are not "\r\n" is "bad data chunk" after exactly
  * <bytes>+2 bytes. */
 #include "mc-command-parser.h"
+#include "mc-meta-parser-private.h"
 
 #include <string.h>
 
@@ -40,7 +41,7 @@ braid_mc_command_name (BraidMcCommandType type)
   static const gchar *names[] = {
     "none", "get", "gets", "gat", "gats", "set", "add", "replace", "append", "prepend", "cas",
     "delete", "incr", "decr", "touch", "flush_all", "stats", "version", "verbosity", "quit",
-    "debugtime", "cache_memlimit", "slabs-automove", "metadump", "shutdown", "bad-input",
+    "debugtime", "cache_memlimit", "slabs-automove", "metadump", "shutdown", "bad-input", "meta",
   };
 
   return (gsize) type < G_N_ELEMENTS (names) ? names[type] : "unknown";
@@ -618,6 +619,30 @@ parse_arguments (BraidMcParser *parser, BraidMcCommand *cmd, Token *tokens, guin
     }
 }
 
+/* mg, ms, md, ma, mn, me: their own parser checks the line; here only
+ * what the input framing needs, the ms data block and its size limit. */
+static void
+parse_meta (BraidMcParser *parser, BraidMcCommand *cmd)
+{
+  BraidMcMetaCommand meta;
+  const gchar *reply;
+  gsize swallow;
+
+  if (!braid_mc_meta_parse (cmd->line, cmd->line_len, &meta, &reply, &swallow))
+    {
+      bad_input (cmd, reply, swallow, FALSE);
+      return;
+    }
+  cmd->type = BRAID_MC_COMMAND_META;
+  if (meta.type != BRAID_MC_META_SET)
+    return;
+  cmd->value_len = meta.value_len;
+  if (braid_mc_item_size (meta.key_len, meta.client_flags, meta.value_len, parser->cas_enabled) > parser->item_size_max)
+    cmd->swallow = meta.value_len + 2;
+  else
+    cmd->has_data_block = TRUE;
+}
+
 static void
 parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
 {
@@ -634,6 +659,12 @@ parse_line (BraidMcParser *parser, BraidMcCommand *cmd)
   if (n == 0 || tokens[0].len < 2)
     {
       bad_input (cmd, REPLY_ERROR, 0, FALSE);
+      return;
+    }
+  /* mg, ms, md, ma, mn, me: memcached's meta commands are all two bytes */
+  if (braid_mc_meta_is_command (cmd->line, cmd->line_len))
+    {
+      parse_meta (parser, cmd);
       return;
     }
   spec = find_command (&tokens[0]);
@@ -725,7 +756,7 @@ braid_mc_parse_command (BraidMcParser *parser,
   }
   parse_line (parser, cmd);
 
-  if (!braid_mc_command_is_storage (cmd->type))
+  if (!braid_mc_command_is_storage (cmd->type) && !cmd->has_data_block)
     return used;
 
   /* The data block: <bytes> then "\r\n", which must all be here. */

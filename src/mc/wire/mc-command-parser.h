@@ -41,6 +41,11 @@ typedef enum {
   /* Not a command: answer @reply, then skip @swallow more bytes (which
    * may not have arrived yet), and close if @close. */
   BRAID_MC_COMMAND_BAD_INPUT,
+  /* A meta command (mg, ms, md, ma, mn, me): @line holds it, for the
+   * meta parser (mc-meta-parser-private.h) to read again.  An ms has its
+   * data block in @value, or, when @swallow is set (too large for -I),
+   * the server answers and skips the block unread. */
+  BRAID_MC_COMMAND_META,
 } BraidMcCommandType;
 
 typedef struct {
@@ -71,6 +76,8 @@ typedef struct {
   gboolean close;         /* close at once: replies not yet written are lost */
   gboolean too_large;     /* a storage command refused: counts store_too_large */
   gboolean forget_key;    /* a refused set: the key's old value goes too */
+  /* BRAID_MC_COMMAND_META: whether @value holds an ms data block */
+  gboolean has_data_block;
 } BraidMcCommand;
 
 typedef struct {

@@ -1,0 +1,296 @@
+/* braid — the meta protocol (mg, ms, md, ma, mn, me) on the fake reactor:
+ * a session per flag and mode, whole, byte by byte, at every split and in
+ * random chunks; the time-dependent ones (ttl, recache, invalidation,
+ * vivify, last access) in simulated time.
+ *
+ * Every expected reply below was observed from Debian's memcached 1.6.18,
+ * each session on a freshly started server (so cas values count from 1,
+ * as on a fresh braid store). */
+#include "test-support.h"
+#include "mc-server.h"
+#include "meta-sessions.h"
+
+#include <string.h>
+
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidMcServer *server;
+  BraidProtocol *protocol;
+  BraidFakeTransport *transport;
+} Conn;
+
+static void
+conn_open (Conn *c, const BraidMcServerSettings *settings)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  c->fake = braid_fake_reactor_new (1);
+  c->server = braid_mc_server_new (BRAID_REACTOR (c->fake), settings);
+  factory = braid_mc_server_create_factory (c->server);
+  c->protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  c->transport = braid_fake_transport_new ();
+  braid_fake_transport_attach (c->transport, c->protocol);
+}
+
+static void
+conn_send (Conn *c, const guint8 *bytes, gsize len)
+{
+  braid_protocol_data_received (c->protocol, bytes, len);
+}
+
+static void
+conn_assert_written (Conn *c, const gchar *expected)
+{
+  g_autoptr(GBytes) written = braid_fake_transport_get_written (c->transport);
+
+  braid_assert_bytes_equal_str (expected, written);
+}
+
+static void
+conn_close (Conn *c)
+{
+  braid_fake_transport_close_from_peer (c->transport, NULL);
+  g_clear_object (&c->transport);
+  g_clear_object (&c->protocol);
+  g_clear_object (&c->server);
+  g_clear_object (&c->fake);
+}
+
+static void
+run_session (const BraidChunking *chunking, gpointer data)
+{
+  const Session *s = data;
+  Conn c = { 0 };
+
+  conn_open (&c, NULL);
+  for (guint i = 0; i < chunking->chunks->len; i++)
+    {
+      gsize len;
+      const guint8 *bytes = g_bytes_get_data (g_ptr_array_index (chunking->chunks, i), &len);
+
+      conn_send (&c, bytes, len);
+    }
+  conn_assert_written (&c, s->output);
+  g_assert_false (braid_fake_transport_is_disconnecting (c.transport));
+  conn_close (&c);
+}
+
+static void
+test_session (gconstpointer data)
+{
+  const Session *s = data;
+
+  g_test_summary ("A meta session answers as memcached 1.6.18 does, whole, byte by byte, at every "
+                  "split and in random chunks");
+  braid_test_for_each_chunking ((const guint8 *) s->input, strlen (s->input), 20, run_session, (gpointer) s);
+}
+
+/* ---- simulated time ---- */
+
+typedef struct {
+  const gchar *input;
+  const gchar *output;
+  gint seconds;       /* to let pass after this step */
+} TimedStep;
+
+typedef struct {
+  const gchar *name;
+  TimedStep steps[4];
+} TimedScenario;
+
+static const TimedScenario timed[] = {
+/* Observed from a fresh memcached 1.6.18 per scenario, sleeping the
+ * seconds given (a little over) between the steps. */
+  { "ttl-counts-down", {
+      { "ms k 1 T10\r\nx\r\nmg k t v\r\n", "HD\r\nVA 1 t10\r\nx\r\n", 3 },
+      { "mg k t\r\nme k\r\n", "HD t7\r\nME k exp=-7 la=3 cas=1 fetch=yes cls=1 size=61\r\n", 8 },
+      { "mg k t\r\nme k\r\n", "EN\r\nEN\r\n", 0 },
+    } },
+  { "recache-wins-near-expiry", {
+      { "ms k 1 T10\r\nx\r\nmg k R5 t\r\n", "HD\r\nHD t10\r\n", 6 },
+      { "mg k R5 t\r\nmg k R5 t\r\n", "HD t4 W\r\nHD t4 Z\r\n", 0 },
+    } },
+  { "invalidate-with-ttl-expires", {
+      { "ms k 1\r\nx\r\nmd k I T5\r\nmg k t\r\n", "HD\r\nHD\r\nHD t5 X W\r\n", 6 },
+      { "mg k\r\n", "EN\r\n", 0 },
+    } },
+  { "vivified-win-expires", {
+      { "mg k N3 t\r\nmg k N3 t\r\n", "HD t3 W\r\nHD t3 Z\r\n", 4 },
+      { "mg k N3 t\r\n", "HD t3 W\r\n", 0 },
+    } },
+  { "last-access", {
+      { "ms k 1\r\nx\r\n", "HD\r\n", 2 },
+      { "mg k l h\r\nmg k l h\r\nme k\r\n", "HD l2 h0\r\nHD l2 h1\r\nME k exp=-1 la=2 cas=1 fetch=yes cls=1 size=61\r\n", 0 },
+    } },
+  { "touch-extends", {
+      { "ms k 1 T3\r\nx\r\n", "HD\r\n", 2 },
+      { "mg k T10 t\r\n", "HD t10\r\n", 4 },
+      { "mg k t\r\nma k T-1\r\n", "HD t6\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n", 0 },
+      { "mg k\r\n", "HD\r\n", 0 },
+    } },
+};
+
+static void
+run_timed (const TimedScenario *t, gboolean byte_at_a_time)
+{
+  Conn c = { 0 };
+  g_autoptr(GString) expected = g_string_new (NULL);
+
+  conn_open (&c, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (t->steps) && t->steps[i].input != NULL; i++)
+    {
+      const TimedStep *step = &t->steps[i];
+      gsize len = strlen (step->input);
+
+      if (byte_at_a_time)
+        for (gsize j = 0; j < len; j++)
+          conn_send (&c, (const guint8 *) step->input + j, 1);
+      else
+        conn_send (&c, (const guint8 *) step->input, len);
+      g_string_append (expected, step->output);
+      conn_assert_written (&c, expected->str);
+      braid_fake_reactor_advance (c.fake, (gint64) step->seconds * G_USEC_PER_SEC);
+    }
+  conn_close (&c);
+}
+
+static void
+test_timed (gconstpointer data)
+{
+  const TimedScenario *t = data;
+
+  g_test_summary ("ttl, recache, invalidation and vivify tokens follow memcached 1.6.18 as the "
+                  "(simulated) clock moves");
+  run_timed (t, FALSE);
+  run_timed (t, TRUE);
+}
+
+/* ---- beyond the session tables ---- */
+
+/* Observed from memcached 1.6.18 with 2000000-byte values under its
+ * 1 MiB -I; here the limit is 1 KiB, so the same replies come for
+ * 2000-byte values. */
+static void
+test_too_large (void)
+{
+  g_autofree gchar *big = g_strnfill (2000, 'y');
+  g_autofree gchar *input = g_strdup_printf ("ms a 1\r\nx\r\nms a 2000 T5\r\n%s\r\nmg a\r\nms b 2000 MX\r\n%s\r\n"
+                                             "ms c 2000 q\r\n%s\r\nmn\r\n", big, big, big);
+  const gchar *expected = "HD\r\nSERVER_ERROR object too large for cache\r\nEN\r\n"
+                          "CLIENT_ERROR invalid mode for ms M token\r\nSERVER_ERROR object too large for cache\r\nMN\r\n";
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  gsize len = strlen (input);
+  const gsize splits[] = { 0, 1, 9, 17, 30, 1000, len / 2, len - 3, len - 1 };
+
+  g_test_summary ("An ms too large for -I is refused at once, drops the item it would replace, and "
+                  "its data is skipped unread however it arrives; q does not silence it");
+  settings.store.item_size_max = 1024;
+  for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
+    {
+      Conn c = { 0 };
+
+      conn_open (&c, &settings);
+      conn_send (&c, (const guint8 *) input, splits[i]);
+      conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
+      conn_assert_written (&c, expected);
+      conn_close (&c);
+    }
+}
+
+/* A value over the copy threshold goes out by reference to the item: its
+ * bytes must be the value, in order with the reply lines around it.
+ * Observed: memcached 1.6.18 answers "HD\r\nVA 1000 s1000\r\n<value>\r\n". */
+static void
+test_large_value_by_reference (void)
+{
+  g_autofree gchar *value = g_strnfill (1000, 'v');
+  g_autofree gchar *input = g_strdup_printf ("ms big 1000\r\n%s\r\nmg big s v\r\nmn\r\n", value);
+  g_autofree gchar *expected = g_strdup_printf ("HD\r\nVA 1000 s1000\r\n%s\r\nMN\r\n", value);
+  Conn c = { 0 };
+
+  g_test_summary ("mg v sends a large value by reference, in order with the lines around it");
+  conn_open (&c, NULL);
+  conn_send (&c, (const guint8 *) input, strlen (input));
+  conn_assert_written (&c, expected);
+  conn_close (&c);
+}
+
+/* memcached 1.6.18 counts meta commands as these deltas of "stats" show
+ * (observed with a script that diffs stats around each command). */
+static void
+test_counters (void)
+{
+  Conn c = { 0 };
+  BraidMcStats stats;
+  const gchar *input = "ms s1 1\r\na\r\nms s1 1 C999\r\na\r\nms nok 1 C1\r\na\r\nms s1 1 ME\r\na\r\n"
+                       "mg s1\r\nmg nok\r\nmg s1 T30\r\nmg nok T30\r\nmg viv N30\r\nme s1\r\n"
+                       "md viv\r\nmd nok\r\nmd s1 C5\r\nms n 1\r\n1\r\nmd n I\r\n"
+                       "ma n\r\nma nok\r\nma nok MD\r\nma n MD\r\nma nok4 N0\r\nma n C1\r\n";
+
+  g_test_summary ("Meta commands move memcached's counters as memcached 1.6.18 does");
+  conn_open (&c, NULL);
+  conn_send (&c, (const guint8 *) input, strlen (input));
+  braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
+  g_assert_cmpuint (stats.cmd_set, ==, 5);
+  g_assert_cmpuint (stats.cas_badval, ==, 1);
+  g_assert_cmpuint (stats.cas_misses, ==, 1);
+  g_assert_cmpuint (stats.cmd_get, ==, 4);      /* s1, nok, nok T30, viv N30 */
+  g_assert_cmpuint (stats.get_hits, ==, 2);     /* s1, viv */
+  g_assert_cmpuint (stats.get_misses, ==, 2);
+  g_assert_cmpuint (stats.cmd_touch, ==, 1);
+  g_assert_cmpuint (stats.touch_hits, ==, 1);
+  g_assert_cmpuint (stats.cmd_meta, ==, 1);
+  g_assert_cmpuint (stats.delete_hits, ==, 1);
+  g_assert_cmpuint (stats.delete_misses, ==, 2);  /* a miss, a cas mismatch */
+  g_assert_cmpuint (stats.incr_hits, ==, 1);
+  g_assert_cmpuint (stats.incr_misses, ==, 1);
+  g_assert_cmpuint (stats.decr_hits, ==, 1);
+  g_assert_cmpuint (stats.decr_misses, ==, 1);
+  conn_close (&c);
+}
+
+/* Observed: memcached 1.6.18 closes, without a word, a connection that
+ * sends 3000 bytes of "mg kkk…" (or "ms k 1 OOO…") with no newline; the
+ * multi-key allowance of get and gets does not extend to mg. */
+static void
+test_long_line_closes (void)
+{
+  const gchar *prefixes[] = { "mg ", "ms k 1 " };
+
+  g_test_summary ("A meta line longer than memcached's limit closes the connection without a reply");
+  for (gsize i = 0; i < G_N_ELEMENTS (prefixes); i++)
+    {
+      g_autofree gchar *fill = g_strnfill (3000, i == 0 ? 'k' : 'O');
+      g_autofree gchar *input = g_strconcat (prefixes[i], fill, NULL);
+      Conn c = { 0 };
+
+      conn_open (&c, NULL);
+      conn_send (&c, (const guint8 *) input, strlen (input));
+      conn_assert_written (&c, "");
+      g_assert_true (braid_fake_transport_is_disconnecting (c.transport));
+      conn_close (&c);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (meta_sessions); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/mc/meta/session/%s", meta_sessions[i].name);
+
+      g_test_add_data_func (path, &meta_sessions[i], test_session);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (timed); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/mc/meta/time/%s", timed[i].name);
+
+      g_test_add_data_func (path, &timed[i], test_timed);
+    }
+  g_test_add_func ("/mc/meta/too-large", test_too_large);
+  g_test_add_func ("/mc/meta/large-value-by-reference", test_large_value_by_reference);
+  g_test_add_func ("/mc/meta/counters", test_counters);
+  g_test_add_func ("/mc/meta/long-line-closes", test_long_line_closes);
+  return g_test_run ();
+}
