@@ -507,6 +507,21 @@ execute_debug (BraidMcServerShared *shared, const BraidMcMetaCommand *meta, GStr
                           braid_mc_item_size (key_len, braid_mc_item_get_flags (item), value_len, shared->settings.store.cas_enabled));
 }
 
+/* mg or ma with an opaque over 32 bytes has acted; memcached notices the
+ * opaque as it writes the reply and answers the error instead (an error
+ * the command hit first stands). */
+static void
+take_back_for_long_opaque (GString *out, gsize reply_start, BraidMcMetaOutcome *outcome)
+{
+  const gchar *reply = out->str + reply_start;
+
+  if (g_str_has_prefix (reply, "CLIENT_ERROR") || g_str_has_prefix (reply, "SERVER_ERROR"))
+    return;
+  g_string_truncate (out, reply_start);
+  g_clear_pointer (&outcome->value, braid_mc_item_unref);
+  g_string_append (out, "CLIENT_ERROR opaque token too long\r\n");
+}
+
 void
 braid_mc_meta_execute (BraidMcServerShared *shared,
                        const BraidMcCommand *cmd,
@@ -519,6 +534,7 @@ braid_mc_meta_execute (BraidMcServerShared *shared,
   BraidMcMetaCommand meta;
   const gchar *reply;
   gsize swallow;
+  gsize reply_start;
 
   memset (outcome, 0, sizeof *outcome);
   if (!braid_mc_meta_parse (cmd->line, cmd->line_len, &meta, &reply, &swallow))
@@ -527,6 +543,7 @@ braid_mc_meta_execute (BraidMcServerShared *shared,
       g_warn_if_reached ();
       return;
     }
+  reply_start = out->len;
   switch (meta.type)
     {
     case BRAID_MC_META_GET:
@@ -549,4 +566,6 @@ braid_mc_meta_execute (BraidMcServerShared *shared,
       execute_debug (shared, &meta, out);
       break;
     }
+  if (meta.opaque_too_long)
+    take_back_for_long_opaque (out, reply_start, outcome);
 }

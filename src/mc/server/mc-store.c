@@ -872,7 +872,9 @@ braid_mc_store_expires_before (BraidMcStore *store, BraidMcItem *item, gint64 ex
 {
   g_return_val_if_fail (store != NULL && item != NULL, FALSE);
 
-  return item->expires != 0 && item->expires < expiry_time (store, exptime);
+  /* memcached's clock ticks in whole seconds: an item set with T30 is
+   * not "sooner than R30" until a second has passed. */
+  return item->expires != 0 && item->expires / G_USEC_PER_SEC < expiry_time (store, exptime) / G_USEC_PER_SEC;
 }
 
 /* Whole seconds from @from to @to, rounded up: memcached's clock ticks in

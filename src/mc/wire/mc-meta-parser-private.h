@@ -47,6 +47,10 @@ typedef struct {
   guint64 delta;          /* D; 1 by default */
   guint64 initial;        /* J */
   gchar mode;             /* M; 0 when not sent */
+  /* mg, ma: an opaque over 32 bytes.  memcached finds it only as it
+   * writes the reply, after the command has acted (fetched, vivified,
+   * touched, counted): the reply is then that error alone. */
+  gboolean opaque_too_long;
   guint8 key_buf[BRAID_MC_KEY_MAX];
 } BraidMcMetaCommand;
 

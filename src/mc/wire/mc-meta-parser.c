@@ -384,7 +384,13 @@ parse_other (BraidMcMetaCommand *cmd, const Token *tokens, guint n, const gchar 
   if (cmd->type == BRAID_MC_META_ARITH && cmd->mode != 0 && strchr ("I+D-", cmd->mode) == NULL)
     return (*reply = REPLY_BAD_ARITH_MODE, FALSE);
   if (!opaque_fits (cmd))
-    return (*reply = REPLY_OPAQUE_TOO_LONG, FALSE);
+    {
+      /* md refuses before it deletes; mg and ma act first (the server
+       * answers the error then) */
+      if (cmd->type == BRAID_MC_META_DELETE)
+        return (*reply = REPLY_OPAQUE_TOO_LONG, FALSE);
+      cmd->opaque_too_long = TRUE;
+    }
   return TRUE;
 }
 
