@@ -220,10 +220,11 @@ valid_url (const gchar *line, GError **error)
   return TRUE;
 }
 
-/* A fragment ("#section") never goes to a server (RFC 9110, section
- * 4.2.4): dropping it before fetching and keying the cache makes
- * "#a" and "#b" one flight and one cache entry.  The first "#" of a URL
- * always starts its fragment. */
+/* A fragment ("#section") is separated from a URI before it is
+ * dereferenced and never reaches a server (RFC 3986, section 3.5):
+ * dropping it before fetching and keying the cache makes "#a" and "#b"
+ * one flight and one cache entry.  The first "#" of a URL always starts
+ * its fragment. */
 static void
 strip_fragment (gchar *url)
 {

@@ -21,6 +21,7 @@ typedef struct {
   GPtrArray *processes;        /* GSubprocess, killed in teardown */
   gchar *redirect_target;      /* (nullable): where /to-target redirects */
   GString *proxy_log;          /* stderr of the proxies started with a log */
+  GCancellable *log_cancellable;  /* stops reading their stderr in teardown */
 } Fixture;
 
 static gboolean
@@ -77,6 +78,7 @@ setup (Fixture *f, gconstpointer data)
   f->hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   f->processes = g_ptr_array_new_with_free_func (g_object_unref);
   f->proxy_log = g_string_new (NULL);
+  f->log_cancellable = g_cancellable_new ();
   f->upstream = soup_server_new (NULL, NULL);
   soup_server_add_handler (f->upstream, NULL, handle, f, NULL);
   soup_server_listen_local (f->upstream, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
@@ -97,6 +99,8 @@ teardown (Fixture *f, gconstpointer data)
       g_subprocess_wait (p, NULL, NULL);
     }
   g_ptr_array_unref (f->processes);
+  /* A stderr read still pending must not reach the fixture once freed. */
+  g_cancellable_cancel (f->log_cancellable);
   /* Let the server see its clients' connections close before it goes. */
   for (guint i = 0; i < 20; i++)
     {
@@ -109,6 +113,7 @@ teardown (Fixture *f, gconstpointer data)
   g_hash_table_unref (f->hits);
   g_free (f->redirect_target);
   g_string_free (f->proxy_log, TRUE);
+  g_clear_object (&f->log_cancellable);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 }
@@ -141,13 +146,16 @@ on_log_line (GObject *source, GAsyncResult *result, gpointer data)
   g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL,
                                                                       NULL);
 
+  /* NULL at the end, on an error, or when teardown cancelled the read:
+   * then @f may be gone, so it is not touched. */
   if (line == NULL)
     {
       g_object_unref (source);
       return;
     }
   g_string_append_printf (f->proxy_log, "%s\n", line);
-  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, NULL, on_log_line, f);
+  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, f->log_cancellable,
+                                       on_log_line, f);
 }
 
 static void
@@ -155,7 +163,7 @@ collect_log (Fixture *f, GSubprocess *process)
 {
   GDataInputStream *lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
 
-  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, NULL, on_log_line, f);
+  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, f->log_cancellable, on_log_line, f);
 }
 
 /* What the access log says of @url after the URL (transfer full),
