@@ -113,6 +113,8 @@ check_connection (Fetch *fetch, GSocketConnection *connection)
     fetch->refusal = g_steal_pointer (&error);
 }
 
+/* GSocketClient documents @connection at CONNECTING as a GSocketConnection
+ * not yet connected, whose remote address is already set (GLib 2.40). */
 static void
 on_network_event (SoupMessage *msg, GSocketClientEvent event, GIOStream *connection, gpointer data)
 {
