@@ -42,8 +42,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidAddressPolicy, braid_address_policy_unref)
 gboolean braid_address_policy_allow (BraidAddressPolicy *self, const gchar *rule, GError **error);
 gboolean braid_address_policy_deny (BraidAddressPolicy *self, const gchar *rule, GError **error);
 
-/* Replaces the allowed ports with @ports, each "PORT" or "LOW-HIGH".
- * Errors in BRAID_PROXY_ERROR (INVALID_RULE); @self is unchanged then. */
+/* Replaces the allowed ports with @ports (nullable), each "PORT" or
+ * "LOW-HIGH"; none at all leaves only the ports allow rules name.
+ * Errors in BRAID_PROXY_ERROR (INVALID_RULE); @self is unchanged then.
+ * Rules and ports are set up before the policy is shared: checking is
+ * read-only, adding is not thread-safe. */
 gboolean braid_address_policy_set_ports (BraidAddressPolicy *self, const gchar * const *ports, GError **error);
 
 /* Whether a connection to @address port @port, for a URL whose host is
