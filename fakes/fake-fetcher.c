@@ -132,6 +132,7 @@ typedef struct {
   guint status;
   GBytes *body;             /* (nullable) */
   GError *error;            /* (nullable) */
+  gchar *location;          /* (nullable): a redirect */
   gint64 delay_us;
   gsize chunk_size;
   gint64 interval_us;
@@ -143,6 +144,8 @@ struct _BraidFakeFetcher
   GObject parent_instance;
   BraidReactor *reactor;    /* (owned) */
   GHashTable *scripts;      /* url → Script */
+  GHashTable *hosts;        /* host → address string */
+  BraidAddressPolicy *policy;  /* (owned) */
   guint active;
 };
 
@@ -156,6 +159,7 @@ script_free (Script *s)
 {
   g_clear_pointer (&s->body, g_bytes_unref);
   g_clear_error (&s->error);
+  g_free (s->location);
   g_free (s);
 }
 
@@ -165,6 +169,8 @@ braid_fake_fetcher_finalize (GObject *object)
   BraidFakeFetcher *self = BRAID_FAKE_FETCHER (object);
 
   g_hash_table_unref (self->scripts);
+  g_hash_table_unref (self->hosts);
+  braid_address_policy_unref (self->policy);
   g_object_unref (self->reactor);
   G_OBJECT_CLASS (braid_fake_fetcher_parent_class)->finalize (object);
 }
@@ -179,6 +185,8 @@ static void
 braid_fake_fetcher_init (BraidFakeFetcher *self)
 {
   self->scripts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) script_free);
+  self->hosts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->policy = braid_address_policy_new ();
 }
 
 BraidFakeFetcher *
@@ -229,6 +237,46 @@ braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, const GE
   g_hash_table_replace (self->scripts, g_strdup (url), s);
 }
 
+void
+braid_fake_fetcher_add_redirect (BraidFakeFetcher *self, const gchar *url, const gchar *location, gint64 delay_us)
+{
+  Script *s;
+
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (url != NULL && location != NULL);
+  g_return_if_fail (delay_us >= 0);
+
+  s = g_new0 (Script, 1);
+  s->status = 302;
+  s->location = g_strdup (location);
+  s->delay_us = delay_us;
+  g_hash_table_replace (self->scripts, g_strdup (url), s);
+}
+
+void
+braid_fake_fetcher_set_host_address (BraidFakeFetcher *self, const gchar *host, const gchar *address)
+{
+  g_autoptr(GInetAddress) parsed = NULL;
+
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (host != NULL && address != NULL);
+  parsed = g_inet_address_new_from_string (address);
+  g_return_if_fail (parsed != NULL);
+
+  g_hash_table_replace (self->hosts, g_ascii_strdown (host, -1), g_strdup (address));
+}
+
+void
+braid_fake_fetcher_set_address_policy (BraidFakeFetcher *self, BraidAddressPolicy *policy)
+{
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (policy != NULL);
+
+  braid_address_policy_ref (policy);
+  braid_address_policy_unref (self->policy);
+  self->policy = policy;
+}
+
 guint
 braid_fake_fetcher_get_n_fetches (BraidFakeFetcher *self, const gchar *url)
 {
@@ -252,8 +300,54 @@ braid_fake_fetcher_get_n_active (BraidFakeFetcher *self)
 typedef struct {
   GTask *task;
   BraidFakeFetcher *fetcher;
-  gchar *url;
+  gchar *url;               /* this hop's */
+  GError *refusal;          /* (nullable): the policy refused this hop */
 } Fetch;
+
+static void fetch_hop (Fetch *f);
+
+static void
+fetch_free (Fetch *f)
+{
+  g_object_unref (f->task);
+  g_object_unref (f->fetcher);
+  g_clear_error (&f->refusal);
+  g_free (f->url);
+  g_free (f);
+}
+
+/* The address @host "resolves" to (transfer full). */
+static GInetAddress *
+resolve (BraidFakeFetcher *self, const gchar *host)
+{
+  g_autofree gchar *name = g_ascii_strdown (host, -1);
+  const gchar *address = g_hash_table_lookup (self->hosts, name);
+  GInetAddress *literal = g_inet_address_new_from_string (host);
+
+  if (address != NULL)
+    {
+      g_clear_object (&literal);
+      return g_inet_address_new_from_string (address);
+    }
+  return literal != NULL ? literal : g_inet_address_new_from_string ("192.0.2.1");
+}
+
+/* What the real fetcher does where the connection's address is known. */
+static gboolean
+check_connection (BraidFakeFetcher *self, const gchar *url, GError **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GInetAddress) address = NULL;
+  gint port;
+
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return TRUE;  /* answered as an unknown URL */
+  address = resolve (self, g_uri_get_host (uri));
+  port = g_uri_get_port (uri);
+  if (port < 0)
+    port = g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") == 0 ? 443 : 80;
+  return braid_address_policy_check (self->policy, g_uri_get_host (uri), address, (guint16) port, error);
+}
 
 static void
 answer (gpointer data)
@@ -263,11 +357,20 @@ answer (gpointer data)
 
   if (g_task_return_error_if_cancelled (f->task))
     ;
+  else if (f->refusal != NULL)
+    g_task_return_error (f->task, g_steal_pointer (&f->refusal));
   else if (s == NULL)
     g_task_return_new_error (f->task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM,
                              "No route to %s (the fake fetcher has no script for it)", f->url);
   else if (s->error != NULL)
     g_task_return_error (f->task, g_error_copy (s->error));
+  else if (s->location != NULL)
+    {
+      g_free (f->url);
+      f->url = g_strdup (s->location);
+      fetch_hop (f);
+      return;
+    }
   else
     {
       BraidFakeBodyStream *stream = g_object_new (BRAID_TYPE_FAKE_BODY_STREAM, NULL);
@@ -283,10 +386,23 @@ answer (gpointer data)
       g_task_set_task_data (f->task, GUINT_TO_POINTER (s->status), NULL);
       g_task_return_pointer (f->task, stream, g_object_unref);
     }
-  g_object_unref (f->task);
-  g_object_unref (f->fetcher);
-  g_free (f->url);
-  g_free (f);
+  fetch_free (f);
+}
+
+/* One connection: checked first; a refused one answers at once. */
+static void
+fetch_hop (Fetch *f)
+{
+  Script *s = g_hash_table_lookup (f->fetcher->scripts, f->url);
+  gint64 delay = 0;
+
+  if (check_connection (f->fetcher, f->url, &f->refusal))
+    {
+      if (s != NULL)
+        s->fetches++;
+      delay = s != NULL ? s->delay_us : 0;
+    }
+  braid_delayed_call_unref (braid_reactor_call_later (f->fetcher->reactor, delay, answer, f, NULL));
 }
 
 static void
@@ -294,16 +410,13 @@ fake_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancell
                   GAsyncReadyCallback callback, gpointer user_data)
 {
   BraidFakeFetcher *self = BRAID_FAKE_FETCHER (fetcher);
-  Script *s = g_hash_table_lookup (self->scripts, url);
   Fetch *f = g_new0 (Fetch, 1);
 
   f->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (f->task, fake_fetch_async);
   f->fetcher = g_object_ref (self);
   f->url = g_strdup (url);
-  if (s != NULL)
-    s->fetches++;
-  braid_delayed_call_unref (braid_reactor_call_later (self->reactor, s != NULL ? s->delay_us : 0, answer, f, NULL));
+  fetch_hop (f);
 }
 
 /* @status is never NULL here (braid_fetcher_fetch_finish sees to it). */

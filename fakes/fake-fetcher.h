@@ -1,10 +1,16 @@
 /* braid — a scripted BraidFetcher for tests: each URL answers with a status
  * and body after a simulated delay on the reactor clock, optionally in
- * chunks spaced in time, or fails. */
+ * chunks spaced in time, fails, or redirects.
+ *
+ * Like the real fetcher, it checks every connection it "opens" (the first
+ * URL's and each redirect's) against its address policy before anything
+ * else: a refused one fails at once with the policy's error, whether or
+ * not the URL has a script, and is not counted as a fetch. */
 #pragma once
 
 #include "reactor.h"
 #include "fetcher.h"
+#include "address-policy.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +27,17 @@ void braid_fake_fetcher_add (BraidFakeFetcher *self, const gchar *url, guint sta
 /* @url fails with @error after @delay_us. */
 void braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, const GError *error,
                                    gint64 delay_us);
+/* @url answers with a redirect to @location (absolute) after @delay_us:
+ * the fetch goes on there, as a new connection, checked again. */
+void braid_fake_fetcher_add_redirect (BraidFakeFetcher *self, const gchar *url, const gchar *location,
+                                      gint64 delay_us);
+/* @host resolves to @address.  By default a host that is an address
+ * literal resolves to itself, and any other to 192.0.2.1 (a documentation
+ * address the default policy lets through). */
+void braid_fake_fetcher_set_host_address (BraidFakeFetcher *self, const gchar *host, const gchar *address);
+/* The policy connections are checked against (a reference is kept);
+ * braid_address_policy_new() until this is called. */
+void braid_fake_fetcher_set_address_policy (BraidFakeFetcher *self, BraidAddressPolicy *policy);
 /* Unknown URLs fail with BRAID_PROXY_ERROR_UPSTREAM. */
 guint braid_fake_fetcher_get_n_fetches (BraidFakeFetcher *self, const gchar *url);
 guint braid_fake_fetcher_get_n_active (BraidFakeFetcher *self);

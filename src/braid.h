@@ -27,6 +27,7 @@
 #include "mc-ketama.h"
 #include "mc-pool.h"
 #include "proxy-error.h"
+#include "address-policy.h"
 #include "fetcher.h"
 #include "soup-fetcher.h"
 #include "cache.h"

@@ -56,6 +56,31 @@ check_servers (const gchar *value, gchar **why)
   return TRUE;
 }
 
+static gboolean
+check_rule (const gchar *value, gchar **why)
+{
+  g_autoptr(BraidAddressPolicy) scratch = braid_address_policy_new ();
+  g_autoptr(GError) error = NULL;
+
+  if (braid_address_policy_allow (scratch, value, &error))
+    return TRUE;
+  *why = g_strdup (error->message);
+  return FALSE;
+}
+
+static gboolean
+check_port_range (const gchar *value, gchar **why)
+{
+  g_autoptr(BraidAddressPolicy) scratch = braid_address_policy_new ();
+  g_autoptr(GError) error = NULL;
+  const gchar *ports[] = { value, NULL };
+
+  if (braid_address_policy_set_ports (scratch, ports, &error))
+    return TRUE;
+  *why = g_strdup (error->message);
+  return FALSE;
+}
+
 static const BraidSettingSpec proxy_specs[] = {
   { "memcached", 'm', "Cache", "Memcached", BRAID_SETTING_STRING, PX (memcached), 0, 0, NULL, NULL, check_servers,
     "Shared cache: memcached servers, HOST:PORT or tcp:HOST:PORT, comma-separated", "ENDPOINTS" },
@@ -75,6 +100,15 @@ static const BraidSettingSpec proxy_specs[] = {
     NULL, "Upstream connections in total, 1 to 100000 (default 1024)", "N" },
   { "max-conns-per-host", 0, "Upstream", "MaxConnectionsPerHost", BRAID_SETTING_INT, PX (max_conns_per_host), 1,
     100000, "256", NULL, NULL, "Upstream connections per host, 1 to 100000 (default 256)", "N" },
+  { "allow", 0, "Upstream", "Allow", BRAID_SETTING_STRING_LIST, PX (allow), 0, 0, NULL, NULL, check_rule,
+    "Upstream address, ADDRESS/PREFIX or host name to fetch from although denied, with an optional :PORT; "
+    "repeatable", "RULE" },
+  { "deny", 0, "Upstream", "Deny", BRAID_SETTING_STRING_LIST, PX (deny), 0, 0, NULL, NULL, check_rule,
+    "Upstream address, ADDRESS/PREFIX or host name never to fetch from, besides loopback, link-local, private, "
+    "multicast and unspecified addresses; repeatable", "RULE" },
+  { "allow-port", 0, "Upstream", "AllowPorts", BRAID_SETTING_STRING_LIST, PX (allow_ports), 0, 0,
+    "80,443,1024-65535", NULL, check_port_range,
+    "Upstream port or LOW-HIGH range to fetch from, repeatable (default 80, 443 and 1024-65535)", "PORTS" },
 };
 
 const BraidSettingsTable braid_proxy_settings_table = {
@@ -97,14 +131,33 @@ struct _BraidProxyService
   const gchar *cache_kind;     /* "memcached", "memory" or "none" */
 };
 
+BraidAddressPolicy *
+braid_proxy_daemon_address_policy_new (const BraidProxyDaemonSettings *s)
+{
+  BraidAddressPolicy *policy = braid_address_policy_new ();
+
+  /* Every rule went through check_rule() or check_port_range() already. */
+  for (guint i = 0; s->allow != NULL && s->allow[i] != NULL; i++)
+    if (!braid_address_policy_allow (policy, s->allow[i], NULL))
+      g_assert_not_reached ();
+  for (guint i = 0; s->deny != NULL && s->deny[i] != NULL; i++)
+    if (!braid_address_policy_deny (policy, s->deny[i], NULL))
+      g_assert_not_reached ();
+  if (s->allow_ports != NULL && !braid_address_policy_set_ports (policy, (const gchar * const *) s->allow_ports, NULL))
+    g_assert_not_reached ();
+  return policy;
+}
+
 BraidFetcher *
 braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *s)
 {
   BraidSoupFetcherOptions options = BRAID_SOUP_FETCHER_OPTIONS_INIT;
+  g_autoptr(BraidAddressPolicy) policy = braid_proxy_daemon_address_policy_new (s);
 
   options.max_conns = (guint) s->max_conns;
   options.max_conns_per_host = (guint) s->max_conns_per_host;
   options.timeout_s = (guint) s->fetch_timeout_s;
+  options.address_policy = policy;
   return BRAID_FETCHER (braid_soup_fetcher_new (&options));
 }
 
@@ -195,7 +248,9 @@ get_endpoints (gconstpointer settings)
 
   if (s->common.listen != NULL && s->common.listen[0] != NULL)
     return g_strdupv (s->common.listen);
-  return g_strsplit ("tcp:8000", ",", -1);
+  /* Loopback only: a proxy open to every interface fetches for anyone
+   * who can reach it. */
+  return g_strsplit (BRAID_PROXY_DAEMON_DEFAULT_LISTEN, ",", -1);
 }
 
 static BraidProtocolFactory *
@@ -211,7 +266,7 @@ is_busy (gpointer service)
 }
 
 /* What SIGHUP changes live: TTL, cache timeout, memory cache size and
- * verbosity. */
+ * verbosity.  The address policy is built with the fetcher, at start. */
 static gchar *
 apply (gpointer data, gconstpointer settings)
 {
@@ -236,7 +291,10 @@ describe (gpointer data, gconstpointer settings)
   const BraidProxyDaemonSettings *s = settings;
   gboolean shared = g_str_equal (service->cache_kind, "memcached");
 
-  return g_strdup_printf ("cache: %s%s%s", service->cache_kind, shared ? " " : "", shared ? s->memcached : "");
+  g_autofree gchar *allowed = s->allow != NULL ? g_strjoinv (",", s->allow) : g_strdup ("none");
+
+  return g_strdup_printf ("cache: %s%s%s; upstream allow rules: %s", service->cache_kind, shared ? " " : "",
+                          shared ? s->memcached : "", allowed);
 }
 
 const BraidDaemonService braid_proxy_service = {

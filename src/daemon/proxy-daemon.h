@@ -5,6 +5,7 @@
 #pragma once
 
 #include "daemon.h"
+#include "address-policy.h"
 #include "fetcher.h"
 #include "proxy.h"
 
@@ -21,14 +22,24 @@ typedef struct {
   gint64 max_body_mib;         /* --max-body */
   gint64 max_conns;            /* --max-conns */
   gint64 max_conns_per_host;   /* --max-conns-per-host */
+  gchar **allow;               /* --allow: address policy allow rules (nullable) */
+  gchar **deny;                /* --deny: deny rules besides the built-in ranges (nullable) */
+  gchar **allow_ports;         /* --allow-port: upstream ports (nullable: the policy's default) */
 } BraidProxyDaemonSettings;
 
 typedef struct _BraidProxyService BraidProxyService;
 
+/* Where braid-proxy listens without --listen. */
+#define BRAID_PROXY_DAEMON_DEFAULT_LISTEN "tcp:8000:interface=127.0.0.1"
+
 extern const BraidSettingsTable braid_proxy_settings_table;
 extern const BraidDaemonService braid_proxy_service;
 
-/* (transfer full): the libsoup fetcher, with the upstream limits. */
+/* (transfer full): the address policy the settings describe (their rules
+ * were checked when read). */
+BraidAddressPolicy *braid_proxy_daemon_address_policy_new (const BraidProxyDaemonSettings *settings);
+/* (transfer full): the libsoup fetcher, with the upstream limits and the
+ * address policy. */
 BraidFetcher *braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *settings);
 /* (transfer full) (nullable): the shared memcached cache, the memory cache
  * or none (NULL, no error).  @kind says which. */

@@ -1,13 +1,33 @@
 /* braid — the proxy's access log. */
 #include "access-log-private.h"
 
+#include <string.h>
+
+gchar *
+braid_proxy_access_log_redact_url (const gchar *url)
+{
+  const gchar *scheme_end = strstr (url, "://");
+  const gchar *authority = url;
+  const gchar *at;
+  gsize authority_len;
+
+  /* "://" after the first "/" is in the path, not after a scheme. */
+  if (scheme_end != NULL && (strchr (url, '/') == NULL || strchr (url, '/') > scheme_end))
+    authority = scheme_end + 3;
+  authority_len = strcspn (authority, "/?#");
+  at = g_strrstr_len (authority, (gssize) authority_len, "@");
+  if (at == NULL)
+    return g_strdup (url);
+  return g_strdup_printf ("%.*s***%s", (int) (authority - url), url, at);
+}
+
 void
 braid_proxy_access_log_write (const BraidProxyAccessLogEntry *entry)
 {
   g_autofree gchar *status = NULL;
   g_autofree gchar *bytes = NULL;
   g_autofree gchar *duration = NULL;
-  const gchar *url;
+  g_autofree gchar *url = NULL;
   const gchar *cache;
   gint64 ms10;
 
@@ -19,7 +39,7 @@ braid_proxy_access_log_write (const BraidProxyAccessLogEntry *entry)
   status = g_strdup_printf ("%u", entry->status);
   bytes = g_strdup_printf ("%" G_GSIZE_FORMAT, entry->bytes);
   duration = g_strdup_printf ("%" G_GINT64_FORMAT ".%" G_GINT64_FORMAT, ms10 / 10, ms10 % 10);
-  url = entry->url != NULL ? entry->url : "-";
+  url = braid_proxy_access_log_redact_url (entry->url != NULL ? entry->url : "-");
   cache = entry->cache != NULL ? entry->cache : "bypass";
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE,
                     "MESSAGE_ID", BRAID_PROXY_ACCESS_LOG_MESSAGE_ID,

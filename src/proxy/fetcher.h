@@ -24,9 +24,14 @@ struct _BraidFetcherInterface
  * Finish returns (transfer full) the body stream and sets @status
  * ((out) (optional)) to the final HTTP status, which comes from the fetch
  * itself, not from the stream; on failure it returns NULL, sets @status
- * to 0 and @error in BRAID_PROXY_ERROR (BAD_REQUEST, UPSTREAM, TIMED_OUT)
- * or G_IO_ERROR_CANCELLED.  Implementations tag their GTask with their
- * fetch_async as source tag and check it in fetch_finish. */
+ * to 0 and @error in BRAID_PROXY_ERROR (BAD_REQUEST, UPSTREAM, TIMED_OUT,
+ * FORBIDDEN) or G_IO_ERROR_CANCELLED.  Implementations tag their GTask
+ * with their fetch_async as source tag and check it in fetch_finish.
+ *
+ * Implementations check the resolved address of every connection they
+ * open, redirects included, against a BraidAddressPolicy before sending
+ * anything, and fail a refused fetch with BRAID_PROXY_ERROR_FORBIDDEN and
+ * the policy's message, whatever the target would have answered. */
 void braid_fetcher_fetch_async (BraidFetcher *self, const gchar *url, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data);
 GInputStream *braid_fetcher_fetch_finish (BraidFetcher *self, GAsyncResult *result,

@@ -11,6 +11,8 @@ typedef enum {
   BRAID_PROXY_ERROR_TOO_LARGE,     /* the body passed the limit */
   BRAID_PROXY_ERROR_TIMED_OUT,
   BRAID_PROXY_ERROR_CACHE,         /* the cache failed (never fails a request) */
+  BRAID_PROXY_ERROR_FORBIDDEN,     /* the address policy refused a connection */
+  BRAID_PROXY_ERROR_INVALID_RULE,  /* an address policy rule could not be parsed */
 } BraidProxyError;
 
 #define BRAID_PROXY_ERROR (braid_proxy_error_quark ())

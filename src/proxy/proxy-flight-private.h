@@ -29,6 +29,7 @@ typedef enum {
   BRAID_PROXY_FLIGHT_RESULT_COMPLETE,        /* the whole body arrived */
   BRAID_PROXY_FLIGHT_RESULT_UPSTREAM_ERROR,  /* the fetch or a read failed */
   BRAID_PROXY_FLIGHT_RESULT_TOO_LARGE,       /* the body passed max_body: cut off */
+  BRAID_PROXY_FLIGHT_RESULT_REFUSED,         /* the address policy refused a connection */
 } BraidProxyFlightResult;
 
 /* Called once when the flight is over, before its clients are finished

@@ -152,6 +152,11 @@ on_fetched (GObject *source, GAsyncResult *result, gpointer data)
   guint status = 0;
 
   self->stream = braid_fetcher_fetch_finish (BRAID_FETCHER (source), result, &status, &error);
+  if (self->stream == NULL && g_error_matches (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_FORBIDDEN))
+    {
+      flight_end (self, BRAID_PROXY_FLIGHT_RESULT_REFUSED, 403, error->message);
+      return;
+    }
   if (self->stream == NULL)
     {
       flight_end (self, BRAID_PROXY_FLIGHT_RESULT_UPSTREAM_ERROR,

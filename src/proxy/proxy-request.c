@@ -148,13 +148,14 @@ static void
 on_lookup_timeout (gpointer data)
 {
   BraidProxyRequest *self = data;
+  g_autofree gchar *shown = braid_proxy_access_log_redact_url (self->url);
 
   if (self->state != REQUEST_STATE_LOOKUP)
     return;
   /* Tell the cache we no longer wait: it lets go of the request. */
   if (self->lookup_cancellable != NULL)
     g_cancellable_cancel (self->lookup_cancellable);
-  g_debug ("cache lookup for %s took over %" G_GINT64_FORMAT " ms: fetching", self->url,
+  g_debug ("cache lookup for %s took over %" G_GINT64_FORMAT " ms: fetching", shown,
            self->host->settings->cache_timeout_us / 1000);
   fetch_for (self, "bypass");
 }
@@ -173,7 +174,9 @@ on_lookup (GObject *source, GAsyncResult *result, gpointer data)
   g_clear_pointer (&self->lookup_timer, braid_delayed_call_unref);
   if (error != NULL)
     {
-      g_debug ("cache lookup for %s failed: %s; fetching", self->url, error->message);
+      g_autofree gchar *shown = braid_proxy_access_log_redact_url (self->url);
+
+      g_debug ("cache lookup for %s failed: %s; fetching", shown, error->message);
       fetch_for (self, "bypass");
       return;
     }
@@ -217,6 +220,20 @@ valid_url (const gchar *line, GError **error)
   return TRUE;
 }
 
+/* A fragment ("#section") is separated from a URI before it is
+ * dereferenced and never reaches a server (RFC 3986, section 3.5):
+ * dropping it before fetching and keying the cache makes "#a" and "#b"
+ * one flight and one cache entry.  The first "#" of a URL always starts
+ * its fragment. */
+static void
+strip_fragment (gchar *url)
+{
+  gchar *hash = strchr (url, '#');
+
+  if (hash != NULL)
+    *hash = '\0';
+}
+
 static void
 bad_request (BraidProxyRequest *self, const gchar *why)
 {
@@ -246,6 +263,7 @@ on_line (gpointer data, const gchar *line, gsize len)
       bad_request (self, error->message);
       return;
     }
+  strip_fragment (self->url);
   self->key = braid_cache_key_for_url (self->url);
   if (host->cache == NULL)
     {

@@ -18,6 +18,7 @@ typedef struct {
 
 typedef struct {
   guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
+  guint64 refused;              /* fetches the address policy refused */
   guint in_flight;              /* requests not yet finished */
 } BraidProxyStats;
 

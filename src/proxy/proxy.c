@@ -49,6 +49,9 @@ on_flight_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointe
     case BRAID_PROXY_FLIGHT_RESULT_TOO_LARGE:
       self->stats.too_large++;
       return;
+    case BRAID_PROXY_FLIGHT_RESULT_REFUSED:
+      self->stats.refused++;
+      return;
     case BRAID_PROXY_FLIGHT_RESULT_COMPLETE:
       break;
     }

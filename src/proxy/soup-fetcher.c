@@ -3,7 +3,18 @@
  * libsoup queues requests beyond max-conns-per-host (2 by default) and
  * max-conns (10): left alone it would serialise a proxy's concurrent
  * fetches to one host, so both come from the options.  Redirects are
- * followed by libsoup itself. */
+ * followed by libsoup itself.
+ *
+ * Every connection is checked against the address policy where its
+ * address is known and nothing has been sent: SoupMessage::network-event
+ * with G_SOCKET_CLIENT_CONNECTING, emitted for each address GSocketClient
+ * tries, for the first request and for every redirect that opens a new
+ * connection.  A refused connection's socket is closed there, before
+ * GSocketClient calls connect(2): cancelling the message alone would not
+ * do, since g_socket_connect() does not look at its cancellable before
+ * connecting, so a SYN would still reach the internal port.  The fetch
+ * then fails with the policy's error, whatever the socket layer said, so
+ * an open and a closed internal port look alike. */
 #include "soup-fetcher.h"
 #include "proxy-error.h"
 
@@ -12,8 +23,26 @@
 struct _BraidSoupFetcher
 {
   GObject parent_instance;
-  SoupSession *session;   /* (owned) */
+  SoupSession *session;          /* (owned) */
+  BraidAddressPolicy *policy;    /* (owned) */
 };
+
+/* One fetch: its message, and why a connection was refused if one was. */
+typedef struct {
+  SoupMessage *msg;              /* (owned) */
+  BraidAddressPolicy *policy;    /* (owned) */
+  GError *refusal;               /* (owned) (nullable) */
+} Fetch;
+
+static void
+fetch_free (Fetch *fetch)
+{
+  g_signal_handlers_disconnect_by_data (fetch->msg, fetch);
+  g_object_unref (fetch->msg);
+  braid_address_policy_unref (fetch->policy);
+  g_clear_error (&fetch->refusal);
+  g_free (fetch);
+}
 
 static void braid_soup_fetcher_iface_init (BraidFetcherInterface *iface);
 
@@ -24,6 +53,7 @@ static void
 braid_soup_fetcher_finalize (GObject *object)
 {
   g_clear_object (&BRAID_SOUP_FETCHER (object)->session);
+  g_clear_pointer (&BRAID_SOUP_FETCHER (object)->policy, braid_address_policy_unref);
   G_OBJECT_CLASS (braid_soup_fetcher_parent_class)->finalize (object);
 }
 
@@ -52,7 +82,44 @@ braid_soup_fetcher_new (const BraidSoupFetcherOptions *options)
                                                  "user-agent", options->user_agent != NULL ? options->user_agent
                                                                                           : "braid-proxy/" PACKAGE_VERSION,
                                                  NULL);
+  self->policy = options->address_policy != NULL ? braid_address_policy_ref (options->address_policy)
+                                                 : braid_address_policy_new ();
   return self;
+}
+
+/* Checks the address @connection is about to connect to; on a refusal,
+ * closes its socket so that connect(2) is never called, and notes why. */
+static void
+check_connection (Fetch *fetch, GSocketConnection *connection)
+{
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  GUri *uri = soup_message_get_uri (fetch->msg);
+  g_autoptr(GError) error = NULL;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    g_set_error (&error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_FORBIDDEN,
+                 "refused to connect to %s: its address is not known", g_uri_get_host (uri));
+  else
+    braid_address_policy_check (fetch->policy, g_uri_get_host (uri),
+                                g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)),
+                                g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote)), &error);
+  if (error == NULL)
+    return;
+  g_debug ("%s", error->message);
+  g_socket_close (g_socket_connection_get_socket (connection), NULL);
+  /* GSocketClient may go on to the host's next address, checked in turn;
+   * the first refusal is what the fetch reports if none is allowed. */
+  if (fetch->refusal == NULL)
+    fetch->refusal = g_steal_pointer (&error);
+}
+
+/* GSocketClient documents @connection at CONNECTING as a GSocketConnection
+ * not yet connected, whose remote address is already set (GLib 2.40). */
+static void
+on_network_event (SoupMessage *msg, GSocketClientEvent event, GIOStream *connection, gpointer data)
+{
+  if (event == G_SOCKET_CLIENT_CONNECTING && G_IS_SOCKET_CONNECTION (connection))
+    check_connection (data, G_SOCKET_CONNECTION (connection));
 }
 
 static void
@@ -61,10 +128,13 @@ on_sent (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GTask) task = data;
   g_autoptr(GError) error = NULL;
   GInputStream *stream = soup_session_send_finish (SOUP_SESSION (source), result, &error);
+  Fetch *fetch = g_task_get_task_data (task);
 
   if (stream == NULL)
     {
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      if (fetch->refusal != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        g_task_return_error (task, g_error_copy (fetch->refusal));
+      else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         g_task_return_error (task, g_steal_pointer (&error));
       else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         g_task_return_new_error (task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_TIMED_OUT, "%s", error->message);
@@ -72,7 +142,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer data)
         g_task_return_new_error (task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "%s", error->message);
       return;
     }
-  /* The status stays on the message, the task's data: finish reads it. */
+  /* The status stays on the message, in the task's data: finish reads it. */
   g_task_return_pointer (task, stream, g_object_unref);
 }
 
@@ -83,6 +153,7 @@ soup_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancell
   BraidSoupFetcher *self = BRAID_SOUP_FETCHER (fetcher);
   GTask *task = g_task_new (self, cancellable, callback, user_data);
   SoupMessage *msg;
+  Fetch *fetch;
 
   g_task_set_source_tag (task, soup_fetch_async);
   msg = soup_message_new ("GET", url);
@@ -92,7 +163,11 @@ soup_fetch_async (BraidFetcher *fetcher, const gchar *url, GCancellable *cancell
       g_object_unref (task);
       return;
     }
-  g_task_set_task_data (task, msg, g_object_unref);
+  fetch = g_new0 (Fetch, 1);
+  fetch->msg = msg;
+  fetch->policy = braid_address_policy_ref (self->policy);
+  g_signal_connect (msg, "network-event", G_CALLBACK (on_network_event), fetch);
+  g_task_set_task_data (task, fetch, (GDestroyNotify) fetch_free);
   soup_session_send_async (self->session, msg, G_PRIORITY_DEFAULT, cancellable, on_sent, task);
 }
 
@@ -107,7 +182,7 @@ soup_fetch_finish (BraidFetcher *fetcher, GAsyncResult *result, guint *status, G
 
   stream = g_task_propagate_pointer (G_TASK (result), error);
   if (stream != NULL)
-    *status = soup_message_get_status (g_task_get_task_data (G_TASK (result)));
+    *status = soup_message_get_status (((Fetch *) g_task_get_task_data (G_TASK (result)))->msg);
   return stream;
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "fetcher.h"
+#include "address-policy.h"
 
 G_BEGIN_DECLS
 
@@ -13,9 +14,13 @@ typedef struct {
   guint max_conns_per_host;  /* SoupSession:max-conns-per-host (default 2) */
   guint timeout_s;           /* I/O timeout, 0 for none */
   const gchar *user_agent;
+  /* (nullable): checked on the resolved address of every connection,
+   * redirects included; NULL for braid_address_policy_new()'s defaults.
+   * The fetcher keeps a reference. */
+  BraidAddressPolicy *address_policy;
 } BraidSoupFetcherOptions;
 
-#define BRAID_SOUP_FETCHER_OPTIONS_INIT { 1024, 256, 30, NULL }
+#define BRAID_SOUP_FETCHER_OPTIONS_INIT { 1024, 256, 30, NULL, NULL }
 
 BraidSoupFetcher *braid_soup_fetcher_new (const BraidSoupFetcherOptions *options);
 

@@ -78,6 +78,61 @@ test_verbose_counts (void)
   braid_settings_free (&braid_proxy_settings_table, b);
 }
 
+static gboolean
+policy_allows (BraidAddressPolicy *policy, const gchar *address, guint16 port)
+{
+  g_autoptr(GInetAddress) parsed = g_inet_address_new_from_string (address);
+
+  return braid_address_policy_check (policy, NULL, parsed, port, NULL);
+}
+
+static void
+test_proxy_address_policy (void)
+{
+  g_autofree gchar *conf = g_build_filename (g_get_tmp_dir (), "braid-test-policy.conf", NULL);
+  g_autofree gchar *config_arg = g_strdup_printf ("--config=%s", conf);
+  gchar *defaults[] = { "braid-proxy", "--config", "/dev/null", NULL };
+  gchar *args[] = { "braid-proxy", config_arg, "--allow", "127.0.0.1", "--allow-port",
+                    "8000-8999", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidAddressPolicy) policy = NULL;
+  BraidProxyDaemonSettings *s;
+
+  g_test_summary ("--allow, --deny and --allow-port (or [Upstream] Allow, Deny, AllowPorts) build the fetcher's "
+                  "address policy; without them it is the safe default, and the proxy listens on loopback");
+  g_assert_cmpstr (BRAID_PROXY_DAEMON_DEFAULT_LISTEN, ==, "tcp:8000:interface=127.0.0.1");
+  s = braid_settings_read (&braid_proxy_settings_table, defaults, &error);
+  g_assert_no_error (error);
+  policy = braid_proxy_daemon_address_policy_new (s);
+  g_assert_false (policy_allows (policy, "127.0.0.1", 8080));
+  g_assert_false (policy_allows (policy, "169.254.169.254", 80));
+  g_assert_false (policy_allows (policy, "93.184.216.34", 25));
+  g_assert_true (policy_allows (policy, "93.184.216.34", 80));
+  g_clear_pointer (&policy, braid_address_policy_unref);
+  braid_settings_free (&braid_proxy_settings_table, s);
+
+  g_assert_true (g_file_set_contents (conf, "[Upstream]\nAllow = 10.0.0.0/8\nDeny = evil.example, 93.184.216.0/24\n", -1, NULL));
+  s = braid_settings_read (&braid_proxy_settings_table, args, &error);
+  g_assert_no_error (error);
+  /* The command line replaces the file's Allow list; Deny stays from the file. */
+  g_assert_cmpuint (g_strv_length (s->allow), ==, 1);
+  g_assert_cmpuint (g_strv_length (s->deny), ==, 2);
+  policy = braid_proxy_daemon_address_policy_new (s);
+  g_assert_true (policy_allows (policy, "127.0.0.1", 8080));
+  g_assert_false (policy_allows (policy, "127.0.0.1", 80));           /* not in --allow-port */
+  g_assert_false (policy_allows (policy, "10.1.1.1", 8080));          /* the file's Allow was replaced */
+  g_assert_false (policy_allows (policy, "93.184.216.34", 8080));     /* the file's Deny */
+  g_assert_true (policy_allows (policy, "93.184.217.1", 8080));
+  {
+    g_autoptr(GInetAddress) public = g_inet_address_new_from_string ("8.8.8.8");
+
+    g_assert_false (braid_address_policy_check (policy, "EVIL.example", public, 8080, NULL));  /* the file's Deny */
+    g_assert_true (braid_address_policy_check (policy, "good.example", public, 8080, NULL));
+  }
+  braid_settings_free (&braid_proxy_settings_table, s);
+  g_unlink (conf);
+}
+
 typedef struct {
   const BraidSettingsTable *table;
   const gchar *args[4];
@@ -105,6 +160,10 @@ static const BadArgs bad_args[] = {
   { &braid_proxy_settings_table, { "--max-conns-per-host", "0" }, "--max-conns-per-host 0: must be from 1 to 100000" },
   { &braid_proxy_settings_table, { "-m", "host-without-port" }, "--memcached (-m) host-without-port: “host-without-port” is not HOST:PORT" },
   { &braid_proxy_settings_table, { "-l", "udp:1" }, "--listen (-l) udp:1: " },
+  { &braid_proxy_settings_table, { "--allow", "10.0.0.1/8" }, "--allow 10.0.0.1/8: “10.0.0.1/8”: " },
+  { &braid_proxy_settings_table, { "--deny", "host name" }, "--deny host name: “host name”: not an address" },
+  { &braid_proxy_settings_table, { "--allow", "127.0.0.1:0" }, "--allow 127.0.0.1:0: “127.0.0.1:0”: the port must be from 1 to 65535" },
+  { &braid_proxy_settings_table, { "--allow-port", "2000-1000" }, "--allow-port 2000-1000: “2000-1000”: expected PORT or LOW-HIGH" },
 };
 
 static void
@@ -159,6 +218,8 @@ static const BadFile bad_files[] = {
   { &braid_proxy_settings_table, "[Nope]\n", ":1: unknown group [Nope]" },
   { &braid_proxy_settings_table, "[Cache]\nMemcached = nohost\n", ":2: [Cache] Memcached = nohost: “nohost” is not HOST:PORT" },
   { &braid_proxy_settings_table, "[Upstream]\nMaxBodyMiB = 0\n", ":2: [Upstream] MaxBodyMiB = 0: must be from 1 to 1048576" },
+  { &braid_proxy_settings_table, "[Upstream]\nAllow = 127.0.0.1, fc00::/129\n", ":2: [Upstream] Allow = 127.0.0.1, fc00::/129: “fc00::/129”: the prefix must be from 0 to 128" },
+  { &braid_proxy_settings_table, "[Upstream]\nAllowPorts = 80, 0\n", ":2: [Upstream] AllowPorts = 80, 0: “0”: expected PORT or LOW-HIGH" },
   { &braid_proxy_settings_table, "[Server]\nGracePeriodSeconds = inf\n", ":2: [Server] GracePeriodSeconds = inf: expected a number" },
 };
 
@@ -231,6 +292,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config/bad-file", test_bad_config_file);
   g_test_add_func ("/daemon/config/bom-and-comments", test_bom_and_comments);
   g_test_add_func ("/daemon/config/scan-argv", test_scan_argv);
+  g_test_add_func ("/daemon/config/proxy-address-policy", test_proxy_address_policy);
   status = g_test_run ();
   g_rmdir (tmp_dir);
   g_free (tmp_dir);

@@ -1,7 +1,12 @@
 /* braid — braid-proxy as real processes, with real parts on loopback: a
  * SoupServer upstream (fast, slow and redirecting paths) in this process,
  * braid-memcached and Debian's memcached as shared caches, two proxies
- * sharing one cache, braid-timing, graceful SIGTERM. */
+ * sharing one cache, braid-timing, graceful SIGTERM; and the address
+ * policy through real sockets: loopback refused by default, open or
+ * closed port alike, allowed with --allow, redirects checked.
+ *
+ * The upstream is on 127.0.0.1, which braid-proxy refuses by default:
+ * start_proxy() passes --allow for it. */
 #include "test-support.h"
 
 #include <libsoup/soup.h>
@@ -14,6 +19,9 @@ typedef struct {
   guint16 upstream_port;
   GHashTable *hits;            /* path → count */
   GPtrArray *processes;        /* GSubprocess, killed in teardown */
+  gchar *redirect_target;      /* (nullable): where /to-target redirects */
+  GString *proxy_log;          /* stderr of the proxies started with a log */
+  GCancellable *log_cancellable;  /* stops reading their stderr in teardown */
 } Fixture;
 
 static gboolean
@@ -40,6 +48,11 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
       soup_server_message_set_redirect (msg, 302, "/fast");
       return;
     }
+  if (g_str_equal (path, "/to-target") && f->redirect_target != NULL)
+    {
+      soup_server_message_set_redirect (msg, 302, f->redirect_target);
+      return;
+    }
   if (g_str_equal (path, "/slow"))
     {
       const gchar *ms = query != NULL ? g_hash_table_lookup (query, "ms") : NULL;
@@ -64,6 +77,8 @@ setup (Fixture *f, gconstpointer data)
 
   f->hits = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   f->processes = g_ptr_array_new_with_free_func (g_object_unref);
+  f->proxy_log = g_string_new (NULL);
+  f->log_cancellable = g_cancellable_new ();
   f->upstream = soup_server_new (NULL, NULL);
   soup_server_add_handler (f->upstream, NULL, handle, f, NULL);
   soup_server_listen_local (f->upstream, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
@@ -84,6 +99,8 @@ teardown (Fixture *f, gconstpointer data)
       g_subprocess_wait (p, NULL, NULL);
     }
   g_ptr_array_unref (f->processes);
+  /* A stderr read still pending must not reach the fixture once freed. */
+  g_cancellable_cancel (f->log_cancellable);
   /* Let the server see its clients' connections close before it goes. */
   for (guint i = 0; i < 20; i++)
     {
@@ -94,15 +111,18 @@ teardown (Fixture *f, gconstpointer data)
   soup_server_disconnect (f->upstream);
   g_clear_object (&f->upstream);
   g_hash_table_unref (f->hits);
+  g_free (f->redirect_target);
+  g_string_free (f->proxy_log, TRUE);
+  g_clear_object (&f->log_cancellable);
   while (g_main_context_iteration (NULL, FALSE))
     ;
 }
 
 static GSubprocess *
-spawn (Fixture *f, guint16 port, const gchar * const *argv)
+spawn_with_flags (Fixture *f, guint16 port, const gchar * const *argv, GSubprocessFlags flags)
 {
   g_autoptr(GError) error = NULL;
-  GSubprocess *p = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  GSubprocess *p = g_subprocess_newv (argv, flags, &error);
 
   g_assert_no_error (error);
   g_ptr_array_add (f->processes, p);
@@ -111,17 +131,100 @@ spawn (Fixture *f, guint16 port, const gchar * const *argv)
   return p;
 }
 
+static GSubprocess *
+spawn (Fixture *f, guint16 port, const gchar * const *argv)
+{
+  return spawn_with_flags (f, port, argv, G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+}
+
+/* ---- the proxies' stderr (their access log), line by line ---- */
+
+static void
+on_log_line (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Fixture *f = data;
+  g_autofree gchar *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (source), result, NULL,
+                                                                      NULL);
+
+  /* NULL at the end, on an error, or when teardown cancelled the read:
+   * then @f may be gone, so it is not touched. */
+  if (line == NULL)
+    {
+      g_object_unref (source);
+      return;
+    }
+  g_string_append_printf (f->proxy_log, "%s\n", line);
+  g_data_input_stream_read_line_async (G_DATA_INPUT_STREAM (source), G_PRIORITY_DEFAULT, f->log_cancellable,
+                                       on_log_line, f);
+}
+
+static void
+collect_log (Fixture *f, GSubprocess *process)
+{
+  GDataInputStream *lines = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+
+  g_data_input_stream_read_line_async (lines, G_PRIORITY_DEFAULT, f->log_cancellable, on_log_line, f);
+}
+
+/* What the access log says of @url after the URL (transfer full),
+ * waiting for the line to come. */
+static gchar *
+wait_for_log_line (Fixture *f, const gchar *url)
+{
+  g_autofree gchar *prefix = g_strdup_printf ("%s ", url);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_auto(GStrv) lines = g_strsplit (f->proxy_log->str, "\n", -1);
+
+      for (guint i = 0; lines[i] != NULL; i++)
+        {
+          const gchar *at = strstr (lines[i], prefix);
+
+          if (at != NULL)
+            return g_strdup (at + strlen (prefix));
+        }
+      g_usleep (5000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+  g_error ("no access log line for %s in:\n%s", url, f->proxy_log->str);
+}
+
+/* braid-proxy on loopback with @extra arguments (NULL-terminated, nullable);
+ * its stderr goes to f->proxy_log when @log. */
 static guint16
-start_proxy (Fixture *f, const gchar *memcached)
+start_proxy_with (Fixture *f, const gchar * const *extra, gboolean log)
 {
   guint16 port = braid_test_find_free_port ();
   g_autofree gchar *path = braid_test_build_path ("src/daemon/braid-proxy");
   g_autofree gchar *listen = g_strdup_printf ("tcp:%u:interface=127.0.0.1", port);
-  const gchar *argv[] = { path, "--config", "/dev/null", "--listen", listen,
-                          memcached != NULL ? "--memcached" : NULL, memcached, NULL };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  GSubprocess *process;
 
-  spawn (f, port, argv);
+  g_ptr_array_add (argv, path);
+  g_ptr_array_add (argv, (gpointer) "--config");
+  g_ptr_array_add (argv, (gpointer) "/dev/null");
+  g_ptr_array_add (argv, (gpointer) "--listen");
+  g_ptr_array_add (argv, listen);
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  process = spawn_with_flags (f, port, (const gchar * const *) argv->pdata,
+                              log ? G_SUBPROCESS_FLAGS_STDERR_PIPE : G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  if (log)
+    collect_log (f, process);
   return port;
+}
+
+/* braid-proxy allowed to fetch from the upstream on 127.0.0.1. */
+static guint16
+start_proxy (Fixture *f, const gchar *memcached)
+{
+  const gchar *extra[] = { "--allow", "127.0.0.1", memcached != NULL ? "--memcached" : NULL, memcached, NULL };
+
+  return start_proxy_with (f, extra, FALSE);
 }
 
 static guint16
@@ -174,12 +277,12 @@ on_read (GObject *source, GAsyncResult *result, gpointer data)
 }
 
 static gchar *
-fetch_through (Fixture *f, guint16 proxy_port, const gchar *path)
+fetch_url (Fixture *f, guint16 proxy_port, const gchar *url)
 {
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   g_autoptr(GSocketConnection) conn = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *line = g_strdup_printf ("http://127.0.0.1:%u%s\n", f->upstream_port, path);
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
   Fetch fetch = { g_byte_array_new (), FALSE };
 
   conn = g_socket_client_connect_to_host (client, "127.0.0.1", proxy_port, NULL, &error);
@@ -191,6 +294,14 @@ fetch_through (Fixture *f, guint16 proxy_port, const gchar *path)
   braid_test_wait_for_flag (NULL, &fetch.done, 20000);
   g_byte_array_append (fetch.body, (const guint8 *) "", 1);
   return (gchar *) g_byte_array_free (fetch.body, FALSE);
+}
+
+static gchar *
+fetch_through (Fixture *f, guint16 proxy_port, const gchar *path)
+{
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u%s", f->upstream_port, path);
+
+  return fetch_url (f, proxy_port, url);
 }
 
 static guint
@@ -323,6 +434,142 @@ test_graceful_sigterm (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
 }
 
+/* ---- the address policy through real sockets ---- */
+
+/* A service on 127.0.0.1 that counts the connections it accepts: an
+ * internal port the proxy must never reach. */
+typedef struct {
+  GSocketService *service;
+  guint16 port;
+  guint accepted;
+} InternalService;
+
+static gboolean
+on_internal_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
+{
+  ((InternalService *) data)->accepted++;
+  return FALSE;
+}
+
+static void
+internal_service_start (InternalService *internal)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  internal->service = g_socket_service_new ();
+  g_socket_listener_add_address (G_SOCKET_LISTENER (internal->service), address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  internal->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_signal_connect (internal->service, "incoming", G_CALLBACK (on_internal_incoming), internal);
+  g_socket_service_start (internal->service);
+}
+
+static void
+internal_service_stop (InternalService *internal)
+{
+  /* Whatever reached it by now has been accepted. */
+  for (guint i = 0; i < 20; i++)
+    {
+      g_usleep (5000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+  g_socket_service_stop (internal->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (internal->service));
+  g_clear_object (&internal->service);
+}
+
+static gchar *
+loopback_refusal (guint16 port)
+{
+  return g_strdup_printf ("refused to connect to 127.0.0.1 port %u: loopback address (127.0.0.0/8), "
+                          "denied unless allowed (see --allow)", port);
+}
+
+/* Fetches @url through @proxy, which must refuse it: no body, quickly
+ * (the fetch timeout is 30 s), and the log line ends with @refusal. */
+static void
+assert_refused (Fixture *f, guint16 proxy, const gchar *url, const gchar *refusal)
+{
+  gint64 started = g_get_monotonic_time ();
+  g_autofree gchar *body = fetch_url (f, proxy, url);
+  gint64 took = g_get_monotonic_time () - started;
+  g_autofree gchar *logged = wait_for_log_line (f, url);
+
+  g_test_message ("%s: %s (%.1f ms)", url, logged, (gdouble) took / 1000);
+  g_assert_cmpstr (body, ==, "");
+  g_assert_cmpint (took, <, 2 * G_USEC_PER_SEC);
+  g_assert_true (g_str_has_prefix (logged, "403 0 bytes cache="));
+  g_assert_true (g_str_has_suffix (logged, refusal));
+}
+
+static void
+test_loopback_refused_by_default (Fixture *f, gconstpointer data)
+{
+  InternalService internal = { 0 };
+  guint16 closed_port = braid_test_find_free_port ();
+  guint16 proxy, allowing;
+  g_autofree gchar *open_url = NULL;
+  g_autofree gchar *closed_url = NULL;
+  g_autofree gchar *upstream_url = NULL;
+  g_autofree gchar *open_refusal = NULL;
+  g_autofree gchar *closed_refusal = NULL;
+  g_autofree gchar *upstream_refusal = NULL;
+  g_autofree gchar *body = NULL;
+  const gchar *allow[] = { "--allow", "127.0.0.1", NULL };
+
+  g_test_summary ("With default settings braid-proxy refuses 127.0.0.1 before connecting: an open port and a "
+                  "closed one give the same error, nothing reaches the open one; --allow 127.0.0.1 permits it");
+  internal_service_start (&internal);
+  proxy = start_proxy_with (f, NULL, TRUE);
+  open_url = g_strdup_printf ("http://127.0.0.1:%u/secret", internal.port);
+  closed_url = g_strdup_printf ("http://127.0.0.1:%u/secret", closed_port);
+  upstream_url = g_strdup_printf ("http://127.0.0.1:%u/fast", f->upstream_port);
+  open_refusal = loopback_refusal (internal.port);
+  closed_refusal = loopback_refusal (closed_port);
+  upstream_refusal = loopback_refusal (f->upstream_port);
+  assert_refused (f, proxy, open_url, open_refusal);
+  assert_refused (f, proxy, closed_url, closed_refusal);
+  assert_refused (f, proxy, upstream_url, upstream_refusal);
+  g_assert_cmpuint (hits (f, "/fast"), ==, 0);
+
+  allowing = start_proxy_with (f, allow, FALSE);
+  body = fetch_url (f, allowing, upstream_url);
+  g_assert_cmpstr (body, ==, "body of /fast");
+  g_assert_cmpuint (hits (f, "/fast"), ==, 1);
+  internal_service_stop (&internal);
+  g_assert_cmpuint (internal.accepted, ==, 0);
+}
+
+static void
+test_redirect_to_denied_refused (Fixture *f, gconstpointer data)
+{
+  InternalService internal = { 0 };
+  g_autofree gchar *allow_upstream = g_strdup_printf ("127.0.0.1:%u", f->upstream_port);
+  const gchar *extra[] = { "--allow", allow_upstream, NULL };
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/to-target", f->upstream_port);
+  g_autofree gchar *refusal = NULL;
+  g_autofree gchar *followed = NULL;
+  guint16 proxy;
+
+  g_test_summary ("A redirect from an allowed upstream to a denied address is refused before connecting; a "
+                  "redirect within the allowed upstream is followed");
+  internal_service_start (&internal);
+  f->redirect_target = g_strdup_printf ("http://127.0.0.1:%u/secret", internal.port);
+  refusal = loopback_refusal (internal.port);
+  proxy = start_proxy_with (f, extra, TRUE);
+  assert_refused (f, proxy, url, refusal);
+  g_assert_cmpuint (hits (f, "/to-target"), ==, 1);
+  followed = fetch_through (f, proxy, "/redirect");
+  g_assert_cmpstr (followed, ==, "body of /fast");
+  internal_service_stop (&internal);
+  g_assert_cmpuint (internal.accepted, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -332,5 +579,9 @@ main (int argc, char **argv)
   g_test_add ("/proxy/integration/shared-cache/memcached", Fixture, NULL, setup, test_shared_cache_memcached, teardown);
   g_test_add ("/proxy/integration/braid-timing", Fixture, NULL, setup, test_timing_client, teardown);
   g_test_add ("/proxy/integration/graceful-sigterm", Fixture, NULL, setup, test_graceful_sigterm, teardown);
+  g_test_add ("/proxy/integration/safety/loopback-refused-by-default", Fixture, NULL, setup,
+              test_loopback_refused_by_default, teardown);
+  g_test_add ("/proxy/integration/safety/redirect-to-denied-refused", Fixture, NULL, setup,
+              test_redirect_to_denied_refused, teardown);
   return g_test_run ();
 }

@@ -6,8 +6,75 @@
 #include "callback-protocol.h"
 #include "memory-cache.h"
 #include "fake-fetcher.h"
+#include "access-log-private.h"
 
 #include <string.h>
+
+/* ---- the access log, captured ---- */
+
+/* One access log entry: its URL, STATUS and MESSAGE fields. */
+typedef struct {
+  gchar *url, *status, *message;
+} LogEntry;
+
+static GArray *access_log;  /* (element-type LogEntry): since the last access_log_clear() */
+
+static void
+log_entry_clear (LogEntry *e)
+{
+  g_free (e->url);
+  g_free (e->status);
+  g_free (e->message);
+}
+
+static gchar *
+field_text (const GLogField *field)
+{
+  return field->length < 0 ? g_strdup (field->value) : g_strndup (field->value, (gsize) field->length);
+}
+
+/* Keeps access log entries for the tests; everything else goes on to the
+ * default writer. */
+static GLogWriterOutput
+capture_access_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  LogEntry e = { NULL, NULL, NULL };
+  gboolean access = FALSE;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      g_autofree gchar *value = field_text (&fields[i]);
+
+      if (g_str_equal (fields[i].key, "MESSAGE_ID"))
+        access = g_str_equal (value, BRAID_PROXY_ACCESS_LOG_MESSAGE_ID);
+      else if (g_str_equal (fields[i].key, "URL"))
+        e.url = g_steal_pointer (&value);
+      else if (g_str_equal (fields[i].key, "STATUS"))
+        e.status = g_steal_pointer (&value);
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        e.message = g_steal_pointer (&value);
+    }
+  if (!access)
+    {
+      log_entry_clear (&e);
+      return g_log_writer_default (level, fields, n_fields, data);
+    }
+  g_array_append_val (access_log, e);
+  return G_LOG_WRITER_HANDLED;
+}
+
+static void
+access_log_clear (void)
+{
+  g_array_set_size (access_log, 0);
+}
+
+static const LogEntry *
+access_log_last (void)
+{
+  g_assert_cmpuint (access_log->len, >, 0);
+  return &g_array_index (access_log, LogEntry, access_log->len - 1);
+}
 
 /* ---- a client that notes when it finished ---- */
 
@@ -613,10 +680,229 @@ test_request_splits (void)
   braid_test_for_each_chunking ((const guint8 *) line, strlen (line), 10, request_at_splits, NULL);
 }
 
+/* ---- safety: the address policy, fragments, userinfo ---- */
+
+/* Requests @url from a new world whose fetcher has @url scripted (an
+ * "open port") or not ("closed"), and returns the access log's MESSAGE
+ * for it; the client must get no body, at t = 0, with no fetch made. */
+static gchar *
+refused_message (const gchar *url, gboolean scripted, const gchar *host, const gchar *address)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) secret = body_of ("internal secret");
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+  gchar *message;
+  TestClient *c;
+
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  if (host != NULL)
+    braid_fake_fetcher_set_host_address (w.fetcher, host, address);
+  if (scripted)
+    braid_fake_fetcher_add (w.fetcher, url, 200, secret, G_USEC_PER_SEC, 0, 0);
+  access_log_clear ();
+  c = request (&w, line);
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (c->body->len, ==, 0);
+  g_assert_cmpint (c->finished_at, ==, 0);   /* refused before connecting */
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, url), ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->refused, ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_errors, ==, 0);
+  g_assert_cmpstr (access_log_last ()->status, ==, "403");
+  message = g_strdup (access_log_last ()->message);
+  world_close (&w);
+  return message;
+}
+
+static void
+test_ssrf_targets_refused (void)
+{
+  static const struct {
+    const gchar *url, *host, *address, *why;
+  } targets[] = {
+    { "http://127.0.0.1:8080/admin", NULL, NULL, "loopback address (127.0.0.0/8)" },
+    { "http://127.1.2.3/", NULL, NULL, "loopback" },
+    { "http://[::1]:8080/", NULL, NULL, "loopback address (::1/128)" },
+    { "http://[::ffff:127.0.0.1]/", NULL, NULL, "::ffff:127.0.0.1 (127.0.0.1) port 80: loopback" },
+    { "http://169.254.169.254/latest/meta-data/", NULL, NULL, "link-local" },
+    { "http://10.0.0.1/", NULL, NULL, "private" },
+    { "http://172.16.5.4/", NULL, NULL, "private" },
+    { "http://192.168.1.1/", NULL, NULL, "private" },
+    { "http://[fd00::1]/", NULL, NULL, "private" },
+    { "http://[fe80::1]/", NULL, NULL, "link-local" },
+    { "http://0.0.0.0:8000/", NULL, NULL, "unspecified" },
+    { "http://224.0.0.1/", NULL, NULL, "multicast" },
+    { "http://internal.example/", "internal.example", "192.168.7.7", "internal.example (192.168.7.7) port 80: private" },
+    { "http://rebind.example/", "rebind.example", "::ffff:10.0.0.1", "rebind.example (10.0.0.1)" },
+    { "http://public.example:25/", NULL, NULL, "192.0.2.1) port 25: the port is not allowed" },
+  };
+
+  g_test_summary ("Loopback, link-local, private, unspecified, multicast and IPv4-mapped targets, and names that "
+                  "resolve to them, are refused before connecting with the same error whether the port is open "
+                  "or closed: no body, no fetch, 403 in the access log");
+  for (gsize i = 0; i < G_N_ELEMENTS (targets); i++)
+    {
+      g_autofree gchar *open = refused_message (targets[i].url, TRUE, targets[i].host, targets[i].address);
+      g_autofree gchar *closed = refused_message (targets[i].url, FALSE, targets[i].host, targets[i].address);
+
+      g_test_message ("%s", open);
+      g_assert_cmpstr (open, ==, closed);
+      if (strstr (open, targets[i].why) == NULL)
+        g_error ("expected “%s” in the access log but saw “%s”", targets[i].why, open);
+    }
+}
+
+static void
+test_ssrf_redirect_refused (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) secret = body_of ("internal secret");
+  g_autoptr(GBytes) page = body_of ("public page");
+  TestClient *to_loopback, *to_public;
+
+  g_test_summary ("A redirect is a new connection, checked in turn: a public page that redirects to 127.0.0.1 is "
+                  "refused, one that redirects to another public page is followed");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add_redirect (w.fetcher, "http://public.example/go", "http://127.0.0.1/admin", 100000);
+  braid_fake_fetcher_add (w.fetcher, "http://127.0.0.1/admin", 200, secret, 0, 0, 0);
+  braid_fake_fetcher_add_redirect (w.fetcher, "http://public.example/moved", "http://other.example/page", 100000);
+  braid_fake_fetcher_add (w.fetcher, "http://other.example/page", 200, page, 100000, 0, 0);
+  access_log_clear ();
+  to_loopback = request (&w, "http://public.example/go\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (to_loopback->body->len, ==, 0);
+  g_assert_cmpint (to_loopback->finished_at, ==, 100000);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://public.example/go"), ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://127.0.0.1/admin"), ==, 0);
+  g_assert_cmpstr (access_log_last ()->status, ==, "403");
+  g_assert_nonnull (strstr (access_log_last ()->message, "refused to connect to 127.0.0.1 port 80: loopback"));
+
+  to_public = request (&w, "http://public.example/moved\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (to_public, "public page");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://other.example/page"), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->refused, ==, 1);
+  world_close (&w);
+}
+
+static void
+test_ssrf_allowed (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidAddressPolicy) policy = braid_address_policy_new ();
+  g_autoptr(GBytes) body = body_of ("internal page");
+  TestClient *allowed, *other;
+
+  g_test_summary ("An allow rule lets an internal address through, and only that one");
+  g_assert_true (braid_address_policy_allow (policy, "127.0.0.1", NULL));
+  g_assert_true (braid_address_policy_allow (policy, "intranet.example", NULL));
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_set_address_policy (w.fetcher, policy);
+  braid_fake_fetcher_set_host_address (w.fetcher, "intranet.example", "10.1.1.1");
+  braid_fake_fetcher_add (w.fetcher, "http://127.0.0.1:8080/", 200, body, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://intranet.example/", 200, body, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://127.0.0.2:8080/", 200, body, 1000, 0, 0);
+  allowed = request (&w, "http://127.0.0.1:8080/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (allowed, "internal page");
+  allowed = request (&w, "http://intranet.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (allowed, "internal page");
+  other = request (&w, "http://127.0.0.2:8080/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (other->body->len, ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->refused, ==, 1);
+  world_close (&w);
+}
+
+static void
+test_fragment_stripped (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) body = body_of ("the page");
+  TestClient *c;
+
+  g_test_summary ("A URL's fragment is dropped before fetching and keying the cache: #a and #b share one flight, "
+                  "and #c is a cache hit");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  g_clear_object (&w.proxy);
+  w.proxy = braid_proxy_new (w.r, BRAID_FETCHER (w.fetcher), BRAID_CACHE (cache), NULL);
+  braid_listener_stop (w.listener);
+  g_clear_object (&w.listener);
+  {
+    g_autoptr(BraidProtocolFactory) factory = braid_proxy_create_factory (w.proxy);
+
+    w.listener = braid_reactor_listen (w.r, "tcp:8000", factory, NULL);
+  }
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/page", 200, body, 100000, 0, 0);
+  access_log_clear ();
+  request (&w, "http://x.example/page#a\n");
+  request (&w, "http://x.example/page#b\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  for (guint i = 0; i < 2; i++)
+    assert_body (test_client_of (g_ptr_array_index (w.clients, i)), "the page");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/page"), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->shared, ==, 1);
+  c = request (&w, "http://x.example/page#c\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_body (c, "the page");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/page"), ==, 1);
+  g_assert_cmpstr (access_log_last ()->url, ==, "http://x.example/page");
+  world_close (&w);
+}
+
+static void
+test_userinfo_redacted (void)
+{
+  static const struct {
+    const gchar *url, *logged;
+  } urls[] = {
+    { "http://user:secret@x.example/a", "http://***@x.example/a" },
+    { "https://user@x.example:8443/a?b=c@d", "https://***@x.example:8443/a?b=c@d" },
+    { "http://a:b@c@x.example#f@g", "http://***@x.example#f@g" },
+    { "http://x.example/path@not-userinfo", "http://x.example/path@not-userinfo" },
+    { "http://x.example", "http://x.example" },
+    { "ftp://user:pw@x.example/", "ftp://***@x.example/" },
+    { "user:pw@x.example/a", "***@x.example/a" },
+    { "not a url", "not a url" },
+    { "-", "-" },
+  };
+  World w = { 0 };
+  g_autoptr(GBytes) body = body_of ("private page");
+  TestClient *c;
+
+  g_test_summary ("The userinfo (user:password@) of a URL never reaches the access log, valid URL or not; the "
+                  "fetch itself keeps it");
+  for (gsize i = 0; i < G_N_ELEMENTS (urls); i++)
+    {
+      g_autofree gchar *logged = braid_proxy_access_log_redact_url (urls[i].url);
+
+      g_assert_cmpstr (logged, ==, urls[i].logged);
+    }
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://user:secret@x.example/a", 200, body, 1000, 0, 0);
+  access_log_clear ();
+  c = request (&w, "http://user:secret@x.example/a#frag\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "private page");
+  g_assert_cmpstr (access_log_last ()->url, ==, "http://***@x.example/a");
+  g_assert_null (strstr (access_log_last ()->message, "secret"));
+  c = request (&w, "ftp://user:secret@x.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpstr (access_log_last ()->status, ==, "400");
+  g_assert_null (strstr (access_log_last ()->message, "secret"));
+  world_close (&w);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  access_log = g_array_new (FALSE, TRUE, sizeof (LogEntry));
+  g_array_set_clear_func (access_log, (GDestroyNotify) log_entry_clear);
+  g_log_set_writer_func (capture_access_log, NULL, NULL);
   for (BraidFakeDelivery d = BRAID_FAKE_DELIVERY_WHOLE; d <= BRAID_FAKE_DELIVERY_RANDOM; d++)
     {
       g_autofree gchar *p = g_strdup_printf ("/proxy/tutorial-experiment/%s", braid_fake_delivery_to_string (d));
@@ -633,5 +919,10 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/slow-client", test_slow_client);
   g_test_add_func ("/proxy/bad-requests", test_bad_requests);
   g_test_add_func ("/proxy/request-splits", test_request_splits);
+  g_test_add_func ("/proxy/safety/ssrf-targets-refused", test_ssrf_targets_refused);
+  g_test_add_func ("/proxy/safety/ssrf-redirect-refused", test_ssrf_redirect_refused);
+  g_test_add_func ("/proxy/safety/allow-rule", test_ssrf_allowed);
+  g_test_add_func ("/proxy/safety/fragment-stripped", test_fragment_stripped);
+  g_test_add_func ("/proxy/safety/userinfo-redacted", test_userinfo_redacted);
   return g_test_run ();
 }
