@@ -92,5 +92,11 @@ static const Session meta_sessions[] = {
   { "opaque-limit",
     "ms k 1 O1234567890123456789012345678901\r\nx\r\nmg k O1234567890123456789012345678901\r\nmg nok O1234567890123456789012345678901\r\nma k O1234567890123456789012345678901\r\nmd k O1234567890123456789012345678901\r\nmn\r\n",
     "HD O1234567890123456789012345678901\r\nHD O1234567890123456789012345678901\r\nEN O1234567890123456789012345678901\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nHD O1234567890123456789012345678901\r\nMN\r\n" },
+  { "opaque-too-long-after-acting",
+    /* memcached notices an opaque over 32 bytes as it writes mg's and ma's
+     * reply: the vivify and the arithmetic have happened, no win token
+     * was marked */
+    "mg lk N30 Oooooooooooooooooooooooooooooooooo\r\nmg lk s\r\nma lc N0 J5 Oooooooooooooooooooooooooooooooooo\r\nma lc v\r\nmg lk2 Oooooooooooooooooooooooooooooooooo\r\n",
+    "CLIENT_ERROR opaque token too long\r\nHD s0\r\nCLIENT_ERROR opaque token too long\r\nVA 1\r\n6\r\nCLIENT_ERROR opaque token too long\r\n" },
 };
 

@@ -196,7 +196,10 @@ execute_get (BraidMcStore *store, const BraidMcMetaCommand *meta, GString *out, 
     g_string_append (out, "HD");
   for (guint i = 0; i < meta->n_flags; i++)
     get_flag (store, meta, &meta->flags[i], &st, out);
-  append_win_flags (st.item, &st, out);
+  /* memcached stops at an opaque too long before it sends (and marks) a
+   * win token */
+  if (!meta->opaque_too_long)
+    append_win_flags (st.item, &st, out);
   g_string_append (out, "\r\n");
   if (braid_mc_meta_has_flag (meta, 'v'))
     outcome->value = braid_mc_item_ref (st.item);
