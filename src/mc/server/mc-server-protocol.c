@@ -108,7 +108,8 @@ flush_out (BraidMcServerProtocol *self)
 static void
 take_back_unwritten (BraidMcServerProtocol *self)
 {
-  g_string_truncate (self->out, self->out_kept);
+  if (self->shared->settings.take_back_unwritten)
+    g_string_truncate (self->out, self->out_kept);
 }
 
 static void

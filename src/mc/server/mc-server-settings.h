@@ -24,9 +24,15 @@ typedef struct {
    * connection never reaches back into it. */
   void (*shutdown_func) (gpointer shutdown_data);
   gpointer shutdown_data;
+  /* TRUE, as memcached: a get with a key too long, or a close for bad
+   * input, drops the replies not yet written (which ones depends on how
+   * the client's bytes arrived).  FALSE keeps them, so that the answers
+   * never depend on the reads: for a client that pipelines carelessly,
+   * and for checks that a stream split anywhere is answered the same. */
+  gboolean take_back_unwritten;
 } BraidMcServerSettings;
 
 #define BRAID_MC_SERVER_SETTINGS_INIT \
-  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL }
+  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE }
 
 G_END_DECLS
