@@ -16,26 +16,6 @@ typedef struct {
 
 static const gchar *const KEYS[] = { "alpha", "beta", "gamma:1", "delta/2", NULL };
 
-static GSubprocess *
-start_real_memcached (guint16 *port, gboolean enable_shutdown)
-{
-  g_autofree gchar *path = g_find_program_in_path ("memcached");
-  g_autofree gchar *port_arg = NULL;
-  g_autoptr(GError) error = NULL;
-  GSubprocess *process;
-
-  if (path == NULL)
-    return NULL;
-  *port = braid_test_find_free_port ();
-  port_arg = g_strdup_printf ("%u", *port);
-  /* -u only matters as root, where memcached insists on it */
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, path, "-u", "nobody", "-p", port_arg,
-                              "-U", "0", "-l", "127.0.0.1", enable_shutdown ? "-A" : "-v", NULL);
-  g_assert_no_error (error);
-  if (!braid_test_wait_for_port (*port, 10000))
-    g_error ("memcached did not start on port %u", *port);
-  return process;
-}
 
 /* braid-memcached always; memcached too when it is installed. */
 static GPtrArray *
@@ -50,7 +30,11 @@ servers_start (gboolean enable_shutdown)
   g_ptr_array_add (servers, s);
   s = g_new0 (Server, 1);
   s->name = "memcached";
-  s->process = start_real_memcached (&s->port, enable_shutdown);
+  {
+    const gchar *const real_extra[] = { enable_shutdown ? "-A" : "-v", NULL };
+
+    s->process = braid_test_start_real_memcached (&s->port, real_extra);
+  }
   if (s->process != NULL)
     g_ptr_array_add (servers, s);
   else
@@ -68,47 +52,12 @@ servers_stop (GPtrArray *servers)
     {
       Server *s = g_ptr_array_index (servers, i);
 
-      if (s->process != NULL)
-        {
-          g_subprocess_send_signal (s->process, SIGTERM);
-          g_subprocess_wait (s->process, NULL, NULL);
-          g_clear_object (&s->process);
-        }
+      braid_test_stop_process (g_steal_pointer (&s->process));
       g_free (s);
     }
   g_ptr_array_unref (servers);
 }
 
-/* Sends @request on a new connection and reads until @expected_end ends
- * the reply, or until the server closes (@expected_end NULL). */
-static gchar *
-converse (guint16 port, const gchar *request, const gchar *expected_end)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  GString *got = g_string_new (NULL);
-  GInputStream *in;
-
-  g_socket_client_set_timeout (client, 10);
-  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request, strlen (request), NULL,
-                             NULL, &error);
-  g_assert_no_error (error);
-  in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
-  while (expected_end == NULL || !g_str_has_suffix (got->str, expected_end))
-    {
-      gchar buf[4096];
-      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, &error);
-
-      g_assert_no_error (error);
-      if (n == 0)
-        break;
-      g_string_append_len (got, buf, n);
-    }
-  return g_string_free (got, FALSE);
-}
 
 /* Runs @argv; returns its exit status and its output in *@out. */
 static gint
@@ -207,7 +156,7 @@ test_tools (void)
       g_test_message ("server %s on port %u", s->name, s->port);
       for (guint k = 0; KEYS[k] != NULL; k++)
         g_string_append_printf (sets, "set %s 0 %u 5\r\nvalue\r\n", KEYS[k], k * 100);
-      reply = converse (s->port, sets->str, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
+      reply = braid_test_converse (s->port, sets->str, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
       g_assert_cmpstr (reply, ==, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
 
       g_assert_cmpint (run_tool ((const gchar *[]) { memcstat, servers_arg, NULL }, &out), ==, 0);
@@ -240,7 +189,7 @@ test_tools (void)
         g_test_message ("pymemcache is not installed: cache_memlimit is checked over the wire only");
 
       g_clear_pointer (&reply, g_free);
-      reply = converse (s->port, "cache_memlimit 128\r\nstats sizes\r\nstats detail dump\r\nslabs automove 1\r\n",
+      reply = braid_test_converse (s->port, "cache_memlimit 128\r\nstats sizes\r\nstats detail dump\r\nslabs automove 1\r\n",
                         "OK\r\nSTAT sizes_status disabled\r\nEND\r\nEND\r\nOK\r\n");
       g_assert_cmpstr (reply, ==, "OK\r\nSTAT sizes_status disabled\r\nEND\r\nEND\r\nOK\r\n");
     }
@@ -262,9 +211,9 @@ test_shutdown (void)
       g_autoptr(GError) error = NULL;
 
       g_test_message ("server %s on port %u", s->name, s->port);
-      refused = converse (s->port, "shutdown bogus\r\n", "\r\n");
+      refused = braid_test_converse (s->port, "shutdown bogus\r\n", "\r\n");
       g_assert_cmpstr (refused, ==, "CLIENT_ERROR invalid shutdown mode\r\n");
-      reply = converse (s->port, "shutdown\r\n", NULL);
+      reply = braid_test_converse (s->port, "shutdown\r\n", NULL);
       g_assert_cmpstr (reply, ==, "");
       g_subprocess_wait (s->process, NULL, &error);
       g_assert_no_error (error);

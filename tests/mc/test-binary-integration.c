@@ -15,26 +15,6 @@ typedef struct {
   guint16 port;
 } Server;
 
-static GSubprocess *
-start_real_memcached (guint16 *port)
-{
-  g_autofree gchar *path = g_find_program_in_path ("memcached");
-  g_autofree gchar *port_arg = NULL;
-  g_autoptr(GError) error = NULL;
-  GSubprocess *process;
-
-  if (path == NULL)
-    return NULL;
-  *port = braid_test_find_free_port ();
-  port_arg = g_strdup_printf ("%u", *port);
-  /* -u only matters as root, where memcached insists on it */
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, path, "-u", "nobody", "-p", port_arg,
-                              "-U", "0", "-l", "127.0.0.1", NULL);
-  g_assert_no_error (error);
-  if (!braid_test_wait_for_port (*port, 10000))
-    g_error ("memcached did not start on port %u", *port);
-  return process;
-}
 
 /* braid-memcached first, then memcached when it is installed. */
 static GPtrArray *
@@ -48,7 +28,7 @@ servers_start (void)
   g_ptr_array_add (servers, s);
   s = g_new0 (Server, 1);
   s->name = "memcached";
-  s->process = start_real_memcached (&s->port);
+  s->process = braid_test_start_real_memcached (&s->port, NULL);
   if (s->process != NULL)
     g_ptr_array_add (servers, s);
   else
@@ -66,9 +46,7 @@ servers_stop (GPtrArray *servers)
     {
       Server *s = g_ptr_array_index (servers, i);
 
-      g_subprocess_send_signal (s->process, SIGTERM);
-      g_subprocess_wait (s->process, NULL, NULL);
-      g_clear_object (&s->process);
+      braid_test_stop_process (g_steal_pointer (&s->process));
       g_free (s);
     }
   g_ptr_array_unref (servers);

@@ -12,67 +12,8 @@
 #define END_REQUEST "mg braid-session-end k\r\n"
 #define END_REPLY "EN kbraid-session-end\r\n"
 
-static GSubprocess *
-start_real_memcached (guint16 *port)
-{
-  g_autofree gchar *path = g_find_program_in_path ("memcached");
-  g_autofree gchar *port_arg = NULL;
-  g_autoptr(GError) error = NULL;
-  GSubprocess *process;
 
-  if (path == NULL)
-    return NULL;
-  *port = braid_test_find_free_port ();
-  port_arg = g_strdup_printf ("%u", *port);
-  /* -u only matters as root, where memcached insists on it */
-  /* Its output silenced: a test that aborts must not leave it holding the
-   * test's stdout, which meson waits on. */
-  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error, path, "-u", "nobody", "-p", port_arg,
-                              "-U", "0", "-l", "127.0.0.1", NULL);
-  g_assert_no_error (error);
-  if (!braid_test_wait_for_port (*port, 10000))
-    g_error ("memcached did not start on port %u", *port);
-  return process;
-}
 
-static void
-stop (GSubprocess *process)
-{
-  g_subprocess_send_signal (process, SIGTERM);
-  g_subprocess_wait (process, NULL, NULL);
-  g_object_unref (process);
-}
-
-/* Sends @request on a new connection and reads until the reply ends with
- * @expected_end. */
-static gchar *
-converse (guint16 port, const gchar *request, const gchar *expected_end)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GSocketConnection) conn = NULL;
-  g_autoptr(GError) error = NULL;
-  GString *got = g_string_new (NULL);
-  GInputStream *in;
-
-  g_socket_client_set_timeout (client, 10);
-  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request, strlen (request), NULL,
-                             NULL, &error);
-  g_assert_no_error (error);
-  in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
-  while (!g_str_has_suffix (got->str, expected_end))
-    {
-      gchar buf[4096];
-      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, &error);
-
-      g_assert_no_error (error);
-      if (n == 0)
-        break;
-      g_string_append_len (got, buf, n);
-    }
-  return g_string_free (got, FALSE);
-}
 
 typedef struct {
   GSubprocess *braid, *memcached;    /* (owned) */
@@ -82,7 +23,7 @@ typedef struct {
 static gboolean
 pair_start (Pair *p)
 {
-  p->memcached = start_real_memcached (&p->memcached_port);
+  p->memcached = braid_test_start_real_memcached (&p->memcached_port, NULL);
   if (p->memcached == NULL)
     {
       g_test_skip ("memcached is not installed");
@@ -95,8 +36,8 @@ pair_start (Pair *p)
 static void
 pair_stop (Pair *p)
 {
-  g_clear_pointer (&p->braid, stop);
-  g_clear_pointer (&p->memcached, stop);
+  g_clear_pointer (&p->braid, braid_test_stop_process);
+  g_clear_pointer (&p->memcached, braid_test_stop_process);
 }
 
 static void
@@ -114,8 +55,8 @@ test_session (gconstpointer data)
   g_test_summary ("A meta session gets the same bytes from braid-memcached as from memcached 1.6.18");
   if (!pair_start (&p))
     return;
-  from_memcached = converse (p.memcached_port, request, END_REPLY);
-  from_braid = converse (p.braid_port, request, END_REPLY);
+  from_memcached = braid_test_converse (p.memcached_port, request, END_REPLY);
+  from_braid = braid_test_converse (p.braid_port, request, END_REPLY);
   braid_assert_bytes_equal (from_memcached, strlen (from_memcached), (const guint8 *) from_braid, strlen (from_braid));
   /* and the table test-meta checks braid against is still what memcached says */
   g_assert_cmpstr (from_memcached, ==, recorded);
@@ -140,11 +81,11 @@ test_counters (void)
   g_test_summary ("Meta commands move the same stats counters in braid-memcached as in memcached 1.6.18");
   if (!pair_start (&p))
     return;
-  g_free (converse (p.memcached_port, input, "MN\r\n"));
-  g_free (converse (p.braid_port, input, "MN\r\n"));
+  g_free (braid_test_converse (p.memcached_port, input, "MN\r\n"));
+  g_free (braid_test_converse (p.braid_port, input, "MN\r\n"));
   {
-    g_autofree gchar *mc_stats = converse (p.memcached_port, "stats\r\n", "END\r\n");
-    g_autofree gchar *braid_stats = converse (p.braid_port, "stats\r\n", "END\r\n");
+    g_autofree gchar *mc_stats = braid_test_converse (p.memcached_port, "stats\r\n", "END\r\n");
+    g_autofree gchar *braid_stats = braid_test_converse (p.braid_port, "stats\r\n", "END\r\n");
 
     for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
       {

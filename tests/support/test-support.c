@@ -225,37 +225,94 @@ die_with_parent (gpointer data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-GSubprocess *
-braid_test_start_memcached (guint16 *port, const gchar * const *extra)
+/* Spawns @path -p PORT (a free one, set in *@port) @first_args @extra,
+ * silenced and dying with the test, and waits until it accepts. */
+static GSubprocess *
+spawn_server (const gchar *path, guint16 *port, const gchar *const *first_args, const gchar *const *extra)
 {
-  g_autofree gchar *path = braid_test_build_path ("src/daemon/braid-memcached");
   g_autofree gchar *port_arg = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
   GSubprocess *process;
 
   *port = braid_test_find_free_port ();
   port_arg = g_strdup_printf ("%u", *port);
-  g_ptr_array_add (argv, path);
+  g_ptr_array_add (argv, (gpointer) path);
   g_ptr_array_add (argv, "-p");
   g_ptr_array_add (argv, port_arg);
-  g_ptr_array_add (argv, "-l");
-  g_ptr_array_add (argv, "127.0.0.1");
-  g_ptr_array_add (argv, "--config");
-  g_ptr_array_add (argv, "/dev/null");
+  for (; first_args != NULL && *first_args != NULL; first_args++)
+    g_ptr_array_add (argv, (gpointer) *first_args);
   for (; extra != NULL && *extra != NULL; extra++)
     g_ptr_array_add (argv, (gpointer) *extra);
   g_ptr_array_add (argv, NULL);
-  {
-    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-
-    /* A test that aborts must not leave its server behind (holding the
-     * test's stdout open would stall meson). */
-    g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
-    process = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
-  }
+  /* A test that aborts must not leave its server behind (holding the
+   * test's stdout open would stall meson). */
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, (const gchar * const *) argv->pdata, &error);
   g_assert_no_error (error);
   if (!braid_test_wait_for_port (*port, 10000))
-    g_error ("braid-memcached did not start on port %u", *port);
+    g_error ("%s did not start on port %u", path, *port);
   return process;
+}
+
+GSubprocess *
+braid_test_start_memcached (guint16 *port, const gchar * const *extra)
+{
+  g_autofree gchar *path = braid_test_build_path ("src/daemon/braid-memcached");
+  const gchar *const args[] = { "-l", "127.0.0.1", "--config", "/dev/null", NULL };
+
+  return spawn_server (path, port, args, extra);
+}
+
+GSubprocess *
+braid_test_start_real_memcached (guint16 *port, const gchar * const *extra)
+{
+  g_autofree gchar *path = g_find_program_in_path ("memcached");
+  /* -u only matters as root, where memcached insists on it */
+  const gchar *const args[] = { "-u", "nobody", "-U", "0", "-l", "127.0.0.1", NULL };
+
+  if (path == NULL)
+    return NULL;
+  return spawn_server (path, port, args, extra);
+}
+
+void
+braid_test_stop_process (GSubprocess *process)
+{
+  if (process == NULL)
+    return;
+  g_subprocess_send_signal (process, SIGTERM);
+  g_subprocess_wait (process, NULL, NULL);
+  g_object_unref (process);
+}
+
+gchar *
+braid_test_converse (guint16 port, const gchar *request, const gchar *expected_end)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *got = g_string_new (NULL);
+  GInputStream *in;
+
+  g_socket_client_set_timeout (client, 10);
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), request, strlen (request), NULL,
+                             NULL, &error);
+  g_assert_no_error (error);
+  in = g_io_stream_get_input_stream (G_IO_STREAM (conn));
+  while (expected_end == NULL || !g_str_has_suffix (got->str, expected_end))
+    {
+      gchar buf[4096];
+      gssize n = g_input_stream_read (in, buf, sizeof buf, NULL, &error);
+
+      g_assert_no_error (error);
+      if (n == 0)
+        break;
+      g_string_append_len (got, buf, n);
+    }
+  return g_string_free (got, FALSE);
 }

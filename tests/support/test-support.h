@@ -72,6 +72,16 @@ gchar *braid_test_build_path (const gchar *relative);
  * *@port), with no configuration file and @extra (NULL-terminated,
  * nullable) arguments, and waits until it accepts connections. */
 GSubprocess *braid_test_start_memcached (guint16 *port, const gchar * const *extra);
+/* The same for Debian's memcached (-U 0, as nobody when root); NULL when
+ * it is not installed. */
+GSubprocess *braid_test_start_real_memcached (guint16 *port, const gchar * const *extra);
+/* SIGTERM, wait, unref.  @process may be NULL. */
+void braid_test_stop_process (GSubprocess *process);
+
+/* Sends @request on a new connection to 127.0.0.1:@port and reads until
+ * the reply ends with @expected_end, or until the server closes
+ * (@expected_end NULL, or a close first).  (transfer full) */
+gchar *braid_test_converse (guint16 port, const gchar *request, const gchar *expected_end);
 
 G_END_DECLS
 #include "recording-protocol.h"
