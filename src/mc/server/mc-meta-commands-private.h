@@ -11,6 +11,7 @@ typedef struct {
   gsize swallow;          /* bytes after the command to skip unread */
   BraidMcItem *value;     /* (owned) (nullable): its data block follows the
                            * reply line (mg v) */
+  gboolean flushes;       /* mn: memcached writes everything so far now */
 } BraidMcMetaOutcome;
 
 /* Runs @cmd (a BRAID_MC_COMMAND_META) and appends its reply line to @out;

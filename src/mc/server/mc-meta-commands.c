@@ -563,6 +563,7 @@ braid_mc_meta_execute (BraidMcServerShared *shared,
       break;
     case BRAID_MC_META_NOOP:
       g_string_append (out, "MN\r\n");
+      outcome->flushes = TRUE;
       break;
     case BRAID_MC_META_DEBUG:
     default:

@@ -309,6 +309,10 @@ do_meta (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       append_data_block (self, outcome.value);
       braid_mc_item_unref (outcome.value);
     }
+  /* mn makes memcached write at once, as a get does: nothing before it
+   * can be taken back */
+  if (outcome.flushes)
+    self->out_kept = self->out->len;
 }
 
 static void
