@@ -98,5 +98,10 @@ static const Session meta_sessions[] = {
      * was marked */
     "mg lk N30 Oooooooooooooooooooooooooooooooooo\r\nmg lk s\r\nma lc N0 J5 Oooooooooooooooooooooooooooooooooo\r\nma lc v\r\nmg lk2 Oooooooooooooooooooooooooooooooooo\r\n",
     "CLIENT_ERROR opaque token too long\r\nHD s0\r\nCLIENT_ERROR opaque token too long\r\nVA 1\r\n6\r\nCLIENT_ERROR opaque token too long\r\n" },
+  { "set-mode-before-opaque",
+    /* ms finds a bad M mode before an opaque too long (found by
+     * braid-difftest --meta) */
+    "ms k0 3 Ms O0123456789012345678901234567890123456789\r\n 12\r\nms k0 3 MS O0123456789012345678901234567890123456789\r\n 12\r\nmn\r\n",
+    "CLIENT_ERROR invalid mode for ms M token\r\nCLIENT_ERROR opaque token too long\r\nMN\r\n" },
 };
 

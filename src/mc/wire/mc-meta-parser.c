@@ -358,10 +358,11 @@ parse_set (BraidMcMetaCommand *cmd, const Token *tokens, guint n, const gchar **
   *reply = REPLY_BAD_FORMAT;
   if (!parse_flags (cmd, tokens, 3, n, reply))
     return FALSE;
-  if (!opaque_fits (cmd))
-    return (*reply = REPLY_OPAQUE_TOO_LONG, FALSE);
+  /* memcached checks the mode before it acts on an opaque too long */
   if (cmd->mode != 0 && strchr ("EAPRS", cmd->mode) == NULL)
     return (*reply = REPLY_BAD_SET_MODE, FALSE);
+  if (!opaque_fits (cmd))
+    return (*reply = REPLY_OPAQUE_TOO_LONG, FALSE);
   *swallow = 0;
   return TRUE;
 }
