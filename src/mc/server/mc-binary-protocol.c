@@ -306,6 +306,15 @@ create_counter (const Exchange *x, guint64 initial, guint32 exptime)
     }
 }
 
+static gboolean
+item_is_empty (BraidMcItem *item)
+{
+  gsize len;
+
+  braid_mc_item_get_value (item, &len);
+  return len == 0;
+}
+
 static void
 do_arith (const Exchange *x)
 {
@@ -321,6 +330,13 @@ do_arith (const Exchange *x)
   if (item == NULL && exptime != ARITH_NO_CREATE)
     {
       create_counter (x, initial, exptime);
+      return;
+    }
+  /* memcached's order: an empty value is no number before the cas is
+   * compared; other non-numbers only after */
+  if (item != NULL && item_is_empty (item))
+    {
+      reply_error (x, BRAID_MC_BINARY_STATUS_DELTA_BADVAL);
       return;
     }
   if (item != NULL && r->header.cas != 0 && item_cas (x, item) != r->header.cas)
