@@ -103,5 +103,11 @@ static const Session meta_sessions[] = {
      * braid-difftest --meta) */
     "ms k0 3 Ms O0123456789012345678901234567890123456789\r\n 12\r\nms k0 3 MS O0123456789012345678901234567890123456789\r\n 12\r\nmn\r\n",
     "CLIENT_ERROR invalid mode for ms M token\r\nCLIENT_ERROR opaque token too long\r\nMN\r\n" },
+  { "vivified-not-fetched-after-opaque-error",
+    /* an mg that vivified and then stopped at an opaque too long leaves
+     * the item unfetched; one that found it has fetched it (found by
+     * braid-difftest --meta, seed 13168) */
+    "mg v2 N0 s O0123456789012345678901234567890123456789\r\nmg v2 h\r\nms v3 1\r\nx\r\nmg v3 s O0123456789012345678901234567890123456789\r\nmg v3 h\r\n",
+    "CLIENT_ERROR opaque token too long\r\nHD h0\r\nHD\r\nCLIENT_ERROR opaque token too long\r\nHD h1\r\n" },
 };
 

@@ -203,8 +203,10 @@ execute_get (BraidMcStore *store, const BraidMcMetaCommand *meta, GString *out, 
   g_string_append (out, "\r\n");
   if (braid_mc_meta_has_flag (meta, 'v'))
     outcome->value = braid_mc_item_ref (st.item);
-  /* After the reply: h and l show the state before this fetch. */
-  if (!braid_mc_meta_has_flag (meta, 'u'))
+  /* After the reply: h and l show the state before this fetch.  A
+   * vivified item is marked fetched only once its reply is written, which
+   * an opaque too long stops (memcached's order). */
+  if (!braid_mc_meta_has_flag (meta, 'u') && !(st.created && meta->opaque_too_long))
     braid_mc_store_bump (store, st.item);
   if (st.touched)
     {
