@@ -8,71 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-  const gchar *name;
-  GSubprocess *process;   /* (owned) */
-  guint16 port;
-} Server;
-
 static const gchar *const KEYS[] = { "alpha", "beta", "gamma:1", "delta/2", NULL };
-
-
-/* braid-memcached always; memcached too when it is installed. */
-static GPtrArray *
-servers_start (gboolean enable_shutdown)
-{
-  GPtrArray *servers = g_ptr_array_new ();
-  const gchar *braid_extra[] = { "-A", NULL };
-  Server *s = g_new0 (Server, 1);
-
-  s->name = "braid-memcached";
-  s->process = braid_test_start_memcached (&s->port, enable_shutdown ? braid_extra : NULL);
-  g_ptr_array_add (servers, s);
-  s = g_new0 (Server, 1);
-  s->name = "memcached";
-  {
-    const gchar *const real_extra[] = { enable_shutdown ? "-A" : "-v", NULL };
-
-    s->process = braid_test_start_real_memcached (&s->port, real_extra);
-  }
-  if (s->process != NULL)
-    g_ptr_array_add (servers, s);
-  else
-    {
-      g_test_message ("memcached is not installed: braid-memcached alone is checked");
-      g_free (s);
-    }
-  return servers;
-}
-
-static void
-servers_stop (GPtrArray *servers)
-{
-  for (guint i = 0; i < servers->len; i++)
-    {
-      Server *s = g_ptr_array_index (servers, i);
-
-      braid_test_stop_process (g_steal_pointer (&s->process));
-      g_free (s);
-    }
-  g_ptr_array_unref (servers);
-}
-
-
-/* Runs @argv; returns its exit status and its output in *@out. */
-static gint
-run_tool (const gchar *const *argv, gchar **out)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) run = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
-                                                  &error);
-
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (run, NULL, NULL, out, NULL, &error);
-  g_assert_no_error (error);
-  g_test_message ("%s: exit %d\n%s", argv[0], g_subprocess_get_exit_status (run), *out);
-  return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
-}
 
 /* A python3 that has pymemcache (the distribution's, not a virtualenv's). */
 static gchar *
@@ -134,7 +70,7 @@ test_tools (void)
       g_test_skip ("memcstat/memcdump are not installed (apt-get install libmemcached-tools)");
       return;
     }
-  servers = servers_start (FALSE);
+  servers = braid_test_servers_start (NULL, (const gchar *[]) { "-v", NULL });
   {
     /* the keys, sorted, as memcdump's output is compared sorted */
     g_autofree gchar *sorted = NULL;
@@ -146,7 +82,7 @@ test_tools (void)
   }
   for (guint i = 0; i < servers->len; i++)
     {
-      Server *s = g_ptr_array_index (servers, i);
+      BraidTestServer *s = g_ptr_array_index (servers, i);
       g_autofree gchar *servers_arg = g_strdup_printf ("--servers=127.0.0.1:%u", s->port);
       g_autoptr(GString) sets = g_string_new (NULL);
       g_autofree gchar *reply = NULL;
@@ -159,11 +95,11 @@ test_tools (void)
       reply = braid_test_converse (s->port, sets->str, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
       g_assert_cmpstr (reply, ==, "STORED\r\nSTORED\r\nSTORED\r\nSTORED\r\n");
 
-      g_assert_cmpint (run_tool ((const gchar *[]) { memcstat, servers_arg, NULL }, &out), ==, 0);
+      g_assert_cmpint (braid_test_run_tool ((const gchar *[]) { memcstat, servers_arg, NULL }, &out), ==, 0);
       g_assert_nonnull (strstr (out, "pid:"));
       g_clear_pointer (&out, g_free);
 
-      g_assert_cmpint (run_tool ((const gchar *[]) { memcdump, servers_arg, NULL }, &out), ==, 0);
+      g_assert_cmpint (braid_test_run_tool ((const gchar *[]) { memcdump, servers_arg, NULL }, &out), ==, 0);
       keys = sorted_lines (out);
       g_assert_cmpstr (keys, ==, expected_keys);
       if (first_dump == NULL)
@@ -181,7 +117,7 @@ test_tools (void)
               "print(c.stats('sizes'))\n"
               "print('ok')\n", s->port);
 
-          g_assert_cmpint (run_tool ((const gchar *[]) { python, "-c", script, NULL }, &out), ==, 0);
+          g_assert_cmpint (braid_test_run_tool ((const gchar *[]) { python, "-c", script, NULL }, &out), ==, 0);
           g_assert_true (g_str_has_suffix (out, "ok\n"));
           g_clear_pointer (&out, g_free);
         }
@@ -193,7 +129,7 @@ test_tools (void)
                         "OK\r\nSTAT sizes_status disabled\r\nEND\r\nEND\r\nOK\r\n");
       g_assert_cmpstr (reply, ==, "OK\r\nSTAT sizes_status disabled\r\nEND\r\nEND\r\nOK\r\n");
     }
-  servers_stop (servers);
+  braid_test_servers_stop (servers);
 }
 
 static void
@@ -202,10 +138,10 @@ test_shutdown (void)
   GPtrArray *servers;
 
   g_test_summary ("With -A, “shutdown” closes the connection without a reply and the server exits");
-  servers = servers_start (TRUE);
+  servers = braid_test_servers_start ((const gchar *[]) { "-A", NULL }, (const gchar *[]) { "-A", NULL });
   for (guint i = 0; i < servers->len; i++)
     {
-      Server *s = g_ptr_array_index (servers, i);
+      BraidTestServer *s = g_ptr_array_index (servers, i);
       g_autofree gchar *refused = NULL;
       g_autofree gchar *reply = NULL;
       g_autoptr(GError) error = NULL;
@@ -222,7 +158,7 @@ test_shutdown (void)
         g_assert_cmpint (g_subprocess_get_exit_status (s->process), ==, 0);
       g_clear_object (&s->process);
     }
-  servers_stop (servers);
+  braid_test_servers_stop (servers);
 }
 
 int

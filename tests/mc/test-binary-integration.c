@@ -9,65 +9,6 @@
 #include <signal.h>
 #include <string.h>
 
-typedef struct {
-  const gchar *name;
-  GSubprocess *process;   /* (owned) */
-  guint16 port;
-} Server;
-
-
-/* braid-memcached first, then memcached when it is installed. */
-static GPtrArray *
-servers_start (void)
-{
-  GPtrArray *servers = g_ptr_array_new ();
-  Server *s = g_new0 (Server, 1);
-
-  s->name = "braid-memcached";
-  s->process = braid_test_start_memcached (&s->port, NULL);
-  g_ptr_array_add (servers, s);
-  s = g_new0 (Server, 1);
-  s->name = "memcached";
-  s->process = braid_test_start_real_memcached (&s->port, NULL);
-  if (s->process != NULL)
-    g_ptr_array_add (servers, s);
-  else
-    {
-      g_test_message ("memcached is not installed: braid-memcached alone is checked");
-      g_free (s);
-    }
-  return servers;
-}
-
-static void
-servers_stop (GPtrArray *servers)
-{
-  for (guint i = 0; i < servers->len; i++)
-    {
-      Server *s = g_ptr_array_index (servers, i);
-
-      braid_test_stop_process (g_steal_pointer (&s->process));
-      g_free (s);
-    }
-  g_ptr_array_unref (servers);
-}
-
-/* Runs @argv; returns its exit status, and its output (stdout and
- * stderr) in *@out. */
-static gint
-run_tool (const gchar *const *argv, gchar **out)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSubprocess) run = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
-                                                  &error);
-
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (run, NULL, NULL, out, NULL, &error);
-  g_assert_no_error (error);
-  g_test_message ("%s: exit %d\n%s", argv[0], g_subprocess_get_exit_status (run), *out);
-  return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
-}
-
 /* Whether @program exits 0 when run with @args (a probe for a module). */
 static gboolean
 probe (const gchar *program, const gchar *flag, const gchar *code)
@@ -77,7 +18,7 @@ probe (const gchar *program, const gchar *flag, const gchar *code)
 
   if (!g_file_test (program, G_FILE_TEST_IS_EXECUTABLE))
     return FALSE;
-  return run_tool (argv, &out) == 0;
+  return braid_test_run_tool (argv, &out) == 0;
 }
 
 /* Runs a client session script (@interpreter @script PORT) against each
@@ -86,19 +27,19 @@ probe (const gchar *program, const gchar *flag, const gchar *code)
 static void
 compare_script (const gchar *interpreter, const gchar *script, const gchar *const *must_have)
 {
-  g_autoptr(GPtrArray) servers = servers_start ();
+  g_autoptr(GPtrArray) servers = braid_test_servers_start (NULL, NULL);
   g_autofree gchar *path = g_test_build_filename (G_TEST_DIST, "mc", "binary-clients", script, NULL);
   g_autofree gchar *first = NULL;
 
   for (guint i = 0; i < servers->len; i++)
     {
-      Server *s = g_ptr_array_index (servers, i);
+      BraidTestServer *s = g_ptr_array_index (servers, i);
       g_autofree gchar *port = g_strdup_printf ("%u", s->port);
       const gchar *argv[] = { interpreter, path, port, NULL };
       g_autofree gchar *out = NULL;
 
       g_test_message ("%s against %s", script, s->name);
-      g_assert_cmpint (run_tool (argv, &out), ==, 0);
+      g_assert_cmpint (braid_test_run_tool (argv, &out), ==, 0);
       if (i == 0)
         {
           for (guint k = 0; must_have[k] != NULL; k++)
@@ -109,7 +50,7 @@ compare_script (const gchar *interpreter, const gchar *script, const gchar *cons
       else
         g_assert_cmpstr (out, ==, first);
     }
-  servers_stop (g_steal_pointer (&servers));
+  braid_test_servers_stop (g_steal_pointer (&servers));
 }
 
 static void
@@ -200,7 +141,7 @@ libmemcached_transcript (guint16 port, const gchar *dir)
     {
       const gchar *argv[] = { steps[i][0], "--binary", servers, steps[i][1], NULL };
       g_autofree gchar *out = NULL;
-      gint status = run_tool (argv, &out);
+      gint status = braid_test_run_tool (argv, &out);
 
       g_string_append_printf (transcript, "%s: exit %d\n%s", steps[i][0], status, out);
     }
@@ -230,10 +171,10 @@ test_libmemcached_tools (void)
   g_file_set_contents (file, "hello over the binary protocol\nsecond line\n", -1, &error);
   g_assert_no_error (error);
 
-  servers = servers_start ();
+  servers = braid_test_servers_start (NULL, NULL);
   for (guint i = 0; i < servers->len; i++)
     {
-      Server *s = g_ptr_array_index (servers, i);
+      BraidTestServer *s = g_ptr_array_index (servers, i);
       g_autofree gchar *transcript = libmemcached_transcript (s->port, dir);
 
       if (i == 0)
@@ -245,7 +186,7 @@ test_libmemcached_tools (void)
       else
         g_assert_cmpstr (transcript, ==, first);
     }
-  servers_stop (g_steal_pointer (&servers));
+  braid_test_servers_stop (g_steal_pointer (&servers));
   g_unlink (file);
   g_rmdir (dir);
 }

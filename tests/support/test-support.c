@@ -316,3 +316,52 @@ braid_test_converse (guint16 port, const gchar *request, const gchar *expected_e
     }
   return g_string_free (got, FALSE);
 }
+
+GPtrArray *
+braid_test_servers_start (const gchar *const *braid_extra, const gchar *const *real_extra)
+{
+  GPtrArray *servers = g_ptr_array_new ();
+  BraidTestServer *s = g_new0 (BraidTestServer, 1);
+
+  s->name = "braid-memcached";
+  s->process = braid_test_start_memcached (&s->port, braid_extra);
+  g_ptr_array_add (servers, s);
+  s = g_new0 (BraidTestServer, 1);
+  s->name = "memcached";
+  s->process = braid_test_start_real_memcached (&s->port, real_extra);
+  if (s->process != NULL)
+    g_ptr_array_add (servers, s);
+  else
+    {
+      g_test_message ("memcached is not installed: braid-memcached alone is checked");
+      g_free (s);
+    }
+  return servers;
+}
+
+void
+braid_test_servers_stop (GPtrArray *servers)
+{
+  for (guint i = 0; i < servers->len; i++)
+    {
+      BraidTestServer *s = g_ptr_array_index (servers, i);
+
+      braid_test_stop_process (g_steal_pointer (&s->process));
+      g_free (s);
+    }
+  g_ptr_array_unref (servers);
+}
+
+gint
+braid_test_run_tool (const gchar *const *argv, gchar **out)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) run =
+    g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &error);
+
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (run, NULL, NULL, out, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s: exit %d\n%s", argv[0], g_subprocess_get_exit_status (run), *out);
+  return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
+}

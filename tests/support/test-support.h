@@ -78,6 +78,23 @@ GSubprocess *braid_test_start_real_memcached (guint16 *port, const gchar * const
 /* SIGTERM, wait, unref.  @process may be NULL. */
 void braid_test_stop_process (GSubprocess *process);
 
+/* A server a test talks to, by name and port. */
+typedef struct {
+  const gchar *name;
+  GSubprocess *process;   /* (owned) */
+  guint16 port;
+} BraidTestServer;
+
+/* (element-type BraidTestServer): braid-memcached with @braid_extra, then
+ * Debian's memcached with @real_extra when it is installed (a message
+ * says so when it is not).  Both @extra arrays are nullable. */
+GPtrArray *braid_test_servers_start (const gchar *const *braid_extra, const gchar *const *real_extra);
+void braid_test_servers_stop (GPtrArray *servers);
+
+/* Runs @argv; returns its exit status (-1 if it did not exit) and its
+ * output, stdout and stderr merged, in *@out. */
+gint braid_test_run_tool (const gchar *const *argv, gchar **out);
+
 /* Sends @request on a new connection to 127.0.0.1:@port and reads until
  * the reply ends with @expected_end, or until the server closes
  * (@expected_end NULL, or a close first).  (transfer full) */
