@@ -1,6 +1,7 @@
 /* braid — the real reactor: a GMainContext, listening sockets with an
- * accept loop of its own, GSocketClient to connect, and one GSource whose
- * ready time follows the earliest delayed call. */
+ * accept loop of its own, GSocketClient to connect, and one poller GSource
+ * (poller.c) that watches every connection through epoll and runs the
+ * delayed calls. */
 #include "glib-reactor-private.h"
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
@@ -20,7 +21,7 @@ struct _BraidGlibReactor
 
   GMainContext *context;        /* (owned) */
   BraidTimerQueue *timers;      /* (owned) */
-  GSource *timer_source;        /* (owned) */
+  BraidPoller *poller;          /* (owned) */
   GHashTable *transports;       /* (element-type BraidSocketTransport) (owned) set */
   gchar **listen_env;           /* (owned) (nullable) */
   gboolean listen_env_consumed;
@@ -42,35 +43,6 @@ clock_now (gpointer data)
   return g_get_monotonic_time ();
 }
 
-static gboolean
-on_timers_due (gpointer user_data)
-{
-  BraidGlibReactor *self = user_data;
-
-  braid_timer_queue_run_due (self->timers, g_get_monotonic_time ());
-  g_source_set_ready_time (self->timer_source,
-                           braid_timer_queue_next_time (self->timers));
-  return G_SOURCE_CONTINUE;
-}
-
-static void
-on_timers_changed (gpointer user_data)
-{
-  BraidGlibReactor *self = user_data;
-
-  if (self->timer_source != NULL)
-    g_source_set_ready_time (self->timer_source,
-                             braid_timer_queue_next_time (self->timers));
-}
-
-static GSourceFuncs timer_source_funcs = { NULL, NULL, NULL, NULL, NULL, NULL };
-
-static gboolean
-timer_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  return callback (user_data);
-}
-
 /* ---- GObject ---- */
 
 static void
@@ -78,12 +50,6 @@ braid_glib_reactor_dispose (GObject *object)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (object);
 
-  if (self->timer_source != NULL)
-    {
-      g_source_destroy (self->timer_source);
-      g_clear_pointer (&self->timer_source, g_source_unref);
-    }
-  g_clear_pointer (&self->timers, braid_timer_queue_free);
   if (self->transports != NULL)
     {
       GHashTableIter iter;
@@ -100,6 +66,9 @@ braid_glib_reactor_dispose (GObject *object)
         }
       g_clear_pointer (&self->transports, g_hash_table_unref);
     }
+  /* After the transports: they unregistered from it when aborted. */
+  g_clear_pointer (&self->poller, braid_poller_free);
+  g_clear_pointer (&self->timers, braid_timer_queue_free);
   G_OBJECT_CLASS (braid_glib_reactor_parent_class)->dispose (object);
 }
 
@@ -120,7 +89,6 @@ braid_glib_reactor_class_init (BraidGlibReactorClass *klass)
 
   object_class->dispose = braid_glib_reactor_dispose;
   object_class->finalize = braid_glib_reactor_finalize;
-  timer_source_funcs.dispatch = timer_source_dispatch;
 }
 
 static void
@@ -137,12 +105,7 @@ braid_glib_reactor_new (GMainContext *context)
 
   self->context = context != NULL ? g_main_context_ref (context)
                                   : g_main_context_ref_thread_default ();
-  self->timer_source = g_source_new (&timer_source_funcs, sizeof (GSource));
-  g_source_set_callback (self->timer_source, on_timers_due, self, NULL);
-  g_source_set_static_name (self->timer_source, "braid timers");
-  g_source_set_ready_time (self->timer_source, -1);
-  g_source_attach (self->timer_source, self->context);
-  braid_timer_queue_set_changed_func (self->timers, on_timers_changed, self);
+  self->poller = braid_poller_new (self->context, self->timers);
   return self;
 }
 
@@ -207,7 +170,7 @@ adopt_connection (BraidGlibReactor *self,
                   gpointer extra_data,
                   BraidSocketTransport **out_transport)
 {
-  g_autoptr(BraidSocketTransport) transport = braid_socket_transport_new (connection, self->context);
+  g_autoptr(BraidSocketTransport) transport = braid_socket_transport_new (connection, self->context, self->poller);
   BraidProtocol *protocol;
 
   protocol = braid_protocol_factory_build_protocol (

@@ -3,6 +3,7 @@
 
 #include "transport.h"
 #include "protocol.h"
+#include "poller-private.h"
 
 G_BEGIN_DECLS
 
@@ -13,10 +14,13 @@ G_DECLARE_FINAL_TYPE (BraidSocketTransport, braid_socket_transport,
 typedef void (*BraidTransportClosedFunc) (BraidSocketTransport *transport,
                                           gpointer user_data);
 
-/* Takes over @connection (its socket is made non-blocking).  Nothing
- * happens until braid_socket_transport_start(). */
+/* Takes over @connection (its socket is made non-blocking and registered
+ * with @poller, which must outlive the transport's socket: the reactor
+ * aborts its transports before it frees its poller).  Nothing happens
+ * until braid_socket_transport_start(). */
 BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
-                                                  GMainContext *context);
+                                                  GMainContext *context,
+                                                  BraidPoller *poller);
 /* Calls connection_made on @protocol and starts reading.  The transport
  * keeps @protocol alive until the connection is lost. */
 void braid_socket_transport_start (BraidSocketTransport *self,

@@ -1,10 +1,12 @@
-/* braid — the real transport: a non-blocking GSocket with its own read and
- * write sources on the reactor's context.
+/* braid — the real transport: a non-blocking GSocket registered once with
+ * the reactor's poller.
  *
- * Writes are queued as GBytes and flushed by a G_IO_OUT source, so every
- * write made during one dispatch leaves in a single vectored sendmsg().
- * Reads go straight from the socket into a stack buffer and on to the
- * protocol: no GInputStream and no per-chunk async operation. */
+ * Writes are queued as GBytes and flushed at the end of the poller's
+ * iteration, so every write made during one dispatch leaves in a single
+ * vectored sendmsg(); only when the kernel's buffer is full does the
+ * socket ask for G_IO_OUT.  Reads go straight from the socket into a
+ * stack buffer and on to the protocol: no GInputStream and no per-chunk
+ * async operation. */
 #include "socket-transport-private.h"
 #include "reactor-error.h"
 
@@ -25,16 +27,19 @@ struct _BraidSocketTransport
   GSocketConnection *connection;  /* (owned) */
   GSocket *socket;                /* (unowned): belongs to @connection */
   GMainContext *context;          /* (owned) */
+  BraidPoller *poller;            /* (unowned): the reactor's */
+  BraidPollerWatch *watch;        /* (owned) (nullable): until closed */
   BraidProtocol *protocol;        /* (owned) (nullable): until connection_lost */
-  GSource *read_source;           /* (owned) (nullable) */
-  GSource *write_source;          /* (owned) (nullable) */
   GSource *lost_source;           /* (owned) (nullable) */
   GQueue output;                  /* (element-type GBytes) (owned) */
   gsize output_offset;            /* bytes of the head already sent */
   gsize output_size;              /* unsent bytes in total */
   GSocketAddress *peer_address;   /* (owned) (nullable) */
   GSocketAddress *host_address;   /* (owned) (nullable) */
+  gboolean started;               /* connection_made ran */
   gboolean paused;
+  gboolean flush_queued;          /* a deferred flush is pending */
+  gboolean write_blocked;         /* the kernel's buffer was full: wait for G_IO_OUT */
   gboolean closing;               /* lose_connection: flush, then close */
   gboolean closed;                /* the socket is closed */
   gboolean half_closed;           /* the peer sent EOF, we still write */
@@ -61,12 +66,20 @@ destroy_source (GSource **source)
 }
 
 static void
+remove_watch (BraidSocketTransport *self)
+{
+  if (self->watch == NULL)
+    return;
+  braid_poller_watch_remove (self->watch);
+  self->watch = NULL;
+}
+
+static void
 braid_socket_transport_dispose (GObject *object)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (object);
 
-  destroy_source (&self->read_source);
-  destroy_source (&self->write_source);
+  remove_watch (self);
   destroy_source (&self->lost_source);
   g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
   self->output_size = 0;
@@ -104,8 +117,10 @@ braid_socket_transport_init (BraidSocketTransport *self)
   g_queue_init (&self->output);
 }
 
+static void on_socket_ready (gpointer user_data, GIOCondition ready);
+
 BraidSocketTransport *
-braid_socket_transport_new (GSocketConnection *connection, GMainContext *context)
+braid_socket_transport_new (GSocketConnection *connection, GMainContext *context, BraidPoller *poller)
 {
   BraidSocketTransport *self;
 
@@ -123,6 +138,8 @@ braid_socket_transport_new (GSocketConnection *connection, GMainContext *context
   self->host_address = g_socket_get_local_address (self->socket, NULL);
   if (g_socket_get_family (self->socket) != G_SOCKET_FAMILY_UNIX)
     g_socket_set_option (self->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  self->poller = poller;
+  self->watch = braid_poller_watch_fd (poller, g_socket_get_fd (self->socket), 0, on_socket_ready, self);
   return self;
 }
 
@@ -167,8 +184,7 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
     }
   self->closed = TRUE;
   self->closing = TRUE;
-  destroy_source (&self->read_source);
-  destroy_source (&self->write_source);
+  remove_watch (self);
   g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
   self->output_size = 0;
   self->output_offset = 0;
@@ -199,19 +215,36 @@ close_lost (BraidSocketTransport *self, const GError *io_error)
                                         "Connection was lost: %s", io_error->message));
 }
 
+/* ---- interest ---- */
+
+static gboolean
+wants_to_read (BraidSocketTransport *self)
+{
+  return self->started && !self->closed && !self->closing && !self->paused && !self->half_closed;
+}
+
+/* Tells the poller what this socket waits for now: one epoll_ctl when it
+ * changed, and no wakeup of the loop. */
+static void
+update_interest (BraidSocketTransport *self)
+{
+  if (self->watch == NULL)
+    return;
+  braid_poller_watch_set_events (self->watch, (wants_to_read (self) ? G_IO_IN : 0) |
+                                              (self->write_blocked ? G_IO_OUT : 0));
+}
+
 /* ---- writing ---- */
 
-static gboolean on_socket_writable (GSocket *socket, GIOCondition condition, gpointer user_data);
+static void on_flush_due (gpointer user_data);
 
 static void
-ensure_write_source (BraidSocketTransport *self)
+queue_flush (BraidSocketTransport *self)
 {
-  if (self->write_source != NULL || self->closed)
+  if (self->flush_queued || self->write_blocked || self->closed)
     return;
-  self->write_source = g_socket_create_source (self->socket, G_IO_OUT, NULL);
-  g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_socket_writable), self, NULL);
-  g_source_set_static_name (self->write_source, "braid socket write");
-  g_source_attach (self->write_source, self->context);
+  self->flush_queued = TRUE;
+  braid_poller_defer (self->poller, on_flush_due, self, g_object_ref, g_object_unref);
 }
 
 /* Sends as much queued output as the kernel takes.  Returns FALSE if the
@@ -284,25 +317,34 @@ shut_write (BraidSocketTransport *self)
     close_done (self);
 }
 
-static gboolean
-on_socket_writable (GSocket *socket, GIOCondition condition, gpointer user_data)
+/* Flushes; when everything went, does what waited for it (the close, the
+ * half-close, or telling the protocol), else waits for G_IO_OUT. */
+static void
+flush_and_settle (BraidSocketTransport *self)
 {
-  BraidSocketTransport *self = user_data;
-  g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
-
   if (!flush_output (self))
-    return G_SOURCE_REMOVE;  /* close_lost destroyed the source */
-  if (self->output_size > 0)
-    return G_SOURCE_CONTINUE;
-
-  g_clear_pointer (&self->write_source, g_source_unref);
+    return;  /* closed */
+  self->write_blocked = self->output_size > 0;
+  update_interest (self);
+  if (self->write_blocked)
+    return;
   if (self->closing)
     close_done (self);
   else if (self->write_shutdown)
     shut_write (self);
   else if (self->protocol != NULL)
     braid_protocol_output_drained (self->protocol);
-  return G_SOURCE_REMOVE;
+}
+
+static void
+on_flush_due (gpointer user_data)
+{
+  BraidSocketTransport *self = user_data;
+
+  self->flush_queued = FALSE;
+  if (self->closed || self->write_blocked)
+    return;
+  flush_and_settle (self);
 }
 
 static void
@@ -314,7 +356,7 @@ transport_write_bytes (BraidTransport *transport, GBytes *bytes)
     return;  /* Twisted drops writes after loseConnection too */
   g_queue_push_tail (&self->output, g_bytes_ref (bytes));
   self->output_size += g_bytes_get_size (bytes);
-  ensure_write_source (self);
+  queue_flush (self);
 }
 
 static void
@@ -325,11 +367,11 @@ transport_lose_connection (BraidTransport *transport)
   if (self->closing || self->closed)
     return;
   self->closing = TRUE;
-  destroy_source (&self->read_source);
+  update_interest (self);
   if (self->output_size == 0)
     close_done (self);
   else
-    ensure_write_source (self);
+    queue_flush (self);
 }
 
 static void
@@ -343,7 +385,7 @@ transport_lose_write_connection (BraidTransport *transport)
   if (self->output_size == 0)
     shut_write (self);
   else
-    ensure_write_source (self);
+    queue_flush (self);
 }
 
 static void
@@ -360,24 +402,9 @@ transport_abort_connection (BraidTransport *transport)
 
 /* ---- reading ---- */
 
-static gboolean on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data);
-
-static void
-start_reading (BraidSocketTransport *self)
-{
-  if (self->read_source != NULL || self->closed || self->closing ||
-      self->paused || self->half_closed)
-    return;
-  self->read_source = g_socket_create_source (self->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
-  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_socket_readable), self, NULL);
-  g_source_set_static_name (self->read_source, "braid socket read");
-  g_source_attach (self->read_source, self->context);
-}
-
 static void
 handle_eof (BraidSocketTransport *self)
 {
-  destroy_source (&self->read_source);
   if (self->write_shut)
     {
       /* Both directions are finished. */
@@ -387,6 +414,7 @@ handle_eof (BraidSocketTransport *self)
   if (self->write_shutdown || (self->protocol != NULL && braid_protocol_eof_received (self->protocol)))
     {
       self->half_closed = TRUE;
+      update_interest (self);
       return;
     }
   /* Flush what the protocol already wrote (a reply to the last request
@@ -394,11 +422,9 @@ handle_eof (BraidSocketTransport *self)
   transport_lose_connection (BRAID_TRANSPORT (self));
 }
 
-static gboolean
-on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+static void
+read_available (BraidSocketTransport *self)
 {
-  BraidSocketTransport *self = user_data;
-  g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
   guint8 buffer[READ_CHUNK_SIZE];
 
   for (guint i = 0; i < READS_PER_DISPATCH; i++)
@@ -408,27 +434,38 @@ on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
 
       if (n < 0)
         {
-          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            return G_SOURCE_CONTINUE;
-          close_lost (self, error);
-          return G_SOURCE_REMOVE;
+          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            close_lost (self, error);
+          return;
         }
       if (n == 0)
         {
-          g_clear_pointer (&self->read_source, g_source_unref);
           handle_eof (self);
-          return G_SOURCE_REMOVE;
+          return;
         }
       if (self->protocol != NULL)
         braid_protocol_data_received (self->protocol, buffer, (gsize) n);
-      /* The protocol may have paused, closed or aborted: its source is gone
-       * then, and we must not touch it again. */
-      if (self->read_source == NULL)
-        return G_SOURCE_REMOVE;
-      if ((gsize) n < sizeof buffer)
-        break;
+      /* The protocol may have paused, closed or aborted. */
+      if (!wants_to_read (self) || (gsize) n < sizeof buffer)
+        return;
     }
-  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_socket_ready (gpointer user_data, GIOCondition ready)
+{
+  BraidSocketTransport *self = user_data;
+  g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
+
+  /* HUP and ERR go to whichever side is waiting: its next system call
+   * reports what happened. */
+  if (self->write_blocked && (ready & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
+    {
+      self->write_blocked = FALSE;
+      flush_and_settle (self);
+    }
+  if (wants_to_read (self) && (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
+    read_available (self);
 }
 
 static void
@@ -437,7 +474,7 @@ transport_pause_reading (BraidTransport *transport)
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
 
   self->paused = TRUE;
-  destroy_source (&self->read_source);
+  update_interest (self);
 }
 
 static void
@@ -446,7 +483,7 @@ transport_resume_reading (BraidTransport *transport)
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
 
   self->paused = FALSE;
-  start_reading (self);
+  update_interest (self);
 }
 
 void
@@ -456,8 +493,10 @@ braid_socket_transport_start (BraidSocketTransport *self, BraidProtocol *protoco
 
   self->protocol = g_object_ref (protocol);
   braid_protocol_connection_made (protocol, BRAID_TRANSPORT (self));
-  start_reading (self);
+  self->started = TRUE;
+  update_interest (self);
 }
+
 
 /* ---- queries ---- */
 
