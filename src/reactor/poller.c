@@ -31,7 +31,7 @@ struct _BraidPoller
   BraidTimerQueue *timers;  /* (unowned) */
   GQueue deferred;          /* (element-type Deferred) (owned) */
   GPtrArray *removed;       /* watches removed during a dispatch, freed at its end */
-  gboolean dispatching;
+  guint dispatching;        /* depth: a callback may run a nested loop */
 };
 
 struct _BraidPollerWatch
@@ -143,13 +143,13 @@ poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   BraidPoller *self = ((PollerSource *) source)->poller;
 
-  self->dispatching = TRUE;
+  self->dispatching++;
   if (g_source_query_unix_fd (source, self->epoll_tag) & G_IO_IN)
     dispatch_ready (self);
   braid_timer_queue_run_due (self->timers, g_get_monotonic_time ());
   run_deferred (self);
-  g_ptr_array_set_size (self->removed, 0);
-  self->dispatching = FALSE;
+  if (--self->dispatching == 0)
+    g_ptr_array_set_size (self->removed, 0);
   return G_SOURCE_CONTINUE;
 }
 
@@ -173,6 +173,11 @@ braid_poller_new (GMainContext *context, BraidTimerQueue *timers)
   self->source = (PollerSource *) g_source_new (&poller_source_funcs, sizeof (PollerSource));
   self->source->poller = self;
   g_source_set_static_name (&self->source->source, "braid poller");
+  /* Without this GLib "blocks" the source around each dispatch, removing
+   * and re-adding its fd, and each of the two signals the context's
+   * eventfd: two write(2)s per iteration for nothing.  The dispatch is
+   * reentrant (see dispatching). */
+  g_source_set_can_recurse (&self->source->source, TRUE);
   self->epoll_tag = g_source_add_unix_fd (&self->source->source, self->epoll_fd, G_IO_IN);
   g_source_attach (&self->source->source, context);
   return self;
@@ -248,7 +253,7 @@ braid_poller_watch_remove (BraidPollerWatch *watch)
     epoll_ctl (poller->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
   watch->registered = FALSE;
   watch->removed = TRUE;
-  if (poller->dispatching)
+  if (poller->dispatching > 0)
     g_ptr_array_add (poller->removed, watch);
   else
     g_free (watch);

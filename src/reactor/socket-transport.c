@@ -342,7 +342,8 @@ on_flush_due (gpointer user_data)
   BraidSocketTransport *self = user_data;
 
   self->flush_queued = FALSE;
-  if (self->closed || self->write_blocked)
+  /* Already sent by on_socket_ready, or waiting for G_IO_OUT. */
+  if (self->closed || self->write_blocked || self->output_size == 0)
     return;
   flush_and_settle (self);
 }
@@ -466,6 +467,12 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
     }
   if (wants_to_read (self) && (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
     read_available (self);
+  /* The replies to what was just read leave now, in one sendmsg, rather
+   * than after every other ready socket was served: a batch of many
+   * connections would otherwise add its whole length to each reply's
+   * latency. */
+  if (self->output_size > 0 && !self->write_blocked && !self->closed)
+    flush_and_settle (self);
 }
 
 static void
