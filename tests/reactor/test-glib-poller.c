@@ -1,0 +1,165 @@
+/* braid — the GLib reactor's poller: what the main context polls does not
+ * grow with the number of connections, and a socket that has nothing to
+ * say costs nothing per iteration. */
+#include "test-support.h"
+#include "glib-reactor-private.h"
+#include "callback-protocol.h"
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+static void
+count_connection (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
+echo (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
+{
+  braid_transport_write (braid_protocol_get_transport (protocol), data, len);
+}
+
+static GSocket *
+connect_nonblocking (guint16 port)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+
+  g_assert_nonnull (socket);
+  g_socket_set_blocking (socket, FALSE);
+  g_socket_connect (socket, address, NULL, NULL);  /* EINPROGRESS */
+  return socket;
+}
+
+/* How many fds the context would poll in its next iteration. */
+static gint
+count_polled_fds (GMainContext *context)
+{
+  GPollFD fds[64];
+  gint priority, timeout, n;
+
+  g_assert_true (g_main_context_acquire (context));
+  g_main_context_prepare (context, &priority);
+  n = g_main_context_query (context, priority, &timeout, fds, G_N_ELEMENTS (fds));
+  g_main_context_check (context, priority, fds, MIN (n, (gint) G_N_ELEMENTS (fds)));
+  g_main_context_release (context);
+  return n;
+}
+
+static void
+test_polled_fds_do_not_grow (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  GMainContext *context = braid_glib_reactor_get_context (reactor);
+  guint made = 0;
+  BraidProtocolCallbacks callbacks = { .connection_made = count_connection, .data_received = echo };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &made, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  const guint n_clients = 500;
+  gint idle_fds, busy_fds;
+  gchar reply[8];
+  gint64 deadline;
+
+  g_test_summary ("With 500 connections open the main context polls as few fds as with none: one "
+                  "epoll fd stands for all of them, so an iteration costs what is ready");
+  g_test_bug ("13");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  idle_fds = count_polled_fds (context);
+
+  for (guint i = 0; i < n_clients; i++)
+    g_ptr_array_add (clients, connect_nonblocking (braid_listener_get_port (listener)));
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (made < n_clients && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_cmpuint (made, ==, n_clients);
+
+  busy_fds = count_polled_fds (context);
+  g_test_message ("fds polled: %d with no connection, %d with %u", idle_fds, busy_fds, n_clients);
+  g_assert_cmpint (busy_fds, ==, idle_fds);
+
+  /* and the last of them is served */
+  g_assert_cmpint (g_socket_send (g_ptr_array_index (clients, n_clients - 1), "ping", 4, NULL, NULL), ==, 4);
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_socket_receive (g_ptr_array_index (clients, n_clients - 1), reply, sizeof reply, NULL, NULL) < 0 &&
+         g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, FALSE);
+  g_assert_cmpmem (reply, 4, "ping", 4);
+  braid_listener_stop (listener);
+}
+
+static void
+pause_at_once (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  braid_transport_pause_reading (transport);
+  *(BraidTransport **) user_data = transport;
+}
+
+static void
+test_paused_reader_of_closed_peer_is_quiet (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  GMainContext *context = braid_glib_reactor_get_context (reactor);
+  BraidTransport *accepted = NULL;
+  BraidProtocolCallbacks callbacks = { .connection_made = pause_at_once };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &accepted, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GSocket) client = NULL;
+  gint64 deadline;
+  guint busy_iterations = 0;
+
+  g_test_summary ("A connection that paused reading and whose peer then reset it is not reported "
+                  "over and over (epoll tells HUP and ERR unasked): the loop sleeps");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  client = connect_nonblocking (braid_listener_get_port (listener));
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (accepted == NULL && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_assert_nonnull (accepted);
+
+  /* a reset, not a FIN: linger 0 */
+  {
+    struct linger linger = { 1, 0 };
+
+    setsockopt (g_socket_get_fd (client), SOL_SOCKET, SO_LINGER, &linger, sizeof linger);
+  }
+  g_socket_close (client, NULL);
+
+  deadline = g_get_monotonic_time () + G_USEC_PER_SEC / 5;
+  while (g_get_monotonic_time () < deadline)
+    if (g_main_context_iteration (context, FALSE))
+      busy_iterations++;
+    else
+      g_usleep (1000);
+  g_test_message ("iterations that dispatched something in 200 ms: %u", busy_iterations);
+  g_assert_cmpuint (busy_iterations, <, 10);
+  braid_transport_abort_connection (accepted);
+  braid_listener_stop (listener);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct rlimit limit;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_bug_base ("issue #");
+  /* 500 clients and 500 accepted connections */
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1100 && limit.rlim_max >= 1100)
+    {
+      limit.rlim_cur = 1100;
+      setrlimit (RLIMIT_NOFILE, &limit);
+    }
+  g_test_add_func ("/reactor/glib/poller/polled-fds-do-not-grow", test_polled_fds_do_not_grow);
+  g_test_add_func ("/reactor/glib/poller/paused-reader-of-reset-peer-is-quiet",
+                   test_paused_reader_of_closed_peer_is_quiet);
+  return g_test_run ();
+}
