@@ -93,8 +93,10 @@ test_polled_fds_do_not_grow (void)
 }
 
 static void
-pause_at_once (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+pause_after_first_bytes (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
 {
+  BraidTransport *transport = braid_protocol_get_transport (protocol);
+
   braid_transport_pause_reading (transport);
   *(BraidTransport **) user_data = transport;
 }
@@ -105,7 +107,7 @@ test_paused_reader_of_closed_peer_is_quiet (void)
   g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
   GMainContext *context = braid_glib_reactor_get_context (reactor);
   BraidTransport *accepted = NULL;
-  BraidProtocolCallbacks callbacks = { .connection_made = pause_at_once };
+  BraidProtocolCallbacks callbacks = { .data_received = pause_after_first_bytes };
   g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &accepted, NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(BraidListener) listener = NULL;
@@ -118,6 +120,8 @@ test_paused_reader_of_closed_peer_is_quiet (void)
   listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
   g_assert_no_error (error);
   client = connect_nonblocking (braid_listener_get_port (listener));
+  g_assert_true (g_socket_condition_timed_wait (client, G_IO_OUT, G_USEC_PER_SEC, NULL, NULL));
+  g_assert_cmpint (g_socket_send (client, "x", 1, NULL, NULL), ==, 1);
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
   while (accepted == NULL && g_get_monotonic_time () < deadline)
     g_main_context_iteration (context, TRUE);
