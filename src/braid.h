@@ -14,6 +14,7 @@
 #include "reactor.h"
 #include "line-receiver.h"
 #include "glib-reactor.h"
+#include "reactor-pool.h"
 #include "mc-error.h"
 #include "mc-wire.h"
 #include "mc-command-parser.h"

@@ -2,6 +2,7 @@
 #include "daemon.h"
 #include "daemon-limits.h"
 #include "glib-reactor.h"
+#include "reactor-pool.h"
 
 #include <glib-unix.h>
 #include <signal.h>
@@ -29,6 +30,7 @@ struct _BraidDaemon
   gpointer service;                  /* (owned) (nullable) */
   gpointer settings;                 /* (owned) (nullable) */
   gchar **argv;                      /* (owned) (nullable): read again on reload */
+  BraidReactorPool *pool;            /* (owned) (nullable): with -t above 1 */
 };
 
 G_DEFINE_QUARK (braid-daemon-error-quark, braid_daemon_error)
@@ -56,7 +58,11 @@ braid_daemon_free (BraidDaemon *daemon)
         g_source_destroy (daemon->signal_sources[i]);
         g_source_unref (daemon->signal_sources[i]);
       }
+  for (guint i = 0; i < daemon->listeners->len; i++)
+    braid_listener_stop (g_ptr_array_index (daemon->listeners, i));
   g_ptr_array_unref (daemon->listeners);
+  /* The threads' connections go before the service they use. */
+  g_clear_pointer (&daemon->pool, braid_reactor_pool_free);
   if (daemon->service != NULL)
     daemon->service_class->service_free (daemon->service);
   if (daemon->settings != NULL)
@@ -292,6 +298,8 @@ listen_all (BraidDaemon *daemon, GError **error)
           g_set_error (error, BRAID_DAEMON_ERROR, BRAID_DAEMON_ERROR_LISTEN, "%s", local_error->message);
           return FALSE;
         }
+      if (daemon->pool != NULL)
+        braid_glib_listener_distribute (listener, daemon->pool);
       braid_daemon_add_listener (daemon, listener);
       g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s %s listening on %s (port %u), %s", daemon->name, PACKAGE_VERSION, *e,
                  braid_listener_get_port (listener), description);
@@ -314,6 +322,9 @@ new_with_settings (const BraidDaemonService *service, BraidReactor *reactor, gch
   braid_daemon_set_verbosity ((gint) common->verbosity);
   braid_daemon_set_grace_period (daemon, (gint64) (common->grace_s * G_USEC_PER_SEC));
   daemon->service = service->service_new (reactor, settings, error);
+  if (daemon->service != NULL && service->get_threads != NULL && BRAID_IS_GLIB_REACTOR (reactor) &&
+      service->get_threads (settings) > 1)
+    daemon->pool = braid_reactor_pool_new (service->get_threads (settings), service->settings->name);
   if (daemon->service == NULL || !listen_all (daemon, error))
     return NULL;
   braid_daemon_set_busy_func (daemon, service_is_busy, daemon);

@@ -53,6 +53,11 @@ typedef struct {
   guint64 (*get_max_connections) (gconstpointer settings);
   /* (nullable): the user to become after listening (-u), or NULL. */
   const gchar *(*get_user) (gconstpointer settings);
+  /* (nullable): how many reactor threads serve connections; above 1 (on
+   * the GLib reactor) the daemon's listeners hand each connection to one
+   * of that many threads, and the service's protocols must share only
+   * thread-safe state.  NULL: 1, the daemon's own reactor. */
+  guint (*get_threads) (gconstpointer settings);
 } BraidDaemonService;
 
 /* Returns TRUE while requests are still in flight. */

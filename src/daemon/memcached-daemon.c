@@ -29,8 +29,8 @@ static const BraidSettingSpec memcached_specs[] = {
     "Refuse flush_all", NULL },
   { "udp-port", 'U', NULL, NULL, BRAID_SETTING_INT, MC (udp_port), 0, 0, "0", NULL, NULL,
     "UDP port: only 0 (off) is supported", "0" },
-  { "threads", 't', NULL, NULL, BRAID_SETTING_INT, MC (threads), 1, 1024, "4", NULL, NULL,
-    "Accepted for compatibility, 1 to 1024 (one event loop serves all)", "N" },
+  { "threads", 't', NULL, NULL, BRAID_SETTING_INT, MC (threads), 0, 256, "0", NULL, NULL,
+    "Reactor threads serving connections, 1 to 256 (0, the default: one per core)", "N" },
   { "user", 'u', NULL, NULL, BRAID_SETTING_STRING, MC (user), 0, 0, NULL, NULL, NULL,
     "As root, become USER once listening (not as root: ignored)", "USER" },
 };
@@ -72,9 +72,15 @@ braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerS
   out->debugtime = s->debugtime;
   out->flush_enabled = s->flush;
   out->verbosity = (gint) s->common.verbosity;
-  out->threads = (guint) s->threads;
+  out->threads = braid_memcached_threads (s);
   out->shutdown_func = s->shutdown ? shutdown_by_signal : NULL;
   out->shutdown_data = NULL;
+}
+
+guint
+braid_memcached_threads (const BraidMemcachedSettings *s)
+{
+  return s->threads > 0 ? (guint) s->threads : MAX (g_get_num_processors (), 1);
 }
 
 gchar **
@@ -161,6 +167,12 @@ get_max_connections (gconstpointer settings)
   return (guint64) ((const BraidMemcachedSettings *) settings)->max_connections;
 }
 
+static guint
+get_threads (gconstpointer settings)
+{
+  return braid_memcached_threads (settings);
+}
+
 static const gchar *
 get_user (gconstpointer settings)
 {
@@ -179,4 +191,5 @@ const BraidDaemonService braid_memcached_service = {
   .describe = describe,
   .get_max_connections = get_max_connections,
   .get_user = get_user,
+  .get_threads = get_threads,
 };

@@ -18,7 +18,7 @@ typedef struct {
   gint64 item_size;       /* -I, bytes */
   gint64 max_connections; /* -c */
   gint64 udp_port;        /* -U: only 0 */
-  gint64 threads;         /* -t: accepted */
+  gint64 threads;         /* -t; 0: one per core */
   gboolean cas;           /* FALSE with -C */
   gboolean flush;         /* FALSE with -F */
   gchar *user;            /* -u: accepted */
@@ -34,5 +34,7 @@ void braid_memcached_server_settings (const BraidMemcachedSettings *settings, Br
 /* memcached's -p/-l as endpoint strings; --listen wins over both.
  * (transfer full) */
 gchar **braid_memcached_endpoints (const BraidMemcachedSettings *settings);
+/* -t, with 0 read as the number of cores. */
+guint braid_memcached_threads (const BraidMemcachedSettings *settings);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include "glib-reactor-private.h"
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
+#include "reactor-pool.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -219,7 +220,9 @@ struct _BraidGlibListener
   GSource *resume_source;           /* (owned) (nullable): while paused */
   GSocketAddress *address;          /* (owned) (nullable) */
   gchar *unix_path;                 /* (owned) (nullable): unlinked on stop */
-  guint n_connections;
+  gint n_connections;               /* (atomic): pool threads close them */
+  BraidReactorPool *pool;           /* (unowned) (nullable): hand connections to */
+  guint next_worker;
   gint64 last_warning_us;
   guint64 suppressed_warnings;
   guint64 n_pauses;
@@ -263,7 +266,7 @@ glib_listener_get_address (BraidListener *listener)
 static guint
 glib_listener_get_n_connections (BraidListener *listener)
 {
-  return BRAID_GLIB_LISTENER (listener)->n_connections;
+  return (guint) g_atomic_int_get (&BRAID_GLIB_LISTENER (listener)->n_connections);
 }
 
 static void
@@ -314,10 +317,10 @@ on_accepted_closed (BraidSocketTransport *transport, gpointer user_data)
 {
   GWeakRef *listener_ref = user_data;
   g_autoptr(BraidGlibListener) listener = g_weak_ref_get (listener_ref);
-  BraidGlibReactor *reactor = g_object_get_data (G_OBJECT (transport), "braid-reactor");
+  BraidGlibReactor *reactor = transport != NULL ? g_object_get_data (G_OBJECT (transport), "braid-reactor") : NULL;
 
-  if (listener != NULL && listener->n_connections > 0)
-    listener->n_connections--;
+  if (listener != NULL)
+    g_atomic_int_add (&listener->n_connections, -1);
   if (reactor != NULL)
     g_hash_table_remove (reactor->transports, transport);
 }
@@ -329,26 +332,96 @@ free_weak_ref (gpointer data)
   g_free (data);
 }
 
+/* Serves an accepted @socket on @reactor (the listener's own, or a pool
+ * thread's: this runs on @reactor's thread). */
 static void
-adopt_accepted (BraidGlibListener *self, GSocket *socket)
+adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, GWeakRef *listener_ref, GSocket *socket)
 {
   g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection (socket);
   BraidSocketTransport *transport = NULL;
   g_autoptr(BraidProtocol) protocol = NULL;
-  GWeakRef *listener_ref = g_new0 (GWeakRef, 1);
 
-  g_weak_ref_init (listener_ref, self);
-  protocol = adopt_connection (self->reactor, connection, self->factory,
-                               on_accepted_closed, listener_ref, &transport);
+  /* a pool thread whose reactor was already disposed */
+  if (reactor->poller != NULL)
+    protocol = adopt_connection (reactor, connection, factory, on_accepted_closed, listener_ref, &transport);
   if (protocol == NULL)
     {
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      on_accepted_closed (NULL, listener_ref);
       free_weak_ref (listener_ref);
       return;
     }
   /* The weak ref lives as long as the transport. */
   g_object_set_data_full (G_OBJECT (transport), "braid-listener-ref", listener_ref, free_weak_ref);
-  g_object_set_data (G_OBJECT (transport), "braid-reactor", self->reactor);
-  self->n_connections++;
+  g_object_set_data (G_OBJECT (transport), "braid-reactor", reactor);
+}
+
+typedef struct {
+  BraidGlibReactor *reactor;        /* (owned) */
+  BraidProtocolFactory *factory;    /* (owned) */
+  GWeakRef *listener_ref;           /* (owned) (nullable): taken by adopt_on */
+  GSocket *socket;                  /* (owned) */
+} HandOff;
+
+static void
+hand_off_free (gpointer data)
+{
+  HandOff *hand_off = data;
+
+  if (hand_off->listener_ref != NULL)
+    {
+      /* never delivered: the pool stopped first */
+      g_socket_close (hand_off->socket, NULL);
+      on_accepted_closed (NULL, hand_off->listener_ref);
+      free_weak_ref (hand_off->listener_ref);
+    }
+  g_object_unref (hand_off->socket);
+  g_object_unref (hand_off->factory);
+  g_object_unref (hand_off->reactor);
+  g_free (hand_off);
+}
+
+static gboolean
+adopt_handed_off (gpointer data)
+{
+  HandOff *hand_off = data;
+
+  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->listener_ref), hand_off->socket);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+adopt_accepted (BraidGlibListener *self, GSocket *socket)
+{
+  GWeakRef *listener_ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (listener_ref, self);
+  g_atomic_int_inc (&self->n_connections);
+  if (self->pool == NULL)
+    {
+      adopt_on (self->reactor, self->factory, listener_ref, socket);
+      return;
+    }
+  {
+    HandOff *hand_off = g_new0 (HandOff, 1);
+    guint index = self->next_worker++ % braid_reactor_pool_get_size (self->pool);
+
+    hand_off->reactor = g_object_ref (braid_reactor_pool_get_reactor (self->pool, index));
+    hand_off->factory = g_object_ref (self->factory);
+    hand_off->listener_ref = listener_ref;
+    hand_off->socket = g_object_ref (socket);
+    /* One wakeup of that thread per connection: an idle source on its
+     * context, run there. */
+    g_main_context_invoke_full (hand_off->reactor->context, G_PRIORITY_DEFAULT, adopt_handed_off, hand_off,
+                                hand_off_free);
+  }
+}
+
+void
+braid_glib_listener_distribute (BraidListener *listener, BraidReactorPool *pool)
+{
+  g_return_if_fail (BRAID_IS_GLIB_LISTENER (listener));
+  BRAID_GLIB_LISTENER (listener)->pool = pool;
 }
 
 /* Repeated failures are logged once per interval, with a count. */

@@ -49,7 +49,9 @@ test_defaults_file_command_line (void)
   g_assert_cmpint (s->item_size, ==, 512 * 1024);
   g_assert_false (s->evictions);
   g_assert_true (s->cas);
-  g_assert_cmpint (s->threads, ==, 4);
+  /* -t's default is one thread per core */
+  g_assert_cmpint (s->threads, ==, 0);
+  g_assert_cmpuint (braid_memcached_threads (s), ==, MAX (g_get_num_processors (), 1));
   g_assert_cmpint (s->common.verbosity, ==, 1);
   g_assert_cmpfloat (s->common.grace_s, ==, 10.0);
   g_assert_cmpuint (g_strv_length (s->common.listen), ==, 2);

@@ -71,9 +71,8 @@ struct _BraidMcServerProtocol
   gsize out_kept;
   gboolean paused;
   gboolean closing;
-  gboolean counted;           /* in curr_connections */
+  gboolean counted;           /* in curr_connections, info listed */
   gboolean busy;              /* counted in busy_connections */
-  gboolean listed;            /* info is in the shared connections */
   BraidMcConnectionInfo info; /* what "stats conns" shows */
   Retrieval *retrieval;       /* (owned) (nullable): a get paused mid-way */
 };
@@ -93,7 +92,7 @@ flush_out (BraidMcServerProtocol *self)
 
   if (self->out->len == 0 || t == NULL)
     return;
-  self->shared->counters.bytes_written += self->out->len;
+  braid_mc_server_shared_add_written (self->shared, self->out->len);
   /* The buffer itself goes to the transport; a new one takes its place. */
   {
     g_autoptr(GBytes) bytes = g_string_free_to_bytes (self->out);
@@ -155,7 +154,7 @@ append_data_block (BraidMcServerProtocol *self, BraidMcItem *item)
   {
     g_autoptr(GBytes) block = braid_mc_item_ref_data_block (item);
 
-    self->shared->counters.bytes_written += g_bytes_get_size (block);
+    braid_mc_server_shared_add_written (self->shared, g_bytes_get_size (block));
     braid_transport_write_bytes (transport_of (self), block);
   }
 }
@@ -375,7 +374,7 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
   BraidMcStore *store = self->shared->store;
   const BraidMcServerSettings *settings = &self->shared->settings;
 
-  self->info.last_cmd_us = braid_mc_store_now (store);
+  braid_mc_connection_info_touch (&self->info, braid_mc_store_now (store));
   switch (cmd->type)
     {
     case BRAID_MC_COMMAND_GET:
@@ -426,7 +425,7 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
       break;
     case BRAID_MC_COMMAND_VERBOSITY:
       /* memcached's MAX_VERBOSITY_LEVEL */
-      self->shared->settings.verbosity = (gint) MIN (cmd->number, 2);
+      braid_mc_server_shared_set_verbosity (self->shared, (gint) MIN (cmd->number, 2));
       reply (self, cmd, "OK\r\n");
       break;
     case BRAID_MC_COMMAND_DEBUGTIME:
@@ -502,25 +501,19 @@ update_busy (BraidMcServerProtocol *self)
   if (busy == self->busy)
     return;
   self->busy = busy;
-  if (busy)
-    self->shared->counters.busy_connections++;
-  else
-    self->shared->counters.busy_connections--;
+  braid_mc_server_shared_set_busy (self->shared, busy);
 }
 
 /* The connection is gone: it counts no more. */
 static void
 leave_counters (BraidMcServerProtocol *self)
 {
-  if (self->listed)
-    g_queue_unlink (&self->shared->connections, &self->info.link);
-  self->listed = FALSE;
-  if (self->busy)
-    self->shared->counters.busy_connections--;
-  self->busy = FALSE;
   if (self->counted)
-    self->shared->counters.curr_connections--;
+    braid_mc_server_shared_close_connection (self->shared, &self->info);
   self->counted = FALSE;
+  if (self->busy)
+    braid_mc_server_shared_set_busy (self->shared, FALSE);
+  self->busy = FALSE;
 }
 
 /* ---- input ---- */
@@ -560,7 +553,7 @@ send_by_reference (gpointer data, GBytes *bytes)
   BraidMcServerProtocol *self = data;
 
   flush_out (self);
-  self->shared->counters.bytes_written += g_bytes_get_size (bytes);
+  braid_mc_server_shared_add_written (self->shared, g_bytes_get_size (bytes));
   braid_transport_write_bytes (transport_of (self), bytes);
 }
 
@@ -575,7 +568,7 @@ binary_step (BraidMcServerProtocol *self, gsize available)
   BraidMcBinaryAfter after;
   gsize used;
 
-  self->info.last_cmd_us = braid_mc_store_now (self->shared->store);
+  braid_mc_connection_info_touch (&self->info, braid_mc_store_now (self->shared->store));
   used = braid_mc_binary_protocol_step (&conn, &self->binary_parser, self->in->data + self->in_offset, available,
                                         &after);
   if (used == 0)
@@ -652,7 +645,7 @@ server_protocol_data_received (BraidProtocol *protocol, const guint8 *data, gsiz
 
   if (self->closing)
     return;
-  self->shared->counters.bytes_read += len;
+  braid_mc_server_shared_add_read (self->shared, len);
   /* What is swallowed need not be buffered first. */
   if (self->swallow > 0 && self->in->len == self->in_offset)
     {
@@ -706,30 +699,20 @@ static void
 server_protocol_connection_made (BraidProtocol *protocol, BraidTransport *transport)
 {
   BraidMcServerProtocol *self = BRAID_MC_SERVER_PROTOCOL (protocol);
-  BraidMcServerCounters *counters = &self->shared->counters;
-  const BraidMcServerSettings *settings = &self->shared->settings;
 
-  if (counters->curr_connections >= settings->max_connections)
+  format_address (braid_transport_get_peer_address (transport), self->info.addr, sizeof self->info.addr);
+  format_address (braid_transport_get_host_address (transport), self->info.listen_addr,
+                  sizeof self->info.listen_addr);
+  self->info.last_cmd_us = braid_mc_store_now (self->shared->store);
+  if (!braid_mc_server_shared_open_connection (self->shared, &self->info))
     {
       /* memcached's answer when it is over -c. */
-      counters->rejected_connections++;
       braid_transport_write_string (transport, "ERROR Too many open connections\r\n");
       self->closing = TRUE;
       braid_transport_lose_connection (transport);
       return;
     }
   self->counted = TRUE;
-  counters->curr_connections++;
-  counters->total_connections++;
-
-  self->info.id = ++self->shared->next_connection_id;
-  format_address (braid_transport_get_peer_address (transport), self->info.addr, sizeof self->info.addr);
-  format_address (braid_transport_get_host_address (transport), self->info.listen_addr,
-                  sizeof self->info.listen_addr);
-  self->info.last_cmd_us = braid_mc_store_now (self->shared->store);
-  self->info.link.data = &self->info;
-  g_queue_push_tail_link (&self->shared->connections, &self->info.link);
-  self->listed = TRUE;
 }
 
 static void

@@ -88,14 +88,14 @@ braid_mc_server_set_memory_limit (BraidMcServer *self, gsize limit_bytes)
 {
   g_return_if_fail (BRAID_IS_MC_SERVER (self));
   braid_mc_store_set_limit (self->shared->store, limit_bytes);
-  self->shared->settings.store.limit_bytes = limit_bytes;
+  braid_mc_server_shared_set_limit (self->shared, limit_bytes);
 }
 
 void
 braid_mc_server_set_verbosity (BraidMcServer *self, gint verbosity)
 {
   g_return_if_fail (BRAID_IS_MC_SERVER (self));
-  self->shared->settings.verbosity = verbosity;
+  braid_mc_server_shared_set_verbosity (self->shared, verbosity);
 }
 
 void
@@ -103,12 +103,12 @@ braid_mc_server_get_counters (BraidMcServer *self, BraidMcServerCounters *counte
 {
   g_return_if_fail (BRAID_IS_MC_SERVER (self));
   g_return_if_fail (counters != NULL);
-  *counters = self->shared->counters;
+  braid_mc_server_shared_get_counters (self->shared, counters);
 }
 
 gboolean
 braid_mc_server_is_busy (BraidMcServer *self)
 {
   g_return_val_if_fail (BRAID_IS_MC_SERVER (self), FALSE);
-  return self->shared->counters.busy_connections > 0;
+  return g_atomic_int_get (&self->shared->busy_connections) > 0;
 }

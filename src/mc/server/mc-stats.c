@@ -33,10 +33,12 @@ write_general (BraidMcServerShared *shared, GString *out)
 {
   BraidMcStats stats;
   const BraidMcStats *s = read_stats (shared, &stats);
-  const BraidMcServerCounters *c = &shared->counters;
+  BraidMcServerCounters counters;
+  const BraidMcServerCounters *c = &counters;
   gint64 uptime = (braid_mc_store_now (shared->store) - c->started_us) / G_USEC_PER_SEC;
   struct rusage usage;
 
+  braid_mc_server_shared_get_counters (shared, &counters);
   getrusage (RUSAGE_SELF, &usage);
   STAT_U ("pid", getpid ());
   STAT_U ("uptime", uptime);
@@ -85,7 +87,7 @@ write_general (BraidMcServerShared *shared, GString *out)
   STAT_U ("auth_errors", 0);
   STAT_U ("bytes_read", c->bytes_read);
   STAT_U ("bytes_written", c->bytes_written);
-  STAT_U ("limit_maxbytes", shared->settings.store.limit_bytes);
+  STAT_U ("limit_maxbytes", braid_mc_server_shared_get_limit (shared));
   STAT_U ("accepting_conns", 1);
   STAT_U ("listen_disabled_num", 0);
   STAT_U ("time_in_listen_disabled_us", 0);
@@ -139,12 +141,12 @@ write_settings (BraidMcServerShared *shared, GString *out)
 {
   const BraidMcServerSettings *st = &shared->settings;
 
-  STAT_U ("maxbytes", st->store.limit_bytes);
+  STAT_U ("maxbytes", braid_mc_server_shared_get_limit (shared));
   STAT_U ("maxconns", st->max_connections);
   STAT_U ("tcpport", 0);
   STAT_U ("udpport", 0);
   STAT_S ("inter", "NULL");
-  STAT_U ("verbosity", st->verbosity);
+  STAT_U ("verbosity", braid_mc_server_shared_get_verbosity (shared));
   STAT_U ("oldest", 0);
   STAT_S ("evictions", st->store.evict ? "on" : "off");
   STAT_S ("domain_socket", "NULL");
@@ -155,7 +157,7 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_U ("num_threads", st->threads);
   STAT_U ("num_threads_per_udp", st->threads);
   STAT_S ("stat_key_prefix", ":");
-  STAT_S ("detail_enabled", st->detail_enabled ? "yes" : "no");
+  STAT_S ("detail_enabled", braid_mc_server_shared_get_detail_enabled (shared) ? "yes" : "no");
   STAT_U ("reqs_per_event", 20);
   STAT_S ("cas_enabled", st->store.cas_enabled ? "yes" : "no");
   STAT_U ("tcp_backlog", 1024);
@@ -247,8 +249,7 @@ static void
 reset_stats (BraidMcServerShared *shared, GString *out)
 {
   braid_mc_store_reset_stats (shared->store);
-  shared->counters.total_connections = shared->counters.curr_connections;
-  shared->counters.rejected_connections = 0;
+  braid_mc_server_shared_reset_counters (shared);
   g_string_append (out, "RESET\r\n");
 }
 
@@ -332,7 +333,7 @@ write_detail (BraidMcServerShared *shared, gchar **tokens, GString *out)
 
   if (g_strcmp0 (sub, "on") == 0 || g_strcmp0 (sub, "off") == 0)
     {
-      shared->settings.detail_enabled = g_str_equal (sub, "on");
+      braid_mc_server_shared_set_detail_enabled (shared, g_str_equal (sub, "on"));
       g_string_append (out, "OK\r\n");
     }
   else if (g_strcmp0 (sub, "dump") == 0)
@@ -344,23 +345,32 @@ write_detail (BraidMcServerShared *shared, gchar **tokens, GString *out)
 /* One block per open connection, in the order they opened.  braid has no
  * file descriptors: each is numbered instead, and listeners are not
  * listed (they belong to the daemon, not to the server). */
+typedef struct {
+  const BraidMcConnectionInfo *asking;
+  gint64 now;
+  GString *out;
+} ConnsDump;
+
+static void
+write_one_conn (const BraidMcConnectionInfo *c, gpointer data)
+{
+  ConnsDump *d = data;
+  guint64 id = c->id;
+
+  g_string_append_printf (d->out, "STAT %" G_GUINT64_FORMAT ":addr %s\r\n", id, c->addr);
+  g_string_append_printf (d->out, "STAT %" G_GUINT64_FORMAT ":listen_addr %s\r\n", id, c->listen_addr);
+  g_string_append_printf (d->out, "STAT %" G_GUINT64_FORMAT ":state %s\r\n", id,
+                          c == d->asking ? "conn_parse_cmd" : "conn_read");
+  g_string_append_printf (d->out, "STAT %" G_GUINT64_FORMAT ":secs_since_last_cmd %" G_GINT64_FORMAT "\r\n", id,
+                          MAX (d->now - braid_mc_connection_info_get_last_cmd (c), 0) / G_USEC_PER_SEC);
+}
+
 static void
 write_conns (BraidMcServerShared *shared, const BraidMcConnectionInfo *asking, GString *out)
 {
-  gint64 now = braid_mc_store_now (shared->store);
+  ConnsDump d = { asking, braid_mc_store_now (shared->store), out };
 
-  for (GList *l = shared->connections.head; l != NULL; l = l->next)
-    {
-      const BraidMcConnectionInfo *c = l->data;
-      guint64 id = c->id;
-
-      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":addr %s\r\n", id, c->addr);
-      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":listen_addr %s\r\n", id, c->listen_addr);
-      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":state %s\r\n", id,
-                              c == asking ? "conn_parse_cmd" : "conn_read");
-      g_string_append_printf (out, "STAT %" G_GUINT64_FORMAT ":secs_since_last_cmd %" G_GINT64_FORMAT "\r\n", id,
-                              MAX (now - c->last_cmd_us, 0) / G_USEC_PER_SEC);
-    }
+  braid_mc_server_shared_foreach_connection (shared, write_one_conn, &d);
 }
 
 /* memcached's uriencode(): anything but unreserved characters as %XX. */
