@@ -29,7 +29,9 @@ static const BraidSettingSpec memcached_specs[] = {
     "Refuse flush_all", NULL },
   { "udp-port", 'U', NULL, NULL, BRAID_SETTING_INT, MC (udp_port), 0, 0, "0", NULL, NULL,
     "UDP port: only 0 (off) is supported", "0" },
-  { "threads", 't', NULL, NULL, BRAID_SETTING_INT, MC (threads), 0, 256, "0", NULL, NULL,
+  { "listen-backlog", 'b', "Server", "ListenBacklog", BRAID_SETTING_INT, MC (backlog), 1, 65535, "1024", NULL,
+    NULL, "Listen backlog of the -p/-l sockets, 1 to 65535 (default 1024)", "N" },
+  { "threads", 't', "Server", "Threads", BRAID_SETTING_INT, MC (threads), 0, 256, "0", NULL, NULL,
     "Reactor threads serving connections, 1 to 256 (0, the default: one per core)", "N" },
   { "user", 'u', NULL, NULL, BRAID_SETTING_STRING, MC (user), 0, 0, NULL, NULL, NULL,
     "As root, become USER once listening (not as root: ignored)", "USER" },
@@ -73,6 +75,7 @@ braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerS
   out->flush_enabled = s->flush;
   out->verbosity = (gint) s->common.verbosity;
   out->threads = braid_memcached_threads (s);
+  out->tcp_backlog = (guint) s->backlog;
   out->shutdown_func = s->shutdown ? shutdown_by_signal : NULL;
   out->shutdown_data = NULL;
 }
@@ -100,10 +103,11 @@ braid_memcached_endpoints (const BraidMemcachedSettings *s)
       g_autofree gchar *escaped = g_strjoinv ("\\:", parts);
 
       if (*escaped != '\0')
-        g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":interface=%s", s->port, escaped));
+        g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":interface=%s:backlog=%" G_GINT64_FORMAT,
+                                                s->port, escaped, s->backlog));
     }
   if (list->len == 0)
-    g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT, s->port));
+    g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":backlog=%" G_GINT64_FORMAT, s->port, s->backlog));
 out:
   g_ptr_array_add (list, NULL);
   return (gchar **) g_ptr_array_free (list, FALSE);

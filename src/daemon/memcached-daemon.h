@@ -19,6 +19,7 @@ typedef struct {
   gint64 max_connections; /* -c */
   gint64 udp_port;        /* -U: only 0 */
   gint64 threads;         /* -t; 0: one per core */
+  gint64 backlog;         /* -b: listen backlog of the -p/-l endpoints */
   gboolean cas;           /* FALSE with -C */
   gboolean flush;         /* FALSE with -F */
   gchar *user;            /* -u: accepted */

@@ -16,7 +16,7 @@ typedef struct {
   gboolean flush_enabled;      /* FALSE with -F */
   gsize output_limit;          /* pause a connection's reading above this */
   gint verbosity;              /* -v */
-  guint threads;               /* -t: reported, not used */
+  guint threads;               /* -t: the daemon's reactor threads, as stats shows them */
   gboolean detail_enabled;     /* "stats detail on|off" */
   /* (nullable): what "shutdown" calls (-A, --enable-shutdown); NULL
    * answers "ERROR: shutdown not enabled", as memcached without -A.  Set
@@ -30,6 +30,7 @@ typedef struct {
    * never depend on the reads: for a client that pipelines carelessly,
    * and for checks that a stream split anywhere is answered the same. */
   gboolean take_back_unwritten;
+  guint tcp_backlog;           /* -b, as "stats settings" shows it; 0: 1024 */
 } BraidMcServerSettings;
 
 #define BRAID_MC_SERVER_SETTINGS_INIT \

@@ -160,7 +160,7 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_S ("detail_enabled", braid_mc_server_shared_get_detail_enabled (shared) ? "yes" : "no");
   STAT_U ("reqs_per_event", 20);
   STAT_S ("cas_enabled", st->store.cas_enabled ? "yes" : "no");
-  STAT_U ("tcp_backlog", 1024);
+  STAT_U ("tcp_backlog", st->tcp_backlog > 0 ? st->tcp_backlog : 1024);
   STAT_S ("binding_protocol", "auto-negotiate");
   STAT_S ("auth_enabled_sasl", "no");
   STAT_S ("auth_enabled_ascii", "no");
