@@ -381,7 +381,15 @@ do_shutdown (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
   return FALSE;
 }
 
-/* Executes one command; returns FALSE when the connection is to close. */
+/* Executes one command; returns FALSE when the connection is to close.
+ *
+ * The store may be shared with other reactor threads.  A command whose
+ * store work is one call (set, delete, incr, touch…) is atomic as it is:
+ * the store takes the key's lock for the call.  A get holds each key's
+ * lock while it looks the item up and reads its cas, one key at a time,
+ * and writes the value after releasing it, holding a reference; the meta
+ * commands lock their key in braid_mc_meta_execute.  Stats, flush_all and
+ * cache_memlimit run under no key lock, as the store requires. */
 static gboolean
 execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
