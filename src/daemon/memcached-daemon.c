@@ -75,6 +75,10 @@ braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerS
   out->flush_enabled = s->flush;
   out->verbosity = (gint) s->common.verbosity;
   out->threads = braid_memcached_threads (s);
+  /* Threads contend per key, not per store: a lock per shard, several
+   * shards per thread (the store lowers this when -m is too small for
+   * each shard to hold an -I item). */
+  out->store.n_shards = out->threads > 1 ? MAX (16, 4 * out->threads) : 1;
   out->tcp_backlog = (guint) s->backlog;
   out->shutdown_func = s->shutdown ? shutdown_by_signal : NULL;
   out->shutdown_data = NULL;

@@ -29,6 +29,9 @@ typedef struct {
   guint8 opcode;        /* the loud opcode */
   gboolean quiet;
   BraidMcBinaryAfter *after;
+  /* (out) (transfer full) (nullable): a value to send by reference once
+   * the key's lock is released, as the last part of the reply */
+  GBytes **by_reference;
 } Exchange;
 
 static GString *
@@ -78,7 +81,9 @@ store_cas (const Exchange *x)
 static guint64
 cas_of (const Exchange *x)
 {
-  return x->conn->shared->settings.store.cas_enabled ? braid_mc_store_get_last_cas (store_of (x)) : 0;
+  return x->conn->shared->settings.store.cas_enabled
+           ? braid_mc_store_get_last_cas (store_of (x), x->request->key, x->request->header.key_len)
+           : 0;
 }
 
 /* ---- retrieval: get, getk, touch, gat, gatk and their quiet variants ---- */
@@ -105,10 +110,12 @@ reply_item (const Exchange *x, BraidMcItem *item, gboolean with_key, gboolean wi
   if (by_reference)
     {
       g_autoptr(GBytes) block = braid_mc_item_ref_data_block (item);
-      /* The data block ends in "\r\n", which the binary protocol omits. */
-      g_autoptr(GBytes) bytes = g_bytes_new_from_bytes (block, 0, value_len);
 
-      conn->send_by_reference (conn->send_data, bytes);
+      /* The data block ends in "\r\n", which the binary protocol omits.
+       * Sent after the key's lock is released: the bytes hold a
+       * reference to the item, whose value never changes. */
+      g_assert (*x->by_reference == NULL);
+      *x->by_reference = g_bytes_new_from_bytes (block, 0, value_len);
     }
 }
 
@@ -509,6 +516,32 @@ refuse_unknown (const Exchange *x)
   x->after->swallow = x->request->value_len;
 }
 
+/* The requests that work on one key (the rest work on the whole store,
+ * or on none). */
+static gboolean
+has_key (guint8 opcode)
+{
+  switch (opcode)
+    {
+    case BRAID_MC_BINARY_OPCODE_GET:
+    case BRAID_MC_BINARY_OPCODE_GETK:
+    case BRAID_MC_BINARY_OPCODE_TOUCH:
+    case BRAID_MC_BINARY_OPCODE_GAT:
+    case BRAID_MC_BINARY_OPCODE_GATK:
+    case BRAID_MC_BINARY_OPCODE_SET:
+    case BRAID_MC_BINARY_OPCODE_ADD:
+    case BRAID_MC_BINARY_OPCODE_REPLACE:
+    case BRAID_MC_BINARY_OPCODE_APPEND:
+    case BRAID_MC_BINARY_OPCODE_PREPEND:
+    case BRAID_MC_BINARY_OPCODE_DELETE:
+    case BRAID_MC_BINARY_OPCODE_INCREMENT:
+    case BRAID_MC_BINARY_OPCODE_DECREMENT:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 static void
 execute (const Exchange *x)
 {
@@ -588,7 +621,8 @@ braid_mc_binary_protocol_step (const BraidMcBinaryConnection *conn,
                                BraidMcBinaryAfter *after)
 {
   BraidMcBinaryRequest request;
-  Exchange x = { conn, &request, 0, FALSE, after };
+  g_autoptr(GBytes) by_reference = NULL;
+  Exchange x = { conn, &request, 0, FALSE, after, &by_reference };
   gsize used;
 
   g_return_val_if_fail (conn != NULL, 0);
@@ -606,7 +640,18 @@ braid_mc_binary_protocol_step (const BraidMcBinaryConnection *conn,
     refuse_too_large (&x);
   else if (request.problem != BRAID_MC_BINARY_PROBLEM_NONE)
     refuse_malformed (&x);
+  else if (has_key (x.opcode))
+    {
+      /* The command's steps (a peek for the cas, then the store, say)
+       * run under the key's lock, as memcached runs them under its item
+       * lock; nothing is written to the transport meanwhile. */
+      braid_mc_store_lock_key (store_of (&x), request.key, request.header.key_len);
+      execute (&x);
+      braid_mc_store_unlock_key (store_of (&x), request.key, request.header.key_len);
+    }
   else
     execute (&x);
+  if (by_reference != NULL)
+    conn->send_by_reference (conn->send_data, by_reference);
   return used;
 }

@@ -549,6 +549,13 @@ braid_mc_meta_execute (BraidMcServerShared *shared,
       return;
     }
   reply_start = out->len;
+  /* As memcached runs a command under its item lock, the steps of one
+   * (look up, vivify, hand out the win token, set the expiry, read the
+   * TTL and cas) happen with no other thread's command on the key in
+   * between.  What outlives the lock is outcome->value, a reference whose
+   * bytes never change. */
+  if (meta.type != BRAID_MC_META_NOOP)
+    braid_mc_store_lock_key (shared->store, meta.key, meta.key_len);
   switch (meta.type)
     {
     case BRAID_MC_META_GET:
@@ -572,6 +579,8 @@ braid_mc_meta_execute (BraidMcServerShared *shared,
       execute_debug (shared, &meta, out);
       break;
     }
+  if (meta.type != BRAID_MC_META_NOOP)
+    braid_mc_store_unlock_key (shared->store, meta.key, meta.key_len);
   if (meta.opaque_too_long)
     take_back_for_long_opaque (out, reply_start, outcome);
 }

@@ -159,8 +159,11 @@ append_data_block (BraidMcServerProtocol *self, BraidMcItem *item)
   }
 }
 
+/* @item is held by a reference, its key's lock released: its key, flags
+ * and value do not change any more, but its cas may, so the caller read
+ * @cas under the lock. */
 static void
-append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
+append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas, guint64 cas)
 {
   gsize klen, vlen;
   const guint8 *key = braid_mc_item_get_key (item, &klen);
@@ -170,7 +173,7 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas)
   g_string_append_len (self->out, (const gchar *) key, (gssize) klen);
   g_string_append_printf (self->out, " %u %" G_GSIZE_FORMAT, braid_mc_item_get_flags (item), vlen);
   if (with_cas)
-    g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, braid_mc_item_get_cas (item));
+    g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, cas);
   g_string_append (self->out, "\r\n");
   append_data_block (self, item);
 }
@@ -190,7 +193,8 @@ continue_retrieval (BraidMcServerProtocol *self)
   view.keys = g_bytes_get_data (r->keys, &view.keys_len);
   while (braid_mc_command_next_key (&view, &r->offset, &key, &key_len))
     {
-      BraidMcItem *item;
+      g_autoptr(BraidMcItem) item = NULL;
+      guint64 cas = 0;
 
       if (key_len > BRAID_MC_KEY_MAX)
         {
@@ -199,11 +203,20 @@ continue_retrieval (BraidMcServerProtocol *self)
           g_clear_pointer (&self->retrieval, retrieval_free);
           return TRUE;
         }
+      /* One key's lock at a time, and none while writing: the reply
+       * holds its own reference to the item. */
+      braid_mc_store_lock_key (store, key, key_len);
       item = r->touch ? braid_mc_store_gat (store, key, key_len, r->exptime)
-                                   : braid_mc_store_get (store, key, key_len);
+                      : braid_mc_store_get (store, key, key_len);
+      if (item != NULL)
+        {
+          braid_mc_item_ref (item);
+          cas = braid_mc_item_get_cas (item);
+        }
+      braid_mc_store_unlock_key (store, key, key_len);
 
       if (item != NULL && !r->doomed)
-        append_value (self, item, r->with_cas);
+        append_value (self, item, r->with_cas, cas);
       if (over_output_limit (self))
         return FALSE;
     }
@@ -367,7 +380,15 @@ do_shutdown (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
   return FALSE;
 }
 
-/* Executes one command; returns FALSE when the connection is to close. */
+/* Executes one command; returns FALSE when the connection is to close.
+ *
+ * The store may be shared with other reactor threads.  A command whose
+ * store work is one call (set, delete, incr, touch…) is atomic as it is:
+ * the store takes the key's lock for the call.  A get holds each key's
+ * lock while it looks the item up and reads its cas, one key at a time,
+ * and writes the value after releasing it, holding a reference; the meta
+ * commands lock their key in braid_mc_meta_execute.  Stats, flush_all and
+ * cache_memlimit run under no key lock, as the store requires. */
 static gboolean
 execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {

@@ -14,7 +14,26 @@ G_BEGIN_DECLS
  * to collide under a fixed hash do not collide here. */
 guint braid_mc_store_hash_key (BraidMcStore *store, const guint8 *key, gsize len);
 
-/* ---- the meta protocol ---- */
+/* What the tests look at of one shard (0 ≤ @index < n_shards), read
+ * under its lock: the index's size, the LRU's length, the bytes counted
+ * and the sum of the linked items' sizes (the two pairs agree unless the
+ * store is broken), and the shard's budget. */
+typedef struct {
+  guint n_items;
+  guint lru_length;
+  gsize used;
+  gsize sum_of_sizes;
+  gsize limit;
+} BraidMcShardInfo;
+
+void braid_mc_store_get_shard_info (BraidMcStore *store, guint index, BraidMcShardInfo *info);
+/* The shard @key lives in. */
+guint braid_mc_store_shard_of_key (BraidMcStore *store, const guint8 *key, gsize len);
+
+/* ---- the meta protocol ----
+ *
+ * The functions on an item (bump, set_expiry, get_ttl, the marks…) need
+ * its key's lock held, as the item itself does. */
 
 typedef enum {
   BRAID_MC_ITEM_MARK_FETCHED = 1 << 0,
@@ -25,7 +44,8 @@ typedef enum {
 
 /* Adds one to the BraidMcStats counter at @stat_offset
  * (G_STRUCT_OFFSET (BraidMcStats, get_hits), say): the meta commands
- * count differently from the classic ones, as memcached 1.6.18 does. */
+ * count differently from the classic ones, as memcached 1.6.18 does.
+ * An atomic add to store-wide counters: needs no lock. */
 void braid_mc_store_count (BraidMcStore *store, gsize stat_offset);
 
 /* (transfer none) (nullable): the live item under @key, counting nothing
@@ -87,10 +107,10 @@ BraidMcStoreResult braid_mc_store_meta_arith (BraidMcStore *store, const guint8 
                                               BraidMcArithMode mode, guint64 delta, guint64 cas,
                                               guint64 *value, BraidMcItem **item);
 
-/* The cas unique the store gave last: right after a store or an incr
- * succeeded, the new item's, even if it expired at once (an exptime in
- * the past), whose cas memcached still reports (the binary protocol's
- * replies carry it). */
-guint64 braid_mc_store_get_last_cas (BraidMcStore *store);
+/* The cas unique the store gave last in @key's shard: with @key's lock
+ * held since a store or an incr on @key succeeded, the new item's, even
+ * if it expired at once (an exptime in the past), whose cas memcached
+ * still reports (the binary protocol's replies carry it). */
+guint64 braid_mc_store_get_last_cas (BraidMcStore *store, const guint8 *key, gsize key_len);
 
 G_END_DECLS

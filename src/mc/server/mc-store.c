@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -16,6 +17,16 @@
 /* Items checked at the LRU tail for expiry on each store: reclaiming
  * expired memory costs O(1) per request, never a scan of the store. */
 #define TAIL_RECLAIM_CHECKS 5
+
+/* A shard's share of the limit must hold one item of item_size_max:
+ * memcached's nominal size leaves out the item's header here, the
+ * allocator's rounding (a page, for a value served by mmap) and the
+ * index's cost, which this margin covers with room to spare. */
+#define SHARD_SLACK (64 * 1024)
+#define MAX_SHARDS 1024
+
+#define N_STATS (sizeof (BraidMcStats) / sizeof (guint64))
+G_STATIC_ASSERT (sizeof (BraidMcStats) == N_STATS * sizeof (guint64));
 
 /* A key as the index sees it.  The hash is computed by the store, with
  * its seed, when the view is made: GHashTable's hash function gets no
@@ -33,7 +44,10 @@ typedef struct {
 struct _BraidMcItem
 {
   KeyView view;                /* first: the hash table's key points here */
-  gatomicrefcount ref_count;   /* the store's (while linked) and replies' */
+  /* The store's (while linked) and replies', which may drop theirs on
+   * any thread.  C11 atomics rather than gatomicrefcount: the same
+   * operations, but inline, so ThreadSanitizer sees them. */
+  atomic_uint ref_count;
   BraidMcItem *prev, *next;    /* LRU: head is the most recently used */
   gint64 expires;              /* store µs; 0 never */
   gint64 stored_at;            /* store µs */
@@ -51,25 +65,49 @@ struct _BraidMcItem
   guint8 data[];               /* key, '\0', value, "\r\n" */
 };
 
+/* One lock's worth of the store: everything here but the lock is read
+ * and written only with @lock held.  Items live in the shard their key
+ * hashes to, and their mutable fields (expiry, LRU links, marks, cas) are
+ * the shard's too. */
+typedef struct
+{
+  GMutex lock;
+  GHashTable *index;           /* KeyView* → BraidMcItem* (a reference) */
+  BraidMcItem *lru_head, *lru_tail;
+  gsize used;
+  gsize limit;                 /* this shard's share of limit_bytes */
+  guint64 last_cas;            /* the cas given last to an item here */
+  BraidMcStats stats;          /* curr_items and bytes unused: see index, used */
+} Shard;
+
 struct _BraidMcStore
 {
   /* (unowned) (nullable): a weak pointer.  The store is shared by
    * connections, which the reactor owns through their transports: a
    * strong reference here would be a cycle that no teardown order breaks.
-   * Once the reactor is gone, the clock stops at its last reading. */
+   * Once the reactor is gone, the clock stops at its last reading.  Its
+   * clock must be safe to read from every thread that uses the store
+   * (the GLib reactor's is; the fake reactor's is not). */
   BraidReactor *reactor;
-  gint64 last_now_us, last_real_us;
-  BraidMcStoreSettings settings;
-  GHashTable *index;           /* KeyView* → BraidMcItem* (a reference) */
+  /* The cached clock, read and written from any thread. */
+  _Atomic gint64 last_now_us, last_real_us;
+  _Atomic gint64 time_offset_us;       /* debugtime */
+  BraidMcStoreSettings settings;       /* n_shards as used; limit_bytes as set last */
   guint64 hash_seed;           /* keyed hash: chosen keys cannot collide on purpose */
-  BraidMcItem *lru_head, *lru_tail;
-  gsize used;
-  guint64 next_cas;
-  guint64 oldest_cas;          /* flush_all now: items with smaller cas are gone */
-  gint64 flush_at;             /* flush_all N: items stored before this are gone, from then on */
-  gint64 time_offset_us;       /* debugtime */
-  BraidMcStats stats;
+  guint n_shards;
+  Shard *shards;
+  _Atomic guint64 next_cas;            /* the last cas given, store-wide */
+  _Atomic guint64 oldest_cas;  /* flush_all now: items with smaller cas are gone */
+  _Atomic gint64 flush_at;     /* flush_all N: items stored before this are gone, from then on */
+  /* Counters that belong to no key (flush_all, the meta commands'
+   * braid_mc_store_count): atomic adds, summed into get_stats. */
+  _Atomic guint64 counts[N_STATS];
 };
+
+/* The shard whose lock this thread holds through braid_mc_store_lock_key
+ * (NULL: none).  A store function on a key in that shard runs without
+ * locking again; any other locks the key's shard for the call. */
+static _Thread_local Shard *held_shard;
 
 /* XXH3 keyed with a per-store random seed: keys chosen to collide under
  * a fixed hash (DJB2's "Ez"/"FY" blocks, say) spread like any others. */
@@ -87,6 +125,120 @@ braid_mc_store_hash_key (BraidMcStore *store, const guint8 *key, gsize len)
   g_return_val_if_fail (store != NULL, 0);
   return make_view (store, key, len).hash;
 }
+
+/* The hash's high bits pick the shard (multiply-shift): the index inside
+ * the shard uses all of them modulo a prime, so the two do not fight. */
+static Shard *
+shard_of_hash (BraidMcStore *store, guint hash)
+{
+  return &store->shards[((guint64) hash * store->n_shards) >> 32];
+}
+
+static Shard *
+shard_of_item (BraidMcStore *store, BraidMcItem *item)
+{
+  return shard_of_hash (store, item->view.hash);
+}
+
+guint
+braid_mc_store_shard_of_key (BraidMcStore *store, const guint8 *key, gsize len)
+{
+  g_return_val_if_fail (store != NULL, 0);
+  return (guint) (shard_of_hash (store, make_view (store, key, len).hash) - store->shards);
+}
+
+/* GLib's GMutex is a futex of its own on Linux, which ThreadSanitizer
+ * does not see: under TSan, each lock and unlock also tells it about the
+ * happens-before edge the mutex makes. */
+#if defined(__SANITIZE_THREAD__)
+# define BRAID_TSAN 1
+#elif defined(__has_feature)
+# if __has_feature(thread_sanitizer)
+#  define BRAID_TSAN 1
+# endif
+#endif
+#ifdef BRAID_TSAN
+void __tsan_acquire (void *addr);
+void __tsan_release (void *addr);
+#endif
+
+static inline void
+shard_lock (Shard *shard)
+{
+  g_mutex_lock (&shard->lock);
+#ifdef BRAID_TSAN
+  __tsan_acquire (&shard->lock);
+#endif
+}
+
+static inline void
+shard_unlock (Shard *shard)
+{
+#ifdef BRAID_TSAN
+  __tsan_release (&shard->lock);
+#endif
+  g_mutex_unlock (&shard->lock);
+}
+
+/* Locks @shard for one call unless this thread holds it already (its
+ * caller's key lock); returns whether it locked.  Locking a second shard
+ * while holding a key lock could deadlock against a thread doing the
+ * reverse: a critical, as any other misuse of the locks. */
+static gboolean
+shard_enter (Shard *shard)
+{
+  if (held_shard == shard)
+    return FALSE;
+  if (held_shard != NULL)
+    g_log (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "braid_mc_store: a call on one key while holding another key's lock");
+  shard_lock (shard);
+  return TRUE;
+}
+
+static void
+shard_leave (Shard *shard, gboolean locked)
+{
+  if (locked)
+    shard_unlock (shard);
+}
+
+void
+braid_mc_store_lock_key (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (key != NULL || key_len == 0);
+  g_return_if_fail (held_shard == NULL);
+
+  Shard *shard = shard_of_hash (store, make_view (store, key, key_len).hash);
+
+  shard_lock (shard);
+  held_shard = shard;
+}
+
+void
+braid_mc_store_unlock_key (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (key != NULL || key_len == 0);
+
+  Shard *shard = shard_of_hash (store, make_view (store, key, key_len).hash);
+
+  g_return_if_fail (held_shard == shard);
+  held_shard = NULL;
+  shard_unlock (shard);
+}
+
+/* A whole-store function may not run under a key lock: it would take
+ * that shard's lock again.  (g_log, not g_critical: with structured
+ * logging only g_log's criticals reach g_test_expect_message.) */
+#define RETURN_IF_KEY_LOCK_HELD(val) \
+  G_STMT_START { \
+    if (held_shard != NULL) \
+      { \
+        g_log (G_LOG_DOMAIN, G_LOG_LEVEL_CRITICAL, "%s: called while holding a key lock", G_STRFUNC); \
+        return val; \
+      } \
+  } G_STMT_END
 
 static guint
 key_hash (gconstpointer p)
@@ -114,6 +266,25 @@ random_seed (void)
   return seed != 0 ? seed : 1;
 }
 
+/* As many shards as asked, but each must hold an item of item_size_max. */
+static guint
+usable_shards (const BraidMcStoreSettings *settings)
+{
+  gsize fit = settings->limit_bytes / (settings->item_size_max + SHARD_SLACK);
+  guint n = MAX (settings->n_shards, 1);
+
+  n = MIN (n, MAX_SHARDS);
+  return (guint) MAX (MIN ((gsize) n, fit), 1);
+}
+
+/* Shard @i's share of @limit: the first ones take the remainder, so the
+ * shares add up to @limit exactly. */
+static gsize
+shard_limit (BraidMcStore *store, gsize limit, guint i)
+{
+  return limit / store->n_shards + (i < limit % store->n_shards ? 1 : 0);
+}
+
 BraidMcStore *
 braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings)
 {
@@ -127,7 +298,17 @@ braid_mc_store_new (BraidReactor *reactor, const BraidMcStoreSettings *settings)
   g_object_add_weak_pointer (G_OBJECT (reactor), (gpointer *) &store->reactor);
   store->settings = settings != NULL ? *settings : defaults;
   store->hash_seed = store->settings.hash_seed != 0 ? store->settings.hash_seed : random_seed ();
-  store->index = g_hash_table_new_full (key_hash, key_equal, NULL, (GDestroyNotify) braid_mc_item_unref);
+  store->n_shards = usable_shards (&store->settings);
+  store->settings.n_shards = store->n_shards;
+  store->shards = g_new0 (Shard, store->n_shards);
+  for (guint i = 0; i < store->n_shards; i++)
+    {
+      Shard *shard = &store->shards[i];
+
+      g_mutex_init (&shard->lock);
+      shard->index = g_hash_table_new_full (key_hash, key_equal, NULL, (GDestroyNotify) braid_mc_item_unref);
+      shard->limit = shard_limit (store, store->settings.limit_bytes, i);
+    }
   return store;
 }
 
@@ -136,7 +317,12 @@ braid_mc_store_free (BraidMcStore *store)
 {
   if (store == NULL)
     return;
-  g_hash_table_unref (store->index);
+  for (guint i = 0; i < store->n_shards; i++)
+    {
+      g_hash_table_unref (store->shards[i].index);
+      g_mutex_clear (&store->shards[i].lock);
+    }
+  g_free (store->shards);
   if (store->reactor != NULL)
     g_object_remove_weak_pointer (G_OBJECT (store->reactor), (gpointer *) &store->reactor);
   g_free (store);
@@ -155,29 +341,89 @@ braid_mc_store_get_stats (BraidMcStore *store, BraidMcStats *stats)
 {
   g_return_if_fail (store != NULL);
   g_return_if_fail (stats != NULL);
-  store->stats.curr_items = g_hash_table_size (store->index);
-  store->stats.bytes = store->used;
-  *stats = store->stats;
+  RETURN_IF_KEY_LOCK_HELD ();
+
+  guint64 *sum = (guint64 *) stats;
+
+  memset (stats, 0, sizeof *stats);
+  for (guint i = 0; i < N_STATS; i++)
+    sum[i] = atomic_load_explicit (&store->counts[i], memory_order_relaxed);
+  /* One shard at a time: under traffic the sum is of moments a little
+   * apart, as memcached's per-thread counters are. */
+  for (guint s = 0; s < store->n_shards; s++)
+    {
+      Shard *shard = &store->shards[s];
+      const guint64 *counters = (const guint64 *) &shard->stats;
+
+      shard_lock (shard);
+      for (guint i = 0; i < N_STATS; i++)
+        sum[i] += counters[i];
+      stats->curr_items += g_hash_table_size (shard->index);
+      stats->bytes += shard->used;
+      shard_unlock (shard);
+    }
 }
 
 void
 braid_mc_store_reset_stats (BraidMcStore *store)
 {
-  guint64 total_items;
-
   g_return_if_fail (store != NULL);
-  /* What describes the items stored now survives, as in memcached. */
-  total_items = store->stats.total_items;
-  memset (&store->stats, 0, sizeof store->stats);
-  store->stats.total_items = total_items;
+  RETURN_IF_KEY_LOCK_HELD ();
+
+  for (guint i = 0; i < N_STATS; i++)
+    atomic_store_explicit (&store->counts[i], 0, memory_order_relaxed);
+  for (guint s = 0; s < store->n_shards; s++)
+    {
+      Shard *shard = &store->shards[s];
+      guint64 total_items;
+
+      /* What describes the items stored now survives, as in memcached. */
+      shard_lock (shard);
+      total_items = shard->stats.total_items;
+      memset (&shard->stats, 0, sizeof shard->stats);
+      shard->stats.total_items = total_items;
+      shard_unlock (shard);
+    }
 }
 
 guint
 braid_mc_store_get_n_items (BraidMcStore *store)
 {
   g_return_val_if_fail (store != NULL, 0);
+  RETURN_IF_KEY_LOCK_HELD (0);
 
-  return g_hash_table_size (store->index);
+  guint n = 0;
+
+  for (guint s = 0; s < store->n_shards; s++)
+    {
+      shard_lock (&store->shards[s]);
+      n += g_hash_table_size (store->shards[s].index);
+      shard_unlock (&store->shards[s]);
+    }
+  return n;
+}
+
+void
+braid_mc_store_get_shard_info (BraidMcStore *store, guint index, BraidMcShardInfo *info)
+{
+  g_return_if_fail (store != NULL);
+  g_return_if_fail (index < store->n_shards);
+  g_return_if_fail (info != NULL);
+  RETURN_IF_KEY_LOCK_HELD ();
+
+  Shard *shard = &store->shards[index];
+
+  memset (info, 0, sizeof *info);
+  shard_lock (shard);
+  info->n_items = g_hash_table_size (shard->index);
+  info->used = shard->used;
+  info->limit = shard->limit;
+  for (BraidMcItem *item = shard->lru_head; item != NULL; item = item->next)
+    {
+      info->lru_length++;
+      info->sum_of_sizes += item->size;
+    }
+  shard_unlock (shard);
 }
 
 /* ---- time ---- */
@@ -187,9 +433,17 @@ braid_mc_store_now (BraidMcStore *store)
 {
   g_return_val_if_fail (store != NULL, 0);
 
-  if (store->reactor != NULL)
-    store->last_now_us = braid_reactor_now (store->reactor);
-  return store->last_now_us + store->time_offset_us;
+  BraidReactor *reactor = store->reactor;
+  gint64 now;
+
+  if (reactor != NULL)
+    {
+      now = braid_reactor_now (reactor);
+      atomic_store_explicit (&store->last_now_us, now, memory_order_relaxed);
+    }
+  else
+    now = atomic_load_explicit (&store->last_now_us, memory_order_relaxed);
+  return now + atomic_load_explicit (&store->time_offset_us, memory_order_relaxed);
 }
 
 gint64
@@ -197,9 +451,17 @@ braid_mc_store_real_seconds (BraidMcStore *store)
 {
   g_return_val_if_fail (store != NULL, 0);
 
-  if (store->reactor != NULL)
-    store->last_real_us = braid_reactor_real_time (store->reactor);
-  return (store->last_real_us + store->time_offset_us) / G_USEC_PER_SEC;
+  BraidReactor *reactor = store->reactor;
+  gint64 real;
+
+  if (reactor != NULL)
+    {
+      real = braid_reactor_real_time (reactor);
+      atomic_store_explicit (&store->last_real_us, real, memory_order_relaxed);
+    }
+  else
+    real = atomic_load_explicit (&store->last_real_us, memory_order_relaxed);
+  return (real + atomic_load_explicit (&store->time_offset_us, memory_order_relaxed)) / G_USEC_PER_SEC;
 }
 
 void
@@ -207,7 +469,7 @@ braid_mc_store_add_time (BraidMcStore *store, gint64 seconds)
 {
   g_return_if_fail (store != NULL);
 
-  store->time_offset_us += seconds * G_USEC_PER_SEC;
+  atomic_fetch_add_explicit (&store->time_offset_us, seconds * G_USEC_PER_SEC, memory_order_relaxed);
 }
 
 /* memcached's realtime(): 0 never; negative already expired; up to 30
@@ -241,46 +503,73 @@ is_expired (BraidMcStore *store, BraidMcItem *item)
 static gboolean
 is_flushed (BraidMcStore *store, BraidMcItem *item)
 {
-  if (item->cas < store->oldest_cas)
+  gint64 flush_at = atomic_load_explicit (&store->flush_at, memory_order_relaxed);
+
+  if (item->cas < atomic_load_explicit (&store->oldest_cas, memory_order_relaxed))
     return TRUE;
-  return store->flush_at != 0 && store->flush_at <= braid_mc_store_now (store) &&
-         item->stored_at < store->flush_at;
+  return flush_at != 0 && flush_at <= braid_mc_store_now (store) && item->stored_at < flush_at;
 }
 
 /* ---- LRU ---- */
 
 static void
-lru_unlink (BraidMcStore *store, BraidMcItem *item)
+lru_unlink (Shard *shard, BraidMcItem *item)
 {
   if (item->prev != NULL)
     item->prev->next = item->next;
   else
-    store->lru_head = item->next;
+    shard->lru_head = item->next;
   if (item->next != NULL)
     item->next->prev = item->prev;
   else
-    store->lru_tail = item->prev;
+    shard->lru_tail = item->prev;
   item->prev = item->next = NULL;
 }
 
 static void
-lru_push_head (BraidMcStore *store, BraidMcItem *item)
+lru_push_head (Shard *shard, BraidMcItem *item)
 {
   item->prev = NULL;
-  item->next = store->lru_head;
-  if (store->lru_head != NULL)
-    store->lru_head->prev = item;
-  store->lru_head = item;
-  if (store->lru_tail == NULL)
-    store->lru_tail = item;
+  item->next = shard->lru_head;
+  if (shard->lru_head != NULL)
+    shard->lru_head->prev = item;
+  shard->lru_head = item;
+  if (shard->lru_tail == NULL)
+    shard->lru_tail = item;
 }
 
 static void
-unlink_item (BraidMcStore *store, BraidMcItem *item)
+lru_bump (Shard *shard, BraidMcItem *item)
 {
-  lru_unlink (store, item);
-  store->used -= item->size;
-  g_hash_table_remove (store->index, &item->view);  /* frees it */
+  lru_unlink (shard, item);
+  lru_push_head (shard, item);
+}
+
+/* Drops the shard's reference: an item a reply holds lives on, unlinked. */
+static void
+unlink_item (Shard *shard, BraidMcItem *item)
+{
+  lru_unlink (shard, item);
+  shard->used -= item->size;
+  g_hash_table_remove (shard->index, &item->view);  /* unrefs it */
+}
+
+/* Whether only the store holds @item (with its shard locked, nobody else
+ * can take a reference: only one held already can be copied).  Acquire:
+ * a reply that just dropped its reference has finished reading. */
+static gboolean
+sole_reference (BraidMcItem *item)
+{
+  return atomic_load_explicit (&item->ref_count, memory_order_acquire) == 1;
+}
+
+/* A new cas, unique and increasing store-wide; the shard remembers it
+ * for braid_mc_store_get_last_cas. */
+static guint64
+next_cas (BraidMcStore *store, Shard *shard)
+{
+  shard->last_cas = atomic_fetch_add_explicit (&store->next_cas, 1, memory_order_relaxed) + 1;
+  return shard->last_cas;
 }
 
 /* ---- items ---- */
@@ -292,7 +581,7 @@ item_new (BraidMcStore *store, const guint8 *key, gsize key_len, guint32 flags,
   BraidMcItem *item = g_malloc (sizeof (BraidMcItem) + key_len + 1 + value_len + 2);
 
   memset (item, 0, sizeof *item);
-  g_atomic_ref_count_init (&item->ref_count);
+  atomic_init (&item->ref_count, 1);
   memcpy (item->data, key, key_len);
   item->data[key_len] = '\0';
   item->view = make_view (store, item->data, key_len);
@@ -317,7 +606,7 @@ BraidMcItem *
 braid_mc_item_ref (BraidMcItem *item)
 {
   g_return_val_if_fail (item != NULL, NULL);
-  g_atomic_ref_count_inc (&item->ref_count);
+  atomic_fetch_add_explicit (&item->ref_count, 1, memory_order_relaxed);
   return item;
 }
 
@@ -325,7 +614,9 @@ void
 braid_mc_item_unref (BraidMcItem *item)
 {
   g_return_if_fail (item != NULL);
-  if (g_atomic_ref_count_dec (&item->ref_count))
+  /* release: this thread's reads of the item happen before the free;
+   * acquire: the free happens after every other thread's */
+  if (atomic_fetch_sub_explicit (&item->ref_count, 1, memory_order_acq_rel) == 1)
     g_free (item);
 }
 
@@ -373,36 +664,36 @@ braid_mc_item_get_cas (BraidMcItem *item)
 
 /* Finds a live item: expired and flushed ones are unlinked on sight. */
 static BraidMcItem *
-find_live (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean count_get)
+find_live (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean count_get)
 {
   KeyView probe = make_view (store, key, key_len);
-  BraidMcItem *item = g_hash_table_lookup (store->index, &probe);
+  BraidMcItem *item = g_hash_table_lookup (shard->index, &probe);
 
   if (item == NULL)
     return NULL;
   if (is_flushed (store, item))
     {
       if (count_get)
-        store->stats.get_flushed++;
-      unlink_item (store, item);
+        shard->stats.get_flushed++;
+      unlink_item (shard, item);
       return NULL;
     }
   if (is_expired (store, item))
     {
       if (count_get)
-        store->stats.get_expired++;
+        shard->stats.get_expired++;
       if (!item->fetched)
-        store->stats.expired_unfetched++;
-      unlink_item (store, item);
+        shard->stats.expired_unfetched++;
+      unlink_item (shard, item);
       return NULL;
     }
   return item;
 }
 
 static void
-reclaim_tail (BraidMcStore *store)
+reclaim_tail (BraidMcStore *store, Shard *shard)
 {
-  BraidMcItem *item = store->lru_tail;
+  BraidMcItem *item = shard->lru_tail;
 
   for (guint i = 0; i < TAIL_RECLAIM_CHECKS && item != NULL; i++)
     {
@@ -411,9 +702,9 @@ reclaim_tail (BraidMcStore *store)
       if (is_expired (store, item) || is_flushed (store, item))
         {
           if (!item->fetched && is_expired (store, item))
-            store->stats.expired_unfetched++;
-          store->stats.reclaimed++;
-          unlink_item (store, item);
+            shard->stats.expired_unfetched++;
+          shard->stats.reclaimed++;
+          unlink_item (shard, item);
         }
       item = prev;
     }
@@ -421,19 +712,19 @@ reclaim_tail (BraidMcStore *store)
 
 /* Makes room for @size bytes; FALSE if it cannot (or must not evict). */
 static gboolean
-make_room (BraidMcStore *store, gsize size)
+make_room (BraidMcStore *store, Shard *shard, gsize size, gboolean evict)
 {
-  reclaim_tail (store);
-  while (store->used + size > store->settings.limit_bytes)
+  reclaim_tail (store, shard);
+  while (shard->used + size > shard->limit)
     {
-      BraidMcItem *victim = store->lru_tail;
+      BraidMcItem *victim = shard->lru_tail;
 
-      if (victim == NULL || !store->settings.evict)
+      if (victim == NULL || !evict)
         return FALSE;
-      store->stats.evictions++;
+      shard->stats.evictions++;
       if (!victim->fetched)
-        store->stats.evicted_unfetched++;
-      unlink_item (store, victim);
+        shard->stats.evicted_unfetched++;
+      unlink_item (shard, victim);
     }
   return TRUE;
 }
@@ -449,78 +740,77 @@ nominal_size (BraidMcStore *store, gsize key_len, guint32 flags, gsize value_len
 }
 
 static BraidMcStoreResult
-link_item (BraidMcStore *store, BraidMcItem *item, BraidMcItem *old)
+link_item (BraidMcStore *store, Shard *shard, BraidMcItem *item, BraidMcItem *old)
 {
   gsize old_size = old != NULL ? old->size : 0;
 
   if (nominal_size (store, item->view.len, item->flags, item->value_len) > store->settings.item_size_max)
     {
-      store->stats.store_too_large++;
+      shard->stats.store_too_large++;
       braid_mc_item_unref (item);
       return BRAID_MC_STORE_RESULT_TOO_LARGE;
     }
-  if (item->size > store->settings.limit_bytes ||
-      (!store->settings.evict && store->used - old_size + item->size > store->settings.limit_bytes))
+  if (item->size > shard->limit ||
+      (!store->settings.evict && shard->used - old_size + item->size > shard->limit))
     {
-      store->stats.store_no_memory++;
+      shard->stats.store_no_memory++;
       braid_mc_item_unref (item);
       return BRAID_MC_STORE_RESULT_NO_MEMORY;
     }
   if (old != NULL)
-    unlink_item (store, old);
-  make_room (store, item->size);
-  item->cas = ++store->next_cas;
+    unlink_item (shard, old);
+  make_room (store, shard, item->size, store->settings.evict);
+  item->cas = next_cas (store, shard);
   item->stored_at = braid_mc_store_now (store);
   item->accessed_at = item->stored_at;
-  g_hash_table_insert (store->index, &item->view, item);
-  lru_push_head (store, item);
-  store->used += item->size;
-  store->stats.total_items++;
+  g_hash_table_insert (shard->index, &item->view, item);
+  lru_push_head (shard, item);
+  shard->used += item->size;
+  shard->stats.total_items++;
   return BRAID_MC_STORE_RESULT_STORED;
 }
 
-BraidMcItem *
-braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
+static BraidMcItem *
+get_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (key != NULL || key_len == 0, NULL);
 
-  BraidMcItem *item = find_live (store, key, key_len, TRUE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, TRUE);
 
-  store->stats.cmd_get++;
+  shard->stats.cmd_get++;
   if (item == NULL)
     {
-      store->stats.get_misses++;
+      shard->stats.get_misses++;
       return NULL;
     }
-  store->stats.get_hits++;
+  shard->stats.get_hits++;
   item->fetched = TRUE;
   item->accessed_at = braid_mc_store_now (store);
-  lru_unlink (store, item);
-  lru_push_head (store, item);
+  lru_bump (shard, item);
   return item;
 }
 
-BraidMcItem *
-braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
+static BraidMcItem *
+gat_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gint64 exptime)
 {
   g_return_val_if_fail (store != NULL, NULL);
 
-  BraidMcItem *item = braid_mc_store_get (store, key, key_len);
+  BraidMcItem *item = get_locked (store, shard, key, key_len);
 
-  store->stats.cmd_touch++;
+  shard->stats.cmd_touch++;
   if (item == NULL)
     {
-      store->stats.touch_misses++;
+      shard->stats.touch_misses++;
       return NULL;
     }
-  store->stats.touch_hits++;
+  shard->stats.touch_hits++;
   item->expires = expiry_time (store, exptime);
   return item;
 }
 
-BraidMcStoreResult
-braid_mc_store_store (BraidMcStore *store,
+static BraidMcStoreResult
+store_locked (BraidMcStore *store, Shard *shard,
                       BraidMcStoreMode mode,
                       const guint8 *key, gsize key_len,
                       guint32 flags, gint64 exptime,
@@ -532,18 +822,17 @@ braid_mc_store_store (BraidMcStore *store,
   g_return_val_if_fail (value != NULL || value_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_return_val_if_fail (braid_mc_store_mode_name (mode) != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
 
-  BraidMcItem *old = find_live (store, key, key_len, FALSE);
+  BraidMcItem *old = find_live (store, shard, key, key_len, FALSE);
   BraidMcItem *item;
 
-  store->stats.cmd_set++;
+  shard->stats.cmd_set++;
   switch (mode)
     {
     case BRAID_MC_STORE_MODE_ADD:
       if (old != NULL)
         {
           /* memcached bumps the existing item on a failed add. */
-          lru_unlink (store, old);
-          lru_push_head (store, old);
+          lru_bump (shard, old);
           return BRAID_MC_STORE_RESULT_NOT_STORED;
         }
       break;
@@ -556,15 +845,15 @@ braid_mc_store_store (BraidMcStore *store,
     case BRAID_MC_STORE_MODE_CAS:
       if (old == NULL)
         {
-          store->stats.cas_misses++;
+          shard->stats.cas_misses++;
           return BRAID_MC_STORE_RESULT_NOT_FOUND;
         }
       if (old->cas != cas)
         {
-          store->stats.cas_badval++;
+          shard->stats.cas_badval++;
           return BRAID_MC_STORE_RESULT_EXISTS;
         }
-      store->stats.cas_hits++;
+      shard->stats.cas_hits++;
       break;
     default:
       break;
@@ -596,32 +885,25 @@ braid_mc_store_store (BraidMcStore *store,
       if (value_len > 0)
         memcpy (item_value (item), value, value_len);
     }
-  return link_item (store, item, old);
+  return link_item (store, shard, item, old);
 }
 
-guint64
-braid_mc_store_get_last_cas (BraidMcStore *store)
-{
-  g_return_val_if_fail (store != NULL, 0);
 
-  return store->next_cas;
-}
-
-BraidMcStoreResult
-braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
+static BraidMcStoreResult
+delete_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
   g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
-  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
   if (item == NULL)
     {
-      store->stats.delete_misses++;
+      shard->stats.delete_misses++;
       return BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
-  store->stats.delete_hits++;
-  unlink_item (store, item);
+  shard->stats.delete_hits++;
+  unlink_item (shard, item);
   return BRAID_MC_STORE_RESULT_DELETED;
 }
 
@@ -648,8 +930,8 @@ parse_counter (BraidMcItem *item, guint64 *out)
   return TRUE;
 }
 
-BraidMcStoreResult
-braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+static BraidMcStoreResult
+arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len,
                       BraidMcArithMode mode, guint64 delta, guint64 *result)
 {
   g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
@@ -657,7 +939,7 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
   g_return_val_if_fail (result != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   gboolean incr = mode == BRAID_MC_ARITH_MODE_INCR;
-  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
   guint64 value;
   gchar digits[24];
   gsize n;
@@ -665,9 +947,9 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
   if (item == NULL)
     {
       if (incr)
-        store->stats.incr_misses++;
+        shard->stats.incr_misses++;
       else
-        store->stats.decr_misses++;
+        shard->stats.decr_misses++;
       return BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
   if (!parse_counter (item, &value))
@@ -675,27 +957,26 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
   if (incr)
     {
       value += delta;  /* wraps at 2^64, as memcached */
-      store->stats.incr_hits++;
+      shard->stats.incr_hits++;
     }
   else
     {
       value = delta > value ? 0 : value - delta;
-      store->stats.decr_hits++;
+      shard->stats.decr_hits++;
     }
   *result = value;
   n = (gsize) g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, value);
 
   /* In place only while nothing but the store holds the item: a reply on
    * its way to a client keeps the bytes it was given. */
-  if (n <= item->value_len && g_atomic_ref_count_compare (&item->ref_count, 1))
+  if (n <= item->value_len && sole_reference (item))
     {
       /* In place, padded with spaces: the length stays (memcached does
        * the same, so "18446744073709551615" + 1 reads "0" + 19 spaces). */
       memcpy (item_value (item), digits, n);
       memset (item_value (item) + n, ' ', item->value_len - n);
-      item->cas = ++store->next_cas;
-      lru_unlink (store, item);
-      lru_push_head (store, item);
+      item->cas = next_cas (store, shard);
+      lru_bump (shard, item);
       return BRAID_MC_STORE_RESULT_STORED;
     }
   {
@@ -703,30 +984,29 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
     BraidMcStoreResult r;
 
     memcpy (item_value (grown), digits, n);
-    r = link_item (store, grown, item);
+    r = link_item (store, shard, grown, item);
     return r == BRAID_MC_STORE_RESULT_STORED ? BRAID_MC_STORE_RESULT_STORED : BRAID_MC_STORE_RESULT_NO_MEMORY;
   }
 }
 
-BraidMcStoreResult
-braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
+static BraidMcStoreResult
+touch_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gint64 exptime)
 {
   g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
-  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
-  store->stats.cmd_touch++;
+  shard->stats.cmd_touch++;
   if (item == NULL)
     {
-      store->stats.touch_misses++;
+      shard->stats.touch_misses++;
       return BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
-  store->stats.touch_hits++;
+  shard->stats.touch_hits++;
   item->expires = expiry_time (store, exptime);
   item->accessed_at = braid_mc_store_now (store);
-  lru_unlink (store, item);
-  lru_push_head (store, item);
+  lru_bump (shard, item);
   return BRAID_MC_STORE_RESULT_TOUCHED;
 }
 
@@ -735,30 +1015,42 @@ braid_mc_store_flush (BraidMcStore *store, gint64 delay)
 {
   g_return_if_fail (store != NULL);
 
-  store->stats.cmd_flush++;
+  /* No shard's lock: items are judged flushed when next looked at. */
+  atomic_fetch_add_explicit (&store->counts[G_STRUCT_OFFSET (BraidMcStats, cmd_flush) / sizeof (guint64)], 1,
+                             memory_order_relaxed);
   if (delay > 0)
     {
-      store->flush_at = expiry_time (store, delay);
+      atomic_store_explicit (&store->flush_at, expiry_time (store, delay), memory_order_relaxed);
       return;
     }
   /* Everything stored so far is gone; what is stored next is not, even
    * within the same microsecond.  As in memcached, the flush takes a cas
-   * id of its own, so the next item's cas is one higher (clients see it). */
-  store->oldest_cas = ++store->next_cas;
-  store->flush_at = 0;
+   * id of its own, so the next item's cas is one higher (clients see it).
+   * An item whose cas was taken before this one but linked after it, on
+   * another thread, is gone too: its store happened before the flush. */
+  atomic_store_explicit (&store->oldest_cas,
+                         atomic_fetch_add_explicit (&store->next_cas, 1, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+  atomic_store_explicit (&store->flush_at, 0, memory_order_relaxed);
 }
 
 void
 braid_mc_store_set_limit (BraidMcStore *store, gsize limit_bytes)
 {
   g_return_if_fail (store != NULL);
+  RETURN_IF_KEY_LOCK_HELD ();
 
-  gboolean evict = store->settings.evict;
-
+  /* A racing get_settings() may read the old limit: admin only. */
   store->settings.limit_bytes = limit_bytes;
-  store->settings.evict = TRUE;
-  make_room (store, 0);
-  store->settings.evict = evict;
+  for (guint i = 0; i < store->n_shards; i++)
+    {
+      Shard *shard = &store->shards[i];
+
+      shard_lock (shard);
+      shard->limit = shard_limit (store, limit_bytes, i);
+      make_room (store, shard, 0, TRUE);
+      shard_unlock (shard);
+    }
 }
 
 /* A store time (µs) as a Unix time in seconds. */
@@ -767,6 +1059,9 @@ real_seconds_at (gint64 now, gint64 real, gint64 t)
 {
   return real + (t - now) / G_USEC_PER_SEC;
 }
+
+static gboolean foreach_in_shard (BraidMcStore *store, Shard *shard, gint64 now, gint64 real,
+                                  gboolean newest_first, BraidMcStoreItemFunc func, gpointer user_data);
 
 void
 braid_mc_store_foreach (BraidMcStore *store,
@@ -777,11 +1072,28 @@ braid_mc_store_foreach (BraidMcStore *store,
   g_return_if_fail (store != NULL);
   g_return_if_fail (func != NULL);
 
+  RETURN_IF_KEY_LOCK_HELD ();
+
   gint64 now = braid_mc_store_now (store);
   gint64 real = braid_mc_store_real_seconds (store);
   gboolean newest_first = order == BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST;
+  gboolean go_on = TRUE;
 
-  for (BraidMcItem *item = newest_first ? store->lru_head : store->lru_tail; item != NULL;
+  for (guint s = 0; s < store->n_shards && go_on; s++)
+    {
+      Shard *shard = &store->shards[s];
+
+      shard_lock (shard);
+      go_on = foreach_in_shard (store, shard, now, real, newest_first, func, user_data);
+      shard_unlock (shard);
+    }
+}
+
+static gboolean
+foreach_in_shard (BraidMcStore *store, Shard *shard, gint64 now, gint64 real, gboolean newest_first,
+                  BraidMcStoreItemFunc func, gpointer user_data)
+{
+  for (BraidMcItem *item = newest_first ? shard->lru_head : shard->lru_tail; item != NULL;
        item = newest_first ? item->next : item->prev)
     {
       BraidMcItemInfo info;
@@ -800,21 +1112,22 @@ braid_mc_store_foreach (BraidMcStore *store,
       info.expires_real = item->expires == 0 ? 0 : real_seconds_at (now, real, item->expires);
       info.accessed_real = real_seconds_at (now, real, item->accessed_at);
       if (!func (&info, user_data))
-        break;
+        return FALSE;
     }
+  return TRUE;
 }
 
-void
-braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean forget_key)
+static void
+refuse_too_large_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean forget_key)
 {
   g_return_if_fail (store != NULL);
   g_return_if_fail (key != NULL || key_len == 0);
 
-  BraidMcItem *item = forget_key ? find_live (store, key, key_len, FALSE) : NULL;
+  BraidMcItem *item = forget_key ? find_live (store, shard, key, key_len, FALSE) : NULL;
 
-  store->stats.store_too_large++;
+  shard->stats.store_too_large++;
   if (item != NULL)
-    unlink_item (store, item);
+    unlink_item (shard, item);
 }
 
 /* ---- the meta protocol (mc-store-private.h) ----
@@ -831,20 +1144,20 @@ braid_mc_store_count (BraidMcStore *store, gsize stat_offset)
   g_return_if_fail (store != NULL);
   g_return_if_fail (stat_offset + sizeof (guint64) <= sizeof (BraidMcStats));
 
-  G_STRUCT_MEMBER (guint64, &store->stats, stat_offset)++;
+  atomic_fetch_add_explicit (&store->counts[stat_offset / sizeof (guint64)], 1, memory_order_relaxed);
 }
 
-BraidMcItem *
-braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
+static BraidMcItem *
+peek_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
   g_return_val_if_fail (store != NULL, NULL);
   g_return_val_if_fail (key != NULL || key_len == 0, NULL);
 
-  return find_live (store, key, key_len, TRUE);
+  return find_live (store, shard, key, key_len, TRUE);
 }
 
-void
-braid_mc_store_bump (BraidMcStore *store, BraidMcItem *item)
+static void
+bump_locked (BraidMcStore *store, Shard *shard, BraidMcItem *item)
 {
   g_return_if_fail (store != NULL && item != NULL);
 
@@ -855,20 +1168,19 @@ braid_mc_store_bump (BraidMcStore *store, BraidMcItem *item)
    * (ITEM_UPDATE_INTERVAL), and mg's l and me's la= show it. */
   if (now - item->accessed_at >= META_ACCESS_UPDATE_INTERVAL_US)
     item->accessed_at = now;
-  lru_unlink (store, item);
-  lru_push_head (store, item);
+  lru_bump (shard, item);
 }
 
-void
-braid_mc_store_set_expiry (BraidMcStore *store, BraidMcItem *item, gint64 exptime)
+static void
+set_expiry_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item, gint64 exptime)
 {
   g_return_if_fail (store != NULL && item != NULL);
 
   item->expires = expiry_time (store, exptime);
 }
 
-gboolean
-braid_mc_store_expires_before (BraidMcStore *store, BraidMcItem *item, gint64 exptime)
+static gboolean
+expires_before_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item, gint64 exptime)
 {
   g_return_val_if_fail (store != NULL && item != NULL, FALSE);
 
@@ -887,8 +1199,8 @@ seconds_until (gint64 from, gint64 to)
   return diff > 0 ? (diff + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : -((-diff) / G_USEC_PER_SEC);
 }
 
-gint64
-braid_mc_store_get_ttl (BraidMcStore *store, BraidMcItem *item)
+static gint64
+get_ttl_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item)
 {
   g_return_val_if_fail (store != NULL && item != NULL, -1);
 
@@ -899,16 +1211,16 @@ braid_mc_store_get_ttl (BraidMcStore *store, BraidMcItem *item)
   return (gint64) (guint32) seconds_until (braid_mc_store_now (store), item->expires);
 }
 
-gint64
-braid_mc_store_get_idle (BraidMcStore *store, BraidMcItem *item)
+static gint64
+get_idle_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item)
 {
   g_return_val_if_fail (store != NULL && item != NULL, 0);
 
   return (braid_mc_store_now (store) - item->accessed_at) / G_USEC_PER_SEC;
 }
 
-gint64
-braid_mc_store_get_exp_debug (BraidMcStore *store, BraidMcItem *item)
+static gint64
+get_exp_debug_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item)
 {
   g_return_val_if_fail (store != NULL && item != NULL, -1);
 
@@ -938,8 +1250,8 @@ braid_mc_item_add_marks (BraidMcItem *item, BraidMcItemMarks marks)
   item->key_binary |= (marks & BRAID_MC_ITEM_MARK_KEY_BINARY) != 0;
 }
 
-BraidMcItem *
-braid_mc_store_vivify (BraidMcStore *store, const guint8 *key, gsize key_len,
+static BraidMcItem *
+vivify_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len,
                        const guint8 *value, gsize value_len)
 {
   g_return_val_if_fail (store != NULL, NULL);
@@ -951,7 +1263,7 @@ braid_mc_store_vivify (BraidMcStore *store, const guint8 *key, gsize key_len,
   if (value_len > 0)
     memcpy (item_value (item), value, value_len);
 
-  if (link_item (store, item, NULL) != BRAID_MC_STORE_RESULT_STORED)
+  if (link_item (store, shard, item, NULL) != BRAID_MC_STORE_RESULT_STORED)
     return NULL;  /* link_item has dropped it */
   return item;
 }
@@ -988,7 +1300,7 @@ check_cas (BraidMcItem *old, guint64 cas, gboolean may_be_stale)
 /* ms against an existing item: the new item to link (owned), or NULL
  * with *@result saying why not. */
 static BraidMcItem *
-meta_store_over (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, BraidMcItem *fresh_or_null,
+meta_store_over (BraidMcStore *store, Shard *shard, BraidMcStoreMode mode, BraidMcItem *old, BraidMcItem *fresh_or_null,
                  const guint8 *value, gsize value_len, guint64 cas, gboolean invalidate,
                  BraidMcStoreResult *result)
 {
@@ -999,13 +1311,12 @@ meta_store_over (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, B
     {
     case BRAID_MC_STORE_MODE_ADD:
       /* memcached bumps the existing item on a failed add. */
-      lru_unlink (store, old);
-      lru_push_head (store, old);
+      lru_bump (shard, old);
       return NULL;
     case BRAID_MC_STORE_MODE_CAS:
       if (check == CAS_MATCH || check == CAS_STALE)
         {
-          store->stats.cas_hits++;
+          shard->stats.cas_hits++;
           if (check == CAS_STALE)
             {
               /* A late write of an invalidated item: it stays stale, with
@@ -1016,7 +1327,7 @@ meta_store_over (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, B
             }
           return fresh_or_null;
         }
-      store->stats.cas_badval++;
+      shard->stats.cas_badval++;
       *result = BRAID_MC_STORE_RESULT_EXISTS;
       return NULL;
     case BRAID_MC_STORE_MODE_APPEND:
@@ -1034,8 +1345,8 @@ meta_store_over (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, B
     }
 }
 
-BraidMcStoreResult
-braid_mc_store_meta_store (BraidMcStore *store,
+static BraidMcStoreResult
+meta_store_locked (BraidMcStore *store, Shard *shard,
                            BraidMcStoreMode mode,
                            const guint8 *key, gsize key_len,
                            gboolean key_binary,
@@ -1049,14 +1360,14 @@ braid_mc_store_meta_store (BraidMcStore *store,
   g_return_val_if_fail (value != NULL || value_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_return_val_if_fail (cas_out != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
 
-  BraidMcItem *old = find_live (store, key, key_len, FALSE);
+  BraidMcItem *old = find_live (store, shard, key, key_len, FALSE);
   BraidMcStoreResult result = BRAID_MC_STORE_RESULT_NOT_STORED;
   BraidMcItem *item = NULL;
   gboolean wants_fresh = mode != BRAID_MC_STORE_MODE_APPEND && mode != BRAID_MC_STORE_MODE_PREPEND;
   BraidMcItem *fresh = NULL;
 
   *cas_out = 0;
-  store->stats.cmd_set++;
+  shard->stats.cmd_set++;
   if (wants_fresh)
     {
       fresh = item_new (store, key, key_len, flags, expiry_time (store, exptime), value_len);
@@ -1066,12 +1377,12 @@ braid_mc_store_meta_store (BraidMcStore *store,
     }
 
   if (old != NULL)
-    item = meta_store_over (store, mode, old, fresh, value, value_len, cas, invalidate, &result);
+    item = meta_store_over (store, shard, mode, old, fresh, value, value_len, cas, invalidate, &result);
   else if (mode == BRAID_MC_STORE_MODE_SET || mode == BRAID_MC_STORE_MODE_ADD)
     item = fresh;
   else if (mode == BRAID_MC_STORE_MODE_CAS)
     {
-      store->stats.cas_misses++;
+      shard->stats.cas_misses++;
       result = BRAID_MC_STORE_RESULT_NOT_FOUND;
     }
 
@@ -1079,36 +1390,36 @@ braid_mc_store_meta_store (BraidMcStore *store,
     braid_mc_item_unref (fresh);
   if (item == NULL)
     return result;
-  result = link_item (store, item, old);
+  result = link_item (store, shard, item, old);
   if (result == BRAID_MC_STORE_RESULT_STORED)
     *cas_out = item->cas;
   return result;
 }
 
-BraidMcStoreResult
-braid_mc_store_meta_delete (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas, guint64 cas)
+static BraidMcStoreResult
+meta_delete_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean compare_cas, guint64 cas)
 {
   g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
-  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
   if (item == NULL)
     return BRAID_MC_STORE_RESULT_NOT_FOUND;
   if (compare_cas && item->cas != cas)
     return BRAID_MC_STORE_RESULT_EXISTS;
-  unlink_item (store, item);
+  unlink_item (shard, item);
   return BRAID_MC_STORE_RESULT_DELETED;
 }
 
-BraidMcStoreResult
-braid_mc_store_invalidate (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas,
+static BraidMcStoreResult
+invalidate_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean compare_cas,
                            guint64 cas, gboolean new_ttl, gint64 exptime)
 {
   g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
-  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
   if (item == NULL)
     return BRAID_MC_STORE_RESULT_NOT_FOUND;
@@ -1119,7 +1430,7 @@ braid_mc_store_invalidate (BraidMcStore *store, const guint8 *key, gsize key_len
   /* The next client to ask wins the right to recache it. */
   item->stale = TRUE;
   item->win_token_sent = FALSE;
-  item->cas = ++store->next_cas;
+  item->cas = next_cas (store, shard);
   return BRAID_MC_STORE_RESULT_STORED;
 }
 
@@ -1145,8 +1456,8 @@ arith_result_item (BraidMcStore *store, BraidMcItem *item, const gchar *digits, 
   return next;
 }
 
-BraidMcStoreResult
-braid_mc_store_meta_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+static BraidMcStoreResult
+meta_arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len,
                            BraidMcArithMode mode, guint64 delta, guint64 cas,
                            guint64 *value, BraidMcItem **item_out)
 {
@@ -1154,7 +1465,7 @@ braid_mc_store_meta_arith (BraidMcStore *store, const guint8 *key, gsize key_len
   g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (value != NULL && item_out != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
-  BraidMcItem *item = find_live (store, key, key_len, FALSE);
+  BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
   gchar digits[24];
   gsize n;
   guint64 v;
@@ -1175,23 +1486,209 @@ braid_mc_store_meta_arith (BraidMcStore *store, const guint8 *key, gsize key_len
   *value = v;
   n = (gsize) g_snprintf (digits, sizeof digits, "%" G_GUINT64_FORMAT, v);
 
-  if (n <= item->value_len && g_atomic_ref_count_compare (&item->ref_count, 1))
+  if (n <= item->value_len && sole_reference (item))
     {
       /* In place while nothing but the store holds the item. */
       memcpy (item_value (item), digits, n);
       memset (item_value (item) + n, ' ', item->value_len - n);
-      item->cas = ++store->next_cas;
-      lru_unlink (store, item);
-      lru_push_head (store, item);
+      item->cas = next_cas (store, shard);
+      lru_bump (shard, item);
     }
   else
     {
       BraidMcItem *next = arith_result_item (store, item, digits, n);
 
-      if (link_item (store, next, item) != BRAID_MC_STORE_RESULT_STORED)
+      if (link_item (store, shard, next, item) != BRAID_MC_STORE_RESULT_STORED)
         return BRAID_MC_STORE_RESULT_NO_MEMORY;
       item = next;
     }
   *item_out = braid_mc_item_ref (item);
   return BRAID_MC_STORE_RESULT_STORED;
+}
+
+/* ---- the public functions on one key or item ----
+ *
+ * Each runs its *_locked body under the key's shard lock: the caller's,
+ * if it holds it (braid_mc_store_lock_key), else taken for the call. */
+
+#define KEY_SHARD(store, key, key_len) shard_of_hash ((store), make_view ((store), (key), (key_len)).hash)
+
+#define CALL_ON_SHARD(type, shard, call) \
+  Shard *shard_ = (shard); \
+  gboolean locked_ = shard_enter (shard_); \
+  type result_ = call; \
+  shard_leave (shard_, locked_); \
+  return result_
+
+#define CALL_ON_SHARD_VOID(shard, call) \
+  Shard *shard_ = (shard); \
+  gboolean locked_ = shard_enter (shard_); \
+  call; \
+  shard_leave (shard_, locked_)
+
+BraidMcItem *
+braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len), get_locked (store, shard_, key, key_len));
+}
+
+BraidMcItem *
+braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len), gat_locked (store, shard_, key, key_len, exptime));
+}
+
+BraidMcStoreResult
+braid_mc_store_store (BraidMcStore *store,
+                      BraidMcStoreMode mode,
+                      const guint8 *key, gsize key_len,
+                      guint32 flags, gint64 exptime,
+                      const guint8 *value, gsize value_len,
+                      guint64 cas)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 store_locked (store, shard_, mode, key, key_len, flags, exptime, value, value_len, cas));
+}
+
+guint64
+braid_mc_store_get_last_cas (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, 0);
+  CALL_ON_SHARD (guint64, KEY_SHARD (store, key, key_len), shard_->last_cas);
+}
+
+BraidMcStoreResult
+braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len), delete_locked (store, shard_, key, key_len));
+}
+
+BraidMcStoreResult
+braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+                      BraidMcArithMode mode, guint64 delta, guint64 *result)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 arith_locked (store, shard_, key, key_len, mode, delta, result));
+}
+
+BraidMcStoreResult
+braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 touch_locked (store, shard_, key, key_len, exptime));
+}
+
+void
+braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean forget_key)
+{
+  g_return_if_fail (store != NULL);
+  CALL_ON_SHARD_VOID (KEY_SHARD (store, key, key_len),
+                      refuse_too_large_locked (store, shard_, key, key_len, forget_key));
+}
+
+BraidMcItem *
+braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len), peek_locked (store, shard_, key, key_len));
+}
+
+void
+braid_mc_store_bump (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_if_fail (store != NULL && item != NULL);
+  CALL_ON_SHARD_VOID (shard_of_item (store, item), bump_locked (store, shard_, item));
+}
+
+void
+braid_mc_store_set_expiry (BraidMcStore *store, BraidMcItem *item, gint64 exptime)
+{
+  g_return_if_fail (store != NULL && item != NULL);
+  CALL_ON_SHARD_VOID (shard_of_item (store, item), set_expiry_locked (store, shard_, item, exptime));
+}
+
+gboolean
+braid_mc_store_expires_before (BraidMcStore *store, BraidMcItem *item, gint64 exptime)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, FALSE);
+  CALL_ON_SHARD (gboolean, shard_of_item (store, item), expires_before_locked (store, shard_, item, exptime));
+}
+
+gint64
+braid_mc_store_get_ttl (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, -1);
+  CALL_ON_SHARD (gint64, shard_of_item (store, item), get_ttl_locked (store, shard_, item));
+}
+
+gint64
+braid_mc_store_get_idle (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, 0);
+  CALL_ON_SHARD (gint64, shard_of_item (store, item), get_idle_locked (store, shard_, item));
+}
+
+gint64
+braid_mc_store_get_exp_debug (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL && item != NULL, -1);
+  CALL_ON_SHARD (gint64, shard_of_item (store, item), get_exp_debug_locked (store, shard_, item));
+}
+
+BraidMcItem *
+braid_mc_store_vivify (BraidMcStore *store, const guint8 *key, gsize key_len,
+                       const guint8 *value, gsize value_len)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len),
+                 vivify_locked (store, shard_, key, key_len, value, value_len));
+}
+
+BraidMcStoreResult
+braid_mc_store_meta_store (BraidMcStore *store,
+                           BraidMcStoreMode mode,
+                           const guint8 *key, gsize key_len,
+                           gboolean key_binary,
+                           guint32 flags, gint64 exptime,
+                           const guint8 *value, gsize value_len,
+                           guint64 cas, gboolean invalidate,
+                           guint64 *cas_out)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 meta_store_locked (store, shard_, mode, key, key_len, key_binary, flags, exptime, value, value_len,
+                                    cas, invalidate, cas_out));
+}
+
+BraidMcStoreResult
+braid_mc_store_meta_delete (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas, guint64 cas)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 meta_delete_locked (store, shard_, key, key_len, compare_cas, cas));
+}
+
+BraidMcStoreResult
+braid_mc_store_invalidate (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas,
+                           guint64 cas, gboolean new_ttl, gint64 exptime)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 invalidate_locked (store, shard_, key, key_len, compare_cas, cas, new_ttl, exptime));
+}
+
+BraidMcStoreResult
+braid_mc_store_meta_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
+                           BraidMcArithMode mode, guint64 delta, guint64 cas,
+                           guint64 *value, BraidMcItem **item)
+{
+  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
+                 meta_arith_locked (store, shard_, key, key_len, mode, delta, cas, value, item));
 }
