@@ -6,6 +6,7 @@
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
 #include "reactor-pool.h"
+#include "tsan-private.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -285,6 +286,7 @@ braid_glib_listener_finalize (GObject *object)
 {
   BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
 
+  BRAID_TSAN_ACQUIRE (self);  /* pool threads' references are gone */
   g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
   g_clear_object (&self->address);
@@ -320,7 +322,11 @@ on_accepted_closed (BraidSocketTransport *transport, gpointer user_data)
   BraidGlibReactor *reactor = transport != NULL ? g_object_get_data (G_OBJECT (transport), "braid-reactor") : NULL;
 
   if (listener != NULL)
-    g_atomic_int_add (&listener->n_connections, -1);
+    {
+      g_atomic_int_add (&listener->n_connections, -1);
+      /* this reference may be dropped last, here, on a pool thread */
+      BRAID_TSAN_RELEASE (listener);
+    }
   if (reactor != NULL)
     g_hash_table_remove (reactor->transports, transport);
 }
@@ -368,6 +374,7 @@ hand_off_free (gpointer data)
 {
   HandOff *hand_off = data;
 
+  BRAID_TSAN_ACQUIRE (hand_off);
   if (hand_off->listener_ref != NULL)
     {
       /* never delivered: the pool stopped first */
@@ -386,6 +393,7 @@ adopt_handed_off (gpointer data)
 {
   HandOff *hand_off = data;
 
+  BRAID_TSAN_ACQUIRE (hand_off);  /* from the listener's thread, through the context */
   adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->listener_ref), hand_off->socket);
   return G_SOURCE_REMOVE;
 }
@@ -412,6 +420,7 @@ adopt_accepted (BraidGlibListener *self, GSocket *socket)
     hand_off->socket = g_object_ref (socket);
     /* One wakeup of that thread per connection: an idle source on its
      * context, run there. */
+    BRAID_TSAN_RELEASE (hand_off);
     g_main_context_invoke_full (hand_off->reactor->context, G_PRIORITY_DEFAULT, adopt_handed_off, hand_off,
                                 hand_off_free);
   }

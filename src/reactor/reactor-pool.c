@@ -1,6 +1,7 @@
 /* braid — reactor threads: each a BraidGlibReactor on a GMainContext of
  * its own, started together and stopped together. */
 #include "reactor-pool.h"
+#include "tsan-private.h"
 
 typedef struct {
   GThread *thread;
@@ -32,10 +33,10 @@ worker_main (gpointer data)
   g_free (start);
   g_main_context_push_thread_default (worker->context);
   worker->reactor = braid_glib_reactor_new (worker->context);
-  g_mutex_lock (&pool->lock);
+  braid_mutex_lock (&pool->lock);
   pool->n_started++;
   g_cond_broadcast (&pool->started);
-  g_mutex_unlock (&pool->lock);
+  braid_mutex_unlock (&pool->lock);
 
   braid_reactor_run (BRAID_REACTOR (worker->reactor));
 
@@ -67,16 +68,21 @@ braid_reactor_pool_new (guint n_threads, const gchar *name)
       pool->workers[i].context = g_main_context_new ();
       pool->workers[i].thread = g_thread_new (thread_name, worker_main, start);
     }
-  g_mutex_lock (&pool->lock);
+  braid_mutex_lock (&pool->lock);
   while (pool->n_started < pool->n_workers)
-    g_cond_wait (&pool->started, &pool->lock);
-  g_mutex_unlock (&pool->lock);
+    {
+      BRAID_TSAN_RELEASE (&pool->lock);
+      g_cond_wait (&pool->started, &pool->lock);
+      BRAID_TSAN_ACQUIRE (&pool->lock);
+    }
+  braid_mutex_unlock (&pool->lock);
   return pool;
 }
 
 static gboolean
 stop_in_thread (gpointer data)
 {
+  BRAID_TSAN_ACQUIRE (data);  /* handed over by g_main_context_invoke */
   braid_reactor_stop (BRAID_REACTOR (data));
   return G_SOURCE_REMOVE;
 }
@@ -87,7 +93,10 @@ braid_reactor_pool_free (BraidReactorPool *pool)
   if (pool == NULL)
     return;
   for (guint i = 0; i < pool->n_workers; i++)
-    g_main_context_invoke (pool->workers[i].context, stop_in_thread, pool->workers[i].reactor);
+    {
+      BRAID_TSAN_RELEASE (pool->workers[i].reactor);
+      g_main_context_invoke (pool->workers[i].context, stop_in_thread, pool->workers[i].reactor);
+    }
   for (guint i = 0; i < pool->n_workers; i++)
     {
       g_thread_join (pool->workers[i].thread);

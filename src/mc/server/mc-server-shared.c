@@ -1,6 +1,7 @@
 /* braid — the state one braid-memcached's connections share, on however
  * many reactor threads they run. */
 #include "mc-server-shared-private.h"
+#include "tsan-private.h"
 
 BraidMcServerShared *
 braid_mc_server_shared_new (BraidReactor *reactor, const BraidMcServerSettings *settings)
@@ -40,28 +41,31 @@ braid_mc_server_shared_unref (BraidMcServerShared *shared)
 gboolean
 braid_mc_server_shared_open_connection (BraidMcServerShared *shared, BraidMcConnectionInfo *info)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&shared->lock);
+  gboolean open;
 
-  if (shared->counters.curr_connections >= shared->settings.max_connections)
+  braid_mutex_lock (&shared->lock);
+  open = shared->counters.curr_connections < shared->settings.max_connections;
+  if (!open)
+    shared->counters.rejected_connections++;
+  else
     {
-      shared->counters.rejected_connections++;
-      return FALSE;
+      shared->counters.curr_connections++;
+      shared->counters.total_connections++;
+      info->id = ++shared->next_connection_id;
+      info->link.data = info;
+      g_queue_push_tail_link (&shared->connections, &info->link);
     }
-  shared->counters.curr_connections++;
-  shared->counters.total_connections++;
-  info->id = ++shared->next_connection_id;
-  info->link.data = info;
-  g_queue_push_tail_link (&shared->connections, &info->link);
-  return TRUE;
+  braid_mutex_unlock (&shared->lock);
+  return open;
 }
 
 void
 braid_mc_server_shared_close_connection (BraidMcServerShared *shared, BraidMcConnectionInfo *info)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&shared->lock);
-
+  braid_mutex_lock (&shared->lock);
   g_queue_unlink (&shared->connections, &info->link);
   shared->counters.curr_connections--;
+  braid_mutex_unlock (&shared->lock);
 }
 
 void
@@ -69,10 +73,10 @@ braid_mc_server_shared_foreach_connection (BraidMcServerShared *shared,
                                            void (*func) (const BraidMcConnectionInfo *info, gpointer data),
                                            gpointer data)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&shared->lock);
-
+  braid_mutex_lock (&shared->lock);
   for (GList *l = shared->connections.head; l != NULL; l = l->next)
     func (l->data, data);
+  braid_mutex_unlock (&shared->lock);
 }
 
 void
@@ -124,9 +128,9 @@ braid_mc_server_shared_add_written (BraidMcServerShared *shared, gsize n)
 void
 braid_mc_server_shared_get_counters (BraidMcServerShared *shared, BraidMcServerCounters *out)
 {
-  g_mutex_lock (&shared->lock);
+  braid_mutex_lock (&shared->lock);
   *out = shared->counters;
-  g_mutex_unlock (&shared->lock);
+  braid_mutex_unlock (&shared->lock);
   out->busy_connections = (guint) MAX (g_atomic_int_get (&shared->busy_connections), 0);
   out->bytes_read = out->bytes_written = 0;
   for (guint i = 0; i < BRAID_MC_TRAFFIC_SLOTS; i++)
@@ -139,10 +143,10 @@ braid_mc_server_shared_get_counters (BraidMcServerShared *shared, BraidMcServerC
 void
 braid_mc_server_shared_reset_counters (BraidMcServerShared *shared)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&shared->lock);
-
+  braid_mutex_lock (&shared->lock);
   shared->counters.total_connections = shared->counters.curr_connections;
   shared->counters.rejected_connections = 0;
+  braid_mutex_unlock (&shared->lock);
 }
 
 /* ---- what changes at run time ---- */
