@@ -10,4 +10,11 @@ G_BEGIN_DECLS
  * for a moment because the process was out of file descriptors. */
 guint64 braid_glib_listener_get_n_accept_pauses (BraidListener *listener);
 
+/* From now on @listener serves each accepted connection on the reactor
+ * @func returns (called on the listener's thread), handing it over
+ * through that reactor's context.  How braid_glib_listener_distribute()
+ * (reactor-pool.c) is built. */
+typedef BraidGlibReactor *(*BraidGlibListenerTargetFunc) (gpointer data);
+void braid_glib_listener_set_target_func (BraidListener *listener, BraidGlibListenerTargetFunc func, gpointer data);
+
 G_END_DECLS

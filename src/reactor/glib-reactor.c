@@ -5,7 +5,6 @@
 #include "glib-reactor-private.h"
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
-#include "reactor-pool.h"
 #include "tsan-private.h"
 
 #include <gio/gunixsocketaddress.h>
@@ -222,8 +221,8 @@ struct _BraidGlibListener
   GSocketAddress *address;          /* (owned) (nullable) */
   gchar *unix_path;                 /* (owned) (nullable): unlinked on stop */
   gint n_connections;               /* (atomic): pool threads close them */
-  BraidReactorPool *pool;           /* (unowned) (nullable): hand connections to */
-  guint next_worker;
+  BraidGlibListenerTargetFunc target_func;  /* (nullable): hand connections to */
+  gpointer target_data;
   gint64 last_warning_us;
   guint64 suppressed_warnings;
   guint64 n_pauses;
@@ -405,16 +404,15 @@ adopt_accepted (BraidGlibListener *self, GSocket *socket)
 
   g_weak_ref_init (listener_ref, self);
   g_atomic_int_inc (&self->n_connections);
-  if (self->pool == NULL)
+  if (self->target_func == NULL)
     {
       adopt_on (self->reactor, self->factory, listener_ref, socket);
       return;
     }
   {
     HandOff *hand_off = g_new0 (HandOff, 1);
-    guint index = self->next_worker++ % braid_reactor_pool_get_size (self->pool);
 
-    hand_off->reactor = g_object_ref (braid_reactor_pool_get_reactor (self->pool, index));
+    hand_off->reactor = g_object_ref (self->target_func (self->target_data));
     hand_off->factory = g_object_ref (self->factory);
     hand_off->listener_ref = listener_ref;
     hand_off->socket = g_object_ref (socket);
@@ -427,10 +425,11 @@ adopt_accepted (BraidGlibListener *self, GSocket *socket)
 }
 
 void
-braid_glib_listener_distribute (BraidListener *listener, BraidReactorPool *pool)
+braid_glib_listener_set_target_func (BraidListener *listener, BraidGlibListenerTargetFunc func, gpointer data)
 {
   g_return_if_fail (BRAID_IS_GLIB_LISTENER (listener));
-  BRAID_GLIB_LISTENER (listener)->pool = pool;
+  BRAID_GLIB_LISTENER (listener)->target_func = func;
+  BRAID_GLIB_LISTENER (listener)->target_data = data;
 }
 
 /* Repeated failures are logged once per interval, with a count. */

@@ -1,6 +1,7 @@
 /* braid — reactor threads: each a BraidGlibReactor on a GMainContext of
  * its own, started together and stopped together. */
 #include "reactor-pool.h"
+#include "glib-reactor-private.h"
 #include "tsan-private.h"
 
 typedef struct {
@@ -16,6 +17,7 @@ struct _BraidReactorPool
   GMutex lock;
   GCond started;
   guint n_started;
+  guint next;               /* the thread the next handed-off connection goes to */
 };
 
 typedef struct {
@@ -120,4 +122,19 @@ braid_reactor_pool_get_reactor (BraidReactorPool *pool, guint index)
 {
   g_return_val_if_fail (index < pool->n_workers, NULL);
   return pool->workers[index].reactor;
+}
+
+/* Round robin, on the listener's thread (one listener thread per pool). */
+static BraidGlibReactor *
+next_reactor (gpointer data)
+{
+  BraidReactorPool *pool = data;
+
+  return pool->workers[pool->next++ % pool->n_workers].reactor;
+}
+
+void
+braid_glib_listener_distribute (BraidListener *listener, BraidReactorPool *pool)
+{
+  braid_glib_listener_set_target_func (listener, next_reactor, pool);
 }
