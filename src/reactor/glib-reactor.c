@@ -4,6 +4,7 @@
 #include "glib-reactor-private.h"
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
+#include "tls-transport-private.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -624,9 +625,15 @@ reactor_listen (BraidReactor *reactor,
                 GError **error)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
-  g_autoptr(BraidGlibListener) listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
+  g_autoptr(BraidGlibListener) listener = NULL;
   g_autoptr(GError) local_error = NULL;
   gboolean ok = FALSE;
+
+  /* TLS hook: tls-endpoint.c listens with an accept loop of its own. */
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
+    return braid_tls_listen (self, endpoint, factory, error);
+
+  listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
 
   listener->reactor = g_object_ref (self);
   listener->factory = g_object_ref (factory);
@@ -727,10 +734,19 @@ reactor_connect_async (BraidReactor *reactor,
                        gpointer user_data)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  ConnectData *data = g_new0 (ConnectData, 1);
+  g_autoptr(GSocketClient) client = NULL;
+  ConnectData *data;
   GTask *task;
 
+  /* TLS hook: tls-endpoint.c connects, handshakes and starts the protocol. */
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
+    {
+      braid_tls_connect_async (self, endpoint, factory, cancellable, callback, user_data);
+      return;
+    }
+
+  client = g_socket_client_new ();
+  data = g_new0 (ConnectData, 1);
   g_main_context_push_thread_default (self->context);
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, reactor_connect_async);
