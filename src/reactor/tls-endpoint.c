@@ -604,6 +604,19 @@ braid_tls_listen (BraidGlibReactor *reactor,
                                                               &local_error);
   else
     listener->certificate = g_tls_certificate_new_from_file (endpoint->certificate, &local_error);
+  if (listener->certificate != NULL)
+    {
+      g_autofree gchar *key_pem = NULL;
+      g_autoptr(GByteArray) key_der = NULL;
+
+      g_object_get (listener->certificate, "private-key-pem", &key_pem, "private-key", &key_der, NULL);
+      if (key_pem == NULL && key_der == NULL)
+        {
+          g_set_error (&local_error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                       "“%s” holds no private key (give key=FILE)", endpoint->certificate);
+          g_clear_object (&listener->certificate);
+        }
+    }
   if (listener->certificate == NULL)
     {
       g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,
@@ -719,6 +732,7 @@ on_tcp_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   g_autoptr(GSocketConnectable) identity = NULL;
   g_autoptr(GIOStream) tls = NULL;
+  GCancellable *cancellable;
   guint timeout_ms;
 
   data->base = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
@@ -759,9 +773,9 @@ on_tcp_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   g_signal_connect (tls, "accept-certificate", G_CALLBACK (on_accept_certificate), NULL);
   timeout_ms = data->endpoint->timeout > 0 ? (guint) (data->endpoint->timeout * 1000 + 0.5)
                                            : get_handshake_timeout_ms ();
+  cancellable = g_task_get_cancellable (task);
   start_handshake (data->registry, G_TLS_CONNECTION (tls), MAX (timeout_ms, 1),
-                   g_task_get_cancellable (task), on_client_handshake_done,
-                   g_steal_pointer (&task));
+                   cancellable, on_client_handshake_done, g_steal_pointer (&task));
 }
 
 void
