@@ -631,7 +631,7 @@ reactor_listen (BraidReactor *reactor,
 
   /* TLS hook: tls-endpoint.c listens with an accept loop of its own. */
   if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
-    return braid_tls_listen (self, endpoint, factory, error);
+    return braid_tls_listen (G_OBJECT (self), self->context, endpoint, factory, error);
 
   listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
 
@@ -741,7 +741,8 @@ reactor_connect_async (BraidReactor *reactor,
   /* TLS hook: tls-endpoint.c connects, handshakes and starts the protocol. */
   if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
     {
-      braid_tls_connect_async (self, endpoint, factory, cancellable, callback, user_data);
+      braid_tls_connect_async (G_OBJECT (self), self->context, endpoint, factory, cancellable, callback,
+                               user_data);
       return;
     }
 

@@ -92,14 +92,14 @@ on_reactor_disposed (gpointer data, GObject *where_the_reactor_was)
 
 /* (transfer none): lives as long as the reactor object. */
 static Registry *
-get_registry (BraidGlibReactor *reactor)
+get_registry (GObject *reactor, GMainContext *context)
 {
   Registry *registry = g_object_get_data (G_OBJECT (reactor), "braid-tls-registry");
 
   if (registry != NULL)
     return registry;
   registry = g_atomic_rc_box_new0 (Registry);
-  registry->context = g_main_context_ref (braid_glib_reactor_get_context (reactor));
+  registry->context = g_main_context_ref (context);
   registry->transports = g_hash_table_new_full (NULL, NULL, g_object_unref, NULL);
   registry->handshakes = g_hash_table_new (NULL, NULL);
   g_object_set_data_full (G_OBJECT (reactor), "braid-tls-registry", registry,
@@ -583,7 +583,8 @@ check_tls_backend (const gchar *description, gint code, GError **error)
 }
 
 BraidListener *
-braid_tls_listen (BraidGlibReactor *reactor,
+braid_tls_listen (GObject *reactor,
+                  GMainContext *context,
                   const BraidEndpoint *endpoint,
                   BraidProtocolFactory *factory,
                   GError **error)
@@ -596,7 +597,7 @@ braid_tls_listen (BraidGlibReactor *reactor,
   if (!check_tls_backend (endpoint->description, BRAID_REACTOR_ERROR_NOT_SUPPORTED, error))
     return NULL;
   listener = g_object_new (BRAID_TYPE_TLS_LISTENER, NULL);
-  listener->registry = registry_ref (get_registry (reactor));
+  listener->registry = registry_ref (get_registry (reactor, context));
   listener->factory = g_object_ref (factory);
   listener->backlog = endpoint->backlog > 0 ? endpoint->backlog : DEFAULT_BACKLOG;
   if (endpoint->key != NULL)
@@ -779,14 +780,14 @@ on_tcp_connected (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-braid_tls_connect_async (BraidGlibReactor *reactor,
+braid_tls_connect_async (GObject *reactor,
+                         GMainContext *context,
                          const BraidEndpoint *endpoint,
                          BraidProtocolFactory *factory,
                          GCancellable *cancellable,
                          GAsyncReadyCallback callback,
                          gpointer user_data)
 {
-  GMainContext *context = braid_glib_reactor_get_context (reactor);
   g_autoptr(GSocketClient) client = NULL;
   g_autoptr(GError) error = NULL;
   ConnectData *data;
@@ -805,7 +806,7 @@ braid_tls_connect_async (BraidGlibReactor *reactor,
       return;
     }
   data = g_new0 (ConnectData, 1);
-  data->registry = registry_ref (get_registry (reactor));
+  data->registry = registry_ref (get_registry (reactor, context));
   data->factory = g_object_ref (factory);
   data->endpoint = braid_endpoint_copy (endpoint);
   g_task_set_task_data (task, data, (GDestroyNotify) connect_data_free);

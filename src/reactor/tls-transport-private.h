@@ -7,7 +7,6 @@
 #include "protocol-factory.h"
 #include "listener.h"
 #include "endpoint.h"
-#include "glib-reactor.h"
 
 G_BEGIN_DECLS
 
@@ -32,14 +31,17 @@ void braid_tls_transport_set_closed_func (BraidTlsTransport *self,
                                           gpointer user_data);
 
 /* The hooks glib-reactor.c calls for BRAID_ENDPOINT_KIND_TLS
- * (tls-endpoint.c).  Errors as for braid_reactor_listen() and
- * braid_reactor_connect_async(); the task's source object is @reactor,
- * so the reactor's connect_finish finishes it. */
-BraidListener *braid_tls_listen (BraidGlibReactor *reactor,
+ * (tls-endpoint.c), with the reactor object and its context.  Errors as
+ * for braid_reactor_listen() and braid_reactor_connect_async(); the
+ * task's source object is @reactor, so the reactor's connect_finish
+ * finishes it.  The connections are aborted when @reactor is disposed. */
+BraidListener *braid_tls_listen (GObject *reactor,
+                                 GMainContext *context,
                                  const BraidEndpoint *endpoint,
                                  BraidProtocolFactory *factory,
                                  GError **error);
-void braid_tls_connect_async (BraidGlibReactor *reactor,
+void braid_tls_connect_async (GObject *reactor,
+                              GMainContext *context,
                               const BraidEndpoint *endpoint,
                               BraidProtocolFactory *factory,
                               GCancellable *cancellable,
