@@ -337,7 +337,7 @@ apply_file (Reader *r, BraidConfigFile *file, GError **error)
 static gchar
 short_name (Reader *r, const BraidSettingSpec *spec)
 {
-  return g_str_equal (spec->long_name, "listen") ? r->table->listen_short_name : spec->short_name;
+  return g_strcmp0 (spec->long_name, "listen") == 0 ? r->table->listen_short_name : spec->short_name;
 }
 
 static gchar *

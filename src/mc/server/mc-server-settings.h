@@ -30,9 +30,16 @@ typedef struct {
    * never depend on the reads: for a client that pipelines carelessly,
    * and for checks that a stream split anywhere is answered the same. */
   gboolean take_back_unwritten;
+  /* What "stats settings" reports of TLS (-Z, -o ssl_chain_cert=FILE,
+   * ssl_key=FILE) as memcached 1.6 built with TLS does.  The listeners
+   * are set up by whoever runs the server; the server copies the
+   * strings.  (nullable) */
+  gboolean ssl_enabled;
+  const gchar *ssl_chain_cert;
+  const gchar *ssl_key;
 } BraidMcServerSettings;
 
 #define BRAID_MC_SERVER_SETTINGS_INIT \
-  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE }
+  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE, FALSE, NULL, NULL }
 
 G_END_DECLS

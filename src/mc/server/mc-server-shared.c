@@ -9,6 +9,8 @@ braid_mc_server_shared_new (BraidReactor *reactor, const BraidMcServerSettings *
 
   g_atomic_ref_count_init (&shared->ref_count);
   shared->settings = settings != NULL ? *settings : defaults;
+  shared->settings.ssl_chain_cert = g_strdup (shared->settings.ssl_chain_cert);
+  shared->settings.ssl_key = g_strdup (shared->settings.ssl_key);
   shared->store = braid_mc_store_new (reactor, &shared->settings.store);
   shared->counters.started_us = braid_reactor_now (reactor);
   return shared;
@@ -29,5 +31,7 @@ braid_mc_server_shared_unref (BraidMcServerShared *shared)
   if (!g_atomic_ref_count_dec (&shared->ref_count))
     return;
   braid_mc_store_free (shared->store);
+  g_free ((gchar *) shared->settings.ssl_chain_cert);
+  g_free ((gchar *) shared->settings.ssl_key);
   g_free (shared);
 }
