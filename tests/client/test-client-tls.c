@@ -247,6 +247,70 @@ test_pool (void)
   braid_test_servers_stop (servers);
 }
 
+static void
+test_pipelined_braid (void)
+{
+  g_autofree gchar *option = NULL;
+  g_autoptr(BraidGlibReactor) reactor = NULL;
+  g_autoptr(BraidMcClient) client = NULL;
+  g_autofree gchar *endpoint = NULL;
+  GSubprocess *process;
+  guint16 port;
+  g_autoptr(GPtrArray) sets = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) gets = g_ptr_array_new_with_free_func (g_object_unref);
+  const guint n = 50;
+
+  g_test_summary ("braid-memcached -Z answers pipelined requests whose TLS records end mid-request (where "
+                  "memcached 1.6.18 -Z stalls): 50 sets of 20 000 bytes and their gets, all sent at once");
+  if (certificate == NULL)
+    {
+      g_test_skip (skip_reason);
+      return;
+    }
+  option = g_strdup_printf ("ssl_chain_cert=%s,ssl_key=%s", certificate->certificate, certificate->key);
+  {
+    const gchar *const extra[] = { "-Z", "-o", option, NULL };
+
+    process = braid_test_start_memcached (&port, extra);
+  }
+  reactor = braid_glib_reactor_new (NULL);
+  endpoint = client_endpoint (port);
+  client = braid_mc_client_new (BRAID_REACTOR (reactor), endpoint);
+  braid_mc_client_set_timeout (client, 5 * G_USEC_PER_SEC);
+  g_ptr_array_set_size (sets, n);
+  g_ptr_array_set_size (gets, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("p%u", i);
+      g_autofree guint8 *data = g_malloc (20000);
+      g_autoptr(GBytes) value = NULL;
+
+      memset (data, 'a' + (int) (i % 26), 20000);
+      value = g_bytes_new_take (g_steal_pointer (&data), 20000);
+      braid_mc_client_set_async (client, key, value, i, 0, NULL, braid_test_store_result, &sets->pdata[i]);
+      braid_mc_client_get_async (client, key, BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result,
+                                 &gets->pdata[i]);
+    }
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidMcValue) got = NULL;
+      GAsyncResult **get = (GAsyncResult **) &gets->pdata[i];
+
+      braid_test_wait_for_result (NULL, get, 10000);
+      g_assert_true (braid_mc_client_set_finish (client, sets->pdata[i], &error));
+      got = braid_mc_client_get_finish (client, *get, &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (got->flags, ==, i);
+      g_assert_cmpuint (g_bytes_get_size (got->data), ==, 20000);
+      g_assert_cmpint (((const guint8 *) g_bytes_get_data (got->data, NULL))[19999], ==, 'a' + (int) (i % 26));
+    }
+  g_clear_object (&client);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  braid_test_stop_process (process);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -256,6 +320,7 @@ main (int argc, char **argv)
   certificate = braid_test_certificate_new (&skip_reason);
   g_test_add_func ("/client/tls/session", test_session);
   g_test_add_func ("/client/tls/pool", test_pool);
+  g_test_add_func ("/client/tls/pipelined-braid", test_pipelined_braid);
   status = g_test_run ();
   braid_test_certificate_free (certificate);
   g_free (skip_reason);
