@@ -117,6 +117,20 @@ validate (gconstpointer settings, GError **error)
                            "-Z/--enable-ssl needs a certificate: -o ssl_chain_cert=FILE,ssl_key=FILE");
       return FALSE;
     }
+  /* A socket systemd passes cannot be wrapped: refuse rather than serve
+   * it in the clear when TLS was asked for. */
+  for (gchar **l = s->common.listen; s->ssl && l != NULL && *l != NULL; l++)
+    {
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (*l, BRAID_ENDPOINT_ROLE_SERVER, NULL);
+
+      if (ep != NULL && ep->kind == BRAID_ENDPOINT_KIND_SYSTEMD)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "-Z/--enable-ssl cannot wrap “%s” in TLS: listen with tls:PORT:certificate=FILE instead",
+                       *l);
+          return FALSE;
+        }
+    }
   return TRUE;
 }
 

@@ -223,6 +223,8 @@ static const BadArgs bad_args[] = {
   { &braid_memcached_settings_table, { "-o", "ssl_chain_cert=c,slab_chunk_max=1" }, "“slab_chunk_max=1” is not a suboption" },
   { &braid_memcached_settings_table, { "-o", "ssl_key=" }, "“ssl_key=” has no value" },
   { &braid_memcached_settings_table, { "--listen", "tls:1" }, "no certificate given" },
+  { &braid_memcached_settings_table, { "-Zo", "ssl_chain_cert=c", "--listen=systemd:0" },
+    "-Z/--enable-ssl cannot wrap “systemd:0” in TLS" },
   { &braid_proxy_settings_table, { "--max-body", "0" }, "--max-body 0: must be from 1 to 1048576" },
   { &braid_proxy_settings_table, { "--max-body", "17592186044416" }, "--max-body 17592186044416: must be from 1 to 1048576" },
   { &braid_proxy_settings_table, { "--ttl", "2592001" }, "--ttl 2592001: must be from 1 to 2592000" },
