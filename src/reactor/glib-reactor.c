@@ -625,15 +625,14 @@ reactor_listen (BraidReactor *reactor,
                 GError **error)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
-  g_autoptr(BraidGlibListener) listener = NULL;
-  g_autoptr(GError) local_error = NULL;
-  gboolean ok = FALSE;
 
   /* TLS hook: tls-endpoint.c listens with an accept loop of its own. */
   if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
     return braid_tls_listen (G_OBJECT (self), self->context, endpoint, factory, error);
 
-  listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
+  g_autoptr(BraidGlibListener) listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
+  g_autoptr(GError) local_error = NULL;
+  gboolean ok = FALSE;
 
   listener->reactor = g_object_ref (self);
   listener->factory = g_object_ref (factory);
@@ -734,9 +733,6 @@ reactor_connect_async (BraidReactor *reactor,
                        gpointer user_data)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
-  g_autoptr(GSocketClient) client = NULL;
-  ConnectData *data;
-  GTask *task;
 
   /* TLS hook: tls-endpoint.c connects, handshakes and starts the protocol. */
   if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
@@ -746,8 +742,10 @@ reactor_connect_async (BraidReactor *reactor,
       return;
     }
 
-  client = g_socket_client_new ();
-  data = g_new0 (ConnectData, 1);
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  ConnectData *data = g_new0 (ConnectData, 1);
+  GTask *task;
+
   g_main_context_push_thread_default (self->context);
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, reactor_connect_async);
