@@ -1,5 +1,6 @@
 /* braid-memcached: settings table and server. */
 #include "memcached-daemon.h"
+#include "tls-transport-private.h"
 
 #include <signal.h>
 #include <string.h>
@@ -261,12 +262,22 @@ out:
   return (gchar **) g_ptr_array_free (list, FALSE);
 }
 
+static guint64
+get_handshake_errors (gpointer reactor)
+{
+  return braid_tls_get_n_handshake_failures (reactor);
+}
+
 static gpointer
 server_new (BraidReactor *reactor, gconstpointer settings, GError **error)
 {
   BraidMcServerSettings server_settings;
 
   braid_memcached_server_settings (settings, &server_settings);
+  /* The reactor outlives the server; its tls: listeners count handshake
+   * failures. */
+  server_settings.ssl_handshake_errors_func = get_handshake_errors;
+  server_settings.ssl_handshake_errors_data = reactor;
   return braid_mc_server_new (reactor, &server_settings);
 }
 

@@ -44,6 +44,7 @@ typedef struct {
   gboolean disposed;         /* the reactor is gone */
   GHashTable *transports;    /* (element-type BraidTlsTransport) (owned) set */
   GHashTable *handshakes;    /* (element-type GCancellable) (unowned) set */
+  guint64 n_handshake_failures;  /* server side, all listeners */
 } Registry;
 
 static Registry *
@@ -106,6 +107,14 @@ get_registry (GObject *reactor, GMainContext *context)
                           (GDestroyNotify) registry_unref);
   g_object_weak_ref (G_OBJECT (reactor), on_reactor_disposed, registry);
   return registry;
+}
+
+guint64
+braid_tls_get_n_handshake_failures (GObject *reactor)
+{
+  Registry *registry = g_object_get_data (reactor, "braid-tls-registry");
+
+  return registry != NULL ? registry->n_handshake_failures : 0;
 }
 
 /* ---- a handshake under a deadline ---- */
@@ -413,6 +422,7 @@ on_server_handshake_done (GTlsConnection *tls, const GError *error, gpointer use
       g_debug ("TLS handshake with %s failed: %s", peer_text, error->message);
       if (listener != NULL)
         listener->n_handshake_failures++;
+      registry->n_handshake_failures++;
       g_io_stream_close (G_IO_STREAM (accepted->base), NULL, NULL);
       connection_gone (accepted->closed);
       closed_free (accepted->closed);

@@ -48,6 +48,10 @@ void braid_tls_connect_async (GObject *reactor,
                               GAsyncReadyCallback callback,
                               gpointer user_data);
 
+/* Server-side handshakes that failed or timed out on @reactor's tls:
+ * listeners so far (0 for a reactor that never listened with TLS). */
+guint64 braid_tls_get_n_handshake_failures (GObject *reactor);
+
 /* How long a server-side handshake may take before the connection is
  * dropped (and a client-side one, unless the endpoint has timeout=). */
 #define BRAID_TLS_HANDSHAKE_TIMEOUT_MS 10000

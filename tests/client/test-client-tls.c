@@ -28,6 +28,35 @@ client_endpoint (guint16 port)
   return g_strdup_printf ("tls:127.0.0.1:%u:ca=%s", port, certificate->certificate);
 }
 
+/* Sends a memcached request in the clear to the TLS port on @port and
+ * reads until the server hangs up (a reset included); what came back. */
+static gchar *
+speak_plain_text (guint16 port)
+{
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  GString *got = g_string_new (NULL);
+
+  g_socket_client_set_timeout (socket_client, 10);
+  conn = g_socket_client_connect_to_host (socket_client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), "get a\r\n", 7, NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  for (;;)
+    {
+      gchar buf[4096];
+      gssize n = g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL,
+                                      NULL);
+
+      if (n <= 0)
+        break;
+      g_string_append_len (got, buf, n);
+    }
+  return g_string_free (got, FALSE);
+}
+
 static gint
 compare_strings (gconstpointer a, gconstpointer b)
 {
@@ -45,7 +74,7 @@ session (BraidMcClient *client)
   g_autofree guint8 *big_data = g_malloc (big_size);
   g_autoptr(GBytes) big = NULL;
   g_autoptr(GAsyncResult) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL, r5 = NULL, r6 = NULL, r7 = NULL,
-                          r8 = NULL, r9 = NULL, r10 = NULL, r11 = NULL;
+                          r8 = NULL, r9 = NULL, r10 = NULL, r11 = NULL, r12 = NULL;
   const gchar *const keys[] = { "a", "n", "missing", "big", NULL };
   g_autoptr(GError) error = NULL;
   guint64 value = 0;
@@ -80,6 +109,8 @@ session (BraidMcClient *client)
   WAIT (r10);
   braid_mc_client_stats_async (client, "settings", NULL, braid_test_store_result, &r11);
   WAIT (r11);
+  braid_mc_client_stats_async (client, NULL, NULL, braid_test_store_result, &r12);
+  WAIT (r12);
 
   g_string_append_printf (log, "set a: %d\n", braid_mc_client_set_finish (client, r1, NULL));
   g_string_append_printf (log, "set n: %d\n", braid_mc_client_set_finish (client, r2, NULL));
@@ -141,6 +172,17 @@ session (BraidMcClient *client)
     g_assert_no_error (error);
     g_string_append_printf (log, "ssl_enabled %s\n", (const gchar *) g_hash_table_lookup (settings, "ssl_enabled"));
   }
+  {
+    g_autoptr(GHashTable) stats = braid_mc_client_stats_finish (client, r12, &error);
+    const gchar *errors;
+
+    g_assert_no_error (error);
+    /* The plain-text client, and the test's readiness probe (connect,
+     * close) too: at least one. */
+    errors = g_hash_table_lookup (stats, "ssl_handshake_errors");
+    g_string_append_printf (log, "ssl_handshake_errors %s\n",
+                            errors == NULL ? "absent" : g_ascii_strtoull (errors, NULL, 10) >= 1 ? ">= 1" : errors);
+  }
   return g_string_free (log, FALSE);
 }
 
@@ -160,10 +202,11 @@ test_session (void)
     "delete a again: 0 NOT_FOUND\n"
     "get a: NOT_FOUND\n"
     "decr a: 0\n"
-    "ssl_enabled yes\n";
+    "ssl_enabled yes\n"
+    "ssl_handshake_errors >= 1\n";
 
   g_test_summary ("set/get/incr/delete, a multi-get and a 512 KiB value over TLS: braid-memcached -Z and "
-                  "memcached -Z answer alike");
+                  "memcached -Z answer alike, and both count a plain-text client as a failed handshake");
   if (certificate == NULL)
     {
       g_test_skip (skip_reason);
@@ -178,6 +221,12 @@ test_session (void)
       g_autoptr(BraidMcClient) client = braid_mc_client_new (BRAID_REACTOR (reactor), endpoint);
       gchar *answer;
 
+      g_autofree gchar *plain = NULL;
+
+      /* A plain-text client first: the server hangs up on it and counts
+       * one failed handshake. */
+      plain = speak_plain_text (s->port);
+      g_assert_null (strstr (plain, "END"));
       braid_mc_client_set_timeout (client, 5 * G_USEC_PER_SEC);
       answer = session (client);
       g_test_message ("%s:\n%s", s->name, answer);

@@ -37,9 +37,13 @@ typedef struct {
   gboolean ssl_enabled;
   const gchar *ssl_chain_cert;
   const gchar *ssl_key;
+  /* (nullable): the TLS handshakes that failed so far, for "stats"
+   * ssl_handshake_errors (the listeners count them, not the server). */
+  guint64 (*ssl_handshake_errors_func) (gpointer ssl_handshake_errors_data);
+  gpointer ssl_handshake_errors_data;
 } BraidMcServerSettings;
 
 #define BRAID_MC_SERVER_SETTINGS_INIT \
-  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE, FALSE, NULL, NULL }
+  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE, FALSE, NULL, NULL, NULL, NULL }
 
 G_END_DECLS

@@ -113,6 +113,15 @@ write_general (BraidMcServerShared *shared, GString *out)
   STAT_U ("log_watcher_skipped", 0);
   STAT_U ("log_watcher_sent", 0);
   STAT_U ("log_watchers", 0);
+  if (shared->settings.ssl_enabled)
+    {
+      /* memcached -Z's two; the certificate is loaded once, at start. */
+      STAT_U ("ssl_handshake_errors", shared->settings.ssl_handshake_errors_func != NULL
+                                        ? shared->settings.ssl_handshake_errors_func (
+                                            shared->settings.ssl_handshake_errors_data)
+                                        : 0);
+      STAT_U ("time_since_server_cert_refresh", uptime);
+    }
   STAT_U ("unexpected_napi_ids", 0);
   STAT_U ("round_robin_fallback", 0);
   STAT_U ("bytes", s->bytes);
