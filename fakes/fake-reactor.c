@@ -377,8 +377,11 @@ endpoint_matches (const BraidEndpoint *server, GSocketAddress *address,
 {
   if (server->kind == BRAID_ENDPOINT_KIND_UNIX || client->kind == BRAID_ENDPOINT_KIND_UNIX)
     return server->kind == client->kind && g_strcmp0 (server->path, client->path) == 0;
-  /* TCP: the port decides; any host name reaches the one fake machine. */
-  return client->kind == BRAID_ENDPOINT_KIND_TCP &&
+  /* TCP: the port decides; any host name reaches the one fake machine.
+   * TLS is simulated as TCP that only meets TLS: no handshake, no
+   * certificates, the bytes move in the clear. */
+  return (client->kind == BRAID_ENDPOINT_KIND_TCP || client->kind == BRAID_ENDPOINT_KIND_TLS) &&
+         client->kind == server->kind &&
          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)) == client->port;
 }
 
@@ -410,14 +413,15 @@ reactor_listen (BraidReactor *reactor,
       g_propagate_error (error, g_error_copy (self->listen_error));
       return NULL;
     }
-  if (endpoint->kind == BRAID_ENDPOINT_KIND_TCP)
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TCP || endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
     {
       port = endpoint->port != 0 ? endpoint->port : self->next_port++;
       for (guint i = 0; i < self->listeners->len; i++)
         {
           BraidFakeListener *l = g_ptr_array_index (self->listeners, i);
 
-          if (l->endpoint->kind == BRAID_ENDPOINT_KIND_TCP &&
+          if ((l->endpoint->kind == BRAID_ENDPOINT_KIND_TCP ||
+               l->endpoint->kind == BRAID_ENDPOINT_KIND_TLS) &&
               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (l->address)) == port)
             {
               g_set_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED,

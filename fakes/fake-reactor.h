@@ -58,7 +58,11 @@ void braid_fake_connect_pair (BraidFakeReactor *self,
                               BraidFakeTransport **server_transport);
 
 /* Listen/connect records (MemoryReactor).  Listeners are keyed by their
- * normalised endpoint string; a `tcp:0` listener gets a fake port. */
+ * normalised endpoint string; a `tcp:0` listener gets a fake port.
+ * `tls:` endpoints are simulated as plain TCP: a tls: client reaches a
+ * tls: listener on its port (tcp: and tls: share the port space but do
+ * not reach each other), no certificate file is read, no handshake takes
+ * place and the bytes move in the clear. */
 guint braid_fake_reactor_get_n_listeners (BraidFakeReactor *self);
 /* Connect attempts not yet settled. */
 guint braid_fake_reactor_get_n_pending_connects (BraidFakeReactor *self);

@@ -1475,8 +1475,8 @@ append_escaped (GString *out, const guint8 *data, gsize len, gsize max)
 }
 
 /* Settings that memcached prints only when built with extstore (ext_*)
- * or TLS (ssl_*): Debian's build has both, braid neither, and a plain
- * memcached build prints neither. */
+ * or TLS (ssl_*): Debian's build has both, braid prints ssl_* only, and
+ * a plain memcached build prints neither. */
 static gboolean
 is_build_option_stat (const guint8 *name, gsize len)
 {

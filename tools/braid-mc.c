@@ -12,7 +12,9 @@
  *   locate KEY...               HOST:PORT of the server that holds each key
  *
  * The servers (also from $MEMCACHED_SERVERS, as libmemcached-tools read
- * it) form a ketama pool, so keys go where libmemcached would put them. */
+ * it) form a ketama pool, so keys go where libmemcached would put them.
+ * A server may be an endpoint instead: tls:HOST:PORT[:ca=FILE] speaks
+ * TLS to memcached -Z or braid-memcached -Z (keys still go by HOST:PORT). */
 #include "glib-reactor.h"
 #include "mc-pool.h"
 
@@ -267,7 +269,8 @@ main (int argc, char **argv)
   gdouble timeout = 5.0;
   gboolean verbose = FALSE, version = FALSE;
   GOptionEntry entries[] = {
-    { "servers", 's', 0, G_OPTION_ARG_STRING, &servers, "Servers, HOST:PORT[,HOST:PORT...] (default $MEMCACHED_SERVERS)", "LIST" },
+    { "servers", 's', 0, G_OPTION_ARG_STRING, &servers, "Servers, HOST:PORT[,HOST:PORT...]; tls:HOST:PORT[:ca=FILE] for TLS "
+      "(default $MEMCACHED_SERVERS)", "LIST" },
     { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &timeout, "Seconds to wait for each reply (default 5)", "S" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Show flags and lengths", NULL },
     { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Show the version and exit", NULL },

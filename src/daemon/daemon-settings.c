@@ -23,7 +23,8 @@ static const BraidSettingSpec common_specs[] = {
     "Configuration file (default /etc/braid/NAME.conf)", "FILE" },
   { "listen", 0, "Server", "Listen", BRAID_SETTING_STRING_LIST, COMMON (listen), 0, 0, NULL, NULL,
     check_listen_endpoint,
-    "Endpoint to listen on, repeatable: tcp:PORT, tcp:PORT:interface=ADDR, unix:PATH, systemd:N", "ENDPOINT" },
+    "Endpoint to listen on, repeatable: tcp:PORT, tcp:PORT:interface=ADDR, "
+    "tls:PORT:certificate=FILE[:key=FILE], unix:PATH, systemd:N", "ENDPOINT" },
   { "verbose", 'v', "Logging", "Verbosity", BRAID_SETTING_COUNT, COMMON (verbosity), 0, 3, "0", "1", NULL,
     "More log output (-v info, -vv debug; at most 3)", NULL },
   { "grace-period", 0, "Server", "GracePeriodSeconds", BRAID_SETTING_DOUBLE, COMMON (grace_s), 0, 3600, "10",
@@ -337,7 +338,7 @@ apply_file (Reader *r, BraidConfigFile *file, GError **error)
 static gchar
 short_name (Reader *r, const BraidSettingSpec *spec)
 {
-  return g_str_equal (spec->long_name, "listen") ? r->table->listen_short_name : spec->short_name;
+  return g_strcmp0 (spec->long_name, "listen") == 0 ? r->table->listen_short_name : spec->short_name;
 }
 
 static gchar *

@@ -298,8 +298,8 @@ listen_all (BraidDaemon *daemon, GError **error)
           g_set_error (error, BRAID_DAEMON_ERROR, BRAID_DAEMON_ERROR_LISTEN, "%s", local_error->message);
           return FALSE;
         }
-      if (daemon->pool != NULL)
-        braid_glib_listener_distribute (listener, daemon->pool);
+      if (daemon->pool != NULL && !braid_glib_listener_distribute (listener, daemon->pool))
+        g_log (daemon->name, G_LOG_LEVEL_INFO, "%s: connections to %s are served on the main thread", daemon->name, *e);
       braid_daemon_add_listener (daemon, listener);
       g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s %s listening on %s (port %u), %s", daemon->name, PACKAGE_VERSION, *e,
                  braid_listener_get_port (listener), description);

@@ -1,10 +1,47 @@
 /* braid-memcached: settings table and server. */
 #include "memcached-daemon.h"
+#include "tls-transport-private.h"
 
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 #define MC(field) G_STRUCT_OFFSET (BraidMemcachedSettings, field)
+
+/* memcached's -o takes dozens of suboptions; braid-memcached the TLS
+ * ones it implements.  Others are refused, as memcached refuses a
+ * suboption it does not know, rather than ignored. */
+static const gchar *const extended_keys[] = { "ssl_chain_cert", "ssl_key" };
+
+static gboolean
+check_extended (const gchar *value, gchar **why)
+{
+  g_auto(GStrv) items = g_strsplit (value, ",", -1);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      const gchar *eq = strchr (items[i], '=');
+      gboolean known = FALSE;
+
+      if (items[i][0] == '\0')
+        continue;
+      for (gsize k = 0; eq != NULL && k < G_N_ELEMENTS (extended_keys); k++)
+        known |= strlen (extended_keys[k]) == (gsize) (eq - items[i]) &&
+                 strncmp (items[i], extended_keys[k], (gsize) (eq - items[i])) == 0;
+      if (!known)
+        {
+          *why = g_strdup_printf ("“%s” is not a suboption braid-memcached supports "
+                                  "(ssl_chain_cert=FILE, ssl_key=FILE)", items[i]);
+          return FALSE;
+        }
+      if (eq[1] == '\0')
+        {
+          *why = g_strdup_printf ("“%s” has no value", items[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
 
 static const BraidSettingSpec memcached_specs[] = {
   { "port", 'p', "Server", "Port", BRAID_SETTING_INT, MC (port), 0, 65535, "11211", NULL, NULL,
@@ -35,7 +72,70 @@ static const BraidSettingSpec memcached_specs[] = {
     "Reactor threads serving connections, 1 to 256 (0, the default: one per core)", "N" },
   { "user", 'u', NULL, NULL, BRAID_SETTING_STRING, MC (user), 0, 0, NULL, NULL, NULL,
     "As root, become USER once listening (not as root: ignored)", "USER" },
+  { "enable-ssl", 'Z', "TLS", "Enabled", BRAID_SETTING_BOOLEAN, MC (ssl), 0, 0, "false", "true", NULL,
+    "TCP listeners speak TLS (needs -o ssl_chain_cert=FILE)", NULL },
+  { "extended", 'o', NULL, NULL, BRAID_SETTING_STRING_LIST, MC (extended), 0, 0, NULL, NULL, check_extended,
+    "memcached's extended options, comma-separated: ssl_chain_cert=FILE (PEM certificate chain), "
+    "ssl_key=FILE (PEM private key)", "OPTIONS" },
+  { NULL, 0, "TLS", "CertificateChain", BRAID_SETTING_STRING, MC (ssl_chain_cert), 0, 0, NULL, NULL, NULL,
+    "PEM certificate chain for -Z", NULL },
+  { NULL, 0, "TLS", "Key", BRAID_SETTING_STRING, MC (ssl_key), 0, 0, NULL, NULL, NULL,
+    "PEM private key for -Z", NULL },
 };
+
+/* -o wins over the file: its ssl_* values go into the fields the file
+ * sets (the settings are still being built when this runs), then -Z is
+ * checked for a certificate. */
+static gboolean
+validate (gconstpointer settings, GError **error)
+{
+  BraidMemcachedSettings *s = (BraidMemcachedSettings *) settings;
+
+  for (gchar **o = s->extended; o != NULL && *o != NULL; o++)
+    {
+      g_auto(GStrv) items = g_strsplit (*o, ",", -1);
+
+      for (guint i = 0; items[i] != NULL; i++)
+        {
+          gchar *eq = strchr (items[i], '=');
+
+          if (eq == NULL)
+            continue;
+          *eq = '\0';
+          if (g_str_equal (items[i], "ssl_chain_cert"))
+            {
+              g_free (s->ssl_chain_cert);
+              s->ssl_chain_cert = g_strdup (eq + 1);
+            }
+          else if (g_str_equal (items[i], "ssl_key"))
+            {
+              g_free (s->ssl_key);
+              s->ssl_key = g_strdup (eq + 1);
+            }
+        }
+    }
+  if (s->ssl && s->ssl_chain_cert == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "-Z/--enable-ssl needs a certificate: -o ssl_chain_cert=FILE,ssl_key=FILE");
+      return FALSE;
+    }
+  /* A socket systemd passes cannot be wrapped: refuse rather than serve
+   * it in the clear when TLS was asked for. */
+  for (gchar **l = s->common.listen; s->ssl && l != NULL && *l != NULL; l++)
+    {
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (*l, BRAID_ENDPOINT_ROLE_SERVER, NULL);
+
+      if (ep != NULL && ep->kind == BRAID_ENDPOINT_KIND_SYSTEMD)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                       "-Z/--enable-ssl cannot wrap “%s” in TLS: listen with tls:PORT:certificate=FILE instead",
+                       *l);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
 
 const BraidSettingsTable braid_memcached_settings_table = {
   .name = "braid-memcached",
@@ -47,6 +147,7 @@ const BraidSettingsTable braid_memcached_settings_table = {
   .specs = memcached_specs,
   .n_specs = G_N_ELEMENTS (memcached_specs),
   .settings_size = sizeof (BraidMemcachedSettings),
+  .validate = validate,
 };
 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (BraidMemcachedSettings, common) == 0);
@@ -82,6 +183,56 @@ braid_memcached_server_settings (const BraidMemcachedSettings *s, BraidMcServerS
   out->tcp_backlog = (guint) s->backlog;
   out->shutdown_func = s->shutdown ? shutdown_by_signal : NULL;
   out->shutdown_data = NULL;
+  out->ssl_enabled = s->ssl;
+  out->ssl_chain_cert = s->ssl_chain_cert;
+  out->ssl_key = s->ssl_key;
+}
+
+/* @value with `:` and `\` escaped for an endpoint string. */
+static gchar *
+escape_endpoint_value (const gchar *value)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const gchar *p = value; *p != '\0'; p++)
+    {
+      if (*p == ':' || *p == '\\')
+        g_string_append_c (out, '\\');
+      g_string_append_c (out, *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* -Z: the tls: endpoint for tcp: endpoint @description, or a copy of
+ * @description when it is not tcp:. */
+static gchar *
+with_tls (const BraidMemcachedSettings *s, const gchar *description)
+{
+  g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (description, BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autofree gchar *certificate = NULL;
+  GString *out;
+
+  if (!s->ssl || ep == NULL || ep->kind != BRAID_ENDPOINT_KIND_TCP)
+    return g_strdup (description);
+  certificate = escape_endpoint_value (s->ssl_chain_cert);
+  out = g_string_new (NULL);
+  g_string_append_printf (out, "tls:%u", ep->port);
+  if (ep->host != NULL)
+    {
+      g_autofree gchar *host = escape_endpoint_value (ep->host);
+
+      g_string_append_printf (out, ":interface=%s", host);
+    }
+  if (ep->backlog > 0)
+    g_string_append_printf (out, ":backlog=%d", ep->backlog);
+  g_string_append_printf (out, ":certificate=%s", certificate);
+  if (s->ssl_key != NULL)
+    {
+      g_autofree gchar *key = escape_endpoint_value (s->ssl_key);
+
+      g_string_append_printf (out, ":key=%s", key);
+    }
+  return g_string_free (out, FALSE);
 }
 
 guint
@@ -97,7 +248,7 @@ braid_memcached_endpoints (const BraidMemcachedSettings *s)
   g_auto(GStrv) interfaces = NULL;
 
   for (gchar **l = s->common.listen; l != NULL && *l != NULL; l++)
-    g_ptr_array_add (list, g_strdup (*l));
+    g_ptr_array_add (list, with_tls (s, *l));
   if (list->len > 0)
     goto out;
   interfaces = g_strsplit (s->interface != NULL ? s->interface : "", ",", -1);
@@ -107,14 +258,29 @@ braid_memcached_endpoints (const BraidMemcachedSettings *s)
       g_autofree gchar *escaped = g_strjoinv ("\\:", parts);
 
       if (*escaped != '\0')
-        g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":interface=%s:backlog=%" G_GINT64_FORMAT,
-                                                s->port, escaped, s->backlog));
+        {
+          g_autofree gchar *tcp = g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":interface=%s:backlog=%" G_GINT64_FORMAT,
+                                                   s->port, escaped, s->backlog);
+
+          g_ptr_array_add (list, with_tls (s, tcp));
+        }
     }
   if (list->len == 0)
-    g_ptr_array_add (list, g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":backlog=%" G_GINT64_FORMAT, s->port, s->backlog));
+    {
+      g_autofree gchar *tcp = g_strdup_printf ("tcp:%" G_GINT64_FORMAT ":backlog=%" G_GINT64_FORMAT, s->port,
+                                               s->backlog);
+
+      g_ptr_array_add (list, with_tls (s, tcp));
+    }
 out:
   g_ptr_array_add (list, NULL);
   return (gchar **) g_ptr_array_free (list, FALSE);
+}
+
+static guint64
+get_handshake_errors (gpointer reactor)
+{
+  return braid_tls_get_n_handshake_failures (reactor);
 }
 
 static gpointer
@@ -123,6 +289,10 @@ server_new (BraidReactor *reactor, gconstpointer settings, GError **error)
   BraidMcServerSettings server_settings;
 
   braid_memcached_server_settings (settings, &server_settings);
+  /* The reactor outlives the server; its tls: listeners count handshake
+   * failures. */
+  server_settings.ssl_handshake_errors_func = get_handshake_errors;
+  server_settings.ssl_handshake_errors_data = reactor;
   return braid_mc_server_new (reactor, &server_settings);
 }
 

@@ -25,6 +25,10 @@ typedef struct {
   gchar *user;            /* -u: accepted */
   gboolean debugtime;     /* --enable-debugtime */
   gboolean shutdown;      /* -A, --enable-shutdown */
+  gboolean ssl;           /* -Z, --enable-ssl: TCP listeners speak TLS */
+  gchar **extended;       /* -o KEY=VALUE,...: only ssl_chain_cert and ssl_key */
+  gchar *ssl_chain_cert;  /* [TLS] CertificateChain, or -o ssl_chain_cert= */
+  gchar *ssl_key;         /* [TLS] Key, or -o ssl_key= */
 } BraidMemcachedSettings;
 
 extern const BraidSettingsTable braid_memcached_settings_table;
@@ -32,7 +36,8 @@ extern const BraidDaemonService braid_memcached_service;
 
 /* The server's settings from the daemon's. */
 void braid_memcached_server_settings (const BraidMemcachedSettings *settings, BraidMcServerSettings *out);
-/* memcached's -p/-l as endpoint strings; --listen wins over both.
+/* memcached's -p/-l as endpoint strings; --listen wins over both.  With
+ * -Z every tcp: endpoint becomes tls: with the certificate and key.
  * (transfer full) */
 gchar **braid_memcached_endpoints (const BraidMemcachedSettings *settings);
 /* -t, with 0 read as the number of cores. */

@@ -15,11 +15,13 @@
 /* A pool request may take this many cache timeouts before it fails. */
 #define POOL_TIMEOUT_FACTOR 5
 
-/* "tcp:HOST:PORT,HOST:PORT" → the pool's "HOST:PORT,HOST:PORT". */
+/* "HOST:PORT,tcp:HOST:PORT,tls:HOST:PORT:ca=FILE" → the pool's list:
+ * HOST:PORT and tcp: entries as HOST:PORT, tls: entries as they are (the
+ * pool takes both forms). */
 static gchar *
 pool_servers (const gchar *list)
 {
-  g_auto(GStrv) parts = g_strsplit (list, ",", -1);
+  g_auto(GStrv) parts = braid_endpoint_split_list (list);
   GString *out = g_string_new (NULL);
 
   for (guint i = 0; parts[i] != NULL; i++)
@@ -39,17 +41,19 @@ static gboolean
 check_servers (const gchar *value, gchar **why)
 {
   g_autofree gchar *servers = pool_servers (value);
-  g_auto(GStrv) parts = g_strsplit (servers, ",", -1);
+  g_auto(GStrv) parts = braid_endpoint_split_list (servers);
 
-  for (guint i = 0; parts[i] != NULL && *servers != '\0'; i++)
+  for (guint i = 0; parts[i] != NULL; i++)
     {
-      g_autofree gchar *description = g_strdup_printf ("tcp:%s", parts[i]);
+      gboolean tls = g_str_has_prefix (parts[i], "tls:");
+      g_autofree gchar *description = tls ? g_strdup (parts[i]) : g_strdup_printf ("tcp:%s", parts[i]);
       g_autoptr(GError) error = NULL;
       g_autoptr(BraidEndpoint) endpoint = braid_endpoint_parse (description, BRAID_ENDPOINT_ROLE_CLIENT, &error);
 
       if (endpoint == NULL)
         {
-          *why = g_strdup_printf ("“%s” is not HOST:PORT: %s", parts[i], error->message);
+          *why = g_strdup_printf (tls ? "“%s” is not tls:HOST:PORT: %s" : "“%s” is not HOST:PORT: %s",
+                                  parts[i], error->message);
           return FALSE;
         }
     }
@@ -83,7 +87,8 @@ check_port_range (const gchar *value, gchar **why)
 
 static const BraidSettingSpec proxy_specs[] = {
   { "memcached", 'm', "Cache", "Memcached", BRAID_SETTING_STRING, PX (memcached), 0, 0, NULL, NULL, check_servers,
-    "Shared cache: memcached servers, HOST:PORT or tcp:HOST:PORT, comma-separated", "ENDPOINTS" },
+    "Shared cache: memcached servers, HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT[:ca=FILE], "
+    "comma-separated", "ENDPOINTS" },
   { "no-cache", 0, "Cache", "Enabled", BRAID_SETTING_BOOLEAN, PX (cache_enabled), 0, 0, "true", "false", NULL,
     "Fetch every request", NULL },
   { "cache-size", 0, "Cache", "MemoryMiB", BRAID_SETTING_INT, PX (cache_mib), 1, 1024 * 1024, "64", NULL, NULL,

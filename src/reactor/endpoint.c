@@ -131,16 +131,18 @@ apply_option (BraidEndpoint *ep, const gchar *key, const gchar *value,
 {
   guint64 number;
 
-  if (ep->kind == BRAID_ENDPOINT_KIND_TCP && g_str_equal (key, "port"))
+  gboolean inet = ep->kind == BRAID_ENDPOINT_KIND_TCP || ep->kind == BRAID_ENDPOINT_KIND_TLS;
+
+  if (inet && g_str_equal (key, "port"))
     return parse_port (value, &ep->port, description, error);
-  if (ep->kind == BRAID_ENDPOINT_KIND_TCP && ep->role == BRAID_ENDPOINT_ROLE_SERVER &&
+  if (inet && ep->role == BRAID_ENDPOINT_ROLE_SERVER &&
       g_str_equal (key, "interface"))
     {
       g_free (ep->host);
       ep->host = g_strdup (value);
       return TRUE;
     }
-  if (ep->kind == BRAID_ENDPOINT_KIND_TCP && ep->role == BRAID_ENDPOINT_ROLE_CLIENT &&
+  if (inet && ep->role == BRAID_ENDPOINT_ROLE_CLIENT &&
       g_str_equal (key, "host"))
     {
       g_free (ep->host);
@@ -171,6 +173,24 @@ apply_option (BraidEndpoint *ep, const gchar *key, const gchar *value,
       if (end == value || *end != '\0' || !(t >= 0) || t > 86400)
         return set_error (error, description, "timeout must be a number of seconds");
       ep->timeout = t;
+      return TRUE;
+    }
+  if (ep->kind == BRAID_ENDPOINT_KIND_TLS &&
+      ((ep->role == BRAID_ENDPOINT_ROLE_SERVER &&
+        (g_str_equal (key, "certificate") || g_str_equal (key, "key"))) ||
+       (ep->role == BRAID_ENDPOINT_ROLE_CLIENT && g_str_equal (key, "ca"))))
+    {
+      gchar **field = g_str_equal (key, "certificate") ? &ep->certificate
+                      : g_str_equal (key, "key")       ? &ep->key
+                                                       : &ep->ca;
+
+      if (value[0] == '\0')
+        {
+          g_autofree gchar *problem = g_strdup_printf ("empty file name for %s=", key);
+          return set_error (error, description, problem);
+        }
+      g_free (*field);
+      *field = g_strdup (value);
       return TRUE;
     }
   if (ep->kind == BRAID_ENDPOINT_KIND_SYSTEMD && g_str_equal (key, "name"))
@@ -229,12 +249,16 @@ parse_tcp (BraidEndpoint *ep, GPtrArray *args, const gchar *description, GError 
   if (ep->role == BRAID_ENDPOINT_ROLE_CLIENT)
     {
       if (ep->host == NULL || ep->host[0] == '\0')
-        return set_error (error, description, "no host given (use tcp:HOST:PORT)");
+        return set_error (error, description,
+                          ep->kind == BRAID_ENDPOINT_KIND_TLS ? "no host given (use tls:HOST:PORT)"
+                                                              : "no host given (use tcp:HOST:PORT)");
       if (ep->port == 0)
         return set_error (error, description, "port 0 cannot be connected to");
     }
   else if (ep->host != NULL && ep->host[0] == '\0')
     return set_error (error, description, "empty interface");
+  else if (ep->kind == BRAID_ENDPOINT_KIND_TLS && ep->certificate == NULL)
+    return set_error (error, description, "no certificate given (use tls:PORT:certificate=FILE)");
   return TRUE;
 }
 
@@ -323,6 +347,37 @@ describe (const BraidEndpoint *ep)
           }
         break;
       }
+    case BRAID_ENDPOINT_KIND_TLS:
+      {
+        g_autofree gchar *host = ep->host != NULL ? escape_value (ep->host) : NULL;
+
+        if (ep->role == BRAID_ENDPOINT_ROLE_CLIENT)
+          {
+            g_string_append_printf (out, "tls:%s:%u", host, ep->port);
+            if (ep->ca != NULL)
+              {
+                g_autofree gchar *ca = escape_value (ep->ca);
+
+                g_string_append_printf (out, ":ca=%s", ca);
+              }
+          }
+        else
+          {
+            g_autofree gchar *certificate = escape_value (ep->certificate);
+
+            g_string_append_printf (out, "tls:%u", ep->port);
+            if (host != NULL)
+              g_string_append_printf (out, ":interface=%s", host);
+            g_string_append_printf (out, ":certificate=%s", certificate);
+            if (ep->key != NULL)
+              {
+                g_autofree gchar *key = escape_value (ep->key);
+
+                g_string_append_printf (out, ":key=%s", key);
+              }
+          }
+        break;
+      }
     case BRAID_ENDPOINT_KIND_UNIX:
       {
         g_autofree gchar *path = escape_value (ep->path);
@@ -383,6 +438,11 @@ braid_endpoint_parse (const gchar *description,
       ep->kind = BRAID_ENDPOINT_KIND_TCP;
       ok = parse_tcp (ep, args, description, error);
     }
+  else if (g_str_equal (kind, "tls"))
+    {
+      ep->kind = BRAID_ENDPOINT_KIND_TLS;
+      ok = parse_tcp (ep, args, description, error);
+    }
   else if (g_str_equal (kind, "unix"))
     {
       ep->kind = BRAID_ENDPOINT_KIND_UNIX;
@@ -396,7 +456,7 @@ braid_endpoint_parse (const gchar *description,
   else
     {
       g_autofree gchar *problem =
-        g_strdup_printf ("unknown kind “%s” (expected tcp, unix or systemd)", kind);
+        g_strdup_printf ("unknown kind “%s” (expected tcp, tls, unix or systemd)", kind);
       ok = set_error (error, description, problem);
     }
   if (!ok)
@@ -417,6 +477,9 @@ braid_endpoint_copy (const BraidEndpoint *endpoint)
   copy->host = g_strdup (endpoint->host);
   copy->path = g_strdup (endpoint->path);
   copy->systemd_name = g_strdup (endpoint->systemd_name);
+  copy->certificate = g_strdup (endpoint->certificate);
+  copy->key = g_strdup (endpoint->key);
+  copy->ca = g_strdup (endpoint->ca);
   copy->description = g_strdup (endpoint->description);
   return copy;
 }
@@ -429,6 +492,9 @@ braid_endpoint_free (BraidEndpoint *endpoint)
   g_free (endpoint->host);
   g_free (endpoint->path);
   g_free (endpoint->systemd_name);
+  g_free (endpoint->certificate);
+  g_free (endpoint->key);
+  g_free (endpoint->ca);
   g_free (endpoint->description);
   g_free (endpoint);
 }

@@ -9,6 +9,7 @@ typedef enum {
   BRAID_ENDPOINT_KIND_TCP,
   BRAID_ENDPOINT_KIND_UNIX,
   BRAID_ENDPOINT_KIND_SYSTEMD,
+  BRAID_ENDPOINT_KIND_TLS,
 } BraidEndpointKind;
 
 typedef enum {
@@ -26,10 +27,18 @@ typedef enum {
  *   optional `:backlog=N`;
  *   `unix:PATH` (optional `:mode=0660`);
  *   `systemd:N` (the N-th socket passed by systemd, from 0) or
- *   `systemd:name=NAME` (matched against `LISTEN_FDNAMES`).
+ *   `systemd:name=NAME` (matched against `LISTEN_FDNAMES`);
+ *   `tls:PORT:certificate=FILE[:key=FILE]`, with `interface=` and
+ *   `backlog=` as for tcp: TCP whose connections are wrapped in TLS
+ *   (glib-networking).  FILE is PEM; key= may be left out when the
+ *   certificate file holds the private key too.
  * Client forms:
  *   `tcp:HOST:PORT`, `tcp:host=HOST:port=PORT` (optional `:timeout=SECONDS`);
- *   `unix:PATH`.
+ *   `unix:PATH`;
+ *   `tls:HOST:PORT` (optional `:ca=FILE`, `:timeout=SECONDS`): TCP, then a
+ *   TLS handshake that checks the server's certificate against HOST and
+ *   the CA certificates in FILE (PEM), or the system's trust store
+ *   without ca=.  The timeout covers the connect and the handshake.
  *
  * A literal `:` or `\` in a value is written `\:` / `\\` (so IPv6 addresses
  * are `tcp:8000:interface=\:\:1`).
@@ -45,6 +54,9 @@ typedef struct {
   gint backlog;          /* server listen backlog, or -1 for the default */
   guint mode;            /* unix socket permissions, or 0 for the default */
   gdouble timeout;       /* client connect timeout in seconds, 0 for none */
+  gchar *certificate;    /* (owned) (nullable): tls server certificate file */
+  gchar *key;            /* (owned) (nullable): tls server key file */
+  gchar *ca;             /* (owned) (nullable): tls client trust anchors */
   gchar *description;    /* (owned): the normalised endpoint string */
 } BraidEndpoint;
 

@@ -6,6 +6,7 @@
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
 #include "tsan-private.h"
+#include "tls-transport-private.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
@@ -424,12 +425,14 @@ adopt_accepted (BraidGlibListener *self, GSocket *socket)
   }
 }
 
-void
+gboolean
 braid_glib_listener_set_target_func (BraidListener *listener, BraidGlibListenerTargetFunc func, gpointer data)
 {
-  g_return_if_fail (BRAID_IS_GLIB_LISTENER (listener));
+  if (!BRAID_IS_GLIB_LISTENER (listener))
+    return FALSE;  /* a tls: listener: its connections stay on its reactor */
   BRAID_GLIB_LISTENER (listener)->target_func = func;
   BRAID_GLIB_LISTENER (listener)->target_data = data;
+  return TRUE;
 }
 
 /* Repeated failures are logged once per interval, with a count. */
@@ -668,6 +671,11 @@ reactor_listen (BraidReactor *reactor,
                 GError **error)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+
+  /* TLS hook: tls-endpoint.c listens with an accept loop of its own. */
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
+    return braid_tls_listen (G_OBJECT (self), self->context, endpoint, factory, error);
+
   g_autoptr(BraidGlibListener) listener = g_object_new (BRAID_TYPE_GLIB_LISTENER, NULL);
   g_autoptr(GError) local_error = NULL;
   gboolean ok = FALSE;
@@ -771,6 +779,15 @@ reactor_connect_async (BraidReactor *reactor,
                        gpointer user_data)
 {
   BraidGlibReactor *self = BRAID_GLIB_REACTOR (reactor);
+
+  /* TLS hook: tls-endpoint.c connects, handshakes and starts the protocol. */
+  if (endpoint->kind == BRAID_ENDPOINT_KIND_TLS)
+    {
+      braid_tls_connect_async (G_OBJECT (self), self->context, endpoint, factory, cancellable, callback,
+                               user_data);
+      return;
+    }
+
   g_autoptr(GSocketClient) client = g_socket_client_new ();
   ConnectData *data = g_new0 (ConnectData, 1);
   GTask *task;

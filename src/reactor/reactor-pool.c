@@ -133,8 +133,8 @@ next_reactor (gpointer data)
   return pool->workers[pool->next++ % pool->n_workers].reactor;
 }
 
-void
+gboolean
 braid_glib_listener_distribute (BraidListener *listener, BraidReactorPool *pool)
 {
-  braid_glib_listener_set_target_func (listener, next_reactor, pool);
+  return braid_glib_listener_set_target_func (listener, next_reactor, pool);
 }

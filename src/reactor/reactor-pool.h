@@ -34,7 +34,9 @@ BraidGlibReactor *braid_reactor_pool_get_reactor (BraidReactorPool *pool, guint 
 /* From now on @listener (a BraidGlibReactor's) hands each accepted
  * connection to the pool's reactors in turn, instead of serving it on
  * its own reactor.  The pool must outlive the listener's connections:
- * free the pool before what the protocols use. */
-void braid_glib_listener_distribute (BraidListener *listener, BraidReactorPool *pool);
+ * free the pool before what the protocols use.  Returns FALSE, and
+ * changes nothing, for a listener that cannot hand connections over
+ * (tls:, whose handshake runs on the listener's reactor). */
+gboolean braid_glib_listener_distribute (BraidListener *listener, BraidReactorPool *pool);
 
 G_END_DECLS

@@ -61,6 +61,70 @@ test_defaults_file_command_line (void)
 }
 
 static void
+test_tls_settings (void)
+{
+  g_autofree gchar *conf = write_config ("[TLS]\nEnabled = yes\nCertificateChain = /etc/file.pem\n"
+                                         "Key = /etc/file-key.pem\n");
+  gchar *argv[] = { "braid-memcached", "--config", conf, "-p", "11311", "-l", "127.0.0.1,::1", NULL };
+  gchar *argv_o[] = { "braid-memcached", "--config", "/dev/null", "-Z", "-o", "ssl_chain_cert=/c\\:1.pem",
+                      "-o", "ssl_key=/k.pem", "--listen", "tcp:7:backlog=5", "--listen", "unix:/s", NULL };
+  gchar *argv_plain[] = { "braid-memcached", "--config", "/dev/null", "-o", "ssl_chain_cert=/c.pem", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidMemcachedSettings *s;
+  BraidMcServerSettings server;
+  g_auto(GStrv) endpoints = NULL;
+
+  g_test_summary ("-Z (or [TLS] Enabled) with a certificate turns the tcp: listeners into tls: ones; -o wins "
+                  "over the file; unix: stays; the server reports it for stats settings");
+  s = braid_settings_read (&braid_memcached_settings_table, argv, &error);
+  g_assert_no_error (error);
+  g_assert_true (s->ssl);
+  endpoints = braid_memcached_endpoints (s);
+  g_assert_cmpuint (g_strv_length (endpoints), ==, 2);
+  g_assert_cmpstr (endpoints[0], ==, "tls:11311:interface=127.0.0.1:certificate=/etc/file.pem:key=/etc/file-key.pem");
+  g_assert_cmpstr (endpoints[1], ==, "tls:11311:interface=\\:\\:1:certificate=/etc/file.pem:key=/etc/file-key.pem");
+  for (guint i = 0; endpoints[i] != NULL; i++)
+    {
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (endpoints[i], BRAID_ENDPOINT_ROLE_SERVER, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpint (ep->kind, ==, BRAID_ENDPOINT_KIND_TLS);
+    }
+  braid_memcached_server_settings (s, &server);
+  g_assert_true (server.ssl_enabled);
+  g_assert_cmpstr (server.ssl_chain_cert, ==, "/etc/file.pem");
+  g_assert_cmpstr (server.ssl_key, ==, "/etc/file-key.pem");
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_clear_pointer (&endpoints, g_strfreev);
+
+  s = braid_settings_read (&braid_memcached_settings_table, argv_o, &error);
+  g_assert_no_error (error);
+  endpoints = braid_memcached_endpoints (s);
+  g_assert_cmpuint (g_strv_length (endpoints), ==, 2);
+  g_assert_cmpstr (endpoints[0], ==, "tls:7:backlog=5:certificate=/c\\\\\\:1.pem:key=/k.pem");
+  g_assert_cmpstr (endpoints[1], ==, "unix:/s");
+  {
+    g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (endpoints[0], BRAID_ENDPOINT_ROLE_SERVER, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (ep->certificate, ==, "/c\\:1.pem");
+    g_assert_cmpint (ep->backlog, ==, 5);
+  }
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_clear_pointer (&endpoints, g_strfreev);
+
+  /* Without -Z the certificate is remembered but nothing listens with TLS. */
+  s = braid_settings_read (&braid_memcached_settings_table, argv_plain, &error);
+  g_assert_no_error (error);
+  endpoints = braid_memcached_endpoints (s);
+  g_assert_cmpstr (endpoints[0], ==, "tcp:11211");
+  braid_memcached_server_settings (s, &server);
+  g_assert_false (server.ssl_enabled);
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_unlink (conf);
+}
+
+static void
 test_verbose_counts (void)
 {
   gchar *mc[] = { "braid-memcached", "--config", "/dev/null", "-vv", NULL };
@@ -155,12 +219,22 @@ static const BadArgs bad_args[] = {
   { &braid_memcached_settings_table, { "-vvvv" }, "--verbose (-v) given too often: must be from 0 to 3" },
   { &braid_memcached_settings_table, { "--listen", "tcp:nope" }, "--listen tcp:nope: " },
   { &braid_memcached_settings_table, { "extra" }, "Unexpected argument “extra”" },
+  { &braid_memcached_settings_table, { "-Z" }, "-Z/--enable-ssl needs a certificate: -o ssl_chain_cert=FILE" },
+  { &braid_memcached_settings_table, { "-Z", "-o", "ssl_key=k.pem" }, "-Z/--enable-ssl needs a certificate" },
+  { &braid_memcached_settings_table, { "-o", "modern" }, "--extended (-o) modern: “modern” is not a suboption" },
+  { &braid_memcached_settings_table, { "-o", "ssl_chain_cert=c,slab_chunk_max=1" }, "“slab_chunk_max=1” is not a suboption" },
+  { &braid_memcached_settings_table, { "-o", "ssl_key=" }, "“ssl_key=” has no value" },
+  { &braid_memcached_settings_table, { "--listen", "tls:1" }, "no certificate given" },
+  { &braid_memcached_settings_table, { "-Zo", "ssl_chain_cert=c", "--listen=systemd:0" },
+    "-Z/--enable-ssl cannot wrap “systemd:0” in TLS" },
   { &braid_proxy_settings_table, { "--max-body", "0" }, "--max-body 0: must be from 1 to 1048576" },
   { &braid_proxy_settings_table, { "--max-body", "17592186044416" }, "--max-body 17592186044416: must be from 1 to 1048576" },
   { &braid_proxy_settings_table, { "--ttl", "2592001" }, "--ttl 2592001: must be from 1 to 2592000" },
   { &braid_proxy_settings_table, { "--grace-period", "3601" }, "--grace-period 3601: expected a number from 0 to 3600" },
   { &braid_proxy_settings_table, { "--max-conns-per-host", "0" }, "--max-conns-per-host 0: must be from 1 to 100000" },
   { &braid_proxy_settings_table, { "-m", "host-without-port" }, "--memcached (-m) host-without-port: “host-without-port” is not HOST:PORT" },
+  { &braid_proxy_settings_table, { "-m", "tls:host" }, "“tls:host” is not tls:HOST:PORT" },
+  { &braid_proxy_settings_table, { "-m", "tls:h:1:certificate=c" }, "unknown option “certificate”" },
   { &braid_proxy_settings_table, { "-l", "udp:1" }, "--listen (-l) udp:1: " },
   { &braid_proxy_settings_table, { "--allow", "10.0.0.1/8" }, "--allow 10.0.0.1/8: “10.0.0.1/8”: " },
   { &braid_proxy_settings_table, { "--deny", "host name" }, "--deny host name: “host name”: not an address" },
@@ -290,6 +364,7 @@ main (int argc, char **argv)
   tmp_dir = g_dir_make_tmp ("braid-config-XXXXXX", NULL);
   g_test_add_func ("/daemon/config/defaults-file-command-line", test_defaults_file_command_line);
   g_test_add_func ("/daemon/config/verbose-counts", test_verbose_counts);
+  g_test_add_func ("/daemon/config/tls", test_tls_settings);
   g_test_add_func ("/daemon/config/bad-command-line", test_bad_command_line);
   g_test_add_func ("/daemon/config/bad-file", test_bad_config_file);
   g_test_add_func ("/daemon/config/bom-and-comments", test_bom_and_comments);

@@ -3,7 +3,9 @@
  * braid-memcached and Debian's memcached as shared caches, two proxies
  * sharing one cache, braid-timing, graceful SIGTERM; and the address
  * policy through real sockets: loopback refused by default, open or
- * closed port alike, allowed with --allow, redirects checked.
+ * closed port alike, allowed with --allow, redirects checked.  The
+ * shared cache once more over TLS: braid-memcached -Z and memcached -Z
+ * as tls: servers of --memcached.
  *
  * The upstream is on 127.0.0.1, which braid-proxy refuses by default:
  * start_proxy() passes --allow for it. */
@@ -23,6 +25,10 @@ typedef struct {
   GString *proxy_log;          /* stderr of the proxies started with a log */
   GCancellable *log_cancellable;  /* stops reading their stderr in teardown */
 } Fixture;
+
+/* For the TLS caches: made once in main(), NULL when TLS is missing. */
+static BraidTestCertificate *certificate;
+static gchar *tls_skip_reason;
 
 static gboolean
 resume_later (gpointer data)
@@ -227,30 +233,74 @@ start_proxy (Fixture *f, const gchar *memcached)
   return start_proxy_with (f, extra, FALSE);
 }
 
+/* -Z -o ssl_chain_cert=…,ssl_key=… with the test certificate, or
+ * nothing when @tls is FALSE (a NULL-terminated tail of argv). */
+typedef struct {
+  gchar *option;
+  const gchar *args[4];
+} TlsArgs;
+
+static void
+tls_args_init (TlsArgs *t, gboolean tls)
+{
+  t->option = tls ? g_strdup_printf ("ssl_chain_cert=%s,ssl_key=%s", certificate->certificate, certificate->key)
+                  : NULL;
+  t->args[0] = tls ? "-Z" : NULL;
+  t->args[1] = tls ? "-o" : NULL;
+  t->args[2] = t->option;
+  t->args[3] = NULL;
+}
+
 static guint16
-start_braid_memcached (Fixture *f)
+start_braid_memcached_with (Fixture *f, gboolean tls)
 {
   guint16 port = braid_test_find_free_port ();
   g_autofree gchar *path = braid_test_build_path ("src/daemon/braid-memcached");
   g_autofree gchar *p = g_strdup_printf ("%u", port);
-  const gchar *argv[] = { path, "-p", p, "-l", "127.0.0.1", "--config", "/dev/null", NULL };
+  TlsArgs t;
 
-  spawn (f, port, argv);
+  tls_args_init (&t, tls);
+  {
+    const gchar *argv[] = { path, "-p", p, "-l", "127.0.0.1", "--config", "/dev/null",
+                            t.args[0], t.args[1], t.args[2], NULL };
+
+    spawn (f, port, argv);
+  }
+  g_free (t.option);
+  return port;
+}
+
+static guint16
+start_braid_memcached (Fixture *f)
+{
+  return start_braid_memcached_with (f, FALSE);
+}
+
+static guint16
+start_memcached_with (Fixture *f, gboolean tls)
+{
+  guint16 port = braid_test_find_free_port ();
+  g_autofree gchar *path = g_find_program_in_path ("memcached");
+  g_autofree gchar *p = g_strdup_printf ("%u", port);
+  TlsArgs t;
+
+  if (path == NULL)
+    return 0;
+  tls_args_init (&t, tls);
+  {
+    const gchar *argv[] = { path, "-p", p, "-l", "127.0.0.1", "-U", "0", "-u", g_get_user_name (),
+                            t.args[0], t.args[1], t.args[2], NULL };
+
+    spawn (f, port, argv);
+  }
+  g_free (t.option);
   return port;
 }
 
 static guint16
 start_memcached (Fixture *f)
 {
-  guint16 port = braid_test_find_free_port ();
-  g_autofree gchar *path = g_find_program_in_path ("memcached");
-  g_autofree gchar *p = g_strdup_printf ("%u", port);
-  const gchar *argv[] = { path, "-p", p, "-l", "127.0.0.1", "-U", "0", "-u", g_get_user_name (), NULL };
-
-  if (path == NULL)
-    return 0;
-  spawn (f, port, argv);
-  return port;
+  return start_memcached_with (f, FALSE);
 }
 
 /* Asks the proxy on @port for @path of the upstream, iterating the main
@@ -326,12 +376,14 @@ test_fetch_and_redirect (Fixture *f, gconstpointer data)
   g_assert_cmpuint (hits (f, "/fast"), ==, 2);  /* once direct, once through the redirect; then cached */
 }
 
+/* @cache_timeout: (nullable): --cache-timeout for both proxies. */
 static void
-shared_cache (Fixture *f, guint16 memcached_port)
+shared_cache_on (Fixture *f, const gchar *servers, const gchar *cache_timeout)
 {
-  g_autofree gchar *servers = g_strdup_printf ("127.0.0.1:%u", memcached_port);
-  guint16 first = start_proxy (f, servers);
-  guint16 second = start_proxy (f, servers);
+  const gchar *extra[] = { "--allow", "127.0.0.1", "--memcached", servers,
+                           cache_timeout != NULL ? "--cache-timeout" : NULL, cache_timeout, NULL };
+  guint16 first = start_proxy_with (f, extra, FALSE);
+  guint16 second = start_proxy_with (f, extra, FALSE);
   g_autofree gchar *a = fetch_through (f, first, "/shared");
   g_autofree gchar *b = NULL;
 
@@ -347,6 +399,58 @@ shared_cache (Fixture *f, guint16 memcached_port)
   b = fetch_through (f, second, "/shared");
   g_assert_cmpstr (b, ==, "body of /shared");
   g_assert_cmpuint (hits (f, "/shared"), ==, 1);   /* a hit through the second proxy */
+}
+
+static void
+shared_cache (Fixture *f, guint16 memcached_port)
+{
+  g_autofree gchar *servers = g_strdup_printf ("127.0.0.1:%u", memcached_port);
+
+  shared_cache_on (f, servers, NULL);
+}
+
+static void
+shared_cache_tls (Fixture *f, guint16 memcached_port)
+{
+  g_autofree gchar *servers = g_strdup_printf ("tls:127.0.0.1:%u:ca=%s", memcached_port, certificate->certificate);
+
+  /* A proxy's first lookup waits for the TLS handshake too, which can
+   * take longer than the default 100 ms on a loaded machine. */
+  shared_cache_on (f, servers, "3000");
+}
+
+static void
+test_shared_cache_braid_memcached_tls (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("Two proxies share braid-memcached -Z through --memcached tls:HOST:PORT:ca=FILE: "
+                  "a fetch through the first is a hit through the second");
+  if (certificate == NULL)
+    {
+      g_test_skip (tls_skip_reason);
+      return;
+    }
+  shared_cache_tls (f, start_braid_memcached_with (f, TRUE));
+}
+
+static void
+test_shared_cache_memcached_tls (Fixture *f, gconstpointer data)
+{
+  guint16 port;
+
+  g_test_summary ("Two proxies share Debian's memcached -Z through --memcached tls:HOST:PORT:ca=FILE: "
+                  "a fetch through the first is a hit through the second");
+  if (certificate == NULL)
+    {
+      g_test_skip (tls_skip_reason);
+      return;
+    }
+  port = start_memcached_with (f, TRUE);
+  if (port == 0)
+    {
+      g_test_skip ("memcached is not installed (apt-get install memcached)");
+      return;
+    }
+  shared_cache_tls (f, port);
 }
 
 static void
@@ -573,15 +677,25 @@ test_redirect_to_denied_refused (Fixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
+  certificate = braid_test_certificate_new (&tls_skip_reason);
   g_test_add ("/proxy/integration/fetch-and-redirect", Fixture, NULL, setup, test_fetch_and_redirect, teardown);
   g_test_add ("/proxy/integration/shared-cache/braid-memcached", Fixture, NULL, setup, test_shared_cache_braid_memcached, teardown);
   g_test_add ("/proxy/integration/shared-cache/memcached", Fixture, NULL, setup, test_shared_cache_memcached, teardown);
+  g_test_add ("/proxy/integration/shared-cache/braid-memcached-tls", Fixture, NULL, setup,
+              test_shared_cache_braid_memcached_tls, teardown);
+  g_test_add ("/proxy/integration/shared-cache/memcached-tls", Fixture, NULL, setup,
+              test_shared_cache_memcached_tls, teardown);
   g_test_add ("/proxy/integration/braid-timing", Fixture, NULL, setup, test_timing_client, teardown);
   g_test_add ("/proxy/integration/graceful-sigterm", Fixture, NULL, setup, test_graceful_sigterm, teardown);
   g_test_add ("/proxy/integration/safety/loopback-refused-by-default", Fixture, NULL, setup,
               test_loopback_refused_by_default, teardown);
   g_test_add ("/proxy/integration/safety/redirect-to-denied-refused", Fixture, NULL, setup,
               test_redirect_to_denied_refused, teardown);
-  return g_test_run ();
+  status = g_test_run ();
+  braid_test_certificate_free (certificate);
+  g_free (tls_skip_reason);
+  return status;
 }

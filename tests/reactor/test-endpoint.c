@@ -23,7 +23,25 @@ static const EndpointCase cases[] = {
   { "unix:/tmp/x", BRAID_ENDPOINT_ROLE_CLIENT, "unix:/tmp/x", NULL },
   { "systemd:0", BRAID_ENDPOINT_ROLE_SERVER, "systemd:0", NULL },
   { "systemd:name=braid-memcached.socket", BRAID_ENDPOINT_ROLE_SERVER, "systemd:name=braid-memcached.socket", NULL },
+  { "tls:11211:certificate=/etc/c.pem:key=/etc/k.pem", BRAID_ENDPOINT_ROLE_SERVER,
+    "tls:11211:certificate=/etc/c.pem:key=/etc/k.pem", NULL },
+  { "tls:port=0:key=k.pem:certificate=c.pem:interface=127.0.0.1:backlog=9", BRAID_ENDPOINT_ROLE_SERVER,
+    "tls:0:interface=127.0.0.1:certificate=c.pem:key=k.pem", NULL },
+  { "tls:443:certificate=/etc/both.pem", BRAID_ENDPOINT_ROLE_SERVER, "tls:443:certificate=/etc/both.pem", NULL },
+  { "tls:localhost:11211", BRAID_ENDPOINT_ROLE_CLIENT, "tls:localhost:11211", NULL },
+  { "tls:127.0.0.1:11211:ca=/tmp/a\\:b.pem:timeout=3", BRAID_ENDPOINT_ROLE_CLIENT,
+    "tls:127.0.0.1:11211:ca=/tmp/a\\:b.pem", NULL },
+  { "tls:host=\\:\\:1:port=1:ca=ca.pem", BRAID_ENDPOINT_ROLE_CLIENT, "tls:\\:\\:1:1:ca=ca.pem", NULL },
   /* malformed */
+  { "tls:11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no certificate given" },
+  { "tls:11211:key=k.pem", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no certificate given" },
+  { "tls:11211:certificate=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty file name for certificate=" },
+  { "tls:11211:certificate=c:ca=x", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “ca”" },
+  { "tls:h:1:certificate=c", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "unknown option “certificate”" },
+  { "tls:h:1:ca=", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "empty file name for ca=" },
+  { "tls:11211", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "no port given" },
+  { "tls::11211", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "no host given (use tls:HOST:PORT)" },
+  { "tls:h:0", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "port 0 cannot be connected to" },
   { "", BRAID_ENDPOINT_ROLE_SERVER, NULL, "expected KIND:ARGUMENTS" },
   { "11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "expected KIND:ARGUMENTS" },
   { "udp:11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown kind “udp”" },
@@ -81,7 +99,12 @@ test_fields (void)
                                                      BRAID_ENDPOINT_ROLE_SERVER, NULL);
   g_autoptr(BraidEndpoint) b = braid_endpoint_parse ("tcp:h:99:timeout=1.5", BRAID_ENDPOINT_ROLE_CLIENT, NULL);
   g_autoptr(BraidEndpoint) c = braid_endpoint_parse ("systemd:3", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) d = braid_endpoint_parse ("tls:0:certificate=c.pem:key=k.pem:backlog=3",
+                                                     BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) e = braid_endpoint_parse ("tls:localhost:99:ca=ca.pem:timeout=2",
+                                                     BRAID_ENDPOINT_ROLE_CLIENT, NULL);
   g_autoptr(BraidEndpoint) copy = NULL;
+  g_autoptr(BraidEndpoint) tls_copy = NULL;
 
   g_test_summary ("Parsed fields: escapes removed, options applied, copies are deep");
   g_assert_cmpstr (a->host, ==, "::1");
@@ -93,6 +116,19 @@ test_fields (void)
   copy = braid_endpoint_copy (a);
   g_assert_true (copy->host != a->host);
   g_assert_cmpstr (copy->host, ==, "::1");
+  g_assert_cmpint (d->kind, ==, BRAID_ENDPOINT_KIND_TLS);
+  g_assert_cmpstr (d->certificate, ==, "c.pem");
+  g_assert_cmpstr (d->key, ==, "k.pem");
+  g_assert_null (d->host);
+  g_assert_cmpint (d->backlog, ==, 3);
+  g_assert_cmpint (e->kind, ==, BRAID_ENDPOINT_KIND_TLS);
+  g_assert_cmpstr (e->host, ==, "localhost");
+  g_assert_cmpuint (e->port, ==, 99);
+  g_assert_cmpstr (e->ca, ==, "ca.pem");
+  g_assert_cmpfloat (e->timeout, ==, 2);
+  tls_copy = braid_endpoint_copy (d);
+  g_assert_true (tls_copy->certificate != d->certificate);
+  g_assert_cmpstr (tls_copy->key, ==, "k.pem");
 }
 
 static void

@@ -369,6 +369,45 @@ test_same_seed_same_chunks (void)
   g_array_unref (sizes[1]);
 }
 
+static void
+test_tls_as_tcp (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(GPtrArray) servers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(BraidProtocolFactory) sf = braid_recording_factory_new (TRUE, servers);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidRecordingProtocol) client = NULL;
+  Wait a = { NULL }, b = { NULL };
+
+  g_test_summary ("The fake simulates tls: as TCP in the clear: no certificate is read, a tls: client reaches "
+                  "a tls: listener, a tcp: client does not, and tcp: and tls: share the port space");
+  listener = braid_reactor_listen (r, "tls:11211:certificate=/nonexistent.pem", sf, &error);
+  g_assert_no_error (error);
+  g_assert_null (braid_reactor_listen (r, "tcp:11211", sf, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_clear_error (&error);
+
+  braid_reactor_connect_async (r, "tls:localhost:11211:ca=/nonexistent.pem", cf, NULL, braid_test_store_result,
+                               &a.result);
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &b.result);
+  braid_fake_reactor_run_until_idle (fake);
+  client = BRAID_RECORDING_PROTOCOL (braid_reactor_connect_finish (r, a.result, &error));
+  g_assert_no_error (error);
+  g_assert_null (braid_reactor_connect_finish (r, b.result, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (client)), "ping");
+  braid_fake_reactor_run_until_idle (fake);
+  braid_assert_bytes_equal ("ping", 4, client->received->data, client->received->len);
+  g_assert_cmpuint (servers->len, ==, 1);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (client)));
+  braid_fake_reactor_run_until_idle (fake);
+  g_clear_object (&a.result);
+  g_clear_object (&b.result);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -385,5 +424,6 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/fault/abort", test_abort_records);
   g_test_add_func ("/fake/transport/standalone", test_standalone_transport);
   g_test_add_func ("/fake/connect/manual", test_manual_connects);
+  g_test_add_func ("/fake/connect/tls", test_tls_as_tcp);
   return g_test_run ();
 }

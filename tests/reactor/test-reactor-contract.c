@@ -18,7 +18,13 @@ typedef struct {
   void (*advance) (Fixture *f, gint64 us);
   /* Runs until @cond is true (fails the test if it never is). */
   void (*run_until) (Fixture *f, gboolean (*cond) (gpointer), gpointer data);
+  /* Connections are tls: rather than tcp: (the GLib reactor only). */
+  gboolean tls;
 } ReactorKind;
+
+/* For the glib-tls kind: made once in main(), NULL when TLS is missing. */
+static BraidTestCertificate *certificate;
+static gchar *tls_skip_reason;
 
 struct _Fixture
 {
@@ -99,9 +105,12 @@ run_until_glib (Fixture *f, gboolean (*cond) (gpointer), gpointer data)
 }
 
 static const ReactorKind kinds[] = {
-  { "fake", create_fake, advance_fake, run_until_fake },
-  { "glib", create_glib, advance_glib, run_until_glib },
+  { "fake", create_fake, advance_fake, run_until_fake, FALSE },
+  { "glib", create_glib, advance_glib, run_until_glib, FALSE },
 };
+
+/* The connection contract once more over TLS (tls-transport.c). */
+static const ReactorKind tls_kind = { "glib-tls", create_glib, advance_glib, run_until_glib, TRUE };
 
 static void
 on_deadline (gpointer data)
@@ -118,7 +127,7 @@ fixture_setup (Fixture *f, gconstpointer data)
 {
   f->kind = data;
   f->reactor = f->kind->create ();
-  if (g_str_equal (f->kind->name, "glib"))
+  if (!BRAID_IS_FAKE_REACTOR (f->reactor))
     f->deadline = braid_reactor_call_later (f->reactor, REAL_DEADLINE_US, on_deadline, f, NULL);
 }
 
@@ -349,11 +358,23 @@ conn_open (Conn *c, Fixture *f, gboolean echo)
   c->f = f;
   c->servers = g_ptr_array_new_with_free_func (g_object_unref);
   server_factory = braid_recording_factory_new (echo, c->servers);
-  c->listener = braid_reactor_listen (f->reactor, "tcp:0:interface=127.0.0.1", server_factory, &error);
+  if (f->kind->tls)
+    {
+      g_autofree gchar *listen = g_strdup_printf ("tls:0:interface=127.0.0.1:certificate=%s:key=%s",
+                                                  certificate->certificate, certificate->key);
+
+      c->listener = braid_reactor_listen (f->reactor, listen, server_factory, &error);
+    }
+  else
+    c->listener = braid_reactor_listen (f->reactor, "tcp:0:interface=127.0.0.1", server_factory, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (braid_listener_get_port (c->listener), >, 0);
 
-  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", braid_listener_get_port (c->listener));
+  if (f->kind->tls)
+    endpoint = g_strdup_printf ("tls:127.0.0.1:%u:ca=%s", braid_listener_get_port (c->listener),
+                                certificate->certificate);
+  else
+    endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", braid_listener_get_port (c->listener));
   client_factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
   braid_reactor_connect_async (f->reactor, endpoint, client_factory, NULL,
                                braid_test_store_result, &c->result);
@@ -809,10 +830,31 @@ add_contract (const gchar *name, void (*func) (Fixture *, gconstpointer))
     }
 }
 
+static void
+skip_tls (void)
+{
+  g_test_skip (tls_skip_reason);
+}
+
+/* Runs @func on the GLib reactor with tls: endpoints. */
+static void
+add_tls_contract (const gchar *name, void (*func) (Fixture *, gconstpointer))
+{
+  g_autofree gchar *path = g_strdup_printf ("/reactor/%s/%s", tls_kind.name, name);
+
+  if (certificate == NULL)
+    g_test_add_func (path, skip_tls);
+  else
+    g_test_add (path, Fixture, &tls_kind, fixture_setup, func, fixture_teardown);
+}
+
 int
 main (int argc, char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
+  certificate = braid_test_certificate_new (&tls_skip_reason);
 
   add_contract ("delayed-call/order", test_call_order);
   add_contract ("delayed-call/cancel", test_cancel);
@@ -832,6 +874,15 @@ main (int argc, char **argv)
   add_contract ("run/stop", test_run_stop);
   add_contract ("run/stop-before-run", test_stop_before_run);
   g_test_add_func ("/reactor/fake/run/returns-when-idle", test_fake_run_returns_when_idle);
+  /* Not half-close: TLS falls back to lose_connection there. */
+  add_tls_contract ("connection/echo", test_echo);
+  add_tls_contract ("connection/write-then-lose", test_write_then_lose);
+  add_tls_contract ("connection/pause-resume", test_pause_resume);
+  add_tls_contract ("connection/abort", test_abort);
+  add_tls_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
 
-  return g_test_run ();
+  status = g_test_run ();
+  braid_test_certificate_free (certificate);
+  g_free (tls_skip_reason);
+  return status;
 }

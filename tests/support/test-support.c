@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <glib/gstdio.h>
 
 #include <string.h>
 
@@ -364,4 +365,59 @@ braid_test_run_tool (const gchar *const *argv, gchar **out)
   g_assert_no_error (error);
   g_test_message ("%s: exit %d\n%s", argv[0], g_subprocess_get_exit_status (run), *out);
   return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
+}
+
+BraidTestCertificate *
+braid_test_certificate_new (gchar **skip_reason)
+{
+  g_autofree gchar *openssl = g_find_program_in_path ("openssl");
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *out = NULL;
+  BraidTestCertificate *cert;
+  gint status;
+
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      *skip_reason = g_strdup ("GIO has no TLS backend (glib-networking is not installed)");
+      return NULL;
+    }
+  if (openssl == NULL)
+    {
+      *skip_reason = g_strdup ("openssl is not installed");
+      return NULL;
+    }
+  cert = g_new0 (BraidTestCertificate, 1);
+  cert->dir = g_dir_make_tmp ("braid-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  g_chmod (cert->dir, 0755);
+  cert->certificate = g_build_filename (cert->dir, "cert.pem", NULL);
+  cert->key = g_build_filename (cert->dir, "key.pem", NULL);
+  {
+    const gchar *const argv[] = {
+      openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+      "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-keyout", cert->key, "-out", cert->certificate, NULL
+    };
+
+    status = braid_test_run_tool (argv, &out);
+  }
+  if (status != 0)
+    g_error ("openssl req failed (%d): %s", status, out);
+  g_chmod (cert->key, 0644);
+  g_chmod (cert->certificate, 0644);
+  return cert;
+}
+
+void
+braid_test_certificate_free (BraidTestCertificate *cert)
+{
+  if (cert == NULL)
+    return;
+  g_unlink (cert->certificate);
+  g_unlink (cert->key);
+  g_rmdir (cert->dir);
+  g_free (cert->certificate);
+  g_free (cert->key);
+  g_free (cert->dir);
+  g_free (cert);
 }

@@ -100,5 +100,22 @@ gint braid_test_run_tool (const gchar *const *argv, gchar **out);
  * (@expected_end NULL, or a close first).  (transfer full) */
 gchar *braid_test_converse (guint16 port, const gchar *request, const gchar *expected_end);
 
+/* A self-signed certificate for CN=localhost with subjectAltNames
+ * IP:127.0.0.1 and DNS:localhost, valid one day, made by openssl in a
+ * new temporary directory (readable by all, so a memcached running as
+ * nobody can load it). */
+typedef struct {
+  gchar *dir;          /* (owned) */
+  gchar *certificate;  /* (owned): PEM certificate */
+  gchar *key;          /* (owned): PEM private key */
+} BraidTestCertificate;
+
+/* NULL, with the reason in *@skip_reason, when openssl or GIO's TLS
+ * backend (glib-networking) is missing: the caller g_test_skip()s. */
+BraidTestCertificate *braid_test_certificate_new (gchar **skip_reason);
+/* Removes the files and the directory. */
+void braid_test_certificate_free (BraidTestCertificate *cert);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidTestCertificate, braid_test_certificate_free)
+
 G_END_DECLS
 #include "recording-protocol.h"

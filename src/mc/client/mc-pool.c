@@ -101,15 +101,33 @@ build_continuum (BraidMcPool *self, gboolean live_only, GArray *index_out)
   return n > 0 ? braid_ketama_new (list, n) : NULL;
 }
 
+/* "HOST[:PORT]", or an endpoint "tcp:HOST:PORT…" / "tls:HOST:PORT…":
+ * the host and port, and the endpoint to connect to in *@endpoint. */
 static gboolean
-parse_server (const gchar *spec, gchar **host, guint16 *port)
+parse_server (const gchar *spec, gchar **host, guint16 *port, gchar **endpoint, gchar **why)
 {
   g_autofree gchar *s = g_strstrip (g_strdup (spec));
-  gchar *colon = strrchr (s, ':');
+  gchar *colon;
   guint64 p = 11211;
 
   if (*s == '\0')
     return FALSE;
+  if (g_str_has_prefix (s, "tcp:") || g_str_has_prefix (s, "tls:"))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (s, BRAID_ENDPOINT_ROLE_CLIENT, &error);
+
+      if (ep == NULL)
+        {
+          *why = g_strdup (error->message);
+          return FALSE;
+        }
+      *host = g_strdup (ep->host);
+      *port = ep->port;
+      *endpoint = g_steal_pointer (&s);
+      return TRUE;
+    }
+  colon = strrchr (s, ':');
   if (colon != NULL)
     {
       *colon = '\0';
@@ -118,6 +136,7 @@ parse_server (const gchar *spec, gchar **host, guint16 *port)
     }
   *host = g_strdup (s);
   *port = (guint16) p;
+  *endpoint = g_strdup_printf ("tcp:%s:%u", *host, *port);
   return TRUE;
 }
 
@@ -127,24 +146,25 @@ braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error)
   g_return_val_if_fail (BRAID_IS_REACTOR (reactor) && servers != NULL, NULL);
 
   g_autoptr(BraidMcPool) self = g_object_new (BRAID_TYPE_MC_POOL, NULL);
-  g_auto(GStrv) specs = g_strsplit (servers != NULL ? servers : "", ",", -1);
+  g_auto(GStrv) specs = braid_endpoint_split_list (servers);
 
   self->reactor = g_object_ref (reactor);
   for (guint i = 0; specs[i] != NULL; i++)
     {
       Server s = { 0 };
       g_autofree gchar *endpoint = NULL;
+      g_autofree gchar *why = NULL;
 
       if (*g_strstrip (specs[i]) == '\0')
         continue;
-      if (!parse_server (specs[i], &s.host, &s.port))
+      if (!parse_server (specs[i], &s.host, &s.port, &endpoint, &why))
         {
           g_set_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT,
-                       "“%s” is not a memcached server (expected HOST:PORT)", specs[i]);
+                       "“%s” is not a memcached server (expected HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT)%s%s",
+                       specs[i], why != NULL ? ": " : "", why != NULL ? why : "");
           return NULL;
         }
       s.name = g_strdup_printf ("%s:%u", s.host, s.port);
-      endpoint = g_strdup_printf ("tcp:%s:%u", s.host, s.port);
       s.client = braid_mc_client_new (reactor, endpoint);
       g_array_append_val (self->servers, s);
     }

@@ -16,7 +16,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (BraidMcPool, braid_mc_pool, BRAID, MC_POOL, GObject)
 
 /* @servers: "HOST:PORT,HOST:PORT" (libmemcached's --servers; PORT defaults
- * to 11211).  Errors: BRAID_MC_ERROR_INVALID_ARGUMENT. */
+ * to 11211), where each server may also be a client endpoint such as
+ * "tcp:HOST:PORT" or "tls:HOST:PORT:ca=FILE" (a `,` or `:` in a value is
+ * escaped with `\`).  Keys are distributed by HOST:PORT alone, whatever
+ * the kind.  Errors: BRAID_MC_ERROR_INVALID_ARGUMENT. */
 BraidMcPool *braid_mc_pool_new (BraidReactor *reactor, const gchar *servers, GError **error);
 
 guint braid_mc_pool_get_n_servers (BraidMcPool *self);

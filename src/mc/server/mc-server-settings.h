@@ -31,9 +31,20 @@ typedef struct {
    * and for checks that a stream split anywhere is answered the same. */
   gboolean take_back_unwritten;
   guint tcp_backlog;           /* -b, as "stats settings" shows it; 0: 1024 */
+  /* What "stats settings" reports of TLS (-Z, -o ssl_chain_cert=FILE,
+   * ssl_key=FILE) as memcached 1.6 built with TLS does.  The listeners
+   * are set up by whoever runs the server; the server copies the
+   * strings.  (nullable) */
+  gboolean ssl_enabled;
+  const gchar *ssl_chain_cert;
+  const gchar *ssl_key;
+  /* (nullable): the TLS handshakes that failed so far, for "stats"
+   * ssl_handshake_errors (the listeners count them, not the server). */
+  guint64 (*ssl_handshake_errors_func) (gpointer ssl_handshake_errors_data);
+  gpointer ssl_handshake_errors_data;
 } BraidMcServerSettings;
 
 #define BRAID_MC_SERVER_SETTINGS_INIT \
-  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE }
+  { BRAID_MC_STORE_SETTINGS_INIT, 1024, FALSE, TRUE, 1024 * 1024, 0, 4, FALSE, NULL, NULL, TRUE, 0, FALSE, NULL, NULL, NULL, NULL }
 
 G_END_DECLS

@@ -12,6 +12,8 @@ braid_mc_server_shared_new (BraidReactor *reactor, const BraidMcServerSettings *
   g_atomic_ref_count_init (&shared->ref_count);
   g_mutex_init (&shared->lock);
   shared->settings = settings != NULL ? *settings : defaults;
+  shared->settings.ssl_chain_cert = g_strdup (shared->settings.ssl_chain_cert);
+  shared->settings.ssl_key = g_strdup (shared->settings.ssl_key);
   shared->store = braid_mc_store_new (reactor, &shared->settings.store);
   shared->counters.started_us = braid_reactor_now (reactor);
   return shared;
@@ -33,6 +35,8 @@ braid_mc_server_shared_unref (BraidMcServerShared *shared)
     return;
   braid_mc_store_free (shared->store);
   g_mutex_clear (&shared->lock);
+  g_free ((gchar *) shared->settings.ssl_chain_cert);
+  g_free ((gchar *) shared->settings.ssl_key);
   g_free (shared);
 }
 

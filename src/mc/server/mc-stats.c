@@ -115,6 +115,15 @@ write_general (BraidMcServerShared *shared, GString *out)
   STAT_U ("log_watcher_skipped", 0);
   STAT_U ("log_watcher_sent", 0);
   STAT_U ("log_watchers", 0);
+  if (shared->settings.ssl_enabled)
+    {
+      /* memcached -Z's two; the certificate is loaded once, at start. */
+      STAT_U ("ssl_handshake_errors", shared->settings.ssl_handshake_errors_func != NULL
+                                        ? shared->settings.ssl_handshake_errors_func (
+                                            shared->settings.ssl_handshake_errors_data)
+                                        : 0);
+      STAT_U ("time_since_server_cert_refresh", uptime);
+    }
   STAT_U ("unexpected_napi_ids", 0);
   STAT_U ("round_robin_fallback", 0);
   STAT_U ("bytes", s->bytes);
@@ -195,9 +204,22 @@ write_settings (BraidMcServerShared *shared, GString *out)
   STAT_U ("read_buf_mem_limit", 0);
   STAT_S ("track_sizes", "no");
   STAT_S ("inline_ascii_response", "no");
-  /* memcached built without extstore and TLS prints no ext_* and ssl_*
-   * settings; neither does braid. */
+  /* memcached built without extstore prints no ext_* settings; neither
+   * does braid.  Debian's is built with TLS, and so is braid: the ssl_*
+   * block is memcached 1.6.18's, with its defaults for what braid does
+   * not let one change. */
   STAT_S ("slab_automove_freeratio", "0.000");
+  STAT_S ("ssl_enabled", st->ssl_enabled ? "yes" : "no");
+  STAT_S ("ssl_chain_cert", st->ssl_chain_cert != NULL ? st->ssl_chain_cert : "(null)");
+  STAT_S ("ssl_key", st->ssl_key != NULL ? st->ssl_key : "(null)");
+  STAT_U ("ssl_verify_mode", 0);
+  STAT_U ("ssl_keyformat", 1);
+  STAT_S ("ssl_ciphers", "NULL");
+  STAT_S ("ssl_ca_cert", "NULL");
+  STAT_U ("ssl_wbuf_size", 16384);
+  STAT_S ("ssl_session_cache", "no");
+  STAT_S ("ssl_kernel_tls", "no");
+  STAT_S ("ssl_min_version", "tlsv1.2");
   STAT_S ("num_napi_ids", "(null)");
   STAT_S ("memory_file", "(null)");
 }
