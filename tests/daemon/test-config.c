@@ -61,6 +61,28 @@ test_defaults_file_command_line (void)
 }
 
 static void
+test_backlog_and_threads (void)
+{
+  gchar *argv[] = { "braid-memcached", "--config", "/dev/null", "-b", "77", "-l", "127.0.0.1", "-t", "3", NULL };
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) endpoints = NULL;
+  BraidMcServerSettings server;
+  BraidMemcachedSettings *s;
+
+  g_test_summary ("-b sets the backlog of the -p/-l sockets and what stats settings reports; -t N gives "
+                  "N threads and a store of 16 shards");
+  s = braid_settings_read (&braid_memcached_settings_table, argv, &error);
+  g_assert_no_error (error);
+  endpoints = braid_memcached_endpoints (s);
+  g_assert_cmpstr (endpoints[0], ==, "tcp:11211:interface=127.0.0.1:backlog=77");
+  braid_memcached_server_settings (s, &server);
+  g_assert_cmpuint (server.tcp_backlog, ==, 77);
+  g_assert_cmpuint (server.threads, ==, 3);
+  g_assert_cmpuint (server.store.n_shards, ==, 16);
+  braid_settings_free (&braid_memcached_settings_table, s);
+}
+
+static void
 test_tls_settings (void)
 {
   g_autofree gchar *conf = write_config ("[TLS]\nEnabled = yes\nCertificateChain = /etc/file.pem\n"
@@ -81,8 +103,8 @@ test_tls_settings (void)
   g_assert_true (s->ssl);
   endpoints = braid_memcached_endpoints (s);
   g_assert_cmpuint (g_strv_length (endpoints), ==, 2);
-  g_assert_cmpstr (endpoints[0], ==, "tls:11311:interface=127.0.0.1:certificate=/etc/file.pem:key=/etc/file-key.pem");
-  g_assert_cmpstr (endpoints[1], ==, "tls:11311:interface=\\:\\:1:certificate=/etc/file.pem:key=/etc/file-key.pem");
+  g_assert_cmpstr (endpoints[0], ==, "tls:11311:interface=127.0.0.1:backlog=1024:certificate=/etc/file.pem:key=/etc/file-key.pem");
+  g_assert_cmpstr (endpoints[1], ==, "tls:11311:interface=\\:\\:1:backlog=1024:certificate=/etc/file.pem:key=/etc/file-key.pem");
   for (guint i = 0; endpoints[i] != NULL; i++)
     {
       g_autoptr(BraidEndpoint) ep = braid_endpoint_parse (endpoints[i], BRAID_ENDPOINT_ROLE_SERVER, &error);
@@ -117,7 +139,8 @@ test_tls_settings (void)
   s = braid_settings_read (&braid_memcached_settings_table, argv_plain, &error);
   g_assert_no_error (error);
   endpoints = braid_memcached_endpoints (s);
-  g_assert_cmpstr (endpoints[0], ==, "tcp:11211");
+  /* -b's default, 1024, as the backlog of the -p/-l socket */
+  g_assert_cmpstr (endpoints[0], ==, "tcp:11211:backlog=1024");
   braid_memcached_server_settings (s, &server);
   g_assert_false (server.ssl_enabled);
   braid_settings_free (&braid_memcached_settings_table, s);
@@ -365,6 +388,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config/defaults-file-command-line", test_defaults_file_command_line);
   g_test_add_func ("/daemon/config/verbose-counts", test_verbose_counts);
   g_test_add_func ("/daemon/config/tls", test_tls_settings);
+  g_test_add_func ("/daemon/config/backlog-and-threads", test_backlog_and_threads);
   g_test_add_func ("/daemon/config/bad-command-line", test_bad_command_line);
   g_test_add_func ("/daemon/config/bad-file", test_bad_config_file);
   g_test_add_func ("/daemon/config/bom-and-comments", test_bom_and_comments);
