@@ -39,6 +39,7 @@ struct _BraidSocketTransport
   gboolean started;               /* connection_made ran */
   gboolean paused;
   gboolean flush_queued;          /* a deferred flush is pending */
+  gboolean in_ready;              /* on_socket_ready is running: it flushes at its end */
   gboolean write_blocked;         /* the kernel's buffer was full: wait for G_IO_OUT */
   gboolean closing;               /* lose_connection: flush, then close */
   gboolean closed;                /* the socket is closed */
@@ -241,7 +242,7 @@ static void on_flush_due (gpointer user_data);
 static void
 queue_flush (BraidSocketTransport *self)
 {
-  if (self->flush_queued || self->write_blocked || self->closed)
+  if (self->flush_queued || self->write_blocked || self->closed || self->in_ready)
     return;
   self->flush_queued = TRUE;
   braid_poller_defer (self->poller, on_flush_due, self, g_object_ref, g_object_unref);
@@ -458,6 +459,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
   BraidSocketTransport *self = user_data;
   g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
 
+  self->in_ready = TRUE;
   /* HUP and ERR go to whichever side is waiting: its next system call
    * reports what happened. */
   if (self->write_blocked && (ready & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
@@ -467,6 +469,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
     }
   if (wants_to_read (self) && (ready & (G_IO_IN | G_IO_HUP | G_IO_ERR)))
     read_available (self);
+  self->in_ready = FALSE;
   /* The replies to what was just read leave now, in one sendmsg, rather
    * than after every other ready socket was served: a batch of many
    * connections would otherwise add its whole length to each reply's

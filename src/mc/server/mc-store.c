@@ -45,7 +45,7 @@ typedef struct {
  * has let go of the item. */
 struct _BraidMcItem
 {
-  /* 80 bytes before the data, packed: every byte here is paid per item
+  /* 72 bytes before the data, packed: every byte here is paid per item
    * (the benchmark's RSS per 100-byte item; memcached's header is 56). */
   KeyView view;                /* first: the hash table's key points here */
   /* The store's (while linked) and replies', which may drop theirs on
@@ -62,8 +62,11 @@ struct _BraidMcItem
   guint32 value_len;           /* -I is at most 1 GiB */
   BraidMcItem *prev, *next;    /* LRU: head is the most recently used */
   gint64 expires;              /* store µs; 0 never */
-  gint64 stored_at;            /* store µs */
-  gint64 accessed_at;          /* store µs: stored, fetched or touched */
+  /* store µs: stored, fetched or touched.  Also what a delayed flush_all
+   * goes by, as memcached's it->time: an item last used before the flush
+   * time is flushed, and using it means it was valid, so it only moves
+   * forward past the flush time for an item stored after it. */
+  gint64 accessed_at;
   guint64 cas;
   guint8 data[];               /* key, '\0', value, "\r\n" */
 };
@@ -500,7 +503,7 @@ is_flushed (BraidMcStore *store, BraidMcItem *item)
 
   if (item->cas < atomic_load_explicit (&store->oldest_cas, memory_order_relaxed))
     return TRUE;
-  return flush_at != 0 && flush_at <= braid_mc_store_now (store) && item->stored_at < flush_at;
+  return flush_at != 0 && flush_at <= braid_mc_store_now (store) && item->accessed_at < flush_at;
 }
 
 /* ---- LRU ---- */
@@ -751,8 +754,7 @@ link_item (BraidMcStore *store, Shard *shard, BraidMcItem *item, BraidMcItem *ol
     unlink_item (shard, old);
   make_room (store, shard, item_size (item), store->settings.evict);
   item->cas = next_cas (store, shard);
-  item->stored_at = braid_mc_store_now (store);
-  item->accessed_at = item->stored_at;
+  item->accessed_at = braid_mc_store_now (store);
   g_hash_table_insert (shard->index, &item->view, item);
   lru_push_head (shard, item);
   shard->used += item_size (item);
