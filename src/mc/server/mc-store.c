@@ -30,14 +30,23 @@
 G_STATIC_ASSERT (sizeof (BraidMcStats) == N_STATS * sizeof (guint64));
 G_STATIC_ASSERT (G_MAXUINT32 >= 1024 * 1024 * 1024 + 2);
 
+
 /* A key as the index sees it.  The hash is computed by the store, with
  * its seed, when the view is made: GHashTable's hash function gets no
- * user data, so it only reads it back. */
+ * user data, so it only reads it back.  An item's view has no pointer to
+ * the key (its bytes follow, in item->data: 8 bytes saved per item); a
+ * lookup's probe carries one, and says so in the length's top bit. */
 typedef struct {
-  const guint8 *key;
   guint32 len;                 /* keys are short: 250 bytes, 187 in base64 */
   guint32 hash;
 } KeyView;
+
+#define KEY_VIEW_PROBE 0x80000000u
+
+typedef struct {
+  KeyView view;                /* first: the index is given &probe.view */
+  const guint8 *key;
+} KeyProbe;
 
 /* Immutable once stored, except for its metadata (expiry, LRU links,
  * fetched): a reply holds a reference to the item rather than a copy of
@@ -45,7 +54,7 @@ typedef struct {
  * has let go of the item. */
 struct _BraidMcItem
 {
-  /* 72 bytes before the data, packed: every byte here is paid per item
+  /* 64 bytes before the data, packed: every byte here is paid per item
    * (the benchmark's RSS per 100-byte item; memcached's header is 56). */
   KeyView view;                /* first: the hash table's key points here */
   /* The store's (while linked) and replies', which may drop theirs on
@@ -70,6 +79,8 @@ struct _BraidMcItem
   guint64 cas;
   guint8 data[];               /* key, '\0', value, "\r\n" */
 };
+G_STATIC_ASSERT (G_STRUCT_OFFSET (BraidMcItem, view) == 0);
+G_STATIC_ASSERT (sizeof (BraidMcItem) == 64);
 
 /* What the item counts against the limit: what the process really spends
  * on it, since -m bounds memory, not a nominal count.  (-I still uses
@@ -129,9 +140,18 @@ static _Thread_local Shard *held_shard;
 static KeyView
 make_view (BraidMcStore *store, const guint8 *key, gsize len)
 {
-  KeyView view = { key, (guint32) len, (guint32) XXH3_64bits_withSeed (key, len, store->hash_seed) };
+  KeyView view = { (guint32) len, (guint32) XXH3_64bits_withSeed (key, len, store->hash_seed) };
 
   return view;
+}
+
+static KeyProbe
+make_probe (BraidMcStore *store, const guint8 *key, gsize len)
+{
+  KeyProbe probe = { make_view (store, key, len), key };
+
+  probe.view.len |= KEY_VIEW_PROBE;
+  return probe;
 }
 
 guint
@@ -242,12 +262,21 @@ key_hash (gconstpointer p)
   return ((const KeyView *) p)->hash;
 }
 
+static const guint8 *
+view_key (const KeyView *view)
+{
+  if (view->len & KEY_VIEW_PROBE)
+    return ((const KeyProbe *) view)->key;
+  return ((const BraidMcItem *) view)->data;
+}
+
 static gboolean
 key_equal (gconstpointer a, gconstpointer b)
 {
   const KeyView *x = a, *y = b;
+  guint32 len = x->len & ~KEY_VIEW_PROBE;
 
-  return x->len == y->len && memcmp (x->key, y->key, x->len) == 0;
+  return len == (y->len & ~KEY_VIEW_PROBE) && memcmp (view_key (x), view_key (y), len) == 0;
 }
 
 static guint64
@@ -659,8 +688,8 @@ braid_mc_item_get_cas (BraidMcItem *item)
 static BraidMcItem *
 find_live (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean count_get)
 {
-  KeyView probe = make_view (store, key, key_len);
-  BraidMcItem *item = g_hash_table_lookup (shard->index, &probe);
+  KeyProbe probe = make_probe (store, key, key_len);
+  BraidMcItem *item = g_hash_table_lookup (shard->index, &probe.view);
 
   if (item == NULL)
     return NULL;
