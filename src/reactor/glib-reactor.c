@@ -2,6 +2,7 @@
  * accept loop of its own, GSocketClient to connect, and one poller GSource
  * (poller.c) that watches every connection through epoll and runs the
  * delayed calls. */
+#define _GNU_SOURCE  /* accept4 */
 #include "glib-reactor-private.h"
 #include "socket-transport-private.h"
 #include "delayed-call-private.h"
@@ -9,6 +10,7 @@
 #include "tls-transport-private.h"
 
 #include <gio/gunixsocketaddress.h>
+#include <sys/socket.h>
 #include <glib/gstdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -165,30 +167,24 @@ on_transport_closed (BraidSocketTransport *transport, gpointer user_data)
 /* Builds the protocol for a new connection and starts the transport.
  * Returns the protocol (transfer full) or NULL if the factory refused. */
 static BraidProtocol *
-adopt_connection (BraidGlibReactor *self,
-                  GSocketConnection *connection,
-                  BraidProtocolFactory *factory,
-                  BraidTransportClosedFunc extra_closed,
-                  gpointer extra_data,
-                  BraidSocketTransport **out_transport)
+adopt_transport (BraidGlibReactor *self,
+                 BraidSocketTransport *transport,
+                 BraidProtocolFactory *factory,
+                 BraidTransportClosedFunc extra_closed,
+                 gpointer extra_data)
 {
-  g_autoptr(BraidSocketTransport) transport = braid_socket_transport_new (connection, self->context, self->poller);
   BraidProtocol *protocol;
 
+  /* A refused connection is closed when @transport is finalized. */
   protocol = braid_protocol_factory_build_protocol (
     factory, braid_transport_get_peer_address (BRAID_TRANSPORT (transport)));
   if (protocol == NULL)
-    {
-      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-      return NULL;
-    }
+    return NULL;
   g_hash_table_add (self->transports, g_object_ref (transport));
   braid_socket_transport_set_closed_func (transport, extra_closed != NULL ? extra_closed
                                                                           : on_transport_closed,
                                           extra_closed != NULL ? extra_data : self);
   braid_socket_transport_start (transport, protocol);
-  if (out_transport != NULL)
-    *out_transport = transport;
   return protocol;
 }
 
@@ -338,21 +334,32 @@ free_weak_ref (gpointer data)
   g_free (data);
 }
 
-/* Serves an accepted @socket on @reactor (the listener's own, or a pool
- * thread's: this runs on @reactor's thread). */
+/* What accept4() gave: the socket and its peer's address. */
+typedef struct {
+  gint fd;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+} Accepted;
+
+/* Serves an accepted socket on @reactor (the listener's own, or a pool
+ * thread's: this runs on @reactor's thread), which takes @accepted->fd. */
 static void
-adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, GWeakRef *listener_ref, GSocket *socket)
+adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, GWeakRef *listener_ref, const Accepted *accepted)
 {
-  g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection (socket);
-  BraidSocketTransport *transport = NULL;
+  g_autoptr(BraidSocketTransport) transport = NULL;
   g_autoptr(BraidProtocol) protocol = NULL;
 
   /* a pool thread whose reactor was already disposed */
-  if (reactor->poller != NULL)
-    protocol = adopt_connection (reactor, connection, factory, on_accepted_closed, listener_ref, &transport);
+  if (reactor->poller == NULL)
+    close (accepted->fd);
+  else
+    {
+      transport = braid_socket_transport_new_accepted (accepted->fd, &accepted->peer, accepted->peer_len,
+                                                       reactor->context, reactor->poller);
+      protocol = adopt_transport (reactor, transport, factory, on_accepted_closed, listener_ref);
+    }
   if (protocol == NULL)
     {
-      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
       on_accepted_closed (NULL, listener_ref);
       free_weak_ref (listener_ref);
       return;
@@ -366,7 +373,7 @@ typedef struct {
   BraidGlibReactor *reactor;        /* (owned) */
   BraidProtocolFactory *factory;    /* (owned) */
   GWeakRef *listener_ref;           /* (owned) (nullable): taken by adopt_on */
-  GSocket *socket;                  /* (owned) */
+  Accepted accepted;                /* its fd owned until adopt_on */
 } HandOff;
 
 static void
@@ -378,11 +385,10 @@ hand_off_free (gpointer data)
   if (hand_off->listener_ref != NULL)
     {
       /* never delivered: the pool stopped first */
-      g_socket_close (hand_off->socket, NULL);
+      close (hand_off->accepted.fd);
       on_accepted_closed (NULL, hand_off->listener_ref);
       free_weak_ref (hand_off->listener_ref);
     }
-  g_object_unref (hand_off->socket);
   g_object_unref (hand_off->factory);
   g_object_unref (hand_off->reactor);
   g_free (hand_off);
@@ -394,12 +400,12 @@ adopt_handed_off (gpointer data)
   HandOff *hand_off = data;
 
   BRAID_TSAN_ACQUIRE (hand_off);  /* from the listener's thread, through the context */
-  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->listener_ref), hand_off->socket);
+  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->listener_ref), &hand_off->accepted);
   return G_SOURCE_REMOVE;
 }
 
 static void
-adopt_accepted (BraidGlibListener *self, GSocket *socket)
+adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
 {
   GWeakRef *listener_ref = g_new0 (GWeakRef, 1);
 
@@ -407,7 +413,7 @@ adopt_accepted (BraidGlibListener *self, GSocket *socket)
   g_atomic_int_inc (&self->n_connections);
   if (self->target_func == NULL)
     {
-      adopt_on (self->reactor, self->factory, listener_ref, socket);
+      adopt_on (self->reactor, self->factory, listener_ref, accepted);
       return;
     }
   {
@@ -416,7 +422,7 @@ adopt_accepted (BraidGlibListener *self, GSocket *socket)
     hand_off->reactor = g_object_ref (self->target_func (self->target_data));
     hand_off->factory = g_object_ref (self->factory);
     hand_off->listener_ref = listener_ref;
-    hand_off->socket = g_object_ref (socket);
+    hand_off->accepted = *accepted;
     /* One wakeup of that thread per connection: an idle source on its
      * context, run there. */
     BRAID_TSAN_RELEASE (hand_off);
@@ -470,10 +476,10 @@ on_resume (gpointer data)
 /* Out of file descriptors: leave the connections in the backlog for a
  * moment instead of failing to accept them over and over. */
 static void
-pause_accepting (BraidGlibListener *self, const GError *error)
+pause_accepting (BraidGlibListener *self, gint saved_errno)
 {
   g_autofree gchar *what = g_strdup_printf ("Not accepting connections for %d ms: %s", ACCEPT_PAUSE_MS,
-                                            error->message);
+                                            g_strerror (saved_errno));
 
   self->n_pauses++;
   warn_rate_limited (self, what);
@@ -492,24 +498,27 @@ on_acceptable (GSocket *listening, GIOCondition condition, gpointer data)
 
   for (guint n = 0; n < ACCEPTS_PER_WAKEUP && self->sources->len > 0; n++)
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GSocket) socket = g_socket_accept (listening, NULL, &error);
+      Accepted accepted;
+      gint saved;
 
-      if (socket != NULL)
+      accepted.peer_len = sizeof accepted.peer;
+      accepted.fd = accept4 (g_socket_get_fd (listening), (struct sockaddr *) &accepted.peer, &accepted.peer_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (accepted.fd >= 0)
         {
-          adopt_accepted (self, socket);
+          adopt_accepted (self, &accepted);
           continue;
         }
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+      saved = errno;
+      if (saved == EAGAIN || saved == EWOULDBLOCK)
         break;
-      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES) ||
-          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
+      if (saved == EMFILE || saved == ENFILE || saved == ENOBUFS || saved == ENOMEM)
         {
-          pause_accepting (self, error);
+          pause_accepting (self, saved);
           break;
         }
-      /* ECONNABORTED and the like concern one peer, not the listener. */
-      g_debug ("accept failed: %s", error->message);
+      /* ECONNABORTED, EINTR and the like concern one peer, not the listener. */
+      g_debug ("accept failed: %s", g_strerror (saved));
     }
   return G_SOURCE_CONTINUE;
 }
@@ -759,7 +768,12 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
 
-  protocol = adopt_connection (data->reactor, connection, data->factory, NULL, NULL, NULL);
+  {
+    g_autoptr(BraidSocketTransport) transport = braid_socket_transport_new (connection, data->reactor->context,
+                                                                            data->reactor->poller);
+
+    protocol = adopt_transport (data->reactor, transport, data->factory, NULL, NULL);
+  }
   if (protocol == NULL)
     {
       g_task_return_new_error (task, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED,

@@ -21,6 +21,12 @@ typedef void (*BraidTransportClosedFunc) (BraidSocketTransport *transport,
 BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
                                                   GMainContext *context,
                                                   BraidPoller *poller);
+/* The same for a socket accept4() gave (non-blocking already), and the
+ * peer address it returned: the transport owns @fd.  No GSocket: an
+ * accepted connection costs accept4, getsockname, setsockopt and
+ * epoll_ctl, not a dozen system calls. */
+BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
+                                                           GMainContext *context, BraidPoller *poller);
 /* Calls connection_made on @protocol and starts reading.  The transport
  * keeps @protocol alive until the connection is lost. */
 void braid_socket_transport_start (BraidSocketTransport *self,

@@ -10,9 +10,13 @@
 #include "socket-transport-private.h"
 #include "reactor-error.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #define READ_CHUNK_SIZE (64 * 1024)
 /* Reads per dispatch before yielding to other sources: keeps one busy peer
@@ -24,8 +28,11 @@ struct _BraidSocketTransport
 {
   GObject parent_instance;
 
-  GSocketConnection *connection;  /* (owned) */
-  GSocket *socket;                /* (unowned): belongs to @connection */
+  /* The socket: I/O goes straight to @fd (no GSocket per call, no GError
+   * for EAGAIN).  Connections we made keep their GSocketConnection, which
+   * owns the fd; accepted ones are the bare fd. */
+  gint fd;                        /* -1 once closed */
+  GSocketConnection *connection;  /* (owned) (nullable) */
   GMainContext *context;          /* (owned) */
   BraidPoller *poller;            /* (unowned): the reactor's */
   BraidPollerWatch *watch;        /* (owned) (nullable): until closed */
@@ -76,6 +83,17 @@ remove_watch (BraidSocketTransport *self)
 }
 
 static void
+close_fd (BraidSocketTransport *self)
+{
+  if (self->connection != NULL)
+    g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  else if (self->fd >= 0)
+    close (self->fd);
+  self->fd = -1;
+  g_clear_object (&self->connection);
+}
+
+static void
 braid_socket_transport_dispose (GObject *object)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (object);
@@ -85,9 +103,7 @@ braid_socket_transport_dispose (GObject *object)
   g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
   self->output_size = 0;
   g_clear_object (&self->protocol);
-  if (self->connection != NULL)
-    g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
-  g_clear_object (&self->connection);
+  close_fd (self);
   G_OBJECT_CLASS (braid_socket_transport_parent_class)->dispose (object);
 }
 
@@ -116,31 +132,63 @@ static void
 braid_socket_transport_init (BraidSocketTransport *self)
 {
   g_queue_init (&self->output);
+  self->fd = -1;
 }
 
 static void on_socket_ready (gpointer user_data, GIOCondition ready);
+
+static BraidSocketTransport *
+transport_new_for_fd (gint fd, GMainContext *context, BraidPoller *poller)
+{
+  BraidSocketTransport *self = g_object_new (BRAID_TYPE_SOCKET_TRANSPORT, NULL);
+  gint one = 1;
+
+  self->fd = fd;
+  self->context = context != NULL ? g_main_context_ref (context)
+                                  : g_main_context_ref_thread_default ();
+  /* EOPNOTSUPP on a unix socket, which has no Nagle to turn off. */
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  self->poller = poller;
+  self->watch = braid_poller_watch_fd (poller, fd, 0, on_socket_ready, self);
+  return self;
+}
+
+static GSocketAddress *
+local_address (gint fd)
+{
+  struct sockaddr_storage address;
+  socklen_t len = sizeof address;
+
+  if (getsockname (fd, (struct sockaddr *) &address, &len) != 0)
+    return NULL;
+  return g_socket_address_new_from_native (&address, len);
+}
 
 BraidSocketTransport *
 braid_socket_transport_new (GSocketConnection *connection, GMainContext *context, BraidPoller *poller)
 {
   BraidSocketTransport *self;
+  GSocket *socket;
 
   g_return_val_if_fail (G_IS_SOCKET_CONNECTION (connection), NULL);
 
-  self = g_object_new (BRAID_TYPE_SOCKET_TRANSPORT, NULL);
+  socket = g_socket_connection_get_socket (connection);
+  g_socket_set_blocking (socket, FALSE);
+  self = transport_new_for_fd (g_socket_get_fd (socket), context, poller);
   self->connection = g_object_ref (connection);
-  self->socket = g_socket_connection_get_socket (connection);
-  self->context = context != NULL ? g_main_context_ref (context)
-                                  : g_main_context_ref_thread_default ();
-  g_socket_set_blocking (self->socket, FALSE);
-  /* A GSocket timeout would make our sources fire spuriously. */
-  g_socket_set_timeout (self->socket, 0);
-  self->peer_address = g_socket_get_remote_address (self->socket, NULL);
-  self->host_address = g_socket_get_local_address (self->socket, NULL);
-  if (g_socket_get_family (self->socket) != G_SOCKET_FAMILY_UNIX)
-    g_socket_set_option (self->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
-  self->poller = poller;
-  self->watch = braid_poller_watch_fd (poller, g_socket_get_fd (self->socket), 0, on_socket_ready, self);
+  self->peer_address = g_socket_get_remote_address (socket, NULL);
+  self->host_address = g_socket_get_local_address (socket, NULL);
+  return self;
+}
+
+BraidSocketTransport *
+braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
+                                     GMainContext *context, BraidPoller *poller)
+{
+  BraidSocketTransport *self = transport_new_for_fd (fd, context, poller);
+
+  self->peer_address = g_socket_address_new_from_native ((gpointer) peer, peer_len);
+  self->host_address = local_address (fd);
   return self;
 }
 
@@ -189,7 +237,7 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
   g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
   self->output_size = 0;
   self->output_offset = 0;
-  g_io_stream_close (G_IO_STREAM (self->connection), NULL, NULL);
+  close_fd (self);
   self->lost_reason = reason;
 
   self->lost_source = g_idle_source_new ();
@@ -209,11 +257,11 @@ close_done (BraidSocketTransport *self)
 }
 
 static void
-close_lost (BraidSocketTransport *self, const GError *io_error)
+close_lost (BraidSocketTransport *self, gint saved_errno)
 {
   close_with_reason (self, g_error_new (BRAID_REACTOR_ERROR,
                                         BRAID_REACTOR_ERROR_CONNECTION_LOST,
-                                        "Connection was lost: %s", io_error->message));
+                                        "Connection was lost: %s", g_strerror (saved_errno)));
 }
 
 /* ---- interest ---- */
@@ -255,10 +303,10 @@ flush_output (BraidSocketTransport *self)
 {
   while (self->output_size > 0)
     {
-      GOutputVector vectors[MAX_VECTORS];
+      struct iovec vectors[MAX_VECTORS];
+      struct msghdr message = { 0 };
       guint n = 0;
       gssize sent;
-      g_autoptr(GError) error = NULL;
 
       for (GList *l = self->output.head; l != NULL && n < MAX_VECTORS; l = l->next, n++)
         {
@@ -266,17 +314,20 @@ flush_output (BraidSocketTransport *self)
           const guint8 *data = g_bytes_get_data (l->data, &size);
           gsize skip = (n == 0) ? self->output_offset : 0;
 
-          vectors[n].buffer = data + skip;
-          vectors[n].size = size - skip;
+          vectors[n].iov_base = (gpointer) (data + skip);
+          vectors[n].iov_len = size - skip;
         }
+      message.msg_iov = vectors;
+      message.msg_iovlen = n;
 
-      sent = g_socket_send_message (self->socket, NULL, vectors, (gint) n,
-                                    NULL, 0, G_SOCKET_MSG_NONE, NULL, &error);
+      do
+        sent = sendmsg (self->fd, &message, MSG_NOSIGNAL);
+      while (sent < 0 && errno == EINTR);
       if (sent < 0)
         {
-          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+          if (errno == EAGAIN || errno == EWOULDBLOCK)
             return TRUE;
-          close_lost (self, error);
+          close_lost (self, errno);
           return FALSE;
         }
 
@@ -304,14 +355,12 @@ flush_output (BraidSocketTransport *self)
 static void
 shut_write (BraidSocketTransport *self)
 {
-  g_autoptr(GError) error = NULL;
-
   if (self->write_shut || self->closed)
     return;
   self->write_shut = TRUE;
-  if (!g_socket_shutdown (self->socket, FALSE, TRUE, &error))
+  if (shutdown (self->fd, SHUT_WR) != 0)
     {
-      close_lost (self, error);
+      close_lost (self, errno);
       return;
     }
   if (self->half_closed)
@@ -431,13 +480,15 @@ read_available (BraidSocketTransport *self)
 
   for (guint i = 0; i < READS_PER_DISPATCH; i++)
     {
-      g_autoptr(GError) error = NULL;
-      gssize n = g_socket_receive (self->socket, (gchar *) buffer, sizeof buffer, NULL, &error);
+      gssize n;
 
+      do
+        n = recv (self->fd, buffer, sizeof buffer, 0);
+      while (n < 0 && errno == EINTR);
       if (n < 0)
         {
-          if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            close_lost (self, error);
+          if (errno != EAGAIN && errno != EWOULDBLOCK)
+            close_lost (self, errno);
           return;
         }
       if (n == 0)
