@@ -159,6 +159,20 @@ append_data_block (BraidMcServerProtocol *self, BraidMcItem *item)
   }
 }
 
+/* " N" in decimal, without printf: every get hit writes two or three. */
+static void
+append_space_number (GString *out, guint64 n)
+{
+  gchar digits[21];
+  gsize i = sizeof digits;
+
+  do
+    digits[--i] = (gchar) ('0' + n % 10);
+  while ((n /= 10) > 0);
+  g_string_append_c (out, ' ');
+  g_string_append_len (out, digits + i, (gssize) (sizeof digits - i));
+}
+
 /* @item is held by a reference, its key's lock released: its key, flags
  * and value do not change any more, but its cas may, so the caller read
  * @cas under the lock. */
@@ -171,9 +185,10 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas,
   braid_mc_item_get_value (item, &vlen);
   g_string_append (self->out, "VALUE ");
   g_string_append_len (self->out, (const gchar *) key, (gssize) klen);
-  g_string_append_printf (self->out, " %u %" G_GSIZE_FORMAT, braid_mc_item_get_flags (item), vlen);
+  append_space_number (self->out, braid_mc_item_get_flags (item));
+  append_space_number (self->out, vlen);
   if (with_cas)
-    g_string_append_printf (self->out, " %" G_GUINT64_FORMAT, cas);
+    append_space_number (self->out, cas);
   g_string_append (self->out, "\r\n");
   append_data_block (self, item);
 }
