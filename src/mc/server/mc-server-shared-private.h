@@ -34,6 +34,7 @@ typedef struct {
 typedef struct {
   _Alignas (64) guint64 bytes_read;
   guint64 bytes_written;
+  gint64 busy;                      /* +1 when a connection turns busy, -1 when idle again */
 } BraidMcTrafficSlot;
 
 typedef struct {
@@ -44,11 +45,10 @@ typedef struct {
   BraidMcServerSettings settings;
   GMutex lock;
   /* Under @lock: curr, total and rejected connections; started_us is
-   * fixed.  busy_connections and the byte counts are not kept here. */
+   * fixed.  busy_connections and the byte counts are per thread slot. */
   BraidMcServerCounters counters;
   GQueue connections;               /* (under @lock) BraidMcConnectionInfo, oldest first */
   guint64 next_connection_id;       /* (under @lock) */
-  gint busy_connections;            /* (atomic) */
   BraidMcTrafficSlot traffic[BRAID_MC_TRAFFIC_SLOTS];
 } BraidMcServerShared;
 
@@ -62,6 +62,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidMcServerShared, braid_mc_server_shared_unref
 gboolean braid_mc_server_shared_open_connection (BraidMcServerShared *shared, BraidMcConnectionInfo *info);
 void braid_mc_server_shared_close_connection (BraidMcServerShared *shared, BraidMcConnectionInfo *info);
 void braid_mc_server_shared_set_busy (BraidMcServerShared *shared, gboolean busy);
+guint braid_mc_server_shared_count_busy (BraidMcServerShared *shared);
 void braid_mc_server_shared_add_read (BraidMcServerShared *shared, gsize n);
 void braid_mc_server_shared_add_written (BraidMcServerShared *shared, gsize n);
 /* A consistent snapshot, every thread summed. */

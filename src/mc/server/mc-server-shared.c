@@ -95,15 +95,6 @@ braid_mc_connection_info_get_last_cmd (const BraidMcConnectionInfo *info)
   return __atomic_load_n (&info->last_cmd_us, __ATOMIC_RELAXED);
 }
 
-void
-braid_mc_server_shared_set_busy (BraidMcServerShared *shared, gboolean busy)
-{
-  if (busy)
-    g_atomic_int_inc (&shared->busy_connections);
-  else
-    g_atomic_int_add (&shared->busy_connections, -1);
-}
-
 /* ---- traffic, per thread slot ---- */
 
 static guint
@@ -129,13 +120,31 @@ braid_mc_server_shared_add_written (BraidMcServerShared *shared, gsize n)
   __atomic_fetch_add (&shared->traffic[thread_slot ()].bytes_written, n, __ATOMIC_RELAXED);
 }
 
+/* Every command turns its connection busy and idle again: counted in the
+ * thread's own slot, so threads do not pass a cache line per command. */
+void
+braid_mc_server_shared_set_busy (BraidMcServerShared *shared, gboolean busy)
+{
+  __atomic_fetch_add (&shared->traffic[thread_slot ()].busy, busy ? 1 : -1, __ATOMIC_RELAXED);
+}
+
+guint
+braid_mc_server_shared_count_busy (BraidMcServerShared *shared)
+{
+  gint64 busy = 0;
+
+  for (guint i = 0; i < BRAID_MC_TRAFFIC_SLOTS; i++)
+    busy += __atomic_load_n (&shared->traffic[i].busy, __ATOMIC_RELAXED);
+  return (guint) MAX (busy, 0);
+}
+
 void
 braid_mc_server_shared_get_counters (BraidMcServerShared *shared, BraidMcServerCounters *out)
 {
   braid_mutex_lock (&shared->lock);
   *out = shared->counters;
   braid_mutex_unlock (&shared->lock);
-  out->busy_connections = (guint) MAX (g_atomic_int_get (&shared->busy_connections), 0);
+  out->busy_connections = braid_mc_server_shared_count_busy (shared);
   out->bytes_read = out->bytes_written = 0;
   for (guint i = 0; i < BRAID_MC_TRAFFIC_SLOTS; i++)
     {

@@ -110,5 +110,5 @@ gboolean
 braid_mc_server_is_busy (BraidMcServer *self)
 {
   g_return_val_if_fail (BRAID_IS_MC_SERVER (self), FALSE);
-  return g_atomic_int_get (&self->shared->busy_connections) > 0;
+  return braid_mc_server_shared_count_busy (self->shared) > 0;
 }
