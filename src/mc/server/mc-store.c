@@ -453,6 +453,19 @@ braid_mc_store_get_shard_info (BraidMcStore *store, guint index, BraidMcShardInf
 
 /* ---- time ---- */
 
+/* Keeps the clock's last reading, to the millisecond, for when the
+ * reactor is gone.  Written only when it moved that far: every command
+ * reads the clock, on every thread, and a write per read would pass the
+ * cache line between the threads. */
+static inline void
+remember_reading (_Atomic gint64 *last, gint64 now)
+{
+  gint64 before = atomic_load_explicit (last, memory_order_relaxed);
+
+  if (now - before >= 1000 || now < before)
+    atomic_store_explicit (last, now, memory_order_relaxed);
+}
+
 gint64
 braid_mc_store_now (BraidMcStore *store)
 {
@@ -464,7 +477,7 @@ braid_mc_store_now (BraidMcStore *store)
   if (reactor != NULL)
     {
       now = braid_reactor_now (reactor);
-      atomic_store_explicit (&store->last_now_us, now, memory_order_relaxed);
+      remember_reading (&store->last_now_us, now);
     }
   else
     now = atomic_load_explicit (&store->last_now_us, memory_order_relaxed);
@@ -482,7 +495,7 @@ braid_mc_store_real_seconds (BraidMcStore *store)
   if (reactor != NULL)
     {
       real = braid_reactor_real_time (reactor);
-      atomic_store_explicit (&store->last_real_us, real, memory_order_relaxed);
+      remember_reading (&store->last_real_us, real);
     }
   else
     real = atomic_load_explicit (&store->last_real_us, memory_order_relaxed);
