@@ -9,7 +9,8 @@
  *   there is no Cache-Control; any Set-Cookie; any Vary (a cache keyed by
  *   URL alone cannot tell the variants apart, Vary: * included);
  * - the lifetime is s-maxage, else max-age, else Expires − Date, else the
- *   ceiling (--ttl, heuristic freshness); minus Age; at most the ceiling;
+ *   ceiling (--ttl, heuristic freshness); minus Age; at most the ceiling
+ *   and at most 30 days;
  *   a response already stale (lifetime ≤ 0, an invalid max-age or Expires,
  *   an Expires without a Date to count from) is not stored;
  * - public changes nothing here: a 2xx response is storable without it,
@@ -24,6 +25,10 @@
 
 /* RFC 9111 section 1.2.2: delta-seconds too large are 2^31. */
 #define DELTA_SECONDS_MAX G_GINT64_CONSTANT (2147483648)
+
+/* The longest a body is kept whatever the ceiling: memcached reads an
+ * expiry time over 30 days as a date. */
+#define TTL_MAX G_GINT64_CONSTANT (2592000)
 
 #define ABSENT (-1)
 #define INVALID (-2)
@@ -309,6 +314,7 @@ braid_cache_policy_decide (guint status, GHashTable *headers, gint64 ttl_ceiling
     }
   if (ttl_ceiling_s > 0)
     lifetime = MIN (lifetime, ttl_ceiling_s);
+  lifetime = MIN (lifetime, TTL_MAX);
   *ttl_s = lifetime;
   return TRUE;
 }

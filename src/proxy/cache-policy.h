@@ -21,7 +21,8 @@ G_BEGIN_DECLS
  * @ttl_ceiling_s is --ttl: the longest anything is kept, and the lifetime
  * of a response that states none; 0 for no ceiling.
  *
- * Returns TRUE and sets @ttl_s to the seconds to keep it (0 only when
+ * Returns TRUE and sets @ttl_s to the seconds to keep it (at most 30
+ * days, which memcached would read as a date; 0 only when
  * @ttl_ceiling_s is 0 and the response states no lifetime: until
  * evicted), or FALSE and sets @why_not ((out) (optional)) to a static
  * string saying why not. */

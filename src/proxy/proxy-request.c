@@ -270,6 +270,11 @@ on_line (gpointer data, const gchar *line, gsize len)
 
   braid_line_receiver_stop (self->lines);  /* one request per connection */
   self->url = g_strdup (trimmed);
+  if (strlen (trimmed) != len && memchr (line, '\0', len) != NULL)
+    {
+      bad_request (self, "NUL byte in the request line");
+      return;
+    }
   if (g_str_equal (trimmed, "stats"))
     {
       gchar *text = braid_proxy_stats_format (host->stats);
@@ -282,11 +287,6 @@ on_line (gpointer data, const gchar *line, gsize len)
       self->state = REQUEST_STATE_SERVING;
       request_write_bytes (self, reply);
       request_finish (self, NULL);
-      return;
-    }
-  if (strlen (trimmed) != len && memchr (line, '\0', len) != NULL)
-    {
-      bad_request (self, "NUL byte in the request line");
       return;
     }
   if (!valid_url (trimmed, &error))
