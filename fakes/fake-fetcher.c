@@ -137,7 +137,34 @@ typedef struct {
   gsize chunk_size;
   gint64 interval_us;
   guint fetches;
+  GHashTable *headers;      /* (owned) (nullable): lower-case name → value */
 } Script;
+
+/* What a successful fetch's task carries. */
+typedef struct {
+  guint status;
+  GHashTable *headers;      /* (owned) (nullable) */
+} Answer;
+
+static void
+answer_free (Answer *a)
+{
+  g_clear_pointer (&a->headers, g_hash_table_unref);
+  g_free (a);
+}
+
+static GHashTable *
+headers_copy (GHashTable *headers)
+{
+  GHashTable *copy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter iter;
+  gpointer name, value;
+
+  g_hash_table_iter_init (&iter, headers);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    g_hash_table_insert (copy, g_strdup (name), g_strdup (value));
+  return copy;
+}
 
 struct _BraidFakeFetcher
 {
@@ -160,6 +187,7 @@ script_free (Script *s)
   g_clear_pointer (&s->body, g_bytes_unref);
   g_clear_error (&s->error);
   g_free (s->location);
+  g_clear_pointer (&s->headers, g_hash_table_unref);
   g_free (s);
 }
 
@@ -219,6 +247,26 @@ braid_fake_fetcher_add (BraidFakeFetcher *self, const gchar *url, guint status, 
   s->chunk_size = chunk_size;
   s->interval_us = chunk_interval_us;
   g_hash_table_replace (self->scripts, g_strdup (url), s);
+}
+
+void
+braid_fake_fetcher_add_header (BraidFakeFetcher *self, const gchar *url, const gchar *name, const gchar *value)
+{
+  Script *s;
+  g_autofree gchar *lower = NULL;
+  const gchar *before;
+
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (url != NULL && name != NULL && value != NULL);
+  s = g_hash_table_lookup (self->scripts, url);
+  g_return_if_fail (s != NULL && s->body != NULL);
+
+  if (s->headers == NULL)
+    s->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  lower = g_ascii_strdown (name, -1);
+  before = g_hash_table_lookup (s->headers, lower);
+  g_hash_table_replace (s->headers, g_strdup (lower),
+                        before != NULL ? g_strconcat (before, ", ", value, NULL) : g_strdup (value));
 }
 
 void
@@ -382,8 +430,12 @@ answer (gpointer data)
       stream->next_at = braid_reactor_now (f->fetcher->reactor);
       stream->active = &f->fetcher->active;
       f->fetcher->active++;
-      /* The status travels with the task, not on the stream. */
-      g_task_set_task_data (f->task, GUINT_TO_POINTER (s->status), NULL);
+      Answer *a = g_new0 (Answer, 1);
+
+      /* The status and headers travel with the task, not on the stream. */
+      a->status = s->status;
+      a->headers = s->headers != NULL ? headers_copy (s->headers) : NULL;
+      g_task_set_task_data (f->task, a, (GDestroyNotify) answer_free);
       g_task_return_pointer (f->task, stream, g_object_unref);
     }
   fetch_free (f);
@@ -430,8 +482,20 @@ fake_fetch_finish (BraidFetcher *fetcher, GAsyncResult *result, guint *status, G
 
   stream = g_task_propagate_pointer (G_TASK (result), error);
   if (stream != NULL)
-    *status = GPOINTER_TO_UINT (g_task_get_task_data (G_TASK (result)));
+    *status = ((Answer *) g_task_get_task_data (G_TASK (result)))->status;
   return stream;
+}
+
+static GHashTable *
+fake_dup_response_headers (BraidFetcher *fetcher, GAsyncResult *result)
+{
+  Answer *a;
+
+  g_return_val_if_fail (g_task_is_valid (result, fetcher), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == fake_fetch_async, NULL);
+
+  a = g_task_get_task_data (G_TASK (result));
+  return a != NULL && a->headers != NULL ? g_hash_table_ref (a->headers) : NULL;
 }
 
 static void
@@ -439,4 +503,5 @@ braid_fake_fetcher_iface_init (BraidFetcherInterface *iface)
 {
   iface->fetch_async = fake_fetch_async;
   iface->fetch_finish = fake_fetch_finish;
+  iface->dup_response_headers = fake_dup_response_headers;
 }

@@ -24,6 +24,12 @@ BraidFakeFetcher *braid_fake_fetcher_new (BraidReactor *reactor);
  * all at once). */
 void braid_fake_fetcher_add (BraidFakeFetcher *self, const gchar *url, guint status, GBytes *body,
                              gint64 delay_us, gsize chunk_size, gint64 chunk_interval_us);
+/* @url's answer (set with braid_fake_fetcher_add() first) carries the
+ * response header field @name: @value (added to what is there, joined
+ * with ", ", as a repeated field).  braid_fetcher_dup_response_headers()
+ * hands over every field set (names in lower case). */
+void braid_fake_fetcher_add_header (BraidFakeFetcher *self, const gchar *url, const gchar *name,
+                                    const gchar *value);
 /* @url fails with @error after @delay_us. */
 void braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, const GError *error,
                                    gint64 delay_us);

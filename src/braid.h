@@ -32,6 +32,8 @@
 #include "fetcher.h"
 #include "soup-fetcher.h"
 #include "cache.h"
+#include "cache-policy.h"
+#include "cache-mac.h"
 #include "memory-cache.h"
 #include "mc-cache.h"
 #include "proxy-settings.h"

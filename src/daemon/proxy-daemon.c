@@ -114,6 +114,9 @@ static const BraidSettingSpec proxy_specs[] = {
   { "allow-port", 0, "Upstream", "AllowPorts", BRAID_SETTING_STRING_LIST, PX (allow_ports), 0, 0,
     "80,443,1024-65535", NULL, check_port_range,
     "Upstream port or LOW-HIGH range to fetch from, repeatable (default 80, 443 and 1024-65535)", "PORTS" },
+  { "cache-secret-file", 0, "Cache", "SecretFile", BRAID_SETTING_STRING, PX (cache_secret_file), 0, 0, NULL, NULL,
+    NULL, "File holding a secret the proxies sharing a cache share: entries carry an HMAC-SHA256 with it, and "
+    "entries without a valid one are misses", "FILE" },
 };
 
 const BraidSettingsTable braid_proxy_settings_table = {
@@ -188,6 +191,27 @@ braid_proxy_daemon_cache_new (BraidReactor *reactor, const BraidProxyDaemonSetti
   return BRAID_CACHE (braid_memory_cache_new (reactor, (gsize) s->cache_mib << 20, MEMORY_CACHE_MAX_ITEM));
 }
 
+#define CACHE_SECRET_MIN 16
+
+GBytes *
+braid_proxy_daemon_read_cache_secret (const gchar *path, GError **error)
+{
+  g_autofree gchar *contents = NULL;
+  gsize len;
+
+  if (!g_file_get_contents (path, &contents, &len, error))
+    return NULL;
+  while (len > 0 && (contents[len - 1] == '\n' || contents[len - 1] == '\r'))
+    len--;
+  if (len < CACHE_SECRET_MIN)
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "%s: a cache secret has at least %d bytes", path,
+                   CACHE_SECRET_MIN);
+      return NULL;
+    }
+  return g_bytes_new (contents, len);
+}
+
 static void
 proxy_settings (const BraidProxyDaemonSettings *s, BraidProxySettings *out)
 {
@@ -215,10 +239,22 @@ braid_proxy_service_new (BraidReactor *reactor, const BraidProxyDaemonSettings *
       return NULL;
     }
   proxy_settings (s, &settings);
+  if (s->cache_secret_file != NULL && *s->cache_secret_file != '\0')
+    {
+      settings.cache_secret = braid_proxy_daemon_read_cache_secret (s->cache_secret_file, &local_error);
+      if (settings.cache_secret == NULL)
+        {
+          g_set_error (error, BRAID_DAEMON_ERROR, BRAID_DAEMON_ERROR_SERVICE, "--cache-secret-file: %s",
+                       local_error->message);
+          g_clear_object (&cache);
+          return NULL;
+        }
+    }
   service = g_new0 (BraidProxyService, 1);
   service->cache = cache;
   service->cache_kind = kind;
   service->proxy = braid_proxy_new (reactor, fetcher, cache, &settings);
+  g_clear_pointer (&settings.cache_secret, g_bytes_unref);
   return service;
 }
 
@@ -298,8 +334,10 @@ describe (gpointer data, gconstpointer settings)
 
   g_autofree gchar *allowed = s->allow != NULL ? g_strjoinv (",", s->allow) : g_strdup ("none");
 
-  return g_strdup_printf ("cache: %s%s%s; upstream allow rules: %s", service->cache_kind, shared ? " " : "",
-                          shared ? s->memcached : "", allowed);
+  return g_strdup_printf ("cache: %s%s%s%s; upstream allow rules: %s", service->cache_kind, shared ? " " : "",
+                          shared ? s->memcached : "",
+                          braid_proxy_get_settings (service->proxy)->cache_secret != NULL ? ", signed" : "",
+                          allowed);
 }
 
 const BraidDaemonService braid_proxy_service = {

@@ -25,6 +25,7 @@ typedef struct {
   gchar **allow;               /* --allow: address policy allow rules (nullable) */
   gchar **deny;                /* --deny: deny rules besides the built-in ranges (nullable) */
   gchar **allow_ports;         /* --allow-port: upstream ports (nullable: the policy's default) */
+  gchar *cache_secret_file;    /* --cache-secret-file: signs cache entries (nullable) */
 } BraidProxyDaemonSettings;
 
 typedef struct _BraidProxyService BraidProxyService;
@@ -45,6 +46,9 @@ BraidFetcher *braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *se
  * or none (NULL, no error).  @kind says which. */
 BraidCache *braid_proxy_daemon_cache_new (BraidReactor *reactor, const BraidProxyDaemonSettings *settings,
                                           const gchar **kind, GError **error);
+/* (transfer full): the secret in @path: its contents without the
+ * trailing newline, at least 16 bytes; NULL and @error otherwise. */
+GBytes *braid_proxy_daemon_read_cache_secret (const gchar *path, GError **error);
 /* The service around @fetcher (a new reference is kept). */
 BraidProxyService *braid_proxy_service_new (BraidReactor *reactor, const BraidProxyDaemonSettings *settings,
                                             BraidFetcher *fetcher, GError **error);

@@ -32,3 +32,15 @@ braid_fetcher_fetch_finish (BraidFetcher *self, GAsyncResult *result, guint *sta
 
   return BRAID_FETCHER_GET_IFACE (self)->fetch_finish (self, result, status, error);
 }
+
+GHashTable *
+braid_fetcher_dup_response_headers (BraidFetcher *self, GAsyncResult *result)
+{
+  BraidFetcherInterface *iface;
+
+  g_return_val_if_fail (BRAID_IS_FETCHER (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+
+  iface = BRAID_FETCHER_GET_IFACE (self);
+  return iface->dup_response_headers != NULL ? iface->dup_response_headers (self, result) : NULL;
+}

@@ -17,6 +17,8 @@ struct _BraidFetcherInterface
   void (*fetch_async) (BraidFetcher *self, const gchar *url, GCancellable *cancellable,
                        GAsyncReadyCallback callback, gpointer user_data);
   GInputStream *(*fetch_finish) (BraidFetcher *self, GAsyncResult *result, guint *status, GError **error);
+  /* (nullable): NULL for a fetcher that hands over no header fields. */
+  GHashTable *(*dup_response_headers) (BraidFetcher *self, GAsyncResult *result);
 };
 
 /* Fetches @url, following redirects.
@@ -36,5 +38,13 @@ void braid_fetcher_fetch_async (BraidFetcher *self, const gchar *url, GCancellab
                                 GAsyncReadyCallback callback, gpointer user_data);
 GInputStream *braid_fetcher_fetch_finish (BraidFetcher *self, GAsyncResult *result,
                                           guint *status, GError **error);
+
+/* (transfer full) (nullable): the final response's header fields that the
+ * cache policy reads (BRAID_CACHE_POLICY_HEADERS in cache-policy.h, at
+ * least), for a @result whose fetch_finish succeeded: field name in lower
+ * case → value, a repeated field's values joined with ", ".  NULL when
+ * the fetcher hands over none, which the policy reads as a response with
+ * no such field. */
+GHashTable *braid_fetcher_dup_response_headers (BraidFetcher *self, GAsyncResult *result);
 
 G_END_DECLS

@@ -64,6 +64,10 @@ void braid_proxy_flight_client_drained (BraidProxyFlight *self);
 const gchar *braid_proxy_flight_get_url (BraidProxyFlight *self);
 /* The upstream HTTP status (0 until the fetch answered). */
 guint braid_proxy_flight_get_status (BraidProxyFlight *self);
+/* (transfer none) (nullable): the response header fields the fetcher
+ * handed over (braid_fetcher_dup_response_headers()); NULL until the
+ * fetch answered, or if it handed over none. */
+GHashTable *braid_proxy_flight_get_response_headers (BraidProxyFlight *self);
 /* Bytes of body received so far. */
 gsize braid_proxy_flight_get_size (BraidProxyFlight *self);
 /* (transfer full): the body received so far as one GBytes (the first

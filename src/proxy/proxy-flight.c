@@ -29,6 +29,7 @@ struct _BraidProxyFlight
   GPtrArray *chunks;                /* (element-type GBytes) (owned) */
   gsize size;                       /* sum of the chunks' sizes */
   guint status;
+  GHashTable *headers;              /* (owned) (nullable): for the cache policy */
   GInputStream *stream;             /* (owned) (nullable) */
   GCancellable *cancellable;        /* (owned) */
   gboolean reading;
@@ -51,6 +52,7 @@ flight_free (BraidProxyFlight *self)
   g_array_unref (self->clients);
   g_ptr_array_unref (self->chunks);
   g_clear_object (&self->stream);
+  g_clear_pointer (&self->headers, g_hash_table_unref);
   g_object_unref (self->cancellable);
   g_object_unref (self->fetcher);
   g_free (self->url);
@@ -165,6 +167,7 @@ on_fetched (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   self->status = status;
+  self->headers = braid_fetcher_dup_response_headers (BRAID_FETCHER (source), result);
   flight_read_next (self);
 }
 
@@ -246,6 +249,13 @@ braid_proxy_flight_get_status (BraidProxyFlight *self)
 {
   g_return_val_if_fail (self != NULL, 0);
   return self->status;
+}
+
+GHashTable *
+braid_proxy_flight_get_response_headers (BraidProxyFlight *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->headers;
 }
 
 gsize

@@ -7,6 +7,7 @@
  * never reaches into it. */
 #include "proxy-request-private.h"
 #include "access-log-private.h"
+#include "cache-mac.h"
 #include "line-receiver.h"
 
 #include <string.h>
@@ -81,6 +82,7 @@ request_write_bytes (BraidProxyRequest *self, GBytes *bytes)
     return;
   braid_transport_write_bytes (t, bytes);
   self->bytes += len;
+  self->host->stats->bytes += len;
 }
 
 /* ---- as a flight's client ---- */
@@ -180,6 +182,21 @@ on_lookup (GObject *source, GAsyncResult *result, gpointer data)
       fetch_for (self, "bypass");
       return;
     }
+  if (body != NULL && self->host->settings->cache_secret != NULL)
+    {
+      GBytes *opened = braid_cache_mac_open (self->host->settings->cache_secret, self->key, body);
+
+      if (opened == NULL)
+        {
+          g_autofree gchar *shown = braid_proxy_access_log_redact_url (self->url);
+
+          /* Not stored by a proxy with our secret: a miss. */
+          self->host->stats->mac_rejects++;
+          g_debug ("cache entry for %s refused: its MAC is missing or wrong", shown);
+        }
+      g_bytes_unref (body);
+      body = opened;
+    }
   if (body == NULL)
     {
       fetch_for (self, "miss");
@@ -256,6 +273,20 @@ on_line (gpointer data, const gchar *line, gsize len)
   if (strlen (trimmed) != len && memchr (line, '\0', len) != NULL)
     {
       bad_request (self, "NUL byte in the request line");
+      return;
+    }
+  if (g_str_equal (trimmed, "stats"))
+    {
+      gchar *text = braid_proxy_stats_format (host->stats);
+      gsize text_len = strlen (text);
+      g_autoptr(GBytes) reply = g_bytes_new_take (text, text_len);
+
+      /* Not a URL (those start with http: or https:): the counters. */
+      self->status = 200;
+      self->cache_outcome = "bypass";
+      self->state = REQUEST_STATE_SERVING;
+      request_write_bytes (self, reply);
+      request_finish (self, NULL);
       return;
     }
   if (!valid_url (trimmed, &error))
@@ -348,7 +379,10 @@ braid_proxy_request_connection_lost (BraidProtocol *protocol, const GError *reas
       request_finish (self, "the client went away");
       /* The flight goes on without it (the body may still be cached). */
       if (flight != NULL)
-        braid_proxy_flight_remove_client (flight, self);
+        {
+          self->host->stats->clients_detached++;
+          braid_proxy_flight_remove_client (flight, self);
+        }
     }
 }
 

@@ -12,14 +12,25 @@ typedef struct {
   gint64 ttl_s;                 /* cached bodies live this long (300 s) */
   gsize client_buffer_limit;    /* pause upstream reading above this (256 KiB) */
   gsize read_chunk;             /* upstream read size (64 KiB) */
+  GBytes *cache_secret;         /* (nullable): sign and verify cache entries (cache-mac.h); NULL: don't.
+                                 * braid_proxy_new() keeps its own reference. */
 } BraidProxySettings;
 
-#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024 }
+#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, NULL }
 
 typedef struct {
   guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
   guint64 refused;              /* fetches the address policy refused */
   guint in_flight;              /* requests not yet finished */
+  guint64 not_stored;           /* complete 2xx bodies the cache policy kept out of the cache */
+  guint64 mac_rejects;          /* cache entries refused (treated as misses): MAC missing or wrong */
+  guint64 bytes;                /* body bytes written to clients */
+  guint flights;                /* upstream fetches in the air */
+  guint64 clients_detached;     /* clients that went away before their body was whole */
 } BraidProxyStats;
+
+/* (transfer full): @stats as memcached's stats reply, "STAT name value\r\n"
+ * for each counter, then "END\r\n": what a "stats" request line gets. */
+gchar *braid_proxy_stats_format (const BraidProxyStats *stats);
 
 G_END_DECLS

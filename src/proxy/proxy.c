@@ -5,8 +5,12 @@
  * the proxy only through the BraidProxyRequestHost below; each upstream
  * fetch is a BraidProxyFlight (proxy-flight.c), whose end the proxy hears
  * through on_flight_done(): it forgets the flight, counts the outcome and
- * caches a complete 2xx body that fits. */
+ * caches a complete body that the cache policy (cache-policy.c) allows and
+ * that fits, signed when there is a cache secret (cache-mac.c). */
 #include "proxy.h"
+#include "cache-mac.h"
+#include "cache-policy.h"
+#include "access-log-private.h"
 #include "proxy-flight-private.h"
 #include "proxy-request-private.h"
 
@@ -33,6 +37,46 @@ on_cached (GObject *source, GAsyncResult *result, gpointer data)
     g_debug ("could not cache a body: %s", error->message);
 }
 
+/* A complete body: stored if the cache policy (cache-policy.c) lets it,
+ * for the lifetime it allows, --ttl at most, and if it fits. */
+static void
+cache_body (BraidProxy *self, BraidProxyFlight *flight, const gchar *url, guint status)
+{
+  g_autoptr(GBytes) body = NULL;
+  g_autofree gchar *key = NULL;
+  const gchar *why_not = NULL;
+  gsize overhead = self->settings.cache_secret != NULL ? BRAID_CACHE_MAC_SIZE : 0;
+  gsize max_item = braid_cache_get_max_item_size (self->cache);
+  gint64 ttl_s;
+
+  if (!braid_cache_policy_decide (status, braid_proxy_flight_get_response_headers (flight), self->settings.ttl_s,
+                                  &ttl_s, &why_not))
+    {
+      /* Non-2xx answers were never cached: only the ones the origin's
+       * header fields keep out count. */
+      if (status >= 200 && status < 300)
+        {
+          g_autofree gchar *shown = braid_proxy_access_log_redact_url (url);
+
+          self->stats.not_stored++;
+          g_debug ("not caching %s: %s", shown, why_not);
+        }
+      return;
+    }
+  if (max_item < overhead || braid_proxy_flight_get_size (flight) > max_item - overhead)
+    return;
+  body = braid_proxy_flight_dup_body (flight);
+  key = braid_cache_key_for_url (url);
+  if (self->settings.cache_secret != NULL)
+    {
+      GBytes *sealed = braid_cache_mac_seal (self->settings.cache_secret, key, body);
+
+      g_bytes_unref (body);
+      body = sealed;
+    }
+  braid_cache_store_async (self->cache, key, body, ttl_s, NULL, on_cached, NULL);
+}
+
 static void
 on_flight_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointer data)
 {
@@ -41,6 +85,7 @@ on_flight_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointe
   guint status = braid_proxy_flight_get_status (flight);
 
   g_hash_table_remove (self->flights, url);
+  self->stats.flights--;
   switch (result)
     {
     case BRAID_PROXY_FLIGHT_RESULT_UPSTREAM_ERROR:
@@ -55,14 +100,8 @@ on_flight_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointe
     case BRAID_PROXY_FLIGHT_RESULT_COMPLETE:
       break;
     }
-  if (self->cache != NULL && status >= 200 && status < 300 &&
-      braid_proxy_flight_get_size (flight) <= braid_cache_get_max_item_size (self->cache))
-    {
-      g_autoptr(GBytes) body = braid_proxy_flight_dup_body (flight);
-      g_autofree gchar *key = braid_cache_key_for_url (url);
-
-      braid_cache_store_async (self->cache, key, body, self->settings.ttl_s, NULL, on_cached, NULL);
-    }
+  if (self->cache != NULL)
+    cache_body (self, flight, url, status);
 }
 
 /* BraidProxyRequestHost.get_flight */
@@ -80,6 +119,7 @@ get_flight (GObject *owner, const gchar *url, gboolean *shared)
   limits.read_chunk = self->settings.read_chunk;
   limits.client_buffer_limit = self->settings.client_buffer_limit;
   self->stats.upstream_fetches++;
+  self->stats.flights++;
   flight = braid_proxy_flight_start (self->fetcher, url, &limits, on_flight_done, g_object_ref (self));
   g_hash_table_insert (self->flights, (gpointer) braid_proxy_flight_get_url (flight), flight);
   return flight;
@@ -99,6 +139,7 @@ braid_proxy_finalize (GObject *object)
   BraidProxy *self = BRAID_PROXY (object);
 
   g_hash_table_unref (self->flights);
+  g_clear_pointer (&self->settings.cache_secret, g_bytes_unref);
   g_clear_object (&self->cache);
   g_object_unref (self->fetcher);
   g_object_unref (self->reactor);
@@ -134,6 +175,10 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
   self->fetcher = g_object_ref (fetcher);
   self->cache = cache != NULL ? g_object_ref (cache) : NULL;
   self->settings = settings != NULL ? *settings : defaults;
+  if (self->settings.cache_secret != NULL && g_bytes_get_size (self->settings.cache_secret) > 0)
+    g_bytes_ref (self->settings.cache_secret);
+  else
+    self->settings.cache_secret = NULL;
   self->host.owner = G_OBJECT (self);
   self->host.reactor = self->reactor;
   self->host.cache = self->cache;

@@ -17,6 +17,7 @@
  * an open and a closed internal port look alike. */
 #include "soup-fetcher.h"
 #include "proxy-error.h"
+#include "cache-policy.h"
 
 #include <libsoup/soup.h>
 
@@ -186,9 +187,35 @@ soup_fetch_finish (BraidFetcher *fetcher, GAsyncResult *result, guint *status, G
   return stream;
 }
 
+/* Only the fields the cache policy reads: the table stays small whatever
+ * the upstream sends. */
+static GHashTable *
+soup_dup_response_headers (BraidFetcher *fetcher, GAsyncResult *result)
+{
+  static const gchar *const names[] = { BRAID_CACHE_POLICY_HEADERS };
+  SoupMessageHeaders *headers;
+  GHashTable *table;
+
+  g_return_val_if_fail (g_task_is_valid (result, fetcher), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == soup_fetch_async, NULL);
+
+  headers = soup_message_get_response_headers (((Fetch *) g_task_get_task_data (G_TASK (result)))->msg);
+  table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      /* soup joins a repeated field's values with ", " */
+      const gchar *value = soup_message_headers_get_list (headers, names[i]);
+
+      if (value != NULL)
+        g_hash_table_insert (table, g_strdup (names[i]), g_strdup (value));
+    }
+  return table;
+}
+
 static void
 braid_soup_fetcher_iface_init (BraidFetcherInterface *iface)
 {
   iface->fetch_async = soup_fetch_async;
   iface->fetch_finish = soup_fetch_finish;
+  iface->dup_response_headers = soup_dup_response_headers;
 }

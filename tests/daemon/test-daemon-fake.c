@@ -241,6 +241,49 @@ test_proxy_drain (Fixture *f, gconstpointer data)
   g_clear_object (&proxy_fetcher);
 }
 
+static void
+test_proxy_cache_secret (Fixture *f, gconstpointer data)
+{
+  BraidDaemonService service = braid_proxy_service;
+  g_autofree gchar *secret_path = g_build_filename (f->dir, "secret", NULL);
+  gchar *argv[] = { "braid-proxy", "--config", f->conf, "--listen", "tcp:0", "--cache-secret-file", secret_path,
+                    NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) secret = NULL;
+
+  g_test_summary ("--cache-secret-file: the file's contents without the trailing newline, at least 16 bytes; a "
+                  "short or missing file stops braid-proxy before it listens");
+  proxy_fetcher = braid_fake_fetcher_new (f->reactor);
+  service.service_new = proxy_with_fake_fetcher;
+  write_conf (f, "");
+
+  f->daemon = braid_daemon_new_for_service (&service, f->reactor, argv, &error);
+  g_assert_null (f->daemon);
+  g_assert_nonnull (strstr (error->message, "--cache-secret-file"));
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (secret_path, "too short\n", -1, NULL));
+  g_assert_null (braid_proxy_daemon_read_cache_secret (secret_path, &error));
+  g_assert_nonnull (strstr (error->message, "at least 16 bytes"));
+  g_clear_error (&error);
+  f->daemon = braid_daemon_new_for_service (&service, f->reactor, argv, &error);
+  g_assert_null (f->daemon);
+  g_assert_nonnull (strstr (error->message, "at least 16 bytes"));
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (f->fake), ==, 0);
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (secret_path, "sixteen bytes ok\r\n", -1, NULL));
+  secret = braid_proxy_daemon_read_cache_secret (secret_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (secret, NULL), g_bytes_get_size (secret), "sixteen bytes ok", 16);
+  f->daemon = braid_daemon_new_for_service (&service, f->reactor, argv, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->daemon);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_clear_object (&proxy_fetcher);
+  g_unlink (secret_path);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -251,5 +294,6 @@ main (int argc, char **argv)
   g_test_add ("/daemon/fake/reload", Fixture, NULL, setup, test_reload, teardown);
   g_test_add ("/daemon/fake/config-error", Fixture, NULL, setup, test_config_error, teardown);
   g_test_add ("/daemon/fake/proxy-drain", Fixture, NULL, setup, test_proxy_drain, teardown);
+  g_test_add ("/daemon/fake/proxy-cache-secret", Fixture, NULL, setup, test_proxy_cache_secret, teardown);
   return g_test_run ();
 }

@@ -12,6 +12,7 @@
 #include "test-support.h"
 
 #include <libsoup/soup.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,11 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
       g_timeout_add (ms != NULL ? (guint) atoi (ms) : 300, resume_later, g_object_ref (msg));
       return;
     }
+  if (g_str_equal (path, "/no-store"))
+    soup_message_headers_append (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
+  if (g_str_equal (path, "/max-age"))
+    soup_message_headers_append (soup_server_message_get_response_headers (msg), "Cache-Control",
+                                 "public, max-age=1");
   {
     g_autofree gchar *body = g_strdup_printf ("body of %s", path);
 
@@ -674,6 +680,95 @@ test_redirect_to_denied_refused (Fixture *f, gconstpointer data)
   g_assert_cmpuint (internal.accepted, ==, 0);
 }
 
+/* Lets the main context run for about @ms milliseconds. */
+static void
+run_for (guint ms)
+{
+  for (guint i = 0; i < ms / 20; i++)
+    {
+      g_usleep (20000);
+      while (g_main_context_iteration (NULL, FALSE))
+        ;
+    }
+}
+
+static void
+test_cache_policy (Fixture *f, gconstpointer data)
+{
+  guint16 proxy = start_proxy (f, NULL);
+  g_autofree gchar *stats = NULL;
+
+  g_test_summary ("The origin's Cache-Control is honoured: no-store is fetched every time, max-age=1 is a hit "
+                  "within the second and fetched again after it; the stats line counts what was not stored");
+  for (guint i = 1; i <= 2; i++)
+    {
+      g_autofree gchar *body = fetch_through (f, proxy, "/no-store");
+
+      g_assert_cmpstr (body, ==, "body of /no-store");
+      g_assert_cmpuint (hits (f, "/no-store"), ==, i);
+    }
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree gchar *body = fetch_through (f, proxy, "/max-age");
+
+      g_assert_cmpstr (body, ==, "body of /max-age");
+    }
+  g_assert_cmpuint (hits (f, "/max-age"), ==, 1);
+  run_for (1600);
+  {
+    g_autofree gchar *body = fetch_through (f, proxy, "/max-age");
+
+    g_assert_cmpstr (body, ==, "body of /max-age");
+  }
+  g_assert_cmpuint (hits (f, "/max-age"), ==, 2);
+  stats = fetch_url (f, proxy, "stats");
+  g_test_message ("%s", stats);
+  g_assert_nonnull (strstr (stats, "STAT not_stored 2\r\n"));
+  g_assert_nonnull (strstr (stats, "STAT hits 1\r\n"));
+  g_assert_true (g_str_has_suffix (stats, "END\r\n"));
+}
+
+static void
+test_signed_shared_cache (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-secret-XXXXXX", NULL);
+  g_autofree gchar *ours = g_build_filename (dir, "ours", NULL);
+  g_autofree gchar *theirs = g_build_filename (dir, "theirs", NULL);
+  g_autofree gchar *servers = NULL;
+  g_autofree gchar *a = NULL, *b = NULL, *c = NULL, *stats = NULL;
+  guint16 first, second, other;
+
+  g_test_summary ("--cache-secret-file: a body one proxy stores in memcached is a hit for another with the "
+                  "same secret and a counted miss for one with another secret");
+  g_assert_nonnull (dir);
+  g_assert_true (g_file_set_contents (ours, "a secret the proxies share\n", -1, NULL));
+  g_assert_true (g_file_set_contents (theirs, "somebody else's secret key\n", -1, NULL));
+  servers = g_strdup_printf ("127.0.0.1:%u", start_braid_memcached (f));
+  {
+    const gchar *with_ours[] = { "--allow", "127.0.0.1", "--memcached", servers, "--cache-secret-file", ours, NULL };
+    const gchar *with_theirs[] = { "--allow", "127.0.0.1", "--memcached", servers, "--cache-secret-file", theirs,
+                                   NULL };
+
+    first = start_proxy_with (f, with_ours, FALSE);
+    second = start_proxy_with (f, with_ours, FALSE);
+    other = start_proxy_with (f, with_theirs, FALSE);
+  }
+  a = fetch_through (f, first, "/signed");
+  g_assert_cmpstr (a, ==, "body of /signed");
+  run_for (1000);
+  b = fetch_through (f, second, "/signed");
+  g_assert_cmpstr (b, ==, "body of /signed");
+  g_assert_cmpuint (hits (f, "/signed"), ==, 1);
+  c = fetch_through (f, other, "/signed");
+  g_assert_cmpstr (c, ==, "body of /signed");
+  g_assert_cmpuint (hits (f, "/signed"), ==, 2);
+  stats = fetch_url (f, other, "stats");
+  g_assert_nonnull (strstr (stats, "STAT mac_rejects 1\r\n"));
+  g_unlink (ours);
+  g_unlink (theirs);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -688,6 +783,8 @@ main (int argc, char **argv)
               test_shared_cache_braid_memcached_tls, teardown);
   g_test_add ("/proxy/integration/shared-cache/memcached-tls", Fixture, NULL, setup,
               test_shared_cache_memcached_tls, teardown);
+  g_test_add ("/proxy/integration/cache-policy", Fixture, NULL, setup, test_cache_policy, teardown);
+  g_test_add ("/proxy/integration/shared-cache/signed", Fixture, NULL, setup, test_signed_shared_cache, teardown);
   g_test_add ("/proxy/integration/braid-timing", Fixture, NULL, setup, test_timing_client, teardown);
   g_test_add ("/proxy/integration/graceful-sigterm", Fixture, NULL, setup, test_graceful_sigterm, teardown);
   g_test_add ("/proxy/integration/safety/loopback-refused-by-default", Fixture, NULL, setup,

@@ -6,6 +6,7 @@
 #include "callback-protocol.h"
 #include "memory-cache.h"
 #include "fake-fetcher.h"
+#include "cache-mac.h"
 #include "access-log-private.h"
 
 #include <string.h>
@@ -181,9 +182,10 @@ build_client (GSocketAddress *a, gpointer data)
   return c->protocol;
 }
 
-/* Connects and sends @line; returns the client (owned by the world). */
+/* Connects to @endpoint and sends @line; returns the client (owned by the
+ * world). */
 static TestClient *
-request (World *w, const gchar *line)
+request_to (World *w, const gchar *endpoint, const gchar *line)
 {
   g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (build_client, w->r, NULL);
   g_autoptr(GAsyncResult) result = NULL;
@@ -191,7 +193,7 @@ request (World *w, const gchar *line)
   BraidProtocol *protocol;
   TestClient *c;
 
-  braid_reactor_connect_async (w->r, "tcp:127.0.0.1:8000", factory, NULL, braid_test_store_result, &result);
+  braid_reactor_connect_async (w->r, endpoint, factory, NULL, braid_test_store_result, &result);
   braid_fake_reactor_run_until_idle (w->fake);
   protocol = braid_reactor_connect_finish (w->r, result, &error);
   g_assert_no_error (error);
@@ -199,6 +201,13 @@ request (World *w, const gchar *line)
   braid_transport_write_string (braid_protocol_get_transport (c->protocol), line);
   g_ptr_array_add (w->clients, protocol);
   return c;
+}
+
+/* Connects to the proxy on port 8000 and sends @line. */
+static TestClient *
+request (World *w, const gchar *line)
+{
+  return request_to (w, "tcp:127.0.0.1:8000", line);
 }
 
 static GBytes *
@@ -896,6 +905,259 @@ test_userinfo_redacted (void)
   world_close (&w);
 }
 
+/* ---- the cache policy (cache-policy.c) and signed entries ---- */
+
+/* Replaces the world's proxy by one with @cache and @settings. */
+static void
+world_use_cache (World *w, BraidCache *cache, const BraidProxySettings *settings)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  braid_listener_stop (w->listener);
+  g_clear_object (&w->listener);
+  g_clear_object (&w->proxy);
+  w->proxy = braid_proxy_new (w->r, BRAID_FETCHER (w->fetcher), cache, settings);
+  factory = braid_proxy_create_factory (w->proxy);
+  w->listener = braid_reactor_listen (w->r, "tcp:8000", factory, NULL);
+  g_assert_nonnull (w->listener);
+}
+
+/* Requests @url and lets a second of simulated time pass. */
+static TestClient *
+get (World *w, const gchar *url)
+{
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+  TestClient *c = request (w, line);
+
+  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
+  return c;
+}
+
+static void
+test_policy_not_stored (void)
+{
+  const struct {
+    const gchar *url;
+    const gchar *headers[6];  /* name, value, … */
+  } cases[] = {
+    { "http://x.example/no-store", { "Cache-Control", "no-store, private", "Set-Cookie", "id=1", NULL } },
+    { "http://x.example/private", { "Cache-Control", "private, max-age=60", NULL } },
+    { "http://x.example/cookie", { "Set-Cookie", "id=1", "Cache-Control", "public, max-age=60", NULL } },
+    { "http://x.example/vary", { "Vary", "Accept-Encoding", NULL } },
+    { "http://x.example/vary-star", { "Vary", "*", NULL } },
+    { "http://x.example/no-cache", { "Cache-Control", "no-cache", NULL } },
+    { "http://x.example/pragma", { "Pragma", "no-cache", NULL } },
+  };
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+
+  g_test_summary ("A no-store, private, Set-Cookie, Vary or no-cache response is not cached: two clients one "
+                  "after the other cause two fetches and see their own answers");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GBytes) first = body_of ("for the first client");
+      g_autoptr(GBytes) second = body_of ("for the second client");
+      TestClient *c;
+
+      g_test_message ("%s", cases[i].url);
+      braid_fake_fetcher_add (w.fetcher, cases[i].url, 200, first, 1000, 0, 0);
+      for (guint j = 0; cases[i].headers[j] != NULL; j += 2)
+        braid_fake_fetcher_add_header (w.fetcher, cases[i].url, cases[i].headers[j], cases[i].headers[j + 1]);
+      c = get (&w, cases[i].url);
+      assert_body (c, "for the first client");
+      braid_fake_fetcher_add (w.fetcher, cases[i].url, 200, second, 1000, 0, 0);
+      for (guint j = 0; cases[i].headers[j] != NULL; j += 2)
+        braid_fake_fetcher_add_header (w.fetcher, cases[i].url, cases[i].headers[j], cases[i].headers[j + 1]);
+      c = get (&w, cases[i].url);
+      assert_body (c, "for the second client");
+      g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, cases[i].url), ==, 1);  /* each script once */
+    }
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_fetches, ==, 2 * G_N_ELEMENTS (cases));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->not_stored, ==, 2 * G_N_ELEMENTS (cases));
+  world_close (&w);
+}
+
+/* @url (answering with header @name: @value) is cached at t, a hit until
+ * @fresh_s, and fetched again after. */
+static void
+check_lifetime (gint64 ttl_s, const gchar *name, const gchar *value, gint64 fresh_s)
+{
+  const gchar *url = "http://x.example/fresh";
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("fresh body");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+  gint64 stored_at;
+
+  g_test_message ("--ttl %" G_GINT64_FORMAT ", %s: %s: fresh for %" G_GINT64_FORMAT " s", ttl_s, name, value,
+                  fresh_s);
+  settings.ttl_s = ttl_s;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, url, 200, b, 0, 0, 0);
+  braid_fake_fetcher_add_header (w.fetcher, url, name, value);
+  c = request (&w, "http://x.example/fresh\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_body (c, "fresh body");
+  stored_at = braid_reactor_now (w.r);
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 1);
+
+  /* Just before it expires: a hit. */
+  braid_fake_reactor_advance (w.fake, stored_at + fresh_s * G_USEC_PER_SEC - 1000 - braid_reactor_now (w.r));
+  c = request (&w, "http://x.example/fresh\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_body (c, "fresh body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, url), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 1);
+
+  /* Just after: fetched again. */
+  braid_fake_reactor_advance (w.fake, 2000);
+  c = request (&w, "http://x.example/fresh\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_body (c, "fresh body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, url), ==, 2);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->misses, ==, 2);
+  world_close (&w);
+}
+
+static void
+test_policy_max_age (void)
+{
+  g_test_summary ("max-age=2 under --ttl 300 expires after 2 simulated seconds");
+  check_lifetime (300, "Cache-Control", "max-age=2", 2);
+}
+
+static void
+test_policy_s_maxage (void)
+{
+  g_test_summary ("s-maxage beats max-age, whichever is shorter");
+  check_lifetime (300, "Cache-Control", "max-age=100, s-maxage=3", 3);
+  check_lifetime (300, "Cache-Control", "s-maxage=7, max-age=2", 7);
+}
+
+static void
+test_policy_ttl_ceiling (void)
+{
+  g_test_summary ("--ttl caps a longer max-age, and is the lifetime of a response that states none");
+  check_lifetime (10, "Cache-Control", "max-age=3600", 10);
+  check_lifetime (10, "X-Other", "1", 10);
+}
+
+static void
+test_mac_shared_cache (void)
+{
+  const gchar *url = "http://x.example/signed";
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("signed body");
+  g_autoptr(GBytes) planted = body_of ("planted body");
+  g_autoptr(GBytes) secret = g_bytes_new_static ("the proxies' shared secret", 26);
+  g_autoptr(GBytes) other_secret = g_bytes_new_static ("somebody else's secret....", 26);
+  g_autofree gchar *key = braid_cache_key_for_url (url);
+  BraidProxySettings signing = BRAID_PROXY_SETTINGS_INIT;
+  BraidProxySettings other = BRAID_PROXY_SETTINGS_INIT;
+  g_autoptr(BraidProxy) same = NULL;
+  g_autoptr(BraidProxy) different = NULL;
+  g_autoptr(BraidProtocolFactory) same_factory = NULL;
+  g_autoptr(BraidProtocolFactory) different_factory = NULL;
+  g_autoptr(BraidListener) same_listener = NULL;
+  g_autoptr(BraidListener) different_listener = NULL;
+  TestClient *c;
+
+  g_test_summary ("With a cache secret, entries one proxy stores are hits for another with the same secret, "
+                  "misses (counted) for one with another secret, and an entry planted without a MAC is refused");
+  signing.cache_secret = secret;
+  other.cache_secret = other_secret;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), &signing);
+  same = braid_proxy_new (w.r, BRAID_FETCHER (w.fetcher), BRAID_CACHE (cache), &signing);
+  different = braid_proxy_new (w.r, BRAID_FETCHER (w.fetcher), BRAID_CACHE (cache), &other);
+  same_factory = braid_proxy_create_factory (same);
+  different_factory = braid_proxy_create_factory (different);
+  same_listener = braid_reactor_listen (w.r, "tcp:8001", same_factory, NULL);
+  different_listener = braid_reactor_listen (w.r, "tcp:8002", different_factory, NULL);
+  braid_fake_fetcher_add (w.fetcher, url, 200, b, 1000, 0, 0);
+
+  /* The first proxy stores a signed entry: MAC, then the body. */
+  c = get (&w, url);
+  assert_body (c, "signed body");
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 1);
+  g_assert_cmpuint (braid_memory_cache_get_size (cache), >=, BRAID_CACHE_MAC_SIZE + strlen ("signed body"));
+
+  /* Another proxy with the same secret: a hit, the body without the MAC. */
+  c = request_to (&w, "tcp:127.0.0.1:8001", "http://x.example/signed\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "signed body");
+  g_assert_cmpuint (braid_proxy_get_stats (same)->hits, ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, url), ==, 1);
+
+  /* One with another secret: a miss, counted, and a fetch. */
+  c = request_to (&w, "tcp:127.0.0.1:8002", "http://x.example/signed\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "signed body");
+  g_assert_cmpuint (braid_proxy_get_stats (different)->hits, ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (different)->misses, ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (different)->mac_rejects, ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, url), ==, 2);
+
+  /* Somebody writes to the cache directly, without a MAC: refused. */
+  braid_cache_store_async (BRAID_CACHE (cache), key, planted, 0, NULL, NULL, NULL);
+  braid_fake_reactor_run_until_idle (w.fake);
+  c = get (&w, url);
+  assert_body (c, "signed body");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->mac_rejects, ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 0);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, url), ==, 3);
+  /* … and replaced by a signed entry, a hit again. */
+  c = request_to (&w, "tcp:127.0.0.1:8001", "http://x.example/signed\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (c, "signed body");
+  g_assert_cmpuint (braid_proxy_get_stats (same)->hits, ==, 2);
+
+  braid_listener_stop (same_listener);
+  braid_listener_stop (different_listener);
+  world_close (&w);
+}
+
+static void
+test_stats_line (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = body_of ("a body");
+  g_autofree gchar *text = NULL;
+  TestClient *c;
+
+  g_test_summary ("A 'stats' line is answered with the counters, STAT name value lines and END, while running");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/a", 200, b, 10 * G_USEC_PER_SEC, 0, 0);
+  request (&w, "http://x.example/a\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  c = request (&w, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  text = g_strndup ((const gchar *) c->body->data, c->body->len);
+  g_test_message ("%s", text);
+  g_assert_true (g_str_has_prefix (text, "STAT requests 2\r\n"));
+  g_assert_true (g_str_has_suffix (text, "END\r\n"));
+  g_assert_nonnull (strstr (text, "\r\nSTAT flights 1\r\n"));
+  g_assert_nonnull (strstr (text, "\r\nSTAT in_flight 2\r\n"));
+  g_assert_nonnull (strstr (text, "\r\nSTAT bypass 1\r\n"));
+  g_assert_nonnull (strstr (text, "\r\nSTAT not_stored 0\r\n"));
+  g_assert_nonnull (strstr (text, "\r\nSTAT mac_rejects 0\r\n"));
+  g_assert_cmpint (c->finished_at, >=, 0);
+  braid_fake_reactor_advance (w.fake, 10 * G_USEC_PER_SEC);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->flights, ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bytes, ==, strlen ("a body") + c->body->len);
+  world_close (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -924,5 +1186,11 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/safety/allow-rule", test_ssrf_allowed);
   g_test_add_func ("/proxy/safety/fragment-stripped", test_fragment_stripped);
   g_test_add_func ("/proxy/safety/userinfo-redacted", test_userinfo_redacted);
+  g_test_add_func ("/proxy/policy/not-stored", test_policy_not_stored);
+  g_test_add_func ("/proxy/policy/max-age", test_policy_max_age);
+  g_test_add_func ("/proxy/policy/s-maxage", test_policy_s_maxage);
+  g_test_add_func ("/proxy/policy/ttl-ceiling", test_policy_ttl_ceiling);
+  g_test_add_func ("/proxy/policy/mac-shared-cache", test_mac_shared_cache);
+  g_test_add_func ("/proxy/stats-line", test_stats_line);
   return g_test_run ();
 }

@@ -1,0 +1,210 @@
+/* braid — the shared cache's policy as a table (status + header fields +
+ * --ttl → store for N seconds, or not and why), HTTP-dates, and signed
+ * cache entries (HMAC-SHA256). */
+#include "test-support.h"
+#include "cache-policy.h"
+#include "cache-mac.h"
+
+#include <string.h>
+
+typedef struct {
+  guint status;
+  const gchar *headers;  /* (nullable): "name: value" lines separated by "\n" */
+  gint64 ceiling;        /* --ttl */
+  gboolean store;
+  gint64 ttl;            /* when stored */
+  const gchar *why;      /* (nullable): a part of why not */
+} Case;
+
+#define DATE "date: Sun, 06 Nov 1994 08:49:37 GMT"
+
+static const Case cases[] = {
+  /* No header fields: --ttl, as before there was a policy. */
+  { 200, NULL, 300, TRUE, 300, NULL },
+  { 204, "", 300, TRUE, 300, NULL },
+  { 200, NULL, 0, TRUE, 0, NULL },
+  /* Only 2xx. */
+  { 301, NULL, 300, FALSE, 0, "2xx" },
+  { 404, "cache-control: max-age=60", 300, FALSE, 0, "2xx" },
+  { 500, NULL, 300, FALSE, 0, "2xx" },
+  { 199, NULL, 300, FALSE, 0, "2xx" },
+  /* Not storable. */
+  { 200, "cache-control: no-store", 300, FALSE, 0, "no-store" },
+  { 200, "cache-control: No-Store", 300, FALSE, 0, "no-store" },
+  { 200, "cache-control: max-age=60, no-store", 300, FALSE, 0, "no-store" },
+  { 200, "cache-control: private", 300, FALSE, 0, "private" },
+  { 200, "cache-control: private=\"set-cookie\", max-age=60", 300, FALSE, 0, "private" },
+  { 200, "cache-control: no-cache", 300, FALSE, 0, "no-cache" },
+  { 200, "cache-control: no-cache=\"x-a, x-b\", max-age=60", 300, FALSE, 0, "no-cache" },
+  { 200, "cache-control: no-store, private\nset-cookie: id=1", 300, FALSE, 0, "no-store" },
+  { 200, "set-cookie: id=1", 300, FALSE, 0, "Set-Cookie" },
+  { 200, "set-cookie: id=1\ncache-control: public, max-age=60", 300, FALSE, 0, "Set-Cookie" },
+  { 200, "vary: accept-encoding", 300, FALSE, 0, "Vary" },
+  { 200, "vary: *", 300, FALSE, 0, "Vary" },
+  { 200, "vary: ", 300, TRUE, 300, NULL },
+  { 200, "pragma: no-cache", 300, FALSE, 0, "Pragma" },
+  /* Pragma is read only without Cache-Control. */
+  { 200, "pragma: no-cache\ncache-control: max-age=60", 300, TRUE, 60, NULL },
+  /* Quoted strings hide commas and directive names. */
+  { 200, "cache-control: community=\"no-store, private\", max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: x-ext, max-age=60", 300, TRUE, 60, NULL },
+  /* Lifetimes: s-maxage wins, then max-age, then Expires - Date; --ttl caps. */
+  { 200, "cache-control: max-age=2", 300, TRUE, 2, NULL },
+  { 200, "cache-control: public, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-age=\"60\"", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-age=3600", 300, TRUE, 300, NULL },
+  { 200, "cache-control: max-age=3600", 0, TRUE, 3600, NULL },
+  { 200, "cache-control: max-age=99999999999", 0, TRUE, 2592000, NULL },
+  { 200, "cache-control: max-age=2592001", 0, TRUE, 2592000, NULL },
+  { 200, "cache-control: max-age=10, s-maxage=20", 300, TRUE, 20, NULL },
+  { 200, "cache-control: s-maxage=5, max-age=100", 300, TRUE, 5, NULL },
+  { 200, "cache-control: s-maxage=0, max-age=100", 300, FALSE, 0, "s-maxage=0" },
+  { 200, "cache-control: max-age=0", 300, FALSE, 0, "max-age=0" },
+  { 200, "cache-control: max-age=0", 0, FALSE, 0, "max-age=0" },
+  { 200, "cache-control: max-age=abc", 300, FALSE, 0, "invalid max-age" },
+  { 200, "cache-control: max-age", 300, FALSE, 0, "invalid max-age" },
+  { 200, "cache-control: max-age=-1", 300, FALSE, 0, "invalid max-age" },
+  { 200, "cache-control: max-age=10, max-age=100", 300, TRUE, 10, NULL },
+  { 200, "cache-control: must-revalidate, max-age=10", 300, TRUE, 10, NULL },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:50:37 GMT", 300, TRUE, 60, NULL },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 09:49:37 GMT", 300, TRUE, 300, NULL },
+  { 200, DATE "\nexpires: Sunday, 06-Nov-94 08:50:37 GMT", 300, TRUE, 60, NULL },
+  { 200, DATE "\nexpires: Sun Nov  6 08:50:37 1994", 300, TRUE, 60, NULL },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:49:37 GMT", 300, FALSE, 0, "Expires not after Date" },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:00:00 GMT", 300, FALSE, 0, "Expires not after Date" },
+  { 200, DATE "\nexpires: 0", 300, FALSE, 0, "invalid Expires" },
+  { 200, "expires: Sun, 06 Nov 1994 08:50:37 GMT", 300, FALSE, 0, "without a valid Date" },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:50:37 GMT\ncache-control: max-age=5", 300, TRUE, 5, NULL },
+  /* Age counts against the lifetime. */
+  { 200, "cache-control: max-age=60\nage: 20", 300, TRUE, 40, NULL },
+  { 200, "cache-control: max-age=60\nage: 60", 300, FALSE, 0, "Age" },
+  { 200, "cache-control: max-age=60\nage: junk", 300, TRUE, 60, NULL },
+  { 200, "age: 1000", 300, TRUE, 300, NULL },
+};
+
+static GHashTable *
+headers_of (const gchar *text)
+{
+  GHashTable *headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const gchar *colon = strchr (lines[i], ':');
+
+      if (colon == NULL)
+        continue;
+      g_hash_table_insert (headers, g_strndup (lines[i], (gsize) (colon - lines[i])), g_strdup (colon + 2));
+    }
+  return headers;
+}
+
+static void
+test_table (void)
+{
+  g_test_summary ("Each status and header combination is stored for the expected seconds, or not for the "
+                  "expected reason");
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      const Case *c = &cases[i];
+      g_autoptr(GHashTable) headers = c->headers != NULL ? headers_of (c->headers) : NULL;
+      const gchar *why = NULL;
+      gint64 ttl = -1;
+      gboolean store;
+
+      g_test_message ("%u [%s] ttl %" G_GINT64_FORMAT, c->status, c->headers != NULL ? c->headers : "(none)",
+                      c->ceiling);
+      store = braid_cache_policy_decide (c->status, headers, c->ceiling, &ttl, &why);
+      g_assert_cmpint (store, ==, c->store);
+      if (store)
+        {
+          g_assert_null (why);
+          g_assert_cmpint (ttl, ==, c->ttl);
+        }
+      else
+        {
+          g_assert_nonnull (why);
+          g_assert_nonnull (strstr (why, c->why));
+        }
+    }
+}
+
+static void
+test_http_dates (void)
+{
+  const struct {
+    const gchar *text;
+    gint64 unix_s;
+  } dates[] = {
+    { "Sun, 06 Nov 1994 08:49:37 GMT", 784111777 },
+    { "Sunday, 06-Nov-94 08:49:37 GMT", 784111777 },
+    { "Sun Nov  6 08:49:37 1994", 784111777 },
+    { "Thu, 01 Jan 1970 00:00:00 GMT", 0 },
+    { " Sun, 06 Nov 1994 08:49:37 GMT ", 784111777 },
+    { "Sun, 06 Nov 1994 08:49:37 UTC", -1 },
+    { "Sun, 06 Foo 1994 08:49:37 GMT", -1 },
+    { "Sun, 32 Nov 1994 08:49:37 GMT", -1 },
+    { "Sun, 06 Nov 1994 25:49:37 GMT", -1 },
+    { "Sun, 06 Nov 1994 08:49:37 GMT junk", -1 },
+    { "0", -1 },
+    { "-1", -1 },
+    { "", -1 },
+  };
+
+  g_test_summary ("HTTP-dates in their three forms; anything else is none");
+  for (guint i = 0; i < G_N_ELEMENTS (dates); i++)
+    {
+      g_test_message ("“%s”", dates[i].text);
+      g_assert_cmpint (braid_cache_policy_parse_http_date (dates[i].text), ==, dates[i].unix_s);
+    }
+}
+
+static void
+test_mac (void)
+{
+  g_autoptr(GBytes) secret = g_bytes_new_static ("0123456789abcdef", 16);
+  g_autoptr(GBytes) other = g_bytes_new_static ("0123456789abcdeF", 16);
+  g_autoptr(GBytes) body = g_bytes_new_static ("a body", 6);
+  g_autoptr(GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr(GBytes) entry = braid_cache_mac_seal (secret, "braid-proxy:k", body);
+  g_autoptr(GBytes) opened = braid_cache_mac_open (secret, "braid-proxy:k", entry);
+  g_autoptr(GBytes) sealed_empty = braid_cache_mac_seal (secret, "braid-proxy:k", empty);
+  g_autoptr(GBytes) opened_empty = braid_cache_mac_open (secret, "braid-proxy:k", sealed_empty);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (entry, &len);
+
+  g_test_summary ("An entry is a 32-byte HMAC-SHA256 then the body; it opens only with the same secret and key, "
+                  "whole and unmodified");
+  g_assert_cmpuint (len, ==, BRAID_CACHE_MAC_SIZE + 6);
+  g_assert_cmpmem (data + BRAID_CACHE_MAC_SIZE, 6, "a body", 6);
+  g_assert_nonnull (opened);
+  g_assert_true (g_bytes_equal (opened, body));
+  g_assert_nonnull (opened_empty);
+  g_assert_cmpuint (g_bytes_get_size (opened_empty), ==, 0);
+  g_assert_null (braid_cache_mac_open (other, "braid-proxy:k", entry));
+  g_assert_null (braid_cache_mac_open (secret, "braid-proxy:j", entry));
+  /* The body alone, a truncated entry, a flipped bit. */
+  g_assert_null (braid_cache_mac_open (secret, "braid-proxy:k", body));
+  {
+    g_autoptr(GBytes) truncated = g_bytes_new_from_bytes (entry, 0, len - 1);
+    g_autoptr(GBytes) short_entry = g_bytes_new_from_bytes (entry, 0, BRAID_CACHE_MAC_SIZE - 1);
+    g_autofree guint8 *flipped = g_memdup2 (data, len);
+    g_autoptr(GBytes) tampered = NULL;
+
+    flipped[len - 1] ^= 1;
+    tampered = g_bytes_new (flipped, len);
+    g_assert_null (braid_cache_mac_open (secret, "braid-proxy:k", truncated));
+    g_assert_null (braid_cache_mac_open (secret, "braid-proxy:k", short_entry));
+    g_assert_null (braid_cache_mac_open (secret, "braid-proxy:k", tampered));
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/proxy/cache-policy/table", test_table);
+  g_test_add_func ("/proxy/cache-policy/http-dates", test_http_dates);
+  g_test_add_func ("/proxy/cache-policy/mac", test_mac);
+  return g_test_run ();
+}
