@@ -114,6 +114,10 @@ static const BraidSettingSpec proxy_specs[] = {
   { "allow-port", 0, "Upstream", "AllowPorts", BRAID_SETTING_STRING_LIST, PX (allow_ports), 0, 0,
     "80,443,1024-65535", NULL, check_port_range,
     "Upstream port or LOW-HIGH range to fetch from, repeatable (default 80, 443 and 1024-65535)", "PORTS" },
+  { "request-timeout", 0, "Server", "RequestTimeoutSeconds", BRAID_SETTING_DOUBLE, PX (request_timeout_s), 0, 3600,
+    "10", NULL, NULL, "Seconds a client has to send its whole request line, 0 (none) to 3600 (default 10)", "S" },
+  { "conn-limit", 'c', "Server", "MaxConnections", BRAID_SETTING_INT, PX (conn_limit), 1, 1000000, "1024", NULL,
+    NULL, "Client connections at once, 1 to 1000000 (default 1024); more are closed at once", "N" },
 };
 
 const BraidSettingsTable braid_proxy_settings_table = {
@@ -197,6 +201,9 @@ proxy_settings (const BraidProxyDaemonSettings *s, BraidProxySettings *out)
   out->ttl_s = s->ttl_s;
   out->cache_timeout_us = s->cache_timeout_ms * 1000;
   out->max_body = (gsize) s->max_body_mib << 20;
+  out->request_timeout_us = (gint64) (s->request_timeout_s * G_USEC_PER_SEC);
+  out->fetch_timeout_us = s->fetch_timeout_s * G_USEC_PER_SEC;
+  out->max_connections = (guint) s->conn_limit;
 }
 
 BraidProxyService *
@@ -270,6 +277,20 @@ is_busy (gpointer service)
   return braid_proxy_is_busy (((BraidProxyService *) service)->proxy);
 }
 
+/* SIGTERM: connections that have not sent their line must not hold off
+ * the drain. */
+static void
+close_idle (gpointer service)
+{
+  braid_proxy_close_idle (((BraidProxyService *) service)->proxy);
+}
+
+static guint64
+get_max_connections (gconstpointer settings)
+{
+  return (guint64) ((const BraidProxyDaemonSettings *) settings)->conn_limit;
+}
+
 /* What SIGHUP changes live: TTL, cache timeout, memory cache size and
  * verbosity.  The address policy is built with the fetcher, at start. */
 static gchar *
@@ -312,4 +333,6 @@ const BraidDaemonService braid_proxy_service = {
   .is_busy = is_busy,
   .apply = apply,
   .describe = describe,
+  .get_max_connections = get_max_connections,
+  .close_idle = close_idle,
 };

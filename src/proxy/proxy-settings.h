@@ -12,14 +12,22 @@ typedef struct {
   gint64 ttl_s;                 /* cached bodies live this long (300 s) */
   gsize client_buffer_limit;    /* pause upstream reading above this (256 KiB) */
   gsize read_chunk;             /* upstream read size (64 KiB) */
+  gint64 request_timeout_us;    /* a client has this long to send its whole line (10 s; 0: no limit) */
+  gint64 fetch_timeout_us;      /* deadline for a whole upstream fetch, headers and body (30 s; 0: none) */
+  guint max_connections;        /* client connections at once; the next is closed (1024; 0: no limit) */
 } BraidProxySettings;
 
-#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024 }
+#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, \
+                                    10 * G_USEC_PER_SEC, 30 * G_USEC_PER_SEC, 1024 }
 
 typedef struct {
   guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
   guint64 refused;              /* fetches the address policy refused */
   guint in_flight;              /* requests not yet finished */
+  guint64 request_timeouts;     /* clients closed for not sending a whole line in time */
+  guint64 fetch_timeouts;       /* upstream fetches cancelled at the overall deadline */
+  guint64 rejected_connections; /* connections closed over max_connections */
+  guint connections;            /* client connections open now */
 } BraidProxyStats;
 
 G_END_DECLS

@@ -7,6 +7,7 @@
  * through on_flight_done(): it forgets the flight, counts the outcome and
  * caches a complete 2xx body that fits. */
 #include "proxy.h"
+#include "deadline-fetcher-private.h"
 #include "proxy-flight-private.h"
 #include "proxy-request-private.h"
 
@@ -14,11 +15,12 @@ struct _BraidProxy
 {
   GObject parent_instance;
   BraidReactor *reactor;       /* (owned) */
-  BraidFetcher *fetcher;       /* (owned) */
+  BraidFetcher *fetcher;       /* (owned): with the fetch deadline around it, if any */
   BraidCache *cache;           /* (owned) (nullable) */
   BraidProxySettings settings;
   BraidProxyStats stats;
   GHashTable *flights;         /* url → BraidProxyFlight (unowned: a flight frees itself) */
+  GHashTable *reading;         /* requests still reading their line (unowned) */
   BraidProxyRequestHost host;  /* what requests see of the proxy */
 };
 
@@ -99,6 +101,7 @@ braid_proxy_finalize (GObject *object)
   BraidProxy *self = BRAID_PROXY (object);
 
   g_hash_table_unref (self->flights);
+  g_hash_table_unref (self->reading);
   g_clear_object (&self->cache);
   g_object_unref (self->fetcher);
   g_object_unref (self->reactor);
@@ -115,6 +118,7 @@ static void
 braid_proxy_init (BraidProxy *self)
 {
   self->flights = g_hash_table_new (g_str_hash, g_str_equal);
+  self->reading = g_hash_table_new (NULL, NULL);
 }
 
 BraidProxy *
@@ -131,15 +135,22 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
 
   self = g_object_new (BRAID_TYPE_PROXY, NULL);
   self->reactor = g_object_ref (reactor);
-  self->fetcher = g_object_ref (fetcher);
   self->cache = cache != NULL ? g_object_ref (cache) : NULL;
   self->settings = settings != NULL ? *settings : defaults;
+  /* The fetch timeout bounds each whole fetch, headers and body, in
+   * reactor time, whatever the fetcher's own timeouts. */
+  if (self->settings.fetch_timeout_us > 0)
+    self->fetcher = BRAID_FETCHER (braid_deadline_fetcher_new (fetcher, reactor, self->settings.fetch_timeout_us,
+                                                               &self->stats.fetch_timeouts));
+  else
+    self->fetcher = g_object_ref (fetcher);
   self->host.owner = G_OBJECT (self);
   self->host.reactor = self->reactor;
   self->host.cache = self->cache;
   self->host.settings = &self->settings;
   self->host.stats = &self->stats;
   self->host.get_flight = get_flight;
+  self->host.reading = self->reading;
   return self;
 }
 
@@ -191,4 +202,21 @@ braid_proxy_is_busy (BraidProxy *self)
   g_return_val_if_fail (BRAID_IS_PROXY (self), FALSE);
 
   return self->stats.in_flight > 0;
+}
+
+void
+braid_proxy_close_idle (BraidProxy *self)
+{
+  g_autoptr(GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer request;
+
+  g_return_if_fail (BRAID_IS_PROXY (self));
+
+  /* Closing a request takes it out of the table: walk a copy. */
+  g_hash_table_iter_init (&iter, self->reading);
+  while (g_hash_table_iter_next (&iter, &request, NULL))
+    g_ptr_array_add (idle, g_object_ref (request));
+  for (guint i = 0; i < idle->len; i++)
+    braid_proxy_request_close_idle (g_ptr_array_index (idle, i));
 }
