@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK_SIZE (64 * 1024)
 /* Reads per dispatch before yielding to other sources: keeps one busy peer
@@ -393,9 +394,19 @@ static void
 transport_abort_connection (BraidTransport *transport)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+  GSocket *socket;
 
   if (self->closed)
     return;
+  /* A TCP connection is reset (RST), not closed with a FIN: the peer
+   * must not take what it received for all there was. */
+  socket = g_socket_connection_get_socket (self->connection);
+  if (g_socket_get_family (socket) == G_SOCKET_FAMILY_IPV4 || g_socket_get_family (socket) == G_SOCKET_FAMILY_IPV6)
+    {
+      struct linger reset = { 1, 0 };
+
+      (void) setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
   close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
                                                 BRAID_REACTOR_ERROR_CONNECTION_ABORTED,
                                                 "Connection was aborted"));
