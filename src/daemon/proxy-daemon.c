@@ -285,10 +285,14 @@ close_idle (gpointer service)
   braid_proxy_close_idle (((BraidProxyService *) service)->proxy);
 }
 
+/* Each client connection may have an upstream one besides: -c clients
+ * and libsoup's --max-conns. */
 static guint64
 get_max_connections (gconstpointer settings)
 {
-  return (guint64) ((const BraidProxyDaemonSettings *) settings)->conn_limit;
+  const BraidProxyDaemonSettings *s = settings;
+
+  return (guint64) s->conn_limit + (guint64) s->max_conns;
 }
 
 /* What SIGHUP changes live: TTL, cache timeout, memory cache size and
