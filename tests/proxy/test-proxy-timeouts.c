@@ -6,6 +6,7 @@
 #include "proxy.h"
 #include "memory-cache.h"
 #include "fake-fetcher.h"
+#include "access-log-private.h"
 
 #include <string.h>
 
@@ -145,6 +146,41 @@ test_request_line_deadline (void)
   braid_assert_bytes_equal ("body", 4, late->received->data, late->received->len);
   g_assert_cmpuint (stats->request_timeouts, ==, 2);
   world_close (&w);
+}
+
+static void
+test_request_line_splits (void)
+{
+  const gchar *line = "http://up.example/page\r\n";
+  gsize len = strlen (line);
+
+  g_test_summary ("Every prefix of a request line short of its newline, sent in one piece or in two, is closed "
+                  "at the deadline; the whole line in two pieces is not");
+  for (gsize cut = 0; cut <= len; cut++)
+    for (gsize split = 0; split <= cut; split++)
+      {
+        World w = { 0 };
+        BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+        g_autofree gchar *first = g_strndup (line, split);
+        g_autofree gchar *second = g_strndup (line + split, cut - split);
+        g_autoptr(GBytes) body = g_bytes_new_static ("b", 1);
+        BraidRecordingProtocol *c;
+
+        g_test_message ("%" G_GSIZE_FORMAT " bytes, split at %" G_GSIZE_FORMAT, cut, split);
+        settings.request_timeout_us = 2 * S;
+        world_open (&w, &settings);
+        braid_fake_fetcher_add (w.fetcher, "http://up.example/page", 200, body, 5 * S, 0, 0);
+        c = connect_and_send (&w, first);
+        braid_fake_reactor_advance (w.fake, S);
+        if (*second != '\0')
+          braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (c)), second);
+        braid_fake_reactor_advance (w.fake, S);
+        /* "…\r" alone is not yet a line: the receiver's delimiter is CRLF
+         * or LF, and LF has not come. */
+        g_assert_cmpint (braid_recording_protocol_is_lost (c), ==, cut < len);
+        g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->request_timeouts, ==, cut < len ? 1 : 0);
+        world_close (&w);
+      }
 }
 
 static void
@@ -304,11 +340,24 @@ test_close_idle (void)
   world_close (&w);
 }
 
+/* The access log is tested in test-proxy.c: keep it out of the output. */
+static GLogWriterOutput
+drop_access_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE_ID") && fields[i].length < 0 &&
+        g_str_equal (fields[i].value, BRAID_PROXY_ACCESS_LOG_MESSAGE_ID))
+      return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (drop_access_log, NULL, NULL);
   g_test_add_func ("/proxy/timeouts/request-line", test_request_line_deadline);
+  g_test_add_func ("/proxy/timeouts/request-line-splits", test_request_line_splits);
   g_test_add_func ("/proxy/timeouts/request-line-none", test_request_line_no_deadline);
   g_test_add_func ("/proxy/timeouts/fetch-trickle", test_fetch_deadline_trickle);
   g_test_add_func ("/proxy/timeouts/fetch-headers", test_fetch_deadline_headers);
