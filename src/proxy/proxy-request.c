@@ -60,11 +60,11 @@ stop_reading (BraidProxyRequest *self)
     g_hash_table_remove (self->host->reading, self);
 }
 
-/* @abort: the body is not whole (the flight failed after it may have
+/* @reset: the body is not whole (the flight failed after it may have
  * written part of it): reset the connection rather than close it, so
  * that a partial body never looks like a whole one. */
 static void
-request_end (BraidProxyRequest *self, const gchar *problem, gboolean abort)
+request_end (BraidProxyRequest *self, const gchar *problem, gboolean reset)
 {
   BraidTransport *t = request_transport (self);
   BraidProxyAccessLogEntry entry = { 0, };
@@ -84,7 +84,7 @@ request_end (BraidProxyRequest *self, const gchar *problem, gboolean abort)
   entry.duration_us = braid_reactor_now (self->host->reactor) - self->started_us;
   entry.problem = problem;
   braid_proxy_access_log_write (&entry);
-  if (t != NULL && abort)
+  if (t != NULL && reset)
     braid_transport_abort_connection (t);
   else if (t != NULL)
     braid_transport_lose_connection (t);
