@@ -171,6 +171,8 @@ braid_daemon_stop (BraidDaemon *daemon)
   g_log (daemon->name, G_LOG_LEVEL_MESSAGE, "%s: stopping: no new connections, finishing requests in flight", daemon->name);
   for (guint i = 0; i < daemon->listeners->len; i++)
     braid_listener_stop (g_ptr_array_index (daemon->listeners, i));
+  if (daemon->service != NULL && daemon->service_class->close_idle != NULL)
+    daemon->service_class->close_idle (daemon->service);
   check_drained (daemon);
 }
 

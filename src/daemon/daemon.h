@@ -58,6 +58,10 @@ typedef struct {
    * of that many threads, and the service's protocols must share only
    * thread-safe state.  NULL: 1, the daemon's own reactor. */
   guint (*get_threads) (gconstpointer settings);
+  /* (nullable): a graceful stop began (listeners stopped): close the
+   * connections that have no request in flight, so that only those with
+   * one hold off the exit, for at most the grace period. */
+  void (*close_idle) (gpointer service);
 } BraidDaemonService;
 
 /* Returns TRUE while requests are still in flight. */

@@ -117,6 +117,10 @@ static const BraidSettingSpec proxy_specs[] = {
   { "cache-secret-file", 0, "Cache", "SecretFile", BRAID_SETTING_STRING, PX (cache_secret_file), 0, 0, NULL, NULL,
     NULL, "File holding a secret the proxies sharing a cache share: entries carry an HMAC-SHA256 with it, and "
     "entries without a valid one are misses", "FILE" },
+  { "request-timeout", 0, "Server", "RequestTimeoutSeconds", BRAID_SETTING_DOUBLE, PX (request_timeout_s), 0, 3600,
+    "10", NULL, NULL, "Seconds a client has to send its whole request line, 0 (none) to 3600 (default 10)", "S" },
+  { "conn-limit", 'c', "Server", "MaxConnections", BRAID_SETTING_INT, PX (conn_limit), 1, 1000000, "1024", NULL,
+    NULL, "Client connections at once, 1 to 1000000 (default 1024); more are closed at once", "N" },
 };
 
 const BraidSettingsTable braid_proxy_settings_table = {
@@ -221,6 +225,9 @@ proxy_settings (const BraidProxyDaemonSettings *s, BraidProxySettings *out)
   out->ttl_s = s->ttl_s;
   out->cache_timeout_us = s->cache_timeout_ms * 1000;
   out->max_body = (gsize) s->max_body_mib << 20;
+  out->request_timeout_us = (gint64) (s->request_timeout_s * G_USEC_PER_SEC);
+  out->fetch_timeout_us = s->fetch_timeout_s * G_USEC_PER_SEC;
+  out->max_connections = (guint) s->conn_limit;
 }
 
 BraidProxyService *
@@ -306,6 +313,24 @@ is_busy (gpointer service)
   return braid_proxy_is_busy (((BraidProxyService *) service)->proxy);
 }
 
+/* SIGTERM: connections that have not sent their line must not hold off
+ * the drain. */
+static void
+close_idle (gpointer service)
+{
+  braid_proxy_close_idle (((BraidProxyService *) service)->proxy);
+}
+
+/* Each client connection may have an upstream one besides: -c clients
+ * and libsoup's --max-conns. */
+static guint64
+get_max_connections (gconstpointer settings)
+{
+  const BraidProxyDaemonSettings *s = settings;
+
+  return (guint64) s->conn_limit + (guint64) s->max_conns;
+}
+
 /* What SIGHUP changes live: TTL, cache timeout, memory cache size and
  * verbosity.  The address policy is built with the fetcher, at start. */
 static gchar *
@@ -350,4 +375,6 @@ const BraidDaemonService braid_proxy_service = {
   .is_busy = is_busy,
   .apply = apply,
   .describe = describe,
+  .get_max_connections = get_max_connections,
+  .close_idle = close_idle,
 };

@@ -26,6 +26,8 @@ typedef struct {
   gchar **deny;                /* --deny: deny rules besides the built-in ranges (nullable) */
   gchar **allow_ports;         /* --allow-port: upstream ports (nullable: the policy's default) */
   gchar *cache_secret_file;    /* --cache-secret-file: signs cache entries (nullable) */
+  gdouble request_timeout_s;   /* --request-timeout: for the whole request line (0: none) */
+  gint64 conn_limit;           /* -c: client connections at once */
 } BraidProxyDaemonSettings;
 
 typedef struct _BraidProxyService BraidProxyService;

@@ -24,15 +24,21 @@ typedef struct {
   /* Returns @url's flight, starting one if there is none; sets *@shared
    * to whether it was already running. */
   BraidProxyFlight *(*get_flight) (GObject *owner, const gchar *url, gboolean *shared);
+  /* (element-type BraidProxyRequest): the requests still reading their
+   * line (unowned: each removes itself when it stops reading). */
+  GHashTable *reading;
 } BraidProxyRequestHost;
 
 #define BRAID_TYPE_PROXY_REQUEST (braid_proxy_request_get_type ())
 G_DECLARE_FINAL_TYPE (BraidProxyRequest, braid_proxy_request, BRAID, PROXY_REQUEST, BraidProtocol)
 
 /* One request per connection: reads one URL line (at most
- * @host->settings->max_line bytes), looks it up in the cache (time-boxed
+ * @host->settings->max_line bytes, within request_timeout_us), looks it up in the cache (time-boxed
  * by cache_timeout_us), then writes the cached body or joins the URL's
  * flight, and closes.  Every request ends with one access log entry. */
 BraidProxyRequest *braid_proxy_request_new (const BraidProxyRequestHost *host);
+/* A request still reading its line is closed without a body (the proxy is
+ * stopping); any other is left alone. */
+void braid_proxy_request_close_idle (BraidProxyRequest *self);
 
 G_END_DECLS

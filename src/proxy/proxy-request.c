@@ -37,6 +37,8 @@ struct _BraidProxyRequest
   GCancellable *lookup_cancellable;   /* (owned) (nullable) */
   BraidProxyFlight *flight;           /* (unowned) (nullable): set while on one */
   gboolean counted;                   /* in host->stats->in_flight */
+  gboolean connected;                 /* in host->stats->connections */
+  BraidDelayedCall *line_timer;       /* (owned) (nullable): the request line's deadline */
 };
 
 G_DEFINE_FINAL_TYPE (BraidProxyRequest, braid_proxy_request, BRAID_TYPE_PROTOCOL)
@@ -47,14 +49,30 @@ request_transport (BraidProxyRequest *self)
   return braid_protocol_get_transport (BRAID_PROTOCOL (self));
 }
 
+/* The line is in, or the request is over: no deadline, and no longer
+ * among the requests a graceful stop closes. */
 static void
-request_finish (BraidProxyRequest *self, const gchar *problem)
+stop_reading (BraidProxyRequest *self)
+{
+  if (self->line_timer != NULL && braid_delayed_call_is_active (self->line_timer))
+    braid_delayed_call_cancel (self->line_timer);
+  g_clear_pointer (&self->line_timer, braid_delayed_call_unref);
+  if (self->host->reading != NULL)
+    g_hash_table_remove (self->host->reading, self);
+}
+
+/* @reset: the body is not whole (the flight failed after it may have
+ * written part of it): reset the connection rather than close it, so
+ * that a partial body never looks like a whole one. */
+static void
+request_end (BraidProxyRequest *self, const gchar *problem, gboolean reset)
 {
   BraidTransport *t = request_transport (self);
   BraidProxyAccessLogEntry entry = { 0, };
 
   if (self->state == REQUEST_STATE_DONE)
     return;
+  stop_reading (self);
   self->state = REQUEST_STATE_DONE;
   self->flight = NULL;
   if (self->counted)
@@ -67,8 +85,16 @@ request_finish (BraidProxyRequest *self, const gchar *problem)
   entry.duration_us = braid_reactor_now (self->host->reactor) - self->started_us;
   entry.problem = problem;
   braid_proxy_access_log_write (&entry);
-  if (t != NULL)
+  if (t != NULL && reset)
+    braid_transport_abort_connection (t);
+  else if (t != NULL)
     braid_transport_lose_connection (t);
+}
+
+static void
+request_finish (BraidProxyRequest *self, const gchar *problem)
+{
+  request_end (self, problem, FALSE);
 }
 
 /* Zero-copy: the transport keeps a reference on @bytes until sent. */
@@ -110,7 +136,9 @@ client_finish (gpointer client, guint status, const gchar *problem)
   BraidProxyRequest *self = client;
 
   self->status = status;
-  request_finish (self, problem);
+  /* The flight failed (upstream error, deadline, size limit): abort, since
+   * part of the body may have gone out already. */
+  request_end (self, problem, problem != NULL);
 }
 
 static const BraidProxyFlightClientFuncs flight_client_funcs = {
@@ -269,6 +297,7 @@ on_line (gpointer data, const gchar *line, gsize len)
   g_autofree gchar *trimmed = g_strstrip (g_strndup (line, len));
 
   braid_line_receiver_stop (self->lines);  /* one request per connection */
+  stop_reading (self);
   self->url = g_strdup (trimmed);
   if (strlen (trimmed) != len && memchr (line, '\0', len) != NULL)
     {
@@ -319,17 +348,63 @@ on_line_too_long (gpointer data, gsize seen)
 
 static const BraidLineReceiverCallbacks line_callbacks = { on_line, NULL, on_line_too_long };
 
+static void
+on_line_timeout (gpointer data)
+{
+  BraidProxyRequest *self = data;
+  g_autofree gchar *why = NULL;
+
+  if (self->state != REQUEST_STATE_READING)
+    return;
+  why = g_strdup_printf ("no whole request line within %.1f s",
+                         (gdouble) self->host->settings->request_timeout_us / G_USEC_PER_SEC);
+  self->host->stats->request_timeouts++;
+  self->status = 408;
+  self->cache_outcome = "bypass";
+  request_finish (self, why);
+}
+
+void
+braid_proxy_request_close_idle (BraidProxyRequest *self)
+{
+  g_return_if_fail (BRAID_IS_PROXY_REQUEST (self));
+
+  if (self->state != REQUEST_STATE_READING)
+    return;
+  self->status = 503;
+  self->cache_outcome = "bypass";
+  request_finish (self, "the proxy is stopping: no request line yet");
+}
+
 /* ---- the protocol ---- */
 
 static void
 braid_proxy_request_connection_made (BraidProtocol *protocol, BraidTransport *transport)
 {
   BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
+  const BraidProxySettings *settings = self->host->settings;
+  BraidProxyStats *stats = self->host->stats;
 
+  if (settings->max_connections > 0 && stats->connections >= settings->max_connections)
+    {
+      /* Over the limit: the protocol's error answer, a close without a
+       * body, before reading anything.  Not a request: no log entry. */
+      stats->rejected_connections++;
+      self->state = REQUEST_STATE_DONE;
+      braid_transport_lose_connection (transport);
+      return;
+    }
+  stats->connections++;
+  self->connected = TRUE;
   self->started_us = braid_reactor_now (self->host->reactor);
-  self->host->stats->requests++;
-  self->host->stats->in_flight++;
+  stats->requests++;
+  stats->in_flight++;
   self->counted = TRUE;
+  if (self->host->reading != NULL)
+    g_hash_table_add (self->host->reading, self);
+  if (settings->request_timeout_us > 0)
+    self->line_timer = braid_reactor_call_later (self->host->reactor, settings->request_timeout_us,
+                                                 on_line_timeout, self, NULL);
 }
 
 static void
@@ -369,6 +444,9 @@ braid_proxy_request_connection_lost (BraidProtocol *protocol, const GError *reas
 {
   BraidProxyRequest *self = BRAID_PROXY_REQUEST (protocol);
 
+  if (self->connected)
+    self->host->stats->connections--;
+  self->connected = FALSE;
   if (self->state == REQUEST_STATE_LOOKUP && self->lookup_cancellable != NULL)
     g_cancellable_cancel (self->lookup_cancellable);
 
@@ -395,8 +473,11 @@ braid_proxy_request_finalize (GObject *object)
     braid_delayed_call_cancel (self->lookup_timer);
   g_clear_pointer (&self->lookup_timer, braid_delayed_call_unref);
   g_clear_object (&self->lookup_cancellable);
+  stop_reading (self);
   if (self->counted)
     self->host->stats->in_flight--;
+  if (self->connected)
+    self->host->stats->connections--;
   braid_line_receiver_free (self->lines);
   g_free (self->url);
   g_free (self->key);

@@ -14,9 +14,13 @@ typedef struct {
   gsize read_chunk;             /* upstream read size (64 KiB) */
   GBytes *cache_secret;         /* (nullable): sign and verify cache entries (cache-mac.h); NULL: don't.
                                  * braid_proxy_new() keeps its own reference. */
+  gint64 request_timeout_us;    /* a client has this long to send its whole line (10 s; 0: no limit) */
+  gint64 fetch_timeout_us;      /* deadline for a whole upstream fetch, headers and body (30 s; 0: none) */
+  guint max_connections;        /* client connections at once; the next is closed (1024; 0: no limit) */
 } BraidProxySettings;
 
-#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, NULL }
+#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, NULL, \
+                                    10 * G_USEC_PER_SEC, 30 * G_USEC_PER_SEC, 1024 }
 
 typedef struct {
   guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
@@ -27,6 +31,10 @@ typedef struct {
   guint64 bytes;                /* body bytes written to clients */
   guint flights;                /* upstream fetches in the air */
   guint64 clients_detached;     /* clients that went away before their body was whole */
+  guint64 request_timeouts;     /* clients closed for not sending a whole line in time */
+  guint64 fetch_timeouts;       /* upstream fetches cancelled at the overall deadline */
+  guint64 rejected_connections; /* connections closed over max_connections */
+  guint connections;            /* client connections open now */
 } BraidProxyStats;
 
 /* (transfer full): @stats as memcached's stats reply, "STAT name value\r\n"

@@ -11,6 +11,7 @@
 #include "cache-mac.h"
 #include "cache-policy.h"
 #include "access-log-private.h"
+#include "deadline-fetcher-private.h"
 #include "proxy-flight-private.h"
 #include "proxy-request-private.h"
 
@@ -18,11 +19,12 @@ struct _BraidProxy
 {
   GObject parent_instance;
   BraidReactor *reactor;       /* (owned) */
-  BraidFetcher *fetcher;       /* (owned) */
+  BraidFetcher *fetcher;       /* (owned): with the fetch deadline around it, if any */
   BraidCache *cache;           /* (owned) (nullable) */
   BraidProxySettings settings;
   BraidProxyStats stats;
   GHashTable *flights;         /* url → BraidProxyFlight (unowned: a flight frees itself) */
+  GHashTable *reading;         /* requests still reading their line (unowned) */
   BraidProxyRequestHost host;  /* what requests see of the proxy */
 };
 
@@ -140,6 +142,7 @@ braid_proxy_finalize (GObject *object)
 
   g_hash_table_unref (self->flights);
   g_clear_pointer (&self->settings.cache_secret, g_bytes_unref);
+  g_hash_table_unref (self->reading);
   g_clear_object (&self->cache);
   g_object_unref (self->fetcher);
   g_object_unref (self->reactor);
@@ -156,6 +159,7 @@ static void
 braid_proxy_init (BraidProxy *self)
 {
   self->flights = g_hash_table_new (g_str_hash, g_str_equal);
+  self->reading = g_hash_table_new (NULL, NULL);
 }
 
 BraidProxy *
@@ -172,19 +176,26 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
 
   self = g_object_new (BRAID_TYPE_PROXY, NULL);
   self->reactor = g_object_ref (reactor);
-  self->fetcher = g_object_ref (fetcher);
   self->cache = cache != NULL ? g_object_ref (cache) : NULL;
   self->settings = settings != NULL ? *settings : defaults;
   if (self->settings.cache_secret != NULL && g_bytes_get_size (self->settings.cache_secret) > 0)
     g_bytes_ref (self->settings.cache_secret);
   else
     self->settings.cache_secret = NULL;
+  /* The fetch timeout bounds each whole fetch, headers and body, in
+   * reactor time, whatever the fetcher's own timeouts. */
+  if (self->settings.fetch_timeout_us > 0)
+    self->fetcher = BRAID_FETCHER (braid_deadline_fetcher_new (fetcher, reactor, self->settings.fetch_timeout_us,
+                                                               &self->stats.fetch_timeouts));
+  else
+    self->fetcher = g_object_ref (fetcher);
   self->host.owner = G_OBJECT (self);
   self->host.reactor = self->reactor;
   self->host.cache = self->cache;
   self->host.settings = &self->settings;
   self->host.stats = &self->stats;
   self->host.get_flight = get_flight;
+  self->host.reading = self->reading;
   return self;
 }
 
@@ -236,4 +247,21 @@ braid_proxy_is_busy (BraidProxy *self)
   g_return_val_if_fail (BRAID_IS_PROXY (self), FALSE);
 
   return self->stats.in_flight > 0;
+}
+
+void
+braid_proxy_close_idle (BraidProxy *self)
+{
+  g_autoptr(GPtrArray) idle = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer request;
+
+  g_return_if_fail (BRAID_IS_PROXY (self));
+
+  /* Closing a request takes it out of the table: walk a copy. */
+  g_hash_table_iter_init (&iter, self->reading);
+  while (g_hash_table_iter_next (&iter, &request, NULL))
+    g_ptr_array_add (idle, g_object_ref (request));
+  for (guint i = 0; i < idle->len; i++)
+    braid_proxy_request_close_idle (g_ptr_array_index (idle, i));
 }

@@ -19,7 +19,11 @@ G_DECLARE_FINAL_TYPE (BraidProxy, braid_proxy, BRAID, PROXY, GObject)
 
 /* @cache: (nullable): NULL for no cache.
  * @settings: (nullable): copied; NULL for BRAID_PROXY_SETTINGS_INIT.
- *   max_line and read_chunk must not be 0. */
+ *   max_line and read_chunk must not be 0.  With fetch_timeout_us, every
+ *   fetch through @fetcher, headers and body, is cancelled at that
+ *   deadline on @reactor's clock; with max_connections, a connection over
+ *   it is closed at once; with request_timeout_us, a client that has not
+ *   sent its whole line by then is closed. */
 BraidProxy *braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache,
                              const BraidProxySettings *settings);
 /* (transfer full): builds the proxy's protocol, one per client connection. */
@@ -35,5 +39,9 @@ void braid_proxy_set_ttl (BraidProxy *self, gint64 ttl_s);
 void braid_proxy_set_cache_timeout (BraidProxy *self, gint64 timeout_us);
 /* Whether a request is still being served. */
 gboolean braid_proxy_is_busy (BraidProxy *self);
+/* For a graceful stop: closes, without a body, every connection that has
+ * not sent its whole request line yet, so that only requests in flight
+ * keep braid_proxy_is_busy() TRUE. */
+void braid_proxy_close_idle (BraidProxy *self);
 
 G_END_DECLS

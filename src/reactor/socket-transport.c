@@ -443,9 +443,14 @@ static void
 transport_abort_connection (BraidTransport *transport)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+  struct linger reset = { 1, 0 };
 
   if (self->closed)
     return;
+  /* A TCP connection is reset (RST), not closed with a FIN: the peer
+   * must not take what it received for all there was.  (A unix socket
+   * has no reset; the option changes nothing there.) */
+  (void) setsockopt (self->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
   close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
                                                 BRAID_REACTOR_ERROR_CONNECTION_ABORTED,
                                                 "Connection was aborted"));

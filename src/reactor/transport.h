@@ -44,8 +44,9 @@ void braid_transport_lose_connection (BraidTransport *self);
  * when the peer closes too.  Transports without half-close support fall
  * back to lose_connection. */
 void braid_transport_lose_write_connection (BraidTransport *self);
-/* Closes at once, discarding unsent output.  The protocol sees
- * connection_lost(CONNECTION_ABORTED). */
+/* Closes at once, discarding unsent output; a TCP connection is reset
+ * (RST), so the peer sees an error rather than an end of data.  The
+ * protocol sees connection_lost(CONNECTION_ABORTED). */
 void braid_transport_abort_connection (BraidTransport *self);
 /* (transfer none) (nullable) */
 GSocketAddress *braid_transport_get_peer_address (BraidTransport *self);

@@ -214,6 +214,15 @@ proxy_with_fake_fetcher (BraidReactor *reactor, gconstpointer settings, GError *
   return braid_proxy_service_new (reactor, settings, BRAID_FETCHER (proxy_fetcher), error);
 }
 
+static gboolean idle_closed_at_sigterm;
+
+/* Just after SIGTERM: the client without a whole line is gone already. */
+static void
+check_idle_closed (gpointer data)
+{
+  idle_closed_at_sigterm = braid_recording_protocol_is_lost (data);
+}
+
 static void
 test_proxy_drain (Fixture *f, gconstpointer data)
 {
@@ -284,6 +293,53 @@ test_proxy_cache_secret (Fixture *f, gconstpointer data)
   g_unlink (secret_path);
 }
 
+static void
+test_proxy_drain_idle (Fixture *f, gconstpointer data)
+{
+  BraidDaemonService service = braid_proxy_service;
+  gchar *argv[] = { "braid-proxy", "--config", f->conf, "--listen", "tcp:0", "--no-cache", "-c", "50",
+                    "--request-timeout", "30", "--fetch-timeout", "20", NULL };
+  g_autoptr(GBytes) body = g_bytes_new_static ("hello", 5);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidRecordingProtocol) idle = NULL;
+  const BraidProxySettings *settings;
+  const BraidProxyStats *stats;
+
+  g_test_summary ("braid-proxy on SIGTERM closes a client that sent half a line at once (it does not hold off "
+                  "the drain), and exits once the client mid-fetch has its body; -c, --request-timeout and "
+                  "--fetch-timeout reach the proxy");
+  proxy_fetcher = braid_fake_fetcher_new (f->reactor);
+  braid_fake_fetcher_add (proxy_fetcher, "http://up/x", 200, body, 2 * G_USEC_PER_SEC, 0, 0);
+  service.service_new = proxy_with_fake_fetcher;
+  write_conf (f, "");
+  f->daemon = braid_daemon_new_for_service (&service, f->reactor, argv, &error);
+  g_assert_no_error (error);
+  /* The file descriptor check counts clients and upstream connections. */
+  g_assert_cmpuint (braid_proxy_service.get_max_connections (braid_daemon_get_settings (f->daemon)), ==, 50 + 1024);
+  settings = braid_proxy_get_settings (braid_proxy_service_get_proxy (braid_daemon_get_service (f->daemon)));
+  stats = braid_proxy_get_stats (braid_proxy_service_get_proxy (braid_daemon_get_service (f->daemon)));
+  g_assert_cmpuint (settings->max_connections, ==, 50);
+  g_assert_cmpint (settings->request_timeout_us, ==, 30 * G_USEC_PER_SEC);
+  g_assert_cmpint (settings->fetch_timeout_us, ==, 20 * G_USEC_PER_SEC);
+
+  connect_client (f);
+  send (f, "http://up/");
+  idle = g_steal_pointer (&f->client);
+  connect_client (f);
+  send (f, "http://up/x\n");
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, 100 * 1000, sigterm, f, NULL));
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, 100 * 1000 + 1, check_idle_closed, idle, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_true (idle_closed_at_sigterm);
+  g_assert_cmpuint (idle->received->len, ==, 0);
+  g_assert_cmpint (braid_reactor_now (f->reactor), >=, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_now (f->reactor), <=, 2 * G_USEC_PER_SEC + 100 * 1000);
+  g_assert_cmpmem (f->client->received->data, f->client->received->len, "hello", 5);
+  g_assert_cmpuint (stats->request_timeouts, ==, 0);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_clear_object (&proxy_fetcher);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -295,5 +351,6 @@ main (int argc, char **argv)
   g_test_add ("/daemon/fake/config-error", Fixture, NULL, setup, test_config_error, teardown);
   g_test_add ("/daemon/fake/proxy-drain", Fixture, NULL, setup, test_proxy_drain, teardown);
   g_test_add ("/daemon/fake/proxy-cache-secret", Fixture, NULL, setup, test_proxy_cache_secret, teardown);
+  g_test_add ("/daemon/fake/proxy-drain-idle", Fixture, NULL, setup, test_proxy_drain_idle, teardown);
   return g_test_run ();
 }

@@ -43,6 +43,60 @@ resume_later (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* /trickle: a chunked body of N bytes, one every MS milliseconds. */
+typedef struct {
+  SoupServerMessage *msg;       /* (unowned): alive until "finished" */
+  guint left;
+  guint source;
+} Trickle;
+
+static gboolean
+trickle_tick (gpointer data)
+{
+  Trickle *t = data;
+  SoupMessageBody *body = soup_server_message_get_response_body (t->msg);
+
+  soup_message_body_append (body, SOUP_MEMORY_STATIC, "x", 1);
+  if (--t->left == 0)
+    soup_message_body_complete (body);
+  soup_server_message_unpause (t->msg);
+  if (t->left > 0)
+    return G_SOURCE_CONTINUE;
+  t->source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+trickle_finished (SoupServerMessage *msg, gpointer data)
+{
+  Trickle *t = data;
+
+  g_clear_handle_id (&t->source, g_source_remove);
+}
+
+static void
+trickle_free (gpointer data, GClosure *closure)
+{
+  g_free (data);
+}
+
+static void
+trickle_start (SoupServerMessage *msg, GHashTable *query)
+{
+  const gchar *n = query != NULL ? g_hash_table_lookup (query, "n") : NULL;
+  const gchar *ms = query != NULL ? g_hash_table_lookup (query, "ms") : NULL;
+  Trickle *t = g_new0 (Trickle, 1);
+
+  t->msg = msg;
+  t->left = n != NULL ? (guint) atoi (n) : 7;
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg), SOUP_ENCODING_CHUNKED);
+  soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
+  g_signal_connect_data (msg, "finished", G_CALLBACK (trickle_finished), t, trickle_free, 0);
+  soup_server_message_pause (msg);
+  t->source = g_timeout_add (ms != NULL ? (guint) atoi (ms) : 1000, trickle_tick, t);
+}
+
 static void
 handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
 {
@@ -58,6 +112,11 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
   if (g_str_equal (path, "/to-target") && f->redirect_target != NULL)
     {
       soup_server_message_set_redirect (msg, 302, f->redirect_target);
+      return;
+    }
+  if (g_str_equal (path, "/trickle"))
+    {
+      trickle_start (msg, query);
       return;
     }
   if (g_str_equal (path, "/slow"))
@@ -544,6 +603,92 @@ test_graceful_sigterm (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
 }
 
+/* ---- the proxy's deadlines through real sockets ---- */
+
+typedef struct {
+  GByteArray *body;
+  GError *error;                /* (nullable): how the read ended, if not at EOF */
+  gboolean done;
+} ReadAll;
+
+static void
+on_read_all (GObject *source, GAsyncResult *result, gpointer data)
+{
+  ReadAll *r = data;
+  g_autoptr(GBytes) chunk = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &r->error);
+
+  if (chunk == NULL || g_bytes_get_size (chunk) == 0)
+    {
+      r->done = TRUE;
+      return;
+    }
+  g_byte_array_append (r->body, g_bytes_get_data (chunk, NULL), (guint) g_bytes_get_size (chunk));
+  g_input_stream_read_bytes_async (G_INPUT_STREAM (source), 65536, G_PRIORITY_DEFAULT, NULL, on_read_all, r);
+}
+
+/* Sends @text to the proxy on @port and reads until it closes; returns
+ * how long that took. */
+static gint64
+send_and_read_all (guint16 port, const gchar *text, ReadAll *r)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 started;
+
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  started = g_get_monotonic_time ();
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), text, strlen (text), NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  r->body = g_byte_array_new ();
+  g_input_stream_read_bytes_async (g_io_stream_get_input_stream (G_IO_STREAM (conn)), 65536, G_PRIORITY_DEFAULT,
+                                   NULL, on_read_all, r);
+  braid_test_wait_for_flag (NULL, &r->done, 20000);
+  return g_get_monotonic_time () - started;
+}
+
+static void
+test_fetch_deadline (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--allow", "127.0.0.1", "--fetch-timeout", "1", NULL };
+  guint16 proxy = start_proxy_with (f, extra, FALSE);
+  g_autofree gchar *line = g_strdup_printf ("http://127.0.0.1:%u/trickle?n=12&ms=250\n", f->upstream_port);
+  ReadAll r = { NULL, NULL, FALSE };
+  gint64 took = send_and_read_all (proxy, line, &r);
+
+  g_test_summary ("--fetch-timeout 1 against an upstream sending a byte every 250 ms for 3 s: the proxy gives "
+                  "up at 1 s, though no single read took that long, and resets the client's connection "
+                  "after the partial body");
+  g_test_message ("%u bytes, then %s after %.2f s", r.body->len, r.error != NULL ? r.error->message : "EOF",
+                  (gdouble) took / G_USEC_PER_SEC);
+  g_assert_nonnull (r.error);
+  g_assert_cmpuint (r.body->len, <, 12);
+  g_assert_cmpint (took, >=, G_USEC_PER_SEC - 100 * 1000);
+  g_assert_cmpint (took, <, 2500 * 1000);
+  g_byte_array_unref (r.body);
+  g_clear_error (&r.error);
+}
+
+static void
+test_request_deadline (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--request-timeout", "0.5", NULL };
+  guint16 proxy = start_proxy_with (f, extra, FALSE);
+  ReadAll r = { NULL, NULL, FALSE };
+  gint64 took = send_and_read_all (proxy, "http://127.0.0.1", &r);
+
+  g_test_summary ("--request-timeout 0.5: a client that sends half a URL and no newline is closed without a "
+                  "body after half a second");
+  g_test_message ("closed after %.2f s", (gdouble) took / G_USEC_PER_SEC);
+  g_assert_no_error (r.error);
+  g_assert_cmpuint (r.body->len, ==, 0);
+  g_assert_cmpint (took, >=, 400 * 1000);
+  g_assert_cmpint (took, <, 2 * G_USEC_PER_SEC);
+  g_byte_array_unref (r.body);
+}
+
 /* ---- the address policy through real sockets ---- */
 
 /* A service on 127.0.0.1 that counts the connections it accepts: an
@@ -787,6 +932,8 @@ main (int argc, char **argv)
   g_test_add ("/proxy/integration/shared-cache/signed", Fixture, NULL, setup, test_signed_shared_cache, teardown);
   g_test_add ("/proxy/integration/braid-timing", Fixture, NULL, setup, test_timing_client, teardown);
   g_test_add ("/proxy/integration/graceful-sigterm", Fixture, NULL, setup, test_graceful_sigterm, teardown);
+  g_test_add ("/proxy/integration/deadline/fetch", Fixture, NULL, setup, test_fetch_deadline, teardown);
+  g_test_add ("/proxy/integration/deadline/request-line", Fixture, NULL, setup, test_request_deadline, teardown);
   g_test_add ("/proxy/integration/safety/loopback-refused-by-default", Fixture, NULL, setup,
               test_loopback_refused_by_default, teardown);
   g_test_add ("/proxy/integration/safety/redirect-to-denied-refused", Fixture, NULL, setup,
