@@ -12,14 +12,23 @@ typedef struct {
   gint64 ttl_s;                 /* cached bodies live this long (300 s) */
   gsize client_buffer_limit;    /* pause upstream reading above this (256 KiB) */
   gsize read_chunk;             /* upstream read size (64 KiB) */
+  guint max_flights;            /* upstream fetches at once; more are refused (1024) */
+  gsize max_buffered;           /* body bytes held across flights; new fetches refused above (256 MiB) */
+  gint64 client_write_timeout_us;  /* a client whose backlog does not shrink for this long is cut off (30 s) */
 } BraidProxySettings;
 
-#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024 }
+#define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, \
+                                    1024, 256 * 1024 * 1024, 30 * G_USEC_PER_SEC }
 
 typedef struct {
   guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
   guint64 refused;              /* fetches the address policy refused */
   guint in_flight;              /* requests not yet finished */
+  guint64 over_capacity;        /* requests refused: max_flights or max_buffered reached */
+  guint64 slow_clients;         /* clients cut off: too far behind, or no progress in client_write_timeout */
+  guint64 abandoned;            /* fetches cancelled: every client left and nothing was to be cached */
+  guint flights;                /* upstream fetches in the air */
+  guint64 buffered;             /* body bytes the flights hold now (each chunk counted once) */
 } BraidProxyStats;
 
 G_END_DECLS
