@@ -114,6 +114,13 @@ static const BraidSettingSpec proxy_specs[] = {
   { "allow-port", 0, "Upstream", "AllowPorts", BRAID_SETTING_STRING_LIST, PX (allow_ports), 0, 0,
     "80,443,1024-65535", NULL, check_port_range,
     "Upstream port or LOW-HIGH range to fetch from, repeatable (default 80, 443 and 1024-65535)", "PORTS" },
+  { "max-flights", 0, "Upstream", "MaxFlights", BRAID_SETTING_INT, PX (max_flights), 1, 1000000, "1024", NULL, NULL,
+    "Upstream fetches at once, more are refused, 1 to 1000000 (default 1024)", "N" },
+  { "max-buffered", 0, "Upstream", "MaxBufferedMiB", BRAID_SETTING_INT, PX (max_buffered_mib), 1, 1024 * 1024,
+    "256", NULL, NULL, "Body MiB held across fetches, new ones refused above, 1 to 1048576 (default 256)", "MIB" },
+  { "client-write-timeout", 0, "Server", "ClientWriteTimeoutSeconds", BRAID_SETTING_INT,
+    PX (client_write_timeout_s), 1, 3600, "30", NULL, NULL,
+    "Seconds a client may read nothing before it is cut off, 1 to 3600 (default 30)", "S" },
 };
 
 const BraidSettingsTable braid_proxy_settings_table = {
@@ -197,6 +204,9 @@ proxy_settings (const BraidProxyDaemonSettings *s, BraidProxySettings *out)
   out->ttl_s = s->ttl_s;
   out->cache_timeout_us = s->cache_timeout_ms * 1000;
   out->max_body = (gsize) s->max_body_mib << 20;
+  out->max_flights = (guint) s->max_flights;
+  out->max_buffered = (gsize) s->max_buffered_mib << 20;
+  out->client_write_timeout_us = s->client_write_timeout_s * G_USEC_PER_SEC;
 }
 
 BraidProxyService *

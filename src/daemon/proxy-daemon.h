@@ -25,6 +25,9 @@ typedef struct {
   gchar **allow;               /* --allow: address policy allow rules (nullable) */
   gchar **deny;                /* --deny: deny rules besides the built-in ranges (nullable) */
   gchar **allow_ports;         /* --allow-port: upstream ports (nullable: the policy's default) */
+  gint64 max_flights;          /* --max-flights */
+  gint64 max_buffered_mib;     /* --max-buffered */
+  gint64 client_write_timeout_s;  /* --client-write-timeout */
 } BraidProxyDaemonSettings;
 
 typedef struct _BraidProxyService BraidProxyService;

@@ -120,6 +120,9 @@ flight_end (BraidProxyFlight *self, BraidProxyFlightResult result, guint status,
           c->funcs->finish (c->client, status, problem);
         }
     }
+  /* The clients' transports keep what they still have to send. */
+  while (!g_queue_is_empty (&self->chunks))
+    held_drop_first (self);
   if (!self->pending)
     flight_free (self);
 }

@@ -153,7 +153,8 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
   g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
   g_return_val_if_fail (BRAID_IS_FETCHER (fetcher), NULL);
   g_return_val_if_fail (cache == NULL || BRAID_IS_CACHE (cache), NULL);
-  g_return_val_if_fail (settings == NULL || (settings->max_line > 0 && settings->read_chunk > 0), NULL);
+  g_return_val_if_fail (settings == NULL || (settings->max_line > 0 && settings->read_chunk > 0 &&
+                                              settings->max_flights > 0), NULL);
 
   self = g_object_new (BRAID_TYPE_PROXY, NULL);
   self->reactor = g_object_ref (reactor);
