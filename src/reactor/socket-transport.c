@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK_SIZE (64 * 1024)
 /* Reads per dispatch before yielding to other sources: keeps one busy peer
@@ -396,6 +397,14 @@ transport_abort_connection (BraidTransport *transport)
 
   if (self->closed)
     return;
+  /* Linger 0: close(2) sends a reset, not a FIN, so that the peer sees an
+   * error rather than a clean end of what it was sent. */
+  if (g_socket_get_family (self->socket) != G_SOCKET_FAMILY_UNIX)
+    {
+      struct linger reset = { 1, 0 };
+
+      (void) setsockopt (g_socket_get_fd (self->socket), SOL_SOCKET, SO_LINGER, &reset, sizeof reset);
+    }
   close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
                                                 BRAID_REACTOR_ERROR_CONNECTION_ABORTED,
                                                 "Connection was aborted"));

@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define READ_CHUNK_SIZE (16 * 1024)
 /* Reads per dispatch before yielding to other sources. */
@@ -414,9 +415,13 @@ static void
 transport_abort_connection (BraidTransport *transport)
 {
   BraidTlsTransport *self = BRAID_TLS_TRANSPORT (transport);
+  struct linger reset = { 1, 0 };
 
   if (self->closed)
     return;
+  /* No close_notify, and a reset rather than a FIN (as the socket transport). */
+  (void) setsockopt (g_socket_get_fd (g_socket_connection_get_socket (self->base)), SOL_SOCKET, SO_LINGER, &reset,
+                     sizeof reset);
   close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
                                                 BRAID_REACTOR_ERROR_CONNECTION_ABORTED,
                                                 "Connection was aborted"));

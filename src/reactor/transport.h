@@ -44,7 +44,8 @@ void braid_transport_lose_connection (BraidTransport *self);
  * when the peer closes too.  Transports without half-close support fall
  * back to lose_connection. */
 void braid_transport_lose_write_connection (BraidTransport *self);
-/* Closes at once, discarding unsent output.  The protocol sees
+/* Closes at once, discarding unsent output; over TCP the peer gets a
+ * reset (SO_LINGER 0), not a FIN.  The protocol sees
  * connection_lost(CONNECTION_ABORTED). */
 void braid_transport_abort_connection (BraidTransport *self);
 /* (transfer none) (nullable) */
