@@ -8,12 +8,24 @@
 #include "callback-protocol.h"
 #include "memory-cache.h"
 #include "fake-fetcher.h"
+#include "access-log-private.h"
 
 #include <string.h>
 
 #define KIB ((gsize) 1024)
 #define MIB (1024 * KIB)
 #define MS ((gint64) 1000)
+
+/* The access log (one entry per request) is not checked here: dropped. */
+static GLogWriterOutput
+drop_access_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE_ID") && fields[i].length < 0 &&
+        g_str_equal (fields[i].value, BRAID_PROXY_ACCESS_LOG_MESSAGE_ID))
+      return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, data);
+}
 
 /* ---- clients ---- */
 
@@ -376,6 +388,37 @@ test_case (gconstpointer data)
   world_close (&w);
 }
 
+static void
+test_abandoned_before_answer (void)
+{
+  World w = { 0 };
+  const BraidProxyStats *stats;
+  Client *a, *b;
+
+  g_test_summary ("Every client leaves before the upstream answered, with no cache: the fetch is cancelled, "
+                  "the flight ends at once and a new request starts a new fetch");
+  world_open (&w, 0, NULL);
+  stats = braid_proxy_get_stats (w.proxy);
+  w.body = patterned_body (CHUNK);
+  braid_fake_fetcher_add (w.fetcher, "http://late.example/", 200, w.body, G_USEC_PER_SEC, CHUNK, MS);
+  a = request (&w, "http://late.example/", TRUE);
+  b = request (&w, "http://late.example/", TRUE);
+  advance (&w, 10 * MS);
+  a->left = b->left = TRUE;
+  braid_transport_abort_connection (client_transport (a));
+  braid_transport_abort_connection (client_transport (b));
+  advance (&w, MS);
+  g_assert_cmpuint (stats->abandoned, ==, 1);
+  g_assert_cmpuint (stats->flights, ==, 0);
+  a = request (&w, "http://late.example/", TRUE);
+  advance (&w, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (client_outcome (a), ==, OUTCOME_WHOLE);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://late.example/"), ==, 2);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_active (w.fetcher), ==, 0);
+  g_assert_cmpuint (w.peak_buffered, <=, CHUNK);
+  world_close (&w);
+}
+
 /* ---- caps ---- */
 
 static void
@@ -525,6 +568,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (drop_access_log, NULL, NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     {
@@ -532,6 +576,7 @@ main (int argc, char **argv)
 
       g_test_add_data_func (path, &cases[i], test_case);
     }
+  g_test_add_func ("/proxy/bounds/abandoned-before-answer", test_abandoned_before_answer);
   g_test_add_func ("/proxy/bounds/flight-cap", test_flight_cap);
   g_test_add_func ("/proxy/bounds/buffer-cap", test_buffer_cap);
   g_test_add_func ("/proxy/bounds/hits-not-copied", test_hits_not_copied);
