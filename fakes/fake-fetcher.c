@@ -21,6 +21,8 @@ struct _BraidFakeBodyStream
   gint64 interval_us;
   gint64 next_at;           /* when the next chunk is readable */
   guint *active;            /* the fetcher's counter */
+  gsize fail_after;         /* with fail_error: bytes read before it */
+  GError *fail_error;       /* (owned) (nullable): the connection dies */
 };
 
 G_DEFINE_FINAL_TYPE (BraidFakeBodyStream, braid_fake_body_stream, G_TYPE_INPUT_STREAM)
@@ -37,6 +39,13 @@ body_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancel
     n = MIN (n, self->chunk_size);
   if (g_cancellable_set_error_if_cancelled (cancellable, error))
     return -1;
+  if (self->fail_error != NULL && self->offset >= self->fail_after)
+    {
+      g_propagate_error (error, g_error_copy (self->fail_error));
+      return -1;
+    }
+  if (self->fail_error != NULL)
+    n = MIN (n, self->fail_after - self->offset);
   if (n > 0)
     memcpy (buffer, data + self->offset, n);
   self->offset += n;
@@ -104,6 +113,7 @@ braid_fake_body_stream_finalize (GObject *object)
   BraidFakeBodyStream *self = BRAID_FAKE_BODY_STREAM (object);
 
   (*self->active)--;
+  g_clear_error (&self->fail_error);
   g_bytes_unref (self->body);
   g_object_unref (self->reactor);
   G_OBJECT_CLASS (braid_fake_body_stream_parent_class)->finalize (object);
@@ -138,6 +148,8 @@ typedef struct {
   gint64 interval_us;
   guint fetches;
   GHashTable *headers;      /* (owned) (nullable): lower-case name → value */
+  gsize fail_after;
+  GError *fail_error;       /* (nullable): the body dies after fail_after bytes */
 } Script;
 
 /* What a successful fetch's task carries. */
@@ -186,6 +198,7 @@ script_free (Script *s)
 {
   g_clear_pointer (&s->body, g_bytes_unref);
   g_clear_error (&s->error);
+  g_clear_error (&s->fail_error);
   g_free (s->location);
   g_clear_pointer (&s->headers, g_hash_table_unref);
   g_free (s);
@@ -299,6 +312,21 @@ braid_fake_fetcher_add_redirect (BraidFakeFetcher *self, const gchar *url, const
   s->location = g_strdup (location);
   s->delay_us = delay_us;
   g_hash_table_replace (self->scripts, g_strdup (url), s);
+}
+
+void
+braid_fake_fetcher_set_fail_after (BraidFakeFetcher *self, const gchar *url, gsize n_bytes, const GError *error)
+{
+  Script *s;
+
+  g_return_if_fail (BRAID_IS_FAKE_FETCHER (self));
+  g_return_if_fail (url != NULL && error != NULL);
+  s = g_hash_table_lookup (self->scripts, url);
+  g_return_if_fail (s != NULL && s->body != NULL);
+
+  g_clear_error (&s->fail_error);
+  s->fail_error = g_error_copy (error);
+  s->fail_after = n_bytes;
 }
 
 void
@@ -429,6 +457,8 @@ answer (gpointer data)
       stream->interval_us = s->interval_us;
       stream->next_at = braid_reactor_now (f->fetcher->reactor);
       stream->active = &f->fetcher->active;
+      stream->fail_after = s->fail_after;
+      stream->fail_error = s->fail_error != NULL ? g_error_copy (s->fail_error) : NULL;
       f->fetcher->active++;
       Answer *a = g_new0 (Answer, 1);
 

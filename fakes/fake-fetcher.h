@@ -37,6 +37,10 @@ void braid_fake_fetcher_add_error (BraidFakeFetcher *self, const gchar *url, con
  * the fetch goes on there, as a new connection, checked again. */
 void braid_fake_fetcher_add_redirect (BraidFakeFetcher *self, const gchar *url, const gchar *location,
                                       gint64 delay_us);
+/* @url's body (added with braid_fake_fetcher_add) dies with @error once
+ * @n_bytes have been read: the upstream connection broke half-way. */
+void braid_fake_fetcher_set_fail_after (BraidFakeFetcher *self, const gchar *url, gsize n_bytes,
+                                        const GError *error);
 /* @host resolves to @address.  By default a host that is an address
  * literal resolves to itself, and any other to 192.0.2.1 (a documentation
  * address the default policy lets through). */

@@ -230,6 +230,13 @@ braid_fake_transport_get_read_paused (BraidFakeTransport *self)
   return self->read_paused;
 }
 
+GBytes *
+braid_fake_transport_peek_pending (BraidFakeTransport *self)
+{
+  g_return_val_if_fail (BRAID_IS_FAKE_TRANSPORT (self), NULL);
+  return g_queue_peek_head (&self->pending);
+}
+
 void
 braid_fake_transport_set_stalled (BraidFakeTransport *self, gboolean stalled)
 {

@@ -36,6 +36,9 @@ gboolean braid_fake_transport_is_disconnecting (BraidFakeTransport *self);
 gboolean braid_fake_transport_is_aborted (BraidFakeTransport *self);
 gboolean braid_fake_transport_is_disconnected (BraidFakeTransport *self);
 gboolean braid_fake_transport_get_read_paused (BraidFakeTransport *self);
+/* (transfer none) (nullable): the first GBytes written and not yet
+ * delivered, as written (to check that a write was not a copy). */
+GBytes *braid_fake_transport_peek_pending (BraidFakeTransport *self);
 gboolean braid_fake_transport_is_write_shutdown (BraidFakeTransport *self);
 /* Pretend the peer closed (or reset, when @error is non-NULL). */
 void braid_fake_transport_close_from_peer (BraidFakeTransport *self,

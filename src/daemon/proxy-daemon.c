@@ -121,6 +121,13 @@ static const BraidSettingSpec proxy_specs[] = {
     "10", NULL, NULL, "Seconds a client has to send its whole request line, 0 (none) to 3600 (default 10)", "S" },
   { "conn-limit", 'c', "Server", "MaxConnections", BRAID_SETTING_INT, PX (conn_limit), 1, 1000000, "1024", NULL,
     NULL, "Client connections at once, 1 to 1000000 (default 1024); more are closed at once", "N" },
+  { "max-flights", 0, "Upstream", "MaxFlights", BRAID_SETTING_INT, PX (max_flights), 1, 1000000, "1024", NULL, NULL,
+    "Upstream fetches at once, more are refused, 1 to 1000000 (default 1024)", "N" },
+  { "max-buffered", 0, "Upstream", "MaxBufferedMiB", BRAID_SETTING_INT, PX (max_buffered_mib), 1, 1024 * 1024,
+    "256", NULL, NULL, "Body MiB held across fetches, new ones refused above, 1 to 1048576 (default 256)", "MIB" },
+  { "client-write-timeout", 0, "Server", "ClientWriteTimeoutSeconds", BRAID_SETTING_INT,
+    PX (client_write_timeout_s), 1, 3600, "30", NULL, NULL,
+    "Seconds a client may read nothing before it is cut off, 1 to 3600 (default 30)", "S" },
 };
 
 const BraidSettingsTable braid_proxy_settings_table = {
@@ -228,6 +235,9 @@ proxy_settings (const BraidProxyDaemonSettings *s, BraidProxySettings *out)
   out->request_timeout_us = (gint64) (s->request_timeout_s * G_USEC_PER_SEC);
   out->fetch_timeout_us = s->fetch_timeout_s * G_USEC_PER_SEC;
   out->max_connections = (guint) s->conn_limit;
+  out->max_flights = (guint) s->max_flights;
+  out->max_buffered = (gsize) s->max_buffered_mib << 20;
+  out->client_write_timeout_us = s->client_write_timeout_s * G_USEC_PER_SEC;
 }
 
 BraidProxyService *

@@ -28,6 +28,9 @@ typedef struct {
   gchar *cache_secret_file;    /* --cache-secret-file: signs cache entries (nullable) */
   gdouble request_timeout_s;   /* --request-timeout: for the whole request line (0: none) */
   gint64 conn_limit;           /* -c: client connections at once */
+  gint64 max_flights;          /* --max-flights */
+  gint64 max_buffered_mib;     /* --max-buffered */
+  gint64 client_write_timeout_s;  /* --client-write-timeout */
 } BraidProxyDaemonSettings;
 
 typedef struct _BraidProxyService BraidProxyService;

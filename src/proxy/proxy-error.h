@@ -13,6 +13,7 @@ typedef enum {
   BRAID_PROXY_ERROR_CACHE,         /* the cache failed (never fails a request) */
   BRAID_PROXY_ERROR_FORBIDDEN,     /* the address policy refused a connection */
   BRAID_PROXY_ERROR_INVALID_RULE,  /* an address policy rule could not be parsed */
+  BRAID_PROXY_ERROR_OVER_CAPACITY, /* max_flights or max_buffered reached */
 } BraidProxyError;
 
 #define BRAID_PROXY_ERROR (braid_proxy_error_quark ())

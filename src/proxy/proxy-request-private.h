@@ -21,9 +21,10 @@ typedef struct {
   BraidCache *cache;                   /* (nullable): no cache */
   const BraidProxySettings *settings;  /* read when needed: a reload may change it */
   BraidProxyStats *stats;              /* the request counts itself in */
-  /* Returns @url's flight, starting one if there is none; sets *@shared
-   * to whether it was already running. */
-  BraidProxyFlight *(*get_flight) (GObject *owner, const gchar *url, gboolean *shared);
+  /* Returns @url's flight, starting one if there is none joinable; sets
+   * *@shared to whether it was already running.  NULL with
+   * BRAID_PROXY_ERROR_OVER_CAPACITY when no flight may start. */
+  BraidProxyFlight *(*get_flight) (GObject *owner, const gchar *url, gboolean *shared, GError **error);
   /* (element-type BraidProxyRequest): the requests still reading their
    * line (unowned: each removes itself when it stops reading). */
   GHashTable *reading;
@@ -35,7 +36,10 @@ G_DECLARE_FINAL_TYPE (BraidProxyRequest, braid_proxy_request, BRAID, PROXY_REQUE
 /* One request per connection: reads one URL line (at most
  * @host->settings->max_line bytes, within request_timeout_us), looks it up in the cache (time-boxed
  * by cache_timeout_us), then writes the cached body or joins the URL's
- * flight, and closes.  Every request ends with one access log entry. */
+ * flight, and closes.  A request that fails, or whose body is not whole,
+ * is aborted (RST), never closed cleanly.  A client whose backlog does
+ * not shrink for client_write_timeout_us is cut off.  Every request ends
+ * with one access log entry. */
 BraidProxyRequest *braid_proxy_request_new (const BraidProxyRequestHost *host);
 /* A request still reading its line is closed without a body (the proxy is
  * stopping); any other is left alone. */

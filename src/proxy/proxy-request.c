@@ -4,7 +4,14 @@
  * the cached body or join the URL's flight (BraidProxyFlight), which
  * writes the body as it arrives and finishes the request.  The request is
  * a flight's client through BraidProxyFlightClientFuncs, so the flight
- * never reaches into it. */
+ * never reaches into it.
+ *
+ * A request that fails after it was accepted (upstream error, refused
+ * target, body cut off, client too slow, proxy over capacity) is aborted
+ * (RST) rather than closed, so that a client never takes a partial body,
+ * or none, for a whole one.  Every write arms a progress deadline: a
+ * client whose backlog has not shrunk for client_write_timeout_us is cut
+ * off, on a flight or after (a cache hit, a flight's last bytes). */
 #include "proxy-request-private.h"
 #include "access-log-private.h"
 #include "cache-mac.h"
@@ -36,6 +43,8 @@ struct _BraidProxyRequest
   BraidDelayedCall *lookup_timer;     /* (owned) (nullable) */
   GCancellable *lookup_cancellable;   /* (owned) (nullable) */
   BraidProxyFlight *flight;           /* (unowned) (nullable): set while on one */
+  BraidDelayedCall *write_timer;      /* (owned) (nullable): the progress deadline */
+  gsize write_mark;                   /* bytes sent when write_timer was armed */
   gboolean counted;                   /* in host->stats->in_flight */
   gboolean connected;                 /* in host->stats->connections */
   BraidDelayedCall *line_timer;       /* (owned) (nullable): the request line's deadline */
@@ -61,17 +70,14 @@ stop_reading (BraidProxyRequest *self)
     g_hash_table_remove (self->host->reading, self);
 }
 
-/* @reset: the body is not whole (the flight failed after it may have
- * written part of it): reset the connection rather than close it, so
- * that a partial body never looks like a whole one. */
-static void
-request_end (BraidProxyRequest *self, const gchar *problem, gboolean reset)
+/* Ends the request and logs it; returns FALSE if it had ended already. */
+static gboolean
+request_end (BraidProxyRequest *self, const gchar *problem)
 {
-  BraidTransport *t = request_transport (self);
   BraidProxyAccessLogEntry entry = { 0, };
 
   if (self->state == REQUEST_STATE_DONE)
-    return;
+    return FALSE;
   stop_reading (self);
   self->state = REQUEST_STATE_DONE;
   self->flight = NULL;
@@ -85,16 +91,84 @@ request_end (BraidProxyRequest *self, const gchar *problem, gboolean reset)
   entry.duration_us = braid_reactor_now (self->host->reactor) - self->started_us;
   entry.problem = problem;
   braid_proxy_access_log_write (&entry);
-  if (t != NULL && reset)
-    braid_transport_abort_connection (t);
-  else if (t != NULL)
-    braid_transport_lose_connection (t);
+  return TRUE;
 }
 
+/* Ends the request with a clean close, after what was written. */
 static void
 request_finish (BraidProxyRequest *self, const gchar *problem)
 {
-  request_end (self, problem, FALSE);
+  BraidTransport *t = request_transport (self);
+
+  if (request_end (self, problem) && t != NULL)
+    braid_transport_lose_connection (t);
+}
+
+/* Ends the request with a reset: the client sees an error, never EOF. */
+static void
+request_fail (BraidProxyRequest *self, const gchar *problem)
+{
+  BraidTransport *t = request_transport (self);
+
+  if (request_end (self, problem) && t != NULL)
+    braid_transport_abort_connection (t);
+}
+
+static void arm_write_deadline (BraidProxyRequest *self);
+
+static gsize
+request_sent (BraidProxyRequest *self, BraidTransport *t)
+{
+  return self->bytes - braid_transport_get_write_buffer_size (t);
+}
+
+static void
+on_write_deadline (gpointer data)
+{
+  BraidProxyRequest *self = data;
+  BraidTransport *t = request_transport (self);
+  BraidProxyFlight *flight = self->flight;
+  g_autofree gchar *why = NULL;
+
+  g_clear_pointer (&self->write_timer, braid_delayed_call_unref);  /* the timer queue holds its own */
+  if (t == NULL || braid_transport_get_write_buffer_size (t) == 0)
+    return;
+  if (request_sent (self, t) > self->write_mark)
+    {
+      arm_write_deadline (self);  /* progress: a new deadline */
+      return;
+    }
+  self->host->stats->slow_clients++;
+  why = g_strdup_printf ("too slow: nothing read for %" G_GINT64_FORMAT " ms",
+                         self->host->settings->client_write_timeout_us / 1000);
+  if (self->state != REQUEST_STATE_DONE)
+    {
+      request_fail (self, why);
+      if (flight != NULL)
+        braid_proxy_flight_remove_client (flight, self);
+    }
+  else
+    braid_transport_abort_connection (t);  /* finished, still flushing: a partial body */
+}
+
+static void
+arm_write_deadline (BraidProxyRequest *self)
+{
+  BraidTransport *t = request_transport (self);
+  gint64 timeout_us = self->host->settings->client_write_timeout_us;
+
+  if (t == NULL || self->write_timer != NULL || timeout_us <= 0 || braid_transport_get_write_buffer_size (t) == 0)
+    return;
+  self->write_mark = request_sent (self, t);
+  self->write_timer = braid_reactor_call_later (self->host->reactor, timeout_us, on_write_deadline, self, NULL);
+}
+
+static void
+cancel_write_deadline (BraidProxyRequest *self)
+{
+  if (self->write_timer != NULL && braid_delayed_call_is_active (self->write_timer))
+    braid_delayed_call_cancel (self->write_timer);
+  g_clear_pointer (&self->write_timer, braid_delayed_call_unref);
 }
 
 /* Zero-copy: the transport keeps a reference on @bytes until sent. */
@@ -109,6 +183,7 @@ request_write_bytes (BraidProxyRequest *self, GBytes *bytes)
   braid_transport_write_bytes (t, bytes);
   self->bytes += len;
   self->host->stats->bytes += len;
+  arm_write_deadline (self);
 }
 
 /* ---- as a flight's client ---- */
@@ -136,9 +211,12 @@ client_finish (gpointer client, guint status, const gchar *problem)
   BraidProxyRequest *self = client;
 
   self->status = status;
-  /* The flight failed (upstream error, deadline, size limit): abort, since
+  /* The flight failed (upstream error, deadline, size limit): reset, since
    * part of the body may have gone out already. */
-  request_end (self, problem, problem != NULL);
+  if (problem == NULL)
+    request_finish (self, NULL);
+  else
+    request_fail (self, problem);
 }
 
 static const BraidProxyFlightClientFuncs flight_client_funcs = {
@@ -152,8 +230,16 @@ fetch_for (BraidProxyRequest *self, const gchar *outcome)
 {
   BraidProxyStats *stats = self->host->stats;
   gboolean shared = FALSE;
-  BraidProxyFlight *flight = self->host->get_flight (self->owner, self->url, &shared);
+  g_autoptr(GError) error = NULL;
+  BraidProxyFlight *flight = self->host->get_flight (self->owner, self->url, &shared, &error);
 
+  if (flight == NULL)
+    {
+      self->cache_outcome = outcome;
+      self->status = 503;
+      request_fail (self, error->message);
+      return;
+    }
   if (shared)
     {
       self->cache_outcome = "shared";
@@ -449,6 +535,7 @@ braid_proxy_request_connection_lost (BraidProtocol *protocol, const GError *reas
   self->connected = FALSE;
   if (self->state == REQUEST_STATE_LOOKUP && self->lookup_cancellable != NULL)
     g_cancellable_cancel (self->lookup_cancellable);
+  cancel_write_deadline (self);
 
   if (self->state != REQUEST_STATE_DONE)
     {
@@ -472,6 +559,7 @@ braid_proxy_request_finalize (GObject *object)
   if (self->lookup_timer != NULL && braid_delayed_call_is_active (self->lookup_timer))
     braid_delayed_call_cancel (self->lookup_timer);
   g_clear_pointer (&self->lookup_timer, braid_delayed_call_unref);
+  cancel_write_deadline (self);
   g_clear_object (&self->lookup_cancellable);
   stop_reading (self);
   if (self->counted)

@@ -17,10 +17,14 @@ typedef struct {
   gint64 request_timeout_us;    /* a client has this long to send its whole line (10 s; 0: no limit) */
   gint64 fetch_timeout_us;      /* deadline for a whole upstream fetch, headers and body (30 s; 0: none) */
   guint max_connections;        /* client connections at once; the next is closed (1024; 0: no limit) */
+  guint max_flights;            /* upstream fetches at once; more are refused (1024) */
+  gsize max_buffered;           /* body bytes held across flights; new fetches refused above (256 MiB) */
+  gint64 client_write_timeout_us;  /* a client whose backlog does not shrink for this long is cut off (30 s) */
 } BraidProxySettings;
 
 #define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, NULL, \
-                                    10 * G_USEC_PER_SEC, 30 * G_USEC_PER_SEC, 1024 }
+                                    10 * G_USEC_PER_SEC, 30 * G_USEC_PER_SEC, 1024, \
+                                    1024, 256 * 1024 * 1024, 30 * G_USEC_PER_SEC }
 
 typedef struct {
   guint64 requests, hits, misses, shared, bypass, bad_requests, upstream_fetches, upstream_errors, too_large;
@@ -35,6 +39,10 @@ typedef struct {
   guint64 fetch_timeouts;       /* upstream fetches cancelled at the overall deadline */
   guint64 rejected_connections; /* connections closed over max_connections */
   guint connections;            /* client connections open now */
+  guint64 over_capacity;        /* requests refused: max_flights or max_buffered reached */
+  guint64 slow_clients;         /* clients cut off: too far behind, or no progress in client_write_timeout */
+  guint64 abandoned;            /* fetches cancelled: every client left and nothing was to be cached */
+  guint64 buffered;             /* body bytes the flights hold now (each chunk counted once) */
 } BraidProxyStats;
 
 /* (transfer full): @stats as memcached's stats reply, "STAT name value\r\n"

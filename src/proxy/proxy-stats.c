@@ -25,6 +25,14 @@ braid_proxy_stats_format (const BraidProxyStats *stats)
   STAT ("clients_detached", stats->clients_detached);
   STAT ("not_stored", stats->not_stored);
   STAT ("mac_rejects", stats->mac_rejects);
+  STAT ("request_timeouts", stats->request_timeouts);
+  STAT ("fetch_timeouts", stats->fetch_timeouts);
+  STAT ("connections", stats->connections);
+  STAT ("rejected_connections", stats->rejected_connections);
+  STAT ("over_capacity", stats->over_capacity);
+  STAT ("slow_clients", stats->slow_clients);
+  STAT ("abandoned", stats->abandoned);
+  STAT ("buffered", stats->buffered);
 #undef STAT
   g_string_append (out, "END\r\n");
   return g_string_free (out, FALSE);

@@ -65,7 +65,10 @@ cache_body (BraidProxy *self, BraidProxyFlight *flight, const gchar *url, guint 
         }
       return;
     }
-  if (max_item < overhead || braid_proxy_flight_get_size (flight) > max_item - overhead)
+  /* A flight that could not keep its whole body (over max_buffered, or
+   * nothing to keep it for) has nothing to store. */
+  if (!braid_proxy_flight_has_whole_body (flight) || max_item < overhead ||
+      braid_proxy_flight_get_size (flight) > max_item - overhead)
     return;
   body = braid_proxy_flight_dup_body (flight);
   key = braid_cache_key_for_url (url);
@@ -86,10 +89,15 @@ on_flight_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointe
   const gchar *url = braid_proxy_flight_get_url (flight);
   guint status = braid_proxy_flight_get_status (flight);
 
-  g_hash_table_remove (self->flights, url);
+  /* A flight that no longer took joiners may have been replaced. */
+  if (g_hash_table_lookup (self->flights, url) == flight)
+    g_hash_table_remove (self->flights, url);
   self->stats.flights--;
   switch (result)
     {
+    case BRAID_PROXY_FLIGHT_RESULT_ABANDONED:
+      self->stats.abandoned++;
+      return;
     case BRAID_PROXY_FLIGHT_RESULT_UPSTREAM_ERROR:
       self->stats.upstream_errors++;
       return;
@@ -106,24 +114,43 @@ on_flight_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointe
     cache_body (self, flight, url, status);
 }
 
-/* BraidProxyRequestHost.get_flight */
+/* BraidProxyRequestHost.get_flight: joins @url's flight while it can
+ * still give the whole body; else starts one, unless max_flights fetches
+ * are in the air or the flights hold max_buffered bytes. */
 static BraidProxyFlight *
-get_flight (GObject *owner, const gchar *url, gboolean *shared)
+get_flight (GObject *owner, const gchar *url, gboolean *shared, GError **error)
 {
   BraidProxy *self = BRAID_PROXY (owner);
   BraidProxyFlight *flight = g_hash_table_lookup (self->flights, url);
-  BraidProxyFlightLimits limits;
+  BraidProxyFlightLimits limits = { 0, };
 
-  *shared = flight != NULL;
-  if (flight != NULL)
+  *shared = flight != NULL && braid_proxy_flight_is_joinable (flight);
+  if (*shared)
     return flight;
+  if (self->stats.flights >= self->settings.max_flights)
+    {
+      self->stats.over_capacity++;
+      g_set_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_OVER_CAPACITY,
+                   "over capacity: %u fetches in the air", self->stats.flights);
+      return NULL;
+    }
+  if (self->settings.max_buffered > 0 && self->stats.buffered >= self->settings.max_buffered)
+    {
+      self->stats.over_capacity++;
+      g_set_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_OVER_CAPACITY,
+                   "over capacity: %" G_GUINT64_FORMAT " bytes buffered", self->stats.buffered);
+      return NULL;
+    }
   limits.max_body = self->settings.max_body;
   limits.read_chunk = self->settings.read_chunk;
   limits.client_buffer_limit = self->settings.client_buffer_limit;
+  limits.keep_limit = self->cache != NULL ? braid_cache_get_max_item_size (self->cache) : 0;
+  limits.max_buffered = self->settings.max_buffered;
+  limits.stats = &self->stats;
   self->stats.upstream_fetches++;
   self->stats.flights++;
   flight = braid_proxy_flight_start (self->fetcher, url, &limits, on_flight_done, g_object_ref (self));
-  g_hash_table_insert (self->flights, (gpointer) braid_proxy_flight_get_url (flight), flight);
+  g_hash_table_replace (self->flights, (gpointer) braid_proxy_flight_get_url (flight), flight);
   return flight;
 }
 
@@ -172,7 +199,8 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
   g_return_val_if_fail (BRAID_IS_REACTOR (reactor), NULL);
   g_return_val_if_fail (BRAID_IS_FETCHER (fetcher), NULL);
   g_return_val_if_fail (cache == NULL || BRAID_IS_CACHE (cache), NULL);
-  g_return_val_if_fail (settings == NULL || (settings->max_line > 0 && settings->read_chunk > 0), NULL);
+  g_return_val_if_fail (settings == NULL || (settings->max_line > 0 && settings->read_chunk > 0 &&
+                                              settings->max_flights > 0), NULL);
 
   self = g_object_new (BRAID_TYPE_PROXY, NULL);
   self->reactor = g_object_ref (reactor);

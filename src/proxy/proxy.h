@@ -1,9 +1,11 @@
 /* braid — the caching URL proxy (the tutorial's wire protocol): a client
  * sends one URL and a newline; the proxy answers with the body and closes.
  *
- * Bodies are relayed as they arrive, with back pressure from slow clients;
- * concurrent requests for one uncached URL share one upstream fetch; a
- * cache that fails or is slow never fails a request. */
+ * Bodies are relayed as they arrive, paced by the fastest client, in
+ * bounded memory (see docs/proxy.md, "Memory bounds"); concurrent
+ * requests for one uncached URL share one upstream fetch; a cache that
+ * fails or is slow never fails a request; a failed or partial body is
+ * answered with a reset, never a clean close. */
 #pragma once
 
 #include "reactor.h"
@@ -19,7 +21,7 @@ G_DECLARE_FINAL_TYPE (BraidProxy, braid_proxy, BRAID, PROXY, GObject)
 
 /* @cache: (nullable): NULL for no cache.
  * @settings: (nullable): copied; NULL for BRAID_PROXY_SETTINGS_INIT.
- *   max_line and read_chunk must not be 0.  With fetch_timeout_us, every
+ *   max_line, read_chunk and max_flights must not be 0.  With fetch_timeout_us, every
  *   fetch through @fetcher, headers and body, is cancelled at that
  *   deadline on @reactor's clock; with max_connections, a connection over
  *   it is closed at once; with request_timeout_us, a client that has not

@@ -5,7 +5,10 @@
  * policy through real sockets: loopback refused by default, open or
  * closed port alike, allowed with --allow, redirects checked.  The
  * shared cache once more over TLS: braid-memcached -Z and memcached -Z
- * as tls: servers of --memcached.
+ * as tls: servers of --memcached.  Memory bounds through real sockets: a
+ * client that never reads is cut off while another gets the whole body,
+ * and a body cut off (--max-body, an upstream dying half-way) reaches the
+ * client as a reset, never as a clean EOF.
  *
  * The upstream is on 127.0.0.1, which braid-proxy refuses by default:
  * start_proxy() passes --allow for it. */
@@ -117,6 +120,18 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
   if (g_str_equal (path, "/trickle"))
     {
       trickle_start (msg, query);
+      return;
+    }
+  if (g_str_equal (path, "/big"))
+    {
+      const gchar *mib = query != NULL ? g_hash_table_lookup (query, "mib") : NULL;
+      gsize size = (gsize) (mib != NULL ? atoi (mib) : 1) << 20;
+      gchar *body = g_malloc (size);
+
+      for (gsize i = 0; i < size; i++)
+        body[i] = (gchar) ('a' + i % 26);
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "application/octet-stream", SOUP_MEMORY_TAKE, body, size);
       return;
     }
   if (g_str_equal (path, "/slow"))
@@ -373,6 +388,7 @@ start_memcached (Fixture *f)
 typedef struct {
   GByteArray *body;
   gboolean done;
+  gboolean failed;   /* the connection ended with an error (a reset), not EOF */
 } Fetch;
 
 static void
@@ -384,6 +400,7 @@ on_read (GObject *source, GAsyncResult *result, gpointer data)
 
   if (chunk == NULL || g_bytes_get_size (chunk) == 0)
     {
+      fetch->failed = chunk == NULL;
       fetch->done = TRUE;
       return;
     }
@@ -398,7 +415,7 @@ fetch_url (Fixture *f, guint16 proxy_port, const gchar *url)
   g_autoptr(GSocketConnection) conn = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *line = g_strdup_printf ("%s\n", url);
-  Fetch fetch = { g_byte_array_new (), FALSE };
+  Fetch fetch = { g_byte_array_new (), FALSE, FALSE };
 
   conn = g_socket_client_connect_to_host (client, "127.0.0.1", proxy_port, NULL, &error);
   g_assert_no_error (error);
@@ -914,6 +931,163 @@ test_signed_shared_cache (Fixture *f, gconstpointer data)
   g_rmdir (dir);
 }
 
+/* ---- memory bounds ---- */
+
+/* A client connection that has sent its line and reads only when told. */
+typedef struct {
+  GSocketConnection *conn;   /* (owned) */
+  Fetch fetch;
+} RawClient;
+
+static void
+raw_client_send (RawClient *c, guint16 proxy_port, const gchar *url)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+
+  c->fetch.body = g_byte_array_new ();
+  c->conn = g_socket_client_connect_to_host (client, "127.0.0.1", proxy_port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (c->conn)), line, strlen (line), NULL,
+                             NULL, &error);
+  g_assert_no_error (error);
+}
+
+/* Reads until EOF or an error. */
+static void
+raw_client_read_all (RawClient *c, guint timeout_ms)
+{
+  g_input_stream_read_bytes_async (g_io_stream_get_input_stream (G_IO_STREAM (c->conn)), 65536,
+                                   G_PRIORITY_DEFAULT, NULL, on_read, &c->fetch);
+  braid_test_wait_for_flag (NULL, &c->fetch.done, timeout_ms);
+}
+
+static void
+raw_client_clear (RawClient *c)
+{
+  g_clear_object (&c->conn);
+  g_clear_pointer (&c->fetch.body, g_byte_array_unref);
+}
+
+static gboolean
+is_big_body (GByteArray *body, gsize size)
+{
+  if (body->len != size)
+    return FALSE;
+  for (gsize i = 0; i < size; i++)
+    if (body->data[i] != (guint8) ('a' + i % 26))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+test_slow_reader_cut_off (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--allow", "127.0.0.1", "--no-cache", "--max-body", "128",
+                           "--client-write-timeout", "1", NULL };
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u/big?mib=48", f->upstream_port);
+  RawClient stuck = { 0 }, reader = { 0 };
+  gint64 started;
+  guint16 proxy;
+
+  g_test_summary ("A client that never reads does not hold back another client of the same URL: the reader "
+                  "gets the whole 48 MiB body, the stuck client is cut off with a reset");
+  proxy = start_proxy_with (f, extra, TRUE);
+  raw_client_send (&stuck, proxy, url);
+  raw_client_send (&reader, proxy, url);
+  started = g_get_monotonic_time ();
+  raw_client_read_all (&reader, 30000);
+  g_test_message ("the reader got %u bytes in %.1f ms", reader.fetch.body->len,
+                  (gdouble) (g_get_monotonic_time () - started) / 1000);
+  g_assert_false (reader.fetch.failed);
+  g_assert_true (is_big_body (reader.fetch.body, (gsize) 48 << 20));
+  raw_client_read_all (&stuck, 30000);
+  g_test_message ("the stuck client got %u bytes, then %s", stuck.fetch.body->len,
+                  stuck.fetch.failed ? "an error" : "EOF");
+  g_assert_true (stuck.fetch.failed);
+  g_assert_cmpuint (stuck.fetch.body->len, <, (gsize) 48 << 20);
+  while (strstr (f->proxy_log->str, "too slow") == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  raw_client_clear (&stuck);
+  raw_client_clear (&reader);
+}
+
+/* An upstream that promises 2 MiB and dies after 1 MiB. */
+static gboolean
+on_dying_incoming (GSocketService *service, GSocketConnection *connection, GObject *source, gpointer data)
+{
+  g_autoptr(GDataInputStream) in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  const gchar *head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 2097152\r\n\r\n";
+  g_autofree gchar *half = g_malloc (1 << 20);
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (in), FALSE);
+  for (;;)
+    {
+      g_autofree gchar *line = g_data_input_stream_read_line (in, NULL, NULL, NULL);
+
+      if (line == NULL || *g_strstrip (line) == '\0')
+        break;
+    }
+  for (gsize i = 0; i < (1 << 20); i++)
+    half[i] = (gchar) ('a' + i % 26);
+  g_output_stream_write_all (out, head, strlen (head), NULL, NULL, NULL);
+  g_output_stream_write_all (out, half, 1 << 20, NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
+static void
+test_truncation_is_reset (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--allow", "127.0.0.1", "--max-body", "1", NULL };
+  g_autoptr(GSocketService) dying = g_socket_service_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *big_url = g_strdup_printf ("http://127.0.0.1:%u/big?mib=2", f->upstream_port);
+  g_autofree gchar *dying_url = NULL;
+  g_autofree gchar *whole_url = g_strdup_printf ("http://127.0.0.1:%u/fast", f->upstream_port);
+  RawClient cut = { 0 }, died = { 0 }, whole = { 0 };
+  guint16 proxy;
+
+  g_test_summary ("A body cut off at --max-body, or an upstream that dies half-way, reaches the client as a "
+                  "reset, never a clean EOF after a partial body; a whole body ends with a clean EOF");
+  g_socket_listener_add_address (G_SOCKET_LISTENER (dying), address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &bound, &error);
+  g_assert_no_error (error);
+  g_signal_connect (dying, "incoming", G_CALLBACK (on_dying_incoming), NULL);
+  g_socket_service_start (dying);
+  dying_url = g_strdup_printf ("http://127.0.0.1:%u/dies",
+                               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  proxy = start_proxy_with (f, extra, FALSE);
+
+  raw_client_send (&cut, proxy, big_url);
+  raw_client_read_all (&cut, 20000);
+  g_test_message ("over --max-body: %u bytes, then %s", cut.fetch.body->len, cut.fetch.failed ? "an error" : "EOF");
+  g_assert_true (cut.fetch.failed);
+  g_assert_cmpuint (cut.fetch.body->len, <=, 1 << 20);
+
+  raw_client_send (&died, proxy, dying_url);
+  raw_client_read_all (&died, 20000);
+  g_test_message ("upstream died: %u bytes, then %s", died.fetch.body->len, died.fetch.failed ? "an error" : "EOF");
+  g_assert_true (died.fetch.failed);
+  g_assert_cmpuint (died.fetch.body->len, <=, 1 << 20);
+
+  raw_client_send (&whole, proxy, whole_url);
+  raw_client_read_all (&whole, 20000);
+  g_assert_false (whole.fetch.failed);
+  g_assert_cmpuint (whole.fetch.body->len, ==, strlen ("body of /fast"));
+
+  g_socket_service_stop (dying);
+  g_socket_listener_close (G_SOCKET_LISTENER (dying));
+  raw_client_clear (&cut);
+  raw_client_clear (&died);
+  raw_client_clear (&whole);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -938,6 +1112,10 @@ main (int argc, char **argv)
               test_loopback_refused_by_default, teardown);
   g_test_add ("/proxy/integration/safety/redirect-to-denied-refused", Fixture, NULL, setup,
               test_redirect_to_denied_refused, teardown);
+  g_test_add ("/proxy/integration/bounds/slow-reader-cut-off", Fixture, NULL, setup, test_slow_reader_cut_off,
+              teardown);
+  g_test_add ("/proxy/integration/bounds/truncation-is-reset", Fixture, NULL, setup, test_truncation_is_reset,
+              teardown);
   status = g_test_run ();
   braid_test_certificate_free (certificate);
   g_free (tls_skip_reason);
