@@ -349,11 +349,26 @@ matching_prefix (BraidReplay *self, gsize expected_raw_len, GBytes *expected_nor
 
 /* Record mode: the server's bytes [0, @used) of actual are this turn's
  * reply. */
+/* Record mode: captured chunks keep the original fixture's line numbers,
+ * so that reports point into the file the user knows. */
+static void
+capture_set_line (BraidReplay *self, guint line)
+{
+  BraidFixtureChunk *chunk = g_ptr_array_index (self->capture->chunks, self->capture->chunks->len - 1);
+
+  chunk->line = line;
+}
+
 static void
 capture_reply (BraidReplay *self, gsize used, gboolean close)
 {
+  Turn *turn = &g_array_index (self->turns, Turn, MIN (self->turn, self->turns->len - 1));
+
   if (used > 0)
-    braid_fixture_add_chunk (self->capture, BRAID_FIXTURE_SERVER_TO_CLIENT, -1, self->actual->data, used);
+    {
+      braid_fixture_add_chunk (self->capture, BRAID_FIXTURE_SERVER_TO_CLIENT, -1, self->actual->data, used);
+      capture_set_line (self, turn->server_line != 0 ? turn->server_line : turn->line);
+    }
   if (close && !self->capture_closed)
     braid_fixture_add_close (self->capture, BRAID_FIXTURE_SERVER_TO_CLIENT, -1);
   self->capture_closed = self->capture_closed || close;
@@ -434,8 +449,11 @@ send_turn (gpointer data)
           return;
         }
       if (self->capture != NULL)
-        braid_fixture_add_chunk (self->capture, BRAID_FIXTURE_CLIENT_TO_SERVER, turn->send_time,
-                                 turn->client->data, turn->client->len);
+        {
+          braid_fixture_add_chunk (self->capture, BRAID_FIXTURE_CLIENT_TO_SERVER, turn->send_time,
+                                   turn->client->data, turn->client->len);
+          capture_set_line (self, turn->line);
+        }
       braid_binder_rewrite_client (self->binder, turn->client_start, turn->client_end, bytes);
       if (bytes->len > 0)
         braid_transport_write (transport, bytes->data, bytes->len);
