@@ -391,9 +391,10 @@ test_compare_differ (void)
   g_assert_nonnull (strstr (out, header));
   g_assert_nonnull (strstr (out, "(expected: the replies of A"));
   g_assert_nonnull (strstr (out, ": turn 1 of "));
-  g_assert_nonnull (strstr (out, "  expected \"STORED\\r\\n\"\n"));
+  g_assert_nonnull (strstr (out, "  after    \"set greeting 0 0 5\\r\\nhello\\r\\n\"\n"
+                                 "  expected \"STORED\\r\\n\"\n"));
   g_assert_nonnull (strstr (out, "  got      \"ERROR\\r\\nERROR\\r\\n\" instead\n"));
-  g_assert_nonnull (strstr (out, "  line 1 - \"STORED\\r\"\n  line 1 + \"ERROR\\r\"\n"));
+  g_assert_nonnull (strstr (out, "  line 1 - \"STORED\\r\"\n  line 1 + \"ERROR\\r\"\n  line 2 + \"ERROR\\r\"\n"));
   g_assert_nonnull (strstr (out, "0 passed, 1 failed"));
 
   /* The same server twice agrees. */

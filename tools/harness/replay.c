@@ -186,6 +186,12 @@ append_line_diff (GString *report, GBytes *expected, GBytes *actual)
   guint shown = 0;
   gboolean gap = FALSE, printed = FALSE;
 
+  /* Both streams end with a line end: the empty piece after it is no line. */
+  if (ne > 0 && el[ne - 1][0] == '\0')
+    ne--;
+  if (na > 0 && al[na - 1][0] == '\0')
+    na--;
+  n = MAX (ne, na);
   for (guint i = 0; i < n; i++)
     differs[i] = g_strcmp0 (i < ne ? el[i] : NULL, i < na ? al[i] : NULL) != 0;
   g_string_append (report, "diff (- expected, + actual):\n");
@@ -254,11 +260,20 @@ mismatch (BraidReplay *self, const gchar *what)
   g_autofree gchar *where = line != 0 ? g_strdup_printf ("fixture line %u, ", line) : g_strdup ("");
 
   g_string_append_printf (report,
-                          "%s: turn %u of %u (%sserver->client): %s\n"
+                          "%s: turn %u of %u (%sserver->client): %s\n",
+                          self->fixture->name, self->turn + 1, self->turns->len,
+                          where, what);
+  if (turn->client->len > 0)
+    {
+      /* The exchange: what the client had just sent (as recorded). */
+      gsize shown = MIN (turn->client->len, 200);
+      g_autofree gchar *sq = braid_fixture_quote (turn->client->data, shown);
+
+      g_string_append_printf (report, "  after    %s%s\n", sq, shown < turn->client->len ? "…" : "");
+    }
+  g_string_append_printf (report,
                           "  expected %s%s\n"
                           "  got      %s instead\n",
-                          self->fixture->name, self->turn + 1, self->turns->len,
-                          where, what,
                           eq, turn->server_close ? " and a close" : "",
                           aq);
   append_line_diff (report, expected, actual);
