@@ -162,11 +162,33 @@ quote_bytes (GBytes *bytes)
 }
 
 static void
-append_quoted_line (GString *report, guint number, const gchar *mark, const gchar *line)
+append_quoted_line (GString *report, guint number, const gchar *mark, GBytes *line)
 {
-  g_autofree gchar *q = braid_fixture_quote ((const guint8 *) line, strlen (line));
+  gsize len;
+  const guint8 *data = g_bytes_get_data (line, &len);
+  g_autofree gchar *q = braid_fixture_quote (data, len);
 
   g_string_append_printf (report, "  line %u %s %s\n", number, mark, q);
+}
+
+/* The lines of @bytes, '\n' excluded, NUL bytes and all; no empty piece
+ * after a final line end. */
+static GPtrArray *
+split_lines (GBytes *bytes)
+{
+  GPtrArray *lines = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  gsize len, start = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  for (gsize i = 0; i < len; i++)
+    if (data[i] == '\n')
+      {
+        g_ptr_array_add (lines, g_bytes_new (data + start, i - start));
+        start = i + 1;
+      }
+  if (start < len)
+    g_ptr_array_add (lines, g_bytes_new (data + start, len - start));
+  return lines;
 }
 
 /* Line-by-line comparison of the normalised streams: the lines that differ,
@@ -174,26 +196,16 @@ append_quoted_line (GString *report, guint number, const gchar *mark, const gcha
 static void
 append_line_diff (GString *report, GBytes *expected, GBytes *actual)
 {
-  g_autofree gchar *e = g_strndup (g_bytes_get_size (expected) > 0 ? g_bytes_get_data (expected, NULL) : "",
-                                   g_bytes_get_size (expected));
-  g_autofree gchar *a = g_strndup (g_bytes_get_size (actual) > 0 ? g_bytes_get_data (actual, NULL) : "",
-                                   g_bytes_get_size (actual));
-  g_auto(GStrv) el = g_strsplit (e, "\n", -1);
-  g_auto(GStrv) al = g_strsplit (a, "\n", -1);
-  guint ne = g_strv_length (el), na = g_strv_length (al);
+  g_autoptr(GPtrArray) el = split_lines (expected);
+  g_autoptr(GPtrArray) al = split_lines (actual);
+  guint ne = el->len, na = al->len;
   guint n = MAX (ne, na);
   g_autofree gboolean *differs = g_new0 (gboolean, n + 1);
   guint shown = 0;
   gboolean gap = FALSE, printed = FALSE;
 
-  /* Both streams end with a line end: the empty piece after it is no line. */
-  if (ne > 0 && el[ne - 1][0] == '\0')
-    ne--;
-  if (na > 0 && al[na - 1][0] == '\0')
-    na--;
-  n = MAX (ne, na);
   for (guint i = 0; i < n; i++)
-    differs[i] = g_strcmp0 (i < ne ? el[i] : NULL, i < na ? al[i] : NULL) != 0;
+    differs[i] = i >= ne || i >= na || !g_bytes_equal (g_ptr_array_index (el, i), g_ptr_array_index (al, i));
   g_string_append (report, "diff (- expected, + actual):\n");
   for (guint i = 0; i < n && shown < 20; i++)
     {
@@ -212,13 +224,13 @@ append_line_diff (GString *report, GBytes *expected, GBytes *actual)
       printed = TRUE;
       if (!differs[i])
         {
-          append_quoted_line (report, i + 1, " ", el[i]);
+          append_quoted_line (report, i + 1, " ", g_ptr_array_index (el, i));
           continue;
         }
       if (i < ne)
-        append_quoted_line (report, i + 1, "-", el[i]);
+        append_quoted_line (report, i + 1, "-", g_ptr_array_index (el, i));
       if (i < na)
-        append_quoted_line (report, i + 1, "+", al[i]);
+        append_quoted_line (report, i + 1, "+", g_ptr_array_index (al, i));
       shown++;
     }
 }
@@ -377,12 +389,15 @@ capture_set_line (BraidReplay *self, guint line)
 static void
 capture_reply (BraidReplay *self, gsize used, gboolean close)
 {
-  Turn *turn = &g_array_index (self->turns, Turn, MIN (self->turn, self->turns->len - 1));
-
   if (used > 0)
     {
       braid_fixture_add_chunk (self->capture, BRAID_FIXTURE_SERVER_TO_CLIENT, -1, self->actual->data, used);
-      capture_set_line (self, turn->server_line != 0 ? turn->server_line : turn->line);
+      if (self->turns->len > 0)
+        {
+          Turn *turn = &g_array_index (self->turns, Turn, MIN (self->turn, self->turns->len - 1));
+
+          capture_set_line (self, turn->server_line != 0 ? turn->server_line : turn->line);
+        }
     }
   if (close && !self->capture_closed)
     braid_fixture_add_close (self->capture, BRAID_FIXTURE_SERVER_TO_CLIENT, -1);
