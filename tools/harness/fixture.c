@@ -283,8 +283,20 @@ parse_rule (Parser *parser, const gchar *p)
   const gchar *problem = NULL;
   g_autoptr(GError) error = NULL;
 
+  if (g_str_has_prefix (p, "%bind "))
+    {
+      const gchar *what = skip_blanks (p + strlen ("%bind "));
+
+      if (g_str_equal (what, "cas"))
+        parser->fixture->bind = BRAID_FIXTURE_BIND_CAS;
+      else if (g_str_equal (what, "none"))
+        parser->fixture->bind = BRAID_FIXTURE_BIND_NONE;
+      else
+        return fail (parser, "unknown %bind (expected %bind cas or %bind none)");
+      return TRUE;
+    }
   if (!g_str_has_prefix (p, "%replace "))
-    return fail (parser, "unknown directive (expected %replace \"REGEX\" \"REPLACEMENT\")");
+    return fail (parser, "unknown directive (expected %replace \"REGEX\" \"REPLACEMENT\" or %bind cas|none)");
   p = skip_blanks (p + strlen ("%replace "));
   if (!parse_quoted (&p, pattern, &problem))
     return fail (parser, problem);
@@ -524,6 +536,8 @@ braid_fixture_to_string (BraidFixture *fixture)
 
       g_string_append_printf (out, "%%replace %s %s\n", p, r);
     }
+  if (fixture->bind != BRAID_FIXTURE_BIND_DEFAULT)
+    g_string_append_printf (out, "%%bind %s\n", fixture->bind == BRAID_FIXTURE_BIND_CAS ? "cas" : "none");
   for (guint i = 0; i < fixture->chunks->len; i++)
     {
       BraidFixtureChunk *chunk = g_ptr_array_index (fixture->chunks, i);

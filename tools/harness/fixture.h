@@ -47,8 +47,17 @@ typedef struct {
   gchar *replacement;  /* (owned) */
 } BraidFixtureRule;
 
+/* Whether replay binds server-issued tokens (cas uniques): `%bind cas`
+ * or `%bind none`; without the directive, binding is on. */
+typedef enum {
+  BRAID_FIXTURE_BIND_DEFAULT,
+  BRAID_FIXTURE_BIND_NONE,
+  BRAID_FIXTURE_BIND_CAS,
+} BraidFixtureBind;
+
 typedef struct {
   gchar *name;         /* (owned): file name or "<memory>" */
+  BraidFixtureBind bind;
   GPtrArray *headers;  /* (element-type utf8) (owned): "key value" of @ lines */
   GPtrArray *rules;    /* (element-type BraidFixtureRule) (owned) */
   GPtrArray *chunks;   /* (element-type BraidFixtureChunk) (owned) */

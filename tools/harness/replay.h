@@ -17,14 +17,25 @@ typedef enum {
 #define BRAID_REPLAY_ERROR (braid_replay_error_quark ())
 GQuark braid_replay_error_quark (void);
 
+/* Binding of server-issued tokens (cas uniques, see binding.h). */
+typedef enum {
+  BRAID_REPLAY_BIND_FIXTURE,  /* as the fixture says (%bind; on by default) */
+  BRAID_REPLAY_BIND_NONE,     /* send the recorded tokens verbatim */
+  BRAID_REPLAY_BIND_CAS,      /* bind cas uniques */
+} BraidReplayBind;
+
 typedef struct {
   /* How long to wait for an expected reply (reactor time). */
   gint64 reply_timeout_us;
   /* Send each client chunk no earlier than its recorded timestamp. */
   gboolean honour_timestamps;
+  BraidReplayBind bind;
 } BraidReplayOptions;
 
-#define BRAID_REPLAY_OPTIONS_INIT { 2 * G_USEC_PER_SEC, TRUE }
+#define BRAID_REPLAY_OPTIONS_INIT { 2 * G_USEC_PER_SEC, TRUE, BRAID_REPLAY_BIND_FIXTURE }
+
+/* Whether a replay of @fixture with @options (nullable) binds tokens. */
+gboolean braid_replay_binds (BraidFixture *fixture, const BraidReplayOptions *options);
 
 typedef struct _BraidReplay BraidReplay;
 
@@ -59,5 +70,23 @@ gboolean braid_replay_run_live (BraidFixture *fixture,
                                 const gchar *endpoint,
                                 const BraidReplayOptions *options,
                                 GError **error);
+
+/* Record mode: sends @fixture's client bytes to @endpoint (tokens bound)
+ * and returns a fixture of what it answered, turn by turn, with @fixture's
+ * rules: a turn ends once the server has sent as many lines, data blocks
+ * or binary packets as the recording had, or after the reply timeout.
+ * Bound tokens are written as the recorded values. */
+BraidFixture *braid_replay_record_live (BraidFixture *fixture,
+                                        const gchar *endpoint,
+                                        const BraidReplayOptions *options,
+                                        GError **error);
+/* Shadow comparison: records @endpoint_a's answers to @fixture's client
+ * bytes, then replays them against @endpoint_b.  The mismatch report names
+ * both: "expected" is A's reply, "got" is B's. */
+gboolean braid_replay_compare_live (BraidFixture *fixture,
+                                    const gchar *endpoint_a,
+                                    const gchar *endpoint_b,
+                                    const BraidReplayOptions *options,
+                                    GError **error);
 
 G_END_DECLS
