@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""A unit test of tools/braid-mutate's mutant generator (suite 'lint').
+
+On fixtures/mutate/sample.c: every operator makes the mutants expected,
+and none touches a comment, a string or char literal, a preprocessor line
+or a declaration outside a function.  On every .c under src/ and fakes/:
+each mutant is one change outside comments, literals and preprocessor
+lines.  Sampling is deterministic.  No build, no test run.
+
+Usage: test-braid-mutate.py ROOT   (prints TAP)
+"""
+import importlib.machinery
+import importlib.util
+import bisect
+import os
+import sys
+
+root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..')
+loader = importlib.machinery.SourceFileLoader('braid_mutate', os.path.join(root, 'tools', 'braid-mutate'))
+spec = importlib.util.spec_from_loader('braid_mutate', loader)
+bm = importlib.util.module_from_spec(spec)
+loader.exec_module(bm)
+
+results = []
+
+
+def check(name, cond, detail=''):
+    results.append((name, cond, detail))
+
+
+with open(os.path.join(root, 'fixtures', 'mutate', 'sample.c')) as f:
+    sample = f.read()
+muts = bm.generate(sample)
+got = {(m.line, m.op, m.desc) for m in muts}
+
+expected = [
+    (26, 'delete', 'delete counter++;'),
+    (26, 'arith', '++ -> --'),
+    (33, 'negate', 'if (v < 16 && v != 17) -> if (!(v < 16 && v != 17))'),
+    (33, 'cmp', '< -> <='),
+    (33, 'cmp', '< -> >='),
+    (33, 'cmp', '!= -> =='),
+    (33, 'const', '16 -> 15'),
+    (33, 'const', '16 -> 17'),
+    (33, 'logic', '&& -> ||'),
+    (34, 'return', 'return TRUE -> return FALSE'),
+    (35, 'return', 'return FALSE -> return TRUE'),
+    (43, 'const', '21 -> 22'),
+    (45, 'delete', 'delete bump ();'),
+    (46, 'delete', 'delete total += v;'),
+    (46, 'arith', '+= -> -='),
+    (47, 'return', 'return total - (s[0] == c) + table[0] -> return 0'),
+    (47, 'arith', '- -> +'),
+    (47, 'const', '0 -> 1'),
+    (53, 'return', 'return a > 0 || b >= 22 -> return !(a > 0 || b >= 22)'),
+    (53, 'logic', '|| -> &&'),
+    (53, 'cmp', '>= -> <'),
+]
+for e in expected:
+    check('fixture makes %s:%d %s' % (e[1], e[0], e[2]), e in got, 'mutants: %s' % sorted(got))
+for op in bm.OPERATORS:
+    check('fixture exercises operator %s' % op, any(m.op == op for m in muts))
+
+# Lines nothing may touch: the comment, the preprocessor lines, file-scope
+# declarations, the line comment, the string and the char, the
+# declarators of locals.
+forbidden = set(range(1, 22)) | {32, 41, 42}
+bad = [m for m in muts if m.line in forbidden]
+check('fixture: no mutant in comments, literals, preprocessor lines or declarations', not bad,
+      '; '.join('%d: %s' % (m.line, m.desc) for m in bad))
+bad = [m for m in muts if m.op == 'delete' and m.line in (41, 42, 43)]
+check('fixture: declarations are never deleted', not bad)
+check('fixture: the string and char survive every mutant',
+      all('"if (v >= 18) return 19 + 20; /* no */"' in m.apply(sample) and "'<'" in m.apply(sample)
+          for m in muts))
+
+
+def one_site(src, spans, m):
+    """The mutant changes src, in one place, outside comments, literals and
+    preprocessor lines (a deleted statement or a replaced return value may
+    take whole literals and comments with it)."""
+    if m.apply(src) == src:
+        return 'changes nothing'
+    if m.op not in ('negate', 'return') and len(m.edits) != 1:
+        return 'more than one edit'
+    whole = m.op == 'delete' or (m.op == 'return' and len(m.edits) == 1)
+    for a, b, _ in m.edits:
+        k = bisect.bisect_right(spans, (a, float('inf'))) - 1
+        for s, e in spans[max(k, 0):k + 2 + (b - a)]:
+            if s >= b:
+                break
+            if e <= a and not (s == a == e):
+                continue
+            if whole and a <= s and e <= b:
+                continue
+            if a < e and (b > s or s < a):
+                return 'edits [%d, %d) inside [%d, %d) %r' % (a, b, s, e, src[s:e][:40])
+    return None
+
+
+n_files = n_mutants = 0
+problems = []
+for top in ('src', 'fakes'):
+    for dirpath, _, names in os.walk(os.path.join(root, top)):
+        for name in sorted(names):
+            if not name.endswith('.c'):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path) as f:
+                src = f.read()
+            n_files += 1
+            spans = bm.untouchable(src)
+            for m in bm.generate(src):
+                n_mutants += 1
+                why = one_site(src, spans, m)
+                if why:
+                    problems.append('%s:%d %s: %s' % (os.path.relpath(path, root), m.line, m.desc, why))
+check('every mutant of %d files (%d mutants) is one site outside comments, literals and '
+      'preprocessor lines' % (n_files, n_mutants), n_files > 0 and not problems,
+      '\n'.join(problems[:10]))
+
+a = bm.select(muts, 5, '7', None, 'x.c')
+b = bm.select(muts, 5, '7', None, 'x.c')
+c = bm.select(muts, 5, '8', None, 'x.c')
+check('--sample is deterministic for a seed', [m.key() for m in a] == [m.key() for m in b] and len(a) == 5)
+check('--sample depends on the seed', [m.key() for m in a] != [m.key() for m in c])
+check('--max-per-file keeps at most M', len(bm.select(muts, None, '1', None, 'x.c')) == len(muts) and
+      len(bm.select(muts, None, '1', 4, 'x.c')) == 4)
+check('--operators restricts the kinds', {m.op for m in bm.generate(sample, ['cmp'])} == {'cmp'})
+
+print('1..%d' % len(results))
+for i, (name, ok, detail) in enumerate(results, 1):
+    print('%s %d - %s' % ('ok' if ok else 'not ok', i, name))
+    if not ok and detail:
+        for line in detail.splitlines():
+            print('# ' + line)
+sys.exit(0 if all(ok for _, ok, _ in results) else 1)
