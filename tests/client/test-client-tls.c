@@ -65,7 +65,7 @@ compare_strings (gconstpointer a, gconstpointer b)
 
 /* One session of requests; what each answered, one line each. */
 static gchar *
-session (BraidMcClient *client)
+session (BraidMcClient *client, guint64 *handshake_errors)
 {
   GString *log = g_string_new (NULL);
   g_autoptr(GBytes) alpha = g_bytes_new_static ("alpha", 5);
@@ -180,8 +180,8 @@ session (BraidMcClient *client)
     /* The plain-text client, and the test's readiness probe (connect,
      * close) too: at least one. */
     errors = g_hash_table_lookup (stats, "ssl_handshake_errors");
-    g_string_append_printf (log, "ssl_handshake_errors %s\n",
-                            errors == NULL ? "absent" : g_ascii_strtoull (errors, NULL, 10) >= 1 ? ">= 1" : errors);
+    g_string_append_printf (log, "ssl_handshake_errors %s\n", errors == NULL ? "absent" : "present");
+    *handshake_errors = errors != NULL ? g_ascii_strtoull (errors, NULL, 10) : 0;
   }
   return g_string_free (log, FALSE);
 }
@@ -203,10 +203,10 @@ test_session (void)
     "get a: NOT_FOUND\n"
     "decr a: 0\n"
     "ssl_enabled yes\n"
-    "ssl_handshake_errors >= 1\n";
+    "ssl_handshake_errors present\n";
 
   g_test_summary ("set/get/incr/delete, a multi-get and a 512 KiB value over TLS: braid-memcached -Z and "
-                  "memcached -Z answer alike, and both count a plain-text client as a failed handshake");
+                  "memcached -Z answer alike, and braid-memcached counts a plain-text client as a failed handshake");
   if (certificate == NULL)
     {
       g_test_skip (skip_reason);
@@ -228,8 +228,15 @@ test_session (void)
       plain = speak_plain_text (s->port);
       g_assert_null (strstr (plain, "END"));
       braid_mc_client_set_timeout (client, 5 * G_USEC_PER_SEC);
-      answer = session (client);
-      g_test_message ("%s:\n%s", s->name, answer);
+      guint64 handshake_errors = 0;
+
+      answer = session (client, &handshake_errors);
+      g_test_message ("%s:\n%s(ssl_handshake_errors %" G_GUINT64_FORMAT ")", s->name, answer, handshake_errors);
+      /* braid counts the plain-text client every time; memcached 1.6.18
+       * does not always (CI saw 0 on a loaded machine, here it is 1),
+       * so only braid's count is checked. */
+      if (strstr (s->name, "braid") != NULL)
+        g_assert_cmpuint (handshake_errors, >=, 1);
       g_ptr_array_add (answers, answer);
       g_clear_object (&client);
       while (g_main_context_iteration (NULL, FALSE))
