@@ -380,5 +380,5 @@ main (int argc, char **argv)
   status = g_test_run ();
   braid_test_certificate_free (certificate);
   g_free (skip_reason);
-  return status;
+  return braid_test_exit_after_tls (status);
 }

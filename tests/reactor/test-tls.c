@@ -312,14 +312,5 @@ main (int argc, char **argv)
   braid_test_certificate_free (certificate);
   braid_test_certificate_free (stranger);
   g_free (skip_reason);
-#if defined(__SANITIZE_ADDRESS__)
-  /* LeakSanitizer's tracer crashed (SIGSEGV in StopTheWorld) at the exit
-   * of this test in CI, after every test passed, while glib-networking's
-   * handshake threads were parked in GIO's pool: the leak check at exit
-   * is skipped here, and only here.  The tests themselves still run under
-   * ASan and UBSan. */
-  fflush (stdout);
-  _exit (status);
-#endif
-  return status;
+  return braid_test_exit_after_tls (status);
 }

@@ -1,5 +1,7 @@
 /* braid — helpers shared by every test program. */
 #include "test-support.h"
+#include <unistd.h>
+#include <stdio.h>
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -365,6 +367,17 @@ braid_test_run_tool (const gchar *const *argv, gchar **out)
   g_assert_no_error (error);
   g_test_message ("%s: exit %d\n%s", argv[0], g_subprocess_get_exit_status (run), *out);
   return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
+}
+
+int
+braid_test_exit_after_tls (int status)
+{
+#if defined(__SANITIZE_ADDRESS__)
+  fflush (stdout);
+  fflush (stderr);
+  _exit (status);
+#endif
+  return status;
 }
 
 BraidTestCertificate *
