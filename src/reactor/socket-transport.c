@@ -23,6 +23,9 @@
  * from starving the rest. */
 #define READS_PER_DISPATCH 4
 #define MAX_VECTORS 64
+/* A copy buffer that grew past this while a big reply was queued is
+ * given back once empty, so an idle connection holds only a little. */
+#define TAIL_KEEP_SIZE (16 * 1024)
 
 struct _BraidSocketTransport
 {
@@ -40,7 +43,11 @@ struct _BraidSocketTransport
   GSource *lost_source;           /* (owned) (nullable) */
   GQueue output;                  /* (element-type GBytes) (owned) */
   gsize output_offset;            /* bytes of the head already sent */
-  gsize output_size;              /* unsent bytes in total */
+  /* What write() copied after the last queued GBytes: small replies are
+   * appended here instead of costing a GBytes and a list node each. */
+  GByteArray *tail;               /* (owned) (nullable) */
+  gsize tail_offset;              /* bytes of @tail already sent */
+  gsize output_size;              /* unsent bytes in total, @tail's included */
   GSocketAddress *peer_address;   /* (owned) (nullable) */
   GSocketAddress *host_address;   /* (owned) (nullable) */
   gboolean started;               /* connection_made ran */
@@ -73,6 +80,17 @@ destroy_source (GSource **source)
   g_clear_pointer (source, g_source_unref);
 }
 
+/* Drops every unsent byte. */
+static void
+discard_output (BraidSocketTransport *self)
+{
+  g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
+  g_clear_pointer (&self->tail, g_byte_array_unref);
+  self->output_offset = 0;
+  self->tail_offset = 0;
+  self->output_size = 0;
+}
+
 static void
 remove_watch (BraidSocketTransport *self)
 {
@@ -100,8 +118,7 @@ braid_socket_transport_dispose (GObject *object)
 
   remove_watch (self);
   destroy_source (&self->lost_source);
-  g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
-  self->output_size = 0;
+  discard_output (self);
   g_clear_object (&self->protocol);
   close_fd (self);
   G_OBJECT_CLASS (braid_socket_transport_parent_class)->dispose (object);
@@ -234,9 +251,7 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
   self->closed = TRUE;
   self->closing = TRUE;
   remove_watch (self);
-  g_queue_clear_full (&self->output, (GDestroyNotify) g_bytes_unref);
-  self->output_size = 0;
-  self->output_offset = 0;
+  discard_output (self);
   close_fd (self);
   self->lost_reason = reason;
 
@@ -298,6 +313,70 @@ queue_flush (BraidSocketTransport *self)
 
 /* Sends as much queued output as the kernel takes.  Returns FALSE if the
  * connection was closed by an error. */
+static gsize
+tail_unsent (BraidSocketTransport *self)
+{
+  return self->tail != NULL ? self->tail->len - self->tail_offset : 0;
+}
+
+/* The unsent output as a vector: the queue, then the tail. */
+static guint
+gather_output (BraidSocketTransport *self, struct iovec *vectors)
+{
+  guint n = 0;
+  GList *l;
+
+  for (l = self->output.head; l != NULL && n < MAX_VECTORS; l = l->next, n++)
+    {
+      gsize size;
+      const guint8 *data = g_bytes_get_data (l->data, &size);
+      gsize skip = (n == 0) ? self->output_offset : 0;
+
+      vectors[n].iov_base = (gpointer) (data + skip);
+      vectors[n].iov_len = size - skip;
+    }
+  if (l == NULL && n < MAX_VECTORS && tail_unsent (self) > 0)
+    {
+      vectors[n].iov_base = self->tail->data + self->tail_offset;
+      vectors[n].iov_len = tail_unsent (self);
+      n++;
+    }
+  return n;
+}
+
+/* Forgets @sent bytes from the front of the output. */
+static void
+consume_output (BraidSocketTransport *self, gsize sent)
+{
+  self->output_size -= sent;
+  while (sent > 0 && !g_queue_is_empty (&self->output))
+    {
+      GBytes *head = g_queue_peek_head (&self->output);
+      gsize left = g_bytes_get_size (head) - self->output_offset;
+
+      if (sent < left)
+        {
+          self->output_offset += sent;
+          return;
+        }
+      sent -= left;
+      self->output_offset = 0;
+      g_bytes_unref (g_queue_pop_head (&self->output));
+    }
+  if (sent == 0)
+    return;
+  self->tail_offset += sent;
+  if (tail_unsent (self) > 0)
+    return;
+  /* All sent: the buffer is reused, unless a big reply made it big. */
+  if (self->tail->len > TAIL_KEEP_SIZE)
+    g_clear_pointer (&self->tail, g_byte_array_unref);
+  else
+    g_byte_array_set_size (self->tail, 0);
+  self->tail_offset = 0;
+}
+
+/* Sends what the kernel takes.  FALSE when the connection was lost. */
 static gboolean
 flush_output (BraidSocketTransport *self)
 {
@@ -305,21 +384,10 @@ flush_output (BraidSocketTransport *self)
     {
       struct iovec vectors[MAX_VECTORS];
       struct msghdr message = { 0 };
-      guint n = 0;
       gssize sent;
 
-      for (GList *l = self->output.head; l != NULL && n < MAX_VECTORS; l = l->next, n++)
-        {
-          gsize size;
-          const guint8 *data = g_bytes_get_data (l->data, &size);
-          gsize skip = (n == 0) ? self->output_offset : 0;
-
-          vectors[n].iov_base = (gpointer) (data + skip);
-          vectors[n].iov_len = size - skip;
-        }
       message.msg_iov = vectors;
-      message.msg_iovlen = n;
-
+      message.msg_iovlen = gather_output (self, vectors);
       do
         sent = sendmsg (self->fd, &message, MSG_NOSIGNAL);
       while (sent < 0 && errno == EINTR);
@@ -330,22 +398,7 @@ flush_output (BraidSocketTransport *self)
           close_lost (self, errno);
           return FALSE;
         }
-
-      self->output_size -= (gsize) sent;
-      while (sent > 0)
-        {
-          GBytes *head = g_queue_peek_head (&self->output);
-          gsize left = g_bytes_get_size (head) - self->output_offset;
-
-          if ((gsize) sent < left)
-            {
-              self->output_offset += (gsize) sent;
-              break;
-            }
-          sent -= (gssize) left;
-          self->output_offset = 0;
-          g_bytes_unref (g_queue_pop_head (&self->output));
-        }
+      consume_output (self, (gsize) sent);
     }
   return TRUE;
 }
@@ -405,8 +458,38 @@ transport_write_bytes (BraidTransport *transport, GBytes *bytes)
 
   if (self->closing || self->closed || self->write_shutdown)
     return;  /* Twisted drops writes after loseConnection too */
+  /* What write() copied before goes first. */
+  if (tail_unsent (self) > 0)
+    {
+      g_queue_push_tail (&self->output, g_bytes_new (self->tail->data + self->tail_offset,
+                                                      tail_unsent (self)));
+      g_byte_array_set_size (self->tail, 0);
+      self->tail_offset = 0;
+    }
   g_queue_push_tail (&self->output, g_bytes_ref (bytes));
   self->output_size += g_bytes_get_size (bytes);
+  queue_flush (self);
+}
+
+static void
+transport_write (BraidTransport *transport, const void *data, gsize len)
+{
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  if (self->closing || self->closed || self->write_shutdown)
+    return;
+  /* A big write is queued as it is: the copy buffer stays small. */
+  if (len > TAIL_KEEP_SIZE)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+
+      transport_write_bytes (transport, bytes);
+      return;
+    }
+  if (self->tail == NULL)
+    self->tail = g_byte_array_sized_new ((guint) MIN (MAX (len, 1024), TAIL_KEEP_SIZE));
+  g_byte_array_append (self->tail, data, (guint) len);
+  self->output_size += len;
   queue_flush (self);
 }
 
@@ -596,6 +679,7 @@ static void
 braid_socket_transport_iface_init (BraidTransportInterface *iface)
 {
   iface->write_bytes = transport_write_bytes;
+  iface->write = transport_write;
   iface->lose_connection = transport_lose_connection;
   iface->abort_connection = transport_abort_connection;
   iface->get_peer_address = transport_get_peer_address;

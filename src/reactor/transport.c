@@ -26,11 +26,19 @@ braid_transport_write (BraidTransport *self, const void *data, gsize len)
 {
   g_autoptr(GBytes) bytes = NULL;
 
+  BraidTransportInterface *iface;
+
   g_return_if_fail (BRAID_IS_TRANSPORT (self));
   if (len == 0)
     return;
+  iface = BRAID_TRANSPORT_GET_IFACE (self);
+  if (iface->write != NULL)
+    {
+      iface->write (self, data, len);
+      return;
+    }
   bytes = g_bytes_new (data, len);
-  braid_transport_write_bytes (self, bytes);
+  iface->write_bytes (self, bytes);
 }
 
 void
@@ -43,6 +51,13 @@ braid_transport_writev (BraidTransport *self,
   gsize offset = 0;
 
   g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  /* A transport with a buffer of its own copies each piece there. */
+  if (BRAID_TRANSPORT_GET_IFACE (self)->write != NULL)
+    {
+      for (gsize i = 0; i < n_vectors; i++)
+        braid_transport_write (self, vectors[i].buffer, vectors[i].size);
+      return;
+    }
   for (gsize i = 0; i < n_vectors; i++)
     total += vectors[i].size;
   if (total == 0)

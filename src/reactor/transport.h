@@ -22,6 +22,9 @@ struct _BraidTransportInterface
   gsize (*get_write_buffer_size) (BraidTransport *self);
   gboolean (*is_closing) (BraidTransport *self);
   void (*lose_write_connection) (BraidTransport *self);
+  /* Optional: copies @data into the transport's own buffer.  Without it
+   * braid_transport_write() wraps a copy in a GBytes for write_bytes. */
+  void (*write) (BraidTransport *self, const void *data, gsize len);
 };
 
 /* Copies @data; it will be written in order after everything written before. */

@@ -515,6 +515,81 @@ test_write_then_lose (Fixture *f, gconstpointer data)
   conn_close (&c);
 }
 
+static gboolean
+received_at_least (gpointer data)
+{
+  Conn *c = data;
+
+  return c->client->received->len >= GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (c->client), "want"));
+}
+
+/* One of the mixed writes of test_mixed_writes_while_blocked: copies of
+ * every size around the transports' buffer limits, shared bytes, vectors. */
+static void
+write_mixed (BraidTransport *st, guint i, GByteArray *expected)
+{
+  gsize size = (i * 7919) % (40 * 1024) + 1;
+  g_autofree guint8 *piece = g_malloc (size);
+
+  for (gsize j = 0; j < size; j++)
+    piece[j] = (guint8) (i + j * 31);
+  g_byte_array_append (expected, piece, (guint) size);
+  switch (i % 4)
+    {
+    case 0:
+    case 1:
+      braid_transport_write (st, piece, i % 4 == 0 ? MIN (size, 100) : size);
+      if (i % 4 == 0 && size > 100)
+        braid_transport_write (st, piece + 100, size - 100);
+      break;
+    case 2:
+      {
+        g_autoptr(GBytes) bytes = g_bytes_new (piece, size);
+
+        braid_transport_write_bytes (st, bytes);
+      }
+      break;
+    default:
+      {
+        GOutputVector v[] = { { piece, size / 2 }, { piece + size / 2, size - size / 2 } };
+
+        braid_transport_writev (st, v, G_N_ELEMENTS (v));
+      }
+    }
+}
+
+static void
+test_mixed_writes_while_blocked (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st;
+  BraidTransport *ct;
+  g_autoptr(GByteArray) expected = g_byte_array_new ();
+
+  g_test_summary ("copied, shared and vectored writes keep their order while the peer does not "
+                  "read and the sender's buffer fills and drains part by part");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_pause_reading (ct);
+  for (guint i = 0; i < 600; i++)
+    {
+      write_mixed (st, i, expected);
+      /* Let some of it go, so writes land on a partly sent buffer. */
+      if (i % 16 == 0)
+        f->kind->advance (f, 0);
+    }
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
+  braid_transport_resume_reading (ct);
+  g_object_set_data (G_OBJECT (c.client), "want", GSIZE_TO_POINTER ((gsize) expected->len));
+  f->kind->run_until (f, received_at_least, &c);
+  braid_assert_bytes_equal (expected->data, expected->len, c.client->received->data, c.client->received->len);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
+  conn_close (&c);
+}
+
 typedef struct {
   BraidRecordingProtocol *p;
   guint n;
@@ -864,6 +939,7 @@ main (int argc, char **argv)
   add_contract ("delayed-call/call-soon", test_call_soon);
   add_contract ("connection/echo", test_echo);
   add_contract ("connection/write-then-lose", test_write_then_lose);
+  add_contract ("connection/mixed-writes-while-blocked", test_mixed_writes_while_blocked);
   add_contract ("connection/pause-resume", test_pause_resume);
   add_contract ("connection/abort", test_abort);
   add_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
@@ -878,6 +954,7 @@ main (int argc, char **argv)
   /* Not half-close: TLS falls back to lose_connection there. */
   add_tls_contract ("connection/echo", test_echo);
   add_tls_contract ("connection/write-then-lose", test_write_then_lose);
+  add_tls_contract ("connection/mixed-writes-while-blocked", test_mixed_writes_while_blocked);
   add_tls_contract ("connection/pause-resume", test_pause_resume);
   add_tls_contract ("connection/abort", test_abort);
   add_tls_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);

@@ -26,6 +26,10 @@
 #include <gio/gunixsocketaddress.h>
 #include <string.h>
 
+/* Output up to this size is copied to the transport at a flush; bigger
+ * output is handed over as it is. */
+#define COPY_OUTPUT_MAX (16 * 1024)
+
 /* Values up to this size are copied into the output buffer: for them a
  * reference costs more than the bytes. */
 #define COPY_VALUE_MAX 512
@@ -93,12 +97,21 @@ flush_out (BraidMcServerProtocol *self)
   if (self->out->len == 0 || t == NULL)
     return;
   braid_mc_server_shared_add_written (self->shared, self->out->len);
-  /* The buffer itself goes to the transport; a new one takes its place. */
+  self->out_kept = 0;
+  /* Small output is copied (the socket transport appends it to a buffer
+   * of its own) and this buffer is reused: no allocation per reply. */
+  if (self->out->len <= COPY_OUTPUT_MAX)
+    {
+      braid_transport_write (t, self->out->str, self->out->len);
+      g_string_truncate (self->out, 0);
+      return;
+    }
+  /* Big output: the buffer itself goes to the transport; a new one takes
+   * its place. */
   {
     g_autoptr(GBytes) bytes = g_string_free_to_bytes (self->out);
 
     self->out = g_string_sized_new (1024);
-    self->out_kept = 0;
     braid_transport_write_bytes (t, bytes);
   }
 }
