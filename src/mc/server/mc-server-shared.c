@@ -101,7 +101,9 @@ static guint
 thread_slot (void)
 {
   static gint next_slot;
-  static _Thread_local gint slot = -1;
+  /* initial-exec: a plain %fs-relative load, not a __tls_get_addr call
+   * per counter update (libbraid is linked, not dlopen()ed). */
+  static _Thread_local gint slot __attribute__ ((tls_model ("initial-exec"))) = -1;
 
   if (slot < 0)
     slot = (gint) ((guint) g_atomic_int_add (&next_slot, 1) % BRAID_MC_TRAFFIC_SLOTS);

@@ -132,8 +132,9 @@ struct _BraidMcStore
 
 /* The shard whose lock this thread holds through braid_mc_store_lock_key
  * (NULL: none).  A store function on a key in that shard runs without
- * locking again; any other locks the key's shard for the call. */
-static _Thread_local Shard *held_shard;
+ * locking again; any other locks the key's shard for the call.
+ * initial-exec: read on every store call, so no __tls_get_addr. */
+static _Thread_local Shard *held_shard __attribute__ ((tls_model ("initial-exec")));
 
 /* XXH3 keyed with a per-store random seed: keys chosen to collide under
  * a fixed hash (DJB2's "Ez"/"FY" blocks, say) spread like any others. */
