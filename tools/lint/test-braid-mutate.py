@@ -5,13 +5,16 @@ On fixtures/mutate/sample.c: every operator makes the mutants expected,
 and none touches a comment, a string or char literal, a preprocessor line
 or a declaration outside a function.  On every .c under src/ and fakes/:
 each mutant is one change outside comments, literals and preprocessor
-lines.  Sampling is deterministic.  No build, no test run.
+lines.  Sampling is deterministic.  The progress line counts and
+estimates right on a terminal and writes nothing elsewhere.  No build, no
+test run.
 
 Usage: test-braid-mutate.py ROOT   (prints TAP)
 """
 import importlib.machinery
 import importlib.util
 import bisect
+import io
 import os
 import sys
 
@@ -127,6 +130,44 @@ check('--sample depends on the seed', [m.key() for m in a] != [m.key() for m in 
 check('--max-per-file keeps at most M', len(bm.select(muts, None, '1', None, 'x.c')) == len(muts) and
       len(bm.select(muts, None, '1', 4, 'x.c')) == 4)
 check('--operators restricts the kinds', {m.op for m in bm.generate(sample, ['cmp'])} == {'cmp'})
+
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+clock = FakeClock()
+tty = io.StringIO()
+p = bm.Progress(10, tty, True, clock=clock)
+p.skip(2)                     # a file not compiled: done, not part of the pace
+for status in ('killed', 'survived', 'timeout', 'stillborn'):
+    clock.now += 7.5
+    p.record(status)
+line = p.line('src/x.c:12')
+check('progress counts done of total, killed (timeouts included) and survived',
+      line.startswith('[6/10] killed 2  survived 1  '), line)
+# 30 s for the 4 mutants run, 4 left: 30 s more
+check('progress: elapsed and an ETA from the pace of the mutants run',
+      'elapsed 0m30s' in line and 'ETA 0m30s' in line and line.endswith('  src/x.c:12'), line)
+check('progress: before any mutant ran the ETA is unknown',
+      'ETA ?' in bm.Progress(3, io.StringIO(), True, clock=clock).line())
+written = tty.getvalue()
+check('progress on a terminal: one line rewritten with \\r, no newline',
+      written.count('\r') == 5 and '\n' not in written, repr(written[-120:]))
+p.clear()
+check('progress: clear() erases the line', tty.getvalue().endswith('\r\033[K'))
+piped = io.StringIO()
+q = bm.Progress(10, piped, False, clock=clock)
+q.skip(1)
+q.record('killed')
+q.show('x')
+q.clear()
+check('progress writes nothing when stderr is not a terminal', piped.getvalue() == '')
 
 print('1..%d' % len(results))
 for i, (name, ok, detail) in enumerate(results, 1):
