@@ -5,15 +5,21 @@ On fixtures/mutate/sample.c: every operator makes the mutants expected,
 and none touches a comment, a string or char literal, a preprocessor line
 or a declaration outside a function.  On every .c under src/ and fakes/:
 each mutant is one change outside comments, literals and preprocessor
-lines.  Sampling is deterministic.  No build, no test run.
+lines.  Sampling is deterministic.  The progress line counts and
+estimates right on a terminal and writes nothing elsewhere, also through
+main() with a stub in place of the build and test runner.  No build, no
+test run.
 
 Usage: test-braid-mutate.py ROOT   (prints TAP)
 """
 import importlib.machinery
 import importlib.util
 import bisect
+import io
 import os
+import shutil
 import sys
+import tempfile
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..')
 loader = importlib.machinery.SourceFileLoader('braid_mutate', os.path.join(root, 'tools', 'braid-mutate'))
@@ -127,6 +133,108 @@ check('--sample depends on the seed', [m.key() for m in a] != [m.key() for m in 
 check('--max-per-file keeps at most M', len(bm.select(muts, None, '1', None, 'x.c')) == len(muts) and
       len(bm.select(muts, None, '1', 4, 'x.c')) == 4)
 check('--operators restricts the kinds', {m.op for m in bm.generate(sample, ['cmp'])} == {'cmp'})
+
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+clock = FakeClock()
+tty = io.StringIO()
+p = bm.Progress(10, tty, True, clock=clock)
+p.skip(2)                     # a file not compiled: done, not part of the pace
+for status in ('killed', 'survived', 'timeout', 'stillborn'):
+    clock.now += 7.5
+    p.record(status)
+line = p.line('src/x.c:12')
+check('progress counts done of total, killed (timeouts included) and survived',
+      line.startswith('[6/10] killed 2  survived 1  '), line)
+# 30 s for the 4 mutants run, 4 left: 30 s more
+check('progress: elapsed and an ETA from the pace of the mutants run',
+      'elapsed 0m30s' in line and 'ETA 0m30s' in line and line.endswith('  src/x.c:12'), line)
+check('progress: before any mutant ran the ETA is unknown',
+      'ETA ?' in bm.Progress(3, io.StringIO(), True, clock=clock).line())
+written = tty.getvalue()
+check('progress on a terminal: one line rewritten with \\r, no newline',
+      written.count('\r') == 5 and '\n' not in written, repr(written[-120:]))
+p.clear()
+check('progress: clear() erases the line', tty.getvalue().endswith('\r\033[K'))
+piped = io.StringIO()
+q = bm.Progress(10, piped, False, clock=clock)
+q.skip(1)
+q.record('killed')
+q.show('x')
+q.clear()
+check('progress writes nothing when stderr is not a terminal', piped.getvalue() == '')
+
+class StubRunner:
+    """Runner's interface without a build: the unmutated run passes, then
+    every third mutant survives and the others are killed."""
+
+    def __init__(self, args, root_):
+        self.args = args
+        self.copy = os.path.join(args.work_dir, 'src')
+        self.objects = {'fixtures/mutate/sample.c': ['sample.o']}
+        self.before_log = lambda: None
+        self.calls = 0
+        os.makedirs(os.path.join(self.copy, 'fixtures', 'mutate'), exist_ok=True)
+        with open(os.path.join(self.copy, 'fixtures', 'mutate', 'sample.c'), 'w') as f:
+            f.write(sample)
+
+    def log(self, *a):
+        self.before_log()
+        print(*a, file=sys.stderr, flush=True)
+
+    def prepare(self):
+        pass
+
+    def compile(self, suites):
+        return True, ''
+
+    def object_digest(self, rel):
+        self.calls += 1
+        return str(self.calls)      # never the same object: no equivalents
+
+    def run_tests(self, suites, timeout):
+        self.calls += 1
+        return ('pass' if timeout is None or self.calls % 3 == 0 else 'fail'), 0.01, []
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def run_main(stderr):
+    work = tempfile.mkdtemp(prefix='test-braid-mutate.')
+    saved = bm.Runner, sys.stdout, sys.stderr
+    out = io.StringIO()
+    try:
+        bm.Runner, sys.stdout, sys.stderr = StubRunner, out, stderr
+        status = bm.main(['--work-dir', work, '--suites', 'stub', '--sample', '4', '--seed', '1',
+                          os.path.join(root, 'fixtures', 'mutate', 'sample.c')])
+    finally:
+        bm.Runner, sys.stdout, sys.stderr = saved
+        shutil.rmtree(work, ignore_errors=True)
+    return status, out.getvalue(), stderr.getvalue()
+
+
+status, piped_out, piped_err = run_main(io.StringIO())
+check('main() with a stub runner reports 3 killed and 1 survived',
+      status == 0 and 'killed 3 (timeout 0)  survived 1' in piped_out, piped_out)
+check('main() not on a terminal: a log line per mutant, no \\r anywhere',
+      '\r' not in piped_err and '\033' not in piped_err and '[4/4] ' in piped_err, repr(piped_err))
+status, tty_out, tty_err = run_main(Terminal())
+check('main() on a terminal: the progress line ends at 4/4 with the counts, then is erased',
+      '\r\033[K[4/4] killed 3  survived 1  ' in tty_err and tty_err.endswith('\r\033[K'), repr(tty_err[-300:]))
+check('main() on a terminal: no per-mutant log lines, the same report',
+      ': killed\n' not in tty_err and tty_out.split('\n')[1:] == piped_out.split('\n')[1:],
+      tty_out + '\n---\n' + piped_out)
 
 print('1..%d' % len(results))
 for i, (name, ok, detail) in enumerate(results, 1):
