@@ -9,11 +9,39 @@ braid_reactor_default_init (BraidReactorInterface *iface)
 {
 }
 
+/* The interface table of @self, NULL if it is not a reactor.  The store
+ * reads the clock on every command, and GType's interface check and
+ * lookup cost more than the clock itself, so the last class seen on this
+ * thread is remembered (classes of static types live as long as the
+ * process). */
+static _Thread_local gconstpointer cached_class __attribute__ ((tls_model ("initial-exec")));
+static _Thread_local BraidReactorInterface *cached_iface __attribute__ ((tls_model ("initial-exec")));
+
+static inline BraidReactorInterface *
+reactor_iface (BraidReactor *self)
+{
+  gconstpointer klass;
+
+  if (self == NULL)
+    return NULL;
+  klass = ((GTypeInstance *) self)->g_class;
+  if (klass != cached_class)
+    {
+      if (!BRAID_IS_REACTOR (self))
+        return NULL;
+      cached_iface = BRAID_REACTOR_GET_IFACE (self);
+      cached_class = klass;
+    }
+  return cached_iface;
+}
+
 gint64
 braid_reactor_now (BraidReactor *self)
 {
-  g_return_val_if_fail (BRAID_IS_REACTOR (self), 0);
-  return BRAID_REACTOR_GET_IFACE (self)->now (self);
+  BraidReactorInterface *iface = reactor_iface (self);
+
+  g_return_val_if_fail (iface != NULL, 0);
+  return iface->now (self);
 }
 
 gint64

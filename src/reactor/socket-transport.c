@@ -372,7 +372,7 @@ consume_output (BraidSocketTransport *self, gsize sent)
   if (self->tail->len > TAIL_KEEP_SIZE)
     g_clear_pointer (&self->tail, g_byte_array_unref);
   else
-    g_byte_array_set_size (self->tail, 0);
+    self->tail->len = 0;  /* a byte array has no terminator nor clear function: emptying it is its length */
   self->tail_offset = 0;
 }
 
@@ -463,7 +463,7 @@ transport_write_bytes (BraidTransport *transport, GBytes *bytes)
     {
       g_queue_push_tail (&self->output, g_bytes_new (self->tail->data + self->tail_offset,
                                                       tail_unsent (self)));
-      g_byte_array_set_size (self->tail, 0);
+      self->tail->len = 0;
       self->tail_offset = 0;
     }
   g_queue_push_tail (&self->output, g_bytes_ref (bytes));

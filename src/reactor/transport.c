@@ -11,27 +11,55 @@ braid_transport_default_init (BraidTransportInterface *iface)
 {
 }
 
+/* The interface table of @self, NULL if it is not a transport.  GType's
+ * interface check and lookup cost more than the socket transport's own
+ * work for a small reply, and a command makes several of these calls, so
+ * the last class seen on this thread is remembered (classes of static
+ * types live as long as the process). */
+static _Thread_local gconstpointer cached_class __attribute__ ((tls_model ("initial-exec")));
+static _Thread_local BraidTransportInterface *cached_iface __attribute__ ((tls_model ("initial-exec")));
+
+static inline BraidTransportInterface *
+transport_iface (BraidTransport *self)
+{
+  gconstpointer klass;
+
+  if (self == NULL)
+    return NULL;
+  klass = ((GTypeInstance *) self)->g_class;
+  if (klass != cached_class)
+    {
+      if (!BRAID_IS_TRANSPORT (self))
+        return NULL;
+      cached_iface = BRAID_TRANSPORT_GET_IFACE (self);
+      cached_class = klass;
+    }
+  return cached_iface;
+}
+
+#define is_transport(self) (transport_iface (self) != NULL)
+
 void
 braid_transport_write_bytes (BraidTransport *self, GBytes *bytes)
 {
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_if_fail (iface != NULL);
   g_return_if_fail (bytes != NULL);
   if (g_bytes_get_size (bytes) == 0)
     return;
-  BRAID_TRANSPORT_GET_IFACE (self)->write_bytes (self, bytes);
+  iface->write_bytes (self, bytes);
 }
 
 void
 braid_transport_write (BraidTransport *self, const void *data, gsize len)
 {
+  BraidTransportInterface *iface = transport_iface (self);
   g_autoptr(GBytes) bytes = NULL;
 
-  BraidTransportInterface *iface;
-
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  g_return_if_fail (iface != NULL);
   if (len == 0)
     return;
-  iface = BRAID_TRANSPORT_GET_IFACE (self);
   if (iface->write != NULL)
     {
       iface->write (self, data, len);
@@ -46,13 +74,14 @@ braid_transport_writev (BraidTransport *self,
                         const GOutputVector *vectors,
                         gsize n_vectors)
 {
+  BraidTransportInterface *iface = transport_iface (self);
   gsize total = 0;
   guint8 *joined;
   gsize offset = 0;
 
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
+  g_return_if_fail (iface != NULL);
   /* A transport with a buffer of its own copies each piece there. */
-  if (BRAID_TRANSPORT_GET_IFACE (self)->write != NULL)
+  if (iface->write != NULL)
     {
       for (gsize i = 0; i < n_vectors; i++)
         braid_transport_write (self, vectors[i].buffer, vectors[i].size);
@@ -81,7 +110,7 @@ braid_transport_writev (BraidTransport *self,
 void
 braid_transport_write_string (BraidTransport *self, const gchar *str)
 {
-  g_return_if_fail (BRAID_IS_TRANSPORT (self) && str != NULL);
+  g_return_if_fail (is_transport (self) && str != NULL);
 
   braid_transport_write (self, str, strlen (str));
 }
@@ -107,17 +136,18 @@ braid_transport_write_printf (BraidTransport *self, const gchar *format, ...)
 void
 braid_transport_lose_connection (BraidTransport *self)
 {
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
-  BRAID_TRANSPORT_GET_IFACE (self)->lose_connection (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_if_fail (iface != NULL);
+  iface->lose_connection (self);
 }
 
 void
 braid_transport_lose_write_connection (BraidTransport *self)
 {
-  BraidTransportInterface *iface;
+  BraidTransportInterface *iface = transport_iface (self);
 
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
-  iface = BRAID_TRANSPORT_GET_IFACE (self);
+  g_return_if_fail (iface != NULL);
   if (iface->lose_write_connection != NULL)
     iface->lose_write_connection (self);
   else
@@ -127,48 +157,62 @@ braid_transport_lose_write_connection (BraidTransport *self)
 void
 braid_transport_abort_connection (BraidTransport *self)
 {
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
-  BRAID_TRANSPORT_GET_IFACE (self)->abort_connection (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_if_fail (iface != NULL);
+  iface->abort_connection (self);
 }
 
 GSocketAddress *
 braid_transport_get_peer_address (BraidTransport *self)
 {
-  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), NULL);
-  return BRAID_TRANSPORT_GET_IFACE (self)->get_peer_address (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_val_if_fail (iface != NULL, NULL);
+  return iface->get_peer_address (self);
 }
 
 GSocketAddress *
 braid_transport_get_host_address (BraidTransport *self)
 {
-  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), NULL);
-  return BRAID_TRANSPORT_GET_IFACE (self)->get_host_address (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_val_if_fail (iface != NULL, NULL);
+  return iface->get_host_address (self);
 }
 
 void
 braid_transport_pause_reading (BraidTransport *self)
 {
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
-  BRAID_TRANSPORT_GET_IFACE (self)->pause_reading (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_if_fail (iface != NULL);
+  iface->pause_reading (self);
 }
 
 void
 braid_transport_resume_reading (BraidTransport *self)
 {
-  g_return_if_fail (BRAID_IS_TRANSPORT (self));
-  BRAID_TRANSPORT_GET_IFACE (self)->resume_reading (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_if_fail (iface != NULL);
+  iface->resume_reading (self);
 }
 
 gsize
 braid_transport_get_write_buffer_size (BraidTransport *self)
 {
-  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), 0);
-  return BRAID_TRANSPORT_GET_IFACE (self)->get_write_buffer_size (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_val_if_fail (iface != NULL, 0);
+  return iface->get_write_buffer_size (self);
 }
 
 gboolean
 braid_transport_is_closing (BraidTransport *self)
 {
-  g_return_val_if_fail (BRAID_IS_TRANSPORT (self), TRUE);
-  return BRAID_TRANSPORT_GET_IFACE (self)->is_closing (self);
+  BraidTransportInterface *iface = transport_iface (self);
+
+  g_return_val_if_fail (iface != NULL, TRUE);
+  return iface->is_closing (self);
 }

@@ -34,10 +34,14 @@
  * reference costs more than the bytes. */
 #define COPY_VALUE_MAX 512
 
-/* A get/gets/gat/gats in progress: its keys (copied out of the input
- * buffer, which may move) and the next one to answer. */
+/* A get/gets/gat/gats: its keys and the next one to answer.  It runs at
+ * once on the keys in the input buffer; only a get paused mid-way (the
+ * output is over the limit) copies the keys it has left, because the
+ * input buffer may move before it resumes. */
 typedef struct {
-  GBytes *keys;               /* (owned) */
+  const guint8 *keys;
+  gsize keys_len;
+  GBytes *owned_keys;         /* (owned) (nullable): @keys, once paused */
   gsize offset;
   gint64 exptime;
   gboolean with_cas;
@@ -52,8 +56,20 @@ typedef struct {
 static void
 retrieval_free (Retrieval *r)
 {
-  g_bytes_unref (r->keys);
+  g_clear_pointer (&r->owned_keys, g_bytes_unref);
   g_free (r);
+}
+
+/* A paused retrieval, with a copy of the keys it has left. */
+static Retrieval *
+retrieval_keep (const Retrieval *running)
+{
+  Retrieval *r = g_memdup2 (running, sizeof *running);
+
+  r->owned_keys = g_bytes_new (running->keys + running->offset, running->keys_len - running->offset);
+  r->keys = g_bytes_get_data (r->owned_keys, &r->keys_len);
+  r->offset = 0;
+  return r;
 }
 
 struct _BraidMcServerProtocol
@@ -92,6 +108,23 @@ transport_of (BraidMcServerProtocol *self)
 {
   return self->transport;
 }
+
+/* g_string_append_len() without its generic insert path when the bytes
+ * fit: several appends make every reply. */
+static inline void
+out_append (GString *out, const void *data, gsize len)
+{
+  if (out->len + len < out->allocated_len)
+    {
+      memcpy (out->str + out->len, data, len);
+      out->len += len;
+      out->str[out->len] = '\0';
+    }
+  else
+    g_string_append_len (out, data, (gssize) len);
+}
+
+#define out_append_literal(out, text) out_append ((out), (text), sizeof (text) - 1)
 
 static void
 flush_out (BraidMcServerProtocol *self)
@@ -132,7 +165,7 @@ static void
 reply (BraidMcServerProtocol *self, const BraidMcCommand *cmd, const gchar *text)
 {
   if (!cmd->noreply)
-    g_string_append (self->out, text);
+    out_append (self->out, text, strlen (text));
 }
 
 /* ---- commands ---- */
@@ -163,8 +196,8 @@ append_data_block (BraidMcServerProtocol *self, BraidMcItem *item)
    * hand a reference to: the bytes wait in the output buffer. */
   if (vlen <= COPY_VALUE_MAX || transport_of (self) == NULL)
     {
-      g_string_append_len (self->out, (const gchar *) value, (gssize) vlen);
-      g_string_append (self->out, "\r\n");
+      out_append (self->out, value, vlen);
+      out_append_literal (self->out, "\r\n");
       return;
     }
   flush_out (self);
@@ -176,18 +209,20 @@ append_data_block (BraidMcServerProtocol *self, BraidMcItem *item)
   }
 }
 
-/* " N" in decimal, without printf: every get hit writes two or three. */
-static void
-append_space_number (GString *out, guint64 n)
+/* Writes " N" in decimal at @p, without printf (every get hit writes two
+ * or three); returns the end. */
+static gchar *
+put_space_number (gchar *p, guint64 n)
 {
-  gchar digits[21];
+  gchar digits[20];
   gsize i = sizeof digits;
 
   do
     digits[--i] = (gchar) ('0' + n % 10);
   while ((n /= 10) > 0);
-  g_string_append_c (out, ' ');
-  g_string_append_len (out, digits + i, (gssize) (sizeof digits - i));
+  *p++ = ' ';
+  memcpy (p, digits + i, sizeof digits - i);
+  return p + (sizeof digits - i);
 }
 
 /* @item is held by a reference, its key's lock released: its key, flags
@@ -199,30 +234,42 @@ append_value (BraidMcServerProtocol *self, BraidMcItem *item, gboolean with_cas,
   gsize klen, vlen;
   const guint8 *key = braid_mc_item_get_key (item, &klen);
 
+  /* "VALUE <key> <flags> <bytes>[ <cas>]\r\n", built here and appended
+   * once.  The parsers keep keys to BRAID_MC_KEY_MAX; a longer one (the
+   * store does not refuse it) takes the heap. */
+  gchar on_stack[sizeof "VALUE " - 1 + BRAID_MC_KEY_MAX + 3 * 21 + 2];
+  g_autofree gchar *on_heap = klen > BRAID_MC_KEY_MAX ? g_malloc (sizeof on_stack + klen) : NULL;
+  gchar *line = on_heap != NULL ? on_heap : on_stack;
+  gchar *p = line;
+
   braid_mc_item_get_value (item, &vlen);
-  g_string_append (self->out, "VALUE ");
-  g_string_append_len (self->out, (const gchar *) key, (gssize) klen);
-  append_space_number (self->out, braid_mc_item_get_flags (item));
-  append_space_number (self->out, vlen);
+  memcpy (p, "VALUE ", 6);
+  p += 6;
+  memcpy (p, key, klen);
+  p += klen;
+  p = put_space_number (p, braid_mc_item_get_flags (item));
+  p = put_space_number (p, vlen);
   if (with_cas)
-    append_space_number (self->out, cas);
-  g_string_append (self->out, "\r\n");
+    p = put_space_number (p, cas);
+  *p++ = '\r';
+  *p++ = '\n';
+  out_append (self->out, line, (gsize) (p - line));
   append_data_block (self, item);
 }
 
-/* Answers the keys of the retrieval in progress until they are done
- * (TRUE, "END" written) or the output passes the limit (FALSE: resume
- * when it has drained). */
+/* Answers the keys of @r until they are done (TRUE, "END" or the error
+ * written) or the output passes the limit (FALSE: resume when it has
+ * drained). */
 static gboolean
-continue_retrieval (BraidMcServerProtocol *self)
+run_retrieval (BraidMcServerProtocol *self, Retrieval *r)
 {
-  Retrieval *r = self->retrieval;
   BraidMcStore *store = self->shared->store;
   BraidMcCommand view = { 0 };
   const guint8 *key;
   gsize key_len;
 
-  view.keys = g_bytes_get_data (r->keys, &view.keys_len);
+  view.keys = r->keys;
+  view.keys_len = r->keys_len;
   while (braid_mc_command_next_key (&view, &r->offset, &key, &key_len))
     {
       g_autoptr(BraidMcItem) item = NULL;
@@ -232,7 +279,6 @@ continue_retrieval (BraidMcServerProtocol *self)
         {
           take_back_unwritten (self);
           g_string_append (self->out, "CLIENT_ERROR bad command line format\r\n");
-          g_clear_pointer (&self->retrieval, retrieval_free);
           return TRUE;
         }
       /* One key's lock at a time, and none while writing: the reply
@@ -252,8 +298,17 @@ continue_retrieval (BraidMcServerProtocol *self)
       if (over_output_limit (self))
         return FALSE;
     }
-  g_string_append (self->out, "END\r\n");
+  out_append_literal (self->out, "END\r\n");
   self->out_kept = self->out->len;
+  return TRUE;
+}
+
+/* Resumes the paused retrieval; TRUE when it is over. */
+static gboolean
+continue_retrieval (BraidMcServerProtocol *self)
+{
+  if (!run_retrieval (self, self->retrieval))
+    return FALSE;
   g_clear_pointer (&self->retrieval, retrieval_free);
   return TRUE;
 }
@@ -274,15 +329,17 @@ has_long_key (const BraidMcCommand *cmd)
 static void
 start_retrieval (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
 {
-  Retrieval *r = g_new0 (Retrieval, 1);
+  Retrieval r = { 0 };
 
   g_assert (self->retrieval == NULL);
-  r->keys = g_bytes_new (cmd->keys, cmd->keys_len);
-  r->exptime = cmd->exptime;
-  r->with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
-  r->touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
-  r->doomed = has_long_key (cmd);
-  self->retrieval = r;
+  r.keys = cmd->keys;
+  r.keys_len = cmd->keys_len;
+  r.exptime = cmd->exptime;
+  r.with_cas = cmd->type == BRAID_MC_COMMAND_GETS || cmd->type == BRAID_MC_COMMAND_GATS;
+  r.touch = cmd->type == BRAID_MC_COMMAND_GAT || cmd->type == BRAID_MC_COMMAND_GATS;
+  r.doomed = has_long_key (cmd);
+  if (!run_retrieval (self, &r))
+    self->retrieval = retrieval_keep (&r);
 }
 
 static void
@@ -576,7 +633,11 @@ compact_input (BraidMcServerProtocol *self)
 {
   if (self->in_offset == 0)
     return;
-  g_byte_array_remove_range (self->in, 0, (guint) self->in_offset);
+  /* Usually all of it was parsed: nothing to move. */
+  if (self->in_offset == self->in->len)
+    self->in->len = 0;  /* no terminator nor clear function: just the length */
+  else
+    g_byte_array_remove_range (self->in, 0, (guint) self->in_offset);
   self->in_offset = 0;
 }
 

@@ -186,6 +186,16 @@ parse_i32 (const Token *t, gint64 *out)
 
 /* ---- tokens ---- */
 
+/* Where the token starting at @i ends: the next space, or @len.  memchr
+ * rather than a byte loop: keys are up to 250 bytes, on every command. */
+static inline gsize
+token_end (const guint8 *s, gsize i, gsize len)
+{
+  const guint8 *space = memchr (s + i, ' ', len - i);
+
+  return space != NULL ? (gsize) (space - s) : len;
+}
+
 static guint
 tokenize (const guint8 *line, gsize len, Token *tokens, guint max, gsize *rest_offset)
 {
@@ -207,8 +217,7 @@ tokenize (const guint8 *line, gsize len, Token *tokens, guint max, gsize *rest_o
           break;
         }
       start = i;
-      while (i < len && line[i] != ' ')
-        i++;
+      i = token_end (line, i, len);
       tokens[n].start = line + start;
       tokens[n].len = i - start;
       n++;
@@ -232,8 +241,7 @@ braid_mc_command_next_key (const BraidMcCommand *cmd, gsize *offset, const guint
       return FALSE;
     }
   start = i;
-  while (i < cmd->keys_len && cmd->keys[i] != ' ')
-    i++;
+  i = token_end (cmd->keys, i, cmd->keys_len);
   *key = cmd->keys + start;
   *key_len = i - start;
   *offset = i;
