@@ -2,6 +2,8 @@
  * policies, faults, records. */
 #include "test-support.h"
 #include "callback-protocol.h"
+/* braid_fake_transport_pump: whether one transport's step "moved" */
+#include "fake-transport-private.h"
 
 #include <string.h>
 
@@ -245,6 +247,7 @@ test_abort_records (void)
   pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
   braid_transport_abort_connection (BRAID_TRANSPORT (p.ct));
   g_assert_true (braid_fake_transport_is_aborted (p.ct));
+  g_assert_true (braid_fake_transport_is_disconnecting (p.ct));
   braid_fake_reactor_run_until_idle (p.fake);
   g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
   g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
@@ -463,6 +466,7 @@ test_peer_gone_drops_pending (void)
 
   g_test_summary ("Bytes still pending when the peer has gone are dropped, and the writer's connection ends");
   pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  g_object_ref (p.ct);  /* inspected after it closed */
   braid_fake_transport_set_stalled (p.ct, TRUE);
   braid_transport_write_string (BRAID_TRANSPORT (p.ct), "never read");
   braid_transport_lose_connection (BRAID_TRANSPORT (p.st));
@@ -471,6 +475,7 @@ test_peer_gone_drops_pending (void)
   g_assert_cmpuint (p.server->received->len, ==, 0);
   g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
   g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (p.ct)), ==, 0);
+  g_object_unref (p.ct);
   pair_close (&p);
 }
 
@@ -616,6 +621,150 @@ test_standalone_lifecycle (void)
   g_assert_finalize_object (t2);
 }
 
+static void
+test_standalone_details (void)
+{
+  g_autoptr(BraidFakeTransport) t = braid_fake_transport_new ();
+  g_autoptr(BraidRecordingProtocol) p = braid_recording_protocol_new ();
+  g_autofree gchar *host = NULL;
+  g_autofree gchar *peer = NULL;
+
+  g_test_summary ("A standalone transport has fixed addresses; flush empties its buffer and drains once; "
+                  "clear refuses NULL");
+  host = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (braid_transport_get_host_address (BRAID_TRANSPORT (t))));
+  peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (braid_transport_get_peer_address (BRAID_TRANSPORT (t))));
+  g_assert_cmpstr (host, ==, "127.0.0.1:11211");
+  g_assert_cmpstr (peer, ==, "192.0.2.1:54321");
+
+  braid_fake_transport_attach (t, BRAID_PROTOCOL (p));
+  braid_fake_transport_set_autoflush (t, FALSE);
+  braid_fake_transport_flush (t);
+  g_assert_cmpuint (p->n_drained, ==, 0);  /* nothing was pending */
+  braid_transport_write_string (BRAID_TRANSPORT (t), "abc");
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (t)), ==, 3);
+  braid_fake_transport_flush (t);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (t)), ==, 0);
+  g_assert_null (braid_fake_transport_peek_pending (t));
+  g_assert_cmpuint (p->n_drained, ==, 1);
+
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*BRAID_IS_FAKE_TRANSPORT*");
+  braid_fake_transport_clear (NULL);
+  g_test_assert_expected_messages ();
+  braid_fake_transport_close_from_peer (t, NULL);
+}
+
+static void
+test_whole_after_partial (void)
+{
+  Pair p;
+
+  g_test_summary ("Whole delivery after a partial one sends the rest of the started write, then each write whole");
+  pair_open (&p, BRAID_FAKE_DELIVERY_BYTE);
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "abc");
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "defg");
+  g_assert_true (braid_fake_reactor_pump (p.fake));
+  g_assert_cmpuint (p.server->n_chunks, ==, 1);
+  braid_fake_reactor_set_delivery (p.fake, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_reactor_run_until_idle (p.fake);
+  braid_assert_bytes_equal ("abcdefg", 7, p.server->received->data, p.server->received->len);
+  /* "a", then "bc", then "defg" */
+  g_assert_cmpuint (p.server->n_chunks, ==, 3);
+  g_assert_cmpuint (p.server->largest_chunk, ==, 4);
+  pair_close (&p);
+}
+
+/* One transport's pump step must say whether it did anything: the fake
+ * reactor stops pumping when no transport moved. */
+static void
+assert_step_moves (BraidFakeTransport *t)
+{
+  g_assert_true (braid_fake_transport_pump (t, BRAID_FAKE_DELIVERY_WHOLE, NULL));
+}
+
+static void
+test_pump_reports_every_event (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  HalfOpen h = { g_string_new (NULL), 0, NULL };
+  g_autoptr(BraidRecordingProtocol) closer = braid_recording_protocol_new ();
+  g_autoptr(BraidCallbackProtocol) half_open = braid_callback_protocol_new (&half_open_callbacks, &h, NULL);
+  BraidFakeTransport *ct = NULL, *st = NULL;
+
+  g_test_summary ("A transport's pump step reports an EOF it delivered and the close that ends both directions");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (closer), BRAID_PROTOCOL (half_open), &ct, &st);
+  g_object_ref (ct);
+  g_object_ref (st);
+
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (ct));
+  assert_step_moves (ct);  /* sends the EOF */
+  assert_step_moves (st);  /* reads it: the half-open protocol keeps writing */
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  g_assert_false (braid_fake_transport_is_disconnecting (st));
+
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (st));
+  assert_step_moves (st);  /* sends its EOF: its side is done */
+  g_assert_true (braid_fake_transport_is_disconnected (st));
+  assert_step_moves (ct);  /* reads it: both directions are finished */
+  g_assert_true (braid_fake_transport_is_disconnected (ct));
+
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_error (h.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_error (closer->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_object_unref (ct);
+  g_object_unref (st);
+  g_clear_error (&h.lost_reason);
+  g_string_free (h.received, TRUE);
+}
+
+static void
+test_pump_reports_dropped_output (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  HalfOpen h = { g_string_new (NULL), 0, NULL };
+  g_autoptr(BraidRecordingProtocol) closer = braid_recording_protocol_new ();
+  g_autoptr(BraidCallbackProtocol) half_open = braid_callback_protocol_new (&half_open_callbacks, &h, NULL);
+  BraidFakeTransport *ct = NULL, *st = NULL;
+
+  g_test_summary ("A half-open transport whose peer has gone drops what it writes, and its pump step says so");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (half_open), BRAID_PROTOCOL (closer), &ct, &st);
+  g_object_ref (ct);
+  braid_transport_lose_connection (BRAID_TRANSPORT (st));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  g_assert_error (closer->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_null (h.lost_reason);
+
+  braid_transport_write_string (BRAID_TRANSPORT (ct), "nobody reads this");
+  assert_step_moves (ct);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (ct)), ==, 0);
+  g_assert_false (braid_fake_reactor_pump (fake));
+
+  braid_transport_lose_connection (BRAID_TRANSPORT (ct));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_error (h.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_object_unref (ct);
+  g_clear_error (&h.lost_reason);
+  g_string_free (h.received, TRUE);
+}
+
+static void
+test_reset_after_zero (void)
+{
+  Pair p;
+
+  g_test_summary ("reset_after(0) with nothing to send resets both sides at the next pump step, which says so");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  g_object_ref (p.st);
+  braid_fake_transport_reset_after (p.st, 0);
+  assert_step_moves (p.st);
+  g_assert_true (braid_fake_transport_is_disconnected (p.st));
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_object_unref (p.st);
+  pair_close (&p);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -639,5 +788,10 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/transport/half-close-both-directions", test_half_close_both_directions);
   g_test_add_func ("/fake/transport/half-close-then-shutdown", test_half_close_then_shutdown);
   g_test_add_func ("/fake/transport/standalone-lifecycle", test_standalone_lifecycle);
+  g_test_add_func ("/fake/transport/standalone-details", test_standalone_details);
+  g_test_add_func ("/fake/delivery/whole-after-partial", test_whole_after_partial);
+  g_test_add_func ("/fake/pump/reports-every-event", test_pump_reports_every_event);
+  g_test_add_func ("/fake/pump/reports-dropped-output", test_pump_reports_dropped_output);
+  g_test_add_func ("/fake/fault/reset-after-zero", test_reset_after_zero);
   return g_test_run ();
 }
