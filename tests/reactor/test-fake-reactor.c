@@ -661,15 +661,15 @@ test_whole_after_partial (void)
   g_test_summary ("Whole delivery after a partial one sends the rest of the started write, then each write whole");
   pair_open (&p, BRAID_FAKE_DELIVERY_BYTE);
   braid_transport_write_string (BRAID_TRANSPORT (p.ct), "abc");
-  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "defg");
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "defghijk");
   g_assert_true (braid_fake_reactor_pump (p.fake));
   g_assert_cmpuint (p.server->n_chunks, ==, 1);
   braid_fake_reactor_set_delivery (p.fake, BRAID_FAKE_DELIVERY_WHOLE);
   braid_fake_reactor_run_until_idle (p.fake);
-  braid_assert_bytes_equal ("abcdefg", 7, p.server->received->data, p.server->received->len);
-  /* "a", then "bc", then "defg" */
+  braid_assert_bytes_equal ("abcdefghijk", 11, p.server->received->data, p.server->received->len);
+  /* "a", then "bc", then "defghijk" */
   g_assert_cmpuint (p.server->n_chunks, ==, 3);
-  g_assert_cmpuint (p.server->largest_chunk, ==, 4);
+  g_assert_cmpuint (p.server->largest_chunk, ==, 8);
   pair_close (&p);
 }
 
