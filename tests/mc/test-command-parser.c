@@ -48,6 +48,15 @@ parse_all (const BraidChunking *chunking, gsize item_size_max)
                                       cmd.forget_key ? " forget" : "");
               swallow = cmd.swallow;
             }
+          if (cmd.type == BRAID_MC_COMMAND_META)
+            {
+              /* an ms block too large for -I is skipped like a refused set */
+              if (cmd.has_data_block)
+                g_string_append_printf (out, " value=%.*s", (int) cmd.value_len, cmd.value);
+              if (cmd.swallow > 0)
+                g_string_append_printf (out, " swallow=%" G_GSIZE_FORMAT, cmd.swallow);
+              swallow = cmd.swallow;
+            }
           if (cmd.key != NULL && cmd.type != BRAID_MC_COMMAND_BAD_INPUT)
             g_string_append_printf (out, " key=%.*s", (int) cmd.key_len, cmd.key);
           if (cmd.keys != NULL && cmd.type != BRAID_MC_COMMAND_BAD_INPUT)
@@ -177,6 +186,23 @@ static const Case commands[] = {
   /* a partial command waits */
   { "get a\r\nget b", "[get k=a]+5" },
   { "set k 0 0 10\r\nabc", "+17" },
+  /* a tab is not a separator in a storage line either, but ends a number */
+  { "set k 0 0 1\t\r\nx\r\n", "[set key=k flags=0 exp=0 value=x]" },
+  /* 64-bit exptimes at their limits, kept in 32 bits */
+  { "set k 0 9223372036854775807 1\r\nx\r\n", "[set key=k flags=0 exp=-1 value=x]" },
+  { "set k 0 -9223372036854775808 1\r\nx\r\n", "[set key=k flags=0 exp=0 value=x]" },
+  { "touch k -2147483648\r\ntouch k 2147483647\r\n", "[touch key=k exp=-2147483648][touch key=k exp=2147483647]" },
+  { "touch k 100 noreply\r\n", "[touch key=k exp=100 noreply]" },
+  /* debugtime reads a 32-bit signed number, with one sign at most */
+  { "debugtime -60\r\ndebugtime +60\r\ndebugtime -0\r\n", "[debugtime n=-60][debugtime n=60][debugtime n=0]" },
+  { "debugtime 2147483647\r\ndebugtime -2147483648\r\n", "[debugtime n=2147483647][debugtime n=-2147483648]" },
+  /* the NUL that ends the line must not be read as part of the number */
+  { "debugtime -60\0\r\n", "[debugtime n=-60]", 0, 16 },
+  /* slabs automove ratio R: accepted, changes nothing */
+  { "slabs automove ratio 0.8\r\nslabs automove ratio 1 noreply\r\n",
+    "[slabs-automove n=0][slabs-automove n=0 noreply]" },
+  /* ms carries its data block, which must end in \r\n as a set's does */
+  { "ms k 3\r\nabc\r\nmn\r\n", "[meta value=abc][meta]" },
 };
 
 static const Case bad[] = {
@@ -233,6 +259,36 @@ static const Case bad[] = {
   { "touch k abc\r\n", "[bad-input CLIENT_ERROR invalid exptime argument\\r\\n swallow=0]" },
   { "delete k 1\r\n", "[bad-input CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\\r\\n swallow=0]" },
   { "verbosity\r\n", "[bad-input ERROR\\r\\n swallow=0]" },
+  /* the largest length a storage line takes is INT_MAX - 2, as in
+   * memcached (merely too large for the cache); one more is malformed */
+  { "set k 0 0 2147483644\r\n", "[bad-input SERVER_ERROR object too large for cache\\r\\n swallow=2147483646 forget]" },
+  { "set k 0 0 2147483645\r\n", "[bad-input SERVER_ERROR object too large for cache\\r\\n swallow=2147483647 forget]" },
+  { "set k 0 0 2147483646\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k 0 0 2147483647\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  /* exptimes past 64 bits, cas past 64 bits */
+  { "set k 0 9223372036854775808 1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "set k 0 -9223372036854775809 1\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  { "cas k 0 0 1 18446744073709551616\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+  /* a tab does not split "k\t0": the line is a token short */
+  { "set k\t0 0 1\r\nx\r\n", "[bad-input ERROR\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+  /* debugtime past 32 bits, and with two signs */
+  { "debugtime 2147483648\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0 n=0]" },
+  { "debugtime -2147483649\r\n", "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0 n=0]" },
+  { "debugtime -+5\r\ndebugtime +-5\r\ndebugtime ++5\r\ndebugtime -\r\n",
+    "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0 n=0]"
+    "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0 n=0]"
+    "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0 n=0]"
+    "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0 n=0]" },
+  /* slabs automove ratio without a number, or with something else */
+  { "slabs automove ratio\r\n", "[bad-input ERROR\\r\\n swallow=0 n=0]" },
+  { "slabs automove ratio x\r\n", "[bad-input ERROR\\r\\n swallow=0 n=0]" },
+  /* a data block must end in exactly "\r\n" */
+  { "set k 0 0 3\r\nabc\rX", "[bad-input CLIENT_ERROR bad data chunk\\r\\n swallow=0]" },
+  { "set k 0 0 3\r\nabcX\n", "[bad-input CLIENT_ERROR bad data chunk\\r\\n swallow=0]" },
+  { "set k 0 0 3\r\nabc\n\r", "[bad-input CLIENT_ERROR bad data chunk\\r\\n swallow=0]" },
+  /* an ms too large for -I is skipped unread; one byte less is stored */
+  { "ms k 100\r\n", "+10", 100 + 48 + 1 + 1 + 2 + 8 },
+  { "ms k 101\r\nmn\r\n", "[meta swallow=103]", 100 + 48 + 1 + 1 + 2 + 8 },
 };
 
 static void
@@ -325,6 +381,158 @@ test_line_limits (void)
   }
 }
 
+/* Every command that takes one key, with a key of exactly 250 and 251
+ * bytes: the first is taken, the second refused (and a refused storage
+ * line leaves its data block to be read as a command). */
+static void
+test_key_limits_every_command (void)
+{
+  static const gchar *storage[] = { "set", "add", "replace", "append", "prepend", "cas" };
+  /* the command, what follows the key, and how the parse shows after it */
+  static const struct { const gchar *name, *args, *shown; } others[] = {
+    { "touch", " 0\r\n", " exp=0" },
+    { "incr", " 1\r\n", " delta=1" },
+    { "decr", " 1\r\n", " delta=1" },
+    { "delete", "\r\n", "" },
+  };
+  g_autofree gchar *k250 = g_strnfill (BRAID_MC_KEY_MAX, 'k');
+  g_autofree gchar *k251 = g_strnfill (BRAID_MC_KEY_MAX + 1, 'k');
+
+  g_test_summary ("A key of exactly 250 bytes is taken and one of 251 refused, in every single-key command");
+  for (gsize i = 0; i < G_N_ELEMENTS (storage); i++)
+    {
+      gboolean cas = g_str_equal (storage[i], "cas");
+      g_autofree gchar *ok = g_strdup_printf ("%s %s 0 0 1%s\r\nx\r\n", storage[i], k250, cas ? " 7" : "");
+      g_autofree gchar *ok_expected = g_strdup_printf ("[%s key=%s flags=0 exp=0 value=x%s]", storage[i], k250,
+                                                       cas ? " cas=7" : "");
+      g_autofree gchar *long_key = g_strdup_printf ("%s %s 0 0 1%s\r\nx\r\n", storage[i], k251, cas ? " 7" : "");
+      Case cases[] = {
+        { ok, ok_expected },
+        { long_key, "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0][bad-input ERROR\\r\\n swallow=0]" },
+      };
+
+      g_test_message ("%s", storage[i]);
+      run_cases (cases, G_N_ELEMENTS (cases));
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (others); i++)
+    {
+      g_autofree gchar *ok = g_strconcat (others[i].name, " ", k250, others[i].args, NULL);
+      g_autofree gchar *ok_expected = g_strconcat ("[", others[i].name, " key=", k250, others[i].shown, "]", NULL);
+      g_autofree gchar *long_key = g_strconcat (others[i].name, " ", k251, others[i].args, NULL);
+      Case cases[] = {
+        { ok, ok_expected },
+        { long_key, "[bad-input CLIENT_ERROR bad command line format\\r\\n swallow=0]" },
+      };
+
+      g_test_message ("%s", others[i].name);
+      run_cases (cases, G_N_ELEMENTS (cases));
+    }
+}
+
+/* Feeds @input, without a newline, to a fresh parser: 0 while the line
+ * may still grow, or the whole input and a silent close past its limit. */
+static gboolean
+closes_without_newline (const GString *input)
+{
+  BraidMcParser parser = BRAID_MC_PARSER_INIT;
+  BraidMcCommand cmd;
+  gsize used = braid_mc_parse_command (&parser, (const guint8 *) input->str, input->len, FALSE, &cmd);
+
+  if (used == 0)
+    return FALSE;
+  g_assert_cmpuint (used, ==, input->len);
+  g_assert_cmpint (cmd.type, ==, BRAID_MC_COMMAND_BAD_INPUT);
+  g_assert_true (cmd.close);
+  g_assert_null (cmd.reply);
+  g_assert_cmpuint (cmd.swallow, ==, 0);
+  return TRUE;
+}
+
+static GString *
+line_of (guint leading_spaces, const gchar *start, gsize total_len)
+{
+  GString *line = g_string_new (NULL);
+
+  for (guint i = 0; i < leading_spaces; i++)
+    g_string_append_c (line, ' ');
+  g_string_append (line, start);
+  while (line->len < total_len)
+    g_string_append (line, line->len % 2 == 0 ? "k" : " ");
+  g_string_truncate (line, total_len);
+  return line;
+}
+
+static void
+test_line_limit_edges (void)
+{
+  g_autoptr(GString) line = NULL;
+
+  g_test_summary ("A line without a newline may hold exactly 2048 bytes, a multi-get 1 MiB after at most 100 spaces");
+  line = line_of (0, "touch ", BRAID_MC_LINE_MAX);
+  g_assert_false (closes_without_newline (line));
+  g_string_append_c (line, 'k');
+  g_assert_true (closes_without_newline (line));
+
+  /* a multi-get may grow past 2048 bytes, after up to 100 spaces */
+  g_string_free (line, TRUE);
+  line = line_of (100, "get ", BRAID_MC_LINE_MAX + 1);
+  g_assert_false (closes_without_newline (line));
+  g_string_free (line, TRUE);
+  line = line_of (101, "get ", BRAID_MC_LINE_MAX + 1);
+  g_assert_true (closes_without_newline (line));
+  g_string_free (line, TRUE);
+  line = line_of (0, "gets ", BRAID_MC_LINE_MAX + 1);
+  g_assert_false (closes_without_newline (line));
+  /* "getx" and "gets" without its space are not get and gets */
+  g_string_free (line, TRUE);
+  line = line_of (0, "getx", BRAID_MC_LINE_MAX + 1);
+  g_assert_true (closes_without_newline (line));
+  g_string_free (line, TRUE);
+  line = line_of (0, "getsx", BRAID_MC_LINE_MAX + 1);
+  g_assert_true (closes_without_newline (line));
+
+  /* and up to exactly 1 MiB */
+  g_string_free (line, TRUE);
+  line = line_of (0, "get ", BRAID_MC_MULTIGET_LINE_MAX);
+  g_assert_false (closes_without_newline (line));
+  g_string_append_c (line, 'k');
+  g_assert_true (closes_without_newline (line));
+}
+
+/* The largest value a one-byte key with flags 0 can carry in @item_size_max. */
+static gsize
+largest_value (gsize item_size_max)
+{
+  gsize v = item_size_max;
+
+  while (braid_mc_item_size (1, 0, v, TRUE) > item_size_max)
+    v--;
+  return v;
+}
+
+static void
+test_default_item_size (void)
+{
+  BraidMcParser parser = BRAID_MC_PARSER_INIT;
+  gsize v = largest_value (1024 * 1024);
+  g_autofree gchar *fits = g_strdup_printf ("set k 0 0 %" G_GSIZE_FORMAT "\r\n", v);
+  g_autofree gchar *too_large = g_strdup_printf ("set k 0 0 %" G_GSIZE_FORMAT "\r\n", v + 1);
+  BraidMcCommand cmd;
+
+  g_test_summary ("A parser whose item_size_max is 0 takes memcached's default, 1 MiB, to the byte");
+  parser.item_size_max = 0;
+  /* the line is whole, the data block not yet here: wait for it */
+  g_assert_cmpuint (braid_mc_parse_command (&parser, (const guint8 *) fits, strlen (fits), FALSE, &cmd), ==, 0);
+  g_assert_cmpuint (parser.item_size_max, ==, 1024 * 1024);
+
+  parser.item_size_max = 0;
+  g_assert_cmpuint (braid_mc_parse_command (&parser, (const guint8 *) too_large, strlen (too_large), FALSE, &cmd), ==,
+                    strlen (too_large));
+  g_assert_cmpint (cmd.type, ==, BRAID_MC_COMMAND_BAD_INPUT);
+  g_assert_true (cmd.too_large);
+  g_assert_cmpuint (cmd.swallow, ==, v + 1 + 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -333,5 +541,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/parser/bad-input", test_bad_input);
   g_test_add_func ("/mc/parser/key-limits", test_key_limits);
   g_test_add_func ("/mc/parser/line-limits", test_line_limits);
+  g_test_add_func ("/mc/parser/key-limits/every-command", test_key_limits_every_command);
+  g_test_add_func ("/mc/parser/line-limits/edges", test_line_limit_edges);
+  g_test_add_func ("/mc/parser/default-item-size", test_default_item_size);
   return g_test_run ();
 }

@@ -1,6 +1,9 @@
 /* braid — what only the fake reactor does: simulated time, delivery
  * policies, faults, records. */
 #include "test-support.h"
+#include "callback-protocol.h"
+/* braid_fake_transport_pump: whether one transport's step "moved" */
+#include "fake-transport-private.h"
 
 #include <string.h>
 
@@ -244,6 +247,7 @@ test_abort_records (void)
   pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
   braid_transport_abort_connection (BRAID_TRANSPORT (p.ct));
   g_assert_true (braid_fake_transport_is_aborted (p.ct));
+  g_assert_true (braid_fake_transport_is_disconnecting (p.ct));
   braid_fake_reactor_run_until_idle (p.fake);
   g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
   g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
@@ -408,6 +412,359 @@ test_tls_as_tcp (void)
   g_clear_object (&b.result);
 }
 
+static void
+test_reset_after_exact (void)
+{
+  Pair p;
+
+  g_test_summary ("reset_after(N) with exactly N bytes written delivers them all, then resets both sides");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_transport_reset_after (p.st, 5);
+  braid_transport_write_string (BRAID_TRANSPORT (p.st), "VALUE");
+  braid_fake_reactor_run_until_idle (p.fake);
+  braid_assert_bytes_equal ("VALUE", 5, p.client->received->data, p.client->received->len);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  pair_close (&p);
+}
+
+static void
+test_random_delivery_chunks (void)
+{
+  Pair p;
+  gsize largest_small = 0;
+  gboolean saw_whole = FALSE;
+
+  g_test_summary ("Random delivery hands out chunks of at most 32 bytes, and sometimes all that is pending at once");
+  pair_open (&p, BRAID_FAKE_DELIVERY_RANDOM);
+  /* A whole delivery comes once in four draws: 64 rounds miss it with a
+   * probability of (3/4)^64, about 1e-8. */
+  for (guint round = 0; round < 64; round++)
+    {
+      guint chunks_before = p.server->n_chunks;
+
+      p.server->largest_chunk = 0;
+      braid_transport_write_string (BRAID_TRANSPORT (p.ct),
+                                    "0123456789012345678901234567890123456789012345678901234567890123456789");
+      braid_fake_reactor_run_until_idle (p.fake);
+      g_assert_cmpuint (p.server->n_chunks, >, chunks_before);
+      if (p.server->largest_chunk == 70 && p.server->n_chunks == chunks_before + 1)
+        saw_whole = TRUE;
+      else if (p.server->largest_chunk <= 32)
+        largest_small = MAX (largest_small, p.server->largest_chunk);
+    }
+  g_assert_cmpuint (p.server->received->len, ==, 64 * 70);
+  g_assert_true (saw_whole);
+  g_assert_cmpuint (largest_small, <=, 32);
+  pair_close (&p);
+}
+
+static void
+test_peer_gone_drops_pending (void)
+{
+  Pair p;
+
+  g_test_summary ("Bytes still pending when the peer has gone are dropped, and the writer's connection ends");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  g_object_ref (p.ct);  /* inspected after it closed */
+  braid_fake_transport_set_stalled (p.ct, TRUE);
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "never read");
+  braid_transport_lose_connection (BRAID_TRANSPORT (p.st));
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_cmpuint (p.server->received->len, ==, 0);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (p.ct)), ==, 0);
+  g_object_unref (p.ct);
+  pair_close (&p);
+}
+
+/* A protocol that keeps its side open after the peer's EOF (a half-close)
+ * and records what it sees. */
+typedef struct {
+  GString *received;
+  guint n_eof;
+  GError *lost_reason;
+} HalfOpen;
+
+static void
+half_open_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
+{
+  HalfOpen *h = user_data;
+
+  g_string_append_len (h->received, (const gchar *) data, (gssize) len);
+}
+
+static gboolean
+half_open_eof (BraidProtocol *protocol, gpointer user_data)
+{
+  HalfOpen *h = user_data;
+
+  h->n_eof++;
+  return TRUE;
+}
+
+static void
+half_open_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
+{
+  HalfOpen *h = user_data;
+
+  g_assert_null (h->lost_reason);
+  h->lost_reason = g_error_copy (reason);
+}
+
+static const BraidProtocolCallbacks half_open_callbacks = {
+  .data_received = half_open_data,
+  .eof_received = half_open_eof,
+  .connection_lost = half_open_lost,
+};
+
+/* @closer shuts down its sending side; the half-open side reads the EOF,
+ * still writes, and the closer still reads; then the half-open side
+ * closes and both connections end cleanly. */
+static void
+check_half_close (gboolean client_closes_first)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  HalfOpen h = { g_string_new (NULL), 0, NULL };
+  g_autoptr(BraidRecordingProtocol) closer = braid_recording_protocol_new ();
+  g_autoptr(BraidCallbackProtocol) half_open = braid_callback_protocol_new (&half_open_callbacks, &h, NULL);
+  BraidFakeTransport *closer_t = NULL, *half_open_t = NULL;
+
+  if (client_closes_first)
+    braid_fake_connect_pair (fake, BRAID_PROTOCOL (closer), BRAID_PROTOCOL (half_open), &closer_t, &half_open_t);
+  else
+    braid_fake_connect_pair (fake, BRAID_PROTOCOL (half_open), BRAID_PROTOCOL (closer), &half_open_t, &closer_t);
+
+  braid_transport_write_string (BRAID_TRANSPORT (closer_t), "request");
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (closer_t));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpstr (h.received->str, ==, "request");
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  g_assert_null (h.lost_reason);
+  g_assert_null (closer->lost_reason);
+  g_assert_false (braid_transport_is_closing (BRAID_TRANSPORT (half_open_t)));
+
+  /* the half-open side answers after the EOF */
+  braid_transport_write_string (BRAID_TRANSPORT (half_open_t), "answer");
+  braid_fake_reactor_run_until_idle (fake);
+  braid_assert_bytes_equal ("answer", 6, closer->received->data, closer->received->len);
+  g_assert_null (h.lost_reason);
+
+  braid_transport_lose_connection (BRAID_TRANSPORT (half_open_t));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_error (h.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_error (closer->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  g_clear_error (&h.lost_reason);
+  g_string_free (h.received, TRUE);
+}
+
+static void
+test_half_close_both_directions (void)
+{
+  g_test_summary ("A half-closeable protocol keeps writing after the peer's EOF, on the client and on the server side");
+  check_half_close (TRUE);
+  check_half_close (FALSE);
+}
+
+static void
+test_half_close_then_shutdown (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  HalfOpen h = { g_string_new (NULL), 0, NULL };
+  g_autoptr(BraidRecordingProtocol) closer = braid_recording_protocol_new ();
+  g_autoptr(BraidCallbackProtocol) half_open = braid_callback_protocol_new (&half_open_callbacks, &h, NULL);
+  BraidFakeTransport *ct = NULL, *st = NULL;
+
+  g_test_summary ("After the peer's EOF, shutting down our own sending side too ends the connection cleanly");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (closer), BRAID_PROTOCOL (half_open), &ct, &st);
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (ct));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  braid_transport_write_string (BRAID_TRANSPORT (st), "last");
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (st));
+  braid_fake_reactor_run_until_idle (fake);
+  braid_assert_bytes_equal ("last", 4, closer->received->data, closer->received->len);
+  g_assert_error (h.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_error (closer->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_clear_error (&h.lost_reason);
+  g_string_free (h.received, TRUE);
+}
+
+static void
+test_standalone_lifecycle (void)
+{
+  BraidRecordingProtocol *p = braid_recording_protocol_new ();
+  g_autoptr(GError) reset = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "peer reset");
+  BraidFakeTransport *t = braid_fake_transport_new ();
+  BraidFakeTransport *t2 = braid_fake_transport_new ();
+
+  g_test_summary ("A standalone transport never owns its protocol; a close with an error is a lost connection");
+  braid_fake_transport_attach (t, BRAID_PROTOCOL (p));
+  g_assert_true (braid_fake_transport_get_protocol (t) == BRAID_PROTOCOL (p));
+  /* the test owns the protocol: disposing the transport leaves it alone */
+  g_object_run_dispose (G_OBJECT (t));
+  g_assert_null (braid_fake_transport_get_protocol (t));
+  g_assert_cmpuint (G_OBJECT (p)->ref_count, ==, 1);
+  g_object_unref (t);
+  g_object_unref (p);
+
+  p = braid_recording_protocol_new ();
+  braid_fake_transport_attach (t2, BRAID_PROTOCOL (p));
+  braid_fake_transport_close_from_peer (t2, reset);
+  g_assert_error (p->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_cmpstr (p->lost_reason->message, ==, "peer reset");
+  g_assert_true (braid_fake_transport_is_disconnected (t2));
+  g_assert_null (braid_fake_transport_get_protocol (t2));
+  g_assert_finalize_object (p);
+  g_assert_finalize_object (t2);
+}
+
+static void
+test_standalone_details (void)
+{
+  g_autoptr(BraidFakeTransport) t = braid_fake_transport_new ();
+  g_autoptr(BraidRecordingProtocol) p = braid_recording_protocol_new ();
+  g_autofree gchar *host = NULL;
+  g_autofree gchar *peer = NULL;
+
+  g_test_summary ("A standalone transport has fixed addresses; flush empties its buffer and drains once; "
+                  "clear refuses NULL");
+  host = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (braid_transport_get_host_address (BRAID_TRANSPORT (t))));
+  peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (braid_transport_get_peer_address (BRAID_TRANSPORT (t))));
+  g_assert_cmpstr (host, ==, "127.0.0.1:11211");
+  g_assert_cmpstr (peer, ==, "192.0.2.1:54321");
+
+  braid_fake_transport_attach (t, BRAID_PROTOCOL (p));
+  braid_fake_transport_set_autoflush (t, FALSE);
+  braid_fake_transport_flush (t);
+  g_assert_cmpuint (p->n_drained, ==, 0);  /* nothing was pending */
+  braid_transport_write_string (BRAID_TRANSPORT (t), "abc");
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (t)), ==, 3);
+  braid_fake_transport_flush (t);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (t)), ==, 0);
+  g_assert_null (braid_fake_transport_peek_pending (t));
+  g_assert_cmpuint (p->n_drained, ==, 1);
+
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*BRAID_IS_FAKE_TRANSPORT*");
+  braid_fake_transport_clear (NULL);
+  g_test_assert_expected_messages ();
+  braid_fake_transport_close_from_peer (t, NULL);
+}
+
+static void
+test_whole_after_partial (void)
+{
+  Pair p;
+
+  g_test_summary ("Whole delivery after a partial one sends the rest of the started write, then each write whole");
+  pair_open (&p, BRAID_FAKE_DELIVERY_BYTE);
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "abc");
+  braid_transport_write_string (BRAID_TRANSPORT (p.ct), "defghijk");
+  g_assert_true (braid_fake_reactor_pump (p.fake));
+  g_assert_cmpuint (p.server->n_chunks, ==, 1);
+  braid_fake_reactor_set_delivery (p.fake, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_reactor_run_until_idle (p.fake);
+  braid_assert_bytes_equal ("abcdefghijk", 11, p.server->received->data, p.server->received->len);
+  /* "a", then "bc", then "defghijk" */
+  g_assert_cmpuint (p.server->n_chunks, ==, 3);
+  g_assert_cmpuint (p.server->largest_chunk, ==, 8);
+  pair_close (&p);
+}
+
+/* One transport's pump step must say whether it did anything: the fake
+ * reactor stops pumping when no transport moved. */
+static void
+assert_step_moves (BraidFakeTransport *t)
+{
+  g_assert_true (braid_fake_transport_pump (t, BRAID_FAKE_DELIVERY_WHOLE, NULL));
+}
+
+static void
+test_pump_reports_every_event (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  HalfOpen h = { g_string_new (NULL), 0, NULL };
+  g_autoptr(BraidRecordingProtocol) closer = braid_recording_protocol_new ();
+  g_autoptr(BraidCallbackProtocol) half_open = braid_callback_protocol_new (&half_open_callbacks, &h, NULL);
+  BraidFakeTransport *ct = NULL, *st = NULL;
+
+  g_test_summary ("A transport's pump step reports an EOF it delivered and the close that ends both directions");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (closer), BRAID_PROTOCOL (half_open), &ct, &st);
+  g_object_ref (ct);
+  g_object_ref (st);
+
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (ct));
+  assert_step_moves (ct);  /* sends the EOF */
+  assert_step_moves (st);  /* reads it: the half-open protocol keeps writing */
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  g_assert_false (braid_fake_transport_is_disconnecting (st));
+
+  braid_transport_lose_write_connection (BRAID_TRANSPORT (st));
+  assert_step_moves (st);  /* sends its EOF: its side is done */
+  g_assert_true (braid_fake_transport_is_disconnected (st));
+  assert_step_moves (ct);  /* reads it: both directions are finished */
+  g_assert_true (braid_fake_transport_is_disconnected (ct));
+
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_error (h.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_error (closer->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_object_unref (ct);
+  g_object_unref (st);
+  g_clear_error (&h.lost_reason);
+  g_string_free (h.received, TRUE);
+}
+
+static void
+test_pump_reports_dropped_output (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  HalfOpen h = { g_string_new (NULL), 0, NULL };
+  g_autoptr(BraidRecordingProtocol) closer = braid_recording_protocol_new ();
+  g_autoptr(BraidCallbackProtocol) half_open = braid_callback_protocol_new (&half_open_callbacks, &h, NULL);
+  BraidFakeTransport *ct = NULL, *st = NULL;
+
+  g_test_summary ("A half-open transport whose peer has gone drops what it writes, and its pump step says so");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (half_open), BRAID_PROTOCOL (closer), &ct, &st);
+  g_object_ref (ct);
+  braid_transport_lose_connection (BRAID_TRANSPORT (st));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (h.n_eof, ==, 1);
+  g_assert_error (closer->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_null (h.lost_reason);
+
+  braid_transport_write_string (BRAID_TRANSPORT (ct), "nobody reads this");
+  assert_step_moves (ct);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (ct)), ==, 0);
+  g_assert_false (braid_fake_reactor_pump (fake));
+
+  braid_transport_lose_connection (BRAID_TRANSPORT (ct));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_error (h.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_object_unref (ct);
+  g_clear_error (&h.lost_reason);
+  g_string_free (h.received, TRUE);
+}
+
+static void
+test_reset_after_zero (void)
+{
+  Pair p;
+
+  g_test_summary ("reset_after(0) with nothing to send resets both sides at the next pump step, which says so");
+  pair_open (&p, BRAID_FAKE_DELIVERY_WHOLE);
+  g_object_ref (p.st);
+  braid_fake_transport_reset_after (p.st, 0);
+  assert_step_moves (p.st);
+  g_assert_true (braid_fake_transport_is_disconnected (p.st));
+  braid_fake_reactor_run_until_idle (p.fake);
+  g_assert_error (p.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_error (p.server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_object_unref (p.st);
+  pair_close (&p);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -425,5 +782,16 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/transport/standalone", test_standalone_transport);
   g_test_add_func ("/fake/connect/manual", test_manual_connects);
   g_test_add_func ("/fake/connect/tls", test_tls_as_tcp);
+  g_test_add_func ("/fake/fault/reset-after-exact", test_reset_after_exact);
+  g_test_add_func ("/fake/delivery/random-chunks", test_random_delivery_chunks);
+  g_test_add_func ("/fake/delivery/peer-gone", test_peer_gone_drops_pending);
+  g_test_add_func ("/fake/transport/half-close-both-directions", test_half_close_both_directions);
+  g_test_add_func ("/fake/transport/half-close-then-shutdown", test_half_close_then_shutdown);
+  g_test_add_func ("/fake/transport/standalone-lifecycle", test_standalone_lifecycle);
+  g_test_add_func ("/fake/transport/standalone-details", test_standalone_details);
+  g_test_add_func ("/fake/delivery/whole-after-partial", test_whole_after_partial);
+  g_test_add_func ("/fake/pump/reports-every-event", test_pump_reports_every_event);
+  g_test_add_func ("/fake/pump/reports-dropped-output", test_pump_reports_dropped_output);
+  g_test_add_func ("/fake/fault/reset-after-zero", test_reset_after_zero);
   return g_test_run ();
 }

@@ -94,6 +94,9 @@ test_lines (void)
   check ("\r\n", 100, "get a\r\nget b\r\n", "L[get a]L[get b]");
   /* A CRLF receiver takes a bare \n too, and keeps a lone \r inside. */
   check ("\r\n", 100, "a\nb\rc\r\n", "L[a]L[b\rc]");
+  /* An empty CRLF line is empty; a "\n" receiver keeps the \r. */
+  check ("\r\n", 100, "\r\n\r\nx\r\n", "L[]L[]L[x]");
+  check ("\n", 100, "\r\n", "L[\r]");
 }
 
 static void
@@ -142,6 +145,92 @@ test_bounded_memory (void)
   g_string_free (r.raw, TRUE);
 }
 
+static void
+test_preconditions (void)
+{
+  g_test_summary ("A zero line limit is refused; free takes NULL; the mode setters refuse NULL");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*max_line_length > 0*");
+  g_assert_null (braid_line_receiver_new ("\n", 0, &callbacks, NULL));
+  g_test_assert_expected_messages ();
+
+  braid_line_receiver_free (NULL);
+
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*self != NULL*");
+  braid_line_receiver_set_raw_mode_unbounded (NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*self != NULL*");
+  braid_line_receiver_set_line_mode (NULL);
+  g_test_assert_expected_messages ();
+}
+
+static void
+feed_string (BraidLineReceiver *lr, const gchar *s)
+{
+  braid_line_receiver_feed (lr, (const guint8 *) s, strlen (s));
+}
+
+static void
+test_unbounded_raw (void)
+{
+  Recorder r = { NULL, g_string_new (NULL), 0, g_string_new (NULL) };
+
+  g_test_summary ("Unbounded raw mode hands out everything, buffered bytes first, until line mode is set again");
+  r.lr = braid_line_receiver_new ("\n", 100, &callbacks, &r);
+  feed_string (r.lr, "a\nb\nc");
+  g_assert_cmpstr (r.log->str, ==, "L[a]L[b]");
+  /* the partial line "c" is now raw data, and so is all that follows */
+  braid_line_receiver_set_raw_mode_unbounded (r.lr);
+  feed_string (r.lr, "\nd\n");
+  g_assert_cmpstr (r.log->str, ==, "L[a]L[b]R<c\nd\n>|");
+  g_assert_cmpuint (braid_line_receiver_get_buffered (r.lr), ==, 0);
+
+  braid_line_receiver_set_line_mode (r.lr);
+  feed_string (r.lr, "e\nf");
+  g_assert_cmpstr (r.log->str, ==, "L[a]L[b]R<c\nd\n>|L[e]");
+  g_assert_cmpuint (braid_line_receiver_get_buffered (r.lr), ==, 1);
+  braid_line_receiver_free (r.lr);
+  g_string_free (r.log, TRUE);
+  g_string_free (r.raw, TRUE);
+}
+
+static void
+test_steal_buffer (void)
+{
+  Recorder r = { NULL, g_string_new (NULL), 0, g_string_new (NULL) };
+  g_autoptr(GBytes) stolen = NULL;
+
+  g_test_summary ("Stealing the partial line empties the buffer; a shorter line fed next is still found");
+  r.lr = braid_line_receiver_new ("\n", 100, &callbacks, &r);
+  feed_string (r.lr, "x\nabcdef");
+  stolen = braid_line_receiver_steal_buffer (r.lr);
+  g_assert_cmpmem (g_bytes_get_data (stolen, NULL), g_bytes_get_size (stolen), "abcdef", 6);
+  g_assert_cmpuint (braid_line_receiver_get_buffered (r.lr), ==, 0);
+  /* the scan for '\n' starts again at the new bytes' start */
+  feed_string (r.lr, "y\n");
+  g_assert_cmpstr (r.log->str, ==, "L[x]L[y]");
+  braid_line_receiver_free (r.lr);
+  g_string_free (r.log, TRUE);
+  g_string_free (r.raw, TRUE);
+}
+
+static void
+test_stopped_buffers_nothing (void)
+{
+  Recorder r = { NULL, g_string_new (NULL), 0, g_string_new (NULL) };
+
+  g_test_summary ("Bytes fed after stop are dropped, not buffered");
+  r.lr = braid_line_receiver_new ("\n", 100, &callbacks, &r);
+  feed_string (r.lr, "STOP\nabc");
+  g_assert_true (braid_line_receiver_is_stopped (r.lr));
+  g_assert_cmpuint (braid_line_receiver_get_buffered (r.lr), ==, 0);
+  feed_string (r.lr, "def\n");
+  g_assert_cmpuint (braid_line_receiver_get_buffered (r.lr), ==, 0);
+  g_assert_cmpstr (r.log->str, ==, "L[STOP]");
+  braid_line_receiver_free (r.lr);
+  g_string_free (r.log, TRUE);
+  g_string_free (r.raw, TRUE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -151,5 +240,9 @@ main (int argc, char **argv)
   g_test_add_func ("/line-receiver/too-long", test_too_long);
   g_test_add_func ("/line-receiver/stop", test_stop);
   g_test_add_func ("/line-receiver/bounded-memory", test_bounded_memory);
+  g_test_add_func ("/line-receiver/preconditions", test_preconditions);
+  g_test_add_func ("/line-receiver/unbounded-raw", test_unbounded_raw);
+  g_test_add_func ("/line-receiver/steal-buffer", test_steal_buffer);
+  g_test_add_func ("/line-receiver/stopped-buffers-nothing", test_stopped_buffers_nothing);
   return g_test_run ();
 }
