@@ -1,6 +1,7 @@
 /* braid — the reactor interface: thin wrappers that parse endpoints and
  * dispatch to the implementation. */
 #include "reactor.h"
+#include "iface-cache-private.h"
 
 G_DEFINE_INTERFACE (BraidReactor, braid_reactor, G_TYPE_OBJECT)
 
@@ -9,30 +10,14 @@ braid_reactor_default_init (BraidReactorInterface *iface)
 {
 }
 
-/* The interface table of @self, NULL if it is not a reactor.  The store
- * reads the clock on every command, and GType's interface check and
- * lookup cost more than the clock itself, so the last class seen on this
- * thread is remembered (classes of static types live as long as the
- * process). */
-static _Thread_local gconstpointer cached_class __attribute__ ((tls_model ("initial-exec")));
-static _Thread_local BraidReactorInterface *cached_iface __attribute__ ((tls_model ("initial-exec")));
+BRAID_IFACE_CACHE_DEFINE (reactor_cache);
 
+/* The interface table of @self, NULL if it is not a reactor
+ * (iface-cache-private.h: no GType lookup per call). */
 static inline BraidReactorInterface *
 reactor_iface (BraidReactor *self)
 {
-  gconstpointer klass;
-
-  if (self == NULL)
-    return NULL;
-  klass = ((GTypeInstance *) self)->g_class;
-  if (klass != cached_class)
-    {
-      if (!BRAID_IS_REACTOR (self))
-        return NULL;
-      cached_iface = BRAID_REACTOR_GET_IFACE (self);
-      cached_class = klass;
-    }
-  return cached_iface;
+  return braid_iface_cache_peek (&reactor_cache, self, BRAID_TYPE_REACTOR);
 }
 
 gint64

@@ -1,5 +1,6 @@
 /* braid — the transport interface and its convenience writers. */
 #include "transport.h"
+#include "iface-cache-private.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -11,30 +12,14 @@ braid_transport_default_init (BraidTransportInterface *iface)
 {
 }
 
-/* The interface table of @self, NULL if it is not a transport.  GType's
- * interface check and lookup cost more than the socket transport's own
- * work for a small reply, and a command makes several of these calls, so
- * the last class seen on this thread is remembered (classes of static
- * types live as long as the process). */
-static _Thread_local gconstpointer cached_class __attribute__ ((tls_model ("initial-exec")));
-static _Thread_local BraidTransportInterface *cached_iface __attribute__ ((tls_model ("initial-exec")));
+BRAID_IFACE_CACHE_DEFINE (transport_cache);
 
+/* The interface table of @self, NULL if it is not a transport
+ * (iface-cache-private.h: no GType lookup per call). */
 static inline BraidTransportInterface *
 transport_iface (BraidTransport *self)
 {
-  gconstpointer klass;
-
-  if (self == NULL)
-    return NULL;
-  klass = ((GTypeInstance *) self)->g_class;
-  if (klass != cached_class)
-    {
-      if (!BRAID_IS_TRANSPORT (self))
-        return NULL;
-      cached_iface = BRAID_TRANSPORT_GET_IFACE (self);
-      cached_class = klass;
-    }
-  return cached_iface;
+  return braid_iface_cache_peek (&transport_cache, self, BRAID_TYPE_TRANSPORT);
 }
 
 #define is_transport(self) (transport_iface (self) != NULL)
