@@ -270,3 +270,15 @@ const BraidSimScenario braid_sim_scenario_proxy = {
   "clients, braid-proxy, its shared cache in braid-memcached through the client pool, a fake upstream",
   px_setup, px_step, px_begin_liveness, px_is_live, px_check, px_teardown,
 };
+
+const BraidSimScenario braid_sim_scenario_proxy_late_joiner_dropped = {
+  "proxy-late-joiner-dropped",
+  "PLACEHOLDER",
+  px_setup, px_step, px_begin_liveness, px_is_live, px_check, px_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_proxy_expired_served = {
+  "proxy-expired-served",
+  "PLACEHOLDER",
+  px_setup, px_step, px_begin_liveness, px_is_live, px_check, px_teardown,
+};
