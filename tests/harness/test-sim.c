@@ -83,6 +83,77 @@ test_catches_broken (void)
   g_assert_cmpuint (failures, >=, 15);
 }
 
+/* A broken twin: a scenario's clients and checkers against a server that
+ * breaks one promise.  Its checker must catch it within @budget seeds
+ * (the first seeds, so the run is the same every time), naming the
+ * promise, with a line that reproduces the run. */
+typedef struct {
+  const BraidSimScenario *twin;
+  const gchar *invariant;     /* what the failure message must name */
+  guint budget;
+} BrokenTwin;
+
+static const BrokenTwin broken_twins[] = {
+  { &braid_sim_scenario_memcached_cas_unstored, "an update was lost", 5 },
+  { &braid_sim_scenario_memcached_lru_unbumped, "LRU order broken: the wrong item was evicted", 10 },
+  { &braid_sim_scenario_memcached_reordered, "got a reply that is not its own", 5 },
+  { &braid_sim_scenario_proxy_late_joiner_dropped, "(a truncated body)", 10 },
+  { &braid_sim_scenario_proxy_expired_served, "TTL (an expired body)", 20 },
+};
+
+static void
+test_catches_twin (gconstpointer data)
+{
+  const BrokenTwin *t = data;
+
+  g_test_summary ("A broken twin of a scenario (a server that breaks one promise) is caught by the "
+                  "scenario's checker within its seed budget, and the failure names the broken promise "
+                  "and the command that reproduces it");
+  for (guint32 seed = 1; seed <= t->budget; seed++)
+    {
+      g_autoptr(BraidSim) sim = braid_sim_new (t->twin, seed);
+      g_autoptr(GError) error = NULL;
+      g_autofree gchar *repro = NULL;
+
+      if (braid_sim_run (sim, &error))
+        continue;
+      g_test_message ("caught at seed %u: %s", seed, error->message);
+      g_assert_nonnull (strstr (error->message, t->invariant));
+      repro = g_strdup_printf ("reproduce with: braid-sim --scenario %s --seed %u", t->twin->name, seed);
+      g_assert_nonnull (strstr (error->message, repro));
+      g_assert_true (braid_sim_find_scenario (t->twin->name) == t->twin);
+      return;
+    }
+  g_test_fail_printf ("%s was not caught within %u seeds", t->twin->name, t->budget);
+}
+
+/* The twins break their servers through a relay: through a faithful
+ * relay the memcached scenario must pass, or the twins prove nothing. */
+static void
+test_faithful_relay_passes (void)
+{
+  static const guint32 seeds[] = { 2, 5, 6 };
+
+  g_test_summary ("The memcached scenario through the twins' relay, breaking nothing, keeps every invariant");
+  for (guint i = 0; i < G_N_ELEMENTS (seeds); i++)
+    {
+      g_autoptr(BraidSim) sim = braid_sim_new (&braid_sim_scenario_memcached_relayed, seeds[i]);
+      g_autoptr(GError) error = NULL;
+
+      if (!braid_sim_run (sim, &error))
+        g_error ("%s", error->message);
+    }
+}
+
+static void
+test_twins_not_listed (void)
+{
+  g_test_summary ("The broken twins run by name only, never with the scenarios");
+  for (const BraidSimScenario * const *t = braid_sim_broken_twins (); *t != NULL; t++)
+    for (const BraidSimScenario * const *s = braid_sim_scenarios (); *s != NULL; s++)
+      g_assert_cmpstr ((*t)->name, !=, (*s)->name);
+}
+
 static void
 test_catches_broken_bound (void)
 {
@@ -139,5 +210,13 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/sim/catches-broken-server", test_catches_broken);
   g_test_add_func ("/sim/catches-broken-bound", test_catches_broken_bound);
+  for (guint i = 0; i < G_N_ELEMENTS (broken_twins); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/sim/catches-twin/%s", broken_twins[i].twin->name);
+
+      g_test_add_data_func (path, &broken_twins[i], test_catches_twin);
+    }
+  g_test_add_func ("/sim/faithful-relay-passes", test_faithful_relay_passes);
+  g_test_add_func ("/sim/twins-not-listed", test_twins_not_listed);
   return g_test_run ();
 }

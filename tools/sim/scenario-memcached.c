@@ -70,7 +70,8 @@ struct _State
   /* The highest value a cas was acknowledged to store, and when: the
    * counter only grows, so every read issued later sees at least that. */
   guint64 cas_acked_value;
-  gint64 cas_acked_at;
+  guint64 cas_acked_tick;
+  guint64 ticks;              /* counts requests issued and cas acknowledged: their order */
   gboolean counters_created;
   gint64 final_cas, final_incr;
   gboolean final_read;
@@ -121,6 +122,7 @@ typedef struct {
   gint64 issued;
   gchar *text;          /* cas: the value to write; hostile gets: the keys asked */
   guint64 seq;          /* per client, in issue order */
+  guint64 tick;         /* State.ticks when issued */
   gboolean answered;
 } Op;
 
@@ -133,6 +135,7 @@ op_new (Client *c, guint key)
   op->key = key;
   op->issued = now (c->state);
   op->seq = c->next_op++;
+  op->tick = ++c->state->ticks;
   c->in_flight++;
   g_queue_push_tail (&c->outstanding, op);
   return op;
@@ -308,7 +311,7 @@ on_cas (GObject *source, GAsyncResult *result, gpointer data)
       if (value > s->cas_acked_value)
         {
           s->cas_acked_value = value;
-          s->cas_acked_at = now (s);
+          s->cas_acked_tick = ++s->ticks;
         }
     }
   else if (unknown_outcome (error))
@@ -332,7 +335,7 @@ on_gets_counter (GObject *source, GAsyncResult *result, gpointer data)
       State *s = op->c->state;
       Op *cas;
 
-      if (s->cas_acked_value > 0 && op->issued >= s->cas_acked_at && g_ascii_strtoull (text, NULL, 10) < s->cas_acked_value)
+      if (s->cas_acked_value > 0 && op->tick > s->cas_acked_tick && g_ascii_strtoull (text, NULL, 10) < s->cas_acked_value)
         braid_sim_fail (s->sim, "cas counter read as %s after a cas was acknowledged storing %" G_GUINT64_FORMAT
                         ": an update was lost", text, s->cas_acked_value);
       cas = op_new (op->c, 0);

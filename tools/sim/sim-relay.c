@@ -29,6 +29,7 @@ struct _SimRelayConn
   gboolean client_gone, server_gone;
   gboolean server_closed_cleanly;
   gboolean processing;
+  gboolean closed_reported;
 };
 
 static BraidTransport *
@@ -84,6 +85,16 @@ sim_relay_conn_process_client (SimRelayConn *conn)
 }
 
 static void
+report_closed (SimRelayConn *conn)
+{
+  if (conn->closed_reported)
+    return;
+  conn->closed_reported = TRUE;
+  if (conn->relay->filter.conn_closed != NULL)
+    conn->relay->filter.conn_closed (conn);
+}
+
+static void
 close_client (SimRelayConn *conn, gboolean cleanly)
 {
   BraidTransport *t = transport_of (conn->downstream);
@@ -136,6 +147,7 @@ upstream_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data
   conn->server_gone = TRUE;
   conn->server_closed_cleanly = g_error_matches (reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
   braid_sim_trace (conn->relay->sim, "relay %u: server side lost: %s", conn->id, reason->message);
+  report_closed (conn);
   /* The server said all it will say: the client hears the end the same
    * way, clean or not. */
   close_client (conn, conn->server_closed_cleanly);
@@ -164,6 +176,7 @@ on_upstream_connected (GObject *source, GAsyncResult *result, gpointer user_data
     {
       braid_sim_trace (conn->relay->sim, "relay %u: upstream connect failed: %s", conn->id, error->message);
       conn->server_gone = TRUE;
+      report_closed (conn);
       close_client (conn, FALSE);
       return;
     }
@@ -217,6 +230,7 @@ downstream_lost (BraidProtocol *protocol, const GError *reason, gpointer user_da
   SimRelayConn *conn = user_data;
 
   conn->client_gone = TRUE;
+  report_closed (conn);
   close_server (conn);
 }
 

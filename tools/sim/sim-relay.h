@@ -32,6 +32,8 @@ typedef struct {
   gsize (*from_client) (SimRelayConn *conn, const guint8 *data, gsize len);
   /* Bytes from the server, the same way. */
   gsize (*from_server) (SimRelayConn *conn, const guint8 *data, gsize len);
+  /* (nullable): the connection ended, on either side; called once. */
+  void (*conn_closed) (SimRelayConn *conn);
 } SimRelayFilter;
 
 /* Listens on @listen_endpoint ("tcp:11211"); every connection gets its
