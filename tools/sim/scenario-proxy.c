@@ -10,8 +10,8 @@
  * (plus memcached's one-second clock and a margin) of the last time the
  * proxy stored that URL in its cache, as the cache interface saw it —
  * older than that, it can only have been an expired entry.  To give
- * entries time to expire, the world sometimes goes quiet for a few
- * simulated seconds.  Liveness: with faults off every client receives
+ * entries time to expire, the world sometimes goes quiet for 2.5 to 4
+ * simulated seconds, longer than a TTL and the checker's slack.  Liveness: with faults off every client receives
  * one whole body.
  *
  * Broken twins: a relay in front of the proxy that truncates the body of
@@ -34,9 +34,9 @@
 /* memcached's clock ticks in whole seconds, and a store may reach the
  * server a little after the proxy asked for it. */
 #define TTL_SLACK_US (1500 * 1000)
-/* The chance, per simulated millisecond, that everyone goes quiet for a
- * few seconds: cached entries expire meanwhile. */
-#define QUIET_PROBABILITY 0.002
+/* The chance, per simulated millisecond, that everyone goes quiet for
+ * 2.5 to 4 seconds: every cached entry expires meanwhile. */
+#define QUIET_PROBABILITY 0.004
 
 typedef enum { TWIN_NONE, TWIN_LATE_JOINER_DROPPED, TWIN_EXPIRED_SERVED } Twin;
 
@@ -376,7 +376,7 @@ px_step (BraidSim *sim, gpointer data)
       start_request (s, i);
   if (braid_sim_chance (sim, QUIET_PROBABILITY))
     {
-      gint64 quiet_us = g_rand_int_range (braid_sim_get_rand (sim), 1000, 3000) * (gint64) 1000;
+      gint64 quiet_us = g_rand_int_range (braid_sim_get_rand (sim), 2500, 4000) * (gint64) 1000;
 
       braid_sim_trace (sim, "quiet for %.3f s", (gdouble) quiet_us / G_USEC_PER_SEC);
       braid_fake_reactor_advance (braid_sim_get_reactor (sim), quiet_us);

@@ -156,9 +156,13 @@ give_up_framing (FilterConn *fc)
 {
   fc->passthrough = TRUE;
   for (GList *l = fc->replies.head; l != NULL; l = l->next)
-    ((Reply *) l->data)->complete = TRUE;
-  for (GList *l = fc->replies.head; l != NULL; l = l->next)
-    ((Reply *) l->data)->held = FALSE, ((Reply *) l->data)->decided = TRUE;
+    {
+      Reply *r = l->data;
+
+      r->complete = TRUE;
+      r->decided = TRUE;
+      r->held = FALSE;
+    }
   flush_replies (fc);
 }
 
