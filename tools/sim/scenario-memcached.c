@@ -175,16 +175,35 @@ unknown_outcome (const GError *error)
          (error->code == BRAID_MC_ERROR_CONNECTION_LOST || error->code == BRAID_MC_ERROR_TIMED_OUT);
 }
 
-/* An error no honest server causes.  A reply the client library cannot
- * match to its request (a VALUE for another key, a DELETED to a set) is
- * named as such: it is how a server that answers pipelined requests out
- * of order shows. */
+/* Whether a request of kind @what can never get @error from memcached:
+ * a reply of another kind of request (NOT_FOUND to a set, EXISTS to a
+ * delete), or one the client library cannot match to it at all. */
+static gboolean
+not_its_reply (const gchar *what, const GError *error)
+{
+  if (error->domain != BRAID_MC_ERROR)
+    return FALSE;
+  if (error->code == BRAID_MC_ERROR_PROTOCOL)
+    return TRUE;
+  if (g_str_equal (what, "set"))
+    return error->code == BRAID_MC_ERROR_NOT_FOUND || error->code == BRAID_MC_ERROR_EXISTS ||
+           error->code == BRAID_MC_ERROR_NOT_STORED;
+  if (g_str_equal (what, "get") || g_str_equal (what, "gets"))
+    return error->code == BRAID_MC_ERROR_EXISTS || error->code == BRAID_MC_ERROR_NOT_STORED;
+  /* delete, incr, cas */
+  return error->code == BRAID_MC_ERROR_NOT_STORED ||
+         (error->code == BRAID_MC_ERROR_EXISTS && !g_str_equal (what, "cas"));
+}
+
+/* An error no honest server causes.  A reply that cannot be the
+ * request's own is named as such: it is how a server that answers
+ * pipelined requests out of order shows. */
 static void
 fail_unexpected (Op *op, const gchar *what, const GError *error)
 {
   Client *c = op->c;
 
-  if (g_error_matches (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL))
+  if (not_its_reply (what, error))
     braid_sim_fail (c->state->sim, "client %u: request %" G_GUINT64_FORMAT " (%s) got a reply that is not "
                     "its own: %s", c->id, op->seq, what, error->message);
   else
