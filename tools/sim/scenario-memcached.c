@@ -3,8 +3,12 @@
  * reference model of the store.
  *
  * Safety, as the run goes: a value read for a key is one some client wrote
- * to that key before the read completed, and is not certainly expired.
- * At the end: a counter advanced only by gets+cas holds at least the number
+ * to that key before the read completed, and is not certainly expired; a
+ * read of the cas counter is never below a value a cas was acknowledged
+ * to store before the read was issued; a request never gets a reply only
+ * another kind of request can get (replies out of order); and the LRU
+ * probe (sim-lru-probe.h) checks eviction order on a small server of its
+ * own.  At the end: a counter advanced only by gets+cas holds at least the number
  * of successful cas (no lost update) and at most that plus the cas whose
  * outcome is unknown; the same for a counter advanced by incr.  Liveness:
  * with faults off every client completes a set and a get of its own key.
@@ -19,7 +23,13 @@
  * every step: each server connection's unsent output and unparsed input,
  * each client's input and each of its requests' values stay under the
  * bounds the components declare; every request of a client is answered
- * once, in order. */
+ * once, in order.
+ *
+ * Broken twins (issue #15) run the same clients and checkers with a relay
+ * (sim-relay.h, sim-mc-filter.h) in front of one server: one that answers
+ * cas STORED without storing, one whose gets and touches do not bump the
+ * LRU (in front of the probe's server), one that swaps replies to
+ * pipelined requests; and a faithful relay, the control. */
 #include "sim-scenarios.h"
 #include "mc-client.h"
 #include "mc-client-private.h"
@@ -67,8 +77,10 @@ struct _State
   GPtrArray *clients;
   GPtrArray *writes[N_KEYS];  /* (element-type Write) */
   guint64 cas_ok, cas_unknown, incr_ok, incr_unknown;
-  /* The highest value a cas was acknowledged to store, and when: the
-   * counter only grows, so every read issued later sees at least that. */
+  /* The highest value a cas was acknowledged to store, and the tick of
+   * the acknowledgement: the counter only grows, so every read issued
+   * later sees at least that.  Ticks, not the clock, order the two: a
+   * read issued in the same simulated microsecond may have gone first. */
   guint64 cas_acked_value;
   guint64 cas_acked_tick;
   guint64 ticks;              /* counts requests issued and cas acknowledged: their order */
