@@ -8,8 +8,58 @@
  *                                               (a deliberately broken bound)
  *
  * Exits 1 if any run broke an invariant, printing the command that
- * reproduces it exactly. */
+ * reproduces it exactly.  The broken twins (--list-twins) run by name
+ * only.  On a terminal, stderr shows one line of progress; at the end a
+ * one-line summary says how many seeds ran, failed, and how long it took. */
 #include "sim-scenarios.h"
+
+#include <unistd.h>
+
+/* Progress, on one line rewritten in place: only for a person watching
+ * (a terminal), never in CI logs. */
+typedef struct {
+  gboolean on_terminal;
+  guint done, total, failed;
+  gint64 started_us;
+  gint64 shown_us;
+} Progress;
+
+static gdouble
+progress_elapsed_s (const Progress *p)
+{
+  return (gdouble) (g_get_monotonic_time () - p->started_us) / G_USEC_PER_SEC;
+}
+
+static void
+progress_show (Progress *p, gboolean force)
+{
+  gint64 now_us = g_get_monotonic_time ();
+
+  if (!p->on_terminal || (!force && now_us - p->shown_us < G_USEC_PER_SEC / 10))
+    return;
+  p->shown_us = now_us;
+  g_printerr ("\r%u/%u seeds, %u failed, %.1f s ", p->done, p->total, p->failed, progress_elapsed_s (p));
+}
+
+static void
+progress_note (Progress *p, gboolean ok)
+{
+  p->done++;
+  if (!ok)
+    p->failed++;
+  progress_show (p, FALSE);
+}
+
+static void
+progress_finish (Progress *p)
+{
+  if (p->on_terminal)
+    {
+      progress_show (p, TRUE);
+      g_printerr ("\n");
+    }
+  g_print ("%u seeds, %u failed, %.1f s\n", p->done, p->failed, progress_elapsed_s (p));
+}
 
 static gboolean
 run_one (const BraidSimScenario *scenario, guint32 seed, guint64 bound_limit, gboolean print_trace, gboolean verbose)
@@ -53,6 +103,7 @@ main (int argc, char **argv)
   gint first = 1;
   gboolean trace = FALSE;
   gboolean list = FALSE;
+  gboolean list_twins = FALSE;
   gboolean show_version = FALSE;
   GOptionEntry entries[] = {
     { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario_name, "Scenario to run (default: all)", "NAME" },
@@ -62,12 +113,13 @@ main (int argc, char **argv)
     { "bound-limit", 0, 0, G_OPTION_ARG_INT64, &bound_limit, "Cap every resource bound at BYTES (tests the checkers)", "BYTES" },
     { "trace", 0, 0, G_OPTION_ARG_NONE, &trace, "Print the trace of each run", NULL },
     { "list", 0, 0, G_OPTION_ARG_NONE, &list, "List the scenarios", NULL },
+    { "list-twins", 0, 0, G_OPTION_ARG_NONE, &list_twins, "List the broken twins (run by name only)", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GOptionContext) context = g_option_context_new ("— seeded deterministic simulation");
   g_autoptr(GError) error = NULL;
-  guint passed = 0, failed = 0;
+  guint failed = 0;
 
   g_log_set_writer_func (quiet_writer, NULL, NULL);
   g_option_context_add_main_entries (context, entries, NULL);
@@ -87,6 +139,12 @@ main (int argc, char **argv)
         g_print ("%-10s %s\n", (*s)->name, (*s)->description);
       return 0;
     }
+  if (list_twins)
+    {
+      for (const BraidSimScenario * const *s = braid_sim_broken_twins (); *s != NULL; s++)
+        g_print ("%-26s %s\n", (*s)->name, (*s)->description);
+      return 0;
+    }
   if (scenario_name != NULL && braid_sim_find_scenario (scenario_name) == NULL)
     {
       g_printerr ("braid-sim: unknown scenario “%s” (see --list)\n", scenario_name);
@@ -100,24 +158,26 @@ main (int argc, char **argv)
   if (seed < 0 && seeds <= 0)
     seeds = 100;
 
-  for (const BraidSimScenario * const *s = braid_sim_scenarios (); *s != NULL; s++)
-    {
-      if (scenario_name != NULL && !g_str_equal ((*s)->name, scenario_name))
-        continue;
-      if (seed >= 0)
-        {
-          if (run_one (*s, (guint32) seed, (guint64) bound_limit, trace, TRUE))
-            passed++;
-          else
-            failed++;
-          continue;
-        }
-      for (gint i = 0; i < seeds; i++)
-        if (run_one (*s, (guint32) (first + i), (guint64) bound_limit, trace, FALSE))
-          passed++;
-        else
-          failed++;
-    }
-  g_print ("%u passed, %u failed\n", passed, failed);
+  {
+    const BraidSimScenario *only = scenario_name != NULL ? braid_sim_find_scenario (scenario_name) : NULL;
+    const BraidSimScenario *one[] = { only, NULL };
+    const BraidSimScenario * const *to_run = only != NULL ? one : braid_sim_scenarios ();
+    Progress progress = { isatty (STDERR_FILENO), 0, 0, 0, g_get_monotonic_time (), 0 };
+
+    for (const BraidSimScenario * const *s = to_run; *s != NULL; s++)
+      progress.total += seed >= 0 ? 1 : (guint) seeds;
+    for (const BraidSimScenario * const *s = to_run; *s != NULL; s++)
+      {
+        if (seed >= 0)
+          {
+            progress_note (&progress, run_one (*s, (guint32) seed, (guint64) bound_limit, trace, TRUE));
+            continue;
+          }
+        for (gint i = 0; i < seeds; i++)
+          progress_note (&progress, run_one (*s, (guint32) (first + i), (guint64) bound_limit, trace, FALSE));
+      }
+    progress_finish (&progress);
+    failed = progress.failed;
+  }
   return failed == 0 ? 0 : 1;
 }

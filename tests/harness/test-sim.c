@@ -1,10 +1,15 @@
 /* braid — the seeded simulation: many seeds pass, the same seed gives the
  * same trace, a broken server is caught with a reproduction line, and so
  * is a broken resource bound. */
+/* posix_openpt, grantpt, unlockpt, ptsname: the progress test needs a terminal. */
+#define _XOPEN_SOURCE 600
 #include "test-support.h"
 #include "sim-scenarios.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define N_SEEDS 500
 /* The memcached scenario carries the adversaries (non-readers, big
@@ -83,6 +88,77 @@ test_catches_broken (void)
   g_assert_cmpuint (failures, >=, 15);
 }
 
+/* A broken twin: a scenario's clients and checkers against a server that
+ * breaks one promise.  Its checker must catch it within @budget seeds
+ * (the first seeds, so the run is the same every time), naming the
+ * promise, with a line that reproduces the run. */
+typedef struct {
+  const BraidSimScenario *twin;
+  const gchar *invariant;     /* what the failure message must name */
+  guint budget;
+} BrokenTwin;
+
+static const BrokenTwin broken_twins[] = {
+  { &braid_sim_scenario_memcached_cas_unstored, "an update was lost", 5 },
+  { &braid_sim_scenario_memcached_lru_unbumped, "LRU order broken: the wrong item was evicted", 10 },
+  { &braid_sim_scenario_memcached_reordered, "got a reply that is not its own", 5 },
+  { &braid_sim_scenario_proxy_late_joiner_dropped, "(a truncated body)", 10 },
+  { &braid_sim_scenario_proxy_expired_served, "TTL (an expired body)", 20 },
+};
+
+static void
+test_catches_twin (gconstpointer data)
+{
+  const BrokenTwin *t = data;
+
+  g_test_summary ("A broken twin of a scenario (a server that breaks one promise) is caught by the "
+                  "scenario's checker within its seed budget, and the failure names the broken promise "
+                  "and the command that reproduces it");
+  for (guint32 seed = 1; seed <= t->budget; seed++)
+    {
+      g_autoptr(BraidSim) sim = braid_sim_new (t->twin, seed);
+      g_autoptr(GError) error = NULL;
+      g_autofree gchar *repro = NULL;
+
+      if (braid_sim_run (sim, &error))
+        continue;
+      g_test_message ("caught at seed %u: %s", seed, error->message);
+      g_assert_nonnull (strstr (error->message, t->invariant));
+      repro = g_strdup_printf ("reproduce with: braid-sim --scenario %s --seed %u", t->twin->name, seed);
+      g_assert_nonnull (strstr (error->message, repro));
+      g_assert_true (braid_sim_find_scenario (t->twin->name) == t->twin);
+      return;
+    }
+  g_test_fail_printf ("%s was not caught within %u seeds", t->twin->name, t->budget);
+}
+
+/* The twins break their servers through a relay: through a faithful
+ * relay the memcached scenario must pass, or the twins prove nothing. */
+static void
+test_faithful_relay_passes (void)
+{
+  static const guint32 seeds[] = { 2, 5, 6 };
+
+  g_test_summary ("The memcached scenario through the twins' relay, breaking nothing, keeps every invariant");
+  for (guint i = 0; i < G_N_ELEMENTS (seeds); i++)
+    {
+      g_autoptr(BraidSim) sim = braid_sim_new (&braid_sim_scenario_memcached_relayed, seeds[i]);
+      g_autoptr(GError) error = NULL;
+
+      if (!braid_sim_run (sim, &error))
+        g_error ("%s", error->message);
+    }
+}
+
+static void
+test_twins_not_listed (void)
+{
+  g_test_summary ("The broken twins run by name only, never with the scenarios");
+  for (const BraidSimScenario * const *t = braid_sim_broken_twins (); *t != NULL; t++)
+    for (const BraidSimScenario * const *s = braid_sim_scenarios (); *s != NULL; s++)
+      g_assert_cmpstr ((*t)->name, !=, (*s)->name);
+}
+
 static void
 test_catches_broken_bound (void)
 {
@@ -114,6 +190,81 @@ test_catches_broken_bound (void)
   g_assert_cmpuint (failures, >=, 10);
 }
 
+/* ---- the command line ---- */
+
+/* Runs braid-sim on a few seeds of "upper"; @stderr_fd (or a pipe when
+ * -1) is its stderr.  Returns its stdout. */
+static gchar *
+run_braid_sim (gint stderr_fd, gchar **err_out)
+{
+  const gchar *argv[] = { BRAID_SIM_PATH, "--scenario", "upper", "--seeds", "3", NULL };
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                        (stderr_fd < 0 ? G_SUBPROCESS_FLAGS_STDERR_PIPE : 0));
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  gchar *out = NULL;
+
+  if (stderr_fd >= 0)
+    g_subprocess_launcher_take_stderr_fd (launcher, stderr_fd);
+  child = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (child, NULL, NULL, &out, err_out, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (child));
+  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 0);
+  return out;
+}
+
+static void
+test_cli_summary_without_progress (void)
+{
+  g_autofree gchar *err = NULL;
+  g_autofree gchar *out = run_braid_sim (-1, &err);
+
+  g_test_summary ("braid-sim ends with a one-line summary (seeds, failures, seconds) and, when stderr "
+                  "is not a terminal (CI logs), shows no progress line");
+  g_assert_true (g_regex_match_simple ("^3 seeds, 0 failed, [0-9]+\\.[0-9] s\n$", out, 0, 0));
+  g_assert_null (strchr (err, '\r'));
+  g_assert_null (strstr (err, "seeds"));
+}
+
+/* What the terminal got, once the child is gone: read until EIO. */
+static gchar *
+read_terminal (gint master)
+{
+  GString *got = g_string_new (NULL);
+  gchar buf[4096];
+  gssize n;
+
+  while ((n = read (master, buf, sizeof buf)) > 0)
+    g_string_append_len (got, buf, n);
+  return g_string_free (got, FALSE);
+}
+
+static void
+test_cli_progress_on_terminal (void)
+{
+  gint master = posix_openpt (O_RDWR | O_NOCTTY);
+  gint slave;
+  g_autofree gchar *out = NULL;
+  g_autofree gchar *shown = NULL;
+
+  g_test_summary ("On a terminal, braid-sim shows its progress on stderr as one line rewritten with "
+                  "\\r: seeds done of the total, failures so far, elapsed seconds");
+  if (master < 0 || grantpt (master) != 0 || unlockpt (master) != 0)
+    {
+      g_test_skip ("no pseudo-terminal here");
+      return;
+    }
+  slave = open (ptsname (master), O_RDWR | O_NOCTTY);
+  g_assert_cmpint (slave, >=, 0);
+  out = run_braid_sim (slave, NULL);
+  shown = read_terminal (master);
+  close (master);
+  g_assert_true (g_regex_match_simple ("^3 seeds, 0 failed, [0-9.]+ s\n$", out, 0, 0));
+  g_assert_true (g_regex_match_simple ("\r3/3 seeds, 0 failed, [0-9]+\\.[0-9] s", shown, 0, 0));
+}
+
 /* The library reports each lying server with g_message: hundreds of them
  * here, and expected. */
 static GLogWriterOutput
@@ -139,5 +290,15 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/sim/catches-broken-server", test_catches_broken);
   g_test_add_func ("/sim/catches-broken-bound", test_catches_broken_bound);
+  for (guint i = 0; i < G_N_ELEMENTS (broken_twins); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/sim/catches-twin/%s", broken_twins[i].twin->name);
+
+      g_test_add_data_func (path, &broken_twins[i], test_catches_twin);
+    }
+  g_test_add_func ("/sim/faithful-relay-passes", test_faithful_relay_passes);
+  g_test_add_func ("/sim/twins-not-listed", test_twins_not_listed);
+  g_test_add_func ("/sim/cli/summary-without-progress", test_cli_summary_without_progress);
+  g_test_add_func ("/sim/cli/progress-on-terminal", test_cli_progress_on_terminal);
   return g_test_run ();
 }

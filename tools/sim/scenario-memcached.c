@@ -3,8 +3,12 @@
  * reference model of the store.
  *
  * Safety, as the run goes: a value read for a key is one some client wrote
- * to that key before the read completed, and is not certainly expired.
- * At the end: a counter advanced only by gets+cas holds at least the number
+ * to that key before the read completed, and is not certainly expired; a
+ * read of the cas counter is never below a value a cas was acknowledged
+ * to store before the read was issued; a request never gets a reply only
+ * another kind of request can get (replies out of order); and the LRU
+ * probe (sim-lru-probe.h) checks eviction order on a small server of its
+ * own.  At the end: a counter advanced only by gets+cas holds at least the number
  * of successful cas (no lost update) and at most that plus the cas whose
  * outcome is unknown; the same for a counter advanced by incr.  Liveness:
  * with faults off every client completes a set and a get of its own key.
@@ -19,7 +23,13 @@
  * every step: each server connection's unsent output and unparsed input,
  * each client's input and each of its requests' values stay under the
  * bounds the components declare; every request of a client is answered
- * once, in order. */
+ * once, in order.
+ *
+ * Broken twins (issue #15) run the same clients and checkers with a relay
+ * (sim-relay.h, sim-mc-filter.h) in front of one server: one that answers
+ * cas STORED without storing, one whose gets and touches do not bump the
+ * LRU (in front of the probe's server), one that swaps replies to
+ * pipelined requests; and a faithful relay, the control. */
 #include "sim-scenarios.h"
 #include "mc-client.h"
 #include "mc-client-private.h"
@@ -27,6 +37,8 @@
 #include "mc-server-protocol-private.h"
 #include "mc-reply-parser.h"
 #include "callback-protocol.h"
+#include "sim-mc-filter.h"
+#include "sim-lru-probe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +77,13 @@ struct _State
   GPtrArray *clients;
   GPtrArray *writes[N_KEYS];  /* (element-type Write) */
   guint64 cas_ok, cas_unknown, incr_ok, incr_unknown;
+  /* The highest value a cas was acknowledged to store, and the tick of
+   * the acknowledgement: the counter only grows, so every read issued
+   * later sees at least that.  Ticks, not the clock, order the two: a
+   * read issued in the same simulated microsecond may have gone first. */
+  guint64 cas_acked_value;
+  guint64 cas_acked_tick;
+  guint64 ticks;              /* counts requests issued and cas acknowledged: their order */
   gboolean counters_created;
   gint64 final_cas, final_incr;
   gboolean final_read;
@@ -81,6 +100,16 @@ struct _State
   GPtrArray *answered;        /* (element-type Op): kept to catch a second answer */
   GHashTable *peak_pending;   /* client-side transport → the most it held unsent */
   guint64 outcomes[8];        /* hostile-server client outcomes, by Outcome */
+
+  /* the LRU probe, alone on its own small server */
+  BraidMcServer *lru_server;
+  BraidListener *lru_listener;
+  SimLruProbe *lru_probe;
+
+  /* broken twins: a relay in front of one server breaks a promise */
+  SimMcFilterConfig twin;
+  gboolean relay_wanted;
+  SimRelay *relay;            /* (nullable) */
 };
 
 static gint64
@@ -105,6 +134,7 @@ typedef struct {
   gint64 issued;
   gchar *text;          /* cas: the value to write; hostile gets: the keys asked */
   guint64 seq;          /* per client, in issue order */
+  guint64 tick;         /* State.ticks when issued */
   gboolean answered;
 } Op;
 
@@ -117,6 +147,7 @@ op_new (Client *c, guint key)
   op->key = key;
   op->issued = now (c->state);
   op->seq = c->next_op++;
+  op->tick = ++c->state->ticks;
   c->in_flight++;
   g_queue_push_tail (&c->outstanding, op);
   return op;
@@ -156,6 +187,41 @@ unknown_outcome (const GError *error)
          (error->code == BRAID_MC_ERROR_CONNECTION_LOST || error->code == BRAID_MC_ERROR_TIMED_OUT);
 }
 
+/* Whether a request of kind @what can never get @error from memcached:
+ * a reply of another kind of request (NOT_FOUND to a set, EXISTS to a
+ * delete), or one the client library cannot match to it at all. */
+static gboolean
+not_its_reply (const gchar *what, const GError *error)
+{
+  if (error->domain != BRAID_MC_ERROR)
+    return FALSE;
+  if (error->code == BRAID_MC_ERROR_PROTOCOL)
+    return TRUE;
+  if (g_str_equal (what, "set"))
+    return error->code == BRAID_MC_ERROR_NOT_FOUND || error->code == BRAID_MC_ERROR_EXISTS ||
+           error->code == BRAID_MC_ERROR_NOT_STORED;
+  if (g_str_equal (what, "get") || g_str_equal (what, "gets"))
+    return error->code == BRAID_MC_ERROR_EXISTS || error->code == BRAID_MC_ERROR_NOT_STORED;
+  /* delete, incr, cas */
+  return error->code == BRAID_MC_ERROR_NOT_STORED ||
+         (error->code == BRAID_MC_ERROR_EXISTS && !g_str_equal (what, "cas"));
+}
+
+/* An error no honest server causes.  A reply that cannot be the
+ * request's own is named as such: it is how a server that answers
+ * pipelined requests out of order shows. */
+static void
+fail_unexpected (Op *op, const gchar *what, const GError *error)
+{
+  Client *c = op->c;
+
+  if (not_its_reply (what, error))
+    braid_sim_fail (c->state->sim, "client %u: request %" G_GUINT64_FORMAT " (%s) got a reply that is not "
+                    "its own: %s", c->id, op->seq, what, error->message);
+  else
+    braid_sim_fail (c->state->sim, "client %u: %s failed unexpectedly: %s", c->id, what, error->message);
+}
+
 static void
 on_set (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -167,7 +233,7 @@ on_set (GObject *source, GAsyncResult *result, gpointer data)
   braid_sim_trace (op->c->state->sim, "client %u set k%u=%s: %s", op->c->id, op->key, op->write->value,
                    error != NULL ? error->message : "STORED");
   if (error != NULL && !unknown_outcome (error))
-    braid_sim_fail (op->c->state->sim, "client %u: set failed unexpectedly: %s", op->c->id, error->message);
+    fail_unexpected (op, "set", error);
   op_free (op);
 }
 
@@ -234,7 +300,7 @@ on_get (GObject *source, GAsyncResult *result, gpointer data)
     {
       braid_sim_trace (s->sim, "client %u get k%u: %s", op->c->id, op->key, error->message);
       if (!unknown_outcome (error) && error->code != BRAID_MC_ERROR_NOT_FOUND)
-        braid_sim_fail (s->sim, "client %u: get failed unexpectedly: %s", op->c->id, error->message);
+        fail_unexpected (op, "get", error);
     }
   op_free (op);
 }
@@ -255,7 +321,7 @@ on_delete (GObject *source, GAsyncResult *result, gpointer data)
 
   braid_mc_client_delete_finish (BRAID_MC_CLIENT (source), result, &error);
   if (error != NULL && !unknown_outcome (error) && error->code != BRAID_MC_ERROR_NOT_FOUND)
-    braid_sim_fail (op->c->state->sim, "client %u: delete failed unexpectedly: %s", op->c->id, error->message);
+    fail_unexpected (op, "delete", error);
   op_free (op);
 }
 
@@ -269,11 +335,20 @@ on_cas (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
 
   if (braid_mc_client_store_finish (BRAID_MC_CLIENT (source), result, &error))
-    s->cas_ok++;
+    {
+      guint64 value = g_ascii_strtoull (op->text, NULL, 10);
+
+      s->cas_ok++;
+      if (value > s->cas_acked_value)
+        {
+          s->cas_acked_value = value;
+          s->cas_acked_tick = ++s->ticks;
+        }
+    }
   else if (unknown_outcome (error))
     s->cas_unknown++;
   else if (error->code != BRAID_MC_ERROR_EXISTS && error->code != BRAID_MC_ERROR_NOT_FOUND)
-    braid_sim_fail (s->sim, "client %u: cas failed unexpectedly: %s", op->c->id, error->message);
+    fail_unexpected (op, "cas", error);
   braid_sim_trace (s->sim, "client %u cas to %s: %s", op->c->id, op->text, error != NULL ? error->message : "STORED");
   op_free (op);
 }
@@ -288,13 +363,21 @@ on_gets_counter (GObject *source, GAsyncResult *result, gpointer data)
   if (v != NULL)
     {
       g_autofree gchar *text = g_strndup (g_bytes_get_data (v->data, NULL), g_bytes_get_size (v->data));
-      Op *cas = op_new (op->c, 0);
+      State *s = op->c->state;
+      Op *cas;
+
+      if (s->cas_acked_value > 0 && op->tick > s->cas_acked_tick && g_ascii_strtoull (text, NULL, 10) < s->cas_acked_value)
+        braid_sim_fail (s->sim, "cas counter read as %s after a cas was acknowledged storing %" G_GUINT64_FORMAT
+                        ": an update was lost", text, s->cas_acked_value);
+      cas = op_new (op->c, 0);
       g_autoptr(GBytes) next = NULL;
 
       cas->text = g_strdup_printf ("%" G_GUINT64_FORMAT, g_ascii_strtoull (text, NULL, 10) + 1);
       next = g_bytes_new (cas->text, strlen (cas->text));
       braid_mc_client_store_async (op->c->client, BRAID_MC_STORE_MODE_CAS, "cas-counter", next, 0, 0, v->cas, NULL, on_cas, cas);
     }
+  else if (!unknown_outcome (error) && error->code != BRAID_MC_ERROR_NOT_FOUND)
+    fail_unexpected (op, "gets", error);
   op_free (op);
 }
 
@@ -311,7 +394,7 @@ on_incr (GObject *source, GAsyncResult *result, gpointer data)
   else if (unknown_outcome (error))
     s->incr_unknown++;
   else if (error->code != BRAID_MC_ERROR_NOT_FOUND)
-    braid_sim_fail (s->sim, "client %u: incr failed unexpectedly: %s", op->c->id, error->message);
+    fail_unexpected (op, "incr", error);
   op_free (op);
 }
 
@@ -1102,8 +1185,57 @@ hostile_setup (State *s)
     }
 }
 
+/* The probe's server: the same settings, but room for a few items. */
+static void
+lru_setup (State *s, const gchar *endpoint, const gchar *probe_endpoint)
+{
+  BraidReactor *r = BRAID_REACTOR (braid_sim_get_reactor (s->sim));
+  BraidMcServerSettings settings = s->settings;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  sim_lru_probe_configure (&settings.store);
+  s->lru_server = braid_mc_server_new (r, &settings);
+  factory = braid_mc_server_create_factory (s->lru_server);
+  s->lru_listener = braid_reactor_listen (r, endpoint, factory, NULL);
+  s->lru_probe = sim_lru_probe_new (s->sim, s->lru_server, probe_endpoint);
+}
+
+/* Where each server listens: a broken twin puts its relay where the
+ * clients connect and moves the server it breaks one port up. */
+static const gchar *
+main_endpoint (State *s)
+{
+  gboolean relayed = s->twin.breakage == SIM_MC_BREAK_CAS_UNSTORED || s->twin.breakage == SIM_MC_BREAK_REORDER ||
+                     s->twin.breakage == SIM_MC_BREAK_NOTHING;
+
+  return s->relay_wanted && relayed ? "tcp:11212" : "tcp:11211";
+}
+
+static const gchar *
+lru_endpoint (State *s)
+{
+  return s->relay_wanted && s->twin.breakage == SIM_MC_BREAK_LRU_NO_BUMP ? "tcp:11214" : "tcp:11213";
+}
+
+static void
+twin_setup (State *s)
+{
+  if (!s->relay_wanted)
+    return;
+  if (s->twin.breakage == SIM_MC_BREAK_LRU_NO_BUMP)
+    {
+      s->twin.store = braid_mc_server_get_store (s->lru_server);
+      s->relay = sim_relay_new (s->sim, "tcp:11213", "tcp:127.0.0.1:11214", &sim_mc_filter, &s->twin);
+    }
+  else
+    {
+      s->twin.store = braid_mc_server_get_store (s->server);
+      s->relay = sim_relay_new (s->sim, "tcp:11211", "tcp:127.0.0.1:11212", &sim_mc_filter, &s->twin);
+    }
+}
+
 static gpointer
-mc_setup (BraidSim *sim)
+mc_setup_with (BraidSim *sim, gboolean relay_wanted, SimMcBreakage breakage)
 {
   State *s = g_new0 (State, 1);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
@@ -1116,6 +1248,8 @@ mc_setup (BraidSim *sim)
   static const gsize big_sizes[] = { 16 * 1024, 100 * 1000, 500 * 1000, 1000 * 1000 };
 
   s->sim = sim;
+  s->relay_wanted = relay_wanted;
+  s->twin.breakage = breakage;
   for (guint k = 0; k < N_KEYS; k++)
     s->writes[k] = g_ptr_array_new_with_free_func ((GDestroyNotify) write_free);
   s->answered = g_ptr_array_new_with_free_func (g_free);
@@ -1133,7 +1267,9 @@ mc_setup (BraidSim *sim)
                    settings.output_limit, settings.max_connections, s->big_size);
   s->server = braid_mc_server_new (r, &settings);
   factory = braid_mc_server_create_factory (s->server);
-  s->listener = braid_reactor_listen (r, "tcp:11211", factory, NULL);
+  s->listener = braid_reactor_listen (r, main_endpoint (s), factory, NULL);
+  lru_setup (s, lru_endpoint (s), "tcp:127.0.0.1:11213");
+  twin_setup (s);
   s->clients = g_ptr_array_new ();
   for (guint i = 0; i < braid_sim_get_plan (sim)->n_clients; i++)
     {
@@ -1170,6 +1306,36 @@ mc_setup (BraidSim *sim)
   return s;
 }
 
+static gpointer
+mc_setup (BraidSim *sim)
+{
+  return mc_setup_with (sim, FALSE, SIM_MC_BREAK_NOTHING);
+}
+
+static gpointer
+relayed_setup (BraidSim *sim)
+{
+  return mc_setup_with (sim, TRUE, SIM_MC_BREAK_NOTHING);
+}
+
+static gpointer
+cas_unstored_setup (BraidSim *sim)
+{
+  return mc_setup_with (sim, TRUE, SIM_MC_BREAK_CAS_UNSTORED);
+}
+
+static gpointer
+lru_unbumped_setup (BraidSim *sim)
+{
+  return mc_setup_with (sim, TRUE, SIM_MC_BREAK_LRU_NO_BUMP);
+}
+
+static gpointer
+reordered_setup (BraidSim *sim)
+{
+  return mc_setup_with (sim, TRUE, SIM_MC_BREAK_REORDER);
+}
+
 static void
 mc_step (BraidSim *sim, gpointer data)
 {
@@ -1183,6 +1349,7 @@ mc_step (BraidSim *sim, gpointer data)
     actor_act (g_ptr_array_index (s->actors, i));
   for (guint i = 0; i < s->hostile_clients->len; i++)
     hostile_client_act (g_ptr_array_index (s->hostile_clients, i));
+  sim_lru_probe_step (s->lru_probe);
   hostile_stream (s);
   note_pending (s);
 }
@@ -1275,6 +1442,7 @@ mc_check (BraidSim *sim, gpointer data)
                    G_GUINT64_FORMAT " protocol errors, %" G_GUINT64_FORMAT " timed out, %" G_GUINT64_FORMAT " lost",
                    s->outcomes[OUTCOME_VALUE], s->outcomes[OUTCOME_NOT_FOUND], s->outcomes[OUTCOME_PROTOCOL],
                    s->outcomes[OUTCOME_TIMED_OUT], s->outcomes[OUTCOME_LOST]);
+  braid_sim_trace (sim, "lru probe: %u evictions", sim_lru_probe_get_evictions (s->lru_probe));
   braid_sim_trace (sim, "cas counter %" G_GINT64_FORMAT " (ok %" G_GUINT64_FORMAT ", unknown %" G_GUINT64_FORMAT "), "
                    "incr counter %" G_GINT64_FORMAT " (ok %" G_GUINT64_FORMAT ", unknown %" G_GUINT64_FORMAT ")",
                    s->final_cas, s->cas_ok, s->cas_unknown, s->final_incr, s->incr_ok, s->incr_unknown);
@@ -1329,6 +1497,8 @@ mc_teardown (BraidSim *sim, gpointer data)
       if (h->transport != NULL)
         braid_transport_abort_connection (h->transport);
     }
+  sim_lru_probe_stop (s->lru_probe);
+  sim_relay_stop (s->relay);
   /* requests fail as their clients go: let the callbacks run */
   braid_fake_reactor_run_until_idle (fake);
   for (guint i = 0; i < s->clients->len; i++)
@@ -1352,6 +1522,12 @@ mc_teardown (BraidSim *sim, gpointer data)
   g_ptr_array_unref (s->actors);
   g_ptr_array_unref (s->orphans);
   g_ptr_array_unref (s->hostile_conns);
+  braid_listener_stop (s->lru_listener);
+  g_object_unref (s->lru_listener);
+  braid_fake_reactor_run_until_idle (fake);
+  sim_lru_probe_free (s->lru_probe);
+  sim_relay_free (s->relay);
+  g_object_unref (s->lru_server);
   g_object_unref (s->server);
   for (guint k = 0; k < N_KEYS; k++)
     g_ptr_array_unref (s->writes[k]);
@@ -1364,4 +1540,30 @@ const BraidSimScenario braid_sim_scenario_memcached = {
   "memcached",
   "braid client library clients and braid-memcached, checked against a model of the store",
   mc_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
+};
+
+/* The broken twins: the same clients and checkers, a relay in front of a
+ * server that breaks one promise.  Not listed; run by name. */
+const BraidSimScenario braid_sim_scenario_memcached_relayed = {
+  "memcached-relayed",
+  "the memcached scenario through a faithful relay: the twins' control (passes)",
+  relayed_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_memcached_cas_unstored = {
+  "memcached-cas-unstored",
+  "a server that answers STORED to cas without storing (a self-test)",
+  cas_unstored_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_memcached_lru_unbumped = {
+  "memcached-lru-unbumped",
+  "a server whose get and touch do not move the item to the LRU head (a self-test)",
+  lru_unbumped_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_memcached_reordered = {
+  "memcached-reordered",
+  "a server that answers pipelined requests out of order (a self-test)",
+  reordered_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
 };

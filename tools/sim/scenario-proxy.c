@@ -4,18 +4,41 @@
  *
  * Safety: whatever a client receives is a prefix of the URL's true body
  * (never another URL's, never garbage), whether it came from upstream,
- * the shared cache or a shared flight.  Liveness: with faults off every
- * client receives one whole body. */
+ * the shared cache or a shared flight.  A clean close ends a whole body
+ * or none (the protocol's error answer): a partial body ends with a
+ * reset, never EOF.  A whole body is fresh: asked for within the TTL
+ * (plus memcached's one-second clock and a margin) of the last time the
+ * proxy stored that URL in its cache, as the cache interface saw it —
+ * older than that, it can only have been an expired entry.  To give
+ * entries time to expire, the world sometimes goes quiet for 2.5 to 4
+ * simulated seconds, longer than a TTL and the checker's slack.  Liveness: with faults off every client receives
+ * one whole body.
+ *
+ * Broken twins: a relay in front of the proxy that truncates the body of
+ * a client asking for a URL another client is still receiving (a single
+ * flight dropping its late joiner), and a cache that answers its misses
+ * with the last body ever stored (serving expired entries). */
 #include "sim-scenarios.h"
 #include "callback-protocol.h"
 #include "fake-fetcher.h"
 #include "mc-cache.h"
 #include "proxy.h"
 #include "mc-server.h"
+#include "sim-cache.h"
+#include "sim-relay.h"
 
 #include <string.h>
 
 #define N_URLS 5
+#define TTL_S 1
+/* memcached's clock ticks in whole seconds, and a store may reach the
+ * server a little after the proxy asked for it. */
+#define TTL_SLACK_US (1500 * 1000)
+/* The chance, per simulated millisecond, that everyone goes quiet for
+ * 2.5 to 4 seconds: every cached entry expires meanwhile. */
+#define QUIET_PROBABILITY 0.004
+
+typedef enum { TWIN_NONE, TWIN_LATE_JOINER_DROPPED, TWIN_EXPIRED_SERVED } Twin;
 
 typedef struct _State State;
 
@@ -28,6 +51,7 @@ typedef struct
   GByteArray *body;
   gboolean lost;
   gboolean made_without_faults;
+  gint64 requested_at;
 } SimProxyClient;
 
 struct _State
@@ -37,6 +61,10 @@ struct _State
   BraidListener *mc_listener;
   BraidMcPool *pool;
   BraidMcCache *cache;
+  SimCache *observed;         /* what the proxy uses: the real cache, watched */
+  Twin twin;
+  SimRelay *relay;            /* (nullable): the late-joiner twin's */
+  guint in_progress[N_URLS];  /* that twin: relayed responses under way, by URL */
   BraidFakeFetcher *fetcher;
   BraidProxy *proxy;
   BraidListener *proxy_listener;
@@ -68,12 +96,43 @@ pc_data (BraidProtocol *p, const guint8 *data, gsize len, gpointer user_data)
   check_prefix (c);
 }
 
+/* A clean close after part of a body: the client cannot tell it from a
+ * whole one. */
+static void
+check_whole_or_none (SimProxyClient *c)
+{
+  gsize len = g_bytes_get_size (c->state->bodies[c->url]);
+
+  if (c->body->len > 0 && c->body->len < len)
+    braid_sim_fail (c->state->sim, "client %u: url %u closed cleanly after %u of %" G_GSIZE_FORMAT " bytes "
+                    "(a truncated body)", c->client_id, c->url, c->body->len, len);
+}
+
+/* A whole body asked for well past the TTL of the last store of its
+ * URL came from an expired entry. */
+static void
+check_fresh (SimProxyClient *c)
+{
+  State *s = c->state;
+  g_autofree gchar *key = braid_cache_key_for_url (s->urls[c->url]);
+  gint64 stored = sim_cache_get_last_store (s->observed, key);
+
+  if (stored >= 0 && c->requested_at >= stored + TTL_S * G_USEC_PER_SEC + TTL_SLACK_US)
+    braid_sim_fail (s->sim, "client %u: url %u asked for at %.3f s got a body last stored at %.3f s, past its "
+                    "%d s TTL (an expired body)", c->client_id, c->url, (gdouble) c->requested_at / G_USEC_PER_SEC,
+                    (gdouble) stored / G_USEC_PER_SEC, TTL_S);
+}
+
 static void
 pc_lost (BraidProtocol *p, const GError *reason, gpointer user_data)
 {
   SimProxyClient *c = user_data;
   State *s = c->state;
 
+  if (g_error_matches (reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE))
+    check_whole_or_none (c);
+  if (c->body->len == g_bytes_get_size (s->bodies[c->url]) && c->body->len > 0)
+    check_fresh (c);
   c->lost = TRUE;
   s->busy[c->client_id]--;
   braid_sim_trace (s->sim, "client %u url %u: %u bytes, %s", c->client_id, c->url, c->body->len, reason->message);
@@ -130,6 +189,8 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   g_ptr_array_add (s->connections, c);
+  ((SimProxyClient *) braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (c)))->requested_at =
+    braid_reactor_now (BRAID_REACTOR (source));
   braid_transport_write_printf (braid_protocol_get_transport (c), "%s\r\n", s->urls[p->url]);
   g_free (p);
 }
@@ -148,8 +209,96 @@ start_request (State *s, guint client_id)
                                factory, NULL, on_connected, p);
 }
 
+/* ---- the late-joiner twin: a relay in front of the proxy ---- */
+
+typedef struct {
+  State *state;
+  gint url;                 /* -1 until the request line is seen */
+  gboolean joiner;          /* asked while another response for the URL was under way */
+  gboolean counted;
+  gsize forwarded;
+} JoinConn;
+
 static gpointer
-px_setup (BraidSim *sim)
+join_conn_new (SimRelayConn *conn, gpointer filter_data)
+{
+  JoinConn *jc = g_new0 (JoinConn, 1);
+
+  jc->state = filter_data;
+  jc->url = -1;
+  return jc;
+}
+
+static gint
+url_index (State *s, const guint8 *line, gsize len)
+{
+  for (guint i = 0; i < N_URLS; i++)
+    if (len >= strlen (s->urls[i]) && memcmp (line, s->urls[i], strlen (s->urls[i])) == 0)
+      return (gint) i;
+  return -1;
+}
+
+static gsize
+join_from_client (SimRelayConn *conn, const guint8 *data, gsize len)
+{
+  JoinConn *jc = sim_relay_conn_get_data (conn);
+  State *s = jc->state;
+
+  if (jc->url < 0 && !jc->counted)
+    {
+      if (memchr (data, '\n', len) == NULL)
+        return 0;
+      jc->url = url_index (s, data, len);
+      if (jc->url >= 0)
+        {
+          jc->joiner = s->in_progress[jc->url] > 0 && g_bytes_get_size (s->bodies[jc->url]) >= 2;
+          s->in_progress[jc->url]++;
+          jc->counted = TRUE;
+          if (jc->joiner)
+            braid_sim_trace (s->sim, "twin: a late joiner for url %d will get half its body", jc->url);
+        }
+    }
+  sim_relay_conn_to_server (conn, data, len);
+  return len;
+}
+
+static gsize
+join_from_server (SimRelayConn *conn, const guint8 *data, gsize len)
+{
+  JoinConn *jc = sim_relay_conn_get_data (conn);
+  gsize allowed = len;
+
+  if (jc->joiner)
+    {
+      gsize half = g_bytes_get_size (jc->state->bodies[jc->url]) / 2;
+
+      allowed = jc->forwarded < half ? MIN (len, half - jc->forwarded) : 0;
+    }
+  sim_relay_conn_to_client (conn, data, allowed);
+  jc->forwarded += allowed;
+  return len;
+}
+
+static void
+join_conn_closed (SimRelayConn *conn)
+{
+  JoinConn *jc = sim_relay_conn_get_data (conn);
+
+  if (jc->counted)
+    jc->state->in_progress[jc->url]--;
+  jc->counted = FALSE;
+}
+
+static const SimRelayFilter join_filter = {
+  .conn_new = join_conn_new,
+  .conn_free = g_free,
+  .from_client = join_from_client,
+  .from_server = join_from_server,
+  .conn_closed = join_conn_closed,
+};
+
+static gpointer
+px_setup_with (BraidSim *sim, Twin twin)
 {
   State *s = g_new0 (State, 1);
   BraidReactor *r = BRAID_REACTOR (braid_sim_get_reactor (sim));
@@ -169,6 +318,8 @@ px_setup (BraidSim *sim)
   s->pool = braid_mc_pool_new (r, "127.0.0.1:11211", NULL);
   braid_mc_pool_set_timeout (s->pool, 200 * 1000);
   s->cache = braid_mc_cache_new (s->pool, 1024 * 1024);
+  s->twin = twin;
+  s->observed = sim_cache_new (BRAID_CACHE (s->cache), r, twin == TWIN_EXPIRED_SERVED);
   s->fetcher = braid_fake_fetcher_new (r);
   for (guint i = 0; i < N_URLS; i++)
     {
@@ -183,11 +334,35 @@ px_setup (BraidSim *sim)
                               (gsize) g_rand_int_range (rand, 100, 1000), g_rand_int_range (rand, 0, 5) * 1000);
     }
   settings.cache_timeout_us = 50 * 1000;
-  settings.ttl_s = 1;
-  s->proxy = braid_proxy_new (r, BRAID_FETCHER (s->fetcher), BRAID_CACHE (s->cache), &settings);
+  settings.ttl_s = TTL_S;
+  s->proxy = braid_proxy_new (r, BRAID_FETCHER (s->fetcher), BRAID_CACHE (s->observed), &settings);
   proxy_factory = braid_proxy_create_factory (s->proxy);
-  s->proxy_listener = braid_reactor_listen (r, "tcp:8000", proxy_factory, NULL);
+  if (twin == TWIN_LATE_JOINER_DROPPED)
+    {
+      s->proxy_listener = braid_reactor_listen (r, "tcp:8001", proxy_factory, NULL);
+      s->relay = sim_relay_new (sim, "tcp:8000", "tcp:127.0.0.1:8001", &join_filter, s);
+    }
+  else
+    s->proxy_listener = braid_reactor_listen (r, "tcp:8000", proxy_factory, NULL);
   return s;
+}
+
+static gpointer
+px_setup (BraidSim *sim)
+{
+  return px_setup_with (sim, TWIN_NONE);
+}
+
+static gpointer
+late_joiner_dropped_setup (BraidSim *sim)
+{
+  return px_setup_with (sim, TWIN_LATE_JOINER_DROPPED);
+}
+
+static gpointer
+expired_served_setup (BraidSim *sim)
+{
+  return px_setup_with (sim, TWIN_EXPIRED_SERVED);
 }
 
 static void
@@ -199,6 +374,13 @@ px_step (BraidSim *sim, gpointer data)
   for (guint i = 0; i < s->n_clients; i++)
     if (s->busy[i] == 0 && braid_sim_chance (sim, 0.05))
       start_request (s, i);
+  if (braid_sim_chance (sim, QUIET_PROBABILITY))
+    {
+      gint64 quiet_us = g_rand_int_range (braid_sim_get_rand (sim), 2500, 4000) * (gint64) 1000;
+
+      braid_sim_trace (sim, "quiet for %.3f s", (gdouble) quiet_us / G_USEC_PER_SEC);
+      braid_fake_reactor_advance (braid_sim_get_reactor (sim), quiet_us);
+    }
 }
 
 static void
@@ -234,6 +416,7 @@ px_teardown (BraidSim *sim, gpointer data)
   State *s = data;
   BraidFakeReactor *fake = braid_sim_get_reactor (sim);
 
+  sim_relay_stop (s->relay);
   braid_listener_stop (s->proxy_listener);
   g_object_unref (s->proxy_listener);
   for (guint i = 0; i < s->connections->len; i++)
@@ -247,6 +430,8 @@ px_teardown (BraidSim *sim, gpointer data)
   braid_fake_reactor_run_all_timers (fake, 600 * G_USEC_PER_SEC);
   g_ptr_array_unref (s->connections);
   g_object_unref (s->proxy);
+  sim_relay_free (s->relay);
+  g_object_unref (s->observed);
   g_object_unref (s->cache);
   g_object_unref (s->pool);
   braid_fake_reactor_run_all_timers (fake, 600 * G_USEC_PER_SEC);
@@ -269,4 +454,17 @@ const BraidSimScenario braid_sim_scenario_proxy = {
   "proxy",
   "clients, braid-proxy, its shared cache in braid-memcached through the client pool, a fake upstream",
   px_setup, px_step, px_begin_liveness, px_is_live, px_check, px_teardown,
+};
+
+/* The broken twins: not listed, run by name. */
+const BraidSimScenario braid_sim_scenario_proxy_late_joiner_dropped = {
+  "proxy-late-joiner-dropped",
+  "a proxy whose late joiners get half a body, then a clean close (a self-test)",
+  late_joiner_dropped_setup, px_step, px_begin_liveness, px_is_live, px_check, px_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_proxy_expired_served = {
+  "proxy-expired-served",
+  "a proxy whose cache serves bodies past their TTL (a self-test)",
+  expired_served_setup, px_step, px_begin_liveness, px_is_live, px_check, px_teardown,
 };
