@@ -1,3 +1,4 @@
 #include "proxy-error.h"
+#include "atomic-quark-private.h"
 
-G_DEFINE_QUARK (braid-proxy-error-quark, braid_proxy_error)
+BRAID_DEFINE_QUARK (braid-proxy-error-quark, braid_proxy_error)

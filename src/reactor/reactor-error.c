@@ -1,3 +1,4 @@
 #include "reactor-error.h"
+#include "atomic-quark-private.h"
 
-G_DEFINE_QUARK (braid-reactor-error-quark, braid_reactor_error)
+BRAID_DEFINE_QUARK (braid-reactor-error-quark, braid_reactor_error)

@@ -1,3 +1,4 @@
 #include "mc-error.h"
+#include "atomic-quark-private.h"
 
-G_DEFINE_QUARK (braid-mc-error-quark, braid_mc_error)
+BRAID_DEFINE_QUARK (braid-mc-error-quark, braid_mc_error)
