@@ -242,6 +242,25 @@ test_line_limit_boundary (void)
   g_assert_no_error (error);
 }
 
+static void
+test_refuses_null (void)
+{
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  BraidMcReply r;
+
+  g_test_summary ("A NULL parser, buffer or reply is a programming error: a critical, and nothing parsed");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*parser != NULL*");
+  g_assert_cmpuint (braid_mc_parse_reply (NULL, (const guint8 *) "END\r\n", 5, &r, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*buf != NULL*");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, NULL, 5, &r, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*reply != NULL*");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) "END\r\n", 5, NULL, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, NULL, 0, &r, NULL), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -252,5 +271,6 @@ main (int argc, char **argv)
   g_test_add_func ("/client/reply-parser/error-messages", test_error_messages);
   g_test_add_func ("/client/reply-parser/key-limit", test_key_limit);
   g_test_add_func ("/client/reply-parser/line-limit-boundary", test_line_limit_boundary);
+  g_test_add_func ("/client/reply-parser/refuses-null", test_refuses_null);
   return g_test_run ();
 }
