@@ -104,10 +104,16 @@ static const Session meta_sessions[] = {
     "ms k0 3 Ms O0123456789012345678901234567890123456789\r\n 12\r\nms k0 3 MS O0123456789012345678901234567890123456789\r\n 12\r\nmn\r\n",
     "CLIENT_ERROR invalid mode for ms M token\r\nCLIENT_ERROR opaque token too long\r\nMN\r\n" },
   { "base64-alphabet-ends",
-    /* '+' and '/' are the alphabet's last two letters (62, 63); '-' and
-     * '_' are not in it (observed from memcached 1.6.18, 2026-11-30) */
-    "ms +/+/ 1 b\r\nx\r\nmg +/+/ b k v\r\nmg +/+A b k\r\nmg -_-_ b k\r\nmn\r\n",
-    "HD\r\nVA 1 k+/+/ b\r\nx\r\nEN k+/+A b\r\nCLIENT_ERROR error decoding key\r\nMN\r\n" },
+    /* '+' and '/' are the alphabet's last two letters (62, 63), 'a' 'z'
+     * 'A' 'Z' '0' '9' the ends of its ranges; '-' and '_' are not in it
+     * (observed from memcached 1.6.18, 2026-11-30) */
+    "ms +/+/ 1 b\r\nx\r\nmg +/+/ b k v\r\nmg +/+A b k\r\nmg -_-_ b k\r\nmg aaaa b k\r\nmg zz09 b k\r\nmg AZaz b k\r\nmn\r\n",
+    "HD\r\nVA 1 k+/+/ b\r\nx\r\nEN k+/+A b\r\nCLIENT_ERROR error decoding key\r\nEN kaaaa b\r\nEN kzz09 b\r\nEN kAZaz b\r\nMN\r\n" },
+  { "flag-bytes-at-the-edge",
+    /* a flag byte of 127 or more is "duplicate", 126 merely invalid
+     * (observed from memcached 1.6.18, 2026-11-30) */
+    "mg k \x7f\r\nmg k \x7e\r\nmn\r\n",
+    "CLIENT_ERROR duplicate flag\r\nCLIENT_ERROR invalid flag\r\nMN\r\n" },
   { "numbers-at-their-limits",
     /* T keeps 32 bits (4294967396 is 100), F keeps 32 bits of a 64-bit
      * number, a sign alone is no number, "-0" is 0 (observed from
