@@ -2,6 +2,7 @@
 #include "test-support.h"
 #include "mc-reply-parser.h"
 #include "mc-error.h"
+#include "mc-wire.h"
 
 #include <string.h>
 
@@ -99,6 +100,24 @@ static const Case cases[] = {
   { "VALUE  0 1\r\nx\r\nEND\r\n", "<protocol error>" },
   { "VALUE k 4294967296 1\r\nx\r\n", "<protocol error>" },
   { "VALUE k 4294967295 1 18446744073709551615\r\nx\r\n", "[VALUE k f=4294967295 cas=18446744073709551615=x]" },
+  { "VALUE k 0 1 18446744073709551616\r\nx\r\n", "<protocol error>" },
+  { "VALUE k 0 x\r\nabc\r\n", "<protocol error>" },
+  { "VALUE k 0 3 x\r\nabc\r\n", "<protocol error>" },
+  { "VALUE k 0 3 1 extra\r\nabc\r\n", "<protocol error>" },
+  { "VALUE k 0\r\n", "<protocol error>" },
+  { "VALUE k\t0 3\r\nabc\r\n", "<protocol error>" },
+  /* a data block that ends the input, the empty one too */
+  { "VALUE e 0 0\r\n\r\n", "[VALUE e f=0=]" },
+  { "VALUE k 7 2\r\nab\r\n", "[VALUE k f=7=ab]" },
+  { "VALUE k 0 2\r\nab\rx", "<protocol error>" },
+  { "VALUE k 0 2\r\nabx\n", "<protocol error>" },
+  { "18446744073709551615\r\n", "[NUMBER 18446744073709551615]" },
+  { "18446744073709551616\r\n", "<protocol error>" },
+  { "STAT\r\n", "<protocol error>" },
+  { "STAT curr_items\r\n", "[STAT curr_items ]" },
+  { "\r\n", "<protocol error>" },
+  { "\n", "<protocol error>" },
+  { "STORED \r\n", "<protocol error>" },
 };
 
 static void
@@ -147,6 +166,101 @@ test_value_limit (void)
   g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
 }
 
+/* The error names the fault: several lines below are errors both ways,
+ * and only the message tells which check refused them. */
+static void
+assert_error_names (const gchar *input, const gchar *fault)
+{
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  BraidMcReply r;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) input, strlen (input), &r, &error), ==, 0);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+  if (strstr (error->message, fault) == NULL)
+    g_error ("%s: expected an error naming “%s”, got “%s”", input, fault, error->message);
+}
+
+static void
+test_error_messages (void)
+{
+  g_test_summary ("Each malformed reply is refused by the check that names its fault");
+  assert_error_names ("HELLO\r\n", "unknown reply");
+  assert_error_names ("   \r\n", "unknown reply");
+  assert_error_names ("\r\n", "unknown reply");
+  assert_error_names ("12a\r\n", "bad number");
+  assert_error_names ("99999999999999999999\r\n", "number out of range");
+  assert_error_names ("STORED\n", "line not ended by");
+  assert_error_names ("\n", "line not ended by");
+  assert_error_names ("VALUE k\r\n", "bad VALUE line");
+  assert_error_names ("VALUE k 0 x\r\n", "VALUE length not a number");
+  assert_error_names ("VALUE k 0 3 x\r\n", "VALUE cas not a 64-bit number");
+  assert_error_names ("VALUE k 4294967296 1\r\n", "VALUE flags not a 32-bit number");
+  assert_error_names ("VALUE k 0 2\r\nabcd\r\n", "VALUE data not followed by");
+}
+
+/* Keys of exactly BRAID_MC_KEY_MAX bytes are memcached's longest. */
+static void
+test_key_limit (void)
+{
+  for (gsize key_len = BRAID_MC_KEY_MAX - 1; key_len <= BRAID_MC_KEY_MAX + 1; key_len++)
+    {
+      g_autofree gchar *key = g_strnfill (key_len, 'k');
+      g_autofree gchar *input = g_strdup_printf ("VALUE %s 0 1\r\nx\r\n", key);
+      BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+      BraidMcReply r;
+      g_autoptr(GError) error = NULL;
+      gsize used = braid_mc_parse_reply (&parser, (const guint8 *) input, strlen (input), &r, &error);
+
+      if (key_len <= BRAID_MC_KEY_MAX)
+        {
+          g_assert_no_error (error);
+          g_assert_cmpuint (used, ==, strlen (input));
+          g_assert_cmpuint (r.key_len, ==, key_len);
+        }
+      else
+        {
+          g_assert_cmpuint (used, ==, 0);
+          g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+          g_assert_nonnull (strstr (error->message, "VALUE key longer than 250 bytes"));
+        }
+    }
+}
+
+/* The line limit counts the bytes waiting without a newline: exactly
+ * BRAID_MC_REPLY_LINE_MAX of them still wait. */
+static void
+test_line_limit_boundary (void)
+{
+  g_autofree gchar *junk = g_strnfill (BRAID_MC_REPLY_LINE_MAX, 'x');
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  BraidMcReply r;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A reply line of exactly the limit without its end still waits for more");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) junk, strlen (junk), &r, &error), ==, 0);
+  g_assert_no_error (error);
+}
+
+static void
+test_refuses_null (void)
+{
+  BraidMcReplyParser parser = BRAID_MC_REPLY_PARSER_INIT;
+  BraidMcReply r;
+
+  g_test_summary ("A NULL parser, buffer or reply is a programming error: a critical, and nothing parsed");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*parser != NULL*");
+  g_assert_cmpuint (braid_mc_parse_reply (NULL, (const guint8 *) "END\r\n", 5, &r, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*buf != NULL*");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, NULL, 5, &r, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*reply != NULL*");
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, (const guint8 *) "END\r\n", 5, NULL, NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (braid_mc_parse_reply (&parser, NULL, 0, &r, NULL), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -154,5 +268,9 @@ main (int argc, char **argv)
   g_test_add_func ("/client/reply-parser/replies", test_replies);
   g_test_add_func ("/client/reply-parser/line-limit", test_line_limit);
   g_test_add_func ("/client/reply-parser/value-limit", test_value_limit);
+  g_test_add_func ("/client/reply-parser/error-messages", test_error_messages);
+  g_test_add_func ("/client/reply-parser/key-limit", test_key_limit);
+  g_test_add_func ("/client/reply-parser/line-limit-boundary", test_line_limit_boundary);
+  g_test_add_func ("/client/reply-parser/refuses-null", test_refuses_null);
   return g_test_run ();
 }

@@ -103,6 +103,27 @@ static const Session meta_sessions[] = {
      * braid-difftest --meta) */
     "ms k0 3 Ms O0123456789012345678901234567890123456789\r\n 12\r\nms k0 3 MS O0123456789012345678901234567890123456789\r\n 12\r\nmn\r\n",
     "CLIENT_ERROR invalid mode for ms M token\r\nCLIENT_ERROR opaque token too long\r\nMN\r\n" },
+  { "base64-alphabet-ends",
+    /* '+' and '/' are the alphabet's last two letters (62, 63), 'a' 'z'
+     * 'A' 'Z' '0' '9' the ends of its ranges; '-' and '_' are not in it
+     * (observed from memcached 1.6.18, 2026-11-30) */
+    "ms +/+/ 1 b\r\nx\r\nmg +/+/ b k v\r\nmg +/+A b k\r\nmg -_-_ b k\r\nmg aaaa b k\r\nmg zz09 b k\r\nmg AZaz b k\r\nmn\r\n",
+    "HD\r\nVA 1 k+/+/ b\r\nx\r\nEN k+/+A b\r\nCLIENT_ERROR error decoding key\r\nEN kaaaa b\r\nEN kzz09 b\r\nEN kAZaz b\r\nMN\r\n" },
+  { "flag-bytes-at-the-edge",
+    /* a flag byte of 127 or more is "duplicate", 126 merely invalid
+     * (observed from memcached 1.6.18, 2026-11-30) */
+    "mg k \x7f\r\nmg k \x7e\r\nmn\r\n",
+    "CLIENT_ERROR duplicate flag\r\nCLIENT_ERROR invalid flag\r\nMN\r\n" },
+  { "numbers-at-their-limits",
+    /* T keeps 32 bits (4294967396 is 100), F keeps 32 bits of a 64-bit
+     * number, a sign alone is no number, "-0" is 0 (observed from
+     * memcached 1.6.18, 2026-11-30) */
+    "ms w 1 T4294967396\r\nx\r\nmg w t\r\nms f 1 F4294967295\r\nx\r\nmg f f\r\nms f 1 F18446744073709551615\r\nx\r\nmg f f\r\n"
+    "ms f 1 F18446744073709551616\r\nx\r\nmg f f\r\nma n N0 J18446744073709551616\r\nma n D18446744073709551616\r\n"
+    "mg f C-1\r\nmg f T+5 t\r\nmg f T- t\r\nmg f T-0 t\r\nmn\r\n",
+    "HD\r\nHD t100\r\nHD\r\nHD f4294967295\r\nHD\r\nHD f4294967295\r\nCLIENT_ERROR bad command line format\r\n"
+    "HD f4294967295\r\nCLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR invalid or duplicate flag\r\n"
+    "CLIENT_ERROR bad token in command line format\r\nHD t5\r\nCLIENT_ERROR bad token in command line format\r\nHD t-1\r\nMN\r\n" },
   { "vivified-not-fetched-after-opaque-error",
     /* an mg that vivified and then stopped at an opaque too long leaves
      * the item unfetched; one that found it has fetched it (found by

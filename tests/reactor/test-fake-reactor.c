@@ -4,6 +4,8 @@
 #include "callback-protocol.h"
 /* braid_fake_transport_pump: whether one transport's step "moved" */
 #include "fake-transport-private.h"
+/* the timer queue both reactors share, tested on its own clock */
+#include "delayed-call-private.h"
 
 #include <string.h>
 
@@ -765,6 +767,140 @@ test_reset_after_zero (void)
   pair_close (&p);
 }
 
+/* ---- the timer queue, on a clock of the test's own ---- */
+
+typedef struct {
+  gint64 now;
+  guint changes;
+  GString *log;
+} QueueClock;
+
+static gint64
+queue_clock_now (gpointer data)
+{
+  return ((QueueClock *) data)->now;
+}
+
+static void
+count_change (gpointer data)
+{
+  ((QueueClock *) data)->changes++;
+}
+
+typedef struct {
+  GString *log;
+  const gchar *name;
+} LogItem;
+
+static void
+count_destroyed (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+fail_if_run (gpointer data)
+{
+  g_error ("a call that must not run ran");
+}
+
+static void
+append_name (gpointer data)
+{
+  LogItem *item = data;
+
+  g_string_append (item->log, item->name);
+}
+
+static void
+test_timer_queue_notifies_changes (void)
+{
+  QueueClock clock = { 1000, 0, g_string_new (NULL) };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+  LogItem a = { clock.log, "a" }, b = { clock.log, "b" };
+  g_autoptr(BraidDelayedCall) ca = NULL;
+  g_autoptr(BraidDelayedCall) cb = NULL;
+
+  g_test_summary ("The timer queue tells its reactor, with the data it was given, each time its earliest time may "
+                  "have moved: add, reset, delay, cancel, and a run of even one call; a run of none is silent");
+  braid_timer_queue_set_changed_func (queue, count_change, &clock);
+  ca = braid_timer_queue_add (queue, 10, append_name, &a, NULL);
+  g_assert_cmpuint (clock.changes, ==, 1);
+  cb = braid_timer_queue_add (queue, 20, append_name, &b, NULL);
+  g_assert_cmpuint (clock.changes, ==, 2);
+  braid_delayed_call_reset (cb, 5);
+  g_assert_cmpuint (clock.changes, ==, 3);
+  g_assert_cmpint (braid_timer_queue_next_time (queue), ==, 1005);
+  braid_delayed_call_delay (cb, 100);
+  g_assert_cmpuint (clock.changes, ==, 4);
+  g_assert_cmpint (braid_delayed_call_get_time (cb), ==, 1105);
+  g_assert_cmpint (braid_timer_queue_next_time (queue), ==, 1010);
+
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1009), ==, 0);
+  g_assert_cmpuint (clock.changes, ==, 4);
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1010), ==, 1);
+  g_assert_cmpstr (clock.log->str, ==, "a");
+  g_assert_cmpuint (clock.changes, ==, 5);
+
+  braid_delayed_call_cancel (cb);
+  g_assert_cmpuint (clock.changes, ==, 6);
+  g_assert_cmpint (braid_timer_queue_next_time (queue), ==, -1);
+  braid_timer_queue_free (queue);
+  g_string_free (clock.log, TRUE);
+}
+
+static void
+test_timer_queue_free_releases_pending (void)
+{
+  QueueClock clock = { 0, 0, NULL };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+  guint destroyed = 0;
+  g_autoptr(BraidDelayedCall) first = NULL;
+  g_autoptr(BraidDelayedCall) second = NULL;
+
+  g_test_summary ("Freeing a queue releases the data of every pending call once, without running it, and leaves "
+                  "the handles cancelled; freeing NULL does nothing");
+  first = braid_timer_queue_add (queue, 10, fail_if_run, &destroyed, count_destroyed);
+  second = braid_timer_queue_add (queue, 20, fail_if_run, &destroyed, count_destroyed);
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, 2);
+  braid_timer_queue_free (queue);
+  g_assert_cmpuint (destroyed, ==, 2);
+  g_assert_false (braid_delayed_call_is_active (first));
+  g_assert_true (braid_delayed_call_was_cancelled (second));
+  braid_timer_queue_free (NULL);
+}
+
+static void
+test_delayed_call_refuses_null (void)
+{
+  QueueClock clock = { 0, 0, NULL };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+
+  g_test_summary ("Every delayed-call function refuses a NULL handle with a critical and a neutral result");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*call != NULL*");
+  braid_delayed_call_unref (NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*call != NULL*");
+  g_assert_null (braid_delayed_call_ref (NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*call != NULL*");
+  g_assert_false (braid_delayed_call_is_active (NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*call != NULL*");
+  g_assert_cmpint (braid_delayed_call_get_time (NULL), ==, 0);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*call != NULL*");
+  braid_delayed_call_cancel (NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*queue != NULL*");
+  g_assert_null (braid_timer_queue_add (NULL, 0, fail_if_run, NULL, NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*func != NULL*");
+  g_assert_null (braid_timer_queue_add (queue, 0, NULL, NULL, NULL));
+  g_test_assert_expected_messages ();
+  braid_timer_queue_free (queue);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -793,5 +929,8 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/pump/reports-every-event", test_pump_reports_every_event);
   g_test_add_func ("/fake/pump/reports-dropped-output", test_pump_reports_dropped_output);
   g_test_add_func ("/fake/fault/reset-after-zero", test_reset_after_zero);
+  g_test_add_func ("/fake/timer-queue/notifies-changes", test_timer_queue_notifies_changes);
+  g_test_add_func ("/fake/timer-queue/free-releases-pending", test_timer_queue_free_releases_pending);
+  g_test_add_func ("/fake/timer-queue/refuses-null", test_delayed_call_refuses_null);
   return g_test_run ();
 }
