@@ -104,7 +104,7 @@ static const BraidSettingSpec proxy_specs[] = {
   { "max-conns", 0, "Upstream", "MaxConnections", BRAID_SETTING_INT, PX (max_conns), 1, 100000, "1024", NULL,
     NULL, "Upstream connections in total, 1 to 100000 (default 1024)", "N" },
   { "max-conns-per-host", 0, "Upstream", "MaxConnectionsPerHost", BRAID_SETTING_INT, PX (max_conns_per_host), 1,
-    100000, "256", NULL, NULL, "Upstream connections per host, 1 to 100000 (default 256)", "N" },
+    100000, "1024", NULL, NULL, "Upstream connections per host, 1 to 100000 (default 1024)", "N" },
   { "allow", 0, "Upstream", "Allow", BRAID_SETTING_STRING_LIST, PX (allow), 0, 0, NULL, NULL, check_rule,
     "Upstream address, ADDRESS/PREFIX or host name to fetch from although denied, with an optional :PORT; "
     "repeatable", "RULE" },
