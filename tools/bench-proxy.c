@@ -3,7 +3,7 @@
  *
  *   bench-proxy --proxy PATH [--memcached PATH] [--seconds S] [--rounds N]
  *               [--fetches N] [--delay-ms MS] [--concurrency N] [--quick]
- *               [--json FILE]
+ *               [--client-threads N] [--proxy-arg ARG]… [--json FILE]
  *
  * Everything runs on loopback, on free ports, started here:
  *
@@ -47,6 +47,7 @@
 #define IDLE_CONNECTIONS 1000
 
 static gchar *proxy_path = NULL, *memcached_path = NULL, *json_path = NULL;
+static gchar **proxy_args = NULL;
 static gint seconds = 3, rounds = 3, n_fetches = 1000, delay_ms = 1000, concurrency = 32, client_threads = 2;
 static gboolean quick = FALSE;
 
@@ -118,6 +119,8 @@ typedef struct {
   GString *http_keep_alive;   /* a whole response, kept open after */
   GString *http_close;        /* a whole response, closed after */
   GQueue waiting;             /* Conn *, in the order their answers are due */
+  gpointer last_slow;         /* when the latest /slow request arrived, µs as a pointer: atomic */
+  gpointer last_answer;       /* when the latest /slow answer was written, likewise */
   GThread *thread;
 } Server;
 
@@ -215,6 +218,7 @@ serve_buffered (Server *server, Conn *conn)
   if (g_str_has_prefix (conn->in, "GET /slow"))
     {
       conn->waiting = TRUE;
+      g_atomic_pointer_set (&server->last_slow, GSIZE_TO_POINTER (now_us ()));
       conn->due = now_us () + server->delay_us;
       g_queue_push_tail (&server->waiting, conn);
     }
@@ -274,6 +278,7 @@ answer_due (Server *server)
       g_queue_pop_head (&server->waiting);
       conn->waiting = FALSE;
       conn_reply (server, conn, conn->close_after ? server->http_close : server->http_keep_alive);
+      g_atomic_pointer_set (&server->last_answer, GSIZE_TO_POINTER (now_us ()));
     }
   return -1;
 }
@@ -383,6 +388,7 @@ typedef struct {
   gsize expect;               /* bytes of a whole answer; 0: any answer starting "HTTP/1.1 200" */
   guint64 ok, failed;
   gint64 last_done;
+  GArray *done_times;         /* (nullable): gint64, when each shot ended */
 } Shooter;
 
 static gboolean
@@ -473,6 +479,8 @@ shot_event (Shooter *shooter, Shot *shot, guint32 events, gchar *scratch, gsize 
         shooter->failed++;
     }
   shooter->last_done = now_us ();
+  if (shooter->done_times != NULL)
+    g_array_append_val (shooter->done_times, shooter->last_done);
   close (shot->fd);
   g_free (shot->request);
   g_free (shot);
@@ -602,22 +610,68 @@ slow_request (guint i, gpointer data)
   return g_strdup_printf ("http://127.0.0.1:%u/slow/%u-%u\n", fan->upstream_port, fan->run, i);
 }
 
+/* CPU time (user + system) @pid has used, in seconds. */
+static double
+cpu_seconds (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree gchar *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const gchar *after_name;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || (after_name = strrchr (stat, ')')) == NULL)
+    return -1;
+  /* after "pid (comm)": state is field 3, utime 14, stime 15 */
+  fields = g_strsplit (after_name + 2, " ", 0);
+  if (g_strv_length (fields) < 13)
+    return -1;
+  return (double) (g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10))
+         / (double) sysconf (_SC_CLK_TCK);
+}
+
 typedef struct {
-  double wall_s;
+  double wall_s, median_s;    /* until the last answer, and the middle one */
+  double last_arrival_s;      /* until the upstream had the last request */
+  double last_answer_s;       /* until it had answered the last one */
+  double cpu_s;               /* CPU time the proxy used meanwhile */
   guint64 ok, failed;
 } FanOutResult;
+
+static gint
+compare_times (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return (x > y) - (x < y);
+}
 
 /* --fetches connections at once, each for its own /slow URL, through the
  * proxy on @port (or straight to the upstream when @port is its port). */
 static FanOutResult
-fan_out (guint16 port, guint16 upstream_port, guint run)
+fan_out (guint16 port, Server *upstream, guint run, GPid proxy_pid)
 {
+  double cpu_before = proxy_pid != 0 ? cpu_seconds (proxy_pid) : 0;
+  guint16 upstream_port = upstream->port;
   FanOut fan = { upstream_port, run, port == upstream_port };
   Shooter shooter = { .port = port, .expect = fan.http ? 0 : BODY_SIZE };
-  gint64 start = shoot (&shooter, (guint) n_fetches, (guint64) n_fetches, 0, now_us () + 120 * G_USEC_PER_SEC,
-                        slow_request, &fan);
-  FanOutResult result = { (double) (shooter.last_done - start) / G_USEC_PER_SEC, shooter.ok, shooter.failed };
+  g_autoptr(GArray) times = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 start;
+  FanOutResult result;
 
+  shooter.done_times = times;
+  start = shoot (&shooter, (guint) n_fetches, (guint64) n_fetches, 0, now_us () + 120 * G_USEC_PER_SEC,
+                 slow_request, &fan);
+  g_array_sort (times, compare_times);
+  result.wall_s = (double) (shooter.last_done - start) / G_USEC_PER_SEC;
+  result.median_s = times->len > 0 ? (double) (g_array_index (times, gint64, times->len / 2) - start) / G_USEC_PER_SEC
+                                   : 0;
+  result.ok = shooter.ok;
+  result.failed = shooter.failed;
+  result.cpu_s = proxy_pid != 0 ? cpu_seconds (proxy_pid) - cpu_before : 0;
+  result.last_answer_s = (double) (GPOINTER_TO_SIZE (g_atomic_pointer_get (&upstream->last_answer)) - start)
+                         / G_USEC_PER_SEC;
+  result.last_arrival_s = (double) (GPOINTER_TO_SIZE (g_atomic_pointer_get (&upstream->last_slow)) - start)
+                          / G_USEC_PER_SEC;
   return result;
 }
 
@@ -711,10 +765,20 @@ start_proxy (const gchar *name, const gchar *memcached, const gchar *dir)
   guint16 port = free_port ();
   g_autofree gchar *listen = g_strdup_printf ("tcp:%u:interface=127.0.0.1", port);
   g_autofree gchar *log = g_strdup_printf ("%s/%s.log", dir, name);
-  const gchar *argv[] = { proxy_path, "--config", "/dev/null", "--listen", listen, "--allow", "127.0.0.1",
-                          memcached != NULL ? "--memcached" : NULL, memcached, NULL };
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const gchar *fixed[] = { proxy_path, "--config", "/dev/null", "--listen", listen, "--allow", "127.0.0.1" };
 
-  return child_start (name, argv, port, log);
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (argv, (gpointer) fixed[i]);
+  if (memcached != NULL)
+    {
+      g_ptr_array_add (argv, "--memcached");
+      g_ptr_array_add (argv, (gpointer) memcached);
+    }
+  for (guint i = 0; proxy_args != NULL && proxy_args[i] != NULL; i++)
+    g_ptr_array_add (argv, proxy_args[i]);
+  g_ptr_array_add (argv, NULL);
+  return child_start (name, (const gchar *const *) argv->pdata, port, log);
 }
 
 /* On a proxy that has served nothing yet, so that the heap it grows for
@@ -745,8 +809,9 @@ stats_summary (double *values, guint n)
 
 static GOptionEntry entries[] = {
   { "proxy", 0, 0, G_OPTION_ARG_FILENAME, &proxy_path, "braid-proxy to run", "PATH" },
+  { "proxy-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &proxy_args, "Pass ARG to every braid-proxy (repeatable)", "ARG" },
   { "memcached", 0, 0, G_OPTION_ARG_FILENAME, &memcached_path, "memcached to run (default: memcached)", "PATH" },
-  { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Seconds of load per server and round (3)", "S" },
+  { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Seconds of load per server and round (3; 0: no load, the fetches only)", "S" },
   { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Rounds (3)", "N" },
   { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency, "One-shot connections at once in the load (32)", "N" },
   { "client-threads", 0, 0, G_OPTION_ARG_INT, &client_threads, "Threads sharing the load's connections (2)", "N" },
@@ -767,7 +832,7 @@ main (int argc, char **argv)
   enum { BARE, MEMORY, MEMCACHED, N_TARGETS };
   static const gchar *const target_names[N_TARGETS] = { "bare epoll loop", "braid-proxy, memory cache",
                                                        "braid-proxy, memcached cache" };
-  double rates[N_TARGETS][16], ratios[N_TARGETS][16], fan_wall[16], direct_wall[16];
+  double rates[N_TARGETS][16] = { { 0 } }, ratios[N_TARGETS][16] = { { 0 } }, fan_wall[16], direct_wall[16];
   guint64 fan_failed[16], direct_failed[16];
   double idle[2] = { 0 };
   guint16 mc_port;
@@ -824,7 +889,7 @@ main (int argc, char **argv)
       const guint16 ports[N_TARGETS] = { bare->port, memory_proxy.port, mc_proxy.port };
       FanOutResult fan, direct;
 
-      for (guint t = 0; t < N_TARGETS; t++)
+      for (guint t = 0; t < N_TARGETS && seconds > 0; t++)
         {
           LoadResult load = line_load (ports[t], url_line, seconds);
 
@@ -833,21 +898,23 @@ main (int argc, char **argv)
           g_print ("round %d: %-30s %9.0f req/s  %.2fx bare  (%" G_GUINT64_FORMAT " failed)\n",
                    r + 1, target_names[t], load.rate, ratios[t][r], load.failed);
         }
-      fan = fan_out (memory_proxy.port, upstream->port, (guint) r);
-      direct = fan_out (upstream->port, upstream->port, (guint) r + 1000);
+      fan = fan_out (memory_proxy.port, upstream, (guint) r, memory_proxy.pid);
+      direct = fan_out (upstream->port, upstream, (guint) r + 1000, 0);
       fan_wall[r] = fan.wall_s;
       fan_failed[r] = fan.failed;
       direct_wall[r] = direct.wall_s;
       direct_failed[r] = direct.failed;
-      g_print ("round %d: %d fetches of %d ms at once: braid-proxy %.2f s (%" G_GUINT64_FORMAT " failed), "
-               "upstream directly %.2f s (%" G_GUINT64_FORMAT " failed)\n",
-               r + 1, n_fetches, delay_ms, fan.wall_s, fan.failed, direct.wall_s, direct.failed);
+      g_print ("round %d: %d fetches of %d ms at once: braid-proxy %.2f s (median %.2f s, last request upstream "
+               "at %.2f s, answered at %.2f s, proxy CPU %.2f s, %" G_GUINT64_FORMAT " failed), upstream directly %.2f s (median %.2f s, %"
+               G_GUINT64_FORMAT " failed)\n",
+               r + 1, n_fetches, delay_ms, fan.wall_s, fan.median_s, fan.last_arrival_s, fan.last_answer_s, fan.cpu_s, fan.failed,
+               direct.wall_s, direct.median_s, direct.failed);
       g_string_append_printf (json, "    {\"bare\": %.0f, \"memory\": %.0f, \"memcached\": %.0f, "
                               "\"memory_ratio\": %.3f, \"memcached_ratio\": %.3f, \"fanout_s\": %.3f, "
-                              "\"fanout_failed\": %" G_GUINT64_FORMAT ", \"direct_s\": %.3f, "
+                              "\"fanout_failed\": %" G_GUINT64_FORMAT ", \"fanout_cpu_s\": %.3f, \"direct_s\": %.3f, "
                               "\"direct_failed\": %" G_GUINT64_FORMAT "}%s\n",
                               rates[BARE][r], rates[MEMORY][r], rates[MEMCACHED][r], ratios[MEMORY][r],
-                              ratios[MEMCACHED][r], fan.wall_s, fan.failed, direct.wall_s, direct.failed,
+                              ratios[MEMCACHED][r], fan.wall_s, fan.failed, fan.cpu_s, direct.wall_s, direct.failed,
                               r + 1 < rounds ? "," : "");
     }
   idle[0] = idle_on_fresh_proxy ("proxy-memory-idle", NULL, dir);
