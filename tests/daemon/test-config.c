@@ -175,6 +175,23 @@ policy_allows (BraidAddressPolicy *policy, const gchar *address, guint16 port)
   return braid_address_policy_check (policy, NULL, parsed, port, NULL);
 }
 
+/* A burst of distinct URLs on one host goes out at once: the per-host
+ * limit is the total's, and both match --max-flights, which bounds the
+ * fetches in the air. */
+static void
+test_proxy_upstream_limits_default (void)
+{
+  gchar *defaults[] = { "braid-proxy", "--config", "/dev/null", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidProxyDaemonSettings *s = braid_settings_read (&braid_proxy_settings_table, defaults, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (s->max_conns_per_host, ==, 1024);
+  g_assert_cmpint (s->max_conns, ==, 1024);
+  g_assert_cmpint (s->max_flights, ==, 1024);
+  braid_settings_free (&braid_proxy_settings_table, s);
+}
+
 static void
 test_proxy_address_policy (void)
 {
@@ -389,6 +406,7 @@ main (int argc, char **argv)
   g_test_bug_base ("https://example.invalid/braid/issues/");
   tmp_dir = g_dir_make_tmp ("braid-config-XXXXXX", NULL);
   g_test_add_func ("/daemon/config/defaults-file-command-line", test_defaults_file_command_line);
+  g_test_add_func ("/daemon/config/proxy-upstream-limits-default", test_proxy_upstream_limits_default);
   g_test_add_func ("/daemon/config/verbose-counts", test_verbose_counts);
   g_test_add_func ("/daemon/config/tls", test_tls_settings);
   g_test_add_func ("/daemon/config/backlog-and-threads", test_backlog_and_threads);
