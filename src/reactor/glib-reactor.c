@@ -534,6 +534,12 @@ start_accepting (BraidGlibListener *self)
 
       g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_acceptable, self, NULL);
       g_source_set_static_name (source, "braid accept");
+      /* As for the poller's source: otherwise GLib removes and re-adds
+       * the listening fd around each dispatch, signalling the context's
+       * eventfd twice (and costing a poll round to drain it) for every
+       * wakeup, that is for every connection under a one-shot protocol.
+       * on_acceptable is reentrant: it only accepts until EAGAIN. */
+      g_source_set_can_recurse (source, TRUE);
       g_source_attach (source, self->reactor->context);
       g_ptr_array_add (self->sources, source);
     }
