@@ -1,7 +1,7 @@
 /* bench-proxy — braid-proxy against a bare epoll loop, same load, same
  * machine, same run.  A benchmark, not a test: it prints numbers.
  *
- *   bench-proxy --proxy PATH [--memcached PATH] [--seconds S] [--rounds N]
+ *   bench-proxy --proxy PATH [--memcached PATH] [--seconds S] [--rounds N] [--slices N]
  *               [--fetches N] [--delay-ms MS] [--concurrency N] [--quick]
  *               [--client-threads N] [--proxy-arg ARG]… [--json FILE]
  *
@@ -16,10 +16,11 @@
  *     on a Debian memcached started here, both with default settings but
  *     --allow 127.0.0.1 (the upstream is on loopback, denied by default).
  *
- * Then, --rounds times, each for --seconds: --concurrency one-shot
- * connections (URL line in, body out) kept busy against the bare loop and
- * each proxy, for a URL already cached (requests per second, and the ratio
- * to the bare loop of the same round); the resident memory each proxy
+ * Then, --rounds times, each for --seconds per target in --slices turns
+ * alternating between the targets: --concurrency one-shot connections (URL
+ * line in, body out) kept busy against the bare loop and each proxy, for a
+ * URL already cached (requests per second, and the ratio to the bare loop
+ * of the same round); the resident memory each proxy
  * gains for 1,000 connections that send nothing; and --fetches connections
  * at once, each for a different /slow URL, against the memory-cache proxy
  * (and, as the floor, against the upstream directly): wall time until the
@@ -49,6 +50,7 @@
 static gchar *proxy_path = NULL, *memcached_path = NULL, *json_path = NULL;
 static gchar **proxy_args = NULL;
 static gint seconds = 3, rounds = 3, n_fetches = 1000, delay_ms = 1000, concurrency = 32, client_threads = 2;
+static gint slices = 6;
 static gboolean quick = FALSE;
 
 static gint64
@@ -106,6 +108,33 @@ wait_for_port (guint16 port, gint64 timeout_us)
   return FALSE;
 }
 
+/* CPU time (user + system) in seconds from a /proc/…/stat file. */
+static double
+cpu_seconds_of (const gchar *path)
+{
+  g_autofree gchar *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const gchar *after_name;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || (after_name = strrchr (stat, ')')) == NULL)
+    return -1;
+  /* after "pid (comm)": state is field 3, utime 14, stime 15 */
+  fields = g_strsplit (after_name + 2, " ", 0);
+  if (g_strv_length (fields) < 13)
+    return -1;
+  return (double) (g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10))
+         / (double) sysconf (_SC_CLK_TCK);
+}
+
+/* …of process @pid */
+static double
+cpu_seconds (GPid pid)
+{
+  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
+
+  return cpu_seconds_of (path);
+}
+
 /* ---- the servers: the bare line loop and the upstream, one thread each ---- */
 
 typedef enum { SERVE_LINE, SERVE_HTTP } ServeMode;
@@ -121,6 +150,7 @@ typedef struct {
   GQueue waiting;             /* Conn *, in the order their answers are due */
   gpointer last_slow;         /* when the latest /slow request arrived, µs as a pointer: atomic */
   gpointer last_answer;       /* when the latest /slow answer was written, likewise */
+  gint tid;                   /* the thread's, for its CPU time */
   GThread *thread;
 } Server;
 
@@ -289,6 +319,7 @@ server_thread (gpointer data)
   Server *server = data;
   struct epoll_event events[256];
 
+  g_atomic_int_set (&server->tid, (gint) gettid ());
   for (;;)
     {
       int timeout = answer_due (server);
@@ -538,6 +569,7 @@ same_line (guint i, gpointer data)
 
 typedef struct {
   double rate;                /* whole answers per second */
+  double seconds;             /* how long they took */
   guint64 ok, failed;
 } LoadResult;
 
@@ -589,7 +621,8 @@ line_load (guint16 port, const gchar *line, double secs)
       first = MIN (first, loads[i].start);
       last = MAX (last, loads[i].shooter.last_done);
     }
-  result.rate = (double) result.ok / ((double) (last - first) / G_USEC_PER_SEC);
+  result.seconds = (double) (last - first) / G_USEC_PER_SEC;
+  result.rate = (double) result.ok / result.seconds;
   return result;
 }
 
@@ -608,25 +641,6 @@ slow_request (guint i, gpointer data)
     return g_strdup_printf ("GET /slow/%u-%u HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n",
                             fan->run, i, fan->upstream_port);
   return g_strdup_printf ("http://127.0.0.1:%u/slow/%u-%u\n", fan->upstream_port, fan->run, i);
-}
-
-/* CPU time (user + system) @pid has used, in seconds. */
-static double
-cpu_seconds (GPid pid)
-{
-  g_autofree gchar *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree gchar *stat = NULL;
-  g_auto(GStrv) fields = NULL;
-  const gchar *after_name;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL) || (after_name = strrchr (stat, ')')) == NULL)
-    return -1;
-  /* after "pid (comm)": state is field 3, utime 14, stime 15 */
-  fields = g_strsplit (after_name + 2, " ", 0);
-  if (g_strv_length (fields) < 13)
-    return -1;
-  return (double) (g_ascii_strtoull (fields[11], NULL, 10) + g_ascii_strtoull (fields[12], NULL, 10))
-         / (double) sysconf (_SC_CLK_TCK);
 }
 
 typedef struct {
@@ -807,12 +821,52 @@ stats_summary (double *values, guint n)
   return g_strdup_printf ("%.2f (%.2f-%.2f)", sum / n, min, max);
 }
 
+enum { BARE, MEMORY, MEMCACHED, N_TARGETS };
+static const gchar *const target_names[N_TARGETS] = { "bare epoll loop", "braid-proxy, memory cache",
+                                                     "braid-proxy, memcached cache" };
+
+/* One round: --seconds of load on each target, in --slices turns that
+ * alternate between the targets, so that whatever else the machine does
+ * meanwhile weighs on all three alike. */
+/* Server CPU seconds per request, per target and round. */
+static double cpu_us[N_TARGETS][16];
+
+static void
+measure_round (const guint16 *ports, const gchar *const *cpu_paths, const gchar *line, double rates[][16],
+               double ratios[][16], guint r)
+{
+  guint64 ok[N_TARGETS] = { 0 }, failed = 0;
+  double secs[N_TARGETS] = { 0 }, cpu[N_TARGETS] = { 0 };
+  guint n = (guint) MAX (slices, 1);
+
+  for (guint slice = 0; slice < n && seconds > 0; slice++)
+    for (guint t = 0; t < N_TARGETS; t++)
+      {
+        double cpu_before = cpu_seconds_of (cpu_paths[t]);
+        LoadResult load = line_load (ports[t], line, (double) seconds / n);
+
+        cpu[t] += cpu_seconds_of (cpu_paths[t]) - cpu_before;
+        ok[t] += load.ok;
+        secs[t] += load.seconds;
+        failed += load.failed;
+      }
+  for (guint t = 0; t < N_TARGETS; t++)
+    {
+      rates[t][r] = secs[t] > 0 ? (double) ok[t] / secs[t] : 0;
+      cpu_us[t][r] = ok[t] > 0 ? cpu[t] * G_USEC_PER_SEC / (double) ok[t] : 0;
+      ratios[t][r] = rates[BARE][r] > 0 ? rates[t][r] / rates[BARE][r] : 0;
+    }
+  if (failed > 0)
+    g_print ("round %u: %" G_GUINT64_FORMAT " requests failed\n", r + 1, failed);
+}
+
 static GOptionEntry entries[] = {
   { "proxy", 0, 0, G_OPTION_ARG_FILENAME, &proxy_path, "braid-proxy to run", "PATH" },
   { "proxy-arg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &proxy_args, "Pass ARG to every braid-proxy (repeatable)", "ARG" },
   { "memcached", 0, 0, G_OPTION_ARG_FILENAME, &memcached_path, "memcached to run (default: memcached)", "PATH" },
   { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "Seconds of load per server and round (3; 0: no load, the fetches only)", "S" },
   { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds, "Rounds (3)", "N" },
+  { "slices", 0, 0, G_OPTION_ARG_INT, &slices, "Turns per round, alternating between the targets (6)", "N" },
   { "concurrency", 0, 0, G_OPTION_ARG_INT, &concurrency, "One-shot connections at once in the load (32)", "N" },
   { "client-threads", 0, 0, G_OPTION_ARG_INT, &client_threads, "Threads sharing the load's connections (2)", "N" },
   { "fetches", 0, 0, G_OPTION_ARG_INT, &n_fetches, "Concurrent slow fetches (1000)", "N" },
@@ -829,9 +883,6 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autofree gchar *dir = NULL;
   g_autoptr(GString) json = g_string_new ("{\n  \"rounds\": [\n");
-  enum { BARE, MEMORY, MEMCACHED, N_TARGETS };
-  static const gchar *const target_names[N_TARGETS] = { "bare epoll loop", "braid-proxy, memory cache",
-                                                       "braid-proxy, memcached cache" };
   double rates[N_TARGETS][16] = { { 0 } }, ratios[N_TARGETS][16] = { { 0 } }, fan_wall[16], direct_wall[16];
   guint64 fan_failed[16], direct_failed[16];
   double idle[2] = { 0 };
@@ -856,6 +907,7 @@ main (int argc, char **argv)
     {
       seconds = 1;
       rounds = 1;
+      slices = 2;
     }
   rounds = CLAMP (rounds, 1, 16);
   signal (SIGPIPE, SIG_IGN);
@@ -887,17 +939,16 @@ main (int argc, char **argv)
   for (gint r = 0; r < rounds; r++)
     {
       const guint16 ports[N_TARGETS] = { bare->port, memory_proxy.port, mc_proxy.port };
+      g_autofree gchar *bare_stat = g_strdup_printf ("/proc/self/task/%d/stat", g_atomic_int_get (&bare->tid));
+      g_autofree gchar *memory_stat = g_strdup_printf ("/proc/%d/stat", memory_proxy.pid);
+      g_autofree gchar *mc_stat = g_strdup_printf ("/proc/%d/stat", mc_proxy.pid);
+      const gchar *cpu_paths[N_TARGETS] = { bare_stat, memory_stat, mc_stat };
       FanOutResult fan, direct;
 
+      measure_round (ports, (const gchar *const *) cpu_paths, url_line, rates, ratios, (guint) r);
       for (guint t = 0; t < N_TARGETS && seconds > 0; t++)
-        {
-          LoadResult load = line_load (ports[t], url_line, seconds);
-
-          rates[t][r] = load.rate;
-          ratios[t][r] = load.rate / rates[BARE][r];
-          g_print ("round %d: %-30s %9.0f req/s  %.2fx bare  (%" G_GUINT64_FORMAT " failed)\n",
-                   r + 1, target_names[t], load.rate, ratios[t][r], load.failed);
-        }
+        g_print ("round %d: %-30s %9.0f req/s  %.2fx bare  server CPU %.1f us/request\n", r + 1,
+                 target_names[t], rates[t][r], ratios[t][r], cpu_us[t][r]);
       fan = fan_out (memory_proxy.port, upstream, (guint) r, memory_proxy.pid);
       direct = fan_out (upstream->port, upstream, (guint) r + 1000, 0);
       fan_wall[r] = fan.wall_s;
@@ -910,11 +961,11 @@ main (int argc, char **argv)
                r + 1, n_fetches, delay_ms, fan.wall_s, fan.median_s, fan.last_arrival_s, fan.last_answer_s, fan.cpu_s, fan.failed,
                direct.wall_s, direct.median_s, direct.failed);
       g_string_append_printf (json, "    {\"bare\": %.0f, \"memory\": %.0f, \"memcached\": %.0f, "
-                              "\"memory_ratio\": %.3f, \"memcached_ratio\": %.3f, \"fanout_s\": %.3f, "
+                              "\"memory_ratio\": %.3f, \"memcached_ratio\": %.3f, \"cpu_us\": [%.1f, %.1f, %.1f], \"fanout_s\": %.3f, "
                               "\"fanout_failed\": %" G_GUINT64_FORMAT ", \"fanout_cpu_s\": %.3f, \"direct_s\": %.3f, "
                               "\"direct_failed\": %" G_GUINT64_FORMAT "}%s\n",
                               rates[BARE][r], rates[MEMORY][r], rates[MEMCACHED][r], ratios[MEMORY][r],
-                              ratios[MEMCACHED][r], fan.wall_s, fan.failed, fan.cpu_s, direct.wall_s, direct.failed,
+                              ratios[MEMCACHED][r], cpu_us[BARE][r], cpu_us[MEMORY][r], cpu_us[MEMCACHED][r], fan.wall_s, fan.failed, fan.cpu_s, direct.wall_s, direct.failed,
                               r + 1 < rounds ? "," : "");
     }
   idle[0] = idle_on_fresh_proxy ("proxy-memory-idle", NULL, dir);
@@ -926,7 +977,9 @@ main (int argc, char **argv)
       g_autofree gchar *rate = stats_summary (rates[t], (guint) rounds);
       g_autofree gchar *ratio = stats_summary (ratios[t], (guint) rounds);
 
-      g_print ("%-32s %-28s %s\n", target_names[t], rate, ratio);
+      g_autofree gchar *cpu = stats_summary (cpu_us[t], (guint) rounds);
+
+      g_print ("%-32s %-28s %-18s server CPU %s us/request\n", target_names[t], rate, ratio, cpu);
     }
   {
     g_autofree gchar *wall = stats_summary (fan_wall, (guint) rounds);
