@@ -659,6 +659,19 @@ compare_times (gconstpointer a, gconstpointer b)
   return (x > y) - (x < y);
 }
 
+/* How many answers ended in each tenth of a second after @start. */
+static void
+print_histogram (GArray *times, gint64 start)
+{
+  guint counts[100] = { 0 };
+
+  for (guint i = 0; i < times->len; i++)
+    counts[MIN ((g_array_index (times, gint64, i) - start) / 100000, 99)]++;
+  for (guint i = 0; i < 100; i++)
+    if (counts[i] > 0)
+      g_print ("  %.1f-%.1f s: %u\n", i / 10.0, (i + 1) / 10.0, counts[i]);
+}
+
 /* --fetches connections at once, each for its own /slow URL, through the
  * proxy on @port (or straight to the upstream when @port is its port). */
 static FanOutResult
@@ -676,6 +689,8 @@ fan_out (guint16 port, Server *upstream, guint run, GPid proxy_pid)
   start = shoot (&shooter, (guint) n_fetches, (guint64) n_fetches, 0, now_us () + 120 * G_USEC_PER_SEC,
                  slow_request, &fan);
   g_array_sort (times, compare_times);
+  if (g_getenv ("BENCH_PROXY_HISTOGRAM") != NULL)
+    print_histogram (times, start);
   result.wall_s = (double) (shooter.last_done - start) / G_USEC_PER_SEC;
   result.median_s = times->len > 0 ? (double) (g_array_index (times, gint64, times->len / 2) - start) / G_USEC_PER_SEC
                                    : 0;

@@ -39,6 +39,10 @@ GIOCondition braid_poller_watch_get_events (BraidPollerWatch *watch);
 /* Unregisters (before the fd is closed); safe inside any callback, also
  * for a watch whose event is still pending in the current batch. */
 void braid_poller_watch_remove (BraidPollerWatch *watch);
+/* The same for an fd the caller closes right after and shares with no
+ * one (no dup, no fork): closing it takes it out of the epoll set, so the
+ * epoll_ctl(DEL) is skipped, a system call less per connection. */
+void braid_poller_watch_forget (BraidPollerWatch *watch);
 
 /* Queues @func (@user_data, which the poller refs with @ref and drops
  * with @unref) to run once at the end of the current iteration, or of the

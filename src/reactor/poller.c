@@ -247,10 +247,16 @@ braid_poller_watch_get_events (BraidPollerWatch *watch)
 void
 braid_poller_watch_remove (BraidPollerWatch *watch)
 {
+  if (watch->registered)
+    epoll_ctl (watch->poller->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
+  braid_poller_watch_forget (watch);
+}
+
+void
+braid_poller_watch_forget (BraidPollerWatch *watch)
+{
   BraidPoller *poller = watch->poller;
 
-  if (watch->registered)
-    epoll_ctl (poller->epoll_fd, EPOLL_CTL_DEL, watch->fd, NULL);
   watch->registered = FALSE;
   watch->removed = TRUE;
   if (poller->dispatching > 0)

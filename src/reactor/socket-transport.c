@@ -73,12 +73,19 @@ destroy_source (GSource **source)
   g_clear_pointer (source, g_source_unref);
 }
 
+/* Called right before close_fd().  An accepted socket's fd is ours alone
+ * (accept4 with SOCK_CLOEXEC, never dup'd), so closing it takes it out of
+ * the epoll set: no epoll_ctl(DEL) for it.  A GSocketConnection's fd
+ * belongs to its GSocket, so that one is unregistered. */
 static void
 remove_watch (BraidSocketTransport *self)
 {
   if (self->watch == NULL)
     return;
-  braid_poller_watch_remove (self->watch);
+  if (self->connection == NULL)
+    braid_poller_watch_forget (self->watch);
+  else
+    braid_poller_watch_remove (self->watch);
   self->watch = NULL;
 }
 
