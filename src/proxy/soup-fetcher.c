@@ -10,8 +10,9 @@
  * options'): libsoup 3's bookkeeping is linear in a session's connections
  * and queue for every message it schedules (it scans every connection to
  * the host, and every queued message, each time one changes state), so a
- * thousand fetches in one session cost a million such steps, seconds of
- * CPU; in sixteen sessions, a sixteenth of that each.
+ * thousand fetches in one session cost about a million such steps,
+ * seconds of CPU; sixteen sessions of about 63 each, a sixteenth of that
+ * in all (measured: 6-7 s down to well under one, docs/performance.md).
  *
  * Every connection is checked against the address policy where its
  * address is known and nothing has been sent: SoupMessage::network-event
