@@ -10,8 +10,9 @@
  *   - an upstream HTTP/1.1 server (a thread of this process, keep-alive)
  *     answering a 1,000-byte body at once, or after --delay-ms on /slow/…;
  *   - the reference: a bare single-threaded epoll loop that accepts, reads
- *     a line, writes the same 1,000 bytes from memory and closes (another
- *     thread of this process): what the line protocol costs at the least;
+ *     a line, writes the same 1,000 bytes from memory and closes (a forked
+ *     process of its own, or with --bare-in-thread a thread of this one):
+ *     what the line protocol costs at the least;
  *   - braid-proxy with its memory cache, and braid-proxy with --memcached
  *     on a Debian memcached started here, both with default settings but
  *     --allow 127.0.0.1 (the upstream is on loopback, denied by default).
@@ -51,7 +52,7 @@ static gchar *proxy_path = NULL, *memcached_path = NULL, *json_path = NULL;
 static gchar **proxy_args = NULL;
 static gint seconds = 3, rounds = 3, n_fetches = 1000, delay_ms = 1000, concurrency = 32, client_threads = 2;
 static gint slices = 6;
-static gboolean quick = FALSE;
+static gboolean quick = FALSE, bare_in_thread = FALSE;
 
 static gint64
 now_us (void)
@@ -364,7 +365,7 @@ make_http_reply (const GString *body, const gchar *connection)
 }
 
 static Server *
-server_start (ServeMode mode, gint64 delay_us)
+server_new (ServeMode mode, gint64 delay_us)
 {
   Server *server = g_new0 (Server, 1);
   struct epoll_event ev = { .events = EPOLLIN };
@@ -382,8 +383,44 @@ server_start (ServeMode mode, gint64 delay_us)
   epoll_ctl (server->epoll_fd, EPOLL_CTL_ADD, server->listen_fd, &ev);
   ev.data.ptr = &server->stop_fd;
   epoll_ctl (server->epoll_fd, EPOLL_CTL_ADD, server->stop_fd, &ev);
+  return server;
+}
+
+static Server *
+server_start (ServeMode mode, gint64 delay_us)
+{
+  Server *server = server_new (mode, delay_us);
+
   server->thread = g_thread_new (mode == SERVE_LINE ? "bare-loop" : "upstream", server_thread, server);
   return server;
+}
+
+/* The bare loop in a process of its own, forked before any thread
+ * exists: a server in another process than the clients, like the
+ * proxies, so that switching to it costs what switching to them does
+ * (threads of one process switch more cheaply on a busy machine). */
+static GPid
+bare_loop_fork (guint16 *port)
+{
+  Server *server = server_new (SERVE_LINE, 0);
+  GPid pid = fork ();
+
+  if (pid < 0)
+    g_error ("bench-proxy: fork: %s", g_strerror (errno));
+  if (pid == 0)
+    {
+      server_thread (server);
+      _exit (0);
+    }
+  *port = server->port;
+  close (server->listen_fd);
+  close (server->stop_fd);
+  close (server->epoll_fd);
+  g_string_free (server->line_reply, TRUE);
+  g_string_free (server->http_keep_alive, TRUE);
+  g_string_free (server->http_close, TRUE);
+  g_free (server);
+  return pid;
 }
 
 /* Connections still open are left to the process's exit. */
@@ -887,6 +924,8 @@ static GOptionEntry entries[] = {
   { "fetches", 0, 0, G_OPTION_ARG_INT, &n_fetches, "Concurrent slow fetches (1000)", "N" },
   { "delay-ms", 0, 0, G_OPTION_ARG_INT, &delay_ms, "The upstream's delay on /slow (1000)", "MS" },
   { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "One round of one second", NULL },
+  { "bare-in-thread", 0, 0, G_OPTION_ARG_NONE, &bare_in_thread,
+    "Run the bare loop as a thread of the bench, not as a process of its own", NULL },
   { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_path, "Also write the results to FILE as JSON", "FILE" },
   { NULL }
 };
@@ -903,7 +942,9 @@ main (int argc, char **argv)
   double idle[2] = { 0 };
   guint16 mc_port;
   g_autofree gchar *mc_port_str = NULL, *mc_endpoint = NULL, *mc_log = NULL;
-  Server *upstream, *bare;
+  Server *upstream, *bare = NULL;
+  GPid bare_pid = 0;
+  guint16 bare_port = 0;
   Child mc, memory_proxy, mc_proxy;
   g_autofree gchar *url_line = NULL;
 
@@ -930,8 +971,11 @@ main (int argc, char **argv)
   dir = g_dir_make_tmp ("bench-proxy-XXXXXX", &error);
   g_assert_no_error (error);
 
+  if (bare_in_thread)
+    bare = server_start (SERVE_LINE, 0);
+  else
+    bare_pid = bare_loop_fork (&bare_port);
   upstream = server_start (SERVE_HTTP, (gint64) delay_ms * 1000);
-  bare = server_start (SERVE_LINE, 0);
   mc_port = free_port ();
   mc_port_str = g_strdup_printf ("%u", mc_port);
   mc_endpoint = g_strdup_printf ("127.0.0.1:%u", mc_port);
@@ -953,8 +997,10 @@ main (int argc, char **argv)
 
   for (gint r = 0; r < rounds; r++)
     {
-      const guint16 ports[N_TARGETS] = { bare->port, memory_proxy.port, mc_proxy.port };
-      g_autofree gchar *bare_stat = g_strdup_printf ("/proc/self/task/%d/stat", g_atomic_int_get (&bare->tid));
+      const guint16 ports[N_TARGETS] = { bare != NULL ? bare->port : bare_port, memory_proxy.port, mc_proxy.port };
+      g_autofree gchar *bare_stat = bare != NULL
+                                    ? g_strdup_printf ("/proc/self/task/%d/stat", g_atomic_int_get (&bare->tid))
+                                    : g_strdup_printf ("/proc/%d/stat", bare_pid);
       g_autofree gchar *memory_stat = g_strdup_printf ("/proc/%d/stat", memory_proxy.pid);
       g_autofree gchar *mc_stat = g_strdup_printf ("/proc/%d/stat", mc_proxy.pid);
       const gchar *cpu_paths[N_TARGETS] = { bare_stat, memory_stat, mc_stat };
@@ -1021,7 +1067,13 @@ main (int argc, char **argv)
   child_stop (&mc_proxy);
   child_stop (&memory_proxy);
   child_stop (&mc);
-  server_stop (bare);
+  if (bare != NULL)
+    server_stop (bare);
+  else
+    {
+      kill (bare_pid, SIGTERM);
+      waitpid (bare_pid, NULL, 0);
+    }
   server_stop (upstream);
   return 0;
 }
