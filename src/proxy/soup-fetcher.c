@@ -117,14 +117,19 @@ braid_soup_fetcher_new (const BraidSoupFetcherOptions *options)
   n = session_count (max_conns, max_conns_per_host);
   self->sessions = g_ptr_array_new_full (n, g_object_unref);
   for (guint i = 0; i < n; i++)
-    g_ptr_array_add (self->sessions,
-                     soup_session_new_with_options ("max-conns", share_of (max_conns, n, i),
-                                                    "max-conns-per-host", share_of (max_conns_per_host, n, i),
-                                                    "timeout", options->timeout_s,
-                                                    "user-agent", options->user_agent != NULL
-                                                                  ? options->user_agent
-                                                                  : "braid-proxy/" PACKAGE_VERSION,
-                                                    NULL));
+    {
+      SoupSession *session = soup_session_new_with_options ("max-conns", share_of (max_conns, n, i),
+                                                            "max-conns-per-host", share_of (max_conns_per_host, n, i),
+                                                            "timeout", options->timeout_s,
+                                                            "user-agent", options->user_agent != NULL
+                                                                          ? options->user_agent
+                                                                          : "braid-proxy/" PACKAGE_VERSION,
+                                                            NULL);
+
+      if (options->use_proxy_resolver)
+        soup_session_set_proxy_resolver (session, options->proxy_resolver);
+      g_ptr_array_add (self->sessions, session);
+    }
   self->policy = options->address_policy != NULL ? braid_address_policy_ref (options->address_policy)
                                                  : braid_address_policy_new ();
   return self;

@@ -18,9 +18,14 @@ typedef struct {
    * redirects included; NULL for braid_address_policy_new()'s defaults.
    * The fetcher keeps a reference. */
   BraidAddressPolicy *address_policy;
+  /* TRUE: the sessions use @proxy_resolver (nullable: no proxy at all,
+   * not even a lookup); FALSE: libsoup's default, the system's resolver,
+   * which may ask a desktop service in a thread for every connection. */
+  gboolean use_proxy_resolver;
+  GProxyResolver *proxy_resolver;
 } BraidSoupFetcherOptions;
 
-#define BRAID_SOUP_FETCHER_OPTIONS_INIT { 1024, 1024, 30, NULL, NULL }
+#define BRAID_SOUP_FETCHER_OPTIONS_INIT { 1024, 1024, 30, NULL, NULL, FALSE, NULL }
 
 BraidSoupFetcher *braid_soup_fetcher_new (const BraidSoupFetcherOptions *options);
 
