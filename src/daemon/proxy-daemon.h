@@ -47,6 +47,10 @@ BraidAddressPolicy *braid_proxy_daemon_address_policy_new (const BraidProxyDaemo
 /* (transfer full): the libsoup fetcher, with the upstream limits and the
  * address policy. */
 BraidFetcher *braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *settings);
+/* (nullable): the upstream proxies that @envp names (http_proxy,
+ * https_proxy or HTTPS_PROXY, no_proxy or NO_PROXY; never HTTP_PROXY,
+ * which CGI fills from a request header), or NULL when it names none. */
+GProxyResolver *braid_proxy_daemon_proxy_resolver_new (const gchar *const *envp);
 /* (transfer full) (nullable): the shared memcached cache, the memory cache
  * or none (NULL, no error).  @kind says which. */
 BraidCache *braid_proxy_daemon_cache_new (BraidReactor *reactor, const BraidProxyDaemonSettings *settings,

@@ -18,6 +18,20 @@ braid_cache_lookup_async (BraidCache *self, const gchar *key, GCancellable *canc
   BRAID_CACHE_GET_IFACE (self)->lookup_async (self, key, cancellable, callback, user_data);
 }
 
+gboolean
+braid_cache_try_lookup_now (BraidCache *self, const gchar *key, GBytes **body)
+{
+  BraidCacheInterface *iface;
+
+  g_return_val_if_fail (body != NULL, FALSE);
+  *body = NULL;
+  g_return_val_if_fail (BRAID_IS_CACHE (self), FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+
+  iface = BRAID_CACHE_GET_IFACE (self);
+  return iface->try_lookup_now != NULL && iface->try_lookup_now (self, key, body);
+}
+
 GBytes *
 braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GError **error)
 {

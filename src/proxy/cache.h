@@ -21,6 +21,9 @@ struct _BraidCacheInterface
                        GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
   gboolean (*store_finish) (BraidCache *self, GAsyncResult *result, GError **error);
   gsize (*get_max_item_size) (BraidCache *self);
+  /* Optional: a cache that holds its entries in this process answers
+   * here, without a GTask or a main-loop round. */
+  gboolean (*try_lookup_now) (BraidCache *self, const gchar *key, GBytes **body);
 };
 
 /* Lookup finish: (transfer full) the body, or NULL with no error for a
@@ -34,6 +37,11 @@ GBytes *braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GErro
 void braid_cache_store_async (BraidCache *self, const gchar *key, GBytes *body, gint64 ttl_s,
                               GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean braid_cache_store_finish (BraidCache *self, GAsyncResult *result, GError **error);
+/* A lookup answered at once, when the cache can (the memory cache): TRUE
+ * with *@body the entry (transfer full) or NULL for a miss.  FALSE, with
+ * *@body NULL, when it cannot: use braid_cache_lookup_async().  The hot
+ * path of a cache hit: no GTask, no cancellable, no time box. */
+gboolean braid_cache_try_lookup_now (BraidCache *self, const gchar *key, GBytes **body);
 /* Bodies larger than this are served but not cached. */
 gsize braid_cache_get_max_item_size (BraidCache *self);
 

@@ -109,28 +109,48 @@ braid_memory_cache_set_max_bytes (BraidMemoryCache *self, gsize max_bytes)
   evict_to (self, max_bytes);
 }
 
+/* The live entry for @key, made the most recently used; NULL for a miss
+ * (an expired entry is dropped on the way). */
+static Entry *
+use_entry (BraidMemoryCache *self, const gchar *key)
+{
+  Entry *e = g_hash_table_lookup (self->entries, key);
+
+  if (e != NULL && e->expires_us != 0 && e->expires_us <= braid_reactor_now (self->reactor))
+    {
+      remove_entry (self, e);
+      return NULL;
+    }
+  if (e != NULL)
+    {
+      g_queue_unlink (&self->lru, e->link);
+      g_queue_push_head_link (&self->lru, e->link);
+    }
+  return e;
+}
+
+static gboolean
+memory_try_lookup_now (BraidCache *cache, const gchar *key, GBytes **body)
+{
+  Entry *e = use_entry (BRAID_MEMORY_CACHE (cache), key);
+
+  *body = e != NULL ? g_bytes_ref (e->body) : NULL;
+  return TRUE;
+}
+
 static void
 memory_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancellable,
                      GAsyncReadyCallback callback, gpointer user_data)
 {
   BraidMemoryCache *self = BRAID_MEMORY_CACHE (cache);
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Entry *e = g_hash_table_lookup (self->entries, key);
+  Entry *e = use_entry (self, key);
 
   g_task_set_source_tag (task, memory_lookup_async);
-  if (e != NULL && e->expires_us != 0 && e->expires_us <= braid_reactor_now (self->reactor))
-    {
-      remove_entry (self, e);
-      e = NULL;
-    }
   if (e == NULL)
-    {
-      g_task_return_pointer (task, NULL, NULL);
-      return;
-    }
-  g_queue_unlink (&self->lru, e->link);
-  g_queue_push_head_link (&self->lru, e->link);
-  g_task_return_pointer (task, g_bytes_ref (e->body), (GDestroyNotify) g_bytes_unref);
+    g_task_return_pointer (task, NULL, NULL);
+  else
+    g_task_return_pointer (task, g_bytes_ref (e->body), (GDestroyNotify) g_bytes_unref);
 }
 
 static GBytes *
@@ -195,4 +215,5 @@ braid_memory_cache_iface_init (BraidCacheInterface *iface)
   iface->store_async = memory_store_async;
   iface->store_finish = memory_store_finish;
   iface->get_max_item_size = memory_get_max_item_size;
+  iface->try_lookup_now = memory_try_lookup_now;
 }

@@ -260,6 +260,8 @@ fetch_for (BraidProxyRequest *self, const gchar *outcome)
 
 /* ---- the cache lookup, time-boxed ---- */
 
+static void serve_looked_up (BraidProxyRequest *self, GBytes *body);
+
 static void
 on_lookup_timeout (gpointer data)
 {
@@ -296,6 +298,14 @@ on_lookup (GObject *source, GAsyncResult *result, gpointer data)
       fetch_for (self, "bypass");
       return;
     }
+  serve_looked_up (self, g_steal_pointer (&body));
+}
+
+/* What the cache answered, @body (taken) or NULL for a miss: a hit is
+ * written at once, a miss (or an entry whose MAC fails) fetched. */
+static void
+serve_looked_up (BraidProxyRequest *self, GBytes *body)
+{
   if (body != NULL && self->host->settings->cache_secret != NULL)
     {
       GBytes *opened = braid_cache_mac_open (self->host->settings->cache_secret, self->key, body);
@@ -321,6 +331,7 @@ on_lookup (GObject *source, GAsyncResult *result, gpointer data)
   self->state = REQUEST_STATE_SERVING;
   self->status = 200;
   request_write_bytes (self, body);  /* the cached GBytes itself */
+  g_bytes_unref (body);
   request_finish (self, NULL);
 }
 
@@ -381,6 +392,7 @@ on_line (gpointer data, const gchar *line, gsize len)
   const BraidProxyRequestHost *host = self->host;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *trimmed = g_strstrip (g_strndup (line, len));
+  g_autoptr(GBytes) body = NULL;
 
   braid_line_receiver_stop (self->lines);  /* one request per connection */
   stop_reading (self);
@@ -417,6 +429,11 @@ on_line (gpointer data, const gchar *line, gsize len)
       return;
     }
   self->state = REQUEST_STATE_LOOKUP;
+  if (braid_cache_try_lookup_now (host->cache, self->key, &body))
+    {
+      serve_looked_up (self, g_steal_pointer (&body));
+      return;
+    }
   self->lookup_timer = braid_reactor_call_later (host->reactor, host->settings->cache_timeout_us,
                                                  on_lookup_timeout, self, NULL);
   self->lookup_cancellable = g_cancellable_new ();

@@ -11,6 +11,8 @@
 
 #include <gio/gunixsocketaddress.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <glib/gstdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -532,9 +534,24 @@ start_accepting (BraidGlibListener *self)
 
       g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_acceptable, self, NULL);
       g_source_set_static_name (source, "braid accept");
+      /* As for the poller's source: otherwise GLib removes and re-adds
+       * the listening fd around each dispatch, signalling the context's
+       * eventfd twice (and costing a poll round to drain it) for every
+       * wakeup, that is for every connection under a one-shot protocol.
+       * on_acceptable is reentrant: it only accepts until EAGAIN. */
+      g_source_set_can_recurse (source, TRUE);
       g_source_attach (source, self->reactor->context);
       g_ptr_array_add (self->sources, source);
     }
+}
+
+/* Sockets accepted from @listening inherit its TCP_NODELAY (Linux), so
+ * setting it once here saves a system call per connection.  A unix
+ * socket has no Nagle to turn off: the call fails, harmlessly. */
+static void
+turn_off_nagle_for_accepted (GSocket *listening)
+{
+  g_socket_set_option (listening, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
 
 /* A listening socket on @address with the listener's backlog; the bound
@@ -553,6 +570,7 @@ add_listening_socket (BraidGlibListener *self, GSocketAddress *address, GSocketA
   g_socket_set_listen_backlog (socket, self->backlog);
   if (!g_socket_bind (socket, address, TRUE, error) || !g_socket_listen (socket, error))
     return FALSE;
+  turn_off_nagle_for_accepted (socket);
   g_socket_set_blocking (socket, FALSE);
   if (bound != NULL)
     *bound = g_socket_get_local_address (socket, error);
@@ -668,6 +686,7 @@ add_systemd (BraidGlibListener *self, const BraidEndpoint *endpoint, GError **er
       g_socket_listen (socket, NULL);
     }
   g_socket_set_blocking (socket, FALSE);
+  turn_off_nagle_for_accepted (socket);
   self->address = g_socket_get_local_address (socket, NULL);
   g_ptr_array_add (self->sockets, g_steal_pointer (&socket));
   return TRUE;

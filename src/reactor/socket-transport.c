@@ -91,6 +91,10 @@ discard_output (BraidSocketTransport *self)
   self->output_size = 0;
 }
 
+/* Unregistered before the close, always: close() takes an fd out of an
+ * epoll set only when no other descriptor shares its open file, and a
+ * fork (GSubprocess, between fork and exec) briefly shares them all; a
+ * registration left behind would report events for a freed watch. */
 static void
 remove_watch (BraidSocketTransport *self)
 {
@@ -158,13 +162,10 @@ static BraidSocketTransport *
 transport_new_for_fd (gint fd, GMainContext *context, BraidPoller *poller)
 {
   BraidSocketTransport *self = g_object_new (BRAID_TYPE_SOCKET_TRANSPORT, NULL);
-  gint one = 1;
 
   self->fd = fd;
   self->context = context != NULL ? g_main_context_ref (context)
                                   : g_main_context_ref_thread_default ();
-  /* EOPNOTSUPP on a unix socket, which has no Nagle to turn off. */
-  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   self->poller = poller;
   self->watch = braid_poller_watch_fd (poller, fd, 0, on_socket_ready, self);
   return self;
@@ -191,6 +192,8 @@ braid_socket_transport_new (GSocketConnection *connection, GMainContext *context
 
   socket = g_socket_connection_get_socket (connection);
   g_socket_set_blocking (socket, FALSE);
+  /* FALSE on a unix socket, which has no Nagle to turn off. */
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   self = transport_new_for_fd (g_socket_get_fd (socket), context, poller);
   self->connection = g_object_ref (connection);
   self->peer_address = g_socket_get_remote_address (socket, NULL);
@@ -204,8 +207,10 @@ braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len
 {
   BraidSocketTransport *self = transport_new_for_fd (fd, context, poller);
 
+  /* No TCP_NODELAY here: the listener set it, and accepted sockets
+   * inherit it (a system call less per connection).  The host address is
+   * read when asked (another). */
   self->peer_address = g_socket_address_new_from_native ((gpointer) peer, peer_len);
-  self->host_address = local_address (fd);
   return self;
 }
 
@@ -655,10 +660,15 @@ transport_get_peer_address (BraidTransport *transport)
   return BRAID_SOCKET_TRANSPORT (transport)->peer_address;
 }
 
+/* An accepted socket's is read on the first call while it is open. */
 static GSocketAddress *
 transport_get_host_address (BraidTransport *transport)
 {
-  return BRAID_SOCKET_TRANSPORT (transport)->host_address;
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  if (self->host_address == NULL && self->fd >= 0)
+    self->host_address = local_address (self->fd);
+  return self->host_address;
 }
 
 static gsize

@@ -175,6 +175,58 @@ policy_allows (BraidAddressPolicy *policy, const gchar *address, guint16 port)
   return braid_address_policy_check (policy, NULL, parsed, port, NULL);
 }
 
+/* A burst of distinct URLs on one host goes out at once: the per-host
+ * limit is the total's, and both match --max-flights, which bounds the
+ * fetches in the air. */
+static void
+test_proxy_upstream_limits_default (void)
+{
+  gchar *defaults[] = { "braid-proxy", "--config", "/dev/null", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidProxyDaemonSettings *s = braid_settings_read (&braid_proxy_settings_table, defaults, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (s->max_conns_per_host, ==, 1024);
+  g_assert_cmpint (s->max_conns, ==, 1024);
+  g_assert_cmpint (s->max_flights, ==, 1024);
+  braid_settings_free (&braid_proxy_settings_table, s);
+}
+
+static gchar *
+proxy_for (GProxyResolver *resolver, const gchar *uri)
+{
+  g_auto(GStrv) proxies = g_proxy_resolver_lookup (resolver, uri, NULL, NULL);
+
+  g_assert_nonnull (proxies);
+  return g_strdup (proxies[0]);
+}
+
+/* Upstream proxies come from the environment, read once: no desktop
+ * proxy service is asked per connection (a thread hop each), and with no
+ * proxy variable there is no resolver at all. */
+static void
+test_proxy_upstream_proxy_from_environment (void)
+{
+  const gchar *none[] = { "PATH=/usr/bin", "HTTP_PROXY=http://ignored:1/", NULL };
+  const gchar *some[] = { "http_proxy=http://proxy.example:3128", "HTTPS_PROXY=http://secure.example:3129",
+                          "no_proxy=internal.example,10.0.0.0/8", NULL };
+  g_autoptr(GProxyResolver) resolver = braid_proxy_daemon_proxy_resolver_new (none);
+  g_autofree gchar *http = NULL;
+  g_autofree gchar *https = NULL;
+  g_autofree gchar *internal = NULL;
+
+  /* HTTP_PROXY is a request header's name under CGI: never read (httpoxy) */
+  g_assert_null (resolver);
+  resolver = braid_proxy_daemon_proxy_resolver_new (some);
+  g_assert_nonnull (resolver);
+  http = proxy_for (resolver, "http://www.example.com/");
+  https = proxy_for (resolver, "https://www.example.com/");
+  internal = proxy_for (resolver, "http://internal.example/");
+  g_assert_cmpstr (http, ==, "http://proxy.example:3128");
+  g_assert_cmpstr (https, ==, "http://secure.example:3129");
+  g_assert_cmpstr (internal, ==, "direct://");
+}
+
 static void
 test_proxy_address_policy (void)
 {
@@ -389,6 +441,9 @@ main (int argc, char **argv)
   g_test_bug_base ("https://example.invalid/braid/issues/");
   tmp_dir = g_dir_make_tmp ("braid-config-XXXXXX", NULL);
   g_test_add_func ("/daemon/config/defaults-file-command-line", test_defaults_file_command_line);
+  g_test_add_func ("/daemon/config/proxy-upstream-limits-default", test_proxy_upstream_limits_default);
+  g_test_add_func ("/daemon/config/proxy-upstream-proxy-from-environment",
+                   test_proxy_upstream_proxy_from_environment);
   g_test_add_func ("/daemon/config/verbose-counts", test_verbose_counts);
   g_test_add_func ("/daemon/config/tls", test_tls_settings);
   g_test_add_func ("/daemon/config/backlog-and-threads", test_backlog_and_threads);

@@ -3,6 +3,7 @@
 #include "test-support.h"
 #include "proxy.h"
 #include "memory-cache.h"
+#include "mc-cache.h"
 #include "fake-fetcher.h"
 
 #include <string.h>
@@ -61,11 +62,87 @@ test_cache_source_tag (void)
   g_assert_no_error (error);
 }
 
+static gboolean
+stored (BraidCache *cache, const gchar *key, const gchar *text, gint64 ttl_s)
+{
+  g_autoptr(GBytes) body = g_bytes_new (text, strlen (text));
+  g_autoptr(GAsyncResult) result = NULL;
+
+  braid_cache_store_async (cache, key, body, ttl_s, NULL, braid_test_store_result, &result);
+  while (result == NULL && g_main_context_iteration (NULL, TRUE))
+    ;
+  return braid_cache_store_finish (cache, result, NULL);
+}
+
+static void
+test_memory_lookup_now (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  g_autoptr(BraidMemoryCache) memory = braid_memory_cache_new (BRAID_REACTOR (fake), 1 << 20, 1 << 16);
+  BraidCache *cache = BRAID_CACHE (memory);
+  GBytes *body = GINT_TO_POINTER (1);
+
+  g_test_summary ("The memory cache answers a lookup at once, without a GTask: hit, miss, and expired");
+  g_assert_true (braid_cache_try_lookup_now (cache, "absent", &body));
+  g_assert_null (body);
+
+  g_assert_true (stored (cache, "k", "the body", 10));
+  g_assert_true (braid_cache_try_lookup_now (cache, "k", &body));
+  g_assert_nonnull (body);
+  braid_assert_bytes_equal ("the body", 8, g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  g_bytes_unref (body);
+
+  braid_fake_reactor_advance (fake, 10 * G_USEC_PER_SEC);
+  g_assert_true (braid_cache_try_lookup_now (cache, "k", &body));
+  g_assert_null (body);
+  g_assert_cmpuint (braid_memory_cache_get_n_items (memory), ==, 0);
+}
+
+/* A lookup at once refreshes the entry's place in the LRU order, as a
+ * lookup through lookup_async does: the least recently used goes first. */
+static void
+test_memory_lookup_now_is_a_use (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  g_autoptr(BraidMemoryCache) memory = braid_memory_cache_new (BRAID_REACTOR (fake), 16, 16);
+  BraidCache *cache = BRAID_CACHE (memory);
+  g_autoptr(GBytes) a = NULL;
+  g_autoptr(GBytes) b = NULL;
+
+  g_assert_true (stored (cache, "a", "aaaaaa", 0));
+  g_assert_true (stored (cache, "b", "bbbbbb", 0));
+  g_assert_true (braid_cache_try_lookup_now (cache, "a", &a));
+  g_assert_nonnull (a);
+  g_assert_true (stored (cache, "c", "cccccc", 0));   /* over 16 bytes: evicts one */
+  g_clear_pointer (&a, g_bytes_unref);
+  g_assert_true (braid_cache_try_lookup_now (cache, "a", &a));
+  g_assert_nonnull (a);
+  g_assert_true (braid_cache_try_lookup_now (cache, "b", &b));
+  g_assert_null (b);
+}
+
+/* A cache that cannot answer at once (here, a pool on the fake reactor)
+ * says so, and the proxy asks it the asynchronous way. */
+static void
+test_mc_cache_cannot_lookup_now (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  g_autoptr(BraidMcPool) pool = braid_mc_pool_new (BRAID_REACTOR (fake), "127.0.0.1:11211", NULL);
+  g_autoptr(BraidMcCache) mc = braid_mc_cache_new (pool, 1 << 20);
+  GBytes *body = GINT_TO_POINTER (1);
+
+  g_assert_false (braid_cache_try_lookup_now (BRAID_CACHE (mc), "k", &body));
+  g_assert_null (body);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/fetcher/fake/status", test_fetch_status);
   g_test_add_func ("/proxy/cache/memory/source-tag", test_cache_source_tag);
+  g_test_add_func ("/proxy/cache/memory/lookup-now", test_memory_lookup_now);
+  g_test_add_func ("/proxy/cache/memory/lookup-now-is-a-use", test_memory_lookup_now_is_a_use);
+  g_test_add_func ("/proxy/cache/mc/cannot-lookup-now", test_mc_cache_cannot_lookup_now);
   return g_test_run ();
 }

@@ -4,6 +4,7 @@
 #include "test-support.h"
 #include "glib-reactor-private.h"
 #include "callback-protocol.h"
+#include "poller-private.h"
 
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -149,6 +150,55 @@ test_paused_reader_of_closed_peer_is_quiet (void)
     ;
 }
 
+static gint64
+zero_clock (gpointer data)
+{
+  return 0;
+}
+
+static void
+note_ready (gpointer user_data, GIOCondition ready)
+{
+  *(GIOCondition *) user_data |= ready;
+}
+
+/* A watch removed while its event is ready but not yet dispatched, then
+ * its fd closed: nothing lingers.  The next socket given the same fd
+ * number is watched and heard from, and the removed watch is never
+ * called. */
+static void
+test_forgotten_watch_then_close (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  BraidTimerQueue *timers = braid_timer_queue_new (zero_clock, NULL);
+  BraidPoller *poller = braid_poller_new (context, timers);
+  GIOCondition first = 0, second = 0;
+  int a[2], b[2];
+  BraidPollerWatch *watch;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, a), ==, 0);
+  watch = braid_poller_watch_fd (poller, a[0], G_IO_IN, note_ready, &first);
+  g_assert_cmpint (write (a[1], "x", 1), ==, 1);   /* ready, not yet dispatched */
+  braid_poller_watch_remove (watch);
+  close (a[0]);
+  close (a[1]);
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, b), ==, 0);
+  g_assert_cmpint (b[0], ==, a[0]);   /* the number is reused */
+  watch = braid_poller_watch_fd (poller, b[0], G_IO_IN, note_ready, &second);
+  g_assert_cmpint (write (b[1], "y", 1), ==, 1);
+  for (guint i = 0; i < 100 && second == 0; i++)
+    g_main_context_iteration (context, FALSE);
+  g_assert_true (second & G_IO_IN);
+  g_assert_cmpint (first, ==, 0);
+
+  braid_poller_watch_remove (watch);
+  close (b[0]);
+  close (b[1]);
+  braid_poller_free (poller);
+  braid_timer_queue_free (timers);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -163,6 +213,7 @@ main (int argc, char **argv)
       setrlimit (RLIMIT_NOFILE, &limit);
     }
   g_test_add_func ("/reactor/glib/poller/polled-fds-do-not-grow", test_polled_fds_do_not_grow);
+  g_test_add_func ("/reactor/glib/poller/forgotten-watch-then-close", test_forgotten_watch_then_close);
   g_test_add_func ("/reactor/glib/poller/paused-reader-of-reset-peer-is-quiet",
                    test_paused_reader_of_closed_peer_is_quiet);
   return g_test_run ();
