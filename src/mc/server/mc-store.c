@@ -82,13 +82,29 @@ struct _BraidMcItem
 G_STATIC_ASSERT (G_STRUCT_OFFSET (BraidMcItem, view) == 0);
 G_STATIC_ASSERT (sizeof (BraidMcItem) == 64);
 
+/* What malloc gives for @requested bytes, by glibc's rounding on 64-bit:
+ * a chunk of the request plus its 8-byte header rounded up to 16 (32 at
+ * least), or whole pages plus a 16-byte header past the mmap threshold.
+ * Computed rather than asked with malloc_usable_size(): malloc sometimes
+ * hands out a chunk 16 bytes bigger, depending on what the heap holds,
+ * and the same item must count the same in every run (evictions are part
+ * of what the seeded simulation replays). */
+static gsize
+allocation_size (gsize requested)
+{
+  if (requested >= 128 * 1024)
+    return (requested + 16 + 4095) & ~(gsize) 4095;
+  return MAX ((gsize) 32, (requested + 8 + 15) & ~(gsize) 15);
+}
+
 /* What the item counts against the limit: what the process really spends
  * on it, since -m bounds memory, not a nominal count.  (-I still uses
  * memcached's nominal size.)  Computed, not kept: 8 bytes per item. */
 static gsize
 item_size (BraidMcItem *item)
 {
-  return malloc_usable_size (item) + INDEX_COST_PER_ITEM;
+  return allocation_size (sizeof (BraidMcItem) + item->view.len + 1 + item->value_len + 2) +
+         INDEX_COST_PER_ITEM;
 }
 
 /* One lock's worth of the store: everything here but the lock is read
