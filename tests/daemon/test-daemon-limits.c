@@ -1,0 +1,195 @@
+/* braid — a daemon's file-descriptor limit and user switch.  Each case runs
+ * in a subprocess of its own (g_test_trap_subprocess), since both change
+ * the process for good. */
+#include "test-support.h"
+#include "daemon-limits.h"
+
+#include <pwd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static struct rlimit
+current_limit (void)
+{
+  struct rlimit l;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &l), ==, 0);
+  return l;
+}
+
+static void
+set_soft_limit (rlim_t soft)
+{
+  struct rlimit l = current_limit ();
+
+  l.rlim_cur = soft;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &l), ==, 0);
+}
+
+/* Whether this process may raise its hard limit to @n: tried in a child,
+ * so that this one's limit stays.  Root in a container may not. */
+static gboolean
+may_raise_hard_limit (rlim_t n)
+{
+  pid_t child = fork ();
+  gint status;
+
+  g_assert_cmpint (child, >=, 0);
+  if (child == 0)
+    {
+      struct rlimit l = { n, n };
+      _exit (setrlimit (RLIMIT_NOFILE, &l) == 0 ? 0 : 1);
+    }
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  return WIFEXITED (status) && WEXITSTATUS (status) == 0;
+}
+
+static void
+test_fd_limit_within (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      set_soft_limit (100);
+      /* enough already, up to and including the limit itself: unchanged */
+      g_assert_true (braid_daemon_ensure_fd_limit (50, "test", &error));
+      g_assert_true (braid_daemon_ensure_fd_limit (100, "test", &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (current_limit ().rlim_cur, ==, 100);
+      /* one more: raised to exactly what is asked */
+      g_assert_true (braid_daemon_ensure_fd_limit (101, "test", &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (current_limit ().rlim_cur, ==, 101);
+      return;
+    }
+  g_test_summary ("A soft limit that suffices is left alone; one short is raised to exactly the need");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_fd_limit_beyond_hard (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      struct rlimit l = current_limit ();
+      guint64 want;
+      gboolean ok;
+
+      if (l.rlim_max == RLIM_INFINITY)
+        {
+          /* nothing is beyond it: any need is met */
+          g_assert_true (braid_daemon_ensure_fd_limit (G_MAXINT, "test", &error));
+          return;
+        }
+      /* below what the kernel allows (fs.nr_open), above the hard limit */
+      l.rlim_cur = l.rlim_max = MIN (l.rlim_max, 4096);
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &l), ==, 0);
+      want = l.rlim_max + 10;
+      ok = braid_daemon_ensure_fd_limit (want, "a test of 4,106", &error);
+      if (may_raise_hard_limit (want))
+        {
+          /* root (CAP_SYS_RESOURCE) raises the hard limit too */
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          g_assert_cmpuint (current_limit ().rlim_cur, ==, want);
+          g_assert_cmpuint (current_limit ().rlim_max, ==, want);
+        }
+      else
+        {
+          g_assert_false (ok);
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+          g_assert_nonnull (strstr (error->message, "a test of 4,106 needs"));
+          g_assert_nonnull (strstr (error->message, "LimitNOFILE="));
+          g_assert_cmpuint (current_limit ().rlim_cur, ==, l.rlim_cur);
+        }
+      return;
+    }
+  g_test_summary ("Beyond the hard limit: a process allowed to raises both; any other gets an error that names "
+                  "the need and LimitNOFILE=, and keeps the limit it had");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_drop_to_nobody (void)
+{
+  struct passwd *nobody = getpwnam ("nobody");
+
+  if (nobody == NULL)
+    {
+      g_test_skip ("no user “nobody” on this system");
+      return;
+    }
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      uid_t uid_before = getuid ();
+
+      g_assert_true (braid_daemon_drop_privileges ("nobody", &error));
+      g_assert_no_error (error);
+      if (uid_before == 0)
+        {
+          g_assert_cmpuint (getuid (), ==, nobody->pw_uid);
+          g_assert_cmpuint (geteuid (), ==, nobody->pw_uid);
+          g_assert_cmpuint (getgid (), ==, nobody->pw_gid);
+          g_assert_cmpint (setuid (0), !=, 0);
+        }
+      else
+        g_assert_cmpuint (getuid (), ==, uid_before);  /* ignored, not root */
+      return;
+    }
+  g_test_summary ("-u nobody: as root, the process becomes nobody (user and group) for good; "
+                  "otherwise nothing changes");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_drop_refusals (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (geteuid () != 0)
+        {
+          /* not root: whatever the name, ignored */
+          g_assert_true (braid_daemon_drop_privileges ("no-such-user-braid", &error));
+          g_assert_no_error (error);
+          return;
+        }
+      g_assert_false (braid_daemon_drop_privileges ("no-such-user-braid", &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+      g_assert_cmpstr (error->message, ==, "-u no-such-user-braid: no such user");
+      g_clear_error (&error);
+      /* -u root stays root, as asked */
+      g_assert_true (braid_daemon_drop_privileges ("root", &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (geteuid (), ==, 0);
+      /* none given: a warning, and still root */
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);  /* the parent reads the warning */
+      g_assert_true (braid_daemon_drop_privileges (NULL, &error));
+      g_assert_cmpuint (geteuid (), ==, 0);
+      return;
+    }
+  g_test_summary ("As root: an unknown user is an error, -u root stays, no -u warns");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  if (geteuid () == 0)
+    g_test_trap_assert_stderr ("*running as root: pass -u USER*");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/daemon/limits/fd-limit-within", test_fd_limit_within);
+  g_test_add_func ("/daemon/limits/fd-limit-beyond-hard", test_fd_limit_beyond_hard);
+  g_test_add_func ("/daemon/limits/drop-to-nobody", test_drop_to_nobody);
+  g_test_add_func ("/daemon/limits/drop-refusals", test_drop_refusals);
+  return g_test_run ();
+}
