@@ -58,11 +58,17 @@ deadline_unref (Deadline *d)
   g_free (d);
 }
 
+static GError *
+timed_out_error (Deadline *d)
+{
+  return g_error_new (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_TIMED_OUT, "the fetch took over %.1f s (the fetch timeout)",
+                      (gdouble) d->timeout_us / G_USEC_PER_SEC);
+}
+
 static void
 return_timed_out (Deadline *d, GTask *task)
 {
-  g_task_return_new_error (task, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_TIMED_OUT,
-                           "the fetch took over %.1f s (the fetch timeout)", (gdouble) d->timeout_us / G_USEC_PER_SEC);
+  g_task_return_error (task, timed_out_error (d));
 }
 
 static void
@@ -153,8 +159,7 @@ deadline_stream_read (GInputStream *stream, void *buffer, gsize count, GCancella
 
   if (self->deadline->expired)
     {
-      g_set_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_TIMED_OUT, "the fetch took over %.1f s",
-                   (gdouble) self->deadline->timeout_us / G_USEC_PER_SEC);
+      g_propagate_error (error, timed_out_error (self->deadline));
       return -1;
     }
   n = g_input_stream_read (self->base, buffer, count, cancellable, error);

@@ -49,27 +49,46 @@ resume_later (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* /trickle: a chunked body of N bytes, one every MS milliseconds. */
+/* /trickle: a chunked body of N bytes, one every MS milliseconds.
+ *
+ * The Trickle belongs to its timeout source.  The message may go first
+ * (the proxy resets the connection, and libsoup can drop a paused
+ * message without "finished"), so the Trickle holds it by a weak pointer
+ * and stops when it is gone; "finished" stops it at once. */
 typedef struct {
-  SoupServerMessage *msg;       /* (unowned): alive until "finished" */
+  SoupServerMessage *msg;       /* (weak) */
+  gulong finished_handler;
   guint left;
   guint source;
 } Trickle;
+
+static void
+trickle_free (gpointer data)
+{
+  Trickle *t = data;
+
+  if (t->msg != NULL)
+    {
+      g_signal_handler_disconnect (t->msg, t->finished_handler);
+      g_object_remove_weak_pointer (G_OBJECT (t->msg), (gpointer *) &t->msg);
+    }
+  g_free (t);
+}
 
 static gboolean
 trickle_tick (gpointer data)
 {
   Trickle *t = data;
-  SoupMessageBody *body = soup_server_message_get_response_body (t->msg);
+  SoupMessageBody *body;
 
+  if (t->msg == NULL)
+    return G_SOURCE_REMOVE;
+  body = soup_server_message_get_response_body (t->msg);
   soup_message_body_append (body, SOUP_MEMORY_STATIC, "x", 1);
   if (--t->left == 0)
     soup_message_body_complete (body);
   soup_server_message_unpause (t->msg);
-  if (t->left > 0)
-    return G_SOURCE_CONTINUE;
-  t->source = 0;
-  return G_SOURCE_REMOVE;
+  return t->left > 0 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void
@@ -77,13 +96,7 @@ trickle_finished (SoupServerMessage *msg, gpointer data)
 {
   Trickle *t = data;
 
-  g_clear_handle_id (&t->source, g_source_remove);
-}
-
-static void
-trickle_free (gpointer data, GClosure *closure)
-{
-  g_free (data);
+  g_source_remove (t->source);  /* frees t */
 }
 
 static void
@@ -94,13 +107,15 @@ trickle_start (SoupServerMessage *msg, GHashTable *query)
   Trickle *t = g_new0 (Trickle, 1);
 
   t->msg = msg;
+  g_object_add_weak_pointer (G_OBJECT (msg), (gpointer *) &t->msg);
   t->left = n != NULL ? (guint) atoi (n) : 7;
   soup_server_message_set_status (msg, 200, NULL);
   soup_message_headers_set_encoding (soup_server_message_get_response_headers (msg), SOUP_ENCODING_CHUNKED);
   soup_message_body_set_accumulate (soup_server_message_get_response_body (msg), FALSE);
-  g_signal_connect_data (msg, "finished", G_CALLBACK (trickle_finished), t, trickle_free, 0);
+  t->finished_handler = g_signal_connect (msg, "finished", G_CALLBACK (trickle_finished), t);
   soup_server_message_pause (msg);
-  t->source = g_timeout_add (ms != NULL ? (guint) atoi (ms) : 1000, trickle_tick, t);
+  t->source = g_timeout_add_full (G_PRIORITY_DEFAULT, ms != NULL ? (guint) atoi (ms) : 1000, trickle_tick, t,
+                                  trickle_free);
 }
 
 static void
