@@ -145,6 +145,7 @@ test_headers_late (void)
   braid_fake_reactor_advance (f.fake, 10 * SECOND);
   g_assert_cmpuint (f.expired, ==, 1);
   g_assert_cmpuint (braid_fake_fetcher_get_n_active (f.inner), ==, 0);
+  g_clear_object (&stream);  /* the fake's streams must not outlive it */
   fixture_clear (&f);
 }
 
@@ -188,6 +189,7 @@ test_body_late (void)
   g_assert_cmpstr (error->message, ==, "the fetch took over 3.0 s (the fetch timeout)");
   g_clear_error (&error);
   g_assert_cmpuint (f.expired, ==, 1);
+  g_clear_object (&stream);  /* the fake's streams must not outlive it */
   fixture_clear (&f);
 }
 
@@ -215,6 +217,7 @@ test_sync_read_to_end (void)
   g_assert_cmpmem (buffer, 64, g_bytes_get_data (body, NULL), 64);
   braid_fake_reactor_advance (f.fake, 5 * SECOND);
   g_assert_cmpuint (f.expired, ==, 0);
+  g_clear_object (&stream);  /* the fake's streams must not outlive it */
   fixture_clear (&f);
 }
 
@@ -241,6 +244,8 @@ test_close_async (void)
   g_assert_true (g_input_stream_is_closed (stream));
   braid_fake_reactor_advance (f.fake, 5 * SECOND);
   g_assert_cmpuint (f.expired, ==, 0);
+  g_clear_object (&stream);  /* the fake's streams must not outlive it */
+  g_clear_object (&r);       /* it holds the stream too */
   fixture_clear (&f);
 }
 

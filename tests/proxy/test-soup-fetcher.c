@@ -9,6 +9,9 @@
  * more than max-conns in all. */
 #include "test-support.h"
 #include "soup-fetcher.h"
+#include "proxy-error.h"
+
+#include <string.h>
 
 #include <libsoup/soup.h>
 
@@ -199,11 +202,214 @@ test_limit_holds (gconstpointer data)
   g_assert_cmpuint (fetch_all_at_once (&options, c->n_fetches), ==, c->expected_peak);
 }
 
+/* ---- what a fetch answers, and how it fails ---- */
+
+/* An upstream answering /page with a body and the header fields the cache
+ * policy reads (one of them repeated) plus one it does not, /missing with
+ * 404, and holding /hang for ever.  Counts the requests it saw. */
+typedef struct {
+  SoupServer *server;
+  guint16 port;
+  guint n_requests;
+  GPtrArray *hung;
+} Origin;
+
+static void
+origin_handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer data)
+{
+  Origin *o = data;
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+
+  o->n_requests++;
+  if (g_str_equal (path, "/hang"))
+    {
+      soup_server_message_pause (msg);
+      g_ptr_array_add (o->hung, g_object_ref (msg));
+      return;
+    }
+  if (g_str_equal (path, "/missing"))
+    {
+      soup_server_message_set_status (msg, 404, NULL);
+      return;
+    }
+  soup_message_headers_append (h, "Cache-Control", "max-age=60");
+  soup_message_headers_append (h, "Cache-Control", "public");
+  soup_message_headers_append (h, "Vary", "Accept");
+  soup_message_headers_append (h, "X-Other", "not for the policy");
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_STATIC, "the body", 8);
+}
+
+static void
+origin_init (Origin *o)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) socket = listening_socket ();
+  GSList *uris;
+
+  o->n_requests = 0;
+  o->hung = g_ptr_array_new_with_free_func (g_object_unref);
+  o->server = soup_server_new (NULL, NULL);
+  soup_server_add_handler (o->server, NULL, origin_handle, o, NULL);
+  soup_server_listen_socket (o->server, socket, 0, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (o->server);
+  o->port = (guint16) g_uri_get_port (uris->data);
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+}
+
+static void
+origin_clear (Origin *o)
+{
+  for (guint i = 0; i < o->hung->len; i++)
+    {
+      SoupServerMessage *msg = g_ptr_array_index (o->hung, i);
+
+      soup_server_message_set_status (msg, 500, NULL);
+      soup_server_message_unpause (msg);
+    }
+  g_ptr_array_unref (o->hung);
+  soup_server_disconnect (o->server);
+  g_object_unref (o->server);
+}
+
+static BraidSoupFetcher *
+fetcher_allowing_loopback (guint timeout_s)
+{
+  BraidSoupFetcherOptions options = BRAID_SOUP_FETCHER_OPTIONS_INIT;
+  g_autoptr(BraidAddressPolicy) policy = braid_address_policy_new ();
+
+  g_assert_true (braid_address_policy_allow (policy, "127.0.0.1", NULL));
+  options.address_policy = policy;
+  options.timeout_s = timeout_s;
+  options.use_proxy_resolver = TRUE;   /* no proxy */
+  return braid_soup_fetcher_new (&options);
+}
+
+/* Fetches @url to the end of its headers: the stream, or NULL and *error. */
+static GInputStream *
+fetch_url (BraidSoupFetcher *fetcher, const gchar *url, GCancellable *cancellable, guint *status,
+           GHashTable **headers, GError **error)
+{
+  g_autoptr(GAsyncResult) r = NULL;
+  GInputStream *stream;
+
+  braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), url, cancellable, braid_test_store_result, &r);
+  braid_test_wait_for_result (NULL, &r, 20000);
+  stream = braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), r, status, error);
+  if (headers != NULL)
+    *headers = stream != NULL ? braid_fetcher_dup_response_headers (BRAID_FETCHER (fetcher), r) : NULL;
+  return stream;
+}
+
+static void
+test_answers (void)
+{
+  Origin o;
+  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (5);
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GInputStream) missing = NULL;
+  g_autoptr(GHashTable) headers = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *missing_url = NULL;
+  guint status = 0;
+
+  g_test_summary ("A fetch gives the status, the body, and exactly the header fields the cache "
+                  "policy reads, names in lower case, a repeated field joined with \", \"");
+  origin_init (&o);
+  url = g_strdup_printf ("http://127.0.0.1:%u/page", o.port);
+  stream = fetch_url (fetcher, url, NULL, &status, &headers, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+  body = g_input_stream_read_bytes (stream, 100, NULL, &error);
+  g_assert_no_error (error);
+  braid_assert_bytes_equal_str ("the body", body);
+  g_assert_nonnull (headers);
+  g_assert_cmpstr (g_hash_table_lookup (headers, "cache-control"), ==, "max-age=60, public");
+  g_assert_cmpstr (g_hash_table_lookup (headers, "vary"), ==, "Accept");
+  g_assert_null (g_hash_table_lookup (headers, "x-other"));
+  g_assert_null (g_hash_table_lookup (headers, "content-type"));
+  g_assert_nonnull (g_hash_table_lookup (headers, "date"));   /* SoupServer's own */
+  g_assert_cmpuint (g_hash_table_size (headers), ==, 3);
+
+  missing_url = g_strdup_printf ("http://127.0.0.1:%u/missing", o.port);
+  missing = fetch_url (fetcher, missing_url, NULL, &status, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (missing);
+  g_assert_cmpuint (status, ==, 404);
+  g_clear_object (&stream);
+  g_clear_object (&missing);
+  origin_clear (&o);
+}
+
+static void
+test_refused_by_policy (void)
+{
+  Origin o;
+  g_autoptr(BraidSoupFetcher) fetcher = braid_soup_fetcher_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *url = NULL;
+  guint status = 7;
+
+  g_test_summary ("With the default policy a loopback upstream is refused before any request "
+                  "reaches it: FORBIDDEN with the policy's reason, status 0");
+  origin_init (&o);
+  url = g_strdup_printf ("http://127.0.0.1:%u/page", o.port);
+  g_assert_null (fetch_url (fetcher, url, NULL, &status, NULL, &error));
+  g_assert_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_FORBIDDEN);
+  g_assert_nonnull (strstr (error->message, "127.0.0.1"));
+  g_assert_cmpuint (status, ==, 0);
+  g_assert_cmpuint (o.n_requests, ==, 0);
+  origin_clear (&o);
+}
+
+static void
+test_failures (void)
+{
+  Origin o;
+  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (1);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *closed = NULL;
+  g_autofree gchar *hang = NULL;
+  guint16 free_port = braid_test_find_free_port ();
+  guint status = 0;
+
+  g_test_summary ("How fetches fail: not a URL (BAD_REQUEST), a closed port (UPSTREAM), no answer "
+                  "within the timeout (TIMED_OUT), the caller's cancel (CANCELLED)");
+  origin_init (&o);
+  g_assert_null (fetch_url (fetcher, "no scheme here", NULL, &status, NULL, &error));
+  g_assert_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_BAD_REQUEST);
+  g_assert_cmpstr (error->message, ==, "Not a URL libsoup can fetch: no scheme here");
+  g_clear_error (&error);
+
+  closed = g_strdup_printf ("http://127.0.0.1:%u/", free_port);
+  g_assert_null (fetch_url (fetcher, closed, NULL, &status, NULL, &error));
+  g_assert_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM);
+  g_clear_error (&error);
+
+  hang = g_strdup_printf ("http://127.0.0.1:%u/hang", o.port);
+  g_assert_null (fetch_url (fetcher, hang, NULL, &status, NULL, &error));
+  g_assert_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+
+  g_cancellable_cancel (cancellable);
+  g_assert_null (fetch_url (fetcher, hang, cancellable, &status, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (status, ==, 0);
+  origin_clear (&o);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/soup-fetcher/defaults-send-a-burst-at-once", test_defaults_send_a_burst_at_once);
+  g_test_add_func ("/proxy/soup-fetcher/answers", test_answers);
+  g_test_add_func ("/proxy/soup-fetcher/refused-by-policy", test_refused_by_policy);
+  g_test_add_func ("/proxy/soup-fetcher/failures", test_failures);
   for (guint i = 0; i < G_N_ELEMENTS (limit_cases); i++)
     {
       g_autofree gchar *path = g_strdup_printf ("/proxy/soup-fetcher/limit/%s", limit_cases[i].name);
