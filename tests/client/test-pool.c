@@ -244,6 +244,7 @@ test_server_specs (void)
   /* an endpoint's own complaint is passed on */
   g_assert_null (braid_mc_pool_new (BRAID_REACTOR (fake), "tcp:", &error));
   g_assert_nonnull (strstr (error->message, "expected HOST:PORT, tcp:HOST:PORT or tls:HOST:PORT): "));
+  g_assert_false (g_str_has_suffix (error->message, ": "));
   g_clear_error (&error);
   g_assert_null (braid_mc_pool_new (BRAID_REACTOR (fake), " , ,", &error));
   g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
@@ -445,6 +446,71 @@ test_cancelled_does_not_count (void)
   servers_clear (&s);
 }
 
+static void
+test_timeout_every_server (void)
+{
+  Servers s;
+
+  g_test_summary ("set_timeout applies to every server's client: no answer fails at exactly the "
+                  "pool's timeout (3 s here, not the client's default 1 s)");
+  servers_init (&s, TRUE, TRUE);
+  braid_mc_pool_set_timeout (s.pool, 3 * G_USEC_PER_SEC);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree gchar *key = key_on (s.pool, i);
+      gint64 start = braid_reactor_now (BRAID_REACTOR (s.fake));
+      GError *e = pool_get (&s, key, i, NULL);
+      gint64 took = braid_reactor_now (BRAID_REACTOR (s.fake)) - start;
+
+      g_assert_error (e, BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT);
+      g_clear_error (&e);
+      /* pool_get runs the clock 100 ms at a time */
+      g_assert_cmpint (took, >=, 3 * G_USEC_PER_SEC);
+      g_assert_cmpint (took, <, 3 * G_USEC_PER_SEC + 100 * 1000);
+    }
+  servers_clear (&s);
+}
+
+static void
+test_preconditions (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+      g_autoptr(BraidMcPool) pool = braid_mc_pool_new (BRAID_REACTOR (fake), "a:1,b:2", NULL);
+
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);   /* the parent reads the criticals */
+      g_assert_null (braid_mc_pool_get_client (pool, 2));
+      g_assert_null (braid_mc_pool_get_server_name (pool, 2));
+      g_assert_cmpuint (braid_mc_pool_locate (pool, NULL), ==, 0);
+      return;
+    }
+  g_test_summary ("A server index past the end or a NULL key is a programming error: a critical "
+                  "and NULL or 0, never a read past the pool's servers");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*CRITICAL*index < self->servers->len*CRITICAL*index < self->servers->len*"
+                             "CRITICAL*key != NULL*");
+}
+
+static void
+test_clients_go_with_the_pool (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  BraidMcPool *pool = braid_mc_pool_new (BRAID_REACTOR (fake), "a:1,b:2", NULL);
+  BraidMcClient *clients[2];
+
+  g_test_summary ("The pool owns its clients: they are finalized with it");
+  for (guint i = 0; i < 2; i++)
+    {
+      clients[i] = braid_mc_pool_get_client (pool, i);
+      g_object_add_weak_pointer (G_OBJECT (clients[i]), (gpointer *) &clients[i]);
+    }
+  g_object_unref (pool);
+  g_assert_null (clients[0]);
+  g_assert_null (clients[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -457,5 +523,8 @@ main (int argc, char **argv)
   g_test_add_func ("/client/pool/failure-accounting", test_failure_accounting);
   g_test_add_func ("/client/pool/all-out", test_all_out);
   g_test_add_func ("/client/pool/cancelled-does-not-count", test_cancelled_does_not_count);
+  g_test_add_func ("/client/pool/timeout-every-server", test_timeout_every_server);
+  g_test_add_func ("/client/pool/preconditions", test_preconditions);
+  g_test_add_func ("/client/pool/clients-go-with-the-pool", test_clients_go_with_the_pool);
   return g_test_run ();
 }
