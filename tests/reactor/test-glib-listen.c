@@ -1,0 +1,202 @@
+/* braid — what the real reactor listens on: every interface, a named one,
+ * "localhost", a port in use, a stale or foreign unix socket path, a
+ * socket's mode.  (The contract tests cover listening on loopback on both
+ * reactors; these are the real reactor's own cases.) */
+#include "test-support.h"
+#include "glib-reactor.h"
+
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static BraidListener *
+listen_on (BraidGlibReactor *reactor, const gchar *endpoint, GError **error)
+{
+  g_autoptr(BraidProtocolFactory) factory = braid_recording_factory_new (FALSE, NULL);
+
+  return braid_reactor_listen (BRAID_REACTOR (reactor), endpoint, factory, error);
+}
+
+static guint16
+port_of (BraidListener *listener)
+{
+  GSocketAddress *address = braid_listener_get_address (listener);
+
+  g_assert_true (G_IS_INET_SOCKET_ADDRESS (address));
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+}
+
+/* A blocking connect: the kernel completes it without the reactor. */
+static gboolean
+can_connect (GSocketAddress *address)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_socket_client_set_enable_proxy (client, FALSE);
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address), NULL, &error);
+  return connection != NULL;
+}
+
+static gboolean
+can_connect_to (const gchar *ip, guint16 port)
+{
+  g_autoptr(GInetAddress) inet = g_inet_address_new_from_string (ip);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (inet, port);
+
+  return can_connect (address);
+}
+
+static gboolean
+has_ipv6_loopback (void)
+{
+  g_autoptr(GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) any = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (any, 0);
+
+  return s != NULL && g_socket_bind (s, address, FALSE, NULL);
+}
+
+static void
+test_every_interface (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  GInetAddress *bound;
+  guint16 port;
+
+  g_test_summary ("tcp:PORT with no interface listens on every interface: one IPv6 socket that "
+                  "takes IPv4 too, or IPv4 alone; both loopbacks reach it");
+  listener = listen_on (reactor, "tcp:0", &error);
+  g_assert_no_error (error);
+  port = port_of (listener);
+  g_assert_cmpuint (port, >, 0);
+  bound = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (braid_listener_get_address (listener)));
+  g_assert_true (g_inet_address_get_is_any (bound));
+  g_assert_true (can_connect_to ("127.0.0.1", port));
+  if (has_ipv6_loopback ())
+    {
+      g_assert_cmpint (g_inet_address_get_family (bound), ==, G_SOCKET_FAMILY_IPV6);
+      g_assert_true (can_connect_to ("::1", port));
+    }
+  braid_listener_stop (listener);
+  g_assert_false (can_connect_to ("127.0.0.1", port));
+}
+
+static void
+test_named_interfaces (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidListener) local = NULL;
+  g_autoptr(BraidListener) bad = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *bound = NULL;
+
+  g_test_summary ("interface=localhost is 127.0.0.1; an interface that is not an address is refused "
+                  "with INVALID_ENDPOINT, naming it");
+  local = listen_on (reactor, "tcp:0:interface=localhost", &error);
+  g_assert_no_error (error);
+  bound = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (braid_listener_get_address (local))));
+  g_assert_cmpstr (bound, ==, "127.0.0.1");
+  g_assert_true (can_connect_to ("127.0.0.1", port_of (local)));
+
+  bad = listen_on (reactor, "tcp:0:interface=eth0", &error);
+  g_assert_null (bad);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT);
+  g_assert_cmpstr (error->message, ==, "Interface “eth0” is not an IP address");
+  braid_listener_stop (local);
+}
+
+static void
+test_port_in_use (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidListener) first = NULL;
+  g_autoptr(BraidListener) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+
+  g_test_summary ("A port already listened on: LISTEN_FAILED, the message naming the endpoint");
+  first = listen_on (reactor, "tcp:0:interface=127.0.0.1", &error);
+  g_assert_no_error (error);
+  endpoint = g_strdup_printf ("tcp:%u:interface=127.0.0.1", port_of (first));
+  second = listen_on (reactor, endpoint, &error);
+  g_assert_null (second);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot listen on “"));
+  g_assert_nonnull (strstr (error->message, endpoint));
+  /* the first is untouched */
+  g_assert_true (can_connect_to ("127.0.0.1", port_of (first)));
+  braid_listener_stop (first);
+}
+
+static gchar *
+socket_path (const gchar *dir, const gchar *name)
+{
+  return g_build_filename (dir, name, NULL);
+}
+
+static void
+test_unix_paths (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-listen-XXXXXX", &error);
+  g_autofree gchar *stale = socket_path (dir, "stale.sock");
+  g_autofree gchar *regular = socket_path (dir, "file");
+  g_autofree gchar *endpoint = NULL;
+  g_autofree gchar *over_file = NULL;
+  g_autofree gchar *content = NULL;
+  g_autoptr(GSocketAddress) address = g_unix_socket_address_new (stale);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidListener) refused = NULL;
+  struct stat st;
+
+  g_test_summary ("unix:PATH replaces a socket file a previous run left, never another kind of file; "
+                  "mode= sets the socket's permissions");
+  g_assert_no_error (error);
+  /* a socket file with nobody listening: what a killed daemon leaves */
+  {
+    g_autoptr(GSocket) old = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, &error);
+    g_assert_true (g_socket_bind (old, address, FALSE, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (g_lstat (stale, &st), ==, 0);
+  g_assert_true (S_ISSOCK (st.st_mode));
+  g_assert_false (can_connect (address));
+
+  endpoint = g_strdup_printf ("unix:%s:mode=0600", stale);
+  listener = listen_on (reactor, endpoint, &error);
+  g_assert_no_error (error);
+  g_assert_true (can_connect (address));
+  g_assert_cmpint (g_stat (stale, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
+  braid_listener_stop (listener);
+
+  g_assert_true (g_file_set_contents (regular, "keep me", -1, &error));
+  over_file = g_strdup_printf ("unix:%s", regular);
+  refused = listen_on (reactor, over_file, &error);
+  g_assert_null (refused);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_true (g_file_get_contents (regular, &content, NULL, NULL));
+  g_assert_cmpstr (content, ==, "keep me");
+
+  g_unlink (regular);
+  g_unlink (stale);
+  g_rmdir (dir);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/reactor/glib/listen/every-interface", test_every_interface);
+  g_test_add_func ("/reactor/glib/listen/named-interfaces", test_named_interfaces);
+  g_test_add_func ("/reactor/glib/listen/port-in-use", test_port_in_use);
+  g_test_add_func ("/reactor/glib/listen/unix-paths", test_unix_paths);
+  return g_test_run ();
+}
