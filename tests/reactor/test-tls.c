@@ -288,6 +288,94 @@ test_reactor_disposed (Fixture *f, gconstpointer data)
   wait_until (is_lost, g_ptr_array_index (f->servers, 0));
 }
 
+/* ---- where a tls: listener listens ---- */
+
+static BraidListener *
+listen_tls (Fixture *f, const gchar *where, GError **error)
+{
+  g_autoptr(BraidProtocolFactory) factory = braid_recording_factory_new (TRUE, NULL);
+  g_autofree gchar *endpoint = g_strdup_printf ("tls:%s:certificate=%s:key=%s", where, certificate->certificate,
+                                                certificate->key);
+
+  return braid_reactor_listen (f->reactor, endpoint, factory, error);
+}
+
+static void
+test_listen_interfaces (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) any = NULL;
+  g_autoptr(BraidListener) local = NULL;
+  g_autoptr(BraidListener) bad = NULL;
+  g_autoptr(BraidRecordingProtocol) client = NULL;
+  g_autofree gchar *endpoint = NULL;
+  g_autofree gchar *bound = NULL;
+  GSocketAddress *address;
+
+  g_test_summary ("tls:PORT with no interface listens on every interface, interface=localhost on "
+                  "127.0.0.1; an interface that is not an address is refused, naming it");
+  if (skipped ())
+    return;
+  any = listen_tls (f, "0", &error);
+  g_assert_no_error (error);
+  address = braid_listener_get_address (any);
+  g_assert_true (g_inet_address_get_is_any (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address))));
+  endpoint = g_strdup_printf ("tls:localhost:%u:ca=%s:timeout=5", braid_listener_get_port (any),
+                              certificate->certificate);
+  client = connect_to (f, endpoint, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (client);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (client)));
+  braid_listener_stop (any);
+
+  local = listen_tls (f, "0:interface=localhost", &error);
+  g_assert_no_error (error);
+  bound = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (braid_listener_get_address (local))));
+  g_assert_cmpstr (bound, ==, "127.0.0.1");
+  braid_listener_stop (local);
+
+  bad = listen_tls (f, "0:interface=eth0", &error);
+  g_assert_null (bad);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT);
+  g_assert_cmpstr (error->message, ==, "Interface “eth0” is not an IP address");
+}
+
+static void
+test_listen_port_in_use (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) second = NULL;
+  g_autofree gchar *where = NULL;
+
+  g_test_summary ("A port already listened on: LISTEN_FAILED, the message naming the endpoint");
+  if (skipped ())
+    return;
+  where = g_strdup_printf ("%u:interface=127.0.0.1", braid_listener_get_port (f->listener));
+  second = listen_tls (f, where, &error);
+  g_assert_null (second);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "Cannot listen on “tls:"));
+}
+
+static void
+test_connect_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidRecordingProtocol) client = NULL;
+  g_autofree gchar *endpoint = NULL;
+
+  g_test_summary ("A tls: connect to a port nobody listens on fails with CONNECTION_REFUSED, "
+                  "naming the endpoint");
+  if (skipped ())
+    return;
+  endpoint = g_strdup_printf ("tls:127.0.0.1:%u:ca=%s", braid_test_find_free_port (), certificate->certificate);
+  client = connect_to (f, endpoint, &error);
+  g_assert_null (client);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  assert_message_contains (error, "Cannot connect to “tls:127.0.0.1:");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -307,6 +395,11 @@ main (int argc, char **argv)
   g_test_add ("/reactor/tls/silent-client", Fixture, NULL, fixture_setup, test_silent_client, fixture_teardown);
   g_test_add ("/reactor/tls/reactor-disposed", Fixture, NULL, fixture_setup, test_reactor_disposed,
               fixture_teardown);
+  g_test_add ("/reactor/tls/listen-interfaces", Fixture, NULL, fixture_setup, test_listen_interfaces,
+              fixture_teardown);
+  g_test_add ("/reactor/tls/listen-port-in-use", Fixture, NULL, fixture_setup, test_listen_port_in_use,
+              fixture_teardown);
+  g_test_add ("/reactor/tls/connect-refused", Fixture, NULL, fixture_setup, test_connect_refused, fixture_teardown);
 
   status = g_test_run ();
   braid_test_certificate_free (certificate);
