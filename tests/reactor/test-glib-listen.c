@@ -1,4 +1,4 @@
-/* braid — what the real reactor listens on: every interface, a named one,
+/* braid — what the real reactor listens on and how its connects fail: every interface, a named one,
  * "localhost", a port in use, a stale or foreign unix socket path, a
  * socket's mode.  (The contract tests cover listening on loopback on both
  * reactors; these are the real reactor's own cases.) */
@@ -190,6 +190,125 @@ test_unix_paths (void)
   g_rmdir (dir);
 }
 
+/* ---- connecting ---- */
+
+static BraidProtocol *
+connect_to (BraidGlibReactor *reactor, const gchar *endpoint, BraidProtocolFactory *factory,
+            GCancellable *cancellable, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+
+  braid_reactor_connect_async (BRAID_REACTOR (reactor), endpoint, factory, cancellable, braid_test_store_result,
+                               &result);
+  braid_test_wait_for_result (NULL, &result, 10000);
+  return braid_reactor_connect_finish (BRAID_REACTOR (reactor), result, error);
+}
+
+/* A listening socket whose accept queue is full and never drained: the
+ * kernel drops further SYNs, so a connect to it can only time out. */
+static GSocket *
+full_listener (guint16 *port, GPtrArray *fillers)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  GSocket *listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_socket_set_listen_backlog (listener, 0);
+  g_assert_true (g_socket_bind (listener, any_port, TRUE, &error));
+  g_assert_true (g_socket_listen (listener, &error));
+  bound = g_socket_get_local_address (listener, &error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  /* a backlog of 0 still queues one; a few more to be sure it is full */
+  for (guint i = 0; i < 4; i++)
+    {
+      GSocket *filler = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+      g_socket_set_blocking (filler, FALSE);
+      g_socket_connect (filler, bound, NULL, NULL);   /* EINPROGRESS for the dropped ones */
+      g_ptr_array_add (fillers, filler);
+    }
+  return listener;
+}
+
+static void
+test_connect_timeout (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_recording_factory_new (FALSE, NULL);
+  g_autoptr(GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  guint16 port;
+  gint64 start;
+
+  g_test_summary ("A connect that gets no answer fails with TIMED_OUT after the endpoint's timeout=");
+  listener = full_listener (&port, fillers);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u:timeout=1", port);
+  start = g_get_monotonic_time ();
+  protocol = connect_to (reactor, endpoint, factory, NULL, &error);
+  g_assert_null (protocol);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_TIMED_OUT);
+  g_assert_true (g_str_has_prefix (error->message, "Connecting to “tcp:127.0.0.1:"));
+  g_assert_true (g_str_has_suffix (error->message, "” timed out"));
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, G_USEC_PER_SEC - 10000);
+}
+
+static void
+test_connect_cancelled (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_recording_factory_new (FALSE, NULL);
+  g_autoptr(GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSocket) listener = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  guint16 port;
+
+  g_test_summary ("A connect cancelled while it waits fails with G_IO_ERROR_CANCELLED, not a timeout");
+  listener = full_listener (&port, fillers);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u:timeout=5", port);
+  braid_reactor_connect_async (BRAID_REACTOR (reactor), endpoint, factory, cancellable, braid_test_store_result,
+                               &result);
+  g_main_context_iteration (NULL, FALSE);
+  g_cancellable_cancel (cancellable);
+  braid_test_wait_for_result (NULL, &result, 10000);
+  g_assert_null (braid_reactor_connect_finish (BRAID_REACTOR (reactor), result, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static BraidProtocol *
+refuse_every_connection (GSocketAddress *address, gpointer user_data)
+{
+  return NULL;
+}
+
+static void
+test_factory_refuses (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidProtocolFactory) refusing = braid_protocol_factory_new (refuse_every_connection, NULL, NULL);
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+
+  g_test_summary ("A client factory that builds no protocol fails the connect with CONNECTION_REFUSED");
+  listener = listen_on (reactor, "tcp:0:interface=127.0.0.1", &error);
+  g_assert_no_error (error);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", port_of (listener));
+  protocol = connect_to (reactor, endpoint, refusing, NULL, &error);
+  g_assert_null (protocol);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  g_assert_true (g_str_has_prefix (error->message, "The protocol factory refused the connection to “tcp:127.0.0.1:"));
+  braid_listener_stop (listener);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -198,5 +317,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/listen/named-interfaces", test_named_interfaces);
   g_test_add_func ("/reactor/glib/listen/port-in-use", test_port_in_use);
   g_test_add_func ("/reactor/glib/listen/unix-paths", test_unix_paths);
+  g_test_add_func ("/reactor/glib/connect/timeout", test_connect_timeout);
+  g_test_add_func ("/reactor/glib/connect/cancelled", test_connect_cancelled);
+  g_test_add_func ("/reactor/glib/connect/factory-refuses", test_factory_refuses);
   return g_test_run ();
 }
