@@ -790,6 +790,103 @@ test_stats_conns (void)
   world_close (&w);
 }
 
+static void
+test_big_then_small_replies (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autofree gchar *big = g_strnfill (40000, 'b');
+  g_autofree gchar *set = g_strdup_printf ("set big 1 0 40000\r\n%s\r\n", big);
+  g_autofree gchar *version = NULL;
+
+  g_test_summary ("Replies over the copy limit (16 KiB) handed to the transport by reference, each "
+                  "followed by small ones, all waiting for a reader that does not read: every byte "
+                  "arrives, in order");
+  world_open (&w, NULL);
+  c = world_connect (&w);
+  send_str (c, "version\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  version = g_strndup ((const gchar *) c->received->data, c->received->len);
+  g_byte_array_set_size (c->received, 0);
+  send_str (c, set);
+  braid_fake_reactor_run_until_idle (w.fake);
+  assert_received (c, "STORED\r\n");
+
+  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  for (guint i = 0; i < 3; i++)
+    {
+      g_string_append (input, "get big\r\nversion\r\nget nothing\r\n");
+      g_string_append_printf (expected, "VALUE big 1 40000\r\n%s\r\nEND\r\n%sEND\r\n", big, version);
+    }
+  send_str (c, input->str);
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_assert_bytes_equal (expected->str, expected->len, c->received->data, c->received->len);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+/* Sends `stats`; returns bytes_read and bytes_written from its reply, and
+ * the reply's own length. */
+static void
+traffic_stats (BraidRecordingProtocol *c, BraidFakeReactor *fake, guint64 *read, guint64 *written, gsize *reply_len)
+{
+  g_autofree gchar *text = NULL;
+  const gchar *at;
+
+  g_byte_array_set_size (c->received, 0);
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (fake);
+  text = g_strndup ((const gchar *) c->received->data, c->received->len);
+  *reply_len = c->received->len;
+  at = strstr (text, "\r\nSTAT bytes_read ");
+  g_assert_nonnull (at);
+  *read = g_ascii_strtoull (at + strlen ("\r\nSTAT bytes_read "), NULL, 10);
+  at = strstr (text, "\r\nSTAT bytes_written ");
+  g_assert_nonnull (at);
+  *written = g_ascii_strtoull (at + strlen ("\r\nSTAT bytes_written "), NULL, 10);
+  g_byte_array_set_size (c->received, 0);
+}
+
+static void
+test_bytes_counted (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *big = g_strnfill (20000, 'x');
+  g_autofree gchar *set = g_strdup_printf ("set k 0 0 20000\r\n%s\r\n", big);
+  const gchar *small = "get k2\r\nversion\r\n";
+  guint64 read0, written0, read1, written1;
+  gsize stats_len0, stats_len1, requests, replies;
+
+  g_test_summary ("bytes_read and bytes_written count exactly the bytes of each request and reply, "
+                  "small replies and big ones (sent by reference) alike");
+  world_open (&w, NULL);
+  c = world_connect (&w);
+  traffic_stats (c, w.fake, &read0, &written0, &stats_len0);
+  /* a stats reply counts what came before it, its own request included */
+  g_assert_cmpuint (read0, ==, strlen ("stats\r\n"));
+  g_assert_cmpuint (written0, ==, 0);
+
+  send_str (c, set);
+  send_str (c, "get k\r\n");
+  send_str (c, small);
+  braid_fake_reactor_run_until_idle (w.fake);
+  requests = strlen (set) + strlen ("get k\r\n") + strlen (small);
+  replies = c->received->len;
+  g_assert_cmpuint (replies, ==, strlen ("STORED\r\n") + strlen ("VALUE k 0 20000\r\n") + 20000 + 2 +
+                    strlen ("END\r\n") + strlen ("END\r\nVERSION 1.6.18-braid-" PACKAGE_VERSION "\r\n"));
+
+  traffic_stats (c, w.fake, &read1, &written1, &stats_len1);
+  g_assert_cmpuint (read1, ==, read0 + requests + strlen ("stats\r\n"));
+  g_assert_cmpuint (written1, ==, written0 + stats_len0 + replies);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -808,5 +905,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/admin/shutdown-enabled", test_shutdown_enabled);
   g_test_add_func ("/mc/server/admin/cache-memlimit-live", test_cache_memlimit_live);
   g_test_add_func ("/mc/server/admin/stats-conns", test_stats_conns);
+  g_test_add_func ("/mc/server/big-then-small-replies", test_big_then_small_replies);
+  g_test_add_func ("/mc/server/bytes-counted", test_bytes_counted);
   return g_test_run ();
 }
