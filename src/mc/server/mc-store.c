@@ -824,8 +824,6 @@ link_item (BraidMcStore *store, Shard *shard, BraidMcItem *item, BraidMcItem *ol
 static BraidMcItem *
 get_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, NULL);
-  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
 
   BraidMcItem *item = find_live (store, shard, key, key_len, TRUE);
 
@@ -845,7 +843,6 @@ get_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 static BraidMcItem *
 gat_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL, NULL);
 
   BraidMcItem *item = get_locked (store, shard, key, key_len);
 
@@ -868,8 +865,6 @@ store_locked (BraidMcStore *store, Shard *shard,
                       const guint8 *value, gsize value_len,
                       guint64 cas)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (value != NULL || value_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_return_val_if_fail (braid_mc_store_mode_name (mode) != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
 
@@ -943,8 +938,6 @@ store_locked (BraidMcStore *store, Shard *shard,
 static BraidMcStoreResult
 delete_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
@@ -985,8 +978,6 @@ static BraidMcStoreResult
 arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len,
                       BraidMcArithMode mode, guint64 delta, guint64 *result)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (result != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   gboolean incr = mode == BRAID_MC_ARITH_MODE_INCR;
@@ -1043,8 +1034,6 @@ arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_le
 static BraidMcStoreResult
 touch_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
@@ -1171,8 +1160,6 @@ foreach_in_shard (BraidMcStore *store, Shard *shard, gint64 now, gint64 real, gb
 static void
 refuse_too_large_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean forget_key)
 {
-  g_return_if_fail (store != NULL);
-  g_return_if_fail (key != NULL || key_len == 0);
 
   BraidMcItem *item = forget_key ? find_live (store, shard, key, key_len, FALSE) : NULL;
 
@@ -1201,8 +1188,6 @@ braid_mc_store_count (BraidMcStore *store, gsize stat_offset)
 static BraidMcItem *
 peek_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, NULL);
-  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
 
   return find_live (store, shard, key, key_len, TRUE);
 }
@@ -1210,7 +1195,6 @@ peek_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len
 static void
 bump_locked (BraidMcStore *store, Shard *shard, BraidMcItem *item)
 {
-  g_return_if_fail (store != NULL && item != NULL);
 
   gint64 now = braid_mc_store_now (store);
 
@@ -1225,7 +1209,6 @@ bump_locked (BraidMcStore *store, Shard *shard, BraidMcItem *item)
 static void
 set_expiry_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item, gint64 exptime)
 {
-  g_return_if_fail (store != NULL && item != NULL);
 
   item->expires = expiry_time (store, exptime);
 }
@@ -1233,7 +1216,6 @@ set_expiry_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem 
 static gboolean
 expires_before_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL && item != NULL, FALSE);
 
   /* memcached's clock ticks in whole seconds: an item set with T30 is
    * not "sooner than R30" until a second has passed. */
@@ -1253,7 +1235,6 @@ seconds_until (gint64 from, gint64 to)
 static gint64
 get_ttl_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item)
 {
-  g_return_val_if_fail (store != NULL && item != NULL, -1);
 
   if (item->expires == 0)
     return -1;
@@ -1265,7 +1246,6 @@ get_ttl_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *it
 static gint64
 get_idle_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item)
 {
-  g_return_val_if_fail (store != NULL && item != NULL, 0);
 
   return (braid_mc_store_now (store) - item->accessed_at) / G_USEC_PER_SEC;
 }
@@ -1273,7 +1253,6 @@ get_idle_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *i
 static gint64
 get_exp_debug_locked (BraidMcStore *store, G_GNUC_UNUSED Shard *shard, BraidMcItem *item)
 {
-  g_return_val_if_fail (store != NULL && item != NULL, -1);
 
   if (item->expires == 0)
     return -1;
@@ -1305,8 +1284,6 @@ static BraidMcItem *
 vivify_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len,
                        const guint8 *value, gsize value_len)
 {
-  g_return_val_if_fail (store != NULL, NULL);
-  g_return_val_if_fail (key != NULL || key_len == 0, NULL);
   g_return_val_if_fail (value != NULL || value_len == 0, NULL);
 
   BraidMcItem *item = item_new (store, key, key_len, 0, 0, value_len);
@@ -1406,8 +1383,6 @@ meta_store_locked (BraidMcStore *store, Shard *shard,
                            guint64 cas, gboolean invalidate,
                            guint64 *cas_out)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_return_val_if_fail (value != NULL || value_len == 0, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_return_val_if_fail (cas_out != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
 
@@ -1450,8 +1425,6 @@ meta_store_locked (BraidMcStore *store, Shard *shard,
 static BraidMcStoreResult
 meta_delete_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean compare_cas, guint64 cas)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
@@ -1467,8 +1440,6 @@ static BraidMcStoreResult
 invalidate_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean compare_cas,
                            guint64 cas, gboolean new_ttl, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
 
@@ -1512,8 +1483,6 @@ meta_arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize k
                            BraidMcArithMode mode, guint64 delta, guint64 cas,
                            guint64 *value, BraidMcItem **item_out)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  g_return_val_if_fail (key != NULL || key_len == 0, BRAID_MC_STORE_RESULT_NOT_FOUND);
   g_return_val_if_fail (value != NULL && item_out != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   BraidMcItem *item = find_live (store, shard, key, key_len, FALSE);
@@ -1580,14 +1549,14 @@ meta_arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize k
 BraidMcItem *
 braid_mc_store_get (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), NULL);
   CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len), get_locked (store, shard_, key, key_len));
 }
 
 BraidMcItem *
 braid_mc_store_gat (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), NULL);
   CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len), gat_locked (store, shard_, key, key_len, exptime));
 }
 
@@ -1599,7 +1568,7 @@ braid_mc_store_store (BraidMcStore *store,
                       const guint8 *value, gsize value_len,
                       guint64 cas)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  store_locked (store, shard_, mode, key, key_len, flags, exptime, value, value_len, cas));
 }
@@ -1607,14 +1576,14 @@ braid_mc_store_store (BraidMcStore *store,
 guint64
 braid_mc_store_get_last_cas (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, 0);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), 0);
   CALL_ON_SHARD (guint64, KEY_SHARD (store, key, key_len), shard_->last_cas);
 }
 
 BraidMcStoreResult
 braid_mc_store_delete (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len), delete_locked (store, shard_, key, key_len));
 }
 
@@ -1622,7 +1591,7 @@ BraidMcStoreResult
 braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
                       BraidMcArithMode mode, guint64 delta, guint64 *result)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  arith_locked (store, shard_, key, key_len, mode, delta, result));
 }
@@ -1630,7 +1599,7 @@ braid_mc_store_arith (BraidMcStore *store, const guint8 *key, gsize key_len,
 BraidMcStoreResult
 braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  touch_locked (store, shard_, key, key_len, exptime));
 }
@@ -1638,7 +1607,7 @@ braid_mc_store_touch (BraidMcStore *store, const guint8 *key, gsize key_len, gin
 void
 braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean forget_key)
 {
-  g_return_if_fail (store != NULL);
+  g_return_if_fail (store != NULL && (key != NULL || key_len == 0));
   CALL_ON_SHARD_VOID (KEY_SHARD (store, key, key_len),
                       refuse_too_large_locked (store, shard_, key, key_len, forget_key));
 }
@@ -1646,7 +1615,7 @@ braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gsize k
 BraidMcItem *
 braid_mc_store_peek (BraidMcStore *store, const guint8 *key, gsize key_len)
 {
-  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), NULL);
   CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len), peek_locked (store, shard_, key, key_len));
 }
 
@@ -1696,7 +1665,7 @@ BraidMcItem *
 braid_mc_store_vivify (BraidMcStore *store, const guint8 *key, gsize key_len,
                        const guint8 *value, gsize value_len)
 {
-  g_return_val_if_fail (store != NULL, NULL);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), NULL);
   CALL_ON_SHARD (BraidMcItem *, KEY_SHARD (store, key, key_len),
                  vivify_locked (store, shard_, key, key_len, value, value_len));
 }
@@ -1711,7 +1680,7 @@ braid_mc_store_meta_store (BraidMcStore *store,
                            guint64 cas, gboolean invalidate,
                            guint64 *cas_out)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_STORED);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  meta_store_locked (store, shard_, mode, key, key_len, key_binary, flags, exptime, value, value_len,
                                     cas, invalidate, cas_out));
@@ -1720,7 +1689,7 @@ braid_mc_store_meta_store (BraidMcStore *store,
 BraidMcStoreResult
 braid_mc_store_meta_delete (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas, guint64 cas)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  meta_delete_locked (store, shard_, key, key_len, compare_cas, cas));
 }
@@ -1729,7 +1698,7 @@ BraidMcStoreResult
 braid_mc_store_invalidate (BraidMcStore *store, const guint8 *key, gsize key_len, gboolean compare_cas,
                            guint64 cas, gboolean new_ttl, gint64 exptime)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  invalidate_locked (store, shard_, key, key_len, compare_cas, cas, new_ttl, exptime));
 }
@@ -1739,7 +1708,7 @@ braid_mc_store_meta_arith (BraidMcStore *store, const guint8 *key, gsize key_len
                            BraidMcArithMode mode, guint64 delta, guint64 cas,
                            guint64 *value, BraidMcItem **item)
 {
-  g_return_val_if_fail (store != NULL, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_return_val_if_fail (store != NULL && (key != NULL || key_len == 0), BRAID_MC_STORE_RESULT_NOT_FOUND);
   CALL_ON_SHARD (BraidMcStoreResult, KEY_SHARD (store, key, key_len),
                  meta_arith_locked (store, shard_, key, key_len, mode, delta, cas, value, item));
 }
