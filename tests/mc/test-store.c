@@ -441,7 +441,7 @@ test_preconditions (Fixture *f, gconstpointer data)
                   "is a valid empty key");
   n_criticals = 0;
   g_assert_cmpint (set (f, "k", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
-  item = braid_mc_store_get (f->store, K ("k"));
+  item = braid_mc_item_ref (braid_mc_store_get (f->store, K ("k")));   /* ours until the end */
   g_assert_nonnull (item);
 
   /* NULL store */

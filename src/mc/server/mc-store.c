@@ -293,7 +293,8 @@ key_equal (gconstpointer a, gconstpointer b)
   const KeyView *x = a, *y = b;
   guint32 len = x->len & ~KEY_VIEW_PROBE;
 
-  return len == (y->len & ~KEY_VIEW_PROBE) && memcmp (view_key (x), view_key (y), len) == 0;
+  /* the empty key may come as (NULL, 0), which memcmp must not see */
+  return len == (y->len & ~KEY_VIEW_PROBE) && (len == 0 || memcmp (view_key (x), view_key (y), len) == 0);
 }
 
 static guint64
@@ -629,6 +630,15 @@ next_cas (BraidMcStore *store, Shard *shard)
 
 /* ---- items ---- */
 
+/* memcpy, for a caller's key or value that may be (NULL, 0): memcpy's
+ * arguments must not be NULL even for no bytes. */
+static inline void
+copy_in (void *to, const void *from, gsize n)
+{
+  if (n > 0)
+    memcpy (to, from, n);
+}
+
 static BraidMcItem *
 item_new (BraidMcStore *store, const guint8 *key, gsize key_len, guint32 flags,
           gint64 expires, gsize value_len)
@@ -637,7 +647,7 @@ item_new (BraidMcStore *store, const guint8 *key, gsize key_len, guint32 flags,
 
   memset (item, 0, sizeof *item);
   atomic_init (&item->ref_count, 1);
-  memcpy (item->data, key, key_len);
+  copy_in (item->data, key, key_len);
   item->data[key_len] = '\0';
   item->view = make_view (store, item->data, key_len);
   item->flags = flags;
@@ -917,11 +927,11 @@ store_locked (BraidMcStore *store, Shard *shard,
       if (mode == BRAID_MC_STORE_MODE_APPEND)
         {
           memcpy (item_value (item), item_value (old), old->value_len);
-          memcpy (item_value (item) + old->value_len, value, value_len);
+          copy_in (item_value (item) + old->value_len, value, value_len);
         }
       else
         {
-          memcpy (item_value (item), value, value_len);
+          copy_in (item_value (item), value, value_len);
           memcpy (item_value (item) + value_len, item_value (old), old->value_len);
         }
     }
@@ -929,7 +939,7 @@ store_locked (BraidMcStore *store, Shard *shard,
     {
       item = item_new (store, key, key_len, flags, expiry_time (store, exptime), value_len);
       if (value_len > 0)
-        memcpy (item_value (item), value, value_len);
+        copy_in (item_value (item), value, value_len);
     }
   return link_item (store, shard, item, old);
 }
@@ -1289,7 +1299,7 @@ vivify_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_l
   BraidMcItem *item = item_new (store, key, key_len, 0, 0, value_len);
 
   if (value_len > 0)
-    memcpy (item_value (item), value, value_len);
+    copy_in (item_value (item), value, value_len);
 
   if (link_item (store, shard, item, NULL) != BRAID_MC_STORE_RESULT_STORED)
     return NULL;  /* link_item has dropped it */
@@ -1307,7 +1317,7 @@ joined_item (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, const
 
   memcpy (item_value (item) + (append ? 0 : value_len), item_value (old), old->value_len);
   if (value_len > 0)
-    memcpy (item_value (item) + (append ? old->value_len : 0), value, value_len);
+    copy_in (item_value (item) + (append ? old->value_len : 0), value, value_len);
   return item;
 }
 
@@ -1399,7 +1409,7 @@ meta_store_locked (BraidMcStore *store, Shard *shard,
       fresh = item_new (store, key, key_len, flags, expiry_time (store, exptime), value_len);
       fresh->key_binary = key_binary;
       if (value_len > 0)
-        memcpy (item_value (fresh), value, value_len);
+        copy_in (item_value (fresh), value, value_len);
     }
 
   if (old != NULL)
