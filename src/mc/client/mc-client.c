@@ -740,12 +740,15 @@ braid_mc_client_store_async (BraidMcClient *self, BraidMcStoreMode mode, const g
                              GBytes *data, guint32 flags, gint64 exptime, guint64 cas,
                              GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+  /* checked before the task exists: a task dropped unreturned is an error of its own */
+  g_return_if_fail ((guint) mode <= BRAID_MC_STORE_MODE_CAS);
+
   g_autoptr(GTask) task = new_task (self, braid_mc_client_store_async, cancellable, callback, user_data);
   const gchar *keys[] = { key, NULL };
   g_autofree gchar *line = NULL;
   gsize size;
 
-  g_return_if_fail (braid_mc_store_mode_name (mode) != NULL);
   if (!check_keys (task, keys))
     return;
   size = g_bytes_get_size (data);
