@@ -1,0 +1,188 @@
+/* braid — the reactor layer's preconditions: every public function of the
+ * reactor, transport, protocol, listener and protocol-factory interfaces
+ * refuses what is not one (NULL, or another kind of object) with a critical
+ * and its documented failure value, and does nothing else. */
+#include "test-support.h"
+
+static guint n_criticals;
+
+static void
+count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  n_criticals++;
+}
+
+#define EXPECT_CRITICAL(expr)                             \
+  G_STMT_START {                                          \
+    guint before_ = n_criticals;                          \
+    expr;                                                 \
+    g_assert_cmpuint (n_criticals, ==, before_ + 1);      \
+  } G_STMT_END
+
+static void
+never_called (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_assert_not_reached ();
+}
+
+static void
+never_run (gpointer data)
+{
+  g_assert_not_reached ();
+}
+
+typedef struct {
+  GLogLevelFlags was_fatal;
+  guint handler;
+} Counting;
+
+static void
+counting_start (Counting *c)
+{
+  n_criticals = 0;
+  c->was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  c->handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+}
+
+static void
+counting_stop (Counting *c)
+{
+  g_log_remove_handler ("braid", c->handler);
+  g_log_set_always_fatal (c->was_fatal);
+}
+
+static void
+test_reactor (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GObject) not_a_reactor = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(BraidEndpoint) server = braid_endpoint_parse ("tcp:1", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(GTask) foreign = g_task_new (not_a_reactor, NULL, NULL, NULL);
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set before");
+  Counting c;
+
+  g_test_summary ("Reactor functions refuse a non-reactor, a missing endpoint or factory, a set "
+                  "error and a client endpoint to listen on, and call nothing back");
+  counting_start (&c);
+  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_now (NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_now ((BraidReactor *) not_a_reactor), ==, 0));
+  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_real_time (NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_real_seconds (NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_call_later (NULL, 1, never_run, NULL, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_call_later (BRAID_REACTOR (fake), 1, NULL, NULL, NULL)));
+  EXPECT_CRITICAL (braid_reactor_call_soon (NULL, never_run, NULL, NULL));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (NULL, server, factory, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), NULL, factory, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), server, NULL, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), server, factory, &error)));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen (BRAID_REACTOR (fake), NULL, factory, NULL)));
+  EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (NULL, server, factory, NULL, never_called, NULL));
+  /* a server endpoint is not one to connect to */
+  EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), server, factory, NULL,
+                                                         never_called, NULL));
+  EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), NULL, factory, NULL,
+                                                         never_called, NULL));
+  EXPECT_CRITICAL (braid_reactor_connect_async (NULL, "tcp:localhost:1", factory, NULL, never_called, NULL));
+  EXPECT_CRITICAL (braid_reactor_connect_async (BRAID_REACTOR (fake), NULL, factory, NULL, never_called, NULL));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (BRAID_REACTOR (fake), G_ASYNC_RESULT (foreign),
+                                                                &error)));
+  EXPECT_CRITICAL (braid_reactor_run (NULL));
+  EXPECT_CRITICAL (braid_reactor_stop (NULL));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (fake), ==, 0);
+  g_assert_cmpstr (error->message, ==, "set before");
+  counting_stop (&c);
+}
+
+static void
+test_transport_and_protocol (void)
+{
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(BraidRecordingProtocol) protocol = braid_recording_protocol_new ();
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("x", 1);
+  g_autoptr(GError) reason = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "closed");
+  BraidTransport *not_a_transport = (BraidTransport *) other;
+  BraidProtocol *not_a_protocol = (BraidProtocol *) other;
+  GOutputVector vector = { "x", 1 };
+  Counting c;
+
+  g_test_summary ("Transport and protocol functions refuse what is not a transport or protocol, "
+                  "and their missing arguments");
+  counting_start (&c);
+  EXPECT_CRITICAL (braid_transport_write_bytes (NULL, bytes));
+  EXPECT_CRITICAL (braid_transport_write_bytes (not_a_transport, bytes));
+  EXPECT_CRITICAL (braid_transport_write (NULL, "x", 1));
+  EXPECT_CRITICAL (braid_transport_writev (NULL, &vector, 1));
+  EXPECT_CRITICAL (braid_transport_write_string (NULL, "x"));
+  EXPECT_CRITICAL (braid_transport_lose_connection (NULL));
+  EXPECT_CRITICAL (braid_transport_lose_write_connection (NULL));
+  EXPECT_CRITICAL (braid_transport_abort_connection (NULL));
+  EXPECT_CRITICAL (g_assert_null (braid_transport_get_peer_address (NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_transport_get_host_address (not_a_transport)));
+  EXPECT_CRITICAL (braid_transport_pause_reading (NULL));
+  EXPECT_CRITICAL (braid_transport_resume_reading (NULL));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_transport_get_write_buffer_size (NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_true (braid_transport_is_closing (NULL)));
+
+  EXPECT_CRITICAL (braid_protocol_connection_made (NULL, NULL));
+  EXPECT_CRITICAL (braid_protocol_connection_made (BRAID_PROTOCOL (protocol), not_a_transport));
+  EXPECT_CRITICAL (braid_protocol_data_received (not_a_protocol, (const guint8 *) "x", 1));
+  EXPECT_CRITICAL (braid_protocol_connection_lost (NULL, reason));
+  EXPECT_CRITICAL (braid_protocol_connection_lost (BRAID_PROTOCOL (protocol), NULL));
+  EXPECT_CRITICAL (braid_protocol_output_drained (NULL));
+  EXPECT_CRITICAL (g_assert_false (braid_protocol_eof_received (NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_protocol_get_transport (not_a_protocol)));
+  EXPECT_CRITICAL (g_assert_false (braid_protocol_is_connected (NULL)));
+  g_assert_cmpuint (protocol->n_made, ==, 0);
+  g_assert_null (protocol->lost_reason);
+
+  EXPECT_CRITICAL (braid_listener_stop (NULL));
+  EXPECT_CRITICAL (g_assert_false (braid_listener_is_listening (NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_listener_get_address (NULL)));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_listener_get_n_connections (NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_null (braid_protocol_factory_new_for_type (G_TYPE_OBJECT)));
+  EXPECT_CRITICAL (g_assert_null (braid_protocol_factory_build_protocol (NULL, NULL)));
+  counting_stop (&c);
+}
+
+static void
+test_connection_made_twice (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(GPtrArray) built = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(BraidProtocolFactory) factory = braid_recording_factory_new (FALSE, built);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(BraidProtocol) client = NULL;
+  BraidProtocol *server;
+  Counting c;
+
+  g_test_summary ("A protocol that already has a transport refuses a second connection_made");
+  listener = braid_reactor_listen (BRAID_REACTOR (fake), "tcp:1", factory, NULL);
+  braid_reactor_connect_async (BRAID_REACTOR (fake), "tcp:localhost:1", factory, NULL, braid_test_store_result,
+                               &result);
+  braid_fake_reactor_run_until_idle (fake);
+  client = braid_reactor_connect_finish (BRAID_REACTOR (fake), result, NULL);
+  g_assert_nonnull (client);
+  server = g_ptr_array_index (built, 0);
+  counting_start (&c);
+  EXPECT_CRITICAL (braid_protocol_connection_made (server, braid_protocol_get_transport (client)));
+  counting_stop (&c);
+  g_assert_cmpuint (BRAID_RECORDING_PROTOCOL (server)->n_made, ==, 1);
+  g_assert_true (braid_protocol_get_transport (server) != braid_protocol_get_transport (client));
+  braid_transport_lose_connection (braid_protocol_get_transport (client));
+  braid_listener_stop (listener);
+  braid_fake_reactor_run_until_idle (fake);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/reactor/preconditions/reactor", test_reactor);
+  g_test_add_func ("/reactor/preconditions/transport-and-protocol", test_transport_and_protocol);
+  g_test_add_func ("/reactor/preconditions/connection-made-twice", test_connection_made_twice);
+  return g_test_run ();
+}
