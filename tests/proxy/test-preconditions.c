@@ -8,6 +8,7 @@
 #include "memory-cache.h"
 #include "mc-cache.h"
 #include "proxy.h"
+#include "proxy-error.h"
 #include "proxy-flight-private.h"
 
 static guint n_criticals;
@@ -27,7 +28,7 @@ count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message,
 
 typedef struct {
   GLogLevelFlags was_fatal;
-  guint handler;
+  guint handler, fakes_handler;
 } Counting;
 
 static void
@@ -36,12 +37,14 @@ counting_start (Counting *c)
   n_criticals = 0;
   c->was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
   c->handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  c->fakes_handler = g_log_set_handler ("braid-testing", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
 }
 
 static void
 counting_stop (Counting *c)
 {
   g_log_remove_handler ("braid", c->handler);
+  g_log_remove_handler ("braid-testing", c->fakes_handler);
   g_log_set_always_fatal (c->was_fatal);
 }
 
@@ -210,11 +213,68 @@ test_proxy_and_policy (void)
   counting_stop (&c);
 }
 
+static void
+test_fake_fetcher (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidFakeFetcher) fetcher = braid_fake_fetcher_new (BRAID_REACTOR (fake));
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(GBytes) body = g_bytes_new_static ("b", 1);
+  g_autoptr(GError) error = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "down");
+  BraidFakeFetcher *not_fetcher = (BraidFakeFetcher *) other;
+  const gchar *url = "http://a/";
+  Counting c;
+
+  g_test_summary ("The fake fetcher refuses what is not a fetcher, missing arguments, negative "
+                  "delays, headers or a failure point for a URL it has no body for, a bad address");
+  counting_start (&c);
+  EXPECT_CRITICAL (g_assert_null (braid_fake_fetcher_new (NULL)));
+  EXPECT_CRITICAL (braid_fake_fetcher_add (not_fetcher, url, 200, body, 0, 0, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, NULL, 200, body, 0, 0, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, NULL, 0, 0, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, body, -1, 0, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, body, 0, 0, -1));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_header (not_fetcher, url, "a", "b"));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_header (fetcher, url, NULL, "b"));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_header (fetcher, url, "a", "b"));   /* no body for url yet */
+  EXPECT_CRITICAL (braid_fake_fetcher_add_error (not_fetcher, url, error, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, NULL, error, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, url, NULL, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, url, error, -1));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (not_fetcher, url, "http://b/", 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (fetcher, url, NULL, 0));
+  EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (fetcher, url, "http://b/", -1));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (not_fetcher, url, 1, error));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (fetcher, url, 1, NULL));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (fetcher, url, 1, error));   /* no body for url */
+  EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (not_fetcher, "h", "192.0.2.9"));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (fetcher, "h", NULL));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (fetcher, "h", "not an address"));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_address_policy (not_fetcher, NULL));
+  EXPECT_CRITICAL (braid_fake_fetcher_set_address_policy (fetcher, NULL));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (not_fetcher, url), ==, 0));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (fetcher, NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_active (not_fetcher), ==, 0));
+  /* none of that scripted anything: the URL is unknown and fails as such */
+  {
+    g_autoptr(GAsyncResult) r = NULL;
+    g_autoptr(GError) e = NULL;
+    guint status = 1;
+
+    braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), url, NULL, braid_test_store_result, &r);
+    braid_fake_reactor_run_until_idle (fake);
+    g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), r, &status, &e));
+    g_assert_error (e, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM);
+  }
+  counting_stop (&c);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/preconditions/caches-and-fetchers", test_caches_and_fetchers);
   g_test_add_func ("/proxy/preconditions/proxy-and-policy", test_proxy_and_policy);
+  g_test_add_func ("/proxy/preconditions/fake-fetcher", test_fake_fetcher);
   return g_test_run ();
 }

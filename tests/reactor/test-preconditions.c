@@ -3,6 +3,7 @@
  * refuses what is not one (NULL, or another kind of object) with a critical
  * and its documented failure value, and does nothing else. */
 #include "test-support.h"
+#include "line-receiver.h"
 
 static guint n_criticals;
 
@@ -33,7 +34,7 @@ never_run (gpointer data)
 
 typedef struct {
   GLogLevelFlags was_fatal;
-  guint handler;
+  guint handler, fakes_handler;
 } Counting;
 
 static void
@@ -42,12 +43,14 @@ counting_start (Counting *c)
   n_criticals = 0;
   c->was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
   c->handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  c->fakes_handler = g_log_set_handler ("braid-testing", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
 }
 
 static void
 counting_stop (Counting *c)
 {
   g_log_remove_handler ("braid", c->handler);
+  g_log_remove_handler ("braid-testing", c->fakes_handler);
   g_log_set_always_fatal (c->was_fatal);
 }
 
@@ -177,6 +180,103 @@ test_connection_made_twice (void)
   braid_fake_reactor_run_until_idle (fake);
 }
 
+static void
+never_line (gpointer data, const gchar *line, gsize len)
+{
+  g_assert_not_reached ();
+}
+
+static void
+test_line_receiver_and_calls (void)
+{
+  static const BraidLineReceiverCallbacks callbacks = { never_line, NULL, NULL };
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  BraidDelayedCall *call;
+  Counting c;
+
+  g_test_summary ("The line receiver and delayed calls refuse NULL, a delimiter other than \\n or "
+                  "\\r\\n, a zero line limit and missing callbacks");
+  counting_start (&c);
+  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new (NULL, 10, &callbacks, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\r", 10, &callbacks, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\n", 0, &callbacks, NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\n", 10, NULL, NULL)));
+  EXPECT_CRITICAL (braid_line_receiver_set_raw_mode (NULL, 1));
+  EXPECT_CRITICAL (braid_line_receiver_set_raw_mode_unbounded (NULL));
+  EXPECT_CRITICAL (braid_line_receiver_set_line_mode (NULL));
+  EXPECT_CRITICAL (braid_line_receiver_stop (NULL));
+  EXPECT_CRITICAL (g_assert_true (braid_line_receiver_is_stopped (NULL)));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_line_receiver_get_buffered (NULL), ==, 0));
+  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_steal_buffer (NULL)));
+  EXPECT_CRITICAL (braid_line_receiver_feed (NULL, (const guint8 *) "x\n", 2));
+  /* both delimiters are fine */
+  braid_line_receiver_free (braid_line_receiver_new ("\n", 1, &callbacks, NULL));
+  braid_line_receiver_free (braid_line_receiver_new ("\r\n", 1, &callbacks, NULL));
+  g_assert_cmpuint (n_criticals, ==, 12);
+
+  EXPECT_CRITICAL (g_assert_null (braid_delayed_call_ref (NULL)));
+  EXPECT_CRITICAL (braid_delayed_call_unref (NULL));
+  EXPECT_CRITICAL (braid_delayed_call_cancel (NULL));
+  EXPECT_CRITICAL (braid_delayed_call_reset (NULL, 1));
+  EXPECT_CRITICAL (braid_delayed_call_delay (NULL, 1));
+  EXPECT_CRITICAL (g_assert_false (braid_delayed_call_is_active (NULL)));
+  EXPECT_CRITICAL (g_assert_false (braid_delayed_call_was_called (NULL)));
+  EXPECT_CRITICAL (g_assert_false (braid_delayed_call_was_cancelled (NULL)));
+  EXPECT_CRITICAL (g_assert_cmpint (braid_delayed_call_get_time (NULL), ==, 0));
+  call = braid_reactor_call_later (BRAID_REACTOR (fake), 5, never_run, NULL, NULL);
+  braid_delayed_call_cancel (call);
+  braid_delayed_call_unref (call);
+  g_assert_cmpuint (n_criticals, ==, 21);
+  counting_stop (&c);
+}
+
+static void
+test_fakes (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(BraidRecordingProtocol) a = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) b = braid_recording_protocol_new ();
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+  BraidFakeReactor *not_fake = (BraidFakeReactor *) other;
+  BraidFakeTransport *not_transport = (BraidFakeTransport *) other;
+  Counting c;
+
+  g_test_summary ("The fake reactor and fake transport refuse what is not theirs, negative time, "
+                  "pending connects past the last, a second protocol on a transport");
+  counting_start (&c);
+  EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_rand (not_fake)));
+  EXPECT_CRITICAL (braid_fake_reactor_set_real_time (NULL, 1));
+  EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_pending_calls (NULL)));
+  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (NULL), ==, 0));
+  EXPECT_CRITICAL (braid_fake_reactor_set_delivery (NULL, BRAID_FAKE_DELIVERY_WHOLE));
+  EXPECT_CRITICAL (braid_fake_connect_pair (NULL, BRAID_PROTOCOL (a), BRAID_PROTOCOL (b), NULL, NULL));
+  EXPECT_CRITICAL (braid_fake_connect_pair (fake, NULL, BRAID_PROTOCOL (b), NULL, NULL));
+  EXPECT_CRITICAL (braid_fake_connect_pair (fake, BRAID_PROTOCOL (a), NULL, NULL, NULL));
+  EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_pending_connect_endpoint (fake, 0)));
+  EXPECT_CRITICAL (braid_fake_reactor_fail_connect (fake, 0, NULL));
+  EXPECT_CRITICAL (braid_fake_reactor_complete_connect (fake, 0));
+  EXPECT_CRITICAL (g_assert_false (braid_fake_reactor_pump (NULL)));
+  EXPECT_CRITICAL (braid_fake_reactor_run_until_idle (NULL));
+  EXPECT_CRITICAL (braid_fake_reactor_advance (NULL, 1));
+  EXPECT_CRITICAL (braid_fake_reactor_advance (fake, -1));
+  g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 0);
+  g_assert_cmpuint (a->n_made + b->n_made, ==, 0);
+
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (a));
+  EXPECT_CRITICAL (braid_fake_transport_attach (transport, BRAID_PROTOCOL (b)));
+  EXPECT_CRITICAL (braid_fake_transport_attach (not_transport, BRAID_PROTOCOL (b)));
+  g_assert_true (braid_fake_transport_get_protocol (transport) == BRAID_PROTOCOL (a));
+  EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_protocol (not_transport)));
+  EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_written (NULL)));
+  EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_written_string (NULL)));
+  EXPECT_CRITICAL (braid_fake_transport_clear (NULL));
+  g_assert_cmpuint (b->n_made, ==, 0);
+  braid_transport_lose_connection (BRAID_TRANSPORT (transport));
+  braid_fake_reactor_run_until_idle (fake);
+  counting_stop (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -184,5 +284,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/preconditions/reactor", test_reactor);
   g_test_add_func ("/reactor/preconditions/transport-and-protocol", test_transport_and_protocol);
   g_test_add_func ("/reactor/preconditions/connection-made-twice", test_connection_made_twice);
+  g_test_add_func ("/reactor/preconditions/line-receiver-and-calls", test_line_receiver_and_calls);
+  g_test_add_func ("/reactor/preconditions/fakes", test_fakes);
   return g_test_run ();
 }
