@@ -199,6 +199,63 @@ test_mac (void)
   }
 }
 
+static void
+test_mac_known_answer (void)
+{
+  g_autoptr(GBytes) secret = g_bytes_new_static ("secret", 6);
+  g_autoptr(GBytes) body = g_bytes_new_static ("body", 4);
+  g_autoptr(GBytes) one = g_bytes_new_static ("x", 1);
+  g_autoptr(GBytes) entry = braid_cache_mac_seal (secret, "k", body);
+  g_autoptr(GBytes) sealed_one = braid_cache_mac_seal (secret, "k", one);
+  g_autoptr(GBytes) opened_one = braid_cache_mac_open (secret, "k", sealed_one);
+  g_autofree gchar *hex = NULL;
+  /* python3: hmac.new(b"secret", b"k\x00body", hashlib.sha256).hexdigest() */
+  const gchar *expected = "73e77e51990a9651ca5a6e4f617dce39d6f5a67cc6b61954c20e9b5b09df114d";
+  GString *h = g_string_new (NULL);
+  const guint8 *data = g_bytes_get_data (entry, NULL);
+
+  g_test_summary ("The MAC is HMAC-SHA256 (secret, key NUL body), as another implementation computes it; "
+                  "a one-byte body survives sealing");
+  for (gsize i = 0; i < BRAID_CACHE_MAC_SIZE; i++)
+    g_string_append_printf (h, "%02x", data[i]);
+  hex = g_string_free (h, FALSE);
+  g_assert_cmpstr (hex, ==, expected);
+  g_assert_nonnull (opened_one);
+  g_assert_true (g_bytes_equal (opened_one, one));
+}
+
+static guint n_criticals;
+
+static void
+count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  n_criticals++;
+}
+
+static void
+test_mac_preconditions (void)
+{
+  GLogLevelFlags was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  guint handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  g_autoptr(GBytes) secret = g_bytes_new_static ("s", 1);
+  g_autoptr(GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr(GBytes) body = g_bytes_new_static ("b", 1);
+
+  g_test_summary ("Sealing and opening need a non-empty secret, a key and bytes: a critical and NULL");
+  n_criticals = 0;
+  g_assert_null (braid_cache_mac_seal (NULL, "k", body));
+  g_assert_null (braid_cache_mac_seal (empty, "k", body));
+  g_assert_null (braid_cache_mac_seal (secret, NULL, body));
+  g_assert_null (braid_cache_mac_seal (secret, "k", NULL));
+  g_assert_null (braid_cache_mac_open (NULL, "k", body));
+  g_assert_null (braid_cache_mac_open (empty, "k", body));
+  g_assert_null (braid_cache_mac_open (secret, NULL, body));
+  g_assert_null (braid_cache_mac_open (secret, "k", NULL));
+  g_assert_cmpuint (n_criticals, ==, 8);
+  g_log_remove_handler ("braid", handler);
+  g_log_set_always_fatal (was_fatal);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -206,5 +263,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache-policy/table", test_table);
   g_test_add_func ("/proxy/cache-policy/http-dates", test_http_dates);
   g_test_add_func ("/proxy/cache-policy/mac", test_mac);
+  g_test_add_func ("/proxy/cache-policy/mac-known-answer", test_mac_known_answer);
+  g_test_add_func ("/proxy/cache-policy/mac-preconditions", test_mac_preconditions);
   return g_test_run ();
 }

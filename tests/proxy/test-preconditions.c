@@ -269,6 +269,31 @@ test_fake_fetcher (void)
   counting_stop (&c);
 }
 
+static void
+test_stats_format (void)
+{
+  BraidProxyStats stats = { 0 };
+  g_autofree gchar *text = NULL;
+  const gchar *expected =
+    "STAT requests 1\r\nSTAT in_flight 2\r\nSTAT hits 3\r\nSTAT misses 4\r\nSTAT shared 5\r\n"
+    "STAT bypass 6\r\nSTAT bad_requests 7\r\nSTAT bytes 8\r\nSTAT upstream_fetches 9\r\nSTAT flights 10\r\n"
+    "STAT upstream_errors 11\r\nSTAT too_large 12\r\nSTAT refused 13\r\nSTAT clients_detached 14\r\n"
+    "STAT not_stored 15\r\nSTAT mac_rejects 16\r\nSTAT request_timeouts 17\r\nSTAT fetch_timeouts 18\r\n"
+    "STAT connections 19\r\nSTAT rejected_connections 20\r\nSTAT over_capacity 21\r\nSTAT slow_clients 22\r\n"
+    "STAT abandoned 23\r\nSTAT buffered 18446744073709551615\r\nEND\r\n";
+
+  g_test_summary ("The stats reply names every counter once, in a fixed order, with its own value, "
+                  "up to 2^64 - 1");
+  stats.requests = 1; stats.in_flight = 2; stats.hits = 3; stats.misses = 4; stats.shared = 5;
+  stats.bypass = 6; stats.bad_requests = 7; stats.bytes = 8; stats.upstream_fetches = 9; stats.flights = 10;
+  stats.upstream_errors = 11; stats.too_large = 12; stats.refused = 13; stats.clients_detached = 14;
+  stats.not_stored = 15; stats.mac_rejects = 16; stats.request_timeouts = 17; stats.fetch_timeouts = 18;
+  stats.connections = 19; stats.rejected_connections = 20; stats.over_capacity = 21; stats.slow_clients = 22;
+  stats.abandoned = 23; stats.buffered = G_MAXUINT64;
+  text = braid_proxy_stats_format (&stats);
+  g_assert_cmpstr (text, ==, expected);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -276,5 +301,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/preconditions/caches-and-fetchers", test_caches_and_fetchers);
   g_test_add_func ("/proxy/preconditions/proxy-and-policy", test_proxy_and_policy);
   g_test_add_func ("/proxy/preconditions/fake-fetcher", test_fake_fetcher);
+  g_test_add_func ("/proxy/stats-format", test_stats_format);
   return g_test_run ();
 }
