@@ -447,21 +447,6 @@ test_value_limit (Fixture *f, gconstpointer data)
 
 /* ---- preconditions ---- */
 
-static guint n_criticals;
-
-static void
-count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  n_criticals++;
-}
-
-#define EXPECT_CRITICAL(expr)                             \
-  G_STMT_START {                                          \
-    guint before_ = n_criticals;                          \
-    expr;                                                 \
-    g_assert_cmpuint (n_criticals, ==, before_ + 1);      \
-  } G_STMT_END
-
 static void
 never_called (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -471,8 +456,7 @@ never_called (GObject *source, GAsyncResult *result, gpointer data)
 static void
 test_preconditions (void)
 {
-  GLogLevelFlags was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
-  guint handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  BraidCriticalCounter counter;
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   g_autoptr(BraidMcClient) client = braid_mc_client_new (BRAID_REACTOR (fake), "tcp:127.0.0.1:11211");
   g_autoptr(GBytes) data = g_bytes_new_static ("v", 1);
@@ -486,52 +470,52 @@ test_preconditions (void)
 
   g_test_summary ("Every client function refuses what is not a client (and a finish a result that is "
                   "not its own) with a critical and its failure value, never calling back");
-  n_criticals = 0;
-  EXPECT_CRITICAL (g_assert_null (braid_mc_value_ref (NULL)));
-  EXPECT_CRITICAL (braid_mc_value_unref (NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_new (NULL, "tcp:127.0.0.1:1")));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_new (BRAID_REACTOR (fake), NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_get_endpoint (NULL)));
-  EXPECT_CRITICAL (braid_mc_client_set_timeout (NULL, 1));
-  EXPECT_CRITICAL (braid_mc_client_set_item_size_max (NULL, 1));
-  EXPECT_CRITICAL (braid_mc_client_set_item_size_max (client, 0));
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_value_ref (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_mc_value_unref (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_new (NULL, "tcp:127.0.0.1:1")));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_new (BRAID_REACTOR (fake), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_get_endpoint (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_set_timeout (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_set_item_size_max (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_set_item_size_max (client, 0));
   g_assert_cmpuint (braid_mc_client_get_value_max (client), >, 0);
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_client_get_n_pending (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_is_connected (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_client_get_input_buffered (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_client_get_value_max (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_get_request_buffered (NULL, 0, &bytes, &n_keys)));
-  EXPECT_CRITICAL (braid_mc_client_disconnect (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_client_get_n_pending (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_is_connected (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_client_get_input_buffered (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_client_get_value_max (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_get_request_buffered (NULL, 0, &bytes, &n_keys)));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_disconnect (NULL));
 
-  EXPECT_CRITICAL (braid_mc_client_get_async (NULL, "k", 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_get_multi_async (NULL, keys, 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_gat_async (NULL, "k", 0, 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_store_async (NULL, BRAID_MC_STORE_MODE_SET, "k", data, 0, 0, 0, NULL,
+  BRAID_EXPECT_CRITICAL (braid_mc_client_get_async (NULL, "k", 0, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_get_multi_async (NULL, keys, 0, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_gat_async (NULL, "k", 0, 0, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_store_async (NULL, BRAID_MC_STORE_MODE_SET, "k", data, 0, 0, 0, NULL,
                                                 never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_store_async (client, (BraidMcStoreMode) (BRAID_MC_STORE_MODE_CAS + 1), "k",
+  BRAID_EXPECT_CRITICAL (braid_mc_client_store_async (client, (BraidMcStoreMode) (BRAID_MC_STORE_MODE_CAS + 1), "k",
                                                 data, 0, 0, 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_set_async (NULL, "k", data, 0, 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_delete_async (NULL, "k", NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_arith_async (NULL, "k", BRAID_MC_ARITH_MODE_INCR, 1, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_touch_async (NULL, "k", 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_flush_all_async (NULL, 0, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_stats_async (NULL, NULL, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_mc_client_version_async (NULL, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_set_async (NULL, "k", data, 0, 0, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_delete_async (NULL, "k", NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_arith_async (NULL, "k", BRAID_MC_ARITH_MODE_INCR, 1, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_touch_async (NULL, "k", 0, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_flush_all_async (NULL, 0, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_stats_async (NULL, NULL, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_client_version_async (NULL, NULL, never_called, NULL));
   braid_fake_reactor_run_until_idle (fake);
   g_assert_cmpuint (braid_mc_client_get_n_pending (client), ==, 0);
 
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_get_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_get_multi_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_gat_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_store_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_set_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_delete_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_arith_finish (client, G_ASYNC_RESULT (foreign), &value, &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_get_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_get_multi_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_gat_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_store_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_set_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_delete_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_arith_finish (client, G_ASYNC_RESULT (foreign), &value, &error)));
   g_assert_cmpuint (value, ==, 7);
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_touch_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_flush_all_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_stats_finish (client, G_ASYNC_RESULT (foreign), &error)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_client_version_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_touch_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_flush_all_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_stats_finish (client, G_ASYNC_RESULT (foreign), &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_client_version_finish (client, G_ASYNC_RESULT (foreign), &error)));
   g_assert_no_error (error);
 
   /* a result of the client's own, from another call: set_finish checks the source tag */
@@ -539,11 +523,10 @@ test_preconditions (void)
   braid_mc_client_version_async (client, NULL, braid_test_store_result, &version);
   while (version == NULL)
     braid_fake_reactor_advance (fake, G_USEC_PER_SEC / 10);
-  EXPECT_CRITICAL (g_assert_false (braid_mc_client_set_finish (client, version, &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_client_set_finish (client, version, &error)));
   g_assert_no_error (error);
 
-  g_log_remove_handler ("braid", handler);
-  g_log_set_always_fatal (was_fatal);
+  braid_test_count_criticals_end (&counter);
 }
 
 int

@@ -399,34 +399,10 @@ test_real_cost (Fixture *f, gconstpointer data)
 
 /* ---- preconditions ---- */
 
-/* Criticals from g_return_if_fail, counted instead of aborting. */
-static guint n_criticals;
-
-static void
-count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  n_criticals++;
-}
-
-#define EXPECT_CRITICAL(expr)                             \
-  G_STMT_START {                                          \
-    guint before_ = n_criticals;                          \
-    expr;                                                 \
-    g_assert_cmpuint (n_criticals, ==, before_ + 1);      \
-  } G_STMT_END
-
-#define EXPECT_NO_CRITICAL(expr)                          \
-  G_STMT_START {                                          \
-    guint before_ = n_criticals;                          \
-    expr;                                                 \
-    g_assert_cmpuint (n_criticals, ==, before_);          \
-  } G_STMT_END
-
 static void
 test_preconditions (Fixture *f, gconstpointer data)
 {
-  GLogLevelFlags was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
-  guint handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  BraidCriticalCounter counter;
   const guint8 *v = (const guint8 *) "v";
   BraidMcStats stats;
   BraidMcShardInfo info;
@@ -439,130 +415,129 @@ test_preconditions (Fixture *f, gconstpointer data)
   g_test_summary ("Every store function refuses a NULL store or item, and a NULL key or value with a "
                   "length, with a critical and its documented failure value; a NULL key of length 0 "
                   "is a valid empty key");
-  n_criticals = 0;
+  braid_test_count_criticals_begin (&counter);
   g_assert_cmpint (set (f, "k", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
   item = braid_mc_item_ref (braid_mc_store_get (f->store, K ("k")));   /* ours until the end */
   g_assert_nonnull (item);
 
   /* NULL store */
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_hash_key (NULL, K ("k")), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_shard_of_key (NULL, K ("k")), ==, 0));
-  EXPECT_CRITICAL (braid_mc_store_lock_key (NULL, K ("k")));
-  EXPECT_CRITICAL (braid_mc_store_unlock_key (NULL, K ("k")));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_get_settings (NULL)));
-  EXPECT_CRITICAL (braid_mc_store_get_stats (NULL, &stats));
-  EXPECT_CRITICAL (braid_mc_store_get_stats (f->store, NULL));
-  EXPECT_CRITICAL (braid_mc_store_reset_stats (NULL));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_get_n_items (NULL), ==, 0));
-  EXPECT_CRITICAL (braid_mc_store_get_shard_info (NULL, 0, &info));
-  EXPECT_CRITICAL (braid_mc_store_get_shard_info (f->store, G_MAXUINT, &info));
-  EXPECT_CRITICAL (braid_mc_store_get_shard_info (f->store, 0, NULL));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_now (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_real_seconds (NULL), ==, 0));
-  EXPECT_CRITICAL (braid_mc_store_add_time (NULL, 1));
-  EXPECT_CRITICAL (braid_mc_store_flush (NULL, 0));
-  EXPECT_CRITICAL (braid_mc_store_set_limit (NULL, 1));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_get (NULL, K ("k"))));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_gat (NULL, K ("k"), 0)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_peek (NULL, K ("k"))));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_vivify (NULL, K ("k"), v, 1)));
-  EXPECT_CRITICAL (r = braid_mc_store_store (NULL, BRAID_MC_STORE_MODE_SET, K ("k"), 0, 0, v, 1, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_hash_key (NULL, K ("k")), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_shard_of_key (NULL, K ("k")), ==, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_lock_key (NULL, K ("k")));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_unlock_key (NULL, K ("k")));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_get_settings (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_get_stats (NULL, &stats));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_get_stats (f->store, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_reset_stats (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_get_n_items (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_get_shard_info (NULL, 0, &info));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_get_shard_info (f->store, G_MAXUINT, &info));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_get_shard_info (f->store, 0, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_now (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_real_seconds (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_add_time (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_flush (NULL, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_set_limit (NULL, 1));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_get (NULL, K ("k"))));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_gat (NULL, K ("k"), 0)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_peek (NULL, K ("k"))));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_vivify (NULL, K ("k"), v, 1)));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_store (NULL, BRAID_MC_STORE_MODE_SET, K ("k"), 0, 0, v, 1, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_get_last_cas (NULL, K ("k")), ==, 0));
-  EXPECT_CRITICAL (r = braid_mc_store_delete (NULL, K ("k")));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_get_last_cas (NULL, K ("k")), ==, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_delete (NULL, K ("k")));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_arith (NULL, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, &number));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_arith (NULL, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, &number));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_touch (NULL, K ("k"), 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_touch (NULL, K ("k"), 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (braid_mc_store_refuse_too_large (NULL, K ("k"), TRUE));
-  EXPECT_CRITICAL (r = braid_mc_store_meta_store (NULL, BRAID_MC_STORE_MODE_SET, K ("k"), FALSE, 0, 0, v, 1, 0,
+  BRAID_EXPECT_CRITICAL (braid_mc_store_refuse_too_large (NULL, K ("k"), TRUE));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_store (NULL, BRAID_MC_STORE_MODE_SET, K ("k"), FALSE, 0, 0, v, 1, 0,
                                                   FALSE, &cas));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_STORED);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_delete (NULL, K ("k"), FALSE, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_delete (NULL, K ("k"), FALSE, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_invalidate (NULL, K ("k"), FALSE, 0, FALSE, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_invalidate (NULL, K ("k"), FALSE, 0, FALSE, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_arith (NULL, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, 0, &number, &got));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_arith (NULL, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, 0, &number, &got));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   /* NULL item */
-  EXPECT_CRITICAL (g_assert_null (braid_mc_item_ref (NULL)));
-  EXPECT_CRITICAL (braid_mc_item_unref (NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_item_ref_data_block (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_key (NULL, &len)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_key (item, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_value (NULL, &len)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_value (item, NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_item_get_flags (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_item_get_cas (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_item_get_marks (NULL), ==, 0));
-  EXPECT_CRITICAL (braid_mc_item_add_marks (NULL, 0));
-  EXPECT_CRITICAL (braid_mc_store_bump (f->store, NULL));
-  EXPECT_CRITICAL (braid_mc_store_bump (NULL, item));
-  EXPECT_CRITICAL (braid_mc_store_set_expiry (f->store, NULL, 0));
-  EXPECT_CRITICAL (g_assert_false (braid_mc_store_expires_before (f->store, NULL, 0)));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_ttl (f->store, NULL), ==, -1));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_idle (f->store, NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_exp_debug (f->store, NULL), ==, -1));
-  EXPECT_CRITICAL (braid_mc_store_foreach (NULL, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));
-  EXPECT_CRITICAL (braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_item_ref (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_mc_item_unref (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_item_ref_data_block (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_key (NULL, &len)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_key (item, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_value (NULL, &len)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_item_get_value (item, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_item_get_flags (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_item_get_cas (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_item_get_marks (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_item_add_marks (NULL, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_bump (f->store, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_bump (NULL, item));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_set_expiry (f->store, NULL, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_store_expires_before (f->store, NULL, 0)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_ttl (f->store, NULL), ==, -1));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_idle (f->store, NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_exp_debug (f->store, NULL), ==, -1));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_foreach (NULL, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));
 
   /* a NULL key or value with a length */
-  EXPECT_CRITICAL (braid_mc_store_lock_key (f->store, NULL, 1));
-  EXPECT_CRITICAL (braid_mc_store_unlock_key (f->store, NULL, 1));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_get (f->store, NULL, 1)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_gat (f->store, NULL, 1, 0)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_peek (f->store, NULL, 1)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_vivify (f->store, NULL, 1, v, 1)));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_store_vivify (f->store, K ("k2"), NULL, 1)));
-  EXPECT_CRITICAL (r = braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, NULL, 1, 0, 0, v, 1, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_lock_key (f->store, NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_unlock_key (f->store, NULL, 1));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_get (f->store, NULL, 1)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_gat (f->store, NULL, 1, 0)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_peek (f->store, NULL, 1)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_vivify (f->store, NULL, 1, v, 1)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_vivify (f->store, K ("k2"), NULL, 1)));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, NULL, 1, 0, 0, v, 1, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, K ("k"), 0, 0, NULL, 1, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, K ("k"), 0, 0, NULL, 1, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_STORED);
-  EXPECT_CRITICAL (r = braid_mc_store_delete (f->store, NULL, 1));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_delete (f->store, NULL, 1));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_arith (f->store, NULL, 1, BRAID_MC_ARITH_MODE_INCR, 1, &number));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_arith (f->store, NULL, 1, BRAID_MC_ARITH_MODE_INCR, 1, &number));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_arith (f->store, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, NULL));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_arith (f->store, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, NULL));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_touch (f->store, NULL, 1, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_touch (f->store, NULL, 1, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, NULL, 1, FALSE, 0, 0, v, 1, 0,
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, NULL, 1, FALSE, 0, 0, v, 1, 0,
                                                   FALSE, &cas));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_STORED);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("k"), FALSE, 0, 0, NULL, 1,
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("k"), FALSE, 0, 0, NULL, 1,
                                                   0, FALSE, &cas));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_STORED);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("k"), FALSE, 0, 0, v, 1, 0,
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("k"), FALSE, 0, 0, v, 1, 0,
                                                   FALSE, NULL));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_STORED);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_delete (f->store, NULL, 1, FALSE, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_delete (f->store, NULL, 1, FALSE, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_invalidate (f->store, NULL, 1, FALSE, 0, FALSE, 0));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_invalidate (f->store, NULL, 1, FALSE, 0, FALSE, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_arith (f->store, NULL, 1, BRAID_MC_ARITH_MODE_INCR, 1, 0, &number, &got));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_arith (f->store, NULL, 1, BRAID_MC_ARITH_MODE_INCR, 1, 0, &number, &got));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_CRITICAL (r = braid_mc_store_meta_arith (f->store, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, 0, NULL, &got));
+  BRAID_EXPECT_CRITICAL (r = braid_mc_store_meta_arith (f->store, K ("k"), BRAID_MC_ARITH_MODE_INCR, 1, 0, NULL, &got));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   /* the empty key, NULL and 0, is a key like another: no critical */
-  EXPECT_NO_CRITICAL (g_assert_null (braid_mc_store_get (f->store, NULL, 0)));
-  EXPECT_NO_CRITICAL (g_assert_null (braid_mc_store_peek (f->store, NULL, 0)));
-  EXPECT_NO_CRITICAL (braid_mc_store_lock_key (f->store, NULL, 0));
-  EXPECT_NO_CRITICAL (braid_mc_store_unlock_key (f->store, NULL, 0));
-  EXPECT_NO_CRITICAL (r = braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, NULL, 0, 0, 0, NULL, 0, 0));
+  BRAID_EXPECT_NO_CRITICAL (g_assert_null (braid_mc_store_get (f->store, NULL, 0)));
+  BRAID_EXPECT_NO_CRITICAL (g_assert_null (braid_mc_store_peek (f->store, NULL, 0)));
+  BRAID_EXPECT_NO_CRITICAL (braid_mc_store_lock_key (f->store, NULL, 0));
+  BRAID_EXPECT_NO_CRITICAL (braid_mc_store_unlock_key (f->store, NULL, 0));
+  BRAID_EXPECT_NO_CRITICAL (r = braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_SET, NULL, 0, 0, 0, NULL, 0, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_STORED);
-  EXPECT_NO_CRITICAL (r = braid_mc_store_delete (f->store, NULL, 0));
+  BRAID_EXPECT_NO_CRITICAL (r = braid_mc_store_delete (f->store, NULL, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_DELETED);
-  EXPECT_NO_CRITICAL (r = braid_mc_store_touch (f->store, NULL, 0, 0));
+  BRAID_EXPECT_NO_CRITICAL (r = braid_mc_store_touch (f->store, NULL, 0, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
-  EXPECT_NO_CRITICAL (r = braid_mc_store_meta_delete (f->store, NULL, 0, FALSE, 0));
+  BRAID_EXPECT_NO_CRITICAL (r = braid_mc_store_meta_delete (f->store, NULL, 0, FALSE, 0));
   g_assert_cmpint (r, ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
 
   braid_mc_item_unref (item);
-  g_log_remove_handler ("braid", handler);
-  g_log_set_always_fatal (was_fatal);
+  braid_test_count_criticals_end (&counter);
 }
 
 int

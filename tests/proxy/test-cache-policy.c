@@ -224,25 +224,16 @@ test_mac_known_answer (void)
   g_assert_true (g_bytes_equal (opened_one, one));
 }
 
-static guint n_criticals;
-
-static void
-count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  n_criticals++;
-}
-
 static void
 test_mac_preconditions (void)
 {
-  GLogLevelFlags was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
-  guint handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  BraidCriticalCounter counter;
   g_autoptr(GBytes) secret = g_bytes_new_static ("s", 1);
   g_autoptr(GBytes) empty = g_bytes_new_static ("", 0);
   g_autoptr(GBytes) body = g_bytes_new_static ("b", 1);
 
   g_test_summary ("Sealing and opening need a non-empty secret, a key and bytes: a critical and NULL");
-  n_criticals = 0;
+  braid_test_count_criticals_begin (&counter);
   g_assert_null (braid_cache_mac_seal (NULL, "k", body));
   g_assert_null (braid_cache_mac_seal (empty, "k", body));
   g_assert_null (braid_cache_mac_seal (secret, NULL, body));
@@ -251,9 +242,8 @@ test_mac_preconditions (void)
   g_assert_null (braid_cache_mac_open (empty, "k", body));
   g_assert_null (braid_cache_mac_open (secret, NULL, body));
   g_assert_null (braid_cache_mac_open (secret, "k", NULL));
-  g_assert_cmpuint (n_criticals, ==, 8);
-  g_log_remove_handler ("braid", handler);
-  g_log_set_always_fatal (was_fatal);
+  g_assert_cmpuint (braid_test_n_criticals (), ==, 8);
+  braid_test_count_criticals_end (&counter);
 }
 
 int

@@ -11,43 +11,6 @@
 #include "proxy-error.h"
 #include "proxy-flight-private.h"
 
-static guint n_criticals;
-
-static void
-count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  n_criticals++;
-}
-
-#define EXPECT_CRITICAL(expr)                             \
-  G_STMT_START {                                          \
-    guint before_ = n_criticals;                          \
-    expr;                                                 \
-    g_assert_cmpuint (n_criticals, ==, before_ + 1);      \
-  } G_STMT_END
-
-typedef struct {
-  GLogLevelFlags was_fatal;
-  guint handler, fakes_handler;
-} Counting;
-
-static void
-counting_start (Counting *c)
-{
-  n_criticals = 0;
-  c->was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
-  c->handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
-  c->fakes_handler = g_log_set_handler ("braid-testing", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
-}
-
-static void
-counting_stop (Counting *c)
-{
-  g_log_remove_handler ("braid", c->handler);
-  g_log_remove_handler ("braid-testing", c->fakes_handler);
-  g_log_set_always_fatal (c->was_fatal);
-}
-
 static void
 never_called (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -73,59 +36,59 @@ test_caches_and_fetchers (void)
   g_autoptr(GError) set = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set before");
   BraidCache *cache = BRAID_CACHE (memory);
   GBytes *hit = NULL;
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("The cache and fetcher interfaces and the memory and memcached caches refuse bad "
                   "arguments with a critical and their failure value, starting nothing");
-  counting_start (&c);
-  EXPECT_CRITICAL (braid_cache_lookup_async (NULL, "k", NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_cache_lookup_async (cache, NULL, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_cache_lookup_async (cache, "k", (GCancellable *) other, never_called, NULL));
-  EXPECT_CRITICAL (g_assert_false (braid_cache_try_lookup_now (cache, "k", NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_cache_try_lookup_now (NULL, "k", &hit)));
-  EXPECT_CRITICAL (g_assert_false (braid_cache_try_lookup_now (cache, NULL, &hit)));
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (braid_cache_lookup_async (NULL, "k", NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_cache_lookup_async (cache, NULL, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_cache_lookup_async (cache, "k", (GCancellable *) other, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_try_lookup_now (cache, "k", NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_try_lookup_now (NULL, "k", &hit)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_try_lookup_now (cache, NULL, &hit)));
   g_assert_null (hit);
-  EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (cache, NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (cache, G_ASYNC_RESULT (foreign), &set)));
-  EXPECT_CRITICAL (braid_cache_store_async (NULL, "k", body, 1, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_cache_store_async (cache, NULL, body, 1, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_cache_store_async (cache, "k", NULL, 1, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_cache_store_async (cache, "k", body, -1, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_cache_store_async (cache, "k", body, 1, (GCancellable *) other, never_called, NULL));
-  EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (cache, NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (cache, G_ASYNC_RESULT (foreign), &set)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_cache_get_max_item_size (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_null (braid_cache_key_for_url (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (cache, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (cache, G_ASYNC_RESULT (foreign), &set)));
+  BRAID_EXPECT_CRITICAL (braid_cache_store_async (NULL, "k", body, 1, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_cache_store_async (cache, NULL, body, 1, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_cache_store_async (cache, "k", NULL, 1, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_cache_store_async (cache, "k", body, -1, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_cache_store_async (cache, "k", body, 1, (GCancellable *) other, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (cache, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (cache, G_ASYNC_RESULT (foreign), &set)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_cache_get_max_item_size (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_key_for_url (NULL)));
   /* a store with ttl 0 (no expiry) is valid: the one item stored below */
   braid_cache_store_async (cache, "k", body, 0, cancellable, NULL, NULL);
-  g_assert_cmpuint (n_criticals, ==, 19);
+  g_assert_cmpuint (braid_test_n_criticals (), ==, 19);
 
   /* a memory cache's finish given its other operation's result */
-  EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (cache, G_ASYNC_RESULT (foreign), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (cache, G_ASYNC_RESULT (foreign), NULL)));
 
-  EXPECT_CRITICAL (g_assert_null (braid_memory_cache_new (NULL, 1, 1)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_memory_cache_get_size (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_memory_cache_get_n_items (NULL), ==, 0));
-  EXPECT_CRITICAL (braid_memory_cache_set_max_bytes (NULL, 1));
-  EXPECT_CRITICAL (g_assert_null (braid_mc_cache_new (NULL, 1)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_memory_cache_new (NULL, 1, 1)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_memory_cache_get_size (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_memory_cache_get_n_items (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (braid_memory_cache_set_max_bytes (NULL, 1));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_cache_new (NULL, 1)));
 
-  EXPECT_CRITICAL (braid_fetcher_fetch_async (NULL, "http://a/", NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), NULL, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), "http://a/", (GCancellable *) other,
+  BRAID_EXPECT_CRITICAL (braid_fetcher_fetch_async (NULL, "http://a/", NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), NULL, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), "http://a/", (GCancellable *) other,
                                               never_called, NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_fetcher_fetch_finish (NULL, G_ASYNC_RESULT (foreign), NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), NULL, NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), G_ASYNC_RESULT (foreign),
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_fetch_finish (NULL, G_ASYNC_RESULT (foreign), NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), NULL, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), G_ASYNC_RESULT (foreign),
                                                               NULL, &set)));
-  EXPECT_CRITICAL (g_assert_null (braid_fetcher_dup_response_headers (NULL, G_ASYNC_RESULT (foreign))));
-  EXPECT_CRITICAL (g_assert_null (braid_fetcher_dup_response_headers (BRAID_FETCHER (fetcher), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_dup_response_headers (NULL, G_ASYNC_RESULT (foreign))));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_dup_response_headers (BRAID_FETCHER (fetcher), NULL)));
   braid_fake_reactor_run_until_idle (fake);
   g_assert_cmpuint (braid_fake_fetcher_get_n_active (fetcher), ==, 0);
   g_assert_cmpuint (braid_memory_cache_get_n_items (memory), ==, 1);
   g_assert_cmpstr (set->message, ==, "set before");
-  counting_stop (&c);
+  braid_test_count_criticals_end (&c);
 }
 
 static void
@@ -143,74 +106,74 @@ test_proxy_and_policy (void)
   const gchar *ports[] = { "80", NULL };
   BraidProxyFlightLimits limits = { 1024, 64, 1024, 0, 0, NULL };
   BraidProxyFlightLimits no_chunk = { 1024, 0, 1024, 0, 0, NULL };
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("The proxy, the address policy and the single flight refuse bad arguments with "
                   "a critical and their failure value, starting nothing");
   zero_line.max_line = 0;
   zero_chunk.read_chunk = 0;
-  counting_start (&c);
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_new (NULL, BRAID_FETCHER (fetcher), NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), NULL, NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher),
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_new (NULL, BRAID_FETCHER (fetcher), NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), NULL, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher),
                                                    (BraidCache *) other, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), NULL, &zero_line)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), NULL,
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), NULL, &zero_line)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), NULL,
                                                    &zero_chunk)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_create_factory (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_get_stats (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_get_settings (NULL)));
-  EXPECT_CRITICAL (braid_proxy_set_ttl (NULL, 1));
-  EXPECT_CRITICAL (braid_proxy_set_ttl (proxy, -1));
-  EXPECT_CRITICAL (braid_proxy_set_cache_timeout (NULL, 1));
-  EXPECT_CRITICAL (braid_proxy_set_cache_timeout (proxy, -1));
-  EXPECT_CRITICAL (g_assert_false (braid_proxy_is_busy (NULL)));
-  EXPECT_CRITICAL (braid_proxy_close_idle (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_create_factory (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_get_stats (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_get_settings (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_proxy_set_ttl (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_proxy_set_ttl (proxy, -1));
+  BRAID_EXPECT_CRITICAL (braid_proxy_set_cache_timeout (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_proxy_set_cache_timeout (proxy, -1));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_proxy_is_busy (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_proxy_close_idle (NULL));
   g_assert_cmpint (braid_proxy_get_settings (proxy)->ttl_s, ==, 300);
   g_assert_cmpint (braid_proxy_get_settings (proxy)->cache_timeout_us, ==, 100 * 1000);
   /* zero is valid for both */
   braid_proxy_set_ttl (proxy, 0);
   braid_proxy_set_cache_timeout (proxy, 0);
-  g_assert_cmpuint (n_criticals, ==, 14);
+  g_assert_cmpuint (braid_test_n_criticals (), ==, 14);
 
-  EXPECT_CRITICAL (g_assert_null (braid_address_policy_ref (NULL)));
-  EXPECT_CRITICAL (braid_address_policy_unref (NULL));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_allow (NULL, "127.0.0.1", NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_allow (policy, "127.0.0.1", &set)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_deny (NULL, "127.0.0.1", NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_deny (policy, "127.0.0.1", &set)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_set_ports (NULL, ports, NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_set_ports (policy, ports, &set)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_check (NULL, "a", address, 80, NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_check (policy, "a", (GInetAddress *) other, 80, NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_address_policy_check (policy, "a", address, 80, &set)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_address_policy_ref (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_address_policy_unref (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_allow (NULL, "127.0.0.1", NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_allow (policy, "127.0.0.1", &set)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_deny (NULL, "127.0.0.1", NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_deny (policy, "127.0.0.1", &set)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_set_ports (NULL, ports, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_set_ports (policy, ports, &set)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_check (NULL, "a", address, 80, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_check (policy, "a", (GInetAddress *) other, 80, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_address_policy_check (policy, "a", address, 80, &set)));
   /* the calls refused changed nothing: the documentation address still passes, loopback still not */
   g_assert_true (braid_address_policy_check (policy, "a", address, 80, NULL));
 
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (NULL, "http://a/", &limits, never_done, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), NULL, &limits, never_done, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), "http://a/", NULL, never_done,
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (NULL, "http://a/", &limits, never_done, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), NULL, &limits, never_done, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), "http://a/", NULL, never_done,
                                                             NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), "http://a/", &no_chunk,
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), "http://a/", &no_chunk,
                                                             never_done, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), "http://a/", &limits, NULL,
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_start (BRAID_FETCHER (fetcher), "http://a/", &limits, NULL,
                                                             NULL)));
-  EXPECT_CRITICAL (braid_proxy_flight_add_client (NULL, NULL, NULL, NULL));
-  EXPECT_CRITICAL (g_assert_false (braid_proxy_flight_is_joinable (NULL)));
-  EXPECT_CRITICAL (braid_proxy_flight_remove_client (NULL, NULL));
-  EXPECT_CRITICAL (braid_proxy_flight_client_drained (NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_get_url (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_proxy_flight_get_status (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_get_response_headers (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_proxy_flight_get_size (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_proxy_flight_get_held (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_false (braid_proxy_flight_has_whole_body (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_dup_body (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_proxy_flight_add_client (NULL, NULL, NULL, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_proxy_flight_is_joinable (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_proxy_flight_remove_client (NULL, NULL));
+  BRAID_EXPECT_CRITICAL (braid_proxy_flight_client_drained (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_get_url (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_proxy_flight_get_status (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_get_response_headers (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_proxy_flight_get_size (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_proxy_flight_get_held (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_proxy_flight_has_whole_body (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_dup_body (NULL)));
   braid_fake_reactor_run_until_idle (fake);
   g_assert_cmpuint (braid_fake_fetcher_get_n_active (fetcher), ==, 0);
   g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (fetcher, "http://a/"), ==, 0);
   g_assert_cmpstr (set->message, ==, "set before");
-  counting_stop (&c);
+  braid_test_count_criticals_end (&c);
 }
 
 static void
@@ -223,38 +186,38 @@ test_fake_fetcher (void)
   g_autoptr(GError) error = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "down");
   BraidFakeFetcher *not_fetcher = (BraidFakeFetcher *) other;
   const gchar *url = "http://a/";
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("The fake fetcher refuses what is not a fetcher, missing arguments, negative "
                   "delays, headers or a failure point for a URL it has no body for, a bad address");
-  counting_start (&c);
-  EXPECT_CRITICAL (g_assert_null (braid_fake_fetcher_new (NULL)));
-  EXPECT_CRITICAL (braid_fake_fetcher_add (not_fetcher, url, 200, body, 0, 0, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, NULL, 200, body, 0, 0, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, NULL, 0, 0, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, body, -1, 0, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, body, 0, 0, -1));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_header (not_fetcher, url, "a", "b"));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_header (fetcher, url, NULL, "b"));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_header (fetcher, url, "a", "b"));   /* no body for url yet */
-  EXPECT_CRITICAL (braid_fake_fetcher_add_error (not_fetcher, url, error, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, NULL, error, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, url, NULL, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, url, error, -1));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (not_fetcher, url, "http://b/", 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (fetcher, url, NULL, 0));
-  EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (fetcher, url, "http://b/", -1));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (not_fetcher, url, 1, error));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (fetcher, url, 1, NULL));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (fetcher, url, 1, error));   /* no body for url */
-  EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (not_fetcher, "h", "192.0.2.9"));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (fetcher, "h", NULL));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (fetcher, "h", "not an address"));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_address_policy (not_fetcher, NULL));
-  EXPECT_CRITICAL (braid_fake_fetcher_set_address_policy (fetcher, NULL));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (not_fetcher, url), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (fetcher, NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_active (not_fetcher), ==, 0));
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_fetcher_new (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add (not_fetcher, url, 200, body, 0, 0, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, NULL, 200, body, 0, 0, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, NULL, 0, 0, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, body, -1, 0, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add (fetcher, url, 200, body, 0, 0, -1));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_header (not_fetcher, url, "a", "b"));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_header (fetcher, url, NULL, "b"));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_header (fetcher, url, "a", "b"));   /* no body for url yet */
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_error (not_fetcher, url, error, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, NULL, error, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, url, NULL, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_error (fetcher, url, error, -1));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (not_fetcher, url, "http://b/", 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (fetcher, url, NULL, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_add_redirect (fetcher, url, "http://b/", -1));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (not_fetcher, url, 1, error));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (fetcher, url, 1, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_fail_after (fetcher, url, 1, error));   /* no body for url */
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (not_fetcher, "h", "192.0.2.9"));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (fetcher, "h", NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_host_address (fetcher, "h", "not an address"));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_address_policy (not_fetcher, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_fetcher_set_address_policy (fetcher, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (not_fetcher, url), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (fetcher, NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_active (not_fetcher), ==, 0));
   /* none of that scripted anything: the URL is unknown and fails as such */
   {
     g_autoptr(GAsyncResult) r = NULL;
@@ -266,7 +229,7 @@ test_fake_fetcher (void)
     g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), r, &status, &e));
     g_assert_error (e, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM);
   }
-  counting_stop (&c);
+  braid_test_count_criticals_end (&c);
 }
 
 static void

@@ -5,21 +5,6 @@
 #include "test-support.h"
 #include "line-receiver.h"
 
-static guint n_criticals;
-
-static void
-count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
-{
-  n_criticals++;
-}
-
-#define EXPECT_CRITICAL(expr)                             \
-  G_STMT_START {                                          \
-    guint before_ = n_criticals;                          \
-    expr;                                                 \
-    g_assert_cmpuint (n_criticals, ==, before_ + 1);      \
-  } G_STMT_END
-
 static void
 never_called (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -32,28 +17,6 @@ never_run (gpointer data)
   g_assert_not_reached ();
 }
 
-typedef struct {
-  GLogLevelFlags was_fatal;
-  guint handler, fakes_handler;
-} Counting;
-
-static void
-counting_start (Counting *c)
-{
-  n_criticals = 0;
-  c->was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
-  c->handler = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
-  c->fakes_handler = g_log_set_handler ("braid-testing", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
-}
-
-static void
-counting_stop (Counting *c)
-{
-  g_log_remove_handler ("braid", c->handler);
-  g_log_remove_handler ("braid-testing", c->fakes_handler);
-  g_log_set_always_fatal (c->was_fatal);
-}
-
 static void
 test_reactor (void)
 {
@@ -63,40 +26,40 @@ test_reactor (void)
   g_autoptr(BraidEndpoint) server = braid_endpoint_parse ("tcp:1", BRAID_ENDPOINT_ROLE_SERVER, NULL);
   g_autoptr(GTask) foreign = g_task_new (not_a_reactor, NULL, NULL, NULL);
   g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set before");
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("Reactor functions refuse a non-reactor, a missing endpoint or factory, a set "
                   "error and a client endpoint to listen on, and call nothing back");
-  counting_start (&c);
-  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_now (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_now ((BraidReactor *) not_a_reactor), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_real_time (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_real_seconds (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_call_later (NULL, 1, never_run, NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_call_later (BRAID_REACTOR (fake), 1, NULL, NULL, NULL)));
-  EXPECT_CRITICAL (braid_reactor_call_soon (NULL, never_run, NULL, NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (NULL, server, factory, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), NULL, factory, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), server, NULL, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), server, factory, &error)));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_listen (BRAID_REACTOR (fake), NULL, factory, NULL)));
-  EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (NULL, server, factory, NULL, never_called, NULL));
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_now (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_now ((BraidReactor *) not_a_reactor), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_real_time (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_reactor_real_seconds (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_call_later (NULL, 1, never_run, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_call_later (BRAID_REACTOR (fake), 1, NULL, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (braid_reactor_call_soon (NULL, never_run, NULL, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (NULL, server, factory, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), NULL, factory, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), server, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_listen_endpoint (BRAID_REACTOR (fake), server, factory, &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_listen (BRAID_REACTOR (fake), NULL, factory, NULL)));
+  BRAID_EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (NULL, server, factory, NULL, never_called, NULL));
   /* a server endpoint is not one to connect to */
-  EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), server, factory, NULL,
+  BRAID_EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), server, factory, NULL,
                                                          never_called, NULL));
-  EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), NULL, factory, NULL,
+  BRAID_EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), NULL, factory, NULL,
                                                          never_called, NULL));
-  EXPECT_CRITICAL (braid_reactor_connect_async (NULL, "tcp:localhost:1", factory, NULL, never_called, NULL));
-  EXPECT_CRITICAL (braid_reactor_connect_async (BRAID_REACTOR (fake), NULL, factory, NULL, never_called, NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (BRAID_REACTOR (fake), G_ASYNC_RESULT (foreign),
+  BRAID_EXPECT_CRITICAL (braid_reactor_connect_async (NULL, "tcp:localhost:1", factory, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (braid_reactor_connect_async (BRAID_REACTOR (fake), NULL, factory, NULL, never_called, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (BRAID_REACTOR (fake), G_ASYNC_RESULT (foreign),
                                                                 &error)));
-  EXPECT_CRITICAL (braid_reactor_run (NULL));
-  EXPECT_CRITICAL (braid_reactor_stop (NULL));
+  BRAID_EXPECT_CRITICAL (braid_reactor_run (NULL));
+  BRAID_EXPECT_CRITICAL (braid_reactor_stop (NULL));
   braid_fake_reactor_run_until_idle (fake);
   g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (fake), ==, 0);
   g_assert_cmpstr (error->message, ==, "set before");
-  counting_stop (&c);
+  braid_test_count_criticals_end (&c);
 }
 
 static void
@@ -109,45 +72,45 @@ test_transport_and_protocol (void)
   BraidTransport *not_a_transport = (BraidTransport *) other;
   BraidProtocol *not_a_protocol = (BraidProtocol *) other;
   GOutputVector vector = { "x", 1 };
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("Transport and protocol functions refuse what is not a transport or protocol, "
                   "and their missing arguments");
-  counting_start (&c);
-  EXPECT_CRITICAL (braid_transport_write_bytes (NULL, bytes));
-  EXPECT_CRITICAL (braid_transport_write_bytes (not_a_transport, bytes));
-  EXPECT_CRITICAL (braid_transport_write (NULL, "x", 1));
-  EXPECT_CRITICAL (braid_transport_writev (NULL, &vector, 1));
-  EXPECT_CRITICAL (braid_transport_write_string (NULL, "x"));
-  EXPECT_CRITICAL (braid_transport_lose_connection (NULL));
-  EXPECT_CRITICAL (braid_transport_lose_write_connection (NULL));
-  EXPECT_CRITICAL (braid_transport_abort_connection (NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_transport_get_peer_address (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_transport_get_host_address (not_a_transport)));
-  EXPECT_CRITICAL (braid_transport_pause_reading (NULL));
-  EXPECT_CRITICAL (braid_transport_resume_reading (NULL));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_transport_get_write_buffer_size (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_true (braid_transport_is_closing (NULL)));
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (braid_transport_write_bytes (NULL, bytes));
+  BRAID_EXPECT_CRITICAL (braid_transport_write_bytes (not_a_transport, bytes));
+  BRAID_EXPECT_CRITICAL (braid_transport_write (NULL, "x", 1));
+  BRAID_EXPECT_CRITICAL (braid_transport_writev (NULL, &vector, 1));
+  BRAID_EXPECT_CRITICAL (braid_transport_write_string (NULL, "x"));
+  BRAID_EXPECT_CRITICAL (braid_transport_lose_connection (NULL));
+  BRAID_EXPECT_CRITICAL (braid_transport_lose_write_connection (NULL));
+  BRAID_EXPECT_CRITICAL (braid_transport_abort_connection (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_transport_get_peer_address (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_transport_get_host_address (not_a_transport)));
+  BRAID_EXPECT_CRITICAL (braid_transport_pause_reading (NULL));
+  BRAID_EXPECT_CRITICAL (braid_transport_resume_reading (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_transport_get_write_buffer_size (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_true (braid_transport_is_closing (NULL)));
 
-  EXPECT_CRITICAL (braid_protocol_connection_made (NULL, NULL));
-  EXPECT_CRITICAL (braid_protocol_connection_made (BRAID_PROTOCOL (protocol), not_a_transport));
-  EXPECT_CRITICAL (braid_protocol_data_received (not_a_protocol, (const guint8 *) "x", 1));
-  EXPECT_CRITICAL (braid_protocol_connection_lost (NULL, reason));
-  EXPECT_CRITICAL (braid_protocol_connection_lost (BRAID_PROTOCOL (protocol), NULL));
-  EXPECT_CRITICAL (braid_protocol_output_drained (NULL));
-  EXPECT_CRITICAL (g_assert_false (braid_protocol_eof_received (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_protocol_get_transport (not_a_protocol)));
-  EXPECT_CRITICAL (g_assert_false (braid_protocol_is_connected (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_protocol_connection_made (NULL, NULL));
+  BRAID_EXPECT_CRITICAL (braid_protocol_connection_made (BRAID_PROTOCOL (protocol), not_a_transport));
+  BRAID_EXPECT_CRITICAL (braid_protocol_data_received (not_a_protocol, (const guint8 *) "x", 1));
+  BRAID_EXPECT_CRITICAL (braid_protocol_connection_lost (NULL, reason));
+  BRAID_EXPECT_CRITICAL (braid_protocol_connection_lost (BRAID_PROTOCOL (protocol), NULL));
+  BRAID_EXPECT_CRITICAL (braid_protocol_output_drained (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_protocol_eof_received (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_protocol_get_transport (not_a_protocol)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_protocol_is_connected (NULL)));
   g_assert_cmpuint (protocol->n_made, ==, 0);
   g_assert_null (protocol->lost_reason);
 
-  EXPECT_CRITICAL (braid_listener_stop (NULL));
-  EXPECT_CRITICAL (g_assert_false (braid_listener_is_listening (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_listener_get_address (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_listener_get_n_connections (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_null (braid_protocol_factory_new_for_type (G_TYPE_OBJECT)));
-  EXPECT_CRITICAL (g_assert_null (braid_protocol_factory_build_protocol (NULL, NULL)));
-  counting_stop (&c);
+  BRAID_EXPECT_CRITICAL (braid_listener_stop (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_listener_is_listening (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_listener_get_address (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_listener_get_n_connections (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_protocol_factory_new_for_type (G_TYPE_OBJECT)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_protocol_factory_build_protocol (NULL, NULL)));
+  braid_test_count_criticals_end (&c);
 }
 
 static void
@@ -160,7 +123,7 @@ test_connection_made_twice (void)
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(BraidProtocol) client = NULL;
   BraidProtocol *server;
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("A protocol that already has a transport refuses a second connection_made");
   listener = braid_reactor_listen (BRAID_REACTOR (fake), "tcp:1", factory, NULL);
@@ -170,9 +133,9 @@ test_connection_made_twice (void)
   client = braid_reactor_connect_finish (BRAID_REACTOR (fake), result, NULL);
   g_assert_nonnull (client);
   server = g_ptr_array_index (built, 0);
-  counting_start (&c);
-  EXPECT_CRITICAL (braid_protocol_connection_made (server, braid_protocol_get_transport (client)));
-  counting_stop (&c);
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (braid_protocol_connection_made (server, braid_protocol_get_transport (client)));
+  braid_test_count_criticals_end (&c);
   g_assert_cmpuint (BRAID_RECORDING_PROTOCOL (server)->n_made, ==, 1);
   g_assert_true (braid_protocol_get_transport (server) != braid_protocol_get_transport (client));
   braid_transport_lose_connection (braid_protocol_get_transport (client));
@@ -192,42 +155,42 @@ test_line_receiver_and_calls (void)
   static const BraidLineReceiverCallbacks callbacks = { never_line, NULL, NULL };
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   BraidDelayedCall *call;
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("The line receiver and delayed calls refuse NULL, a delimiter other than \\n or "
                   "\\r\\n, a zero line limit and missing callbacks");
-  counting_start (&c);
-  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new (NULL, 10, &callbacks, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\r", 10, &callbacks, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\n", 0, &callbacks, NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\n", 10, NULL, NULL)));
-  EXPECT_CRITICAL (braid_line_receiver_set_raw_mode (NULL, 1));
-  EXPECT_CRITICAL (braid_line_receiver_set_raw_mode_unbounded (NULL));
-  EXPECT_CRITICAL (braid_line_receiver_set_line_mode (NULL));
-  EXPECT_CRITICAL (braid_line_receiver_stop (NULL));
-  EXPECT_CRITICAL (g_assert_true (braid_line_receiver_is_stopped (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_line_receiver_get_buffered (NULL), ==, 0));
-  EXPECT_CRITICAL (g_assert_null (braid_line_receiver_steal_buffer (NULL)));
-  EXPECT_CRITICAL (braid_line_receiver_feed (NULL, (const guint8 *) "x\n", 2));
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new (NULL, 10, &callbacks, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\r", 10, &callbacks, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\n", 0, &callbacks, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_line_receiver_new ("\n", 10, NULL, NULL)));
+  BRAID_EXPECT_CRITICAL (braid_line_receiver_set_raw_mode (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_line_receiver_set_raw_mode_unbounded (NULL));
+  BRAID_EXPECT_CRITICAL (braid_line_receiver_set_line_mode (NULL));
+  BRAID_EXPECT_CRITICAL (braid_line_receiver_stop (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_true (braid_line_receiver_is_stopped (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_line_receiver_get_buffered (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_line_receiver_steal_buffer (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_line_receiver_feed (NULL, (const guint8 *) "x\n", 2));
   /* both delimiters are fine */
   braid_line_receiver_free (braid_line_receiver_new ("\n", 1, &callbacks, NULL));
   braid_line_receiver_free (braid_line_receiver_new ("\r\n", 1, &callbacks, NULL));
-  g_assert_cmpuint (n_criticals, ==, 12);
+  g_assert_cmpuint (braid_test_n_criticals (), ==, 12);
 
-  EXPECT_CRITICAL (g_assert_null (braid_delayed_call_ref (NULL)));
-  EXPECT_CRITICAL (braid_delayed_call_unref (NULL));
-  EXPECT_CRITICAL (braid_delayed_call_cancel (NULL));
-  EXPECT_CRITICAL (braid_delayed_call_reset (NULL, 1));
-  EXPECT_CRITICAL (braid_delayed_call_delay (NULL, 1));
-  EXPECT_CRITICAL (g_assert_false (braid_delayed_call_is_active (NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_delayed_call_was_called (NULL)));
-  EXPECT_CRITICAL (g_assert_false (braid_delayed_call_was_cancelled (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpint (braid_delayed_call_get_time (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_delayed_call_ref (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_delayed_call_unref (NULL));
+  BRAID_EXPECT_CRITICAL (braid_delayed_call_cancel (NULL));
+  BRAID_EXPECT_CRITICAL (braid_delayed_call_reset (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_delayed_call_delay (NULL, 1));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_delayed_call_is_active (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_delayed_call_was_called (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_delayed_call_was_cancelled (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_delayed_call_get_time (NULL), ==, 0));
   call = braid_reactor_call_later (BRAID_REACTOR (fake), 5, never_run, NULL, NULL);
   braid_delayed_call_cancel (call);
   braid_delayed_call_unref (call);
-  g_assert_cmpuint (n_criticals, ==, 21);
-  counting_stop (&c);
+  g_assert_cmpuint (braid_test_n_criticals (), ==, 21);
+  braid_test_count_criticals_end (&c);
 }
 
 static void
@@ -240,41 +203,41 @@ test_fakes (void)
   g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
   BraidFakeReactor *not_fake = (BraidFakeReactor *) other;
   BraidFakeTransport *not_transport = (BraidFakeTransport *) other;
-  Counting c;
+  BraidCriticalCounter c;
 
   g_test_summary ("The fake reactor and fake transport refuse what is not theirs, negative time, "
                   "pending connects past the last, a second protocol on a transport");
-  counting_start (&c);
-  EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_rand (not_fake)));
-  EXPECT_CRITICAL (braid_fake_reactor_set_real_time (NULL, 1));
-  EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_pending_calls (NULL)));
-  EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (NULL), ==, 0));
-  EXPECT_CRITICAL (braid_fake_reactor_set_delivery (NULL, BRAID_FAKE_DELIVERY_WHOLE));
-  EXPECT_CRITICAL (braid_fake_connect_pair (NULL, BRAID_PROTOCOL (a), BRAID_PROTOCOL (b), NULL, NULL));
-  EXPECT_CRITICAL (braid_fake_connect_pair (fake, NULL, BRAID_PROTOCOL (b), NULL, NULL));
-  EXPECT_CRITICAL (braid_fake_connect_pair (fake, BRAID_PROTOCOL (a), NULL, NULL, NULL));
-  EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_pending_connect_endpoint (fake, 0)));
-  EXPECT_CRITICAL (braid_fake_reactor_fail_connect (fake, 0, NULL));
-  EXPECT_CRITICAL (braid_fake_reactor_complete_connect (fake, 0));
-  EXPECT_CRITICAL (g_assert_false (braid_fake_reactor_pump (NULL)));
-  EXPECT_CRITICAL (braid_fake_reactor_run_until_idle (NULL));
-  EXPECT_CRITICAL (braid_fake_reactor_advance (NULL, 1));
-  EXPECT_CRITICAL (braid_fake_reactor_advance (fake, -1));
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_rand (not_fake)));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_set_real_time (NULL, 1));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_pending_calls (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_set_delivery (NULL, BRAID_FAKE_DELIVERY_WHOLE));
+  BRAID_EXPECT_CRITICAL (braid_fake_connect_pair (NULL, BRAID_PROTOCOL (a), BRAID_PROTOCOL (b), NULL, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_connect_pair (fake, NULL, BRAID_PROTOCOL (b), NULL, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_connect_pair (fake, BRAID_PROTOCOL (a), NULL, NULL, NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_reactor_get_pending_connect_endpoint (fake, 0)));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_fail_connect (fake, 0, NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_complete_connect (fake, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_fake_reactor_pump (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_run_until_idle (NULL));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_advance (NULL, 1));
+  BRAID_EXPECT_CRITICAL (braid_fake_reactor_advance (fake, -1));
   g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 0);
   g_assert_cmpuint (a->n_made + b->n_made, ==, 0);
 
   braid_fake_transport_attach (transport, BRAID_PROTOCOL (a));
-  EXPECT_CRITICAL (braid_fake_transport_attach (transport, BRAID_PROTOCOL (b)));
-  EXPECT_CRITICAL (braid_fake_transport_attach (not_transport, BRAID_PROTOCOL (b)));
+  BRAID_EXPECT_CRITICAL (braid_fake_transport_attach (transport, BRAID_PROTOCOL (b)));
+  BRAID_EXPECT_CRITICAL (braid_fake_transport_attach (not_transport, BRAID_PROTOCOL (b)));
   g_assert_true (braid_fake_transport_get_protocol (transport) == BRAID_PROTOCOL (a));
-  EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_protocol (not_transport)));
-  EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_written (NULL)));
-  EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_written_string (NULL)));
-  EXPECT_CRITICAL (braid_fake_transport_clear (NULL));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_protocol (not_transport)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_written (NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_fake_transport_get_written_string (NULL)));
+  BRAID_EXPECT_CRITICAL (braid_fake_transport_clear (NULL));
   g_assert_cmpuint (b->n_made, ==, 0);
   braid_transport_lose_connection (BRAID_TRANSPORT (transport));
   braid_fake_reactor_run_until_idle (fake);
-  counting_stop (&c);
+  braid_test_count_criticals_end (&c);
 }
 
 int

@@ -434,3 +434,36 @@ braid_test_certificate_free (BraidTestCertificate *cert)
   g_free (cert->dir);
   g_free (cert);
 }
+
+/* ---- counting criticals ---- */
+
+static guint n_criticals;
+
+static void
+count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  n_criticals++;
+}
+
+void
+braid_test_count_criticals_begin (BraidCriticalCounter *counter)
+{
+  n_criticals = 0;
+  counter->was_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  counter->handlers[0] = g_log_set_handler ("braid", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+  counter->handlers[1] = g_log_set_handler ("braid-testing", G_LOG_LEVEL_CRITICAL, count_critical, NULL);
+}
+
+void
+braid_test_count_criticals_end (BraidCriticalCounter *counter)
+{
+  g_log_remove_handler ("braid", counter->handlers[0]);
+  g_log_remove_handler ("braid-testing", counter->handlers[1]);
+  g_log_set_always_fatal (counter->was_fatal);
+}
+
+guint
+braid_test_n_criticals (void)
+{
+  return n_criticals;
+}

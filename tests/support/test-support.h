@@ -124,5 +124,30 @@ void braid_test_certificate_free (BraidTestCertificate *cert);
 int braid_test_exit_after_tls (int status);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BraidTestCertificate, braid_test_certificate_free)
 
+/* Precondition tests: from begin to end, the criticals that
+ * g_return_if_fail raises in braid's log domains ("braid" and the fakes'
+ * "braid-testing") are counted instead of aborting the test. */
+typedef struct {
+  GLogLevelFlags was_fatal;
+  guint handlers[2];
+} BraidCriticalCounter;
+void braid_test_count_criticals_begin (BraidCriticalCounter *counter);
+void braid_test_count_criticals_end (BraidCriticalCounter *counter);
+/* Criticals counted since the last begin. */
+guint braid_test_n_criticals (void);
+/* @expr raises exactly one critical / none. */
+#define BRAID_EXPECT_CRITICAL(expr)                                      \
+  G_STMT_START {                                                         \
+    guint braid_before_ = braid_test_n_criticals ();                     \
+    expr;                                                                \
+    g_assert_cmpuint (braid_test_n_criticals (), ==, braid_before_ + 1); \
+  } G_STMT_END
+#define BRAID_EXPECT_NO_CRITICAL(expr)                                   \
+  G_STMT_START {                                                         \
+    guint braid_before_ = braid_test_n_criticals ();                     \
+    expr;                                                                \
+    g_assert_cmpuint (braid_test_n_criticals (), ==, braid_before_);     \
+  } G_STMT_END
+
 G_END_DECLS
 #include "recording-protocol.h"
