@@ -10,6 +10,7 @@
 #include "proxy.h"
 #include "proxy-error.h"
 #include "proxy-flight-private.h"
+#include "deadline-fetcher-private.h"
 
 static void
 never_called (GObject *source, GAsyncResult *result, gpointer data)
@@ -84,6 +85,10 @@ test_caches_and_fetchers (void)
                                                               NULL, &set)));
   BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_dup_response_headers (NULL, G_ASYNC_RESULT (foreign))));
   BRAID_EXPECT_CRITICAL (g_assert_null (braid_fetcher_dup_response_headers (BRAID_FETCHER (fetcher), NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_deadline_fetcher_new (NULL, BRAID_REACTOR (fake), 1, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_deadline_fetcher_new (BRAID_FETCHER (fetcher), NULL, 1, NULL)));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_deadline_fetcher_new (BRAID_FETCHER (fetcher), BRAID_REACTOR (fake), 0,
+                                                                    NULL)));
   braid_fake_reactor_run_until_idle (fake);
   g_assert_cmpuint (braid_fake_fetcher_get_n_active (fetcher), ==, 0);
   g_assert_cmpuint (braid_memory_cache_get_n_items (memory), ==, 1);
