@@ -234,15 +234,6 @@ braid_mc_pool_is_server_alive (BraidMcPool *self, guint index)
   return server_at (self, index)->dead_until <= braid_reactor_now (self->reactor);
 }
 
-static gboolean
-any_dead (BraidMcPool *self)
-{
-  for (guint i = 0; i < self->servers->len; i++)
-    if (!braid_mc_pool_is_server_alive (self, i))
-      return TRUE;
-  return FALSE;
-}
-
 BraidMcClient *
 braid_mc_pool_client_for_key (BraidMcPool *self, const gchar *key, GError **error)
 {
@@ -303,7 +294,6 @@ account (BraidMcPool *self, BraidMcClient *client, const GError *error)
       g_message ("memcached server %s is out for %.0f s after repeated failures: %s",
                  s->name, (gdouble) self->retry_us / G_USEC_PER_SEC, error->message);
     }
-  (void) any_dead;
 }
 
 typedef struct {
