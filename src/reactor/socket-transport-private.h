@@ -23,12 +23,14 @@ BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
                                                   BraidPoller *poller);
 /* The same for a socket accept4() gave (non-blocking already), and the
  * peer address it returned: the transport owns @fd.  No GSocket: an
- * accepted connection costs accept4, getsockname, setsockopt and
- * epoll_ctl, not a dozen system calls. */
+ * accepted connection costs its accept4 and, unless it is served and
+ * closed at once, an epoll_ctl, not a dozen system calls.  Its start
+ * reads at once what the peer already sent. */
 BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
                                                            GMainContext *context, BraidPoller *poller);
-/* Calls connection_made on @protocol and starts reading.  The transport
- * keeps @protocol alive until the connection is lost. */
+/* Calls connection_made on @protocol and starts reading (an accepted
+ * socket is read at once, in this call, after connection_made).  The
+ * transport keeps @protocol alive until the connection is lost. */
 void braid_socket_transport_start (BraidSocketTransport *self,
                                    BraidProtocol *protocol);
 /* Called once, after connection_lost was delivered. */

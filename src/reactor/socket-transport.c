@@ -60,6 +60,7 @@ struct _BraidSocketTransport
   gboolean half_closed;           /* the peer sent EOF, we still write */
   gboolean write_shutdown;        /* lose_write_connection was called */
   gboolean write_shut;            /* ... and shutdown(SHUT_WR) happened */
+  gboolean read_at_start;         /* accepted: the peer may have spoken already */
   GError *lost_reason;            /* (owned) (nullable) */
   BraidTransportClosedFunc closed_func;
   gpointer closed_data;
@@ -211,6 +212,7 @@ braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len
    * inherit it (a system call less per connection).  The host address is
    * read when asked (another). */
   self->peer_address = g_socket_address_new_from_native ((gpointer) peer, peer_len);
+  self->read_at_start = TRUE;
   return self;
 }
 
@@ -648,6 +650,14 @@ braid_socket_transport_start (BraidSocketTransport *self, BraidProtocol *protoco
   self->protocol = g_object_ref (protocol);
   braid_protocol_connection_made (protocol, BRAID_TRANSPORT (self));
   self->started = TRUE;
+  /* A client of a request/response protocol sends right after its
+   * connect, so by the time the connection is accepted its request is
+   * usually there: reading it now serves a one-shot connection without
+   * ever registering it with epoll (its epoll_ctl ADD and DEL, an
+   * epoll_wait and a main-loop round saved), at the price of one recv
+   * that says EAGAIN when the peer has not spoken yet. */
+  if (self->read_at_start)
+    on_socket_ready (self, G_IO_IN);
   update_interest (self);
 }
 
