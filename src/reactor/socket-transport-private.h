@@ -33,9 +33,12 @@ BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, gconstpointe
  * transport keeps @protocol alive until the connection is lost. */
 void braid_socket_transport_start (BraidSocketTransport *self,
                                    BraidProtocol *protocol);
-/* Called once, after connection_lost was delivered. */
+/* @func is called once, after connection_lost was delivered; @destroy
+ * (nullable) frees @user_data after that call, when another func
+ * replaces it, or with the transport. */
 void braid_socket_transport_set_closed_func (BraidSocketTransport *self,
                                              BraidTransportClosedFunc func,
-                                             gpointer user_data);
+                                             gpointer user_data,
+                                             GDestroyNotify destroy);
 
 G_END_DECLS

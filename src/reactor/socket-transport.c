@@ -63,7 +63,8 @@ struct _BraidSocketTransport
   gboolean read_at_start;         /* accepted: the peer may have spoken already */
   GError *lost_reason;            /* (owned) (nullable) */
   BraidTransportClosedFunc closed_func;
-  gpointer closed_data;
+  gpointer closed_data;           /* (owned by closed_destroy) (nullable) */
+  GDestroyNotify closed_destroy;
 };
 
 static void braid_socket_transport_iface_init (BraidTransportInterface *iface);
@@ -134,6 +135,7 @@ braid_socket_transport_finalize (GObject *object)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (object);
 
+  braid_socket_transport_set_closed_func (self, NULL, NULL, NULL);
   g_clear_object (&self->peer_address);
   g_clear_object (&self->host_address);
   g_clear_error (&self->lost_reason);
@@ -219,10 +221,17 @@ braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len
 void
 braid_socket_transport_set_closed_func (BraidSocketTransport *self,
                                         BraidTransportClosedFunc func,
-                                        gpointer user_data)
+                                        gpointer user_data,
+                                        GDestroyNotify destroy)
 {
+  gpointer old_data = self->closed_data;
+  GDestroyNotify old_destroy = self->closed_destroy;
+
   self->closed_func = func;
   self->closed_data = user_data;
+  self->closed_destroy = destroy;
+  if (old_destroy != NULL)
+    old_destroy (old_data);
 }
 
 /* ---- closing ---- */
@@ -239,7 +248,10 @@ deliver_connection_lost (gpointer user_data)
   if (protocol != NULL)
     braid_protocol_connection_lost (protocol, reason);
   if (self->closed_func != NULL)
-    self->closed_func (self, self->closed_data);
+    {
+      self->closed_func (self, self->closed_data);
+      braid_socket_transport_set_closed_func (self, NULL, NULL, NULL);  /* called once */
+    }
   g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
