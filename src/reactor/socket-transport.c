@@ -54,6 +54,8 @@ struct _BraidSocketTransport
   gboolean paused;
   gboolean flush_queued;          /* a deferred flush is pending */
   gboolean in_ready;              /* on_socket_ready is running: it flushes at its end */
+  guint ready_depth;              /* on_socket_ready calls running (a nested loop may add one) */
+  gboolean lost_pending;          /* closed during on_socket_ready: it tells connection_lost at its end */
   gboolean write_blocked;         /* the kernel's buffer was full: wait for G_IO_OUT */
   gboolean closing;               /* lose_connection: flush, then close */
   gboolean closed;                /* the socket is closed */
@@ -256,7 +258,8 @@ deliver_connection_lost (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
-/* Closes the socket now and tells the protocol on the next iteration, so
+/* Closes the socket now and tells the protocol at the end of the
+ * poller's callback that closed it, or else on the next iteration, so
  * connection_lost never runs inside the protocol's own data_received or
  * write call. */
 static void
@@ -273,6 +276,15 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
   discard_output (self);
   close_fd (self);
   self->lost_reason = reason;
+  /* Closed while reading or flushing for the poller (a protocol that
+   * closes from data_received, a one-shot reply flushed): told when that
+   * is over, outside any protocol call, with no GSource per connection
+   * and no main-loop round. */
+  if (self->ready_depth > 0)
+    {
+      self->lost_pending = TRUE;
+      return;
+    }
 
   self->lost_source = g_idle_source_new ();
   g_source_set_priority (self->lost_source, G_PRIORITY_DEFAULT);
@@ -618,6 +630,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
   g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
 
   self->in_ready = TRUE;
+  self->ready_depth++;
   /* HUP and ERR go to whichever side is waiting: its next system call
    * reports what happened. */
   if (self->write_blocked && (ready & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
@@ -634,6 +647,11 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
    * latency. */
   if (self->output_size > 0 && !self->write_blocked && !self->closed)
     flush_and_settle (self);
+  if (--self->ready_depth == 0 && self->lost_pending)
+    {
+      self->lost_pending = FALSE;
+      deliver_connection_lost (self);
+    }
 }
 
 static void

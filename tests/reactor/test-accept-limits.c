@@ -232,7 +232,8 @@ test_first_bytes_read_with_accept (void)
 
   g_test_summary ("A connection whose first bytes arrived before it was accepted gets them in the same "
                   "iteration as connection_made (no wait for the poller); one that sent nothing yet is "
-                  "read when it does");
+                  "read when it does; a protocol that closes while reading hears connection_lost when "
+                  "that read is over, in the same iteration");
   listener = braid_reactor_listen (BRAID_REACTOR (reactor), endpoint, early_factory, &error);
   g_assert_no_error (error);
   client = unix_client (path);
@@ -241,6 +242,9 @@ test_first_bytes_read_with_accept (void)
   g_main_context_iteration (context, TRUE);
   g_assert_true (early.made);
   g_assert_cmpuint (early.received, ==, 5);
+  /* closed during that read: told when the read is over, not an
+   * iteration later */
+  g_assert_true (early.lost);
   assert_answered (context, client, &early);
   braid_listener_stop (listener);
   g_clear_object (&listener);
@@ -253,8 +257,10 @@ test_first_bytes_read_with_accept (void)
   g_assert_true (late.made);
   g_assert_cmpuint (late.received, ==, 0);
   g_assert_cmpint (g_socket_send (client, "line\n", 5, NULL, &error), ==, 5);
-  assert_answered (context, client, &late);
+  g_main_context_iteration (context, TRUE);
   g_assert_cmpuint (late.received, ==, 5);
+  g_assert_true (late.lost);
+  assert_answered (context, client, &late);
   braid_listener_stop (listener);
   g_rmdir (dir);
 }
