@@ -54,8 +54,8 @@ struct _BraidSocketTransport
   gboolean paused;
   gboolean flush_queued;          /* a deferred flush is pending */
   gboolean in_ready;              /* on_socket_ready is running: it flushes at its end */
-  guint ready_depth;              /* on_socket_ready calls running (a nested loop may add one) */
-  gboolean lost_pending;          /* closed during on_socket_ready: it tells connection_lost at its end */
+  guint ready_depth;              /* poller callbacks running (a nested loop may add one) */
+  gboolean lost_pending;          /* closed during one: it tells connection_lost at its end */
   gboolean write_blocked;         /* the kernel's buffer was full: wait for G_IO_OUT */
   gboolean closing;               /* lose_connection: flush, then close */
   gboolean closed;                /* the socket is closed */
@@ -470,6 +470,9 @@ flush_and_settle (BraidSocketTransport *self)
     braid_protocol_output_drained (self->protocol);
 }
 
+static void begin_poller_callback (BraidSocketTransport *self);
+static void end_poller_callback (BraidSocketTransport *self);
+
 static void
 on_flush_due (gpointer user_data)
 {
@@ -479,7 +482,9 @@ on_flush_due (gpointer user_data)
   /* Already sent by on_socket_ready, or waiting for G_IO_OUT. */
   if (self->closed || self->write_blocked || self->output_size == 0)
     return;
+  begin_poller_callback (self);
   flush_and_settle (self);
+  end_poller_callback (self);
 }
 
 static void
@@ -623,6 +628,23 @@ read_available (BraidSocketTransport *self)
     }
 }
 
+/* Around what the poller calls (outside any protocol call): a close
+ * inside is told to the protocol at the end (close_with_reason). */
+static void
+begin_poller_callback (BraidSocketTransport *self)
+{
+  self->ready_depth++;
+}
+
+static void
+end_poller_callback (BraidSocketTransport *self)
+{
+  if (--self->ready_depth > 0 || !self->lost_pending)
+    return;
+  self->lost_pending = FALSE;
+  deliver_connection_lost (self);
+}
+
 static void
 on_socket_ready (gpointer user_data, GIOCondition ready)
 {
@@ -630,7 +652,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
   g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
 
   self->in_ready = TRUE;
-  self->ready_depth++;
+  begin_poller_callback (self);
   /* HUP and ERR go to whichever side is waiting: its next system call
    * reports what happened. */
   if (self->write_blocked && (ready & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
@@ -647,11 +669,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
    * latency. */
   if (self->output_size > 0 && !self->write_blocked && !self->closed)
     flush_and_settle (self);
-  if (--self->ready_depth == 0 && self->lost_pending)
-    {
-      self->lost_pending = FALSE;
-      deliver_connection_lost (self);
-    }
+  end_poller_callback (self);
 }
 
 static void

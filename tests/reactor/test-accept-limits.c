@@ -265,6 +265,67 @@ test_first_bytes_read_with_accept (void)
   g_rmdir (dir);
 }
 
+typedef struct {
+  BraidReactor *reactor;
+  gboolean answered, lost;
+} LaterAnswer;
+
+static void
+answer_now (gpointer data)
+{
+  BraidProtocol *protocol = data;
+  LaterAnswer *state = braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (protocol));
+  BraidTransport *transport = braid_protocol_get_transport (protocol);
+
+  braid_transport_write (transport, "ok\n", 3);
+  braid_transport_lose_connection (transport);
+  state->answered = TRUE;
+}
+
+static void
+answer_later (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
+{
+  LaterAnswer *state = user_data;
+
+  braid_reactor_call_later (state->reactor, 0, answer_now, g_object_ref (protocol), g_object_unref);
+}
+
+static void
+note_later_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
+{
+  ((LaterAnswer *) user_data)->lost = TRUE;
+}
+
+static void
+test_lost_after_deferred_flush (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  GMainContext *context = braid_glib_reactor_get_context (reactor);
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-accept-XXXXXX", NULL);
+  g_autofree gchar *path = g_build_filename (dir, "s", NULL);
+  g_autofree gchar *endpoint = g_strconcat ("unix:", path, NULL);
+  LaterAnswer state = { BRAID_REACTOR (reactor), FALSE, FALSE };
+  BraidProtocolCallbacks callbacks = { .data_received = answer_later, .connection_lost = note_later_lost };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &state, NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GError) error = NULL;
+  gchar buffer[16];
+
+  g_test_summary ("A reply written and closed from a timer leaves at the end of that iteration, and the "
+                  "protocol hears connection_lost then, not an iteration later");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), endpoint, factory, &error);
+  g_assert_no_error (error);
+  client = unix_client (path);
+  g_assert_cmpint (g_socket_send (client, "line\n", 5, NULL, &error), ==, 5);
+  while (!state.answered)
+    g_main_context_iteration (context, TRUE);
+  g_assert_true (state.lost);
+  g_assert_cmpint (g_socket_receive (client, buffer, sizeof buffer, NULL, NULL), ==, 3);
+  braid_listener_stop (listener);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -274,5 +335,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/accept/emfile-pauses", test_emfile);
   g_test_add_func ("/reactor/glib/accept/default-backlog", test_default_backlog);
   g_test_add_func ("/reactor/glib/accept/first-bytes-read-with-accept", test_first_bytes_read_with_accept);
+  g_test_add_func ("/reactor/glib/accept/lost-after-deferred-flush", test_lost_after_deferred_flush);
   return g_test_run ();
 }
