@@ -452,7 +452,8 @@ on_line (gpointer data, const gchar *line, gsize len)
       return;
     }
   strip_fragment (self->url);
-  self->key = braid_cache_key_for_url (self->url);
+  self->key = host->key_memo != NULL ? braid_cache_key_memo_get (host->key_memo, self->url)
+                                     : braid_cache_key_for_url (self->url);
   if (host->cache == NULL)
     {
       fetch_for (self, "bypass");
