@@ -227,6 +227,7 @@ struct _BraidGlibListener
   gint *n_connections;
   BraidGlibListenerTargetFunc target_func;  /* (nullable): hand connections to */
   gpointer target_data;
+  GInetAddress *last_peer_ip;       /* (owned) (nullable): see peer_address_of */
   gint64 last_warning_us;
   guint64 suppressed_warnings;
   guint64 n_pauses;
@@ -290,6 +291,7 @@ braid_glib_listener_finalize (GObject *object)
   BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
 
   g_atomic_rc_box_release (self->n_connections);
+  g_clear_object (&self->last_peer_ip);
   g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
   g_clear_object (&self->address);
@@ -368,11 +370,58 @@ typedef struct {
   socklen_t peer_len;
 } Accepted;
 
-/* Serves an accepted socket on @reactor (the listener's own, or a pool
- * thread's: this runs on @reactor's thread), which takes @accepted->fd
- * and the reference on @n_connections. */
+/* The peer's address of an accepted socket.  Clients come from few IP
+ * addresses (a load balancer, the host's other services), and a
+ * GInetAddress is immutable: the listener reuses the last one it made
+ * for the next peer at the same IPv4 address, which saves a GObject
+ * with construct properties per connection. */
+/* The IPv4 address and port of @accepted's peer, also when a dual-stack
+ * listener saw it as a v4-mapped IPv6 address (GLib makes those IPv4
+ * addresses too); FALSE for any other peer. */
+static gboolean
+peer_ipv4 (const Accepted *accepted, const guint8 **ip, guint16 *port)
+{
+  const struct sockaddr_in *in = (const struct sockaddr_in *) &accepted->peer;
+  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &accepted->peer;
+
+  if (accepted->peer_len >= sizeof *in && in->sin_family == AF_INET)
+    {
+      *ip = (const guint8 *) &in->sin_addr;
+      *port = g_ntohs (in->sin_port);
+      return TRUE;
+    }
+  if (accepted->peer_len >= sizeof *in6 && in6->sin6_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr))
+    {
+      *ip = in6->sin6_addr.s6_addr + 12;
+      *port = g_ntohs (in6->sin6_port);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static GSocketAddress *
+peer_address_of (BraidGlibListener *self, const Accepted *accepted)
+{
+  const guint8 *ip;
+  guint16 port;
+
+  if (!peer_ipv4 (accepted, &ip, &port))
+    return g_socket_address_new_from_native ((gpointer) &accepted->peer, accepted->peer_len);
+  if (self->last_peer_ip == NULL || memcmp (g_inet_address_to_bytes (self->last_peer_ip), ip, 4) != 0)
+    {
+      g_clear_object (&self->last_peer_ip);
+      self->last_peer_ip = g_inet_address_new_from_bytes (ip, G_SOCKET_FAMILY_IPV4);
+    }
+  return g_inet_socket_address_new (self->last_peer_ip, port);
+}
+
+/* Serves an accepted socket, @fd and its peer's address @peer, on
+ * @reactor (the listener's own, or a pool thread's: this runs on
+ * @reactor's thread), which takes @fd and the reference on
+ * @n_connections. */
 static void
-adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_connections, const Accepted *accepted)
+adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_connections, gint fd,
+          GSocketAddress *peer)
 {
   g_autoptr(BraidSocketTransport) transport = NULL;
   g_autoptr(BraidProtocol) protocol = NULL;
@@ -380,11 +429,10 @@ adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_conn
 
   /* a pool thread whose reactor was already disposed */
   if (reactor->poller == NULL)
-    close (accepted->fd);
+    close (fd);
   else
     {
-      transport = braid_socket_transport_new_accepted (accepted->fd, &accepted->peer, accepted->peer_len,
-                                                       reactor->context, reactor->poller);
+      transport = braid_socket_transport_new_accepted (fd, peer, reactor->context, reactor->poller);
       protocol = adopt_transport (reactor, transport, factory, on_accepted_closed, close_data, accepted_close_free);
     }
   if (protocol == NULL)
@@ -398,7 +446,8 @@ typedef struct {
   BraidGlibReactor *reactor;        /* (owned) */
   BraidProtocolFactory *factory;    /* (owned) */
   gint *n_connections;              /* (owned) (nullable): the listener's count, taken by adopt_on */
-  Accepted accepted;                /* its fd owned until adopt_on */
+  gint fd;                          /* owned until adopt_on */
+  GSocketAddress *peer;             /* (owned) (nullable) */
 } HandOff;
 
 static void
@@ -410,10 +459,11 @@ hand_off_free (gpointer data)
   if (hand_off->n_connections != NULL)
     {
       /* never delivered: the pool stopped first */
-      close (hand_off->accepted.fd);
+      close (hand_off->fd);
       uncount_connection (hand_off->n_connections);
       g_atomic_rc_box_release (hand_off->n_connections);
     }
+  g_clear_object (&hand_off->peer);
   g_object_unref (hand_off->factory);
   g_object_unref (hand_off->reactor);
   g_free (hand_off);
@@ -425,7 +475,8 @@ adopt_handed_off (gpointer data)
   HandOff *hand_off = data;
 
   BRAID_TSAN_ACQUIRE (hand_off);  /* from the listener's thread, through the context */
-  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->n_connections), &hand_off->accepted);
+  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->n_connections), hand_off->fd,
+            hand_off->peer);
   return G_SOURCE_REMOVE;
 }
 
@@ -433,11 +484,12 @@ static void
 adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
 {
   gint *n_connections = g_atomic_rc_box_acquire (self->n_connections);
+  g_autoptr(GSocketAddress) peer = peer_address_of (self, accepted);
 
   g_atomic_int_inc (n_connections);
   if (self->target_func == NULL)
     {
-      adopt_on (self->reactor, self->factory, n_connections, accepted);
+      adopt_on (self->reactor, self->factory, n_connections, accepted->fd, peer);
       return;
     }
   {
@@ -446,7 +498,8 @@ adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
     hand_off->reactor = g_object_ref (self->target_func (self->target_data));
     hand_off->factory = g_object_ref (self->factory);
     hand_off->n_connections = n_connections;
-    hand_off->accepted = *accepted;
+    hand_off->fd = accepted->fd;
+    hand_off->peer = g_steal_pointer (&peer);
     /* One wakeup of that thread per connection: an idle source on its
      * context, run there. */
     BRAID_TSAN_RELEASE (hand_off);

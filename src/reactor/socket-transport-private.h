@@ -21,12 +21,13 @@ typedef void (*BraidTransportClosedFunc) (BraidSocketTransport *transport,
 BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
                                                   GMainContext *context,
                                                   BraidPoller *poller);
-/* The same for a socket accept4() gave (non-blocking already), and the
- * peer address it returned: the transport owns @fd.  No GSocket: an
+/* The same for a socket accept4() gave (non-blocking already), and its
+ * peer's address (nullable; the transport takes a reference): the
+ * transport owns @fd.  No GSocket: an
  * accepted connection costs its accept4 and, unless it is served and
  * closed at once, an epoll_ctl, not a dozen system calls.  Its start
  * reads at once what the peer already sent. */
-BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
+BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, GSocketAddress *peer,
                                                            GMainContext *context, BraidPoller *poller);
 /* Calls connection_made on @protocol and starts reading (an accepted
  * socket is read at once, in this call, after connection_made).  The

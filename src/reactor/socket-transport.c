@@ -207,15 +207,14 @@ braid_socket_transport_new (GSocketConnection *connection, GMainContext *context
 }
 
 BraidSocketTransport *
-braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
-                                     GMainContext *context, BraidPoller *poller)
+braid_socket_transport_new_accepted (gint fd, GSocketAddress *peer, GMainContext *context, BraidPoller *poller)
 {
   BraidSocketTransport *self = transport_new_for_fd (fd, context, poller);
 
   /* No TCP_NODELAY here: the listener set it, and accepted sockets
    * inherit it (a system call less per connection).  The host address is
    * read when asked (another). */
-  self->peer_address = g_socket_address_new_from_native ((gpointer) peer, peer_len);
+  self->peer_address = peer != NULL ? g_object_ref (peer) : NULL;
   self->read_at_start = TRUE;
   return self;
 }

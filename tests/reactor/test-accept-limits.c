@@ -326,6 +326,68 @@ test_lost_after_deferred_flush (void)
   g_rmdir (dir);
 }
 
+/* ---- the peer's address ---- */
+
+static BraidProtocol *
+record_peer (GSocketAddress *address, gpointer user_data)
+{
+  static const BraidProtocolCallbacks none = { 0 };
+
+  g_ptr_array_add (user_data, g_object_ref (address));
+  return BRAID_PROTOCOL (braid_callback_protocol_new (&none, NULL, NULL));
+}
+
+static void
+test_peer_addresses (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  GMainContext *context = braid_glib_reactor_get_context (reactor);
+  g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (record_peer, peers, NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  const gchar *hosts[] = { "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.1" };
+
+  g_test_summary ("Each accepted connection's factory hears its peer's own address and port; peers of the "
+                  "same IP address share one immutable GInetAddress");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0", factory, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
+    {
+      g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+      g_autoptr(GSocketAddress) server = g_inet_socket_address_new (loopback, braid_listener_get_port (listener));
+      g_autoptr(GInetAddress) from = g_inet_address_new_from_string (hosts[i]);
+      g_autoptr(GSocketAddress) local = g_inet_socket_address_new (from, 0);
+      GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+      g_assert_no_error (error);
+      g_socket_bind (socket, local, FALSE, &error);
+      g_assert_no_error (error);
+      g_socket_connect (socket, server, NULL, &error);
+      g_assert_no_error (error);
+      g_ptr_array_add (clients, socket);
+      while (peers->len < i + 1)
+        g_main_context_iteration (context, TRUE);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
+    {
+      GInetSocketAddress *peer = g_ptr_array_index (peers, i);
+      g_autoptr(GSocketAddress) client = g_socket_get_local_address (g_ptr_array_index (clients, i), &error);
+      g_autofree gchar *ip = g_inet_address_to_string (g_inet_socket_address_get_address (peer));
+
+      g_assert_no_error (error);
+      g_assert_cmpstr (ip, ==, hosts[i]);
+      g_assert_cmpuint (g_inet_socket_address_get_port (peer), ==,
+                        g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (client)));
+    }
+  g_assert_true (g_inet_socket_address_get_address (g_ptr_array_index (peers, 0)) ==
+                 g_inet_socket_address_get_address (g_ptr_array_index (peers, 1)));
+  g_assert_true (g_inet_socket_address_get_address (g_ptr_array_index (peers, 1)) !=
+                 g_inet_socket_address_get_address (g_ptr_array_index (peers, 2)));
+  braid_listener_stop (listener);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -336,5 +398,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/accept/default-backlog", test_default_backlog);
   g_test_add_func ("/reactor/glib/accept/first-bytes-read-with-accept", test_first_bytes_read_with_accept);
   g_test_add_func ("/reactor/glib/accept/lost-after-deferred-flush", test_lost_after_deferred_flush);
+  g_test_add_func ("/reactor/glib/accept/peer-addresses", test_peer_addresses);
   return g_test_run ();
 }
