@@ -1016,11 +1016,13 @@ main (int argc, char **argv)
       fan_failed[r] = fan.failed;
       direct_wall[r] = direct.wall_s;
       direct_failed[r] = direct.failed;
-      g_print ("round %d: %d fetches of %d ms at once: braid-proxy %.2f s (median %.2f s, last request upstream "
-               "at %.2f s, answered at %.2f s, proxy CPU %.2f s, %" G_GUINT64_FORMAT " failed), upstream directly %.2f s (median %.2f s, %"
-               G_GUINT64_FORMAT " failed)\n",
-               r + 1, n_fetches, delay_ms, fan.wall_s, fan.median_s, fan.last_arrival_s, fan.last_answer_s, fan.cpu_s, fan.failed,
-               direct.wall_s, direct.median_s, direct.failed);
+      /* --fetches 0 measures hits only: no fetch, no times to show */
+      if (n_fetches > 0)
+        g_print ("round %d: %d fetches of %d ms at once: braid-proxy %.2f s (median %.2f s, last request upstream "
+                 "at %.2f s, answered at %.2f s, proxy CPU %.2f s, %" G_GUINT64_FORMAT " failed), upstream directly %.2f s (median %.2f s, %"
+                 G_GUINT64_FORMAT " failed)\n",
+                 r + 1, n_fetches, delay_ms, fan.wall_s, fan.median_s, fan.last_arrival_s, fan.last_answer_s, fan.cpu_s, fan.failed,
+                 direct.wall_s, direct.median_s, direct.failed);
       g_string_append_printf (json, "    {\"bare\": %.0f, \"memory\": %.0f, \"memcached\": %.0f, "
                               "\"memory_ratio\": %.3f, \"memcached_ratio\": %.3f, \"cpu_us\": [%.1f, %.1f, %.1f], \"fanout_s\": %.3f, "
                               "\"fanout_failed\": %" G_GUINT64_FORMAT ", \"fanout_cpu_s\": %.3f, \"direct_s\": %.3f, "

@@ -1,6 +1,7 @@
 /* braid — daemon life cycle. */
 #include "daemon.h"
 #include "daemon-limits.h"
+#include "log-writer.h"
 #include "glib-reactor.h"
 #include "reactor-pool.h"
 
@@ -384,62 +385,6 @@ prepare_process (const BraidDaemonService *service, gconstpointer settings, GErr
   return braid_daemon_ensure_fd_limit (connections + BRAID_DAEMON_FD_HEADROOM, why, error);
 }
 
-/* ---- logging to stderr without two system calls per line ---- */
-
-static const gchar *
-log_domain_of (const GLogField *fields, gsize n_fields)
-{
-  for (gsize i = 0; i < n_fields; i++)
-    if (g_strcmp0 (fields[i].key, "GLIB_DOMAIN") == 0)
-      return fields[i].value;
-  return NULL;
-}
-
-/* GLib's default writer, to stderr, asks for every line whether stderr is
- * a terminal (an ioctl) and, through localtime(), whether the time zone
- * file changed (a stat): two system calls per access-log line, a fifth
- * of what braid-proxy spends per cache hit.  Messages, info and debug
- * lines (the access log) are formatted the same way here, with the
- * terminal asked once and TZ pinned (set_up_logging); warnings and worse
- * go through the default writer, which applies G_DEBUG's fatal masks;
- * so does everything when stderr is the journal. */
-static GLogWriterOutput
-daemon_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
-{
-  static gsize checked = 0;
-  static gboolean to_journal, use_color;
-  g_autofree gchar *text = NULL;
-  FILE *stream;
-
-  if (g_once_init_enter (&checked))
-    {
-      to_journal = g_log_writer_is_journald (fileno (stderr));
-      use_color = g_log_writer_supports_color (fileno (stderr));
-      g_once_init_leave (&checked, 1);
-    }
-  if (to_journal || (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) != 0)
-    return g_log_writer_default (level, fields, n_fields, data);
-  if (g_log_writer_default_would_drop (level, log_domain_of (fields, n_fields)))
-    return G_LOG_WRITER_HANDLED;
-  /* where the default writer puts them: messages on stderr, info and
-   * debug on stdout */
-  stream = (level & G_LOG_LEVEL_MESSAGE) != 0 ? stderr : stdout;
-  text = g_log_writer_format_fields (level, fields, n_fields, use_color);
-  fprintf (stream, "%s\n", text);
-  fflush (stream);
-  return G_LOG_WRITER_HANDLED;
-}
-
-/* With TZ unset, glibc's localtime() stats /etc/localtime on every call;
- * with it set to that same file, once.  A daemon does not follow a time
- * zone change while it runs anyway (the journal stamps its own time). */
-static void
-set_up_logging (void)
-{
-  g_setenv ("TZ", ":/etc/localtime", FALSE);
-  g_log_set_writer_func (daemon_log_writer, NULL, NULL);
-}
-
 int
 braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
 {
@@ -450,7 +395,7 @@ braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
   gpointer settings;
 
   g_set_prgname (name);
-  set_up_logging ();
+  braid_daemon_log_setup ();
   settings = braid_settings_read (service->settings, argv, &error);
   if (settings == NULL)
     {

@@ -1,5 +1,7 @@
 #include "cache.h"
 
+#include <string.h>
+
 G_DEFINE_INTERFACE (BraidCache, braid_cache, G_TYPE_OBJECT)
 
 static void
@@ -82,4 +84,59 @@ braid_cache_key_for_url (const gchar *url)
 
   digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, url, -1);
   return g_strconcat ("braid-proxy:", digest, NULL);
+}
+
+/* Slots in the memo (a power of two), and the longest URL it keeps: at
+ * most 256 × 256 bytes of URLs, and their keys. */
+#define KEY_MEMO_SLOTS 256
+#define KEY_MEMO_MAX_URL 256
+
+typedef struct {
+  gchar *url;  /* (owned) (nullable) */
+  gchar *key;  /* (owned) (nullable) */
+} KeyMemoSlot;
+
+struct _BraidCacheKeyMemo
+{
+  KeyMemoSlot slots[KEY_MEMO_SLOTS];
+};
+
+BraidCacheKeyMemo *
+braid_cache_key_memo_new (void)
+{
+  return g_new0 (BraidCacheKeyMemo, 1);
+}
+
+void
+braid_cache_key_memo_free (BraidCacheKeyMemo *memo)
+{
+  if (memo == NULL)
+    return;
+  for (guint i = 0; i < KEY_MEMO_SLOTS; i++)
+    {
+      g_free (memo->slots[i].url);
+      g_free (memo->slots[i].key);
+    }
+  g_free (memo);
+}
+
+gchar *
+braid_cache_key_memo_get (BraidCacheKeyMemo *memo, const gchar *url)
+{
+  KeyMemoSlot *slot;
+
+  g_return_val_if_fail (memo != NULL, NULL);
+  g_return_val_if_fail (url != NULL, NULL);
+
+  if (strlen (url) > KEY_MEMO_MAX_URL)
+    return braid_cache_key_for_url (url);
+  slot = &memo->slots[g_str_hash (url) & (KEY_MEMO_SLOTS - 1)];
+  if (slot->url == NULL || strcmp (slot->url, url) != 0)
+    {
+      g_free (slot->url);
+      g_free (slot->key);
+      slot->url = g_strdup (url);
+      slot->key = braid_cache_key_for_url (url);
+    }
+  return g_strdup (slot->key);
 }

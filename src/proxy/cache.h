@@ -49,4 +49,15 @@ gsize braid_cache_get_max_item_size (BraidCache *self);
  * (no spaces, well under 250 bytes) whatever the URL. */
 gchar *braid_cache_key_for_url (const gchar *url);
 
+/* The keys of recently seen URLs, so that a hot URL's key costs a table
+ * lookup instead of a SHA-256: a few hundred slots, each replaced by the
+ * next URL that falls in it; URLs over a few hundred bytes are not kept.
+ * One thread at a time. */
+typedef struct _BraidCacheKeyMemo BraidCacheKeyMemo;
+
+BraidCacheKeyMemo *braid_cache_key_memo_new (void);
+void braid_cache_key_memo_free (BraidCacheKeyMemo *memo);
+/* (transfer full): what braid_cache_key_for_url (@url) gives. */
+gchar *braid_cache_key_memo_get (BraidCacheKeyMemo *memo, const gchar *url);
+
 G_END_DECLS

@@ -28,6 +28,8 @@ typedef struct {
   /* (element-type BraidProxyRequest): the requests still reading their
    * line (unowned: each removes itself when it stops reading). */
   GHashTable *reading;
+  /* (nullable): the keys of recent URLs (cache.h) */
+  BraidCacheKeyMemo *key_memo;
 } BraidProxyRequestHost;
 
 #define BRAID_TYPE_PROXY_REQUEST (braid_proxy_request_get_type ())

@@ -48,6 +48,7 @@ struct _BraidProxyRequest
   gboolean counted;                   /* in host->stats->in_flight */
   gboolean connected;                 /* in host->stats->connections */
   BraidDelayedCall *line_timer;       /* (owned) (nullable): the request line's deadline */
+  gboolean paused_for_lookup;         /* reading paused while the cache is asked */
 };
 
 G_DEFINE_FINAL_TYPE (BraidProxyRequest, braid_proxy_request, BRAID_TYPE_PROTOCOL)
@@ -225,6 +226,34 @@ static const BraidProxyFlightClientFuncs flight_client_funcs = {
   client_finish,
 };
 
+/* While the cache is asked (time-boxed, so briefly) the client's socket
+ * is not read: the request line is whole and nothing else is expected,
+ * so a real socket need not be watched at all, which saves the epoll_ctl
+ * that would add it and the one that would remove it on every hit.  A
+ * client that leaves meanwhile is noticed when its answer is written. */
+static void
+pause_for_lookup (BraidProxyRequest *self)
+{
+  BraidTransport *t = request_transport (self);
+
+  if (t == NULL)
+    return;
+  braid_transport_pause_reading (t);
+  self->paused_for_lookup = TRUE;
+}
+
+/* A fetch can take long: read again, to see the client leave. */
+static void
+resume_after_lookup (BraidProxyRequest *self)
+{
+  BraidTransport *t = request_transport (self);
+
+  if (!self->paused_for_lookup || t == NULL)
+    return;
+  self->paused_for_lookup = FALSE;
+  braid_transport_resume_reading (t);
+}
+
 static void
 fetch_for (BraidProxyRequest *self, const gchar *outcome)
 {
@@ -233,6 +262,7 @@ fetch_for (BraidProxyRequest *self, const gchar *outcome)
   g_autoptr(GError) error = NULL;
   BraidProxyFlight *flight = self->host->get_flight (self->owner, self->url, &shared, &error);
 
+  resume_after_lookup (self);
   if (flight == NULL)
     {
       self->cache_outcome = outcome;
@@ -422,7 +452,8 @@ on_line (gpointer data, const gchar *line, gsize len)
       return;
     }
   strip_fragment (self->url);
-  self->key = braid_cache_key_for_url (self->url);
+  self->key = host->key_memo != NULL ? braid_cache_key_memo_get (host->key_memo, self->url)
+                                     : braid_cache_key_for_url (self->url);
   if (host->cache == NULL)
     {
       fetch_for (self, "bypass");
@@ -437,6 +468,7 @@ on_line (gpointer data, const gchar *line, gsize len)
   self->lookup_timer = braid_reactor_call_later (host->reactor, host->settings->cache_timeout_us,
                                                  on_lookup_timeout, self, NULL);
   self->lookup_cancellable = g_cancellable_new ();
+  pause_for_lookup (self);
   braid_cache_lookup_async (host->cache, self->key, self->lookup_cancellable, on_lookup, g_object_ref (self));
 }
 

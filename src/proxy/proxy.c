@@ -25,6 +25,7 @@ struct _BraidProxy
   BraidProxyStats stats;
   GHashTable *flights;         /* url → BraidProxyFlight (unowned: a flight frees itself) */
   GHashTable *reading;         /* requests still reading their line (unowned) */
+  BraidCacheKeyMemo *key_memo; /* (owned) */
   BraidProxyRequestHost host;  /* what requests see of the proxy */
 };
 
@@ -71,7 +72,7 @@ cache_body (BraidProxy *self, BraidProxyFlight *flight, const gchar *url, guint 
       braid_proxy_flight_get_size (flight) > max_item - overhead)
     return;
   body = braid_proxy_flight_dup_body (flight);
-  key = braid_cache_key_for_url (url);
+  key = braid_cache_key_memo_get (self->key_memo, url);
   if (self->settings.cache_secret != NULL)
     {
       GBytes *sealed = braid_cache_mac_seal (self->settings.cache_secret, key, body);
@@ -170,6 +171,7 @@ braid_proxy_finalize (GObject *object)
   g_hash_table_unref (self->flights);
   g_clear_pointer (&self->settings.cache_secret, g_bytes_unref);
   g_hash_table_unref (self->reading);
+  braid_cache_key_memo_free (self->key_memo);
   g_clear_object (&self->cache);
   g_object_unref (self->fetcher);
   g_object_unref (self->reactor);
@@ -187,6 +189,7 @@ braid_proxy_init (BraidProxy *self)
 {
   self->flights = g_hash_table_new (g_str_hash, g_str_equal);
   self->reading = g_hash_table_new (NULL, NULL);
+  self->key_memo = braid_cache_key_memo_new ();
 }
 
 BraidProxy *
@@ -224,6 +227,7 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
   self->host.stats = &self->stats;
   self->host.get_flight = get_flight;
   self->host.reading = self->reading;
+  self->host.key_memo = self->key_memo;
   return self;
 }
 

@@ -66,8 +66,7 @@ braid_glib_reactor_dispose (GObject *object)
        * protocols hear connection_lost when the context runs again. */
       while (g_hash_table_iter_next (&iter, &transport, NULL))
         {
-          braid_socket_transport_set_closed_func (transport, NULL, NULL);
-          g_object_set_data (G_OBJECT (transport), "braid-reactor", NULL);
+          braid_socket_transport_set_closed_func (transport, NULL, NULL, NULL);
           braid_transport_abort_connection (transport);
         }
       g_clear_pointer (&self->transports, g_hash_table_unref);
@@ -173,19 +172,22 @@ adopt_transport (BraidGlibReactor *self,
                  BraidSocketTransport *transport,
                  BraidProtocolFactory *factory,
                  BraidTransportClosedFunc extra_closed,
-                 gpointer extra_data)
+                 gpointer extra_data,
+                 GDestroyNotify extra_destroy)
 {
   BraidProtocol *protocol;
 
-  /* A refused connection is closed when @transport is finalized. */
+  /* A refused connection is closed when @transport is finalized; the
+   * caller keeps @extra_data then. */
   protocol = braid_protocol_factory_build_protocol (
     factory, braid_transport_get_peer_address (BRAID_TRANSPORT (transport)));
   if (protocol == NULL)
     return NULL;
   g_hash_table_add (self->transports, g_object_ref (transport));
-  braid_socket_transport_set_closed_func (transport, extra_closed != NULL ? extra_closed
-                                                                          : on_transport_closed,
-                                          extra_closed != NULL ? extra_data : self);
+  if (extra_closed != NULL)
+    braid_socket_transport_set_closed_func (transport, extra_closed, extra_data, extra_destroy);
+  else
+    braid_socket_transport_set_closed_func (transport, on_transport_closed, self, NULL);
   braid_socket_transport_start (transport, protocol);
   return protocol;
 }
@@ -219,9 +221,13 @@ struct _BraidGlibListener
   GSource *resume_source;           /* (owned) (nullable): while paused */
   GSocketAddress *address;          /* (owned) (nullable) */
   gchar *unix_path;                 /* (owned) (nullable): unlinked on stop */
-  gint n_connections;               /* (atomic): pool threads close them */
+  /* (owned) (atomic): an atomic refcounted box that each connection
+   * holds too, so that a pool thread closing one after the listener is
+   * gone still has a count to decrement */
+  gint *n_connections;
   BraidGlibListenerTargetFunc target_func;  /* (nullable): hand connections to */
   gpointer target_data;
+  GInetAddress *last_peer_ip;       /* (owned) (nullable): see peer_address_of */
   gint64 last_warning_us;
   guint64 suppressed_warnings;
   guint64 n_pauses;
@@ -265,7 +271,7 @@ glib_listener_get_address (BraidListener *listener)
 static guint
 glib_listener_get_n_connections (BraidListener *listener)
 {
-  return (guint) g_atomic_int_get (&BRAID_GLIB_LISTENER (listener)->n_connections);
+  return (guint) g_atomic_int_get (BRAID_GLIB_LISTENER (listener)->n_connections);
 }
 
 static void
@@ -284,7 +290,8 @@ braid_glib_listener_finalize (GObject *object)
 {
   BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
 
-  BRAID_TSAN_ACQUIRE (self);  /* pool threads' references are gone */
+  g_atomic_rc_box_release (self->n_connections);
+  g_clear_object (&self->last_peer_ip);
   g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
   g_clear_object (&self->address);
@@ -310,30 +317,50 @@ braid_glib_listener_init (BraidGlibListener *self)
 {
   self->sockets = g_ptr_array_new_with_free_func (g_object_unref);
   self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
+  self->n_connections = g_atomic_rc_box_new0 (gint);
+}
+
+/* What an accepted connection tells when it closes, without a GObject
+ * weak reference or qdata per connection: its listener's count (shared)
+ * and its reactor's set of transports. */
+typedef struct {
+  gint *n_connections;        /* (owned): a reference on the listener's box */
+  BraidGlibReactor *reactor;  /* (unowned): clears the closed func before it goes */
+} AcceptedClose;
+
+static AcceptedClose *
+accepted_close_new (gint *n_connections, BraidGlibReactor *reactor)
+{
+  AcceptedClose *close_data = g_new (AcceptedClose, 1);
+
+  close_data->n_connections = n_connections;
+  close_data->reactor = reactor;
+  return close_data;
+}
+
+static void
+accepted_close_free (gpointer data)
+{
+  AcceptedClose *close_data = data;
+
+  g_atomic_rc_box_release (close_data->n_connections);
+  g_free (close_data);
+}
+
+/* A connection counted by its listener ended, or was never served. */
+static void
+uncount_connection (gint *n_connections)
+{
+  g_atomic_int_add (n_connections, -1);
 }
 
 static void
 on_accepted_closed (BraidSocketTransport *transport, gpointer user_data)
 {
-  GWeakRef *listener_ref = user_data;
-  g_autoptr(BraidGlibListener) listener = g_weak_ref_get (listener_ref);
-  BraidGlibReactor *reactor = transport != NULL ? g_object_get_data (G_OBJECT (transport), "braid-reactor") : NULL;
+  AcceptedClose *close_data = user_data;
 
-  if (listener != NULL)
-    {
-      g_atomic_int_add (&listener->n_connections, -1);
-      /* this reference may be dropped last, here, on a pool thread */
-      BRAID_TSAN_RELEASE (listener);
-    }
-  if (reactor != NULL)
-    g_hash_table_remove (reactor->transports, transport);
-}
-
-static void
-free_weak_ref (gpointer data)
-{
-  g_weak_ref_clear (data);
-  g_free (data);
+  uncount_connection (close_data->n_connections);
+  g_hash_table_remove (close_data->reactor->transports, transport);
 }
 
 /* What accept4() gave: the socket and its peer's address. */
@@ -343,39 +370,84 @@ typedef struct {
   socklen_t peer_len;
 } Accepted;
 
-/* Serves an accepted socket on @reactor (the listener's own, or a pool
- * thread's: this runs on @reactor's thread), which takes @accepted->fd. */
+/* The peer's address of an accepted socket.  Clients come from few IP
+ * addresses (a load balancer, the host's other services), and a
+ * GInetAddress is immutable: the listener reuses the last one it made
+ * for the next peer at the same IPv4 address, which saves a GObject
+ * with construct properties per connection. */
+/* The IPv4 address and port of @accepted's peer, also when a dual-stack
+ * listener saw it as a v4-mapped IPv6 address (GLib makes those IPv4
+ * addresses too); FALSE for any other peer. */
+static gboolean
+peer_ipv4 (const Accepted *accepted, const guint8 **ip, guint16 *port)
+{
+  const struct sockaddr_in *in = (const struct sockaddr_in *) &accepted->peer;
+  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &accepted->peer;
+
+  if (accepted->peer_len >= sizeof *in && in->sin_family == AF_INET)
+    {
+      *ip = (const guint8 *) &in->sin_addr;
+      *port = g_ntohs (in->sin_port);
+      return TRUE;
+    }
+  if (accepted->peer_len >= sizeof *in6 && in6->sin6_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr))
+    {
+      *ip = in6->sin6_addr.s6_addr + 12;
+      *port = g_ntohs (in6->sin6_port);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+static GSocketAddress *
+peer_address_of (BraidGlibListener *self, const Accepted *accepted)
+{
+  const guint8 *ip;
+  guint16 port;
+
+  if (!peer_ipv4 (accepted, &ip, &port))
+    return g_socket_address_new_from_native ((gpointer) &accepted->peer, accepted->peer_len);
+  if (self->last_peer_ip == NULL || memcmp (g_inet_address_to_bytes (self->last_peer_ip), ip, 4) != 0)
+    {
+      g_clear_object (&self->last_peer_ip);
+      self->last_peer_ip = g_inet_address_new_from_bytes (ip, G_SOCKET_FAMILY_IPV4);
+    }
+  return g_inet_socket_address_new (self->last_peer_ip, port);
+}
+
+/* Serves an accepted socket, @fd and its peer's address @peer, on
+ * @reactor (the listener's own, or a pool thread's: this runs on
+ * @reactor's thread), which takes @fd and the reference on
+ * @n_connections. */
 static void
-adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, GWeakRef *listener_ref, const Accepted *accepted)
+adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_connections, gint fd,
+          GSocketAddress *peer)
 {
   g_autoptr(BraidSocketTransport) transport = NULL;
   g_autoptr(BraidProtocol) protocol = NULL;
+  AcceptedClose *close_data = accepted_close_new (n_connections, reactor);
 
   /* a pool thread whose reactor was already disposed */
   if (reactor->poller == NULL)
-    close (accepted->fd);
+    close (fd);
   else
     {
-      transport = braid_socket_transport_new_accepted (accepted->fd, &accepted->peer, accepted->peer_len,
-                                                       reactor->context, reactor->poller);
-      protocol = adopt_transport (reactor, transport, factory, on_accepted_closed, listener_ref);
+      transport = braid_socket_transport_new_accepted (fd, peer, reactor->context, reactor->poller);
+      protocol = adopt_transport (reactor, transport, factory, on_accepted_closed, close_data, accepted_close_free);
     }
   if (protocol == NULL)
     {
-      on_accepted_closed (NULL, listener_ref);
-      free_weak_ref (listener_ref);
-      return;
+      uncount_connection (n_connections);
+      accepted_close_free (close_data);
     }
-  /* The weak ref lives as long as the transport. */
-  g_object_set_data_full (G_OBJECT (transport), "braid-listener-ref", listener_ref, free_weak_ref);
-  g_object_set_data (G_OBJECT (transport), "braid-reactor", reactor);
 }
 
 typedef struct {
   BraidGlibReactor *reactor;        /* (owned) */
   BraidProtocolFactory *factory;    /* (owned) */
-  GWeakRef *listener_ref;           /* (owned) (nullable): taken by adopt_on */
-  Accepted accepted;                /* its fd owned until adopt_on */
+  gint *n_connections;              /* (owned) (nullable): the listener's count, taken by adopt_on */
+  gint fd;                          /* owned until adopt_on */
+  GSocketAddress *peer;             /* (owned) (nullable) */
 } HandOff;
 
 static void
@@ -384,13 +456,14 @@ hand_off_free (gpointer data)
   HandOff *hand_off = data;
 
   BRAID_TSAN_ACQUIRE (hand_off);
-  if (hand_off->listener_ref != NULL)
+  if (hand_off->n_connections != NULL)
     {
       /* never delivered: the pool stopped first */
-      close (hand_off->accepted.fd);
-      on_accepted_closed (NULL, hand_off->listener_ref);
-      free_weak_ref (hand_off->listener_ref);
+      close (hand_off->fd);
+      uncount_connection (hand_off->n_connections);
+      g_atomic_rc_box_release (hand_off->n_connections);
     }
+  g_clear_object (&hand_off->peer);
   g_object_unref (hand_off->factory);
   g_object_unref (hand_off->reactor);
   g_free (hand_off);
@@ -402,20 +475,21 @@ adopt_handed_off (gpointer data)
   HandOff *hand_off = data;
 
   BRAID_TSAN_ACQUIRE (hand_off);  /* from the listener's thread, through the context */
-  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->listener_ref), &hand_off->accepted);
+  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->n_connections), hand_off->fd,
+            hand_off->peer);
   return G_SOURCE_REMOVE;
 }
 
 static void
 adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
 {
-  GWeakRef *listener_ref = g_new0 (GWeakRef, 1);
+  gint *n_connections = g_atomic_rc_box_acquire (self->n_connections);
+  g_autoptr(GSocketAddress) peer = peer_address_of (self, accepted);
 
-  g_weak_ref_init (listener_ref, self);
-  g_atomic_int_inc (&self->n_connections);
+  g_atomic_int_inc (n_connections);
   if (self->target_func == NULL)
     {
-      adopt_on (self->reactor, self->factory, listener_ref, accepted);
+      adopt_on (self->reactor, self->factory, n_connections, accepted->fd, peer);
       return;
     }
   {
@@ -423,8 +497,9 @@ adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
 
     hand_off->reactor = g_object_ref (self->target_func (self->target_data));
     hand_off->factory = g_object_ref (self->factory);
-    hand_off->listener_ref = listener_ref;
-    hand_off->accepted = *accepted;
+    hand_off->n_connections = n_connections;
+    hand_off->fd = accepted->fd;
+    hand_off->peer = g_steal_pointer (&peer);
     /* One wakeup of that thread per connection: an idle source on its
      * context, run there. */
     BRAID_TSAN_RELEASE (hand_off);
@@ -791,7 +866,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
     g_autoptr(BraidSocketTransport) transport = braid_socket_transport_new (connection, data->reactor->context,
                                                                             data->reactor->poller);
 
-    protocol = adopt_transport (data->reactor, transport, data->factory, NULL, NULL);
+    protocol = adopt_transport (data->reactor, transport, data->factory, NULL, NULL, NULL);
   }
   if (protocol == NULL)
     {

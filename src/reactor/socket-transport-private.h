@@ -21,19 +21,25 @@ typedef void (*BraidTransportClosedFunc) (BraidSocketTransport *transport,
 BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
                                                   GMainContext *context,
                                                   BraidPoller *poller);
-/* The same for a socket accept4() gave (non-blocking already), and the
- * peer address it returned: the transport owns @fd.  No GSocket: an
- * accepted connection costs accept4, getsockname, setsockopt and
- * epoll_ctl, not a dozen system calls. */
-BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
+/* The same for a socket accept4() gave (non-blocking already), and its
+ * peer's address (nullable; the transport takes a reference): the
+ * transport owns @fd.  No GSocket: an
+ * accepted connection costs its accept4 and, unless it is served and
+ * closed at once, an epoll_ctl, not a dozen system calls.  Its start
+ * reads at once what the peer already sent. */
+BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, GSocketAddress *peer,
                                                            GMainContext *context, BraidPoller *poller);
-/* Calls connection_made on @protocol and starts reading.  The transport
- * keeps @protocol alive until the connection is lost. */
+/* Calls connection_made on @protocol and starts reading (an accepted
+ * socket is read at once, in this call, after connection_made).  The
+ * transport keeps @protocol alive until the connection is lost. */
 void braid_socket_transport_start (BraidSocketTransport *self,
                                    BraidProtocol *protocol);
-/* Called once, after connection_lost was delivered. */
+/* @func is called once, after connection_lost was delivered; @destroy
+ * (nullable) frees @user_data after that call, when another func
+ * replaces it, or with the transport. */
 void braid_socket_transport_set_closed_func (BraidSocketTransport *self,
                                              BraidTransportClosedFunc func,
-                                             gpointer user_data);
+                                             gpointer user_data,
+                                             GDestroyNotify destroy);
 
 G_END_DECLS

@@ -54,15 +54,19 @@ struct _BraidSocketTransport
   gboolean paused;
   gboolean flush_queued;          /* a deferred flush is pending */
   gboolean in_ready;              /* on_socket_ready is running: it flushes at its end */
+  guint ready_depth;              /* poller callbacks running (a nested loop may add one) */
+  gboolean lost_pending;          /* closed during one: it tells connection_lost at its end */
   gboolean write_blocked;         /* the kernel's buffer was full: wait for G_IO_OUT */
   gboolean closing;               /* lose_connection: flush, then close */
   gboolean closed;                /* the socket is closed */
   gboolean half_closed;           /* the peer sent EOF, we still write */
   gboolean write_shutdown;        /* lose_write_connection was called */
   gboolean write_shut;            /* ... and shutdown(SHUT_WR) happened */
+  gboolean read_at_start;         /* accepted: the peer may have spoken already */
   GError *lost_reason;            /* (owned) (nullable) */
   BraidTransportClosedFunc closed_func;
-  gpointer closed_data;
+  gpointer closed_data;           /* (owned by closed_destroy) (nullable) */
+  GDestroyNotify closed_destroy;
 };
 
 static void braid_socket_transport_iface_init (BraidTransportInterface *iface);
@@ -133,6 +137,7 @@ braid_socket_transport_finalize (GObject *object)
 {
   BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (object);
 
+  braid_socket_transport_set_closed_func (self, NULL, NULL, NULL);
   g_clear_object (&self->peer_address);
   g_clear_object (&self->host_address);
   g_clear_error (&self->lost_reason);
@@ -202,25 +207,32 @@ braid_socket_transport_new (GSocketConnection *connection, GMainContext *context
 }
 
 BraidSocketTransport *
-braid_socket_transport_new_accepted (gint fd, gconstpointer peer, gsize peer_len,
-                                     GMainContext *context, BraidPoller *poller)
+braid_socket_transport_new_accepted (gint fd, GSocketAddress *peer, GMainContext *context, BraidPoller *poller)
 {
   BraidSocketTransport *self = transport_new_for_fd (fd, context, poller);
 
   /* No TCP_NODELAY here: the listener set it, and accepted sockets
    * inherit it (a system call less per connection).  The host address is
    * read when asked (another). */
-  self->peer_address = g_socket_address_new_from_native ((gpointer) peer, peer_len);
+  self->peer_address = peer != NULL ? g_object_ref (peer) : NULL;
+  self->read_at_start = TRUE;
   return self;
 }
 
 void
 braid_socket_transport_set_closed_func (BraidSocketTransport *self,
                                         BraidTransportClosedFunc func,
-                                        gpointer user_data)
+                                        gpointer user_data,
+                                        GDestroyNotify destroy)
 {
+  gpointer old_data = self->closed_data;
+  GDestroyNotify old_destroy = self->closed_destroy;
+
   self->closed_func = func;
   self->closed_data = user_data;
+  self->closed_destroy = destroy;
+  if (old_destroy != NULL)
+    old_destroy (old_data);
 }
 
 /* ---- closing ---- */
@@ -237,12 +249,16 @@ deliver_connection_lost (gpointer user_data)
   if (protocol != NULL)
     braid_protocol_connection_lost (protocol, reason);
   if (self->closed_func != NULL)
-    self->closed_func (self, self->closed_data);
+    {
+      self->closed_func (self, self->closed_data);
+      braid_socket_transport_set_closed_func (self, NULL, NULL, NULL);  /* called once */
+    }
   g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
 
-/* Closes the socket now and tells the protocol on the next iteration, so
+/* Closes the socket now and tells the protocol at the end of the
+ * poller's callback that closed it, or else on the next iteration, so
  * connection_lost never runs inside the protocol's own data_received or
  * write call. */
 static void
@@ -259,6 +275,15 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
   discard_output (self);
   close_fd (self);
   self->lost_reason = reason;
+  /* Closed while reading or flushing for the poller (a protocol that
+   * closes from data_received, a one-shot reply flushed): told when that
+   * is over, outside any protocol call, with no GSource per connection
+   * and no main-loop round. */
+  if (self->ready_depth > 0)
+    {
+      self->lost_pending = TRUE;
+      return;
+    }
 
   self->lost_source = g_idle_source_new ();
   g_source_set_priority (self->lost_source, G_PRIORITY_DEFAULT);
@@ -444,6 +469,9 @@ flush_and_settle (BraidSocketTransport *self)
     braid_protocol_output_drained (self->protocol);
 }
 
+static void begin_poller_callback (BraidSocketTransport *self);
+static void end_poller_callback (BraidSocketTransport *self);
+
 static void
 on_flush_due (gpointer user_data)
 {
@@ -453,7 +481,9 @@ on_flush_due (gpointer user_data)
   /* Already sent by on_socket_ready, or waiting for G_IO_OUT. */
   if (self->closed || self->write_blocked || self->output_size == 0)
     return;
+  begin_poller_callback (self);
   flush_and_settle (self);
+  end_poller_callback (self);
 }
 
 static void
@@ -597,6 +627,23 @@ read_available (BraidSocketTransport *self)
     }
 }
 
+/* Around what the poller calls (outside any protocol call): a close
+ * inside is told to the protocol at the end (close_with_reason). */
+static void
+begin_poller_callback (BraidSocketTransport *self)
+{
+  self->ready_depth++;
+}
+
+static void
+end_poller_callback (BraidSocketTransport *self)
+{
+  if (--self->ready_depth > 0 || !self->lost_pending)
+    return;
+  self->lost_pending = FALSE;
+  deliver_connection_lost (self);
+}
+
 static void
 on_socket_ready (gpointer user_data, GIOCondition ready)
 {
@@ -604,6 +651,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
   g_autoptr(BraidSocketTransport) keep = g_object_ref (self);
 
   self->in_ready = TRUE;
+  begin_poller_callback (self);
   /* HUP and ERR go to whichever side is waiting: its next system call
    * reports what happened. */
   if (self->write_blocked && (ready & (G_IO_OUT | G_IO_HUP | G_IO_ERR)))
@@ -620,6 +668,7 @@ on_socket_ready (gpointer user_data, GIOCondition ready)
    * latency. */
   if (self->output_size > 0 && !self->write_blocked && !self->closed)
     flush_and_settle (self);
+  end_poller_callback (self);
 }
 
 static void
@@ -648,6 +697,14 @@ braid_socket_transport_start (BraidSocketTransport *self, BraidProtocol *protoco
   self->protocol = g_object_ref (protocol);
   braid_protocol_connection_made (protocol, BRAID_TRANSPORT (self));
   self->started = TRUE;
+  /* A client of a request/response protocol sends right after its
+   * connect, so by the time the connection is accepted its request is
+   * usually there: reading it now serves a one-shot connection without
+   * ever registering it with epoll (its epoll_ctl ADD and DEL, an
+   * epoll_wait and a main-loop round saved), at the price of one recv
+   * that says EAGAIN when the peer has not spoken yet. */
+  if (self->read_at_start)
+    on_socket_ready (self, G_IO_IN);
   update_interest (self);
 }
 

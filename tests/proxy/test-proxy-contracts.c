@@ -135,6 +135,38 @@ test_mc_cache_cannot_lookup_now (void)
   g_assert_null (body);
 }
 
+static void
+test_key_memo (void)
+{
+  BraidCacheKeyMemo *memo = braid_cache_key_memo_new ();
+  g_autoptr(GString) long_url = g_string_new ("http://x.example/");
+
+  g_test_summary ("The memo of recent keys gives every URL the key braid_cache_key_for_url gives it: "
+                  "again and again, for more URLs than it keeps (so slots are shared and replaced), and "
+                  "for URLs too long to keep");
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_c (long_url, 'a');
+  for (guint round = 0; round < 3; round++)
+    for (guint i = 0; i < 2000; i++)
+      {
+        g_autofree gchar *url = g_strdup_printf ("http://x.example/%u", (i * 7919) % 2000);
+        g_autofree gchar *expected = braid_cache_key_for_url (url);
+        g_autofree gchar *memoized = braid_cache_key_memo_get (memo, url);
+        g_autofree gchar *again = braid_cache_key_memo_get (memo, url);
+
+        g_assert_cmpstr (memoized, ==, expected);
+        g_assert_cmpstr (again, ==, expected);
+      }
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree gchar *expected = braid_cache_key_for_url (long_url->str);
+      g_autofree gchar *memoized = braid_cache_key_memo_get (memo, long_url->str);
+
+      g_assert_cmpstr (memoized, ==, expected);
+    }
+  braid_cache_key_memo_free (memo);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -144,5 +176,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache/memory/lookup-now", test_memory_lookup_now);
   g_test_add_func ("/proxy/cache/memory/lookup-now-is-a-use", test_memory_lookup_now_is_a_use);
   g_test_add_func ("/proxy/cache/mc/cannot-lookup-now", test_mc_cache_cannot_lookup_now);
+  g_test_add_func ("/proxy/cache/key-memo", test_key_memo);
   return g_test_run ();
 }

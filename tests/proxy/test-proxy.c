@@ -531,6 +531,45 @@ test_cache_timeout (void)
   run_with_bad_cache (TRUE);
 }
 
+static void
+test_no_reading_during_lookup (void)
+{
+  World w = { 0 };
+  g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
+  g_autoptr(GBytes) b = body_of ("fetched");
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  const gchar *line = "http://z.example/\n";
+  g_autofree gchar *written = NULL;
+
+  g_test_summary ("While the cache is asked (at most the time box) the client's socket is not read, so a "
+                  "real one is not watched: its request is whole, and its answer comes within the box; "
+                  "a fetch reads it again, to see the client leave");
+  cache->hang = TRUE;
+  settings.cache_timeout_us = 50000;
+  world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://z.example/", 200, b, 200000, 0, 0);
+  factory = braid_proxy_create_factory (w.proxy);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  braid_fake_transport_attach (transport, protocol);
+  g_assert_false (braid_fake_transport_get_read_paused (transport));
+  braid_protocol_data_received (protocol, (const guint8 *) line, strlen (line));
+  g_assert_true (braid_fake_transport_get_read_paused (transport));
+  braid_fake_reactor_advance (w.fake, 50000);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 1);
+  g_assert_false (braid_fake_transport_get_read_paused (transport));
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_true (braid_fake_transport_is_disconnecting (transport));
+  written = braid_fake_transport_get_written_string (transport);
+  g_assert_cmpstr (written, ==, "fetched");
+  braid_fake_transport_close_from_peer (transport, NULL);
+  g_clear_object (&protocol);
+  g_clear_object (&cache);
+  world_close (&w);
+}
+
 /* ---- upstream trouble and limits ---- */
 
 static void
@@ -1182,6 +1221,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/oversize-body", test_oversize_body);
   g_test_add_func ("/proxy/slow-client", test_slow_client);
   g_test_add_func ("/proxy/bad-requests", test_bad_requests);
+  g_test_add_func ("/proxy/cache/no-reading-during-lookup", test_no_reading_during_lookup);
   g_test_add_func ("/proxy/request-splits", test_request_splits);
   g_test_add_func ("/proxy/safety/ssrf-targets-refused", test_ssrf_targets_refused);
   g_test_add_func ("/proxy/safety/ssrf-redirect-refused", test_ssrf_redirect_refused);
