@@ -337,6 +337,37 @@ test_cancellation (Fixture *f, gconstpointer data)
 }
 
 static void
+test_cancel_after_answer (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) e2 = NULL;
+  g_autoptr(BraidMcValue) v = NULL;
+  g_autoptr(GHashTable) stats = NULL;
+
+  g_test_summary ("A cancellable cancelled after its request was answered and freed does nothing: the "
+                  "request let go of it; a stats argument with a line break is refused unsent");
+  braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, cancellable, braid_test_store_result, &r1);
+  expect_sent (f, "get a\r\n");
+  reply (f, "VALUE a 0 1\r\nA\r\nEND\r\n");
+  v = braid_mc_client_get_finish (f->client, r1, NULL);
+  g_assert_nonnull (v);
+  g_clear_object (&r1);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_cancellable_cancel (cancellable);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (braid_mc_client_get_n_pending (f->client), ==, 0);
+
+  braid_mc_client_stats_async (f->client, "items\r\nflush_all", NULL, braid_test_store_result, &r2);
+  braid_fake_reactor_run_until_idle (f->fake);
+  stats = braid_mc_client_stats_finish (f->client, r2, &e2);
+  g_assert_null (stats);
+  g_assert_error (e2, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
+  expect_sent (f, "");
+}
+
+static void
 test_refused_and_backoff (Fixture *f, gconstpointer data)
 {
   g_autoptr(GAsyncResult) r1 = NULL;
@@ -547,6 +578,7 @@ main (int argc, char **argv)
       ADD ("timeout-and-reconnect", test_timeout_and_reconnect);
       ADD ("reset-mid-value", test_reset_mid_value);
       ADD ("cancellation", test_cancellation);
+      ADD ("cancel-after-answer", test_cancel_after_answer);
       ADD ("refused-and-backoff", test_refused_and_backoff);
       ADD ("hostile/server", test_hostile_server);
       ADD ("hostile/value-limit", test_value_limit);
