@@ -271,6 +271,40 @@ test_eviction_order (Fixture *f, gconstpointer data)
 }
 
 static void
+test_evicted_unfetched (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *value = g_strnfill (800, 'v');
+  BraidMcStats stats;
+  guint64 evictions_before;
+
+  g_test_summary ("evicted_unfetched counts the evicted items nobody read, and only those");
+  for (guint i = 0; i < 14; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  braid_mc_store_get_stats (f->store, &stats);
+  g_assert_cmpuint (stats.evictions, >=, 1);
+  g_assert_cmpuint (stats.evicted_unfetched, ==, stats.evictions);
+
+  /* read every item left, then push them all out */
+  for (guint i = 0; i < 14; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+      (void) has (f, key);
+    }
+  evictions_before = stats.evictions;
+  /* new items until three more went: the least recent, all of them read */
+  for (guint i = 100; stats.evictions < evictions_before + 3; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+      braid_mc_store_get_stats (f->store, &stats);
+    }
+  g_assert_cmpuint (stats.evicted_unfetched, ==, evictions_before);
+}
+
+static void
 test_no_evict (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *value = g_strnfill (900, 'v');
@@ -558,6 +592,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/incr-decr", test_incr_decr, NULL);
   ADD ("/mc/store/flush-all", test_flush_all, NULL);
   ADD ("/mc/store/memory/eviction-order", test_eviction_order, &small);
+  ADD ("/mc/store/memory/evicted-unfetched", test_evicted_unfetched, &small);
   ADD ("/mc/store/memory/no-evict", test_no_evict, &small_no_evict);
   ADD ("/mc/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
   ADD ("/mc/store/preconditions", test_preconditions, NULL);
