@@ -137,15 +137,22 @@ test_drop_to_nobody (void)
           g_assert_cmpuint (geteuid (), ==, nobody->pw_uid);
           g_assert_cmpuint (getgid (), ==, nobody->pw_gid);
           g_assert_cmpint (setuid (0), !=, 0);
+          /* no longer root: another -u is ignored, and said so */
+          g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+          g_assert_true (braid_daemon_drop_privileges ("root", &error));
+          g_assert_no_error (error);
+          g_assert_cmpuint (getuid (), ==, nobody->pw_uid);
         }
       else
         g_assert_cmpuint (getuid (), ==, uid_before);  /* ignored, not root */
       return;
     }
-  g_test_summary ("-u nobody: as root, the process becomes nobody (user and group) for good; "
-                  "otherwise nothing changes");
+  g_test_summary ("-u nobody: as root, the process becomes nobody (user and group) for good, and a "
+                  "later -u is ignored with a message; otherwise nothing changes");
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_passed ();
+  if (getuid () == 0)
+    g_test_trap_assert_stdout ("*-u root ignored: not running as root*");
 }
 
 static void
