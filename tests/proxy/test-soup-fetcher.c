@@ -189,6 +189,8 @@ static const LimitCase limit_cases[] = {
   { "per-host-37", 1024, 37, 120, 37 },
   { "total-5", 5, 1024, 40, 5 },
   { "total-23", 23, 1024, 80, 23 },
+  { "total-0-means-1", 0, 1024, 6, 1 },
+  { "per-host-0-means-1", 1024, 0, 6, 1 },
 };
 
 static void
