@@ -305,6 +305,32 @@ test_evicted_unfetched (Fixture *f, gconstpointer data)
 }
 
 static void
+test_exact_fit (Fixture *f, gconstpointer data)
+{
+  BraidMcStats stats;
+  guint64 used;
+
+  g_test_summary ("A budget of exactly the bytes in use evicts nothing; one byte less evicts");
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+      g_assert_cmpint (set (f, key, "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  braid_mc_store_get_stats (f->store, &stats);
+  used = stats.bytes;
+  g_assert_cmpuint (stats.evictions, ==, 0);
+  braid_mc_store_set_limit (f->store, used);
+  braid_mc_store_get_stats (f->store, &stats);
+  g_assert_cmpuint (stats.evictions, ==, 0);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, 5);
+  braid_mc_store_set_limit (f->store, used - 1);
+  braid_mc_store_get_stats (f->store, &stats);
+  g_assert_cmpuint (stats.evictions, ==, 1);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, 4);
+  g_assert_false (has (f, "k0"));
+}
+
+static void
 test_no_evict (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *value = g_strnfill (900, 'v');
@@ -593,6 +619,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/flush-all", test_flush_all, NULL);
   ADD ("/mc/store/memory/eviction-order", test_eviction_order, &small);
   ADD ("/mc/store/memory/evicted-unfetched", test_evicted_unfetched, &small);
+  ADD ("/mc/store/memory/exact-fit", test_exact_fit, &small);
   ADD ("/mc/store/memory/no-evict", test_no_evict, &small_no_evict);
   ADD ("/mc/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
   ADD ("/mc/store/preconditions", test_preconditions, NULL);
