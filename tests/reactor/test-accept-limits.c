@@ -287,7 +287,8 @@ answer_later (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer u
 {
   LaterAnswer *state = user_data;
 
-  braid_reactor_call_later (state->reactor, 0, answer_now, g_object_ref (protocol), g_object_unref);
+  braid_delayed_call_unref (braid_reactor_call_later (state->reactor, 0, answer_now, g_object_ref (protocol),
+                                                     g_object_unref));
 }
 
 static void
