@@ -901,6 +901,27 @@ test_delayed_call_refuses_null (void)
   braid_timer_queue_free (queue);
 }
 
+static void
+count_calls (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+test_call_later_now (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  guint n = 0;
+
+  g_test_summary ("A call with a delay of 0, or a negative one, is due now: it runs without the "
+                  "clock moving");
+  braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (fake), 0, count_calls, &n, NULL));
+  braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (fake), -5, count_calls, &n, NULL));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -908,6 +929,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/clock/advance-nested", test_advance_runs_nested);
   g_test_add_func ("/fake/clock/wall-time", test_clock);
   g_test_add_func ("/fake/clock/pending-calls", test_pending_calls);
+  g_test_add_func ("/fake/clock/call-later-now", test_call_later_now);
   g_test_add_func ("/fake/delivery/policies", test_delivery_policies);
   g_test_add_func ("/fake/delivery/lose-connection-order", test_lose_connection_order);
   g_test_add_func ("/fake/delivery/same-seed", test_same_seed_same_chunks);

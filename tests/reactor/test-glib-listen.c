@@ -173,6 +173,7 @@ test_unix_paths (void)
   listener = listen_on (reactor, endpoint, &error);
   g_assert_no_error (error);
   g_assert_true (can_connect (address));
+  g_assert_cmpuint (braid_listener_get_port (listener), ==, 0);   /* no port on a unix socket */
   g_assert_cmpint (g_stat (stale, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
   braid_listener_stop (listener);
