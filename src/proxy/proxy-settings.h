@@ -31,6 +31,7 @@ typedef struct {
   guint64 refused;              /* fetches the address policy refused */
   guint in_flight;              /* requests not yet finished */
   guint64 not_stored;           /* complete 2xx bodies the cache policy kept out of the cache */
+  guint64 stored;               /* bodies the cache took (its store finished and said so) */
   guint64 mac_rejects;          /* cache entries refused (treated as misses): MAC missing or wrong */
   guint64 bytes;                /* body bytes written to clients */
   guint flights;                /* upstream fetches in the air */

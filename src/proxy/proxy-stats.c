@@ -24,6 +24,7 @@ braid_proxy_stats_format (const BraidProxyStats *stats)
   STAT ("refused", stats->refused);
   STAT ("clients_detached", stats->clients_detached);
   STAT ("not_stored", stats->not_stored);
+  STAT ("stored", stats->stored);
   STAT ("mac_rejects", stats->mac_rejects);
   STAT ("request_timeouts", stats->request_timeouts);
   STAT ("fetch_timeouts", stats->fetch_timeouts);

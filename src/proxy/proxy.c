@@ -34,9 +34,12 @@ G_DEFINE_FINAL_TYPE (BraidProxy, braid_proxy, G_TYPE_OBJECT)
 static void
 on_cached (GObject *source, GAsyncResult *result, gpointer data)
 {
+  g_autoptr(BraidProxy) self = data;
   g_autoptr(GError) error = NULL;
 
-  if (!braid_cache_store_finish (BRAID_CACHE (source), result, &error) && error != NULL)
+  if (braid_cache_store_finish (BRAID_CACHE (source), result, &error))
+    self->stats.stored++;
+  else if (error != NULL)
     g_debug ("could not cache a body: %s", error->message);
 }
 
@@ -80,7 +83,7 @@ cache_body (BraidProxy *self, BraidProxyFlight *flight, const gchar *url, guint 
       g_bytes_unref (body);
       body = sealed;
     }
-  braid_cache_store_async (self->cache, key, body, ttl_s, NULL, on_cached, NULL);
+  braid_cache_store_async (self->cache, key, body, ttl_s, NULL, on_cached, g_object_ref (self));
 }
 
 static void

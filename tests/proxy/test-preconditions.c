@@ -246,7 +246,7 @@ test_stats_format (void)
     "STAT requests 1\r\nSTAT in_flight 2\r\nSTAT hits 3\r\nSTAT misses 4\r\nSTAT shared 5\r\n"
     "STAT bypass 6\r\nSTAT bad_requests 7\r\nSTAT bytes 8\r\nSTAT upstream_fetches 9\r\nSTAT flights 10\r\n"
     "STAT upstream_errors 11\r\nSTAT too_large 12\r\nSTAT refused 13\r\nSTAT clients_detached 14\r\n"
-    "STAT not_stored 15\r\nSTAT mac_rejects 16\r\nSTAT request_timeouts 17\r\nSTAT fetch_timeouts 18\r\n"
+    "STAT not_stored 15\r\nSTAT stored 25\r\nSTAT mac_rejects 16\r\nSTAT request_timeouts 17\r\nSTAT fetch_timeouts 18\r\n"
     "STAT connections 19\r\nSTAT rejected_connections 20\r\nSTAT over_capacity 21\r\nSTAT slow_clients 22\r\n"
     "STAT abandoned 23\r\nSTAT buffered 18446744073709551615\r\nEND\r\n";
 
@@ -257,7 +257,7 @@ test_stats_format (void)
   stats.upstream_errors = 11; stats.too_large = 12; stats.refused = 13; stats.clients_detached = 14;
   stats.not_stored = 15; stats.mac_rejects = 16; stats.request_timeouts = 17; stats.fetch_timeouts = 18;
   stats.connections = 19; stats.rejected_connections = 20; stats.over_capacity = 21; stats.slow_clients = 22;
-  stats.abandoned = 23; stats.buffered = G_MAXUINT64;
+  stats.abandoned = 23; stats.buffered = G_MAXUINT64; stats.stored = 25;
   text = braid_proxy_stats_format (&stats);
   g_assert_cmpstr (text, ==, expected);
 }

@@ -1020,6 +1020,31 @@ test_policy_not_stored (void)
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 0);
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_fetches, ==, 2 * G_N_ELEMENTS (cases));
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->not_stored, ==, 2 * G_N_ELEMENTS (cases));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->stored, ==, 0);
+  world_close (&w);
+}
+
+static void
+test_stored_counted (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) small = body_of ("fits");
+  g_autoptr(GBytes) big = g_bytes_new_take (g_strnfill (100, 'b'), 100);
+  TestClient *c;
+
+  g_test_summary ("stored counts the bodies the cache took; a body over its item size is not counted");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64);
+  world_use_cache (&w, BRAID_CACHE (cache), NULL);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/small", 200, small, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/big", 200, big, 1000, 0, 0);
+  c = get (&w, "http://x.example/small");
+  assert_body (c, "fits");
+  c = get (&w, "http://x.example/big");
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->stored, ==, 1);
   world_close (&w);
 }
 
@@ -1229,6 +1254,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/safety/fragment-stripped", test_fragment_stripped);
   g_test_add_func ("/proxy/safety/userinfo-redacted", test_userinfo_redacted);
   g_test_add_func ("/proxy/policy/not-stored", test_policy_not_stored);
+  g_test_add_func ("/proxy/policy/stored-counted", test_stored_counted);
   g_test_add_func ("/proxy/policy/max-age", test_policy_max_age);
   g_test_add_func ("/proxy/policy/s-maxage", test_policy_s_maxage);
   g_test_add_func ("/proxy/policy/ttl-ceiling", test_policy_ttl_ceiling);
