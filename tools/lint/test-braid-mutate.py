@@ -195,7 +195,10 @@ class StubRunner:
     def prepare(self):
         pass
 
-    def compile(self, suites):
+    compiled = []
+
+    def compile(self, suites, sim_only=False):
+        StubRunner.compiled.append(sim_only)
         return True, ''
 
     def object_digest(self, rel):
@@ -296,6 +299,33 @@ check('--sim: the JSON has the totals, the per-file counts and each survivor\'s 
       ['caught', 'caught', 'caught', 'missed'] and
       all('sim' not in r for r in sample_entry['mutants'] if r['status'] != 'survived'),
       json.dumps(report.get('sim')))
+# --resim: the survivors of that report, again through the simulation,
+# without a test run; the stub's simulation now fails for every one
+StubRunner.sim_runs = []
+StubRunner.compiled = []
+saved_run_tests, saved_run_sim = StubRunner.run_tests, StubRunner.run_sim
+tests_run = []
+StubRunner.run_tests = lambda self, suites, timeout: tests_run.append(suites) or ('fail', 0.01, [])
+StubRunner.run_sim = lambda self, scenarios, seeds, timeout: (
+    StubRunner.sim_runs.append((scenarios, seeds, timeout)) or
+    (('pass', 0.5, None) if timeout is None else ('fail', 0.5, 'caught now')))
+resim_json = json_path + '.resim'
+status, resim_out, _ = run_main(io.StringIO(), ['--sim', '7', '--resim', json_path, '--json', resim_json],
+                                sample='12')
+StubRunner.run_tests, StubRunner.run_sim = saved_run_tests, saved_run_sim
+with open(resim_json) as f:
+    resim_report = json.load(f)
+resim_entry = resim_report['files'][0]
+check('--resim: only the report\'s survivors, simulated again; no test run, braid-sim alone built',
+      not tests_run and StubRunner.compiled and all(StubRunner.compiled) and
+      len(StubRunner.sim_runs) == 5 and
+      sorted((r['line'], r['operator'], r['change']) for r in resim_entry['mutants']) ==
+      sorted((r['line'], r['operator'], r['change']) for r in sample_entry['mutants']
+             if r['status'] == 'survived'), resim_out + repr(tests_run))
+check('--resim: the share with the new simulation',
+      resim_report['sim'] == {'seeds': 7, 'survivors': 4, 'caught': 4, 'share': 100.0} and
+      'simulation (7 seeds): survivors 4  caught 4  share 100.0%' in resim_out, resim_out)
+
 StubRunner.sim_runs = []
 run_main(io.StringIO(), ['--sim', '3', '--sim-scenarios', 'memcached,proxy'], sample='3')
 check('--sim-scenarios overrides the scenarios of every file',
