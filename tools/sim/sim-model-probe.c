@@ -85,12 +85,12 @@ worlds_add (GPtrArray *worlds, World *w)
 typedef enum {
   CMD_SET, CMD_ADD, CMD_REPLACE, CMD_APPEND, CMD_PREPEND, CMD_CAS,
   CMD_GET, CMD_GETS, CMD_GAT, CMD_GATS, CMD_DELETE, CMD_INCR, CMD_DECR, CMD_TOUCH,
-  CMD_FLUSH, CMD_MN, CMD_MG, CMD_MS, CMD_MD, CMD_MA,
+  CMD_FLUSH, CMD_MN, CMD_MG, CMD_MS, CMD_MD, CMD_MA, CMD_STATS,
 } Cmd;
 
 static const gchar * const cmd_names[] = {
   "set", "add", "replace", "append", "prepend", "cas", "get", "gets", "gat", "gats", "delete",
-  "incr", "decr", "touch", "flush_all", "mn", "mg", "ms", "md", "ma",
+  "incr", "decr", "touch", "flush_all", "mn", "mg", "ms", "md", "ma", "stats",
 };
 
 typedef struct {
@@ -108,6 +108,7 @@ typedef struct {
   gchar mode;           /* ms: S E A P R; ma: I D */
   gchar mg_flags[8];    /* mg: the flags in the order sent (v f s t c k T) */
   GString *line;        /* what is sent */
+  GString *literal;     /* (nullable): the whole reply, known byte for byte (a burst of mn) */
 } Req;
 
 static void
@@ -115,6 +116,8 @@ req_free (Req *req)
 {
   g_free (req->value);
   g_string_free (req->line, TRUE);
+  if (req->literal != NULL)
+    g_string_free (req->literal, TRUE);
   g_free (req);
 }
 
@@ -179,6 +182,9 @@ struct _SimModelProbe
   guint64 max_cas_seen;
   guint seq;
   guint answered;
+  /* what went each way, over every connection: stats must agree */
+  guint64 bytes_sent, bytes_received, bytes_answered;
+  guint64 stats_received_before, stats_answered_before;
 };
 
 static gint64
@@ -884,13 +890,80 @@ model_resync (SimModelProbe *probe, const gchar *why)
  * Returns the bytes it took (0 for a quiet one), -1 when more must come
  * (or on a failure). */
 static gssize
+take_literal (SimModelProbe *probe, const Req *req, const guint8 *data, gsize len)
+{
+  gsize n = MIN (len, req->literal->len);
+
+  if (memcmp (data, req->literal->str, n) != 0)
+    {
+      g_autofree gchar *shown = printable (data, len);
+
+      braid_sim_fail (probe->sim, "model: a burst of %" G_GSIZE_FORMAT " mn got “%s”", req->literal->len / 4, shown);
+      return -1;
+    }
+  return n < req->literal->len ? -1 : (gssize) n;
+}
+
+static guint64
+stat_value (gchar **lines, const gchar *name)
+{
+  gsize len = strlen (name);
+
+  for (gchar **l = lines; *l != NULL; l++)
+    if (g_str_has_prefix (*l, "STAT ") && strncmp (*l + 5, name, len) == 0 && (*l)[5 + len] == ' ')
+      return g_ascii_strtoull (*l + 6 + len, NULL, 10);
+  return G_MAXUINT64;
+}
+
+/* stats, sent alone: the server read at least every request answered so
+ * far and this one, at most what was sent; it wrote, and counted, at
+ * least every byte received before. */
+static gssize
+take_stats (SimModelProbe *probe, const guint8 *data, gsize len)
+{
+  const gchar *end = g_strstr_len ((const gchar *) data, (gssize) len, "END\r\n");
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint64 read, written;
+
+  if (end == NULL)
+    return -1;
+  text = g_strndup ((const gchar *) data, (gsize) (end - (const gchar *) data));
+  lines = g_strsplit (text, "\r\n", -1);
+  for (gchar **l = lines; *l != NULL; l++)
+    if (**l != '\0' && !g_str_has_prefix (*l, "STAT "))
+      {
+        braid_sim_fail (probe->sim, "model: stats sent a line that is not a STAT: %s", *l);
+        return -1;
+      }
+  read = stat_value (lines, "bytes_read");
+  written = stat_value (lines, "bytes_written");
+  if (read == G_MAXUINT64 || written == G_MAXUINT64)
+    braid_sim_fail (probe->sim, "model: stats without bytes_read or bytes_written");
+  else if (read < probe->stats_answered_before + strlen ("stats\r\n") || read > probe->bytes_sent)
+    braid_sim_fail (probe->sim, "model: stats bytes_read %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT
+                    " bytes of requests were answered and %" G_GUINT64_FORMAT " sent", read,
+                    probe->stats_answered_before + strlen ("stats\r\n"), probe->bytes_sent);
+  else if (written < probe->stats_received_before)
+    braid_sim_fail (probe->sim, "model: stats bytes_written %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT
+                    " bytes were received before", written, probe->stats_received_before);
+  return end + 5 - (const gchar *) data;
+}
+
+static gssize
 take_reply (SimModelProbe *probe, const Req *req, const guint8 *data, gsize len)
 {
-  g_autoptr(Expect) e = expect_new (probe, req, probe->sent_at, now (probe));
-  g_autoptr(GRegex) regex = expect_regex (e);
+  g_autoptr(Expect) e = NULL;
+  g_autoptr(GRegex) regex = NULL;
   g_autoptr(GMatchInfo) info = NULL;
   gint start, end;
 
+  if (req->literal != NULL)
+    return take_literal (probe, req, data, len);
+  if (req->cmd == CMD_STATS)
+    return take_stats (probe, data, len);
+  e = expect_new (probe, req, probe->sent_at, now (probe));
+  regex = expect_regex (e);
   if (regex == NULL)
     {
       braid_sim_fail (probe->sim, "model: %s: no pattern for its replies", cmd_names[req->cmd]);
@@ -937,6 +1010,7 @@ probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer use
   gsize offset = 0;
 
   g_byte_array_append (probe->in, data, (guint) len);
+  probe->bytes_received += len;
   while (!g_queue_is_empty (&probe->batch) && !braid_sim_failed (probe->sim))
     {
       Req *req = g_queue_peek_head (&probe->batch);
@@ -955,6 +1029,7 @@ probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer use
       }
       offset += (gsize) used;
       probe->answered++;
+      probe->bytes_answered += req->line->len;
       req_free (g_queue_pop_head (&probe->batch));
       check_worlds (probe);
     }
@@ -1233,20 +1308,59 @@ draw_request (SimModelProbe *probe)
   return req;
 }
 
-/* One to four requests, pipelined. */
+/* Thousands of mn in one write: the replies of one read overflow the
+ * server's copied output (16 KiB) and go out as a buffer of their own. */
+static Req *
+burst_request (SimModelProbe *probe)
+{
+  Req *req = g_new0 (Req, 1);
+  guint n = (guint) g_rand_int_range (braid_sim_get_rand (probe->sim), 3000, 6000);
+
+  req->cmd = CMD_MN;
+  req->line = g_string_new (NULL);
+  req->literal = g_string_new (NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      g_string_append (req->line, "mn\r\n");
+      g_string_append (req->literal, "MN\r\n");
+    }
+  return req;
+}
+
+static Req *
+stats_request (SimModelProbe *probe)
+{
+  Req *req = g_new0 (Req, 1);
+
+  req->cmd = CMD_STATS;
+  req->line = g_string_new ("stats\r\n");
+  probe->stats_received_before = probe->bytes_received;
+  probe->stats_answered_before = probe->bytes_answered;
+  return req;
+}
+
+/* One to four requests, pipelined; now and then stats alone, or a burst
+ * (not a byte at a time: that would only be slow). */
 static void
 send_batch (SimModelProbe *probe)
 {
   GRand *rand = braid_sim_get_rand (probe->sim);
   guint n = (guint) g_rand_int_range (rand, 1, MAX_BATCH + 1);
+  gint dice = g_rand_int_range (rand, 0, 100);
   g_autoptr(GString) bytes = g_string_new (NULL);
 
-  for (guint i = 0; i < n; i++)
-    g_queue_push_tail (&probe->batch, draw_request (probe));
+  if (dice < 4)
+    g_queue_push_tail (&probe->batch, stats_request (probe));
+  else if (dice < 6 && braid_sim_get_plan (probe->sim)->delivery != BRAID_FAKE_DELIVERY_BYTE)
+    g_queue_push_tail (&probe->batch, burst_request (probe));
+  else
+    for (guint i = 0; i < n; i++)
+      g_queue_push_tail (&probe->batch, draw_request (probe));
   for (GList *l = probe->batch.head; l != NULL; l = l->next)
     g_string_append_len (bytes, ((Req *) l->data)->line->str, (gssize) ((Req *) l->data)->line->len);
   probe->sent_at = now (probe);
   braid_sim_trace (probe->sim, "model: sends %u requests (%" G_GSIZE_FORMAT " bytes)", probe->batch.length, bytes->len);
+  probe->bytes_sent += bytes->len;
   braid_transport_write (braid_protocol_get_transport (probe->conn), bytes->str, bytes->len);
 }
 
