@@ -324,7 +324,8 @@ check('--resim: only the report\'s survivors, simulated again; no test run, brai
              if r['status'] == 'survived'), resim_out + repr(tests_run))
 check('--resim: the share with the new simulation',
       resim_report['sim'] == {'seeds': 7, 'survivors': 4, 'caught': 4, 'share': 100.0} and
-      'simulation (7 seeds): survivors 4  caught 4  share 100.0%' in resim_out, resim_out)
+      'simulation (7 seeds): survivors 4  caught 4  share 100.0%' in resim_out and
+      'no fast test ran (--resim)' in resim_out and ' killed ' not in resim_out, resim_out)
 
 StubRunner.sim_runs = []
 run_main(io.StringIO(), ['--sim', '3', '--sim-scenarios', 'memcached,proxy'], sample='3')
