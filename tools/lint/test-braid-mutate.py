@@ -7,8 +7,9 @@ or a declaration outside a function.  On every .c under src/ and fakes/:
 each mutant is one change outside comments, literals and preprocessor
 lines.  Sampling is deterministic.  The progress line counts and
 estimates right on a terminal and writes nothing elsewhere, also through
-main() with a stub in place of the build and test runner.  No build, no
-test run.
+main() with a stub in place of the build and test runner.  --sim runs a
+stub simulation on each survivor and reports the share it catches, per
+file, in total and in the JSON.  No build, no test run.
 
 Usage: test-braid-mutate.py ROOT   (prints TAP)
 """
@@ -16,6 +17,7 @@ import importlib.machinery
 import importlib.util
 import bisect
 import io
+import json
 import os
 import shutil
 import sys
@@ -193,7 +195,10 @@ class StubRunner:
     def prepare(self):
         pass
 
-    def compile(self, suites):
+    compiled = []
+
+    def compile(self, suites, sim_only=False):
+        StubRunner.compiled.append(sim_only)
         return True, ''
 
     def object_digest(self, rel):
@@ -204,20 +209,33 @@ class StubRunner:
         self.calls += 1
         return ('pass' if timeout is None or self.calls % 3 == 0 else 'fail'), 0.01, []
 
+    sim_runs = []
+
+    def run_sim(self, scenarios, seeds, timeout):
+        """The unmutated simulation passes; then it fails, passes, times
+        out, ... in turn."""
+        StubRunner.sim_runs.append((scenarios, seeds, timeout))
+        n = len(StubRunner.sim_runs)
+        if timeout is None or n % 3 == 0:
+            return 'pass', 0.5, None
+        if n % 3 == 2:
+            return 'fail', 0.5, 'an update was lost (braid-sim --scenario memcached --seed 3)'
+        return 'timeout', timeout, 'timeout (all)'
+
 
 class Terminal(io.StringIO):
     def isatty(self):
         return True
 
 
-def run_main(stderr):
+def run_main(stderr, extra=(), sample='4'):
     work = tempfile.mkdtemp(prefix='test-braid-mutate.')
     saved = bm.Runner, sys.stdout, sys.stderr
     out = io.StringIO()
     try:
         bm.Runner, sys.stdout, sys.stderr = StubRunner, out, stderr
-        status = bm.main(['--work-dir', work, '--suites', 'stub', '--sample', '4', '--seed', '1',
-                          os.path.join(root, 'fixtures', 'mutate', 'sample.c')])
+        status = bm.main(['--work-dir', work, '--suites', 'stub', '--sample', sample, '--seed', '1'] +
+                         list(extra) + [os.path.join(root, 'fixtures', 'mutate', 'sample.c')])
     finally:
         bm.Runner, sys.stdout, sys.stderr = saved
         shutil.rmtree(work, ignore_errors=True)
@@ -235,6 +253,85 @@ check('main() on a terminal: the progress line ends at 4/4 with the counts, then
 check('main() on a terminal: no per-mutant log lines, the same report',
       ': killed\n' not in tty_err and tty_out.split('\n')[1:] == piped_out.split('\n')[1:],
       tty_out + '\n---\n' + piped_out)
+
+check('main() without --sim runs no simulation',
+      not StubRunner.sim_runs and 'simulation' not in piped_out + tty_out, piped_out)
+
+check('--sim: src/mc/ runs memcached, src/proxy/ proxy, the reactor, fakes and others every scenario',
+      bm.sim_scenarios_for('src/mc/server/mc-store.c') == ['memcached'] and
+      bm.sim_scenarios_for('src/mc/client/mc-client.c') == ['memcached'] and
+      bm.sim_scenarios_for('src/proxy/proxy-flight.c') == ['proxy'] and
+      bm.sim_scenarios_for('src/reactor/reactor.c') is None and
+      bm.sim_scenarios_for('fakes/fake-reactor.c') is None and
+      bm.sim_scenarios_for('src/daemon/daemon.c') is None)
+check('--sim: the failure reported is the FAIL line, or how braid-sim died',
+      bm.sim_failure_line('x\nFAIL an update was lost\n1 seeds, 1 failed\n', 1) == 'an update was lost' and
+      bm.sim_failure_line('', -6) == 'killed by signal 6' and
+      bm.sim_failure_line('', 2) == 'exit status 2')
+
+# 12 mutants: 4 survive (every third test run passes); the stub simulation
+# then catches the 1st (fails), misses the 2nd, catches the 3rd (timeout),
+# catches the 4th (fails).
+json_path = os.path.join(tempfile.mkdtemp(prefix='test-braid-mutate.'), 'r.json')
+StubRunner.sim_runs = []
+status, sim_out, sim_err = run_main(io.StringIO(), ['--sim', '7', '--json', json_path], sample='12')
+runs = StubRunner.sim_runs
+check('--sim: the unmutated simulation, then one run per survivor, all scenarios, 7 seeds, '
+      'timeout 3 x the baseline + 10 s',
+      len(runs) == 5 and runs[0] == (None, 7, None) and all(r == (None, 7, 11.5) for r in runs[1:]),
+      repr(runs))
+check('--sim: survivors, caught and share per file and in total',
+      'survived 4' in sim_out and
+      'simulation all: survivors 4  caught 3  share 75.0%' in sim_out and
+      'simulation (7 seeds): survivors 4  caught 3  share 75.0%' in sim_out, sim_out)
+check('--sim: each survivor says whether the simulation caught it, and how',
+      sim_out.count('missed by the simulation') == 1 and
+      sim_out.count('caught by the simulation: an update was lost (braid-sim --scenario memcached '
+                    '--seed 3)') == 2 and
+      sim_out.count('caught by the simulation: timeout (all)') == 1, sim_out)
+with open(json_path) as f:
+    report = json.load(f)
+sample_entry = report['files'][0]
+check('--sim: the JSON has the totals, the per-file counts and each survivor\'s verdict',
+      report['sim'] == {'seeds': 7, 'survivors': 4, 'caught': 3, 'share': 75.0} and
+      sample_entry['sim'] == {'survivors': 4, 'caught': 3, 'share': 75.0} and
+      sorted(r['sim'] for r in sample_entry['mutants'] if r['status'] == 'survived') ==
+      ['caught', 'caught', 'caught', 'missed'] and
+      all('sim' not in r for r in sample_entry['mutants'] if r['status'] != 'survived'),
+      json.dumps(report.get('sim')))
+# --resim: the survivors of that report, again through the simulation,
+# without a test run; the stub's simulation now fails for every one
+StubRunner.sim_runs = []
+StubRunner.compiled = []
+saved_run_tests, saved_run_sim = StubRunner.run_tests, StubRunner.run_sim
+tests_run = []
+StubRunner.run_tests = lambda self, suites, timeout: tests_run.append(suites) or ('fail', 0.01, [])
+StubRunner.run_sim = lambda self, scenarios, seeds, timeout: (
+    StubRunner.sim_runs.append((scenarios, seeds, timeout)) or
+    (('pass', 0.5, None) if timeout is None else ('fail', 0.5, 'caught now')))
+resim_json = json_path + '.resim'
+status, resim_out, _ = run_main(io.StringIO(), ['--sim', '7', '--resim', json_path, '--json', resim_json],
+                                sample='12')
+StubRunner.run_tests, StubRunner.run_sim = saved_run_tests, saved_run_sim
+with open(resim_json) as f:
+    resim_report = json.load(f)
+resim_entry = resim_report['files'][0]
+check('--resim: only the report\'s survivors, simulated again; no test run, braid-sim alone built',
+      not tests_run and StubRunner.compiled and all(StubRunner.compiled) and
+      len(StubRunner.sim_runs) == 5 and
+      sorted((r['line'], r['operator'], r['change']) for r in resim_entry['mutants']) ==
+      sorted((r['line'], r['operator'], r['change']) for r in sample_entry['mutants']
+             if r['status'] == 'survived'), resim_out + repr(tests_run))
+check('--resim: the share with the new simulation',
+      resim_report['sim'] == {'seeds': 7, 'survivors': 4, 'caught': 4, 'share': 100.0} and
+      'simulation (7 seeds): survivors 4  caught 4  share 100.0%' in resim_out and
+      'no fast test ran (--resim)' in resim_out and ' killed ' not in resim_out, resim_out)
+
+StubRunner.sim_runs = []
+run_main(io.StringIO(), ['--sim', '3', '--sim-scenarios', 'memcached,proxy'], sample='3')
+check('--sim-scenarios overrides the scenarios of every file',
+      StubRunner.sim_runs and all(r[0] == ['memcached', 'proxy'] and r[1] == 3
+                                  for r in StubRunner.sim_runs), repr(StubRunner.sim_runs))
 
 print('1..%d' % len(results))
 for i, (name, ok, detail) in enumerate(results, 1):

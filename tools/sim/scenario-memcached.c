@@ -39,6 +39,8 @@
 #include "callback-protocol.h"
 #include "sim-mc-filter.h"
 #include "sim-lru-probe.h"
+#include "sim-model-probe.h"
+#include "sim-client-probe.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,16 @@ struct _State
   BraidMcServer *lru_server;
   BraidListener *lru_listener;
   SimLruProbe *lru_probe;
+
+  /* the model probe, alone on its own server */
+  BraidMcServer *model_server;
+  BraidListener *model_listener;
+  SimModelProbe *model_probe;
+
+  /* the client probe, alone on its own server */
+  BraidMcServer *client_probe_server;
+  BraidListener *client_probe_listener;
+  SimClientProbe *client_probe;
 
   /* broken twins: a relay in front of one server breaks a promise */
   SimMcFilterConfig twin;
@@ -1200,6 +1212,30 @@ lru_setup (State *s, const gchar *endpoint, const gchar *probe_endpoint)
   s->lru_probe = sim_lru_probe_new (s->sim, s->lru_server, probe_endpoint);
 }
 
+static void
+model_setup (State *s)
+{
+  BraidReactor *r = BRAID_REACTOR (braid_sim_get_reactor (s->sim));
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  s->model_server = braid_mc_server_new (r, &s->settings);
+  factory = braid_mc_server_create_factory (s->model_server);
+  s->model_listener = braid_reactor_listen (r, "tcp:11215", factory, NULL);
+  s->model_probe = sim_model_probe_new (s->sim, s->model_server, "tcp:127.0.0.1:11215");
+}
+
+static void
+client_probe_setup (State *s)
+{
+  BraidReactor *r = BRAID_REACTOR (braid_sim_get_reactor (s->sim));
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  s->client_probe_server = braid_mc_server_new (r, &s->settings);
+  factory = braid_mc_server_create_factory (s->client_probe_server);
+  s->client_probe_listener = braid_reactor_listen (r, "tcp:11217", factory, NULL);
+  s->client_probe = sim_client_probe_new (s->sim, s->client_probe_server, "tcp:127.0.0.1:11217");
+}
+
 /* Where each server listens: a broken twin puts its relay where the
  * clients connect and moves the server it breaks one port up. */
 static const gchar *
@@ -1269,6 +1305,8 @@ mc_setup_with (BraidSim *sim, gboolean relay_wanted, SimMcBreakage breakage)
   factory = braid_mc_server_create_factory (s->server);
   s->listener = braid_reactor_listen (r, main_endpoint (s), factory, NULL);
   lru_setup (s, lru_endpoint (s), "tcp:127.0.0.1:11213");
+  model_setup (s);
+  client_probe_setup (s);
   twin_setup (s);
   s->clients = g_ptr_array_new ();
   for (guint i = 0; i < braid_sim_get_plan (sim)->n_clients; i++)
@@ -1350,6 +1388,8 @@ mc_step (BraidSim *sim, gpointer data)
   for (guint i = 0; i < s->hostile_clients->len; i++)
     hostile_client_act (g_ptr_array_index (s->hostile_clients, i));
   sim_lru_probe_step (s->lru_probe);
+  sim_model_probe_step (s->model_probe);
+  sim_client_probe_step (s->client_probe);
   hostile_stream (s);
   note_pending (s);
 }
@@ -1443,6 +1483,8 @@ mc_check (BraidSim *sim, gpointer data)
                    s->outcomes[OUTCOME_VALUE], s->outcomes[OUTCOME_NOT_FOUND], s->outcomes[OUTCOME_PROTOCOL],
                    s->outcomes[OUTCOME_TIMED_OUT], s->outcomes[OUTCOME_LOST]);
   braid_sim_trace (sim, "lru probe: %u evictions", sim_lru_probe_get_evictions (s->lru_probe));
+  braid_sim_trace (sim, "model probe: %u requests answered", sim_model_probe_get_answered (s->model_probe));
+  braid_sim_trace (sim, "client probe: %u results checked", sim_client_probe_get_checked (s->client_probe));
   braid_sim_trace (sim, "cas counter %" G_GINT64_FORMAT " (ok %" G_GUINT64_FORMAT ", unknown %" G_GUINT64_FORMAT "), "
                    "incr counter %" G_GINT64_FORMAT " (ok %" G_GUINT64_FORMAT ", unknown %" G_GUINT64_FORMAT ")",
                    s->final_cas, s->cas_ok, s->cas_unknown, s->final_incr, s->incr_ok, s->incr_unknown);
@@ -1498,6 +1540,8 @@ mc_teardown (BraidSim *sim, gpointer data)
         braid_transport_abort_connection (h->transport);
     }
   sim_lru_probe_stop (s->lru_probe);
+  sim_model_probe_stop (s->model_probe);
+  sim_client_probe_stop (s->client_probe);
   sim_relay_stop (s->relay);
   /* requests fail as their clients go: let the callbacks run */
   braid_fake_reactor_run_until_idle (fake);
@@ -1524,8 +1568,17 @@ mc_teardown (BraidSim *sim, gpointer data)
   g_ptr_array_unref (s->hostile_conns);
   braid_listener_stop (s->lru_listener);
   g_object_unref (s->lru_listener);
+  braid_listener_stop (s->model_listener);
+  g_object_unref (s->model_listener);
   braid_fake_reactor_run_until_idle (fake);
   sim_lru_probe_free (s->lru_probe);
+  sim_model_probe_free (s->model_probe);
+  g_object_unref (s->model_server);
+  braid_listener_stop (s->client_probe_listener);
+  g_object_unref (s->client_probe_listener);
+  braid_fake_reactor_run_until_idle (fake);
+  sim_client_probe_free (s->client_probe);
+  g_object_unref (s->client_probe_server);
   sim_relay_free (s->relay);
   g_object_unref (s->lru_server);
   g_object_unref (s->server);

@@ -1,0 +1,528 @@
+/* braid — the client probe of the memcached scenario (see sim-client-probe.h). */
+#include "sim-client-probe.h"
+#include "mc-client.h"
+#include "mc-store-private.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define N_PROBE_KEYS 4
+#define MAX_BATCH 4
+#define ACT_PROBABILITY 0.3
+
+typedef enum {
+  OP_SET, OP_ADD, OP_REPLACE, OP_APPEND, OP_PREPEND, OP_CAS, OP_DELETE, OP_INCR, OP_DECR, OP_TOUCH,
+  OP_GET, OP_GETS, OP_GAT, OP_GET_MULTI, OP_VERSION, OP_FLUSH,
+} OpKind;
+
+static const gchar * const op_names[] = {
+  "set", "add", "replace", "append", "prepend", "cas", "delete", "incr", "decr", "touch",
+  "get", "gets", "gat", "get_multi", "version", "flush_all",
+};
+
+/* A key as the store held it when the batch was sent. */
+typedef struct {
+  gboolean present;
+  GBytes *value;
+  guint32 flags;
+  guint64 cas;
+} Snapshot;
+
+typedef struct {
+  SimClientProbe *probe;
+  OpKind kind;
+  guint keys[N_PROBE_KEYS];
+  guint n_keys;
+  Snapshot before[N_PROBE_KEYS];
+  GBytes *data;         /* stores: what is written */
+  guint32 flags;
+  gint64 exptime;
+  guint64 number;       /* cas compared; delta */
+} Op;
+
+struct _SimClientProbe
+{
+  BraidSim *sim;
+  BraidMcServer *server;  /* (owned) */
+  BraidMcClient *client;  /* (owned) */
+  guint in_flight;
+  guint seq;
+  guint checked;
+};
+
+static gchar *
+key_name (guint key)
+{
+  return g_strdup_printf ("c%u", key);
+}
+
+static void
+snapshot_take (SimClientProbe *probe, guint key, Snapshot *s)
+{
+  g_autofree gchar *name = key_name (key);
+  BraidMcItem *item = braid_mc_store_peek (braid_mc_server_get_store (probe->server), (const guint8 *) name,
+                                           strlen (name));
+
+  s->present = item != NULL;
+  if (item != NULL)
+    {
+      gsize len;
+      const guint8 *value = braid_mc_item_get_value (item, &len);
+
+      s->value = g_bytes_new (value, len);
+      s->flags = braid_mc_item_get_flags (item);
+      s->cas = braid_mc_item_get_cas (item);
+    }
+}
+
+static void
+op_free (Op *op)
+{
+  for (guint i = 0; i < op->n_keys; i++)
+    g_clear_pointer (&op->before[i].value, g_bytes_unref);
+  g_clear_pointer (&op->data, g_bytes_unref);
+  op->probe->in_flight--;
+  g_free (op);
+}
+
+/* ---- checks ---- */
+
+static gboolean
+unknown_outcome (const GError *error)
+{
+  return error != NULL && error->domain == BRAID_MC_ERROR &&
+         (error->code == BRAID_MC_ERROR_CONNECTION_LOST || error->code == BRAID_MC_ERROR_TIMED_OUT);
+}
+
+static void
+fail_op (Op *op, const gchar *what, const GError *error)
+{
+  g_autofree gchar *name = key_name (op->keys[0]);
+
+  braid_sim_fail (op->probe->sim, "client probe: %s %s: %s (got %s)", op_names[op->kind], name, what,
+                  error != NULL ? error->message : "success");
+}
+
+/* The result must be success, or the error @code (-1: success only). */
+static void
+expect_result (Op *op, const GError *error, gint code)
+{
+  if (code < 0 && error != NULL)
+    fail_op (op, "should have succeeded", error);
+  else if (code >= 0 && (error == NULL || error->domain != BRAID_MC_ERROR || error->code != code))
+    fail_op (op, code == BRAID_MC_ERROR_NOT_FOUND ? "should have been NOT_FOUND"
+             : code == BRAID_MC_ERROR_EXISTS ? "should have been EXISTS"
+             : code == BRAID_MC_ERROR_NOT_STORED ? "should have been NOT_STORED" : "should have failed", error);
+}
+
+static void
+check_value (Op *op, guint i, const BraidMcValue *v, gboolean with_cas)
+{
+  const Snapshot *s = &op->before[i];
+  g_autofree gchar *name = key_name (op->keys[i]);
+
+  if (!s->present)
+    braid_sim_fail (op->probe->sim, "client probe: %s %s: a value for a key the store did not hold",
+                    op_names[op->kind], name);
+  else if (!g_bytes_equal (v->data, s->value) || v->flags != s->flags || g_strcmp0 (v->key, name) != 0)
+    braid_sim_fail (op->probe->sim, "client probe: %s %s: not the value, flags or key the store held",
+                    op_names[op->kind], name);
+  else if (with_cas && v->cas != s->cas)
+    braid_sim_fail (op->probe->sim, "client probe: %s %s: cas %" G_GUINT64_FORMAT ", the store's is %"
+                    G_GUINT64_FORMAT, op_names[op->kind], name, v->cas, s->cas);
+}
+
+/* After a write that succeeded, the store holds what it should. */
+static void
+check_after (Op *op, const gchar *value, gsize len, guint32 flags)
+{
+  Snapshot now = { 0 };
+
+  snapshot_take (op->probe, op->keys[0], &now);
+  if (value == NULL ? now.present
+                    : !now.present || g_bytes_get_size (now.value) != len ||
+                      memcmp (g_bytes_get_data (now.value, NULL), value, len) != 0 || now.flags != flags)
+    fail_op (op, "the store does not hold what the write should leave", NULL);
+  g_clear_pointer (&now.value, g_bytes_unref);
+}
+
+static gboolean
+parse_counter (GBytes *value, guint64 *out)
+{
+  gsize len;
+  const gchar *data = g_bytes_get_data (value, &len);
+  g_autofree gchar *text = g_strndup (data, len);
+  gsize digits = strspn (text, "0123456789");
+
+  if (digits == 0 || (text[digits] != '\0' && text[digits] != ' '))
+    return FALSE;
+  text[digits] = '\0';
+  errno = 0;
+  *out = g_ascii_strtoull (text, NULL, 10);
+  return errno != ERANGE;
+}
+
+static void
+check_store (Op *op, const GError *error)
+{
+  const Snapshot *s = &op->before[0];
+  gsize len;
+  const gchar *data = g_bytes_get_data (op->data, &len);
+  g_autofree gchar *joined = NULL;
+
+  switch (op->kind)
+    {
+    case OP_ADD:
+      expect_result (op, error, s->present ? BRAID_MC_ERROR_NOT_STORED : -1);
+      break;
+    case OP_REPLACE:
+    case OP_APPEND:
+    case OP_PREPEND:
+      expect_result (op, error, s->present ? -1 : BRAID_MC_ERROR_NOT_STORED);
+      break;
+    case OP_CAS:
+      expect_result (op, error, !s->present ? BRAID_MC_ERROR_NOT_FOUND : s->cas == op->number ? -1 : BRAID_MC_ERROR_EXISTS);
+      break;
+    case OP_SET:
+    default:
+      expect_result (op, error, -1);
+      break;
+    }
+  if (error != NULL || braid_sim_failed (op->probe->sim))
+    return;
+  if (op->kind == OP_APPEND || op->kind == OP_PREPEND)
+    {
+      gsize old_len;
+      const gchar *old = g_bytes_get_data (s->value, &old_len);
+
+      joined = op->kind == OP_APPEND ? g_strdup_printf ("%.*s%.*s", (gint) old_len, old, (gint) len, data)
+                                     : g_strdup_printf ("%.*s%.*s", (gint) len, data, (gint) old_len, old);
+      check_after (op, joined, old_len + len, s->flags);
+    }
+  else
+    check_after (op, op->exptime < 0 ? NULL : data, len, op->flags);
+}
+
+static void
+on_store (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Op *op = data;
+  g_autoptr(GError) error = NULL;
+
+  braid_mc_client_store_finish (BRAID_MC_CLIENT (source), result, &error);
+  if (!unknown_outcome (error))
+    {
+      check_store (op, error);
+      op->probe->checked++;
+    }
+  op_free (op);
+}
+
+static void
+on_delete_or_touch (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Op *op = data;
+  g_autoptr(GError) error = NULL;
+
+  if (op->kind == OP_DELETE)
+    braid_mc_client_delete_finish (BRAID_MC_CLIENT (source), result, &error);
+  else
+    braid_mc_client_touch_finish (BRAID_MC_CLIENT (source), result, &error);
+  if (!unknown_outcome (error))
+    {
+      expect_result (op, error, op->before[0].present ? -1 : BRAID_MC_ERROR_NOT_FOUND);
+      if (error == NULL && op->kind == OP_DELETE)
+        check_after (op, NULL, 0, 0);
+      op->probe->checked++;
+    }
+  op_free (op);
+}
+
+static void
+on_arith (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Op *op = data;
+  const Snapshot *s = &op->before[0];
+  g_autoptr(GError) error = NULL;
+  guint64 value = 0, old;
+  gboolean ok = braid_mc_client_arith_finish (BRAID_MC_CLIENT (source), result, &value, &error);
+
+  if (!unknown_outcome (error))
+    {
+      op->probe->checked++;
+      if (!s->present)
+        expect_result (op, error, BRAID_MC_ERROR_NOT_FOUND);
+      else if (!parse_counter (s->value, &old))
+        expect_result (op, error, BRAID_MC_ERROR_CLIENT_ERROR);
+      else
+        {
+          guint64 want = op->kind == OP_INCR ? old + op->number : op->number > old ? 0 : old - op->number;
+
+          if (!ok || value != want)
+            braid_sim_fail (op->probe->sim, "client probe: %s of %" G_GUINT64_FORMAT " by %" G_GUINT64_FORMAT
+                            ": got %" G_GUINT64_FORMAT " (%s), not %" G_GUINT64_FORMAT, op_names[op->kind], old,
+                            op->number, value, error != NULL ? error->message : "ok", want);
+        }
+    }
+  op_free (op);
+}
+
+static void
+on_get (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Op *op = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidMcValue) v = op->kind == OP_GAT ? braid_mc_client_gat_finish (BRAID_MC_CLIENT (source), result, &error)
+                                                 : braid_mc_client_get_finish (BRAID_MC_CLIENT (source), result, &error);
+
+  if (!unknown_outcome (error))
+    {
+      op->probe->checked++;
+      if (v != NULL)
+        check_value (op, 0, v, op->kind == OP_GETS);
+      else
+        expect_result (op, error, op->before[0].present ? -1 : BRAID_MC_ERROR_NOT_FOUND);
+    }
+  op_free (op);
+}
+
+static void
+on_get_multi (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Op *op = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) values = braid_mc_client_get_multi_finish (BRAID_MC_CLIENT (source), result, &error);
+
+  if (!unknown_outcome (error))
+    {
+      guint present = 0;
+
+      op->probe->checked++;
+      if (values == NULL)
+        {
+          fail_op (op, "should have succeeded", error);
+          op_free (op);
+          return;
+        }
+      for (guint i = 0; i < op->n_keys; i++)
+        {
+          g_autofree gchar *name = key_name (op->keys[i]);
+          BraidMcValue *v = g_hash_table_lookup (values, name);
+
+          present += op->before[i].present;
+          if (v != NULL)
+            check_value (op, i, v, TRUE);
+          else if (op->before[i].present)
+            braid_sim_fail (op->probe->sim, "client probe: get_multi: no value for %s, which the store held", name);
+        }
+      if (g_hash_table_size (values) != present)
+        braid_sim_fail (op->probe->sim, "client probe: get_multi: %u values for %u keys held",
+                        g_hash_table_size (values), present);
+    }
+  op_free (op);
+}
+
+static void
+on_other (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Op *op = data;
+  g_autoptr(GError) error = NULL;
+
+  if (op->kind == OP_VERSION)
+    {
+      g_autofree gchar *version = braid_mc_client_version_finish (BRAID_MC_CLIENT (source), result, &error);
+
+      if (!unknown_outcome (error) && (version == NULL || *version == '\0'))
+        fail_op (op, "no version", error);
+    }
+  else
+    {
+      braid_mc_client_flush_all_finish (BRAID_MC_CLIENT (source), result, &error);
+      if (!unknown_outcome (error))
+        {
+          expect_result (op, error, -1);
+          for (guint k = 0; k < N_PROBE_KEYS && error == NULL; k++)
+            {
+              op->keys[0] = k;
+              check_after (op, NULL, 0, 0);
+            }
+        }
+    }
+  op_free (op);
+}
+
+/* ---- drawing and sending ---- */
+
+static const gchar * const numbers[] = { "0", "1", "41", "18446744073709551615", "99999999999999999999", "7 " };
+
+static GBytes *
+draw_data (SimClientProbe *probe)
+{
+  GRand *rand = braid_sim_get_rand (probe->sim);
+  g_autofree gchar *text = g_rand_boolean (rand) ? g_strdup (numbers[g_rand_int_range (rand, 0, G_N_ELEMENTS (numbers))])
+                                                 : g_strdup_printf ("w%u", ++probe->seq);
+
+  return g_bytes_new (text, strlen (text));
+}
+
+static void
+send_op (SimClientProbe *probe, Op *op)
+{
+  GRand *rand = braid_sim_get_rand (probe->sim);
+  g_autofree gchar *name = key_name (op->keys[0]);
+  static const BraidMcStoreMode modes[] = {
+    BRAID_MC_STORE_MODE_SET, BRAID_MC_STORE_MODE_ADD, BRAID_MC_STORE_MODE_REPLACE,
+    BRAID_MC_STORE_MODE_APPEND, BRAID_MC_STORE_MODE_PREPEND, BRAID_MC_STORE_MODE_CAS,
+  };
+
+  for (guint i = 0; i < op->n_keys; i++)
+    snapshot_take (probe, op->keys[i], &op->before[i]);
+  probe->in_flight++;
+  switch (op->kind)
+    {
+    case OP_SET: case OP_ADD: case OP_REPLACE: case OP_APPEND: case OP_PREPEND: case OP_CAS:
+      op->data = draw_data (probe);
+      op->flags = (guint32) g_rand_int_range (rand, 0, 3);
+      op->exptime = op->kind == OP_APPEND || op->kind == OP_PREPEND || g_rand_int_range (rand, 0, 6) != 0 ? 0 : -1;
+      op->number = op->before[0].present && g_rand_int_range (rand, 0, 3) != 0 ? op->before[0].cas
+                                                                               : (guint64) g_rand_int_range (rand, 1, 100);
+      if (op->kind == OP_SET)
+        braid_mc_client_set_async (probe->client, name, op->data, op->flags, op->exptime, NULL, on_store, op);
+      else
+        braid_mc_client_store_async (probe->client, modes[op->kind], name, op->data, op->flags, op->exptime,
+                                     op->number, NULL, on_store, op);
+      break;
+    case OP_DELETE:
+      braid_mc_client_delete_async (probe->client, name, NULL, on_delete_or_touch, op);
+      break;
+    case OP_TOUCH:
+      braid_mc_client_touch_async (probe->client, name, 0, NULL, on_delete_or_touch, op);
+      break;
+    case OP_INCR:
+    case OP_DECR:
+      op->number = (guint64) g_rand_int_range (rand, 0, 3) == 0 ? G_MAXUINT64 : (guint64) g_rand_int_range (rand, 0, 50);
+      braid_mc_client_arith_async (probe->client, name, op->kind == OP_INCR ? BRAID_MC_ARITH_MODE_INCR : BRAID_MC_ARITH_MODE_DECR,
+                                   op->number, NULL, on_arith, op);
+      break;
+    case OP_GET:
+    case OP_GETS:
+      braid_mc_client_get_async (probe->client, name, op->kind == OP_GETS ? BRAID_MC_GET_FLAGS_WITH_CAS : BRAID_MC_GET_FLAGS_NONE,
+                                 NULL, on_get, op);
+      break;
+    case OP_GAT:
+      braid_mc_client_gat_async (probe->client, name, 0, BRAID_MC_GET_FLAGS_NONE, NULL, on_get, op);
+      break;
+    case OP_GET_MULTI:
+      {
+        g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
+
+        for (guint i = 0; i < op->n_keys; i++)
+          g_ptr_array_add (keys, key_name (op->keys[i]));
+        g_ptr_array_add (keys, NULL);
+        braid_mc_client_get_multi_async (probe->client, (const gchar * const *) keys->pdata, BRAID_MC_GET_FLAGS_WITH_CAS,
+                                         NULL, on_get_multi, op);
+      }
+      break;
+    case OP_VERSION:
+      braid_mc_client_version_async (probe->client, NULL, on_other, op);
+      break;
+    case OP_FLUSH:
+    default:
+      braid_mc_client_flush_all_async (probe->client, 0, NULL, on_other, op);
+      break;
+    }
+}
+
+static gboolean
+is_read (OpKind kind)
+{
+  return kind == OP_GET || kind == OP_GETS || kind == OP_GAT || kind == OP_GET_MULTI || kind == OP_VERSION;
+}
+
+/* A batch: each key written by one request at most, and read by none
+ * other then; flush_all alone. */
+static void
+send_batch (SimClientProbe *probe)
+{
+  GRand *rand = braid_sim_get_rand (probe->sim);
+  guint n = (guint) g_rand_int_range (rand, 1, MAX_BATCH + 1);
+  gboolean read_key[N_PROBE_KEYS] = { FALSE }, written_key[N_PROBE_KEYS] = { FALSE };
+
+  for (guint i = 0; i < n; i++)
+    {
+      Op *op = g_new0 (Op, 1);
+      gboolean clash = FALSE;
+
+      op->probe = probe;
+      op->kind = (OpKind) g_rand_int_range (rand, 0, OP_FLUSH + 1);
+      if (op->kind == OP_FLUSH && (i > 0 || n > 1 || g_rand_int_range (rand, 0, 4) != 0))
+        op->kind = OP_GET;
+      op->n_keys = op->kind == OP_GET_MULTI ? (guint) g_rand_int_range (rand, 2, N_PROBE_KEYS + 1) : 1;
+      {
+        guint first = (guint) g_rand_int_range (rand, 0, N_PROBE_KEYS);
+
+        for (guint k = 0; k < op->n_keys; k++)
+          op->keys[k] = (first + k) % N_PROBE_KEYS;
+      }
+      for (guint k = 0; k < op->n_keys; k++)
+        clash |= written_key[op->keys[k]] || (!is_read (op->kind) && read_key[op->keys[k]]);
+      if (clash)
+        {
+          g_free (op);
+          continue;
+        }
+      for (guint k = 0; k < op->n_keys; k++)
+        {
+          if (is_read (op->kind))
+            read_key[op->keys[k]] = TRUE;
+          else
+            written_key[op->keys[k]] = TRUE;
+        }
+      braid_sim_trace (probe->sim, "client probe: %s c%u", op_names[op->kind], op->keys[0]);
+      send_op (probe, op);
+    }
+}
+
+void
+sim_client_probe_step (SimClientProbe *probe)
+{
+  if (probe->in_flight > 0 || !braid_sim_chance (probe->sim, ACT_PROBABILITY))
+    return;
+  send_batch (probe);
+}
+
+SimClientProbe *
+sim_client_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoint)
+{
+  SimClientProbe *probe = g_new0 (SimClientProbe, 1);
+
+  probe->sim = sim;
+  probe->server = g_object_ref (server);
+  probe->client = braid_mc_client_new (BRAID_REACTOR (braid_sim_get_reactor (sim)), endpoint);
+  /* no timeout: a request timed out may still run later, which would make
+   * the store the next batch reads a guess */
+  braid_mc_client_set_timeout (probe->client, 0);
+  return probe;
+}
+
+void
+sim_client_probe_stop (SimClientProbe *probe)
+{
+  braid_mc_client_disconnect (probe->client);
+}
+
+void
+sim_client_probe_free (SimClientProbe *probe)
+{
+  if (probe == NULL)
+    return;
+  g_object_unref (probe->client);
+  g_object_unref (probe->server);
+  g_free (probe);
+}
+
+guint
+sim_client_probe_get_checked (SimClientProbe *probe)
+{
+  return probe->checked;
+}
