@@ -686,6 +686,33 @@ count_shutdown (gpointer data)
 }
 
 static void
+test_uptime_never_negative (void)
+{
+  World w = { 0 };
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *stats = NULL;
+
+  g_test_summary ("debugtime moving the clock before the start leaves uptime at 0, not 2^64 - n; "
+                  "forward, uptime counts the moved clock");
+  settings.debugtime = TRUE;
+  world_open (&w, &settings);
+  c = world_connect (&w);
+  send_str (c, "debugtime -5\r\nstats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  stats = g_strndup ((const gchar *) c->received->data, c->received->len);
+  g_assert_nonnull (strstr (stats, "\r\nSTAT uptime 0\r\n"));
+  g_byte_array_set_size (c->received, 0);
+  g_clear_pointer (&stats, g_free);
+  send_str (c, "debugtime 10\r\nstats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  stats = g_strndup ((const gchar *) c->received->data, c->received->len);
+  g_assert_nonnull (strstr (stats, "\r\nSTAT uptime 5\r\n"));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
 test_shutdown_enabled (void)
 {
   World w = { 0 };
@@ -902,6 +929,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/reply-keeps-its-bytes", test_reply_keeps_its_bytes);
   g_test_add_func ("/mc/server/teardown-orders", test_teardown_orders);
   g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
+  g_test_add_func ("/mc/server/uptime-never-negative", test_uptime_never_negative);
   g_test_add_func ("/mc/server/admin/shutdown-enabled", test_shutdown_enabled);
   g_test_add_func ("/mc/server/admin/cache-memlimit-live", test_cache_memlimit_live);
   g_test_add_func ("/mc/server/admin/stats-conns", test_stats_conns);

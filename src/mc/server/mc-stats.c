@@ -35,10 +35,13 @@ write_general (BraidMcServerShared *shared, GString *out)
   const BraidMcStats *s = read_stats (shared, &stats);
   BraidMcServerCounters counters;
   const BraidMcServerCounters *c = &counters;
-  gint64 uptime = (braid_mc_store_now (shared->store) - c->started_us) / G_USEC_PER_SEC;
+  gint64 uptime;
   struct rusage usage;
 
   braid_mc_server_shared_get_counters (shared, &counters);
+  /* debugtime may move the store's clock back before the start: never
+   * below 0 (an unsigned stat would show 2^64 - n) */
+  uptime = MAX (0, (braid_mc_store_now (shared->store) - c->started_us) / G_USEC_PER_SEC);
   getrusage (RUSAGE_SELF, &usage);
   STAT_U ("pid", getpid ());
   STAT_U ("uptime", uptime);
