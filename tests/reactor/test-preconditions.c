@@ -49,6 +49,12 @@ test_reactor (void)
                                                          never_called, NULL));
   BRAID_EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), NULL, factory, NULL,
                                                          never_called, NULL));
+  {
+    g_autoptr(BraidEndpoint) client = braid_endpoint_parse ("tcp:localhost:1", BRAID_ENDPOINT_ROLE_CLIENT, NULL);
+
+    BRAID_EXPECT_CRITICAL (braid_reactor_connect_endpoint_async (BRAID_REACTOR (fake), client, NULL, NULL,
+                                                                 never_called, NULL));
+  }
   BRAID_EXPECT_CRITICAL (braid_reactor_connect_async (NULL, "tcp:localhost:1", factory, NULL, never_called, NULL));
   BRAID_EXPECT_CRITICAL (braid_reactor_connect_async (BRAID_REACTOR (fake), NULL, factory, NULL, never_called, NULL));
   BRAID_EXPECT_CRITICAL (g_assert_null (braid_reactor_connect_finish (NULL, G_ASYNC_RESULT (foreign), NULL)));
