@@ -186,6 +186,7 @@ struct _BraidFakeFetcher
   GHashTable *hosts;        /* host → address string */
   BraidAddressPolicy *policy;  /* (owned) */
   guint active;
+  guint cancelled;          /* fetches answered cancelled */
 };
 
 static void braid_fake_fetcher_iface_init (BraidFetcherInterface *iface);
@@ -373,6 +374,14 @@ braid_fake_fetcher_get_n_active (BraidFakeFetcher *self)
   return self->active;
 }
 
+guint
+braid_fake_fetcher_get_n_cancelled (BraidFakeFetcher *self)
+{
+  g_return_val_if_fail (BRAID_IS_FAKE_FETCHER (self), 0);
+
+  return self->cancelled;
+}
+
 typedef struct {
   GTask *task;
   BraidFakeFetcher *fetcher;
@@ -432,7 +441,7 @@ answer (gpointer data)
   Script *s = g_hash_table_lookup (f->fetcher->scripts, f->url);
 
   if (g_task_return_error_if_cancelled (f->task))
-    ;
+    f->fetcher->cancelled++;
   else if (f->refusal != NULL)
     g_task_return_error (f->task, g_steal_pointer (&f->refusal));
   else if (s == NULL)

@@ -51,5 +51,8 @@ void braid_fake_fetcher_set_address_policy (BraidFakeFetcher *self, BraidAddress
 /* Unknown URLs fail with BRAID_PROXY_ERROR_UPSTREAM. */
 guint braid_fake_fetcher_get_n_fetches (BraidFakeFetcher *self, const gchar *url);
 guint braid_fake_fetcher_get_n_active (BraidFakeFetcher *self);
+/* Fetches whose cancellable was cancelled by the time their answer was
+ * due (they ended with G_IO_ERROR_CANCELLED). */
+guint braid_fake_fetcher_get_n_cancelled (BraidFakeFetcher *self);
 
 G_END_DECLS

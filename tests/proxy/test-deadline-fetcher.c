@@ -145,6 +145,9 @@ test_headers_late (void)
   braid_fake_reactor_advance (f.fake, 10 * SECOND);
   g_assert_cmpuint (f.expired, ==, 1);
   g_assert_cmpuint (braid_fake_fetcher_get_n_active (f.inner), ==, 0);
+  /* the inner fetch was cancelled at the deadline: when its answer was
+   * due, it ended cancelled instead of handing over a body nobody reads */
+  g_assert_cmpuint (braid_fake_fetcher_get_n_cancelled (f.inner), ==, 1);
   g_clear_object (&stream);  /* the fake's streams must not outlive it */
   fixture_clear (&f);
 }

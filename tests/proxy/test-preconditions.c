@@ -223,6 +223,7 @@ test_fake_fetcher (void)
   BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (not_fetcher, url), ==, 0));
   BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (fetcher, NULL), ==, 0));
   BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_active (not_fetcher), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_fake_fetcher_get_n_cancelled (not_fetcher), ==, 0));
   /* none of that scripted anything: the URL is unknown and fails as such */
   {
     g_autoptr(GAsyncResult) r = NULL;
