@@ -1,8 +1,18 @@
 /* braid — delayed calls and the timer queue shared by both reactors.
  *
- * Pending calls live in a GSequence ordered by (time, sequence number), so
- * calls due at the same instant run in the order they were scheduled and
- * insert, cancel and reset are O(log n). */
+ * Pending calls run in (time, sequence number) order, so calls due at the
+ * same instant run in the order they were scheduled.
+ *
+ * Most calls are time-outs armed with one of a few fixed delays (a
+ * request's deadline, a client's reply timeout) and cancelled long before
+ * they are due, one or more per request.  A call scheduled with the same
+ * delay as the one before it on a monotonic clock is due no earlier than
+ * that one, so such calls need no sorting: each of a few "lanes" holds the
+ * calls of one delay in a doubly linked FIFO, where adding and cancelling
+ * are O(1).  The earliest call is the earliest of the lanes' heads and of
+ * a GSequence that holds every other call (a delay no lane holds, a call
+ * moved by reset or delay, a clock that went back), where insert and
+ * cancel are O(log n). */
 #include "delayed-call-private.h"
 
 typedef enum {
@@ -11,11 +21,15 @@ typedef enum {
   CALL_CANCELLED,
 } CallState;
 
+typedef struct _Lane Lane;
+
 struct _BraidDelayedCall
 {
   gatomicrefcount ref_count;
   BraidTimerQueue *queue;  /* (unowned) (nullable): NULL once stale */
-  GSequenceIter *iter;     /* (nullable): position while pending */
+  GSequenceIter *iter;     /* (nullable): position in the queue's sequence */
+  Lane *lane;              /* (nullable): or the lane it waits in */
+  BraidDelayedCall *prev, *next;  /* neighbours in the lane */
   gint64 time;
   guint64 sequence;
   CallState state;
@@ -24,9 +38,23 @@ struct _BraidDelayedCall
   GDestroyNotify destroy;
 };
 
+/* The calls scheduled with one delay, in the order they are due. */
+struct _Lane
+{
+  gint64 delay;
+  BraidDelayedCall *head, *tail;  /* (owned refs) */
+  guint length;
+};
+
+/* More lanes make finding the earliest call dearer; a process uses a
+ * handful of fixed time-outs. */
+#define N_LANES 8
+
 struct _BraidTimerQueue
 {
-  GSequence *calls;  /* (element-type BraidDelayedCall) (owned refs) */
+  GSequence *calls;  /* (element-type BraidDelayedCall) (owned refs): calls in no lane */
+  Lane lanes[N_LANES];
+  guint n_in_lanes;
   guint64 next_sequence;
   BraidClockFunc now_func;
   gpointer clock_data;
@@ -45,6 +73,12 @@ compare_calls (gconstpointer a, gconstpointer b, gpointer user_data)
   if (ca->sequence != cb->sequence)
     return ca->sequence < cb->sequence ? -1 : 1;
   return 0;
+}
+
+static gint
+compare_call_pointers (gconstpointer a, gconstpointer b)
+{
+  return compare_calls (*(BraidDelayedCall * const *) a, *(BraidDelayedCall * const *) b, NULL);
 }
 
 static void
@@ -83,11 +117,74 @@ braid_delayed_call_unref (BraidDelayedCall *call)
   g_free (call);
 }
 
-static void
-insert_call (BraidTimerQueue *queue, BraidDelayedCall *call)
+/* The lane for calls scheduled with @delay: the one that holds them, or
+ * an empty one, which then takes that delay; NULL when all are taken. */
+static Lane *
+lane_for_delay (BraidTimerQueue *queue, gint64 delay)
 {
+  Lane *empty = NULL;
+
+  for (guint i = 0; i < N_LANES; i++)
+    {
+      Lane *lane = &queue->lanes[i];
+
+      if (lane->length > 0 && lane->delay == delay)
+        return lane;
+      if (lane->length == 0 && empty == NULL)
+        empty = lane;
+    }
+  if (empty != NULL)
+    empty->delay = delay;
+  return empty;
+}
+
+static void
+append_to_lane (BraidTimerQueue *queue, Lane *lane, BraidDelayedCall *call)
+{
+  call->lane = lane;
+  call->prev = lane->tail;
+  call->next = NULL;
+  if (lane->tail != NULL)
+    lane->tail->next = call;
+  else
+    lane->head = call;
+  lane->tail = call;
+  lane->length++;
+  queue->n_in_lanes++;
+}
+
+/* Queues @call, scheduled @delay from now (-1: moved, not scheduled). */
+static void
+insert_call (BraidTimerQueue *queue, BraidDelayedCall *call, gint64 delay)
+{
+  Lane *lane = delay >= 0 ? lane_for_delay (queue, delay) : NULL;
+
   call->sequence = queue->next_sequence++;
-  call->iter = g_sequence_insert_sorted (queue->calls, call, compare_calls, NULL);
+  /* A lane stays sorted only while the clock does not go back. */
+  if (lane != NULL && (lane->tail == NULL || lane->tail->time <= call->time))
+    append_to_lane (queue, lane, call);
+  else
+    call->iter = g_sequence_insert_sorted (queue->calls, call, compare_calls, NULL);
+}
+
+/* The call that runs next, or NULL. */
+static BraidDelayedCall *
+first_call (BraidTimerQueue *queue)
+{
+  BraidDelayedCall *first = NULL;
+
+  if (!g_sequence_is_empty (queue->calls))
+    first = g_sequence_get (g_sequence_get_begin_iter (queue->calls));
+  if (queue->n_in_lanes == 0)
+    return first;
+  for (guint i = 0; i < N_LANES; i++)
+    {
+      BraidDelayedCall *head = queue->lanes[i].head;
+
+      if (head != NULL && (first == NULL || compare_calls (head, first, NULL) < 0))
+        first = head;
+    }
+  return first;
 }
 
 static gboolean
@@ -111,11 +208,26 @@ check_pending (BraidDelayedCall *call, const gchar *what)
 /* Takes the call out of its queue; the queue's reference moves to the
  * caller. */
 static BraidDelayedCall *
-detach_call (BraidDelayedCall *call)
+detach_call (BraidTimerQueue *queue, BraidDelayedCall *call)
 {
-  GSequenceIter *iter = g_steal_pointer (&call->iter);
+  Lane *lane = g_steal_pointer (&call->lane);
 
-  g_sequence_remove (iter);  /* no free func: the reference is returned */
+  if (lane == NULL)
+    {
+      g_sequence_remove (g_steal_pointer (&call->iter));  /* no free func: the reference is returned */
+      return call;
+    }
+  if (call->prev != NULL)
+    call->prev->next = call->next;
+  else
+    lane->head = call->next;
+  if (call->next != NULL)
+    call->next->prev = call->prev;
+  else
+    lane->tail = call->prev;
+  call->prev = call->next = NULL;
+  lane->length--;
+  queue->n_in_lanes--;
   return call;
 }
 
@@ -130,21 +242,22 @@ braid_delayed_call_cancel (BraidDelayedCall *call)
 
   queue = g_steal_pointer (&call->queue);
   call->state = CALL_CANCELLED;
-  detach_call (call);
+  detach_call (queue, call);
   /* Twisted drops the callable at once: so do we. */
   release_user_data (call);
   braid_delayed_call_unref (call);
   notify_changed (queue);
 }
 
+/* @delay: as for insert_call */
 static void
-move_call (BraidDelayedCall *call, gint64 new_time)
+move_call (BraidDelayedCall *call, gint64 new_time, gint64 delay)
 {
   BraidTimerQueue *queue = call->queue;
 
-  detach_call (call);
+  detach_call (queue, call);
   call->time = new_time;
-  insert_call (queue, call);
+  insert_call (queue, call, delay);
   notify_changed (queue);
 }
 
@@ -154,7 +267,8 @@ braid_delayed_call_reset (BraidDelayedCall *call, gint64 delay_us)
   g_return_if_fail (call != NULL);
   if (!check_pending (call, "reset"))
     return;
-  move_call (call, call->queue->now_func (call->queue->clock_data) + MAX (delay_us, 0));
+  delay_us = MAX (delay_us, 0);
+  move_call (call, call->queue->now_func (call->queue->clock_data) + delay_us, delay_us);
 }
 
 void
@@ -163,7 +277,7 @@ braid_delayed_call_delay (BraidDelayedCall *call, gint64 extra_us)
   g_return_if_fail (call != NULL);
   if (!check_pending (call, "delay"))
     return;
-  move_call (call, call->time + extra_us);
+  move_call (call, call->time + extra_us, -1);
 }
 
 gboolean
@@ -211,11 +325,11 @@ braid_timer_queue_free (BraidTimerQueue *queue)
   if (queue == NULL)
     return;
   /* Pending calls never run: release them as if cancelled, quietly. */
-  while (!g_sequence_is_empty (queue->calls))
-    {
-      BraidDelayedCall *call = g_sequence_get (g_sequence_get_begin_iter (queue->calls));
+  BraidDelayedCall *call;
 
-      detach_call (call);
+  while ((call = first_call (queue)) != NULL)
+    {
+      detach_call (queue, call);
       call->queue = NULL;
       call->state = CALL_CANCELLED;
       release_user_data (call);
@@ -245,7 +359,7 @@ braid_timer_queue_add (BraidTimerQueue *queue,
   call->func = func;
   call->user_data = user_data;
   call->destroy = destroy;
-  insert_call (queue, call);  /* the queue's reference */
+  insert_call (queue, call, MAX (delay_us, 0));  /* the queue's reference */
   notify_changed (queue);
   return braid_delayed_call_ref (call);
 }
@@ -253,26 +367,20 @@ braid_timer_queue_add (BraidTimerQueue *queue,
 gint64
 braid_timer_queue_next_time (BraidTimerQueue *queue)
 {
-  BraidDelayedCall *first;
+  BraidDelayedCall *first = first_call (queue);
 
-  if (g_sequence_is_empty (queue->calls))
-    return -1;
-  first = g_sequence_get (g_sequence_get_begin_iter (queue->calls));
-  return first->time;
+  return first != NULL ? first->time : -1;
 }
 
 gboolean
 braid_timer_queue_run_one_due (BraidTimerQueue *queue, gint64 now)
 {
-  BraidDelayedCall *call;
+  BraidDelayedCall *call = first_call (queue);
 
-  if (g_sequence_is_empty (queue->calls))
-    return FALSE;
-  call = g_sequence_get (g_sequence_get_begin_iter (queue->calls));
-  if (call->time > now)
+  if (call == NULL || call->time > now)
     return FALSE;
 
-  detach_call (call);
+  detach_call (queue, call);
   call->queue = NULL;
   /* Marked called before it runs, as Twisted does: a callback that tries
    * to cancel its own handle gets the stale-handle critical. */
@@ -298,7 +406,7 @@ braid_timer_queue_run_due (BraidTimerQueue *queue, gint64 now)
 guint
 braid_timer_queue_get_length (BraidTimerQueue *queue)
 {
-  return (guint) g_sequence_get_length (queue->calls);
+  return (guint) g_sequence_get_length (queue->calls) + queue->n_in_lanes;
 }
 
 GPtrArray *
@@ -311,6 +419,10 @@ braid_timer_queue_get_pending (BraidTimerQueue *queue)
        !g_sequence_iter_is_end (iter);
        iter = g_sequence_iter_next (iter))
     g_ptr_array_add (pending, braid_delayed_call_ref (g_sequence_get (iter)));
+  for (guint i = 0; i < N_LANES; i++)
+    for (BraidDelayedCall *call = queue->lanes[i].head; call != NULL; call = call->next)
+      g_ptr_array_add (pending, braid_delayed_call_ref (call));
+  g_ptr_array_sort (pending, compare_call_pointers);
   return pending;
 }
 

@@ -901,6 +901,183 @@ test_delayed_call_refuses_null (void)
   braid_timer_queue_free (queue);
 }
 
+/* ---- the timer queue against a model: a list kept sorted by (time, order of scheduling) ---- */
+
+typedef struct {
+  gint64 time;
+  guint64 order;              /* when it was scheduled or last moved */
+  guint id;
+  BraidDelayedCall *call;     /* (owned) */
+  GArray *ran;                /* (unowned): ids in the order they ran */
+} ModelCall;
+
+static void
+model_call_ran (gpointer data)
+{
+  ModelCall *m = data;
+
+  g_array_append_val (m->ran, m->id);
+}
+
+static gint
+model_compare (gconstpointer a, gconstpointer b)
+{
+  const ModelCall *x = *(ModelCall * const *) a, *y = *(ModelCall * const *) b;
+
+  if (x->time != y->time)
+    return x->time < y->time ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void
+model_call_free (gpointer data)
+{
+  ModelCall *m = data;
+
+  g_clear_pointer (&m->call, braid_delayed_call_unref);
+  g_free (m);
+}
+
+/* Checks length, earliest time and the pending list's order against the
+ * model's pending calls, sorted. */
+static void
+model_check (BraidTimerQueue *queue, GPtrArray *pending)
+{
+  g_autoptr(GPtrArray) got = braid_timer_queue_get_pending (queue);
+
+  g_ptr_array_sort (pending, model_compare);
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, pending->len);
+  g_assert_cmpuint (got->len, ==, pending->len);
+  for (guint i = 0; i < got->len; i++)
+    g_assert_true (g_ptr_array_index (got, i) == ((ModelCall *) g_ptr_array_index (pending, i))->call);
+  g_assert_cmpint (braid_timer_queue_next_time (queue), ==,
+                   pending->len > 0 ? ((ModelCall *) g_ptr_array_index (pending, 0))->time : -1);
+}
+
+/* Runs what is due at @now in the model's order; checks the queue ran the same. */
+static void
+model_run_due (BraidTimerQueue *queue, GPtrArray *pending, GPtrArray *done, GArray *ran, gint64 now)
+{
+  g_autoptr(GArray) expected = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  g_ptr_array_sort (pending, model_compare);
+  while (pending->len > 0 && ((ModelCall *) g_ptr_array_index (pending, 0))->time <= now)
+    {
+      ModelCall *m = g_ptr_array_steal_index (pending, 0);
+
+      g_array_append_val (expected, m->id);
+      g_ptr_array_add (done, m);
+    }
+  g_array_set_size (ran, 0);
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, now), ==, expected->len);
+  g_assert_cmpuint (ran->len, ==, expected->len);
+  for (guint i = 0; i < ran->len; i++)
+    g_assert_cmpuint (g_array_index (ran, guint, i), ==, g_array_index (expected, guint, i));
+}
+
+static void
+model_round (guint32 seed)
+{
+  /* More delays than the queue has lanes, a clock that sometimes goes
+   * back, resets and delays: every path between lanes and the sorted
+   * sequence, against the model. */
+  static const gint64 delays[] = { 0, 1, 5, 10, 10, 10, 100, 100, 250, 1000, 1000, 3000, 7, 9, 11, 13 };
+  QueueClock clock = { 1000, 0, NULL };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+  g_autoptr(GPtrArray) pending = g_ptr_array_new_with_free_func (model_call_free);
+  g_autoptr(GPtrArray) done = g_ptr_array_new_with_free_func (model_call_free);
+  g_autoptr(GArray) ran = g_array_new (FALSE, FALSE, sizeof (guint));
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  guint64 order = 0;
+
+  for (guint step = 0; step < 400; step++)
+    {
+      guint op = (guint) g_rand_int_range (rand, 0, 10);
+      ModelCall *m;
+
+      if (op < 5 || pending->len == 0)
+        {
+          gint64 delay = delays[g_rand_int_range (rand, 0, G_N_ELEMENTS (delays))];
+
+          m = g_new0 (ModelCall, 1);
+          m->id = step;
+          m->ran = ran;
+          m->time = clock.now + delay;
+          m->order = order++;
+          m->call = braid_timer_queue_add (queue, delay, model_call_ran, m, NULL);
+          g_ptr_array_add (pending, m);
+        }
+      else if (op == 5)
+        {
+          m = g_ptr_array_steal_index (pending, (guint) g_rand_int_range (rand, 0, (gint32) pending->len));
+          braid_delayed_call_cancel (m->call);
+          g_ptr_array_add (done, m);
+        }
+      else if (op == 6)
+        {
+          gint64 delay = delays[g_rand_int_range (rand, 0, G_N_ELEMENTS (delays))];
+
+          m = g_ptr_array_index (pending, (guint) g_rand_int_range (rand, 0, (gint32) pending->len));
+          braid_delayed_call_reset (m->call, delay);
+          m->time = clock.now + delay;
+          m->order = order++;
+        }
+      else if (op == 7)
+        {
+          gint64 extra = g_rand_int_range (rand, -50, 200);
+
+          m = g_ptr_array_index (pending, (guint) g_rand_int_range (rand, 0, (gint32) pending->len));
+          braid_delayed_call_delay (m->call, extra);
+          m->time += extra;
+          m->order = order++;
+        }
+      else if (op == 8)
+        clock.now -= g_rand_int_range (rand, 0, 20);  /* a clock that goes back, as a test's may */
+      else
+        {
+          clock.now += g_rand_int_range (rand, 0, 300);
+          model_run_due (queue, pending, done, ran, clock.now);
+        }
+      model_check (queue, pending);
+    }
+  model_run_due (queue, pending, done, ran, G_MAXINT64);
+  model_check (queue, pending);
+  braid_timer_queue_free (queue);
+}
+
+static void
+test_timer_queue_model (void)
+{
+  g_test_summary ("Random adds with a mix of delays (more kinds than the queue keeps lanes for), cancels, resets, "
+                  "delays and a clock that sometimes goes back: the queue runs calls in exactly the order, and at "
+                  "the times, of a plain sorted list by (time, order of scheduling), and its length, earliest "
+                  "time and pending list agree with it after every step");
+  for (guint32 seed = 1; seed <= 50; seed++)
+    model_round (seed);
+}
+
+static void
+test_timer_queue_same_time_across_delays (void)
+{
+  QueueClock clock = { 1000, 0, g_string_new (NULL) };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+  LogItem a = { clock.log, "a" }, b = { clock.log, "b" }, c = { clock.log, "c" }, d = { clock.log, "d" };
+
+  g_test_summary ("Calls due at the same instant run in the order they were scheduled, whatever delays they were "
+                  "scheduled with, and one scheduled after the clock went back runs before those due later");
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 30, append_name, &a, NULL));   /* 1030 */
+  clock.now = 1020;
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 10, append_name, &b, NULL));   /* 1030 */
+  clock.now = 1000;
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 30, append_name, &c, NULL));   /* 1030 */
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 10, append_name, &d, NULL));   /* 1010, after a clock went back */
+  g_assert_cmpint (braid_timer_queue_next_time (queue), ==, 1010);
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1030), ==, 4);
+  g_assert_cmpstr (clock.log->str, ==, "dabc");
+  braid_timer_queue_free (queue);
+  g_string_free (clock.log, TRUE);
+}
+
 static void
 count_calls (gpointer data)
 {
@@ -954,5 +1131,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/timer-queue/notifies-changes", test_timer_queue_notifies_changes);
   g_test_add_func ("/fake/timer-queue/free-releases-pending", test_timer_queue_free_releases_pending);
   g_test_add_func ("/fake/timer-queue/refuses-null", test_delayed_call_refuses_null);
+  g_test_add_func ("/fake/timer-queue/model", test_timer_queue_model);
+  g_test_add_func ("/fake/timer-queue/same-time-across-delays", test_timer_queue_same_time_across_delays);
   return g_test_run ();
 }
