@@ -405,6 +405,8 @@ static const struct {
   { "huge length", "VALUE a 0 1000000000\r\n", "VALUE of 1000000000 bytes" },
   { "empty key", "VALUE  0 1\r\nx\r\nEND\r\n", "bad VALUE line" },
   { "key never asked", "VALUE b 0 1\r\nx\r\nEND\r\n", "did not ask for" },
+  { "the key asked, and more", "VALUE aa 0 1\r\nx\r\nEND\r\n", "did not ask for" },
+  { "another key of the same length", "VALUE A 0 1\r\nx\r\nEND\r\n", "did not ask for" },
   { "endless values", "VALUE a 0 1\r\nx\r\nVALUE a 0 1\r\nx\r\nVALUE a 0 1\r\n", "did not ask for" },
   { "flags over 32 bits", "VALUE a 4294967296 1\r\nx\r\nEND\r\n", "flags" },
   { "garbage", "HELLO\r\n", "unknown reply" },

@@ -31,6 +31,10 @@ typedef struct {
   ResultKind kind;
   GHashTable *values;              /* (owned) (nullable) */
   GHashTable *awaited;             /* (owned) (nullable): VALUE keys still allowed → count */
+  /* RESULT_VALUE, the common get of one key, needs no tables: */
+  gchar *key;                      /* (owned) (nullable): the one key asked for */
+  gsize key_len;
+  BraidMcValue *value;             /* (owned) (nullable): its VALUE, once read */
   gsize buffered;                  /* bytes of values or stats collected so far */
   BraidDelayedCall *timer;         /* (owned) (nullable) */
   gulong cancel_id;
@@ -111,6 +115,8 @@ request_free (Request *req)
   g_clear_pointer (&req->timer, braid_delayed_call_unref);
   g_clear_pointer (&req->values, g_hash_table_unref);
   g_clear_pointer (&req->awaited, g_hash_table_unref);
+  g_free (req->key);
+  g_clear_pointer (&req->value, braid_mc_value_unref);
   if (req->task != NULL && req->cancel_id != 0)
     g_cancellable_disconnect (g_task_get_cancellable (req->task), req->cancel_id);
   g_clear_object (&req->task);
@@ -420,17 +426,10 @@ complete_values (Request *req)
       g_task_return_pointer (task, g_steal_pointer (&req->values), (GDestroyNotify) g_hash_table_unref);
       return;
     }
-  /* one key */
-  {
-    GHashTableIter iter;
-    gpointer value = NULL;
-
-    g_hash_table_iter_init (&iter, req->values);
-    if (g_hash_table_iter_next (&iter, NULL, &value))
-      g_task_return_pointer (task, braid_mc_value_ref (value), (GDestroyNotify) braid_mc_value_unref);
-    else
-      g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND, "Not found");
-  }
+  if (req->value != NULL)
+    g_task_return_pointer (task, g_steal_pointer (&req->value), (GDestroyNotify) braid_mc_value_unref);
+  else
+    g_task_return_new_error (task, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND, "Not found");
 }
 
 static gboolean
@@ -444,18 +443,36 @@ unexpected (GError **error, const BraidMcReply *reply, const gchar *why)
 /* A VALUE may only answer a key the request asked for, as many times as
  * it asked: so a request's values are bounded by its keys. */
 static gboolean
-accept_value (BraidMcClient *self, Request *req, const BraidMcReply *reply, GError **error)
+not_asked_for (const BraidMcReply *reply, GError **error)
 {
   g_autofree gchar *key = g_strndup ((const gchar *) reply->key, reply->key_len);
+  g_autofree gchar *shown = g_strescape (key, NULL);
+  g_autofree gchar *why = g_strdup_printf ("a value for “%s”, a key the request did not ask for", shown);
+
+  return unexpected (error, reply, why);
+}
+
+/* The get of one key: one VALUE for that key, at most. */
+static gboolean
+accept_single_value (Request *req, const BraidMcReply *reply, GError **error)
+{
+  if (req->value != NULL || reply->key_len != req->key_len || memcmp (reply->key, req->key, req->key_len) != 0)
+    return not_asked_for (reply, error);
+  req->value = value_new (reply);
+  return TRUE;
+}
+
+static gboolean
+accept_value (BraidMcClient *self, Request *req, const BraidMcReply *reply, GError **error)
+{
+  g_autofree gchar *key = NULL;
   gpointer left;
 
+  if (req->kind == RESULT_VALUE)
+    return accept_single_value (req, reply, error);
+  key = g_strndup ((const gchar *) reply->key, reply->key_len);
   if (!g_hash_table_lookup_extended (req->awaited, key, NULL, &left) || GPOINTER_TO_UINT (left) == 0)
-    {
-      g_autofree gchar *shown = g_strescape (key, NULL);
-      g_autofree gchar *why = g_strdup_printf ("a value for “%s”, a key the request did not ask for", shown);
-
-      return unexpected (error, reply, why);
-    }
+    return not_asked_for (reply, error);
   g_hash_table_insert (req->awaited, g_strdup (key), GUINT_TO_POINTER (GPOINTER_TO_UINT (left) - 1));
   g_hash_table_replace (req->values, g_steal_pointer (&key), value_new (reply));
   return TRUE;
@@ -580,7 +597,7 @@ request_new (BraidMcClient *self, GTask *task, RequestShape shape, ResultKind ki
   req->task = g_object_ref (task);
   req->shape = shape;
   req->kind = kind;
-  if (shape == REQ_VALUES)
+  if (shape == REQ_VALUES && kind != RESULT_VALUE)
     {
       req->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) braid_mc_value_unref);
       req->awaited = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -667,12 +684,18 @@ send_retrieval (BraidMcClient *self, GTask *task, const gchar *verb, const gchar
   if (exptime != NULL)
     g_string_append_printf (line, " %s", exptime);
   req = request_new (self, task, REQ_VALUES, kind);
+  if (kind == RESULT_VALUE)
+    {
+      req->key_len = strlen (keys[0]);
+      req->key = g_strndup (keys[0], req->key_len);
+    }
   for (; *keys != NULL; keys++)
     {
-      guint asked = GPOINTER_TO_UINT (g_hash_table_lookup (req->awaited, *keys));
-
-      g_string_append_printf (line, " %s", *keys);
-      g_hash_table_insert (req->awaited, g_strdup (*keys), GUINT_TO_POINTER (asked + 1));
+      g_string_append_c (line, ' ');
+      g_string_append (line, *keys);
+      if (req->awaited != NULL)
+        g_hash_table_insert (req->awaited, g_strdup (*keys),
+                             GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (req->awaited, *keys)) + 1));
     }
   g_string_append (line, "\r\n");
   send_request (self, req, line->str, NULL);
@@ -1081,6 +1104,11 @@ braid_mc_client_get_request_buffered (BraidMcClient *self, guint index, gsize *b
       while (g_hash_table_iter_next (&iter, &key, &value))
         held += strlen (key) + g_bytes_get_size (((BraidMcValue *) value)->data);
       keys = g_hash_table_size (req->awaited);
+    }
+  else if (req->shape == REQ_VALUES && req->key != NULL)
+    {
+      held = req->value != NULL ? req->key_len + g_bytes_get_size (req->value->data) : 0;
+      keys = 1;
     }
   else if (req->shape == REQ_STATS)
     held = req->buffered;
