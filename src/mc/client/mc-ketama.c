@@ -23,6 +23,7 @@ struct _BraidKetama
 {
   Point *points;
   guint n_points;
+  gboolean one_server;   /* every point is the first server's: no need to hash */
 };
 
 static void
@@ -91,6 +92,7 @@ braid_ketama_new (const BraidKetamaServer *servers, guint n_servers)
         }
     }
   qsort (k->points, k->n_points, sizeof (Point), compare_points);
+  k->one_server = n_servers == 1;
   return k;
 }
 
@@ -112,10 +114,13 @@ braid_ketama_get_n_points (BraidKetama *ketama)
 guint
 braid_ketama_lookup (BraidKetama *ketama, const gchar *key, gsize key_len)
 {
-  guint32 hash = braid_ketama_hash (key, key_len);
+  guint32 hash;
   guint left = 0, right = ketama->n_points;
 
   g_return_val_if_fail (ketama->n_points > 0, 0);
+  if (ketama->one_server)
+    return 0;  /* an MD5 per key for nothing, on every request of a one-server pool */
+  hash = braid_ketama_hash (key, key_len);
   /* The first point at or after the hash; past the end wraps to 0. */
   while (left < right)
     {
