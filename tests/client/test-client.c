@@ -562,6 +562,161 @@ test_preconditions (void)
   braid_test_count_criticals_end (&counter);
 }
 
+/* ---- braid_mc_client_get_direct ---- */
+
+typedef struct {
+  guint calls;
+  BraidMcValue *value;       /* (owned) (nullable) */
+  GError *error;             /* (owned) (nullable) */
+  BraidMcClient *disconnect; /* (nullable): disconnects it from inside the callback */
+} DirectResult;
+
+static void
+direct_result_clear (DirectResult *r)
+{
+  g_clear_pointer (&r->value, braid_mc_value_unref);
+  g_clear_error (&r->error);
+  r->calls = 0;
+}
+
+static void
+store_direct (BraidMcValue *value, GError *error, gpointer data)
+{
+  DirectResult *r = data;
+
+  r->calls++;
+  g_clear_pointer (&r->value, braid_mc_value_unref);
+  g_clear_error (&r->error);
+  r->value = value;
+  r->error = error;
+  if (r->disconnect != NULL)
+    braid_mc_client_disconnect (r->disconnect);
+}
+
+static void
+test_get_direct (Fixture *f, gconstpointer data)
+{
+  DirectResult r = { 0 }, r2 = { 0 };
+
+  g_test_summary ("The direct get sends what get_async sends and answers its callback once with the value, "
+                  "NOT_FOUND, or the server's error");
+  braid_mc_client_get_direct (f->client, "greeting", NULL, store_direct, &r);
+  expect_sent (f, "get greeting\r\n");
+  g_assert_cmpuint (r.calls, ==, 0);
+  reply (f, "VALUE greeting 7 5\r\nhello\r\nEND\r\n");
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_no_error (r.error);
+  g_assert_cmpstr (r.value->key, ==, "greeting");
+  g_assert_cmpuint (r.value->flags, ==, 7);
+  g_assert_cmpmem (g_bytes_get_data (r.value->data, NULL), g_bytes_get_size (r.value->data), "hello", 5);
+  direct_result_clear (&r);
+
+  braid_mc_client_get_direct (f->client, "absent", NULL, store_direct, &r);
+  braid_mc_client_get_direct (f->client, "bad", NULL, store_direct, &r2);
+  expect_sent (f, "get absent\r\nget bad\r\n");
+  reply (f, "END\r\nSERVER_ERROR out of memory\r\n");
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_null (r.value);
+  g_assert_error (r.error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
+  g_assert_cmpuint (r2.calls, ==, 1);
+  g_assert_error (r2.error, BRAID_MC_ERROR, BRAID_MC_ERROR_SERVER_ERROR);
+  direct_result_clear (&r);
+  direct_result_clear (&r2);
+
+  /* a value for another key is a protocol error, as for get_async */
+  braid_mc_client_get_direct (f->client, "a", NULL, store_direct, &r);
+  expect_sent (f, "get a\r\n");
+  reply (f, "VALUE ab 0 1\r\nx\r\nEND\r\n");
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_error (r.error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+  direct_result_clear (&r);
+}
+
+static void
+test_get_direct_never_reentrant (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  DirectResult r = { 0 }, bad = { 0 }, pre = { 0 }, late = { 0 };
+
+  g_test_summary ("The direct get never calls back from inside itself or from inside g_cancellable_cancel: an "
+                  "invalid key, an already cancelled cancellable and a cancellation are answered by the reactor; "
+                  "the reply of a cancelled get is still read, so the next get gets its own");
+  braid_mc_client_get_direct (f->client, "has space", NULL, store_direct, &bad);
+  g_assert_cmpuint (bad.calls, ==, 0);
+  g_cancellable_cancel (cancelled);
+  braid_mc_client_get_direct (f->client, "x", cancelled, store_direct, &pre);
+  g_assert_cmpuint (pre.calls, ==, 0);
+  braid_mc_client_get_direct (f->client, "a", cancellable, store_direct, &r);
+  braid_mc_client_get_direct (f->client, "b", NULL, store_direct, &late);
+  expect_sent (f, "get x\r\nget a\r\nget b\r\n");
+  g_assert_cmpuint (bad.calls, ==, 1);
+  g_assert_error (bad.error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpuint (pre.calls, ==, 1);
+  g_assert_error (pre.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  g_cancellable_cancel (cancellable);
+  g_assert_cmpuint (r.calls, ==, 0);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  reply (f, "END\r\nVALUE a 0 1\r\n1\r\nEND\r\nVALUE b 0 1\r\n2\r\nEND\r\n");
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_cmpuint (pre.calls, ==, 1);
+  g_assert_cmpuint (late.calls, ==, 1);
+  g_assert_no_error (late.error);
+  g_assert_cmpstr (late.value->key, ==, "b");
+  direct_result_clear (&r);
+  direct_result_clear (&bad);
+  direct_result_clear (&pre);
+  direct_result_clear (&late);
+}
+
+static void
+test_get_direct_timeout_and_disconnect (Fixture *f, gconstpointer data)
+{
+  DirectResult r = { 0 }, behind = { 0 }, first = { 0 }, second = { 0 };
+
+  g_test_summary ("A direct get times out as get_async does and the gets behind it fail as a lost connection; a "
+                  "callback that disconnects the client while its reply is read fails the gets still queued "
+                  "once, and the client serves the next get");
+  braid_mc_client_set_timeout (f->client, 1000);
+  braid_mc_client_get_direct (f->client, "a", NULL, store_direct, &r);
+  expect_sent (f, "get a\r\n");
+  braid_fake_reactor_advance (f->fake, 999);
+  g_assert_cmpuint (r.calls, ==, 0);
+  braid_mc_client_get_direct (f->client, "b", NULL, store_direct, &behind);
+  braid_fake_reactor_advance (f->fake, 1);
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_error (r.error, BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT);
+  g_assert_cmpuint (behind.calls, ==, 1);
+  g_assert_error (behind.error, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
+  braid_mc_client_set_timeout (f->client, 0);
+
+  first.disconnect = f->client;
+  braid_mc_client_get_direct (f->client, "c", NULL, store_direct, &first);
+  braid_mc_client_get_direct (f->client, "d", NULL, store_direct, &second);
+  expect_sent (f, "get c\r\nget d\r\n");
+  reply (f, "END\r\nEND\r\n");
+  g_assert_cmpuint (first.calls, ==, 1);
+  g_assert_error (first.error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
+  g_assert_cmpuint (second.calls, ==, 1);
+  g_assert_error (second.error, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
+  first.disconnect = NULL;
+
+  direct_result_clear (&r);
+  braid_mc_client_get_direct (f->client, "e", NULL, store_direct, &r);
+  expect_sent (f, "get e\r\n");
+  reply (f, "VALUE e 0 1\r\n5\r\nEND\r\n");
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_nonnull (r.value);
+  direct_result_clear (&r);
+  direct_result_clear (&behind);
+  direct_result_clear (&first);
+  direct_result_clear (&second);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -584,6 +739,9 @@ main (int argc, char **argv)
       ADD ("refused-and-backoff", test_refused_and_backoff);
       ADD ("hostile/server", test_hostile_server);
       ADD ("hostile/value-limit", test_value_limit);
+      ADD ("direct/get", test_get_direct);
+      ADD ("direct/never-reentrant", test_get_direct_never_reentrant);
+      ADD ("direct/timeout-and-disconnect", test_get_direct_timeout_and_disconnect);
     }
   g_test_add_func ("/client/preconditions", test_preconditions);
   return g_test_run ();

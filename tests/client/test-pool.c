@@ -181,6 +181,26 @@ answer (Servers *s, guint i, const gchar *reply)
   braid_fake_reactor_run_until_idle (s->fake);
 }
 
+/* The tests that get through pool_get run twice: with get_async and with
+ * get_direct (their data: a gboolean). */
+static gboolean use_direct;
+
+typedef struct {
+  guint calls;
+  BraidMcValue *value;   /* (owned) (nullable) */
+  GError *error;         /* (owned) (nullable) */
+} DirectResult;
+
+static void
+store_direct (BraidMcValue *value, GError *error, gpointer data)
+{
+  DirectResult *r = data;
+
+  r->calls++;
+  r->value = value;
+  r->error = error;
+}
+
 /* Runs a get of @key to its end, the server answering @reply (or, if
  * NULL, nothing: a refused connection or a timeout decides); returns the
  * error, or NULL after a hit. */
@@ -189,15 +209,26 @@ pool_get (Servers *s, const gchar *key, guint server, const gchar *reply)
 {
   g_autoptr(GAsyncResult) r = NULL;
   g_autoptr(BraidMcValue) v = NULL;
+  DirectResult d = { 0 };
   GError *e = NULL;
 
-  braid_mc_pool_get_async (s->pool, key, NULL, braid_test_store_result, &r);
+  if (use_direct)
+    braid_mc_pool_get_direct (s->pool, key, NULL, store_direct, &d);
+  else
+    braid_mc_pool_get_async (s->pool, key, NULL, braid_test_store_result, &r);
   braid_fake_reactor_run_until_idle (s->fake);
   if (reply != NULL)
     answer (s, server, reply);
-  while (r == NULL)
+  while (r == NULL && d.calls == 0)
     braid_fake_reactor_advance (s->fake, 100 * 1000);
-  v = braid_mc_pool_get_finish (s->pool, r, &e);
+  if (use_direct)
+    {
+      g_assert_cmpuint (d.calls, ==, 1);
+      v = d.value;
+      e = d.error;
+    }
+  else
+    v = braid_mc_pool_get_finish (s->pool, r, &e);
   g_assert_true ((v == NULL) == (e != NULL));
   return e;
 }
@@ -251,8 +282,9 @@ test_server_specs (void)
 }
 
 static void
-test_routing (void)
+test_routing (gconstpointer direct)
 {
+  use_direct = GPOINTER_TO_INT (direct);
   Servers s;
 
   g_test_summary ("get, set and delete go to the server the key is located on, "
@@ -330,8 +362,9 @@ test_refused_before_sending (void)
 }
 
 static void
-test_failure_accounting (void)
+test_failure_accounting (gconstpointer direct)
 {
+  use_direct = GPOINTER_TO_INT (direct);
   Servers s;
   g_autofree gchar *key = NULL;
   GError *e;
@@ -390,8 +423,9 @@ test_failure_accounting (void)
 }
 
 static void
-test_all_out (void)
+test_all_out (gconstpointer direct)
 {
+  use_direct = GPOINTER_TO_INT (direct);
   Servers s;
   g_autofree gchar *key0 = NULL;
   g_autofree gchar *key1 = NULL;
@@ -447,8 +481,9 @@ test_cancelled_does_not_count (void)
 }
 
 static void
-test_timeout_every_server (void)
+test_timeout_every_server (gconstpointer direct)
 {
+  use_direct = GPOINTER_TO_INT (direct);
   Servers s;
 
   g_test_summary ("set_timeout applies to every server's client: no answer fails at exactly the "
@@ -468,6 +503,38 @@ test_timeout_every_server (void)
       g_assert_cmpint (took, >=, 3 * G_USEC_PER_SEC);
       g_assert_cmpint (took, <, 3 * G_USEC_PER_SEC + 100 * 1000);
     }
+  servers_clear (&s);
+}
+
+static void
+test_direct_refused_and_cancelled (void)
+{
+  Servers s;
+  g_autofree gchar *key = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  DirectResult bad = { 0 }, cancelled = { 0 };
+
+  g_test_summary ("The direct get answers a key the protocol refuses from the reactor, not from inside the "
+                  "call, reaching no server; a cancelled direct get says nothing about its server");
+  servers_init (&s, TRUE, TRUE);
+  braid_mc_pool_set_ejection (s.pool, 1, 10 * G_USEC_PER_SEC);
+  braid_mc_pool_get_direct (s.pool, "two words", NULL, store_direct, &bad);
+  g_assert_cmpuint (bad.calls, ==, 0);
+  braid_fake_reactor_run_until_idle (s.fake);
+  g_assert_cmpuint (bad.calls, ==, 1);
+  g_assert_error (bad.error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpuint (s.conns[0]->len + s.conns[1]->len, ==, 0);
+
+  key = key_on (s.pool, 0);
+  braid_mc_pool_get_direct (s.pool, key, cancellable, store_direct, &cancelled);
+  braid_fake_reactor_run_until_idle (s.fake);
+  g_cancellable_cancel (cancellable);
+  braid_fake_reactor_run_until_idle (s.fake);
+  g_assert_cmpuint (cancelled.calls, ==, 1);
+  g_assert_error (cancelled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (braid_mc_pool_is_server_alive (s.pool, 0));
+  g_clear_error (&bad.error);
+  g_clear_error (&cancelled.error);
   servers_clear (&s);
 }
 
@@ -518,13 +585,18 @@ main (int argc, char **argv)
   g_test_add_func ("/client/pool/ejection", test_ejection);
   g_test_add_func ("/client/pool/bad-servers", test_no_servers);
   g_test_add_func ("/client/pool/server-specs", test_server_specs);
-  g_test_add_func ("/client/pool/routing", test_routing);
+  g_test_add_data_func ("/client/pool/routing", GINT_TO_POINTER (FALSE), test_routing);
+  g_test_add_data_func ("/client/pool/direct/routing", GINT_TO_POINTER (TRUE), test_routing);
   g_test_add_func ("/client/pool/refused-before-sending", test_refused_before_sending);
-  g_test_add_func ("/client/pool/failure-accounting", test_failure_accounting);
-  g_test_add_func ("/client/pool/all-out", test_all_out);
+  g_test_add_data_func ("/client/pool/failure-accounting", GINT_TO_POINTER (FALSE), test_failure_accounting);
+  g_test_add_data_func ("/client/pool/direct/failure-accounting", GINT_TO_POINTER (TRUE), test_failure_accounting);
+  g_test_add_data_func ("/client/pool/all-out", GINT_TO_POINTER (FALSE), test_all_out);
+  g_test_add_data_func ("/client/pool/direct/all-out", GINT_TO_POINTER (TRUE), test_all_out);
   g_test_add_func ("/client/pool/cancelled-does-not-count", test_cancelled_does_not_count);
-  g_test_add_func ("/client/pool/timeout-every-server", test_timeout_every_server);
+  g_test_add_data_func ("/client/pool/timeout-every-server", GINT_TO_POINTER (FALSE), test_timeout_every_server);
+  g_test_add_data_func ("/client/pool/direct/timeout-every-server", GINT_TO_POINTER (TRUE), test_timeout_every_server);
   g_test_add_func ("/client/pool/preconditions", test_preconditions);
+  g_test_add_func ("/client/pool/direct/refused-and-cancelled", test_direct_refused_and_cancelled);
   g_test_add_func ("/client/pool/clients-go-with-the-pool", test_clients_go_with_the_pool);
   return g_test_run ();
 }

@@ -1,5 +1,6 @@
 /* braid — read-only views of a memcached client's buffers, for checkers
- * outside the client (braid-sim).  Private: not installed. */
+ * outside the client (braid-sim), and what the pool shares with the
+ * client.  Private: not installed. */
 #pragma once
 
 #include "mc-client.h"
@@ -17,5 +18,12 @@ gboolean braid_mc_client_get_request_buffered (BraidMcClient *self,
                                                guint index,
                                                gsize *bytes,
                                                guint *n_keys);
+
+/* Calls @func (NULL, @error, @user_data) from @reactor at once, never
+ * from inside this call: how a direct get fails before it is sent. */
+void braid_mc_answer_later (BraidReactor *reactor,
+                            BraidMcValueFunc func,
+                            gpointer user_data,
+                            GError *error);
 
 G_END_DECLS

@@ -27,6 +27,10 @@ typedef enum {
 typedef struct {
   BraidMcClient *client;           /* (unowned) */
   GTask *task;                     /* (owned) (nullable): NULL once answered */
+  /* or, for braid_mc_client_get_direct (RESULT_VALUE only): */
+  BraidMcValueFunc value_func;     /* (nullable): NULL once answered */
+  gpointer value_data;
+  GCancellable *cancellable;       /* (owned) (nullable) */
   RequestShape shape;
   ResultKind kind;
   GHashTable *values;              /* (owned) (nullable) */
@@ -117,10 +121,42 @@ request_free (Request *req)
   g_clear_pointer (&req->awaited, g_hash_table_unref);
   g_free (req->key);
   g_clear_pointer (&req->value, braid_mc_value_unref);
-  if (req->task != NULL && req->cancel_id != 0)
-    g_cancellable_disconnect (g_task_get_cancellable (req->task), req->cancel_id);
+  if (req->cancel_id != 0)
+    g_cancellable_disconnect (req->cancellable, req->cancel_id);
+  g_clear_object (&req->cancellable);
   g_clear_object (&req->task);
   g_free (req);
+}
+
+/* Stops what may still answer the caller: the cancellable's handler and
+ * the timer (the time-out, or a cancellation on its way). */
+static void
+stop_answering (Request *req)
+{
+  if (req->cancel_id != 0)
+    {
+      g_cancellable_disconnect (req->cancellable, req->cancel_id);
+      req->cancel_id = 0;
+    }
+  if (req->timer != NULL && braid_delayed_call_is_active (req->timer))
+    braid_delayed_call_cancel (req->timer);
+  g_clear_pointer (&req->timer, braid_delayed_call_unref);
+}
+
+/* Answers a direct get (once): takes @value and @error. */
+static void
+answer_direct (Request *req, BraidMcValue *value, GError *error)
+{
+  BraidMcValueFunc func = g_steal_pointer (&req->value_func);
+
+  stop_answering (req);
+  if (func != NULL)
+    func (value, error, req->value_data);
+  else
+    {
+      g_clear_pointer (&value, braid_mc_value_unref);
+      g_clear_error (&error);
+    }
 }
 
 /* Answers the caller (once); the request itself stays queued until its
@@ -130,22 +166,22 @@ take_task (Request *req)
 {
   GTask *task = g_steal_pointer (&req->task);
 
-  if (task != NULL && req->cancel_id != 0)
-    {
-      g_cancellable_disconnect (g_task_get_cancellable (task), req->cancel_id);
-      req->cancel_id = 0;
-    }
-  if (req->timer != NULL && braid_delayed_call_is_active (req->timer))
-    braid_delayed_call_cancel (req->timer);
-  g_clear_pointer (&req->timer, braid_delayed_call_unref);
+  if (task != NULL)
+    stop_answering (req);
   return task;
 }
 
 static void
 fail_request (Request *req, GError *error)
 {
-  g_autoptr(GTask) task = take_task (req);
+  g_autoptr(GTask) task = NULL;
 
+  if (req->value_func != NULL)
+    {
+      answer_direct (req, NULL, error);
+      return;
+    }
+  task = take_task (req);
   if (task != NULL)
     g_task_return_error (task, error);
   else
@@ -158,21 +194,44 @@ static void
 on_timeout (gpointer data)
 {
   Request *req = data;
-  BraidMcClient *self = req->client;
+  g_autoptr(BraidMcClient) self = g_object_ref (req->client);
+  gboolean written = req->written;  /* the answer may free @req (a caller that disconnects) */
 
   fail_request (req, g_error_new (BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT,
                                   "No reply from %s within %.3f s", self->endpoint,
                                   (gdouble) self->timeout_us / G_USEC_PER_SEC));
   /* A server that does not answer one request will not answer those
    * behind it: start afresh. */
-  if (req->written)
+  if (written)
     close_connection (self, TRUE);
+}
+
+static void
+on_cancel_due (gpointer data)
+{
+  Request *req = data;
+
+  g_clear_pointer (&req->timer, braid_delayed_call_unref);
+  fail_request (req, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled"));
 }
 
 static void
 on_cancelled (GCancellable *cancellable, gpointer data)
 {
   Request *req = data;
+
+  if (req->value_func != NULL)
+    {
+      /* A direct caller is never called back from inside its own
+       * g_cancellable_cancel(): the answer comes from the reactor, at
+       * once, in place of the time-out. */
+      req->cancel_id = 0;
+      if (req->timer != NULL && braid_delayed_call_is_active (req->timer))
+        braid_delayed_call_cancel (req->timer);
+      g_clear_pointer (&req->timer, braid_delayed_call_unref);
+      req->timer = braid_reactor_call_later (req->client->reactor, 0, on_cancel_due, req, NULL);
+      return;
+    }
 
   /* Disconnecting from inside this handler would deadlock: forget the id
    * instead.  GTask delivers the result from an idle, never from inside
@@ -417,8 +476,18 @@ complete_line (BraidMcClient *self, Request *req, const BraidMcReply *reply)
 static void
 complete_values (Request *req)
 {
-  g_autoptr(GTask) task = take_task (req);
+  g_autoptr(GTask) task = NULL;
 
+  if (req->value_func != NULL)
+    {
+      BraidMcValue *value = g_steal_pointer (&req->value);
+
+      answer_direct (req, value, value != NULL ? NULL
+                                               : g_error_new_literal (BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND,
+                                                                      "Not found"));
+      return;
+    }
+  task = take_task (req);
   if (task == NULL)
     return;
   if (req->kind == RESULT_VALUES || req->kind == RESULT_STATS)
@@ -499,6 +568,7 @@ dispatch (BraidMcClient *self, const BraidMcReply *reply, GError **error)
 {
   Request *req = g_queue_peek_head (&self->requests);
   gboolean done = FALSE;
+  Request *finished;
 
   if (req == NULL)
     return unexpected (error, reply, "no request was waiting");
@@ -519,24 +589,32 @@ dispatch (BraidMcClient *self, const BraidMcReply *reply, GError **error)
     case BRAID_MC_REPLY_END:
       if (req->shape == REQ_LINE)
         return unexpected (error, reply, "the request expects one status line");
-      complete_values (req);
       done = TRUE;
       break;
     case BRAID_MC_REPLY_ERROR:
     case BRAID_MC_REPLY_CLIENT_ERROR:
     case BRAID_MC_REPLY_SERVER_ERROR:
-      fail_request (req, error_from_reply (self, reply));
       done = TRUE;
       break;
     default:
       if (req->shape != REQ_LINE)
         return unexpected (error, reply, "the request expects values and END");
-      complete_line (self, req, reply);
       done = TRUE;
       break;
     }
-  if (done)
-    request_free (g_queue_pop_head (&self->requests));
+  if (!done)
+    return TRUE;
+  /* Out of the queue before its caller hears: a caller may disconnect,
+   * which fails (and frees) every request still queued. */
+  finished = g_queue_pop_head (&self->requests);
+  if (reply->type == BRAID_MC_REPLY_END)
+    complete_values (finished);
+  else if (reply->type == BRAID_MC_REPLY_ERROR || reply->type == BRAID_MC_REPLY_CLIENT_ERROR ||
+           reply->type == BRAID_MC_REPLY_SERVER_ERROR)
+    fail_request (finished, error_from_reply (self, reply));
+  else
+    complete_line (self, finished, reply);
+  request_free (finished);
   return TRUE;
 }
 
@@ -587,14 +665,19 @@ client_data_received (BraidMcClient *self, const guint8 *data, gsize len)
 
 /* ---- sending ---- */
 
+/* @task: (nullable): NULL for a direct get, whose caller the request
+ * holds in value_func */
 static Request *
-request_new (BraidMcClient *self, GTask *task, RequestShape shape, ResultKind kind)
+request_new_full (BraidMcClient *self, GTask *task, GCancellable *cancellable, BraidMcValueFunc value_func,
+                  gpointer value_data, RequestShape shape, ResultKind kind)
 {
   Request *req = g_new0 (Request, 1);
-  GCancellable *cancellable = g_task_get_cancellable (task);
 
   req->client = self;
-  req->task = g_object_ref (task);
+  req->value_func = value_func;
+  req->value_data = value_data;
+  req->task = task != NULL ? g_object_ref (task) : NULL;
+  req->cancellable = cancellable != NULL ? g_object_ref (cancellable) : NULL;
   req->shape = shape;
   req->kind = kind;
   if (shape == REQ_VALUES && kind != RESULT_VALUE)
@@ -609,6 +692,12 @@ request_new (BraidMcClient *self, GTask *task, RequestShape shape, ResultKind ki
   if (cancellable != NULL)
     req->cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_cancelled), req, NULL);
   return req;
+}
+
+static Request *
+request_new (BraidMcClient *self, GTask *task, RequestShape shape, ResultKind kind)
+{
+  return request_new_full (self, task, g_task_get_cancellable (task), NULL, NULL, shape, kind);
 }
 
 /* Queues @req and writes @line (and @data + "\r\n" when non-NULL). */
@@ -672,19 +761,20 @@ check_keys (GTask *task, const gchar * const *keys)
   return TRUE;
 }
 
+/* Writes "VERB [EXPTIME] KEY…" for @req, a request for values, and
+ * records the keys it may be answered with. */
 static void
-send_retrieval (BraidMcClient *self, GTask *task, const gchar *verb, const gchar *exptime,
-                const gchar * const *keys, ResultKind kind)
+send_values_request (BraidMcClient *self, Request *req, const gchar *verb, const gchar *exptime,
+                     const gchar * const *keys)
 {
   g_autoptr(GString) line = g_string_new (verb);
-  Request *req;
 
-  if (!check_keys (task, keys))
-    return;
   if (exptime != NULL)
-    g_string_append_printf (line, " %s", exptime);
-  req = request_new (self, task, REQ_VALUES, kind);
-  if (kind == RESULT_VALUE)
+    {
+      g_string_append_c (line, ' ');
+      g_string_append (line, exptime);
+    }
+  if (req->kind == RESULT_VALUE)
     {
       req->key_len = strlen (keys[0]);
       req->key = g_strndup (keys[0], req->key_len);
@@ -699,6 +789,67 @@ send_retrieval (BraidMcClient *self, GTask *task, const gchar *verb, const gchar
     }
   g_string_append (line, "\r\n");
   send_request (self, req, line->str, NULL);
+}
+
+static void
+send_retrieval (BraidMcClient *self, GTask *task, const gchar *verb, const gchar *exptime,
+                const gchar * const *keys, ResultKind kind)
+{
+  if (check_keys (task, keys))
+    send_values_request (self, request_new (self, task, REQ_VALUES, kind), verb, exptime, keys);
+}
+
+typedef struct {
+  BraidMcValueFunc func;
+  gpointer user_data;
+  GError *error;             /* (owned) (nullable): taken when delivered */
+} LateError;
+
+static void
+deliver_late_error (gpointer data)
+{
+  LateError *late = data;
+
+  late->func (NULL, g_steal_pointer (&late->error), late->user_data);
+}
+
+static void
+late_error_free (gpointer data)
+{
+  LateError *late = data;
+
+  g_clear_error (&late->error);
+  g_free (late);
+}
+
+void
+braid_mc_answer_later (BraidReactor *reactor, BraidMcValueFunc func, gpointer user_data, GError *error)
+{
+  LateError *late = g_new0 (LateError, 1);
+
+  late->func = func;
+  late->user_data = user_data;
+  late->error = error;
+  braid_delayed_call_unref (braid_reactor_call_later (reactor, 0, deliver_late_error, late, late_error_free));
+}
+
+void
+braid_mc_client_get_direct (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
+                            BraidMcValueFunc func, gpointer user_data)
+{
+  const gchar *keys[] = { key, NULL };
+  GError *error = NULL;
+
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+  g_return_if_fail (func != NULL);
+
+  if (!braid_mc_validate_key (key, &error))
+    {
+      braid_mc_answer_later (self->reactor, func, user_data, error);
+      return;
+    }
+  send_values_request (self, request_new_full (self, NULL, cancellable, func, user_data, REQ_VALUES, RESULT_VALUE),
+                       "get", NULL, keys);
 }
 
 void

@@ -69,6 +69,23 @@ void braid_mc_client_get_async (BraidMcClient *self, const gchar *key, BraidMcGe
                                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 BraidMcValue *braid_mc_client_get_finish (BraidMcClient *self, GAsyncResult *result, GError **error);
 
+/**
+ * BraidMcValueFunc:
+ * @value: (transfer full) (nullable): the value, or NULL with @error set
+ * @error: (transfer full) (nullable): NOT_FOUND, any error of a get, or
+ *   G_IO_ERROR_CANCELLED
+ * @user_data: as given
+ */
+typedef void (*BraidMcValueFunc) (BraidMcValue *value, GError *error, gpointer user_data);
+
+/* get, for hot paths: the same request and errors as
+ * braid_mc_client_get_async without a GTask.  @func runs exactly once,
+ * always from the reactor and never from inside this call or from inside
+ * g_cancellable_cancel() (a cancelled get is answered in the reactor's
+ * next round).  Its caller keeps @user_data alive until then. */
+void braid_mc_client_get_direct (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
+                                 BraidMcValueFunc func, gpointer user_data);
+
 /* get/gets of many keys: a GHashTable key → BraidMcValue of the hits. */
 void braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, BraidMcGetFlags flags,
                                       GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);

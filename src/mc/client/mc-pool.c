@@ -1,5 +1,6 @@
 /* braid — memcached server pools. */
 #include "mc-pool.h"
+#include "mc-client-private.h"
 #include "mc-ketama.h"
 
 #include <string.h>
@@ -365,6 +366,49 @@ braid_mc_pool_get_finish (BraidMcPool *self, GAsyncResult *result, GError **erro
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+typedef struct {
+  BraidMcPool *pool;       /* (owned) */
+  BraidMcClient *client;   /* (owned) */
+  BraidMcValueFunc func;
+  gpointer user_data;
+} DirectGet;
+
+static void
+on_direct_get_done (BraidMcValue *value, GError *error, gpointer data)
+{
+  DirectGet *get = data;
+
+  account (get->pool, get->client, error);
+  get->func (value, error, get->user_data);
+  g_object_unref (get->pool);
+  g_object_unref (get->client);
+  g_free (get);
+}
+
+void
+braid_mc_pool_get_direct (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
+                          BraidMcValueFunc func, gpointer user_data)
+{
+  GError *error = NULL;
+  BraidMcClient *client = NULL;
+  DirectGet *get;
+
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+  g_return_if_fail (func != NULL);
+
+  if (!braid_mc_validate_key (key, &error) || (client = braid_mc_pool_client_for_key (self, key, &error)) == NULL)
+    {
+      braid_mc_answer_later (self->reactor, func, user_data, error);
+      return;
+    }
+  get = g_new (DirectGet, 1);
+  get->pool = g_object_ref (self);
+  get->client = g_object_ref (client);
+  get->func = func;
+  get->user_data = user_data;
+  braid_mc_client_get_direct (client, key, cancellable, on_direct_get_done, get);
 }
 
 static void

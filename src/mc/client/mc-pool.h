@@ -39,6 +39,10 @@ gboolean braid_mc_pool_is_server_alive (BraidMcPool *self, guint index);
 void braid_mc_pool_get_async (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 BraidMcValue *braid_mc_pool_get_finish (BraidMcPool *self, GAsyncResult *result, GError **error);
+/* get without a GTask, as braid_mc_client_get_direct: @func runs once,
+ * from the reactor, never from inside this call. */
+void braid_mc_pool_get_direct (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
+                               BraidMcValueFunc func, gpointer user_data);
 void braid_mc_pool_set_async (BraidMcPool *self, const gchar *key, GBytes *data, guint32 flags,
                               gint64 exptime, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
