@@ -415,6 +415,7 @@ braid_daemon_main (const BraidDaemonService *service, int argc, char **argv)
       return BRAID_EXIT_FAILURE;
     }
   reactor = braid_glib_reactor_new (NULL);
+  braid_daemon_log_batch_in (braid_glib_reactor_get_context (reactor));
   daemon = new_with_settings (service, BRAID_REACTOR (reactor), argv, settings, &error);
   /* Only daemons that have -u switch users (and warn as root without it). */
   if (daemon == NULL ||

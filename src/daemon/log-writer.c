@@ -11,7 +11,15 @@
  * copies, its local time computed once a second.  Everything else goes
  * through GLib: warnings and worse (the default writer applies G_DEBUG's
  * fatal masks), lines GLib escapes or converts, colour, and everything
- * when stderr is the journal. */
+ * when stderr is the journal.
+ *
+ * Once braid_daemon_log_batch_in() names the daemon's main context, the
+ * plain lines its thread writes during one main-loop iteration wait in
+ * stderr's buffer and leave in one write(2) when the context next
+ * prepares to poll, right after that iteration's dispatch: under load,
+ * one system call for all the access-log lines of an iteration instead of
+ * one per line.  Everything else still flushes at once (and takes the
+ * waiting lines with it, in order). */
 #include "log-writer.h"
 
 #include <stdio.h>
@@ -22,6 +30,13 @@
 #define HMS_LEN 8               /* "HH:MM:SS" */
 #define STAMP_LEN (HMS_LEN + 4) /* "HH:MM:SS.mmm" */
 #define LINE_BUFFER_SIZE 2048
+/* stderr's buffer: lines beyond it in one iteration leave at once */
+#define BATCH_BUFFER_SIZE (64 * 1024)
+
+/* The context whose thread batches its lines (braid_daemon_log_batch_in),
+ * and whether lines wait; only that thread touches @lines_waiting. */
+static GMainContext *batch_context;
+static gboolean lines_waiting;
 
 /* The last second this thread formatted: localtime_r() and strftime()
  * run once a second, not once a line. */
@@ -144,8 +159,59 @@ write_plain_message (const WriterSetup *setup, const gchar *domain, const GLogFi
   if (len == 0)
     return FALSE;
   fwrite (line, 1, len, stderr);
-  fflush (stderr);
+  if (batch_context != NULL && g_main_context_is_owner (batch_context))
+    lines_waiting = TRUE;
+  else
+    fflush (stderr);
   return TRUE;
+}
+
+static gboolean
+flush_prepare (GSource *source, gint *timeout)
+{
+  if (lines_waiting)
+    {
+      lines_waiting = FALSE;
+      fflush (stderr);
+    }
+  *timeout = -1;
+  return FALSE;
+}
+
+static gboolean
+flush_check (GSource *source)
+{
+  return FALSE;
+}
+
+static gboolean
+flush_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_source_funcs = { flush_prepare, flush_check, flush_dispatch, NULL, NULL, NULL };
+
+void
+braid_daemon_log_batch_in (GMainContext *context)
+{
+  GSource *source;
+
+  g_return_if_fail (context != NULL);
+  g_return_if_fail (batch_context == NULL);
+
+  /* Before anything is written: a buffered stderr, which every writer
+   * but this one flushes after each line as GLib's does. */
+  fflush (stderr);
+  setvbuf (stderr, NULL, _IOFBF, BATCH_BUFFER_SIZE);
+  source = g_source_new (&flush_source_funcs, sizeof (GSource));
+  g_source_set_static_name (source, "braid log flush");
+  /* First in line: GLib stops preparing lower priorities once a source
+   * is ready, and this one must prepare on every iteration. */
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_attach (source, context);
+  g_source_unref (source);
+  batch_context = g_main_context_ref (context);
 }
 
 GLogWriterOutput

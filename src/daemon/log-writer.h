@@ -11,6 +11,12 @@ G_BEGIN_DECLS
  * localtime() does not stat the zone file per call.  Once, early in main. */
 void braid_daemon_log_setup (void);
 
+/* From now on, plain message lines written by the thread that runs
+ * @context leave when @context next prepares to poll, together (one
+ * write(2) for an iteration's access-log lines); other lines, and lines
+ * from other threads, are written at once.  Once, before the loop runs. */
+void braid_daemon_log_batch_in (GMainContext *context);
+
 /* The writer itself, for g_log_set_writer_func(). */
 GLogWriterOutput braid_daemon_log_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields,
                                           gpointer user_data);

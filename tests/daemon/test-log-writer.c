@@ -3,8 +3,11 @@
 #include "test-support.h"
 #include "log-writer.h"
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* What g_log_writer_format_fields() makes of a message line, without
  * colour, with a newline after it. */
@@ -121,6 +124,122 @@ test_other_lines_left_to_glib (void)
   g_assert_cmpuint (braid_log_format_message_line (buffer, 28, "d", "x", now), ==, 27);
 }
 
+/* ---- batching: stderr on a SOCK_SEQPACKET socket, where each write(2)
+ * arrives as one record ---- */
+
+typedef struct {
+  gint reader;
+  guint lines;
+} Batch;
+
+/* The next record on @fd, or NULL if none is waiting. */
+static gchar *
+next_record (gint fd)
+{
+  gchar buffer[4096];
+  gssize n = recv (fd, buffer, sizeof buffer, MSG_DONTWAIT);
+
+  if (n < 0)
+    {
+      g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
+      return NULL;
+    }
+  return g_strndup (buffer, (gsize) n);
+}
+
+static void
+log_line (const gchar *message)
+{
+  const GLogField fields[] = {
+    { "GLIB_DOMAIN", "braid-proxy", -1 },
+    { "MESSAGE", message, -1 },
+  };
+
+  braid_daemon_log_writer (G_LOG_LEVEL_MESSAGE, fields, G_N_ELEMENTS (fields), NULL);
+}
+
+static gboolean
+write_lines_in_one_dispatch (gpointer data)
+{
+  Batch *batch = data;
+
+  log_line ("GET one");
+  log_line ("GET two");
+  log_line ("GET three");
+  batch->lines = 3;
+  /* nothing has left yet: the lines wait for the end of the iteration */
+  g_assert_null (next_record (batch->reader));
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+log_from_another_thread (gpointer data)
+{
+  log_line ("from a worker");
+  return NULL;
+}
+
+static void
+batch_in_subprocess (void)
+{
+  gint pair[2];
+  Batch batch = { 0 };
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GSource) idle = g_idle_source_new ();
+  g_autofree gchar *record = NULL;
+  g_autofree gchar *second = NULL;
+  g_autofree gchar *unbatched = NULL;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET, 0, pair), ==, 0);
+  g_assert_cmpint (dup2 (pair[1], STDERR_FILENO), ==, STDERR_FILENO);
+  batch.reader = pair[0];
+  braid_daemon_log_batch_in (context);
+
+  /* outside the context's thread: at once, one line one write */
+  log_line ("before the loop");
+  unbatched = next_record (batch.reader);
+  g_assert_nonnull (unbatched);
+  g_assert_true (g_str_has_suffix (unbatched, ": before the loop\n"));
+  g_assert_null (next_record (batch.reader));
+
+  g_source_set_callback (idle, write_lines_in_one_dispatch, &batch, NULL);
+  g_source_attach (idle, context);
+  g_main_context_push_thread_default (context);
+  g_assert_true (g_main_context_acquire (context));
+  g_main_context_iteration (context, FALSE);   /* dispatches the idle */
+  g_assert_cmpuint (batch.lines, ==, 3);
+  g_main_context_iteration (context, FALSE);   /* prepares: the lines leave */
+  record = next_record (batch.reader);
+  g_assert_nonnull (record);
+  g_assert_nonnull (strstr (record, ": GET one\nbraid-proxy-Message: "));
+  g_assert_nonnull (strstr (record, ": GET two\nbraid-proxy-Message: "));
+  g_assert_true (g_str_has_suffix (record, ": GET three\n"));
+  g_assert_null (next_record (batch.reader));
+
+  /* a thread that does not own the context writes at once */
+  g_thread_join (g_thread_new ("worker", log_from_another_thread, NULL));
+  second = next_record (batch.reader);
+  g_assert_nonnull (second);
+  g_assert_true (g_str_has_suffix (second, ": from a worker\n"));
+  g_main_context_release (context);
+  g_main_context_pop_thread_default (context);
+}
+
+static void
+test_lines_of_an_iteration_in_one_write (void)
+{
+  g_test_summary ("With batching on, the plain lines the context's thread writes during one dispatch leave "
+                  "together, in order, in one write when the context next prepares; lines written outside "
+                  "the loop or from another thread leave at once");
+  if (g_test_subprocess ())
+    {
+      batch_in_subprocess ();
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -131,5 +250,6 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/log-writer/plain-lines-as-glib", test_plain_lines_as_glib);
   g_test_add_func ("/daemon/log-writer/time-stamp-follows-the-clock", test_time_stamp_follows_the_clock);
   g_test_add_func ("/daemon/log-writer/other-lines-left-to-glib", test_other_lines_left_to_glib);
+  g_test_add_func ("/daemon/log-writer/lines-of-an-iteration-in-one-write", test_lines_of_an_iteration_in_one_write);
   return g_test_run ();
 }
