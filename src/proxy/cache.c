@@ -140,3 +140,17 @@ braid_cache_key_memo_get (BraidCacheKeyMemo *memo, const gchar *url)
     }
   return g_strdup (slot->key);
 }
+
+gchar *
+braid_cache_key_memo_lookup (BraidCacheKeyMemo *memo, const gchar *url)
+{
+  KeyMemoSlot *slot;
+
+  g_return_val_if_fail (memo != NULL, NULL);
+  g_return_val_if_fail (url != NULL, NULL);
+
+  slot = &memo->slots[g_str_hash (url) & (KEY_MEMO_SLOTS - 1)];
+  if (slot->url == NULL || strcmp (slot->url, url) != 0)
+    return NULL;
+  return g_strdup (slot->key);
+}

@@ -59,5 +59,8 @@ BraidCacheKeyMemo *braid_cache_key_memo_new (void);
 void braid_cache_key_memo_free (BraidCacheKeyMemo *memo);
 /* (transfer full): what braid_cache_key_for_url (@url) gives. */
 gchar *braid_cache_key_memo_get (BraidCacheKeyMemo *memo, const gchar *url);
+/* (transfer full) (nullable): the key of @url if the memo holds it,
+ * else NULL; never computes one. */
+gchar *braid_cache_key_memo_lookup (BraidCacheKeyMemo *memo, const gchar *url);
 
 G_END_DECLS

@@ -406,6 +406,18 @@ strip_fragment (gchar *url)
     *hash = '\0';
 }
 
+/* The key of @url if it was a request's URL a moment ago: the key memo
+ * holds only URLs that passed valid_url (with their fragment stripped,
+ * so a URL with one is checked again), so a hot URL is neither parsed
+ * nor hashed again. */
+static gchar *
+key_of_known_url (const BraidProxyRequestHost *host, const gchar *url)
+{
+  if (host->key_memo == NULL || strchr (url, '#') != NULL)
+    return NULL;
+  return braid_cache_key_memo_lookup (host->key_memo, url);
+}
+
 static void
 bad_request (BraidProxyRequest *self, const gchar *why)
 {
@@ -446,14 +458,18 @@ on_line (gpointer data, const gchar *line, gsize len)
       request_finish (self, NULL);
       return;
     }
-  if (!valid_url (trimmed, &error))
+  self->key = key_of_known_url (host, trimmed);
+  if (self->key == NULL)
     {
-      bad_request (self, error->message);
-      return;
+      if (!valid_url (trimmed, &error))
+        {
+          bad_request (self, error->message);
+          return;
+        }
+      strip_fragment (self->url);
+      self->key = host->key_memo != NULL ? braid_cache_key_memo_get (host->key_memo, self->url)
+                                         : braid_cache_key_for_url (self->url);
     }
-  strip_fragment (self->url);
-  self->key = host->key_memo != NULL ? braid_cache_key_memo_get (host->key_memo, self->url)
-                                     : braid_cache_key_for_url (self->url);
   if (host->cache == NULL)
     {
       fetch_for (self, "bypass");

@@ -167,10 +167,45 @@ test_key_memo (void)
   braid_cache_key_memo_free (memo);
 }
 
+static void
+test_key_memo_lookup (void)
+{
+  BraidCacheKeyMemo *memo = braid_cache_key_memo_new ();
+  g_autoptr(GString) long_url = g_string_new ("http://x.example/");
+  const gchar *url = "http://x.example/hot";
+  g_autofree gchar *expected = braid_cache_key_for_url (url);
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *found = NULL;
+  g_autofree gchar *rival = NULL;
+
+  g_test_summary ("Looking up the memo never computes a key: NULL for a URL it does not hold, the key for one it "
+                  "does, NULL again once another URL took its slot, and NULL for a URL too long to keep");
+  g_assert_null (braid_cache_key_memo_lookup (memo, url));
+  first = braid_cache_key_memo_get (memo, url);
+  found = braid_cache_key_memo_lookup (memo, url);
+  g_assert_cmpstr (found, ==, expected);
+  /* a URL that falls in the same slot */
+  for (guint i = 0; rival == NULL; i++)
+    {
+      g_autofree gchar *candidate = g_strdup_printf ("http://x.example/%u", i);
+
+      if ((g_str_hash (candidate) & 255) == (g_str_hash (url) & 255) && strcmp (candidate, url) != 0)
+        rival = g_steal_pointer (&candidate);
+    }
+  g_free (braid_cache_key_memo_get (memo, rival));
+  g_assert_null (braid_cache_key_memo_lookup (memo, url));
+  for (guint i = 0; i < 300; i++)
+    g_string_append_c (long_url, 'a');
+  g_free (braid_cache_key_memo_get (memo, long_url->str));
+  g_assert_null (braid_cache_key_memo_lookup (memo, long_url->str));
+  braid_cache_key_memo_free (memo);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/proxy/cache/key-memo-lookup", test_key_memo_lookup);
   g_test_add_func ("/proxy/fetcher/fake/status", test_fetch_status);
   g_test_add_func ("/proxy/cache/memory/source-tag", test_cache_source_tag);
   g_test_add_func ("/proxy/cache/memory/lookup-now", test_memory_lookup_now);
