@@ -44,6 +44,47 @@ braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GError **erro
   return BRAID_CACHE_GET_IFACE (self)->lookup_finish (self, result, error);
 }
 
+typedef struct {
+  BraidCacheLookupFunc func;
+  gpointer user_data;
+} DirectLookup;
+
+static void
+on_looked_up_for_direct (GObject *source, GAsyncResult *result, gpointer data)
+{
+  DirectLookup *lookup = data;
+  GError *error = NULL;
+  GBytes *body = braid_cache_lookup_finish (BRAID_CACHE (source), result, &error);
+
+  lookup->func (body, error, lookup->user_data);
+  g_free (lookup);
+}
+
+void
+braid_cache_lookup_direct (BraidCache *self, const gchar *key, GCancellable *cancellable,
+                           BraidCacheLookupFunc func, gpointer user_data)
+{
+  BraidCacheInterface *iface;
+  DirectLookup *lookup;
+
+  g_return_if_fail (BRAID_IS_CACHE (self));
+  g_return_if_fail (key != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  g_return_if_fail (func != NULL);
+
+  iface = BRAID_CACHE_GET_IFACE (self);
+  if (iface->lookup_direct != NULL)
+    {
+      iface->lookup_direct (self, key, cancellable, func, user_data);
+      return;
+    }
+  /* GTask answers from the main loop, never from inside this call */
+  lookup = g_new (DirectLookup, 1);
+  lookup->func = func;
+  lookup->user_data = user_data;
+  iface->lookup_async (self, key, cancellable, on_looked_up_for_direct, lookup);
+}
+
 void
 braid_cache_store_async (BraidCache *self, const gchar *key, GBytes *body, gint64 ttl_s,
                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)

@@ -7,6 +7,15 @@
 
 G_BEGIN_DECLS
 
+/**
+ * BraidCacheLookupFunc:
+ * @body: (transfer full) (nullable): the entry, or NULL for a miss or a failure
+ * @error: (transfer full) (nullable): why the cache failed (or
+ *   G_IO_ERROR_CANCELLED); NULL for a hit and for a miss
+ * @user_data: as given
+ */
+typedef void (*BraidCacheLookupFunc) (GBytes *body, GError *error, gpointer user_data);
+
 #define BRAID_TYPE_CACHE (braid_cache_get_type ())
 G_DECLARE_INTERFACE (BraidCache, braid_cache, BRAID, CACHE, GObject)
 
@@ -24,6 +33,9 @@ struct _BraidCacheInterface
   /* Optional: a cache that holds its entries in this process answers
    * here, without a GTask or a main-loop round. */
   gboolean (*try_lookup_now) (BraidCache *self, const gchar *key, GBytes **body);
+  /* Optional: lookup without a GTask (see braid_cache_lookup_direct). */
+  void (*lookup_direct) (BraidCache *self, const gchar *key, GCancellable *cancellable,
+                         BraidCacheLookupFunc func, gpointer user_data);
 };
 
 /* Lookup finish: (transfer full) the body, or NULL with no error for a
@@ -42,6 +54,13 @@ gboolean braid_cache_store_finish (BraidCache *self, GAsyncResult *result, GErro
  * *@body NULL, when it cannot: use braid_cache_lookup_async().  The hot
  * path of a cache hit: no GTask, no cancellable, no time box. */
 gboolean braid_cache_try_lookup_now (BraidCache *self, const gchar *key, GBytes **body);
+/* The lookup of braid_cache_lookup_async, answered to a plain callback:
+ * @func runs once, never from inside this call or from inside
+ * g_cancellable_cancel().  Without a GTask when the cache implements
+ * lookup_direct (the memcached cache: a cache hit's hot path); through
+ * lookup_async otherwise. */
+void braid_cache_lookup_direct (BraidCache *self, const gchar *key, GCancellable *cancellable,
+                                BraidCacheLookupFunc func, gpointer user_data);
 /* Bodies larger than this are served but not cached. */
 gsize braid_cache_get_max_item_size (BraidCache *self);
 

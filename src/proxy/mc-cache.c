@@ -45,34 +45,63 @@ braid_mc_cache_new (BraidMcPool *pool, gsize max_item_bytes)
   return self;
 }
 
-/* The pool's direct get, not get_async: a GTask fewer per lookup (two
- * with the client's), and a lookup is the cache hit's hot path. */
+typedef struct {
+  BraidCacheLookupFunc func;
+  gpointer user_data;
+} DirectLookup;
+
+/* A miss is no error for a cache: NOT_FOUND becomes a NULL body.  The
+ * pool's direct get: no GTask between the proxy's lookup and the
+ * client's reply (a cache hit's hot path). */
 static void
-on_got (BraidMcValue *value_taken, GError *error, gpointer data)
+on_got_direct (BraidMcValue *value_taken, GError *error, gpointer data)
 {
-  g_autoptr(GTask) task = data;
+  DirectLookup *lookup = data;
   g_autoptr(BraidMcValue) value = value_taken;
 
   if (value != NULL)
-    g_task_return_pointer (task, g_bytes_ref (value->data), (GDestroyNotify) g_bytes_unref);
+    lookup->func (g_bytes_ref (value->data), NULL, lookup->user_data);
   else if (g_error_matches (error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND))
     {
       g_error_free (error);
-      g_task_return_pointer (task, NULL, NULL);
+      lookup->func (NULL, NULL, lookup->user_data);
     }
   else
+    lookup->func (NULL, error, lookup->user_data);
+  g_free (lookup);
+}
+
+static void
+mc_lookup_direct (BraidCache *cache, const gchar *key, GCancellable *cancellable, BraidCacheLookupFunc func,
+                  gpointer user_data)
+{
+  DirectLookup *lookup = g_new (DirectLookup, 1);
+
+  lookup->func = func;
+  lookup->user_data = user_data;
+  braid_mc_pool_get_direct (BRAID_MC_CACHE (cache)->pool, key, cancellable, on_got_direct, lookup);
+}
+
+/* Through the direct lookup: one GTask, the cache's own. */
+static void
+on_looked_up (GBytes *body, GError *error, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+
+  if (error != NULL)
     g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, body, (GDestroyNotify) g_bytes_unref);
 }
 
 static void
 mc_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancellable,
                  GAsyncReadyCallback callback, gpointer user_data)
 {
-  BraidMcCache *self = BRAID_MC_CACHE (cache);
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  GTask *task = g_task_new (cache, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, mc_lookup_async);
-  braid_mc_pool_get_direct (self->pool, key, cancellable, on_got, task);
+  mc_lookup_direct (cache, key, cancellable, on_looked_up, task);
 }
 
 static GBytes *
@@ -127,6 +156,7 @@ braid_mc_cache_iface_init (BraidCacheInterface *iface)
 {
   iface->lookup_async = mc_lookup_async;
   iface->lookup_finish = mc_lookup_finish;
+  iface->lookup_direct = mc_lookup_direct;
   iface->store_async = mc_store_async;
   iface->store_finish = mc_store_finish;
   iface->get_max_item_size = mc_get_max_item_size;

@@ -309,11 +309,11 @@ on_lookup_timeout (gpointer data)
 }
 
 static void
-on_lookup (GObject *source, GAsyncResult *result, gpointer data)
+on_lookup (GBytes *body_taken, GError *error_taken, gpointer data)
 {
   g_autoptr(BraidProxyRequest) self = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = braid_cache_lookup_finish (BRAID_CACHE (source), result, &error);
+  g_autoptr(GError) error = error_taken;
+  g_autoptr(GBytes) body = body_taken;
 
   if (self->state != REQUEST_STATE_LOOKUP)
     return;  /* the time box ran out, or the client left */
@@ -485,7 +485,7 @@ on_line (gpointer data, const gchar *line, gsize len)
                                                  on_lookup_timeout, self, NULL);
   self->lookup_cancellable = g_cancellable_new ();
   pause_for_lookup (self);
-  braid_cache_lookup_async (host->cache, self->key, self->lookup_cancellable, on_lookup, g_object_ref (self));
+  braid_cache_lookup_direct (host->cache, self->key, self->lookup_cancellable, on_lookup, g_object_ref (self));
 }
 
 static void

@@ -5,6 +5,7 @@
 #include "memory-cache.h"
 #include "mc-cache.h"
 #include "fake-fetcher.h"
+#include "mc-server.h"
 
 #include <string.h>
 
@@ -201,10 +202,140 @@ test_key_memo_lookup (void)
   braid_cache_key_memo_free (memo);
 }
 
+/* ---- braid_cache_lookup_direct, on both caches: the memory cache goes
+ * through its lookup_async, the memcached cache through the pool's
+ * direct get (here to a braid memcached on the fake reactor) ---- */
+
+typedef struct {
+  guint calls;
+  GBytes *body;    /* (owned) (nullable) */
+  GError *error;   /* (owned) (nullable) */
+} Looked;
+
+static void
+store_looked (GBytes *body, GError *error, gpointer data)
+{
+  Looked *l = data;
+
+  l->calls++;
+  l->body = body;
+  l->error = error;
+}
+
+static void
+looked_clear (Looked *l)
+{
+  g_clear_pointer (&l->body, g_bytes_unref);
+  g_clear_error (&l->error);
+  l->calls = 0;
+}
+
+static void
+wait_for_answer (BraidFakeReactor *fake, Looked *l)
+{
+  for (guint i = 0; i < 1000 && l->calls == 0; i++)
+    {
+      braid_fake_reactor_run_until_idle (fake);
+      g_main_context_iteration (NULL, FALSE);
+    }
+  g_assert_cmpuint (l->calls, ==, 1);
+}
+
+static void
+test_lookup_direct (gconstpointer data)
+{
+  gboolean memcached = GPOINTER_TO_INT (data);
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  g_autoptr(BraidMcServer) server = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidMcPool) pool = NULL;
+  g_autoptr(BraidCache) cache = NULL;
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Looked hit = { 0 }, miss = { 0 }, cancelled = { 0 };
+
+  g_test_summary ("The direct lookup answers its callback once, never from inside the call or from inside "
+                  "g_cancellable_cancel: the body for a hit, no body and no error for a miss, CANCELLED");
+  if (memcached)
+    {
+      g_autoptr(BraidProtocolFactory) factory = NULL;
+
+      server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+      factory = braid_mc_server_create_factory (server);
+      listener = braid_reactor_listen (BRAID_REACTOR (fake), "tcp:11211", factory, NULL);
+      g_assert_nonnull (listener);
+      pool = braid_mc_pool_new (BRAID_REACTOR (fake), "127.0.0.1:11211", NULL);
+      cache = BRAID_CACHE (braid_mc_cache_new (pool, 1 << 20));
+    }
+  else
+    cache = BRAID_CACHE (braid_memory_cache_new (BRAID_REACTOR (fake), 1 << 20, 1 << 16));
+  {
+    g_autoptr(GBytes) body = g_bytes_new_static ("the body", 8);
+    g_autoptr(GAsyncResult) result = NULL;
+
+    braid_cache_store_async (cache, "k", body, 0, NULL, braid_test_store_result, &result);
+    while (result == NULL)
+      {
+        braid_fake_reactor_run_until_idle (fake);
+        g_main_context_iteration (NULL, FALSE);
+      }
+    g_assert_true (braid_cache_store_finish (cache, result, NULL));
+  }
+
+  braid_cache_lookup_direct (cache, "k", NULL, store_looked, &hit);
+  braid_cache_lookup_direct (cache, "absent", NULL, store_looked, &miss);
+  g_assert_cmpuint (hit.calls + miss.calls, ==, 0);
+  wait_for_answer (fake, &hit);
+  g_assert_no_error (hit.error);
+  g_assert_nonnull (hit.body);
+  braid_assert_bytes_equal ("the body", 8, g_bytes_get_data (hit.body, NULL), g_bytes_get_size (hit.body));
+  wait_for_answer (fake, &miss);
+  g_assert_no_error (miss.error);
+  g_assert_null (miss.body);
+
+  braid_cache_lookup_direct (cache, "k", cancellable, store_looked, &cancelled);
+  g_cancellable_cancel (cancellable);
+  g_assert_cmpuint (cancelled.calls, ==, 0);
+  wait_for_answer (fake, &cancelled);
+  g_assert_error (cancelled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (cancelled.body);
+  /* the cancelled get's reply is still read: nothing more arrives */
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (cancelled.calls, ==, 1);
+
+  looked_clear (&hit);
+  looked_clear (&miss);
+  looked_clear (&cancelled);
+  g_clear_object (&cache);
+  g_clear_object (&pool);
+  if (listener != NULL)
+    braid_listener_stop (listener);
+  braid_fake_reactor_run_until_idle (fake);
+}
+
+static void
+test_lookup_direct_failure (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
+  g_autoptr(BraidMcPool) pool = braid_mc_pool_new (BRAID_REACTOR (fake), "127.0.0.1:11211", NULL);
+  g_autoptr(BraidMcCache) mc = braid_mc_cache_new (pool, 1 << 20);
+  Looked failed = { 0 };
+
+  g_test_summary ("A memcached cache with no server answers the direct lookup with an error, not as a miss");
+  braid_fake_reactor_set_refuse_connections (fake, TRUE);
+  braid_cache_lookup_direct (BRAID_CACHE (mc), "k", NULL, store_looked, &failed);
+  wait_for_answer (fake, &failed);
+  g_assert_null (failed.body);
+  g_assert_error (failed.error, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
+  looked_clear (&failed);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/proxy/cache/memory/lookup-direct", GINT_TO_POINTER (FALSE), test_lookup_direct);
+  g_test_add_data_func ("/proxy/cache/memcached/lookup-direct", GINT_TO_POINTER (TRUE), test_lookup_direct);
+  g_test_add_func ("/proxy/cache/memcached/lookup-direct-failure", test_lookup_direct_failure);
   g_test_add_func ("/proxy/cache/key-memo-lookup", test_key_memo_lookup);
   g_test_add_func ("/proxy/fetcher/fake/status", test_fetch_status);
   g_test_add_func ("/proxy/cache/memory/source-tag", test_cache_source_tag);
