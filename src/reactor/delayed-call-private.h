@@ -33,6 +33,9 @@ guint braid_timer_queue_run_due (BraidTimerQueue *queue, gint64 now);
 /* Runs at most one due call; returns whether it ran one. */
 gboolean braid_timer_queue_run_one_due (BraidTimerQueue *queue, gint64 now);
 guint braid_timer_queue_get_length (BraidTimerQueue *queue);
+/* How many pending calls wait in the sorted sequence rather than in a
+ * lane (see delayed-call.c): the cost model, for tests. */
+guint braid_timer_queue_get_n_sorted (BraidTimerQueue *queue);
 /* A new array of new references to the pending calls, in run order. */
 GPtrArray *braid_timer_queue_get_pending (BraidTimerQueue *queue);
 /* Called whenever the earliest time may have changed. */

@@ -409,6 +409,12 @@ braid_timer_queue_get_length (BraidTimerQueue *queue)
   return (guint) g_sequence_get_length (queue->calls) + queue->n_in_lanes;
 }
 
+guint
+braid_timer_queue_get_n_sorted (BraidTimerQueue *queue)
+{
+  return (guint) g_sequence_get_length (queue->calls);
+}
+
 GPtrArray *
 braid_timer_queue_get_pending (BraidTimerQueue *queue)
 {

@@ -1085,6 +1085,49 @@ count_calls (gpointer data)
 }
 
 static void
+test_timer_queue_lanes (void)
+{
+  QueueClock clock = { 1000, 0, NULL };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+  g_autoptr(GPtrArray) calls = g_ptr_array_new_with_free_func ((GDestroyNotify) braid_delayed_call_unref);
+  guint ninth = 0, ran = 0;
+
+  g_test_summary ("Calls of up to 8 delays wait in lanes, none in the sorted sequence, however many there are and "
+                  "as the clock moves; a ninth delay goes to the sequence until a lane empties, and then takes "
+                  "that lane; a call that ran or was cancelled has its data released once");
+  for (guint round = 0; round < 3; round++, clock.now += 7)
+    for (gint64 d = 1; d <= 8; d++)
+      for (guint i = 0; i < 50; i++)
+        g_ptr_array_add (calls, braid_timer_queue_add (queue, d * 1000, count_calls, &ran, NULL));
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, 1200);
+  g_assert_cmpuint (braid_timer_queue_get_n_sorted (queue), ==, 0);
+  g_ptr_array_add (calls, braid_timer_queue_add (queue, 9000, count_calls, &ninth, count_destroyed));
+  g_assert_cmpuint (braid_timer_queue_get_n_sorted (queue), ==, 1);
+
+  /* empty the lane of delay 1000 (its calls cancelled), then the ninth delay takes it */
+  for (guint i = 0; i < calls->len; i++)
+    {
+      BraidDelayedCall *call = g_ptr_array_index (calls, i);
+
+      if (braid_delayed_call_get_time (call) - 1000 <= 1000 + 14 && braid_delayed_call_get_time (call) - 1000 >= 1000)
+        braid_delayed_call_cancel (call);
+    }
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, 1051);
+  g_ptr_array_add (calls, braid_timer_queue_add (queue, 9000, count_calls, &ninth, count_destroyed));
+  g_assert_cmpuint (braid_timer_queue_get_n_sorted (queue), ==, 1);
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, 1052);
+
+  /* run everything: each call once, and the two with a destroy notify
+   * counted twice each (ran, then released) */
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, G_MAXINT64), ==, 1052);
+  g_assert_cmpuint (ran, ==, 1050);
+  g_assert_cmpuint (ninth, ==, 4);
+  g_assert_cmpuint (braid_timer_queue_get_n_sorted (queue), ==, 0);
+  braid_timer_queue_free (queue);
+}
+
+
+static void
 test_call_later_now (void)
 {
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
@@ -1132,6 +1175,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/timer-queue/free-releases-pending", test_timer_queue_free_releases_pending);
   g_test_add_func ("/fake/timer-queue/refuses-null", test_delayed_call_refuses_null);
   g_test_add_func ("/fake/timer-queue/model", test_timer_queue_model);
+  g_test_add_func ("/fake/timer-queue/lanes", test_timer_queue_lanes);
   g_test_add_func ("/fake/timer-queue/same-time-across-delays", test_timer_queue_same_time_across_delays);
   return g_test_run ();
 }
