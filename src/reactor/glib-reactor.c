@@ -8,7 +8,6 @@
 #include "delayed-call-private.h"
 #include "tsan-private.h"
 #include "tls-transport-private.h"
-#include "poller-private.h"
 
 #include <gio/gunixsocketaddress.h>
 #include <sys/socket.h>
@@ -218,7 +217,7 @@ struct _BraidGlibListener
   BraidProtocolFactory *factory;    /* (owned) */
   gint backlog;
   GPtrArray *sockets;               /* (element-type GSocket) (owned): listening */
-  GPtrArray *watches;               /* (element-type AcceptWatch) (owned): empty while paused */
+  GPtrArray *sources;               /* (element-type GSource) (owned): empty while paused */
   GSource *resume_source;           /* (owned) (nullable): while paused */
   GSocketAddress *address;          /* (owned) (nullable) */
   gchar *unix_path;                 /* (owned) (nullable): unlinked on stop */
@@ -236,34 +235,12 @@ struct _BraidGlibListener
 
 G_DEFINE_FINAL_TYPE (BraidGlibListener, braid_glib_listener, BRAID_TYPE_LISTENER)
 
-/* A listening socket in the reactor's poller: its connections are
- * accepted in the same dispatch as the other sockets' events, so what
- * they queue (a memcached get, a reply) leaves at the end of it, and the
- * main context has no source per listening socket to prepare and check
- * on every iteration. */
-typedef struct {
-  BraidGlibListener *listener;   /* (unowned) */
-  GSocket *socket;               /* (owned) */
-  BraidPollerWatch *watch;       /* (owned) */
-} AcceptWatch;
-
-static void
-accept_watch_free (gpointer data)
-{
-  AcceptWatch *aw = data;
-
-  /* A reactor disposed before its listener stopped has no poller left
-   * to remove from (its epoll fd is closed): the watch is left behind. */
-  if (aw->listener->reactor->poller != NULL)
-    braid_poller_watch_remove (aw->watch);
-  g_object_unref (aw->socket);
-  g_free (aw);
-}
-
 static void
 stop_accepting (BraidGlibListener *self)
 {
-  g_ptr_array_set_size (self->watches, 0);
+  for (guint i = 0; i < self->sources->len; i++)
+    g_source_destroy (g_ptr_array_index (self->sources, i));
+  g_ptr_array_set_size (self->sources, 0);
 }
 
 static void
@@ -327,7 +304,7 @@ braid_glib_listener_finalize (GObject *object)
 
   connection_count_release (self->n_connections);
   g_clear_object (&self->last_peer_ip);
-  g_ptr_array_unref (self->watches);
+  g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
   g_clear_object (&self->address);
   g_free (self->unix_path);
@@ -351,7 +328,7 @@ static void
 braid_glib_listener_init (BraidGlibListener *self)
 {
   self->sockets = g_ptr_array_new_with_free_func (g_object_unref);
-  self->watches = g_ptr_array_new_with_free_func (accept_watch_free);
+  self->sources = g_ptr_array_new_with_free_func ((GDestroyNotify) g_source_unref);
   self->n_connections = g_atomic_rc_box_new0 (gint);
 }
 
@@ -602,16 +579,13 @@ pause_accepting (BraidGlibListener *self, gint saved_errno)
   g_source_attach (self->resume_source, self->reactor->context);
 }
 
-static void
-on_acceptable (gpointer data, GIOCondition condition)
+static gboolean
+on_acceptable (GSocket *listening, GIOCondition condition, gpointer data)
 {
-  AcceptWatch *aw = data;
-  BraidGlibListener *self = aw->listener;
+  BraidGlibListener *self = data;
   g_autoptr(BraidGlibListener) keep = g_object_ref (self);
-  /* @aw goes when the listener stops or pauses, maybe in this loop */
-  g_autoptr(GSocket) listening = g_object_ref (aw->socket);
 
-  for (guint n = 0; n < ACCEPTS_PER_WAKEUP && self->watches->len > 0; n++)
+  for (guint n = 0; n < ACCEPTS_PER_WAKEUP && self->sources->len > 0; n++)
     {
       Accepted accepted;
       gint saved;
@@ -635,6 +609,7 @@ on_acceptable (gpointer data, GIOCondition condition)
       /* ECONNABORTED, EINTR and the like concern one peer, not the listener. */
       g_debug ("accept failed: %s", g_strerror (saved));
     }
+  return G_SOURCE_CONTINUE;
 }
 
 static void
@@ -642,13 +617,18 @@ start_accepting (BraidGlibListener *self)
 {
   for (guint i = 0; i < self->sockets->len; i++)
     {
-      AcceptWatch *aw = g_new0 (AcceptWatch, 1);
+      GSource *source = g_socket_create_source (g_ptr_array_index (self->sockets, i), G_IO_IN, NULL);
 
-      aw->listener = self;
-      aw->socket = g_object_ref (g_ptr_array_index (self->sockets, i));
-      aw->watch = braid_poller_watch_fd (self->reactor->poller, g_socket_get_fd (aw->socket), G_IO_IN,
-                                         on_acceptable, aw);
-      g_ptr_array_add (self->watches, aw);
+      g_source_set_callback (source, (GSourceFunc) (void (*) (void)) on_acceptable, self, NULL);
+      g_source_set_static_name (source, "braid accept");
+      /* As for the poller's source: otherwise GLib removes and re-adds
+       * the listening fd around each dispatch, signalling the context's
+       * eventfd twice (and costing a poll round to drain it) for every
+       * wakeup, that is for every connection under a one-shot protocol.
+       * on_acceptable is reentrant: it only accepts until EAGAIN. */
+      g_source_set_can_recurse (source, TRUE);
+      g_source_attach (source, self->reactor->context);
+      g_ptr_array_add (self->sources, source);
     }
 }
 
