@@ -46,4 +46,9 @@ void braid_poller_watch_remove (BraidPollerWatch *watch);
 void braid_poller_defer (BraidPoller *poller, BraidPollerFlushFunc func, gpointer user_data,
                          gpointer (*ref) (gpointer), GDestroyNotify unref);
 
+/* Runs what was deferred so far now, as the end of the poller's own
+ * dispatch does: for another GSource of the same context at the end of
+ * its dispatch. */
+void braid_poller_run_deferred (BraidPoller *poller);
+
 G_END_DECLS

@@ -153,6 +153,15 @@ poller_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+void
+braid_poller_run_deferred (BraidPoller *self)
+{
+  self->dispatching++;
+  run_deferred (self);
+  if (--self->dispatching == 0)
+    g_ptr_array_set_size (self->removed, 0);
+}
+
 static GSourceFuncs poller_source_funcs = {
   poller_prepare, poller_check, poller_dispatch, NULL, NULL, NULL,
 };

@@ -199,6 +199,85 @@ test_forgotten_watch_then_close (void)
   braid_timer_queue_free (timers);
 }
 
+/* ---- what a new connection's protocol writes elsewhere leaves with
+ * the accept ---- */
+
+typedef struct {
+  guint made;
+  BraidProtocol *relay;   /* (unowned): the connection written to */
+} Relay;
+
+static void
+write_to_relay (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  Relay *relay = user_data;
+
+  relay->made++;
+  braid_transport_write_string (braid_protocol_get_transport (relay->relay), "hello");
+}
+
+static void
+test_accept_flushes_deferred_writes (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  GMainContext *context = braid_glib_reactor_get_context (reactor);
+  g_autoptr(GSocket) upstream = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                              NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocket) upstream_side = NULL;
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(BraidProtocolFactory) relay_factory = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GAsyncResult) connected = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  BraidProtocolCallbacks plain = { 0 };
+  BraidProtocolCallbacks callbacks = { .connection_made = write_to_relay };
+  Relay relay = { 0 };
+  gchar buffer[16];
+  gssize n;
+
+  g_test_summary ("What a protocol writes to another connection while its own connection is being accepted (a "
+                  "proxy's request to memcached) leaves at the end of the accept's dispatch, not one main-loop "
+                  "iteration later");
+  /* the other connection: the reactor's, to a plain socket of the test's */
+  g_assert_true (g_socket_bind (upstream, any_port, TRUE, NULL) && g_socket_listen (upstream, NULL));
+  bound = g_socket_get_local_address (upstream, NULL);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  relay_factory = braid_callback_protocol_factory_new (&plain, NULL, NULL);
+  braid_reactor_connect_async (BRAID_REACTOR (reactor), endpoint, relay_factory, NULL, braid_test_store_result,
+                               &connected);
+  while (connected == NULL)
+    g_main_context_iteration (context, TRUE);
+  relay.relay = braid_reactor_connect_finish (BRAID_REACTOR (reactor), connected, &error);
+  g_assert_no_error (error);
+  upstream_side = g_socket_accept (upstream, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (upstream_side, FALSE);
+
+  factory = braid_callback_protocol_factory_new (&callbacks, &relay, NULL);
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  client = connect_nonblocking (g_inet_socket_address_get_port (
+    G_INET_SOCKET_ADDRESS (braid_listener_get_address (listener))));
+  while (relay.made == 0)
+    g_main_context_iteration (context, TRUE);
+  /* no further iteration: the write has left already */
+  n = g_socket_receive (upstream_side, buffer, sizeof buffer, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 5);
+  g_assert_cmpmem (buffer, 5, "hello", 5);
+
+  braid_listener_stop (listener);
+  braid_transport_lose_connection (braid_protocol_get_transport (relay.relay));
+  g_object_unref (relay.relay);
+  while (g_main_context_iteration (context, FALSE))
+    ;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -214,6 +293,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/reactor/glib/poller/polled-fds-do-not-grow", test_polled_fds_do_not_grow);
   g_test_add_func ("/reactor/glib/poller/forgotten-watch-then-close", test_forgotten_watch_then_close);
+  g_test_add_func ("/reactor/glib/poller/accept-flushes-deferred-writes", test_accept_flushes_deferred_writes);
   g_test_add_func ("/reactor/glib/poller/paused-reader-of-reset-peer-is-quiet",
                    test_paused_reader_of_closed_peer_is_quiet);
   return g_test_run ();
