@@ -219,7 +219,58 @@ test_validation (Fixture *f, gconstpointer data)
     g_assert_false (braid_mc_client_set_finish (f->client, r, &error));
     g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_TOO_LARGE);
   }
+  {
+    const gchar *no_keys[] = { NULL };
+    g_autoptr(GAsyncResult) r = NULL;
+    g_autoptr(GError) error = NULL;
+
+    braid_mc_client_get_multi_async (f->client, no_keys, BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r);
+    braid_fake_reactor_run_until_idle (f->fake);
+    g_assert_nonnull (r);
+    g_assert_null (braid_mc_client_get_multi_finish (f->client, r, &error));
+    g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
+  }
   g_assert_cmpuint (f->servers->len, ==, 0);  /* never even connected */
+}
+
+static void
+test_defaults_and_edges (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GAsyncResult) r3 = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize bytes = 0;
+  guint n_keys = 0;
+
+  g_test_summary ("flush_all with a delay of 1 sends it; a get in flight is visible to the checkers with its key "
+                  "and what it has read; a request times out after exactly the default 1 s");
+  braid_mc_client_flush_all_async (f->client, 1, NULL, braid_test_store_result, &r1);
+  expect_sent (f, "flush_all 1\r\n");
+  reply (f, "OK\r\n");
+  g_assert_true (braid_mc_client_flush_all_finish (f->client, r1, &error));
+  g_assert_no_error (error);
+
+  braid_mc_client_get_async (f->client, "abc", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "get abc\r\n");
+  g_assert_true (braid_mc_client_get_request_buffered (f->client, 0, &bytes, &n_keys));
+  g_assert_cmpuint (bytes, ==, 0);
+  g_assert_cmpuint (n_keys, ==, 1);
+  reply (f, "VALUE abc 0 2\r\nhi\r\n");
+  g_assert_true (braid_mc_client_get_request_buffered (f->client, 0, &bytes, &n_keys));
+  g_assert_cmpuint (bytes, ==, 5);   /* key and data */
+  g_assert_false (braid_mc_client_get_request_buffered (f->client, 1, &bytes, &n_keys));
+  reply (f, "END\r\n");
+  g_assert_nonnull (r2);
+
+  braid_mc_client_get_async (f->client, "slow", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r3);
+  expect_sent (f, "get slow\r\n");
+  braid_fake_reactor_advance (f->fake, G_USEC_PER_SEC - 1);
+  g_assert_null (r3);
+  braid_fake_reactor_advance (f->fake, 1);
+  g_assert_nonnull (r3);
+  g_assert_null (braid_mc_client_get_finish (f->client, r3, &error));
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT);
 }
 
 static void
@@ -731,6 +782,7 @@ main (int argc, char **argv)
       ADD ("multi-get-and-cas", test_multi_get_and_cas);
       ADD ("storage-and-others", test_storage_and_others);
       ADD ("validation", test_validation);
+      ADD ("defaults-and-edges", test_defaults_and_edges);
       ADD ("pipelining", test_pipelining);
       ADD ("timeout-and-reconnect", test_timeout_and_reconnect);
       ADD ("reset-mid-value", test_reset_mid_value);
