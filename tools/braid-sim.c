@@ -12,6 +12,7 @@
  * only.  On a terminal, stderr shows one line of progress; at the end a
  * one-line summary says how many seeds ran, failed, and how long it took. */
 #include "sim-scenarios.h"
+#include "sim-heap.h"
 
 #include <unistd.h>
 
@@ -105,6 +106,8 @@ main (int argc, char **argv)
   gboolean list = FALSE;
   gboolean list_twins = FALSE;
   gboolean show_version = FALSE;
+  gboolean check_heap = FALSE;
+  gint64 heap_slack = BRAID_SIM_HEAP_DEFAULT_SLACK;
   GOptionEntry entries[] = {
     { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario_name, "Scenario to run (default: all)", "NAME" },
     { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Run one seed", "N" },
@@ -114,6 +117,9 @@ main (int argc, char **argv)
     { "trace", 0, 0, G_OPTION_ARG_NONE, &trace, "Print the trace of each run", NULL },
     { "list", 0, 0, G_OPTION_ARG_NONE, &list, "List the scenarios", NULL },
     { "list-twins", 0, 0, G_OPTION_ARG_NONE, &list_twins, "List the broken twins (run by name only)", NULL },
+    { "check-heap", 0, 0, G_OPTION_ARG_NONE, &check_heap,
+      "Fail a scenario whose heap grows from the middle of its seeds to the end (a leak; 20 seeds or more)", NULL },
+    { "heap-slack", 0, 0, G_OPTION_ARG_INT64, &heap_slack, "Growth --check-heap allows (default 262144)", "BYTES" },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -150,9 +156,9 @@ main (int argc, char **argv)
       g_printerr ("braid-sim: unknown scenario “%s” (see --list)\n", scenario_name);
       return 2;
     }
-  if (bound_limit < 0)
+  if (bound_limit < 0 || heap_slack < 0)
     {
-      g_printerr ("braid-sim: --bound-limit must be 0 or more\n");
+      g_printerr ("braid-sim: --bound-limit and --heap-slack must be 0 or more\n");
       return 2;
     }
   if (seed < 0 && seeds <= 0)
@@ -173,8 +179,23 @@ main (int argc, char **argv)
             progress_note (&progress, run_one (*s, (guint32) seed, (guint64) bound_limit, trace, TRUE));
             continue;
           }
-        for (gint i = 0; i < seeds; i++)
-          progress_note (&progress, run_one (*s, (guint32) (first + i), (guint64) bound_limit, trace, FALSE));
+        {
+          BraidSimHeapWatch heap;
+          g_autoptr(GError) leak = NULL;
+
+          braid_sim_heap_watch_init (&heap, (guint32) first);
+          for (gint i = 0; i < seeds; i++)
+            {
+              progress_note (&progress, run_one (*s, (guint32) (first + i), (guint64) bound_limit, trace, FALSE));
+              braid_sim_heap_watch_note (&heap);
+            }
+          if (check_heap && !braid_sim_heap_watch_check (&heap, (gsize) heap_slack, &leak))
+            {
+              g_print ("FAIL %s: %s\n", (*s)->name, leak->message);
+              progress.failed++;
+            }
+          braid_sim_heap_watch_clear (&heap);
+        }
       }
     progress_finish (&progress);
     failed = progress.failed;

@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 600
 #include "test-support.h"
 #include "sim-scenarios.h"
+#include "sim-heap.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -265,6 +266,129 @@ test_cli_progress_on_terminal (void)
   g_assert_true (g_regex_match_simple ("\r3/3 seeds, 0 failed, [0-9]+\\.[0-9] s", shown, 0, 0));
 }
 
+/* ---- the heap watch ---- */
+
+/* Whether the allocator reports what it holds here (not under a
+ * sanitizer's allocator, which also reports the twin's leaks itself). */
+static gboolean
+heap_is_measured (void)
+{
+  gsize before = braid_sim_heap_in_use ();
+  gpointer block = g_malloc0 (4 * 1024 * 1024);
+  gboolean measured = braid_sim_heap_in_use () >= before + 4 * 1024 * 1024;
+
+  g_free (block);
+  return measured;
+}
+
+static gboolean
+heap_watch_run (const BraidSimScenario *scenario, guint n_seeds, GError **error)
+{
+  BraidSimHeapWatch watch;
+  gboolean ok;
+
+  braid_sim_heap_watch_init (&watch, 1);
+  for (guint32 seed = 1; seed <= n_seeds; seed++)
+    {
+      g_autoptr(BraidSim) sim = braid_sim_new (scenario, seed);
+
+      g_assert_true (braid_sim_run (sim, NULL));
+      g_clear_pointer (&sim, braid_sim_free);
+      braid_sim_heap_watch_note (&watch);
+    }
+  ok = braid_sim_heap_watch_check (&watch, BRAID_SIM_HEAP_DEFAULT_SLACK, error);
+  braid_sim_heap_watch_clear (&watch);
+  return ok;
+}
+
+static void
+test_heap_catches_leaky_twin (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A server whose replies are right but that leaks 1 KiB per connection is caught by the heap "
+                  "watch within 40 seeds, naming the seeds it grew between");
+  if (!heap_is_measured ())
+    {
+      g_test_skip ("the allocator does not report its heap (a sanitizer's)");
+      return;
+    }
+  g_assert_false (heap_watch_run (&braid_sim_scenario_upper_leaky, 40, &error));
+  g_assert_nonnull (strstr (error->message, "from seed 21 to seed 40"));
+  g_assert_nonnull (strstr (error->message, "a leak"));
+}
+
+static void
+test_heap_levels_off (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("The upper and proxy scenarios leave nothing behind: over 60 seeds their heap grows by less "
+                  "than the slack from the middle seed to the last");
+  if (!heap_is_measured ())
+    {
+      g_test_skip ("the allocator does not report its heap (a sanitizer's)");
+      return;
+    }
+  g_assert_true (heap_watch_run (&braid_sim_scenario_upper, 60, &error));
+  g_assert_no_error (error);
+  g_assert_true (heap_watch_run (&braid_sim_scenario_proxy, 60, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_heap_watch_needs_seeds (void)
+{
+  BraidSimHeapWatch watch;
+  gsize fake = 1000;
+
+  g_test_summary ("The watch judges nothing before 20 seeds, and fails exactly past the slack");
+  braid_sim_heap_watch_init (&watch, 7);
+  for (guint i = 0; i < BRAID_SIM_HEAP_MIN_SEEDS - 1; i++, fake += 1000000)
+    g_array_append_val (watch.samples, fake);
+  g_assert_true (braid_sim_heap_watch_check (&watch, 0, NULL));
+  g_array_set_size (watch.samples, 0);
+  for (guint i = 0; i < BRAID_SIM_HEAP_MIN_SEEDS; i++)
+    {
+      gsize sample = i < BRAID_SIM_HEAP_MIN_SEEDS - 1 ? 1000 : 1000 + 500;
+
+      g_array_append_val (watch.samples, sample);
+    }
+  /* from seed 7 + 10 (the middle) to seed 7 + 19 (the last): 500 bytes */
+  g_assert_true (braid_sim_heap_watch_check (&watch, 500, NULL));
+  {
+    g_autoptr(GError) error = NULL;
+
+    g_assert_false (braid_sim_heap_watch_check (&watch, 499, &error));
+    g_assert_nonnull (strstr (error->message, "grew by 500 bytes from seed 17 to seed 26"));
+  }
+  braid_sim_heap_watch_clear (&watch);
+}
+
+static void
+test_cli_check_heap (void)
+{
+  const gchar *argv[] = { BRAID_SIM_PATH, "--scenario", "upper-leaky", "--seeds", "30", "--check-heap", NULL };
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *out = NULL;
+
+  g_test_summary ("braid-sim --check-heap fails a leaking scenario with a FAIL line and exit status 1");
+  if (!heap_is_measured ())
+    {
+      g_test_skip ("the allocator does not report its heap (a sanitizer's)");
+      return;
+    }
+  child = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 1);
+  g_assert_true (g_regex_match_simple ("^FAIL upper-leaky: the heap grew by [0-9]+ bytes from seed 16 to seed 30",
+                                       out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^30 seeds, 1 failed", out, G_REGEX_MULTILINE, 0));
+}
+
 /* The library reports each lying server with g_message: hundreds of them
  * here, and expected. */
 static GLogWriterOutput
@@ -300,5 +424,9 @@ main (int argc, char **argv)
   g_test_add_func ("/sim/twins-not-listed", test_twins_not_listed);
   g_test_add_func ("/sim/cli/summary-without-progress", test_cli_summary_without_progress);
   g_test_add_func ("/sim/cli/progress-on-terminal", test_cli_progress_on_terminal);
+  g_test_add_func ("/sim/cli/check-heap", test_cli_check_heap);
+  g_test_add_func ("/sim/heap/catches-leaky-twin", test_heap_catches_leaky_twin);
+  g_test_add_func ("/sim/heap/levels-off", test_heap_levels_off);
+  g_test_add_func ("/sim/heap/needs-seeds", test_heap_watch_needs_seeds);
   return g_test_run ();
 }

@@ -212,6 +212,34 @@ static const BraidProtocolCallbacks plain_echo_callbacks = {
   .data_received = plain_echo_data_received,
 };
 
+/* An upper-casing server that leaks: each connection allocates a 1 KiB
+ * receive buffer it never frees.  Its replies are right; only the heap
+ * watch (sim-heap.h) can tell. */
+#define LEAKED_PER_CONNECTION 1024
+
+/* Where the last forgotten buffer went: so that no compiler drops the
+ * allocation as unused. */
+static gpointer volatile last_forgotten;
+
+static void
+leaky_connection_made (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  last_forgotten = g_malloc0 (LEAKED_PER_CONNECTION);
+}
+
+static void
+leaky_data_received (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
+{
+  g_autofree gchar *upper = g_ascii_strup ((const gchar *) data, (gssize) len);
+
+  braid_transport_write (braid_protocol_get_transport (protocol), upper, len);
+}
+
+static const BraidProtocolCallbacks leaky_upper_callbacks = {
+  .connection_made = leaky_connection_made,
+  .data_received = leaky_data_received,
+};
+
 static gpointer
 setup_with (BraidSim *sim, BraidProtocolFactory *server)
 {
@@ -246,6 +274,14 @@ broken_setup (BraidSim *sim)
   g_autoptr(BraidProtocolFactory) echo = braid_callback_protocol_factory_new (&plain_echo_callbacks, NULL, NULL);
 
   return setup_with (sim, echo);
+}
+
+static gpointer
+leaky_setup (BraidSim *sim)
+{
+  g_autoptr(BraidProtocolFactory) leaky = braid_callback_protocol_factory_new (&leaky_upper_callbacks, NULL, NULL);
+
+  return setup_with (sim, leaky);
 }
 
 static void
@@ -352,4 +388,10 @@ const BraidSimScenario braid_sim_scenario_upper_broken = {
   "upper-broken",
   "the same clients against a server that forgets to upper-case (a self-test)",
   broken_setup, upper_step, upper_begin_liveness, upper_is_live, upper_check, upper_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_upper_leaky = {
+  "upper-leaky",
+  "the same clients against a server that leaks a buffer per connection (a self-test of the heap watch)",
+  leaky_setup, upper_step, upper_begin_liveness, upper_is_live, upper_check, upper_teardown,
 };

@@ -12,6 +12,7 @@ static const BraidSimScenario * const scenarios[] = {
  * so that their reproduction lines work. */
 static const BraidSimScenario * const twins[] = {
   &braid_sim_scenario_upper_broken,
+  &braid_sim_scenario_upper_leaky,
   &braid_sim_scenario_memcached_relayed,
   &braid_sim_scenario_memcached_cas_unstored,
   &braid_sim_scenario_memcached_lru_unbumped,

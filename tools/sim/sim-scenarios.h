@@ -8,6 +8,7 @@ extern const BraidSimScenario braid_sim_scenario_memcached;
 extern const BraidSimScenario braid_sim_scenario_proxy;
 /* Deliberately broken: not listed, for the simulation's own tests. */
 extern const BraidSimScenario braid_sim_scenario_upper_broken;
+extern const BraidSimScenario braid_sim_scenario_upper_leaky;
 extern const BraidSimScenario braid_sim_scenario_memcached_relayed;
 extern const BraidSimScenario braid_sim_scenario_memcached_cas_unstored;
 extern const BraidSimScenario braid_sim_scenario_memcached_lru_unbumped;
