@@ -333,6 +333,65 @@ check('--sim-scenarios overrides the scenarios of every file',
       StubRunner.sim_runs and all(r[0] == ['memcached', 'proxy'] and r[1] == 3
                                   for r in StubRunner.sim_runs), repr(StubRunner.sim_runs))
 
+# --sanitize: the work dir's build options and the test setup, without
+# building anything (subprocess.run and Popen answer for meson)
+class FakeArgs:
+    sanitize = True
+    work_dir = tempfile.mkdtemp()
+    jobs = 1
+    with_slow = False
+    quiet = True
+
+
+class Completed:
+    def __init__(self, stdout):
+        self.stdout = stdout
+        self.returncode = 0
+
+
+def fake_introspect(value):
+    return lambda cmd, **kw: Completed(json.dumps([{'name': 'b_sanitize', 'value': value}]).encode())
+
+
+seen_cmds = []
+
+
+class FakePopen:
+    def __init__(self, cmd, **kw):
+        seen_cmds.append(cmd)
+        self.pid = 0
+        self.returncode = 0
+
+    def communicate(self, timeout=None):
+        return b'', b''
+
+
+real_run, real_popen = bm.subprocess.run, bm.subprocess.Popen
+try:
+    runner = bm.Runner(FakeArgs, root)
+    sanitize_setup = runner.setup_options()
+    bm.subprocess.run = fake_introspect('address,undefined')
+    runner.check_sanitizer()
+    bm.subprocess.Popen = FakePopen
+    runner.run_tests(['reactor'], None)
+    bm.subprocess.run = fake_introspect('none')
+    try:
+        runner.check_sanitizer()
+        mixed_refused = False
+    except SystemExit as e:
+        mixed_refused = 'use another --work-dir' in str(e)
+    FakeArgs.sanitize = False
+    plain_setup = runner.setup_options()
+    runner.check_sanitizer()
+finally:
+    bm.subprocess.run, bm.subprocess.Popen = real_run, real_popen
+    shutil.rmtree(FakeArgs.work_dir, ignore_errors=True)
+setup_ok = sanitize_setup == ['-Db_sanitize=address,undefined', '-Db_lundef=false'] and plain_setup == []
+cmd_ok = bool(seen_cmds) and '--setup' in seen_cmds[0] and \
+    seen_cmds[0][seen_cmds[0].index('--setup') + 1] == 'asan'
+check('--sanitize: ASan and UBSan build options, the asan test setup, and a work dir built the other way refused',
+      setup_ok and cmd_ok and mixed_refused, repr((sanitize_setup, plain_setup, seen_cmds, mixed_refused)))
+
 print('1..%d' % len(results))
 for i, (name, ok, detail) in enumerate(results, 1):
     print('%s %d - %s' % ('ok' if ok else 'not ok', i, name))
