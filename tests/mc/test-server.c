@@ -2,6 +2,7 @@
  * every split, bad input, back pressure, limits. */
 #include "test-support.h"
 #include "mc-server.h"
+#include "mc-server-protocol-private.h"
 
 #include <string.h>
 
@@ -914,6 +915,130 @@ test_bytes_counted (void)
   world_close (&w);
 }
 
+
+/* One connection driven directly, its writes given one by one. */
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidMcServer *server;
+  BraidProtocol *protocol;
+  BraidFakeTransport *transport;
+} Direct;
+
+static void
+direct_open (Direct *d)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  d->fake = braid_fake_reactor_new (1);
+  d->server = braid_mc_server_new (BRAID_REACTOR (d->fake), NULL);
+  factory = braid_mc_server_create_factory (d->server);
+  d->protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  d->transport = braid_fake_transport_new ();
+  braid_fake_transport_attach (d->transport, d->protocol);
+}
+
+static void
+direct_send (Direct *d, const gchar *text)
+{
+  braid_protocol_data_received (d->protocol, (const guint8 *) text, strlen (text));
+}
+
+/* What the connection wrote since the last call. */
+static void
+direct_assert_written (Direct *d, const gchar *expected)
+{
+  g_autoptr(GBytes) written = braid_fake_transport_get_written (d->transport);
+
+  braid_assert_bytes_equal_str (expected, written);
+  braid_fake_transport_clear (d->transport);
+}
+
+static void
+direct_close (Direct *d)
+{
+  braid_fake_transport_close_from_peer (d->transport, NULL);
+  g_clear_object (&d->transport);
+  g_clear_object (&d->protocol);
+  g_clear_object (&d->server);
+  g_clear_object (&d->fake);
+}
+
+static void
+test_many_small_values (void)
+{
+  const guint n_keys = 40;
+  g_autofree gchar *value = g_strnfill (500, 'v');
+  g_autoptr(GString) sets = g_string_new (NULL);
+  g_autoptr(GString) get = g_string_new ("get");
+  g_autoptr(GString) expected = g_string_new (NULL);
+  Direct d = { 0 };
+
+  g_test_summary ("A reply of many small values, copied into the output buffer (more than the 16 KiB "
+                  "copied at a flush, so the buffer itself goes to the transport), is followed by "
+                  "the next replies intact, again and again");
+  for (guint i = 0; i < n_keys; i++)
+    {
+      g_string_append_printf (sets, "set k%02u 0 0 500 noreply\r\n%s\r\n", i, value);
+      g_string_append_printf (get, " k%02u", i);
+      g_string_append_printf (expected, "VALUE k%02u 0 500\r\n%s\r\n", i, value);
+    }
+  g_string_append (get, "\r\n");
+  g_string_append (expected, "END\r\n");
+  g_assert_cmpuint (expected->len, >, 16 * 1024);
+  direct_open (&d);
+  direct_send (&d, sets->str);
+  direct_assert_written (&d, "");
+  for (guint round = 0; round < 3; round++)
+    {
+      g_autofree gchar *one = g_strdup_printf ("VALUE k07 0 500\r\n%s\r\nEND\r\nVERSION %s\r\n", value,
+                                               BRAID_MC_VERSION_STRING);
+
+      direct_send (&d, get->str);
+      direct_assert_written (&d, expected->str);
+      direct_send (&d, "get k07\r\nversion\r\n");
+      direct_assert_written (&d, one);
+    }
+  direct_close (&d);
+}
+
+static gsize
+input_held (Direct *d)
+{
+  return braid_mc_server_protocol_get_input_held (BRAID_MC_SERVER_PROTOCOL (d->protocol));
+}
+
+static void
+test_input_released (void)
+{
+  Direct d = { 0 };
+
+  g_test_summary ("A connection holds only the input it has not parsed: each read's parsed bytes are "
+                  "released, however many commands come, so its memory stays bounded");
+  g_test_bug ("11");
+  direct_open (&d);
+  for (guint i = 0; i < 100; i++)
+    {
+      direct_send (&d, "set k 0 0 1\r\nx\r\nget k\r\n");
+      g_assert_cmpuint (input_held (&d), ==, 0);
+    }
+  direct_send (&d, "get k\r\nget");
+  g_assert_cmpuint (input_held (&d), ==, strlen ("get"));
+  direct_send (&d, " k\r\n");
+  g_assert_cmpuint (input_held (&d), ==, 0);
+  direct_close (&d);
+}
+
+static void
+test_input_held_precondition (void)
+{
+  BraidCriticalCounter counter;
+
+  g_test_summary ("The input measure refuses what is not a connection");
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_server_protocol_get_input_held (NULL), ==, 0));
+  braid_test_count_criticals_end (&counter);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -935,5 +1060,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/admin/stats-conns", test_stats_conns);
   g_test_add_func ("/mc/server/big-then-small-replies", test_big_then_small_replies);
   g_test_add_func ("/mc/server/bytes-counted", test_bytes_counted);
+  g_test_add_func ("/mc/server/many-small-values", test_many_small_values);
+  g_test_add_func ("/mc/server/input-released", test_input_released);
+  g_test_add_func ("/mc/server/input-held-precondition", test_input_held_precondition);
   return g_test_run ();
 }
