@@ -272,6 +272,45 @@ test_long_line_closes (void)
     }
 }
 
+
+/* With -M a full store refuses a write instead of evicting.  memcached
+ * 1.6.18's process_mset_command answers an allocation that fails for
+ * memory (not for size) with "SERVER_ERROR out of memory storing
+ * object", q or not; braid keeps the items already stored
+ * (docs/memcached.md, "Limits"). */
+static void
+test_out_of_memory (void)
+{
+  const gchar *refusal = "SERVER_ERROR out of memory storing object\r\n";
+  const guint n_writes = 100;
+  g_autofree gchar *value = g_strnfill (1000, 'm');
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  Conn c = { 0 };
+  guint n_items, n_refused;
+
+  g_test_summary ("With -M, an ms the full store cannot take is refused with memcached's out of memory "
+                  "error, even when quiet, and the items stored before it stay");
+  settings.store.evict = FALSE;
+  settings.store.item_size_max = 2048;
+  settings.store.limit_bytes = 64 * 1024;
+  for (guint i = 0; i < n_writes; i++)
+    g_string_append_printf (input, "ms k%03u 1000 q\r\n%s\r\n", i, value);
+  g_string_append (input, "mg k000 s\r\nmn\r\n");
+  conn_open (&c, &settings);
+  conn_send (&c, (const guint8 *) input->str, input->len);
+  n_items = braid_mc_store_get_n_items (braid_mc_server_get_store (c.server));
+  g_assert_cmpuint (n_items, >, 0);
+  g_assert_cmpuint (n_items, <, n_writes);
+  n_refused = n_writes - n_items;
+  for (guint i = 0; i < n_refused; i++)
+    g_string_append (expected, refusal);
+  g_string_append (expected, "HD s1000\r\nMN\r\n");
+  conn_assert_written (&c, expected->str);
+  conn_close (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -292,5 +331,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/meta/large-value-by-reference", test_large_value_by_reference);
   g_test_add_func ("/mc/meta/counters", test_counters);
   g_test_add_func ("/mc/meta/long-line-closes", test_long_line_closes);
+  g_test_add_func ("/mc/meta/out-of-memory", test_out_of_memory);
   return g_test_run ();
 }

@@ -1039,6 +1039,47 @@ test_input_held_precondition (void)
   braid_test_count_criticals_end (&counter);
 }
 
+
+static void
+test_out_of_memory (void)
+{
+  const guint n_writes = 100;
+  g_autofree gchar *value = g_strnfill (1000, 'm');
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(GBytes) written = NULL;
+  guint n_items;
+
+  g_test_summary ("With -M, a set the full store cannot take is refused with memcached's out of memory "
+                  "error and the items stored before it stay; noreply silences the error");
+  settings.store.evict = FALSE;
+  settings.store.item_size_max = 2048;
+  settings.store.limit_bytes = 64 * 1024;
+  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
+  factory = braid_mc_server_create_factory (server);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  for (guint i = 0; i < n_writes; i++)
+    g_string_append_printf (input, "set k%03u 0 0 1000\r\n%s\r\n", i, value);
+  g_string_append_printf (input, "set late 0 0 1000 noreply\r\n%s\r\nget k000\r\n", value);
+  braid_protocol_data_received (protocol, (const guint8 *) input->str, input->len);
+  n_items = braid_mc_store_get_n_items (braid_mc_server_get_store (server));
+  g_assert_cmpuint (n_items, >, 0);
+  g_assert_cmpuint (n_items, <, n_writes);
+  for (guint i = 0; i < n_writes; i++)
+    g_string_append (expected, i < n_items ? "STORED\r\n" : "SERVER_ERROR out of memory storing object\r\n");
+  g_string_append_printf (expected, "VALUE k000 0 1000\r\n%s\r\nEND\r\n", value);
+  written = braid_fake_transport_get_written (transport);
+  braid_assert_bytes_equal_str (expected->str, written);
+  braid_fake_transport_close_from_peer (transport, NULL);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1063,5 +1104,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/many-small-values", test_many_small_values);
   g_test_add_func ("/mc/server/input-released", test_input_released);
   g_test_add_func ("/mc/server/input-held-precondition", test_input_held_precondition);
+  g_test_add_func ("/mc/server/out-of-memory", test_out_of_memory);
   return g_test_run ();
 }
