@@ -925,16 +925,22 @@ typedef struct {
 } Direct;
 
 static void
-direct_open (Direct *d)
+direct_open_with (Direct *d, const BraidMcServerSettings *settings)
 {
   g_autoptr(BraidProtocolFactory) factory = NULL;
 
   d->fake = braid_fake_reactor_new (1);
-  d->server = braid_mc_server_new (BRAID_REACTOR (d->fake), NULL);
+  d->server = braid_mc_server_new (BRAID_REACTOR (d->fake), settings);
   factory = braid_mc_server_create_factory (d->server);
   d->protocol = braid_protocol_factory_build_protocol (factory, NULL);
   d->transport = braid_fake_transport_new ();
   braid_fake_transport_attach (d->transport, d->protocol);
+}
+
+static void
+direct_open (Direct *d)
+{
+  direct_open_with (d, NULL);
 }
 
 static void
@@ -1080,6 +1086,128 @@ test_out_of_memory (void)
   braid_fake_transport_close_from_peer (transport, NULL);
 }
 
+
+static void
+test_buffered_measures (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) alone = braid_protocol_factory_build_protocol (factory, NULL);
+  const gchar *input = "set k 0 0 1\r\nx\r\nget";
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autofree gchar *value = g_strnfill (10000, 'v');
+  g_autofree gchar *set = g_strdup_printf ("set big 0 0 10000\r\n%s\r\n", value);
+  Direct d = { 0 };
+  gsize in = 99, out = 99;
+  gboolean retrieving = TRUE;
+
+  g_test_summary ("What a checker reads of a connection: the unparsed input, the replies not yet handed "
+                  "to a transport (all of them without one), whether a get is paused; each measure "
+                  "only when asked for");
+  braid_protocol_data_received (alone, (const guint8 *) input, strlen (input));
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), &in, &out, &retrieving);
+  g_assert_cmpuint (in, ==, strlen ("get"));
+  g_assert_cmpuint (out, ==, strlen ("STORED\r\n"));
+  g_assert_false (retrieving);
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), NULL, NULL, NULL);
+  in = out = 99;
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), NULL, &out, NULL);
+  g_assert_cmpuint (out, ==, strlen ("STORED\r\n"));
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), &in, NULL, NULL);
+  g_assert_cmpuint (in, ==, strlen ("get"));
+
+  /* a get paused at the output limit, then drained */
+  settings.output_limit = 16 * 1024;
+  direct_open_with (&d, &settings);
+  braid_fake_transport_set_autoflush (d.transport, FALSE);
+  direct_send (&d, set);
+  direct_send (&d, "get big big big big big\r\n");
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), &in, &out, &retrieving);
+  g_assert_true (retrieving);
+  g_assert_cmpuint (in, ==, 0);
+  g_assert_cmpuint (out, ==, 0);
+  retrieving = FALSE;
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), NULL, NULL, &retrieving);
+  g_assert_true (retrieving);
+  for (guint i = 0; i < 10; i++)
+    braid_fake_transport_flush (d.transport);
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), NULL, NULL, &retrieving);
+  g_assert_false (retrieving);
+  direct_close (&d);
+}
+
+
+/* The "STAT verbosity" line of "stats settings". */
+static gchar *
+verbosity_line (Direct *d)
+{
+  g_autoptr(GBytes) written = NULL;
+  g_autofree gchar *text = NULL;
+  const gchar *at;
+
+  braid_fake_transport_clear (d->transport);
+  direct_send (d, "stats settings\r\n");
+  written = braid_fake_transport_get_written (d->transport);
+  text = g_strndup (g_bytes_get_data (written, NULL), g_bytes_get_size (written));
+  braid_fake_transport_clear (d->transport);
+  at = strstr (text, "STAT verbosity ");
+  g_assert_nonnull (at);
+  return g_strndup (at, strcspn (at, "\r"));
+}
+
+static void
+test_verbosity_capped (void)
+{
+  static const struct {
+    const gchar *command;
+    const gchar *line;
+  } steps[] = {
+    { "verbosity 5\r\n", "STAT verbosity 2" },
+    { "verbosity 1\r\n", "STAT verbosity 1" },
+    { "verbosity 2\r\n", "STAT verbosity 2" },
+    { "verbosity 3\r\n", "STAT verbosity 2" },
+    { "verbosity 0\r\n", "STAT verbosity 0" },
+  };
+  Direct d = { 0 };
+
+  g_test_summary ("verbosity answers OK and keeps at most memcached's MAX_VERBOSITY_LEVEL, 2, as "
+                  "'stats settings' shows (observed from memcached 1.6.18)");
+  direct_open (&d);
+  for (gsize i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_autofree gchar *line = NULL;
+
+      direct_send (&d, steps[i].command);
+      direct_assert_written (&d, "OK\r\n");
+      line = verbosity_line (&d);
+      g_assert_cmpstr (line, ==, steps[i].line);
+    }
+  direct_close (&d);
+}
+
+static void
+test_gat_sets_expiry (void)
+{
+  Direct d = { 0 };
+
+  g_test_summary ("gat and gats give the item the exptime of the command: it expires when that time "
+                  "has passed on the (simulated) clock, not before");
+  direct_open (&d);
+  direct_send (&d, "set a 0 0 1\r\nx\r\nset b 0 0 1\r\ny\r\ngat 10 a\r\ngats 20 b\r\n");
+  direct_assert_written (&d, "STORED\r\nSTORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nVALUE b 0 1 2\r\ny\r\nEND\r\n");
+  braid_fake_reactor_advance (d.fake, 9 * G_USEC_PER_SEC);
+  direct_send (&d, "get a b\r\n");
+  direct_assert_written (&d, "VALUE a 0 1\r\nx\r\nVALUE b 0 1\r\ny\r\nEND\r\n");
+  braid_fake_reactor_advance (d.fake, 2 * G_USEC_PER_SEC);
+  direct_send (&d, "get a b\r\n");
+  direct_assert_written (&d, "VALUE b 0 1\r\ny\r\nEND\r\n");
+  braid_fake_reactor_advance (d.fake, 10 * G_USEC_PER_SEC);
+  direct_send (&d, "get a b\r\n");
+  direct_assert_written (&d, "END\r\n");
+  direct_close (&d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1105,5 +1233,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/input-released", test_input_released);
   g_test_add_func ("/mc/server/input-held-precondition", test_input_held_precondition);
   g_test_add_func ("/mc/server/out-of-memory", test_out_of_memory);
+  g_test_add_func ("/mc/server/buffered-measures", test_buffered_measures);
+  g_test_add_func ("/mc/server/admin/verbosity-capped", test_verbosity_capped);
+  g_test_add_func ("/mc/server/gat-sets-expiry", test_gat_sets_expiry);
   return g_test_run ();
 }
