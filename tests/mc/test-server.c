@@ -1208,6 +1208,43 @@ test_gat_sets_expiry (void)
   direct_close (&d);
 }
 
+
+static void
+test_long_key_hides_large_values (void)
+{
+  g_autofree gchar *value = g_strnfill (600, 'v');
+  g_autofree gchar *set = g_strdup_printf ("set big 0 0 600\r\n%s\r\n", value);
+  Direct d = { 0 };
+
+  g_test_summary ("A get with a key too long answers the error alone even when a key before it has a "
+                  "value large enough to go by reference (observed from memcached 1.6.18)");
+  direct_open (&d);
+  direct_send (&d, set);
+  direct_assert_written (&d, "STORED\r\n");
+  direct_send (&d, "get big " K251 "\r\n");
+  direct_assert_written (&d, "CLIENT_ERROR bad command line format\r\n");
+  direct_send (&d, "gets big big " K251 " big\r\n");
+  direct_assert_written (&d, "CLIENT_ERROR bad command line format\r\n");
+  direct_close (&d);
+}
+
+static void
+test_nothing_runs_after_quit (void)
+{
+  Direct d = { 0 };
+  BraidMcStore *store;
+
+  g_test_summary ("Commands that come after quit in the same read are not executed: the second set "
+                  "stores nothing (observed from memcached 1.6.18)");
+  direct_open (&d);
+  direct_send (&d, "set a 0 0 1\r\nx\r\nquit\r\nset b 0 0 1\r\ny\r\n");
+  direct_assert_written (&d, "STORED\r\n");
+  g_assert_true (braid_fake_transport_is_disconnecting (d.transport));
+  store = braid_mc_server_get_store (d.server);
+  g_assert_cmpuint (braid_mc_store_get_n_items (store), ==, 1);   /* a alone */
+  direct_close (&d);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1236,5 +1273,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/buffered-measures", test_buffered_measures);
   g_test_add_func ("/mc/server/admin/verbosity-capped", test_verbosity_capped);
   g_test_add_func ("/mc/server/gat-sets-expiry", test_gat_sets_expiry);
+  g_test_add_func ("/mc/server/long-key-hides-large-values", test_long_key_hides_large_values);
+  g_test_add_func ("/mc/server/nothing-runs-after-quit", test_nothing_runs_after_quit);
   return g_test_run ();
 }
