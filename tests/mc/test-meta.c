@@ -182,8 +182,8 @@ test_too_large (void)
   gsize len = strlen (input);
   const gsize splits[] = { 0, 1, 9, 17, 30, 1000, len / 2, len - 3, len - 1 };
 
-  g_test_summary ("An ms too large for -I is refused at once, drops the item it would replace, and "
-                  "its data is skipped unread however it arrives; q does not silence it");
+  g_test_summary ("An ms too large for -I is refused at once, drops the item it would replace, counts "
+                  "in store_too_large, and its data is skipped unread however it arrives; q does not silence it");
   settings.store.item_size_max = 1024;
   for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
     {
@@ -193,6 +193,13 @@ test_too_large (void)
       conn_send (&c, (const guint8 *) input, splits[i]);
       conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
       conn_assert_written (&c, expected);
+      {
+        BraidMcStats stats;
+
+        /* ms a and ms c; ms b's mode is refused first */
+        braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
+        g_assert_cmpuint (stats.store_too_large, ==, 2);
+      }
       conn_close (&c);
     }
 }
@@ -225,7 +232,7 @@ test_counters (void)
   const gchar *input = "ms s1 1\r\na\r\nms s1 1 C999\r\na\r\nms nok 1 C1\r\na\r\nms s1 1 ME\r\na\r\n"
                        "mg s1\r\nmg nok\r\nmg s1 T30\r\nmg nok T30\r\nmg viv N30\r\nme s1\r\n"
                        "md viv\r\nmd nok\r\nmd s1 C5\r\nms n 1\r\n1\r\nmd n I\r\n"
-                       "ma n\r\nma nok\r\nma nok MD\r\nma n MD\r\nma nok4 N0\r\nma n C1\r\n";
+                       "ma n\r\nma nok\r\nma nok MD\r\nma n MD\r\nma nok4 N0\r\nma n C1\r\nma nok5 MI\r\n";
 
   g_test_summary ("Meta commands move memcached's counters as memcached 1.6.18 does");
   conn_open (&c, NULL);
@@ -243,7 +250,7 @@ test_counters (void)
   g_assert_cmpuint (stats.delete_hits, ==, 1);
   g_assert_cmpuint (stats.delete_misses, ==, 2);  /* a miss, a cas mismatch */
   g_assert_cmpuint (stats.incr_hits, ==, 1);
-  g_assert_cmpuint (stats.incr_misses, ==, 1);
+  g_assert_cmpuint (stats.incr_misses, ==, 2);   /* nok, nok5: more than the decr misses */
   g_assert_cmpuint (stats.decr_hits, ==, 1);
   g_assert_cmpuint (stats.decr_misses, ==, 1);
   conn_close (&c);

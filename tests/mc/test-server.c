@@ -1245,6 +1245,32 @@ test_nothing_runs_after_quit (void)
   direct_close (&d);
 }
 
+
+static void
+test_finalized_connection_uncounted (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  BraidProtocol *protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  BraidFakeTransport *transport = braid_fake_transport_new ();
+  BraidMcServerCounters counters;
+
+  g_test_summary ("A connection freed while still open, a command half-received, leaves the connection "
+                  "and busy counters as if it had closed");
+  braid_fake_transport_attach (transport, protocol);
+  braid_protocol_data_received (protocol, (const guint8 *) "get", 3);
+  braid_mc_server_get_counters (server, &counters);
+  g_assert_cmpuint (counters.curr_connections, ==, 1);
+  g_assert_cmpuint (counters.busy_connections, ==, 1);
+  g_object_unref (transport);
+  g_object_unref (protocol);
+  braid_mc_server_get_counters (server, &counters);
+  g_assert_cmpuint (counters.curr_connections, ==, 0);
+  g_assert_cmpuint (counters.busy_connections, ==, 0);
+  g_assert_false (braid_mc_server_is_busy (server));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1275,5 +1301,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/gat-sets-expiry", test_gat_sets_expiry);
   g_test_add_func ("/mc/server/long-key-hides-large-values", test_long_key_hides_large_values);
   g_test_add_func ("/mc/server/nothing-runs-after-quit", test_nothing_runs_after_quit);
+  g_test_add_func ("/mc/server/finalized-connection-uncounted", test_finalized_connection_uncounted);
   return g_test_run ();
 }
