@@ -6,6 +6,7 @@
 #include "test-support.h"
 #include "mc-binary.h"
 #include "mc-server.h"
+#include "mc-server-protocol-private.h"
 
 #include <string.h>
 
@@ -411,6 +412,57 @@ test_text_stays_text (void)
                             g_bytes_get_size (written));
 }
 
+
+static void
+test_first_byte_alone_decides (void)
+{
+  /* Observed from memcached 1.6.18, the three writes apart:
+   * "ERROR\r\nERROR\r\nVERSION 1.6.18\r\n". */
+  static const gchar *const writes[] = { "\n", "\200version\r\n", "version\r\n" };
+  static const gchar expected[] = "ERROR\r\nERROR\r\nVERSION " BRAID_MC_VERSION_STRING "\r\n";
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(GBytes) written = NULL;
+
+  g_test_summary ("A first read of one byte decides the protocol even when that byte is a whole command "
+                  "(an empty line): a 0x80 that comes next is text");
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  for (gsize i = 0; i < G_N_ELEMENTS (writes); i++)
+    braid_protocol_data_received (BRAID_PROTOCOL (protocol), (const guint8 *) writes[i], strlen (writes[i]));
+  written = braid_fake_transport_get_written (transport);
+  braid_assert_bytes_equal (expected, sizeof expected - 1, g_bytes_get_data (written, NULL),
+                            g_bytes_get_size (written));
+  braid_fake_transport_close_from_peer (transport, NULL);
+}
+
+
+static void
+test_large_value_without_transport (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  g_autoptr(GByteArray) in = g_byte_array_new ();
+  g_autofree gchar *value = g_strnfill (1000, 'v');
+  guint8 extras[8] = { 0 };
+  gsize input, output;
+  gboolean retrieving;
+
+  g_test_summary ("Driven without a transport, a binary GET of a value large enough to go by reference "
+                  "copies it into the output instead: every byte waits there");
+  append_request (in, BRAID_MC_BINARY_OPCODE_SETQ, "big", extras, sizeof extras, value, 1);
+  append_request (in, BRAID_MC_BINARY_OPCODE_GET, "big", NULL, 0, NULL, 2);
+  braid_protocol_data_received (protocol, in->data, in->len);
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (protocol), &input, &output, &retrieving);
+  g_assert_cmpuint (input, ==, 0);
+  g_assert_cmpuint (output, ==, BRAID_MC_BINARY_HEADER_LEN + 4 + 1000);
+  g_assert_false (retrieving);
+}
+
 /* ---- back pressure ---- */
 
 static void
@@ -475,6 +527,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/binary/stats/general", test_stats_general);
   g_test_add_func ("/mc/binary/stats/settings", test_stats_settings);
   g_test_add_func ("/mc/binary/text-stays-text", test_text_stays_text);
+  g_test_add_func ("/mc/binary/first-byte-alone-decides", test_first_byte_alone_decides);
+  g_test_add_func ("/mc/binary/large-value-without-transport", test_large_value_without_transport);
   g_test_add_func ("/mc/binary/back-pressure", test_back_pressure);
   return g_test_run ();
 }

@@ -182,8 +182,8 @@ test_too_large (void)
   gsize len = strlen (input);
   const gsize splits[] = { 0, 1, 9, 17, 30, 1000, len / 2, len - 3, len - 1 };
 
-  g_test_summary ("An ms too large for -I is refused at once, drops the item it would replace, and "
-                  "its data is skipped unread however it arrives; q does not silence it");
+  g_test_summary ("An ms too large for -I is refused at once, drops the item it would replace, counts "
+                  "in store_too_large, and its data is skipped unread however it arrives; q does not silence it");
   settings.store.item_size_max = 1024;
   for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
     {
@@ -193,6 +193,13 @@ test_too_large (void)
       conn_send (&c, (const guint8 *) input, splits[i]);
       conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
       conn_assert_written (&c, expected);
+      {
+        BraidMcStats stats;
+
+        /* ms a and ms c; ms b's mode is refused first */
+        braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
+        g_assert_cmpuint (stats.store_too_large, ==, 2);
+      }
       conn_close (&c);
     }
 }
@@ -225,7 +232,7 @@ test_counters (void)
   const gchar *input = "ms s1 1\r\na\r\nms s1 1 C999\r\na\r\nms nok 1 C1\r\na\r\nms s1 1 ME\r\na\r\n"
                        "mg s1\r\nmg nok\r\nmg s1 T30\r\nmg nok T30\r\nmg viv N30\r\nme s1\r\n"
                        "md viv\r\nmd nok\r\nmd s1 C5\r\nms n 1\r\n1\r\nmd n I\r\n"
-                       "ma n\r\nma nok\r\nma nok MD\r\nma n MD\r\nma nok4 N0\r\nma n C1\r\n";
+                       "ma n\r\nma nok\r\nma nok MD\r\nma n MD\r\nma nok4 N0\r\nma n C1\r\nma nok5 MI\r\n";
 
   g_test_summary ("Meta commands move memcached's counters as memcached 1.6.18 does");
   conn_open (&c, NULL);
@@ -243,7 +250,7 @@ test_counters (void)
   g_assert_cmpuint (stats.delete_hits, ==, 1);
   g_assert_cmpuint (stats.delete_misses, ==, 2);  /* a miss, a cas mismatch */
   g_assert_cmpuint (stats.incr_hits, ==, 1);
-  g_assert_cmpuint (stats.incr_misses, ==, 1);
+  g_assert_cmpuint (stats.incr_misses, ==, 2);   /* nok, nok5: more than the decr misses */
   g_assert_cmpuint (stats.decr_hits, ==, 1);
   g_assert_cmpuint (stats.decr_misses, ==, 1);
   conn_close (&c);
@@ -272,6 +279,45 @@ test_long_line_closes (void)
     }
 }
 
+
+/* With -M a full store refuses a write instead of evicting.  memcached
+ * 1.6.18's process_mset_command answers an allocation that fails for
+ * memory (not for size) with "SERVER_ERROR out of memory storing
+ * object", q or not; braid keeps the items already stored
+ * (docs/memcached.md, "Limits"). */
+static void
+test_out_of_memory (void)
+{
+  const gchar *refusal = "SERVER_ERROR out of memory storing object\r\n";
+  const guint n_writes = 100;
+  g_autofree gchar *value = g_strnfill (1000, 'm');
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  Conn c = { 0 };
+  guint n_items, n_refused;
+
+  g_test_summary ("With -M, an ms the full store cannot take is refused with memcached's out of memory "
+                  "error, even when quiet, and the items stored before it stay");
+  settings.store.evict = FALSE;
+  settings.store.item_size_max = 2048;
+  settings.store.limit_bytes = 64 * 1024;
+  for (guint i = 0; i < n_writes; i++)
+    g_string_append_printf (input, "ms k%03u 1000 q\r\n%s\r\n", i, value);
+  g_string_append (input, "mg k000 s\r\nmn\r\n");
+  conn_open (&c, &settings);
+  conn_send (&c, (const guint8 *) input->str, input->len);
+  n_items = braid_mc_store_get_n_items (braid_mc_server_get_store (c.server));
+  g_assert_cmpuint (n_items, >, 0);
+  g_assert_cmpuint (n_items, <, n_writes);
+  n_refused = n_writes - n_items;
+  for (guint i = 0; i < n_refused; i++)
+    g_string_append (expected, refusal);
+  g_string_append (expected, "HD s1000\r\nMN\r\n");
+  conn_assert_written (&c, expected->str);
+  conn_close (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -292,5 +338,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/meta/large-value-by-reference", test_large_value_by_reference);
   g_test_add_func ("/mc/meta/counters", test_counters);
   g_test_add_func ("/mc/meta/long-line-closes", test_long_line_closes);
+  g_test_add_func ("/mc/meta/out-of-memory", test_out_of_memory);
   return g_test_run ();
 }

@@ -2,6 +2,7 @@
  * every split, bad input, back pressure, limits. */
 #include "test-support.h"
 #include "mc-server.h"
+#include "mc-server-protocol-private.h"
 
 #include <string.h>
 
@@ -914,6 +915,362 @@ test_bytes_counted (void)
   world_close (&w);
 }
 
+
+/* One connection driven directly, its writes given one by one. */
+typedef struct {
+  BraidFakeReactor *fake;
+  BraidMcServer *server;
+  BraidProtocol *protocol;
+  BraidFakeTransport *transport;
+} Direct;
+
+static void
+direct_open_with (Direct *d, const BraidMcServerSettings *settings)
+{
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+
+  d->fake = braid_fake_reactor_new (1);
+  d->server = braid_mc_server_new (BRAID_REACTOR (d->fake), settings);
+  factory = braid_mc_server_create_factory (d->server);
+  d->protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  d->transport = braid_fake_transport_new ();
+  braid_fake_transport_attach (d->transport, d->protocol);
+}
+
+static void
+direct_open (Direct *d)
+{
+  direct_open_with (d, NULL);
+}
+
+static void
+direct_send (Direct *d, const gchar *text)
+{
+  braid_protocol_data_received (d->protocol, (const guint8 *) text, strlen (text));
+}
+
+/* What the connection wrote since the last call. */
+static void
+direct_assert_written (Direct *d, const gchar *expected)
+{
+  g_autoptr(GBytes) written = braid_fake_transport_get_written (d->transport);
+
+  braid_assert_bytes_equal_str (expected, written);
+  braid_fake_transport_clear (d->transport);
+}
+
+static void
+direct_close (Direct *d)
+{
+  braid_fake_transport_close_from_peer (d->transport, NULL);
+  g_clear_object (&d->transport);
+  g_clear_object (&d->protocol);
+  g_clear_object (&d->server);
+  g_clear_object (&d->fake);
+}
+
+static void
+test_many_small_values (void)
+{
+  const guint n_keys = 40;
+  g_autofree gchar *value = g_strnfill (500, 'v');
+  g_autoptr(GString) sets = g_string_new (NULL);
+  g_autoptr(GString) get = g_string_new ("get");
+  g_autoptr(GString) expected = g_string_new (NULL);
+  Direct d = { 0 };
+
+  g_test_summary ("A reply of many small values, copied into the output buffer (more than the 16 KiB "
+                  "copied at a flush, so the buffer itself goes to the transport), is followed by "
+                  "the next replies intact, again and again");
+  for (guint i = 0; i < n_keys; i++)
+    {
+      g_string_append_printf (sets, "set k%02u 0 0 500 noreply\r\n%s\r\n", i, value);
+      g_string_append_printf (get, " k%02u", i);
+      g_string_append_printf (expected, "VALUE k%02u 0 500\r\n%s\r\n", i, value);
+    }
+  g_string_append (get, "\r\n");
+  g_string_append (expected, "END\r\n");
+  g_assert_cmpuint (expected->len, >, 16 * 1024);
+  direct_open (&d);
+  direct_send (&d, sets->str);
+  direct_assert_written (&d, "");
+  for (guint round = 0; round < 3; round++)
+    {
+      g_autofree gchar *one = g_strdup_printf ("VALUE k07 0 500\r\n%s\r\nEND\r\nVERSION %s\r\n", value,
+                                               BRAID_MC_VERSION_STRING);
+
+      direct_send (&d, get->str);
+      direct_assert_written (&d, expected->str);
+      direct_send (&d, "get k07\r\nversion\r\n");
+      direct_assert_written (&d, one);
+    }
+  direct_close (&d);
+}
+
+static gsize
+input_held (Direct *d)
+{
+  return braid_mc_server_protocol_get_input_held (BRAID_MC_SERVER_PROTOCOL (d->protocol));
+}
+
+static void
+test_input_released (void)
+{
+  Direct d = { 0 };
+
+  g_test_summary ("A connection holds only the input it has not parsed: each read's parsed bytes are "
+                  "released, however many commands come, so its memory stays bounded");
+  g_test_bug ("11");
+  direct_open (&d);
+  for (guint i = 0; i < 100; i++)
+    {
+      direct_send (&d, "set k 0 0 1\r\nx\r\nget k\r\n");
+      g_assert_cmpuint (input_held (&d), ==, 0);
+    }
+  direct_send (&d, "get k\r\nget");
+  g_assert_cmpuint (input_held (&d), ==, strlen ("get"));
+  direct_send (&d, " k\r\n");
+  g_assert_cmpuint (input_held (&d), ==, 0);
+  direct_close (&d);
+}
+
+static void
+test_input_held_precondition (void)
+{
+  BraidCriticalCounter counter;
+
+  g_test_summary ("The input measure refuses what is not a connection");
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_server_protocol_get_input_held (NULL), ==, 0));
+  braid_test_count_criticals_end (&counter);
+}
+
+
+static void
+test_out_of_memory (void)
+{
+  const guint n_writes = 100;
+  g_autofree gchar *value = g_strnfill (1000, 'm');
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autoptr(GString) expected = g_string_new (NULL);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(GBytes) written = NULL;
+  guint n_items;
+
+  g_test_summary ("With -M, a set the full store cannot take is refused with memcached's out of memory "
+                  "error and the items stored before it stay; noreply silences the error");
+  settings.store.evict = FALSE;
+  settings.store.item_size_max = 2048;
+  settings.store.limit_bytes = 64 * 1024;
+  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
+  factory = braid_mc_server_create_factory (server);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  for (guint i = 0; i < n_writes; i++)
+    g_string_append_printf (input, "set k%03u 0 0 1000\r\n%s\r\n", i, value);
+  g_string_append_printf (input, "set late 0 0 1000 noreply\r\n%s\r\nget k000\r\n", value);
+  braid_protocol_data_received (protocol, (const guint8 *) input->str, input->len);
+  n_items = braid_mc_store_get_n_items (braid_mc_server_get_store (server));
+  g_assert_cmpuint (n_items, >, 0);
+  g_assert_cmpuint (n_items, <, n_writes);
+  for (guint i = 0; i < n_writes; i++)
+    g_string_append (expected, i < n_items ? "STORED\r\n" : "SERVER_ERROR out of memory storing object\r\n");
+  g_string_append_printf (expected, "VALUE k000 0 1000\r\n%s\r\nEND\r\n", value);
+  written = braid_fake_transport_get_written (transport);
+  braid_assert_bytes_equal_str (expected->str, written);
+  braid_fake_transport_close_from_peer (transport, NULL);
+}
+
+
+static void
+test_buffered_measures (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) alone = braid_protocol_factory_build_protocol (factory, NULL);
+  const gchar *input = "set k 0 0 1\r\nx\r\nget";
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autofree gchar *value = g_strnfill (10000, 'v');
+  g_autofree gchar *set = g_strdup_printf ("set big 0 0 10000\r\n%s\r\n", value);
+  Direct d = { 0 };
+  gsize in = 99, out = 99;
+  gboolean retrieving = TRUE;
+
+  g_test_summary ("What a checker reads of a connection: the unparsed input, the replies not yet handed "
+                  "to a transport (all of them without one), whether a get is paused; each measure "
+                  "only when asked for");
+  braid_protocol_data_received (alone, (const guint8 *) input, strlen (input));
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), &in, &out, &retrieving);
+  g_assert_cmpuint (in, ==, strlen ("get"));
+  g_assert_cmpuint (out, ==, strlen ("STORED\r\n"));
+  g_assert_false (retrieving);
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), NULL, NULL, NULL);
+  in = out = 99;
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), NULL, &out, NULL);
+  g_assert_cmpuint (out, ==, strlen ("STORED\r\n"));
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (alone), &in, NULL, NULL);
+  g_assert_cmpuint (in, ==, strlen ("get"));
+
+  /* a get paused at the output limit, then drained */
+  settings.output_limit = 16 * 1024;
+  direct_open_with (&d, &settings);
+  braid_fake_transport_set_autoflush (d.transport, FALSE);
+  direct_send (&d, set);
+  direct_send (&d, "get big big big big big\r\n");
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), &in, &out, &retrieving);
+  g_assert_true (retrieving);
+  g_assert_cmpuint (in, ==, 0);
+  g_assert_cmpuint (out, ==, 0);
+  retrieving = FALSE;
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), NULL, NULL, &retrieving);
+  g_assert_true (retrieving);
+  for (guint i = 0; i < 10; i++)
+    braid_fake_transport_flush (d.transport);
+  braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), NULL, NULL, &retrieving);
+  g_assert_false (retrieving);
+  direct_close (&d);
+}
+
+
+/* The "STAT verbosity" line of "stats settings". */
+static gchar *
+verbosity_line (Direct *d)
+{
+  g_autoptr(GBytes) written = NULL;
+  g_autofree gchar *text = NULL;
+  const gchar *at;
+
+  braid_fake_transport_clear (d->transport);
+  direct_send (d, "stats settings\r\n");
+  written = braid_fake_transport_get_written (d->transport);
+  text = g_strndup (g_bytes_get_data (written, NULL), g_bytes_get_size (written));
+  braid_fake_transport_clear (d->transport);
+  at = strstr (text, "STAT verbosity ");
+  g_assert_nonnull (at);
+  return g_strndup (at, strcspn (at, "\r"));
+}
+
+static void
+test_verbosity_capped (void)
+{
+  static const struct {
+    const gchar *command;
+    const gchar *line;
+  } steps[] = {
+    { "verbosity 5\r\n", "STAT verbosity 2" },
+    { "verbosity 1\r\n", "STAT verbosity 1" },
+    { "verbosity 2\r\n", "STAT verbosity 2" },
+    { "verbosity 3\r\n", "STAT verbosity 2" },
+    { "verbosity 0\r\n", "STAT verbosity 0" },
+  };
+  Direct d = { 0 };
+
+  g_test_summary ("verbosity answers OK and keeps at most memcached's MAX_VERBOSITY_LEVEL, 2, as "
+                  "'stats settings' shows (observed from memcached 1.6.18)");
+  direct_open (&d);
+  for (gsize i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_autofree gchar *line = NULL;
+
+      direct_send (&d, steps[i].command);
+      direct_assert_written (&d, "OK\r\n");
+      line = verbosity_line (&d);
+      g_assert_cmpstr (line, ==, steps[i].line);
+    }
+  direct_close (&d);
+}
+
+static void
+test_gat_sets_expiry (void)
+{
+  Direct d = { 0 };
+
+  g_test_summary ("gat and gats give the item the exptime of the command: it expires when that time "
+                  "has passed on the (simulated) clock, not before");
+  direct_open (&d);
+  direct_send (&d, "set a 0 0 1\r\nx\r\nset b 0 0 1\r\ny\r\ngat 10 a\r\ngats 20 b\r\n");
+  direct_assert_written (&d, "STORED\r\nSTORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nVALUE b 0 1 2\r\ny\r\nEND\r\n");
+  braid_fake_reactor_advance (d.fake, 9 * G_USEC_PER_SEC);
+  direct_send (&d, "get a b\r\n");
+  direct_assert_written (&d, "VALUE a 0 1\r\nx\r\nVALUE b 0 1\r\ny\r\nEND\r\n");
+  braid_fake_reactor_advance (d.fake, 2 * G_USEC_PER_SEC);
+  direct_send (&d, "get a b\r\n");
+  direct_assert_written (&d, "VALUE b 0 1\r\ny\r\nEND\r\n");
+  braid_fake_reactor_advance (d.fake, 10 * G_USEC_PER_SEC);
+  direct_send (&d, "get a b\r\n");
+  direct_assert_written (&d, "END\r\n");
+  direct_close (&d);
+}
+
+
+static void
+test_long_key_hides_large_values (void)
+{
+  g_autofree gchar *value = g_strnfill (600, 'v');
+  g_autofree gchar *set = g_strdup_printf ("set big 0 0 600\r\n%s\r\n", value);
+  Direct d = { 0 };
+
+  g_test_summary ("A get with a key too long answers the error alone even when a key before it has a "
+                  "value large enough to go by reference (observed from memcached 1.6.18)");
+  direct_open (&d);
+  direct_send (&d, set);
+  direct_assert_written (&d, "STORED\r\n");
+  direct_send (&d, "get big " K251 "\r\n");
+  direct_assert_written (&d, "CLIENT_ERROR bad command line format\r\n");
+  direct_send (&d, "gets big big " K251 " big\r\n");
+  direct_assert_written (&d, "CLIENT_ERROR bad command line format\r\n");
+  direct_close (&d);
+}
+
+static void
+test_nothing_runs_after_quit (void)
+{
+  Direct d = { 0 };
+  BraidMcStore *store;
+
+  g_test_summary ("Commands that come after quit in the same read are not executed: the second set "
+                  "stores nothing (observed from memcached 1.6.18)");
+  direct_open (&d);
+  direct_send (&d, "set a 0 0 1\r\nx\r\nquit\r\nset b 0 0 1\r\ny\r\n");
+  direct_assert_written (&d, "STORED\r\n");
+  g_assert_true (braid_fake_transport_is_disconnecting (d.transport));
+  store = braid_mc_server_get_store (d.server);
+  g_assert_cmpuint (braid_mc_store_get_n_items (store), ==, 1);   /* a alone */
+  direct_close (&d);
+}
+
+
+static void
+test_finalized_connection_uncounted (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  BraidProtocol *protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  BraidFakeTransport *transport = braid_fake_transport_new ();
+  BraidMcServerCounters counters;
+
+  g_test_summary ("A connection freed while still open, a command half-received, leaves the connection "
+                  "and busy counters as if it had closed");
+  braid_fake_transport_attach (transport, protocol);
+  braid_protocol_data_received (protocol, (const guint8 *) "get", 3);
+  braid_mc_server_get_counters (server, &counters);
+  g_assert_cmpuint (counters.curr_connections, ==, 1);
+  g_assert_cmpuint (counters.busy_connections, ==, 1);
+  g_object_unref (transport);
+  g_object_unref (protocol);
+  braid_mc_server_get_counters (server, &counters);
+  g_assert_cmpuint (counters.curr_connections, ==, 0);
+  g_assert_cmpuint (counters.busy_connections, ==, 0);
+  g_assert_false (braid_mc_server_is_busy (server));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -935,5 +1292,15 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/admin/stats-conns", test_stats_conns);
   g_test_add_func ("/mc/server/big-then-small-replies", test_big_then_small_replies);
   g_test_add_func ("/mc/server/bytes-counted", test_bytes_counted);
+  g_test_add_func ("/mc/server/many-small-values", test_many_small_values);
+  g_test_add_func ("/mc/server/input-released", test_input_released);
+  g_test_add_func ("/mc/server/input-held-precondition", test_input_held_precondition);
+  g_test_add_func ("/mc/server/out-of-memory", test_out_of_memory);
+  g_test_add_func ("/mc/server/buffered-measures", test_buffered_measures);
+  g_test_add_func ("/mc/server/admin/verbosity-capped", test_verbosity_capped);
+  g_test_add_func ("/mc/server/gat-sets-expiry", test_gat_sets_expiry);
+  g_test_add_func ("/mc/server/long-key-hides-large-values", test_long_key_hides_large_values);
+  g_test_add_func ("/mc/server/nothing-runs-after-quit", test_nothing_runs_after_quit);
+  g_test_add_func ("/mc/server/finalized-connection-uncounted", test_finalized_connection_uncounted);
   return g_test_run ();
 }

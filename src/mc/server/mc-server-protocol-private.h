@@ -22,4 +22,9 @@ void braid_mc_server_protocol_get_buffered (BraidMcServerProtocol *self,
                                             gsize *output,
                                             gboolean *retrieving);
 
+/* Read-only, for tests: the bytes the input buffer holds, parsed or not.
+ * Parsed bytes are released after each read, so between reads this is
+ * what @input of braid_mc_server_protocol_get_buffered() says. */
+gsize braid_mc_server_protocol_get_input_held (BraidMcServerProtocol *self);
+
 G_END_DECLS

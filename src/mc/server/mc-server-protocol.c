@@ -909,3 +909,10 @@ braid_mc_server_protocol_get_buffered (BraidMcServerProtocol *self,
   if (retrieving != NULL)
     *retrieving = self->retrieval != NULL;
 }
+
+gsize
+braid_mc_server_protocol_get_input_held (BraidMcServerProtocol *self)
+{
+  g_return_val_if_fail (BRAID_IS_MC_SERVER_PROTOCOL (self), 0);
+  return self->in->len;
+}
