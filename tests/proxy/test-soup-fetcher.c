@@ -404,6 +404,24 @@ test_failures (void)
   origin_clear (&o);
 }
 
+static void
+test_refuses_foreign_result (void)
+{
+  g_autoptr(BraidSoupFetcher) fetcher = braid_soup_fetcher_new (NULL);
+  g_autoptr(GTask) task = g_task_new (fetcher, NULL, NULL, NULL);   /* the fetcher's, not a fetch's */
+  g_autoptr(GError) error = NULL;
+  guint status = 7;
+
+  g_test_summary ("The fetcher refuses to finish a result of its own that no fetch made: a critical, NULL, "
+                  "status 0, no error");
+  g_task_return_pointer (task, NULL, NULL);
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*source_tag*");
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), G_ASYNC_RESULT (task), &status, &error));
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -412,6 +430,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/soup-fetcher/answers", test_answers);
   g_test_add_func ("/proxy/soup-fetcher/refused-by-policy", test_refused_by_policy);
   g_test_add_func ("/proxy/soup-fetcher/failures", test_failures);
+  g_test_add_func ("/proxy/soup-fetcher/refuses-foreign-result", test_refuses_foreign_result);
   for (guint i = 0; i < G_N_ELEMENTS (limit_cases); i++)
     {
       g_autofree gchar *path = g_strdup_printf ("/proxy/soup-fetcher/limit/%s", limit_cases[i].name);
