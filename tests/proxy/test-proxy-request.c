@@ -74,14 +74,20 @@ world_open (World *w)
   w->host.key_memo = NULL;
 }
 
+/* Every request is over and freed: no timer, nothing counted, and no
+ * reference left on the owner. */
 static void
 world_close (World *w)
 {
+  gpointer owner = w->owner;
+
   braid_fake_reactor_run_all_timers (w->fake, 3600 * (gint64) G_USEC_PER_SEC);
   g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w->fake), ==, 0);
   g_assert_cmpuint (w->stats.in_flight, ==, 0);
   g_assert_cmpuint (w->stats.connections, ==, 0);
+  g_object_add_weak_pointer (w->owner, &owner);
   g_clear_object (&w->owner);
+  g_assert_null (owner);
   g_clear_object (&w->cache);
   g_clear_object (&w->fetcher);
   g_clear_object (&w->fake);
@@ -196,6 +202,38 @@ test_freed_while_writing (void)
   world_close (&w);
 }
 
+static void
+test_preconditions (void)
+{
+  World w;
+  BraidCriticalCounter counter;
+  BraidProxyRequestHost bad;
+
+  g_test_summary ("A request needs a host with an owner, a reactor, settings, stats and get_flight: a "
+                  "critical and NULL; closing a NULL request idle is a critical");
+  world_open (&w);
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_request_new (NULL)));
+  bad = w.host;
+  bad.owner = NULL;
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_request_new (&bad)));
+  bad = w.host;
+  bad.reactor = NULL;
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_request_new (&bad)));
+  bad = w.host;
+  bad.settings = NULL;
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_request_new (&bad)));
+  bad = w.host;
+  bad.stats = NULL;
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_request_new (&bad)));
+  bad = w.host;
+  bad.get_flight = NULL;
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_request_new (&bad)));
+  BRAID_EXPECT_CRITICAL (braid_proxy_request_close_idle (NULL));
+  braid_test_count_criticals_end (&counter);
+  world_close (&w);
+}
+
 /* The access log is tested in test-proxy.c: keep it out of the output. */
 static GLogWriterOutput
 drop_access_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
@@ -215,5 +253,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/request/host-without-memo", test_host_without_memo);
   g_test_add_func ("/proxy/request/over-capacity", test_over_capacity);
   g_test_add_func ("/proxy/request/freed-while-writing", test_freed_while_writing);
+  g_test_add_func ("/proxy/request/preconditions", test_preconditions);
   return g_test_run ();
 }

@@ -914,6 +914,7 @@ test_request_line_deadline_logged (void)
   g_assert_cmpuint (access_log->len, ==, 1);
   g_assert_cmpstr (access_log_last ()->status, ==, "408");
   g_assert_nonnull (strstr (access_log_last ()->message, "no whole request line within 2.5 s"));
+  g_assert_nonnull (strstr (access_log_last ()->message, " cache=bypass "));
   g_assert_true (half->finished_at >= 0 && !half->reset);
 
   idle = request (&w, "http://y.exa");
@@ -1456,6 +1457,75 @@ test_mac_shared_cache (void)
   world_close (&w);
 }
 
+/* The access log's MESSAGE of the request for @url, the only one. */
+static const gchar *
+logged_for (const gchar *url)
+{
+  const gchar *found = NULL;
+
+  for (guint i = 0; i < access_log->len; i++)
+    {
+      const LogEntry *e = &g_array_index (access_log, LogEntry, i);
+
+      if (g_strcmp0 (e->url, url) == 0)
+        {
+          g_assert_null (found);
+          found = e->message;
+        }
+    }
+  g_assert_nonnull (found);
+  return found;
+}
+
+static void
+test_cache_outcomes_logged (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  g_autoptr(GBytes) b = body_of ("body");
+  TestClient *first, *joiner, *refused;
+
+  g_test_summary ("Each request's log entry names how the cache served it: miss (it started the fetch), "
+                  "shared (it joined one), hit; a request refused over max_flights is logged 503 with its "
+                  "outcome, and reset");
+  settings.max_flights = 1;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/a", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/b", 200, b, 1000, 0, 0);
+  access_log_clear ();
+  first = request (&w, "http://x.example/a\n");
+  joiner = request (&w, "http://x.example/a\n");
+  refused = request (&w, "http://x.example/b\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (first, "body");
+  assert_body (joiner, "body");
+  g_assert_true (refused->reset);
+  g_assert_cmpuint (refused->body->len, ==, 0);
+  g_assert_cmpuint (access_log->len, ==, 3);
+  g_assert_nonnull (strstr (logged_for ("http://x.example/b"), " 503 0 bytes cache=miss "));
+  access_log_clear ();
+  get (&w, "http://x.example/a");
+  g_assert_nonnull (strstr (logged_for ("http://x.example/a"), " 200 4 bytes cache=hit "));
+  world_close (&w);
+
+  /* The first two, from the log of their own world. */
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/c", 200, b, 1000, 0, 0);
+  access_log_clear ();
+  first = request (&w, "http://x.example/c\n");
+  braid_fake_reactor_advance (w.fake, 500);
+  joiner = request (&w, "http://x.example/c\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (access_log->len, ==, 2);
+  g_assert_nonnull (strstr (g_array_index (access_log, LogEntry, 0).message, " 200 4 bytes cache=miss "));
+  g_assert_nonnull (strstr (g_array_index (access_log, LogEntry, 1).message, " 200 4 bytes cache=shared "));
+  world_close (&w);
+}
+
 static void
 test_stats_line (void)
 {
@@ -1529,5 +1599,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/policy/ttl-ceiling", test_policy_ttl_ceiling);
   g_test_add_func ("/proxy/policy/mac-shared-cache", test_mac_shared_cache);
   g_test_add_func ("/proxy/stats-line", test_stats_line);
+  g_test_add_func ("/proxy/request/cache-outcomes-logged", test_cache_outcomes_logged);
   return g_test_run ();
 }
