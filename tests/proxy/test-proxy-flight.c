@@ -344,6 +344,7 @@ test_keep_limits (void)
   g_assert_true (kept_whole (8, 2, 100, 0, 1000000));
   g_assert_true (kept_whole (8, 2, 100, 108, 100));
   g_assert_false (kept_whole (8, 2, 100, 107, 100));
+  g_assert_false (kept_whole (8, 2, 100, 1, 0));
 }
 
 static void
