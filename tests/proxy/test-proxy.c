@@ -1457,6 +1457,34 @@ test_mac_shared_cache (void)
   world_close (&w);
 }
 
+static void
+test_client_leaves_counted (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("0123456789");
+  TestClient *leaves, *stays;
+
+  g_test_summary ("A client that resets its connection before its body is whole is counted once as detached, and the "
+                  "flight goes on for the other client and the cache");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), NULL);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, 1000, 2, 1000);
+  leaves = request (&w, "http://x.example/\n");
+  stays = request (&w, "http://x.example/\n");
+  braid_fake_reactor_advance (w.fake, 2000);
+  g_assert_cmpuint (leaves->body->len, >, 0);
+  braid_transport_abort_connection (braid_protocol_get_transport (leaves->protocol));
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->clients_detached, ==, 1);
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (stays, "0123456789");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->clients_detached, ==, 1);
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 1);
+  world_close (&w);
+}
+
 /* The access log's MESSAGE of the request for @url, the only one. */
 static const gchar *
 logged_for (const gchar *url)
@@ -1579,6 +1607,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/oversize-body", test_oversize_body);
   g_test_add_func ("/proxy/slow-client", test_slow_client);
   g_test_add_func ("/proxy/request/write-deadline", test_write_deadline);
+  g_test_add_func ("/proxy/request/client-leaves-counted", test_client_leaves_counted);
   g_test_add_func ("/proxy/bad-requests", test_bad_requests);
   g_test_add_func ("/proxy/cache/no-reading-during-lookup", test_no_reading_during_lookup);
   g_test_add_func ("/proxy/request-splits", test_request_splits);
