@@ -80,6 +80,71 @@ static const Case cases[] = {
   { 200, "cache-control: max-age=60\nage: 60", 300, FALSE, 0, "Age" },
   { 200, "cache-control: max-age=60\nage: junk", 300, TRUE, 60, NULL },
   { 200, "age: 1000", 300, TRUE, 300, NULL },
+  { 200, "cache-control: max-age=60\nage: 59", 300, TRUE, 1, NULL },
+  { 200, "cache-control: max-age=60\nage: 0", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-age=60\nage: 99999999999", 300, FALSE, 0, "Age" },
+  /* A lifetime already 0 is refused for what it states, whatever the Age. */
+  { 200, "cache-control: max-age=0\nage: 5", 300, FALSE, 0, "max-age=0" },
+  { 200, "cache-control: s-maxage=0\nage: 5", 300, FALSE, 0, "s-maxage=0" },
+  /* The edges of 2xx. */
+  { 299, NULL, 300, TRUE, 300, NULL },
+  { 300, NULL, 300, FALSE, 0, "2xx" },
+  { 200, "cache-control: max-age=60", 300, TRUE, 60, NULL },
+  /* A directive is named by its whole name, in any case: a longer or
+   * shorter name is another (unknown) directive. */
+  { 200, "cache-control: no-stores, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: no-stor, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: privately, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: no-caches, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-ages=5, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: s-maxages=5, max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: Max-Age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: S-MAXAGE=7, max-age=60", 300, TRUE, 7, NULL },
+  { 200, "cache-control: PRIVATE", 300, FALSE, 0, "private" },
+  { 200, "cache-control: No-Cache", 300, FALSE, 0, "no-cache" },
+  /* s-maxage: the first one counts; without a valid value it is stale. */
+  { 200, "cache-control: s-maxage=5, s-maxage=100", 300, TRUE, 5, NULL },
+  { 200, "cache-control: s-maxage", 300, FALSE, 0, "invalid s-maxage" },
+  { 200, "cache-control: s-maxage=x, max-age=60", 300, FALSE, 0, "invalid s-maxage" },
+  { 200, "cache-control: max-age=, s-maxage=9", 300, TRUE, 9, NULL },
+  { 200, "cache-control: max-age=", 300, FALSE, 0, "invalid max-age" },
+  { 200, "cache-control: max-age=\"\"", 300, FALSE, 0, "invalid max-age" },
+  { 200, "cache-control: max-age=6x0", 300, FALSE, 0, "invalid max-age" },
+  /* Spaces and tabs around names, "=" and values; what follows a value
+   * up to the next comma is skipped. */
+  { 200, "cache-control: max-age = 60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: \t max-age=\t60\t, x", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-age=60 junk=1, no-store", 300, FALSE, 0, "no-store" },
+  { 200, "cache-control: max-age=60 no-store", 300, TRUE, 60, NULL },
+  { 200, "cache-control: ,, ,max-age=60,,", 300, TRUE, 60, NULL },
+  { 200, "cache-control: x=\"a, b\" , no-store", 300, FALSE, 0, "no-store" },
+  { 200, "cache-control: x=\"a, \\\"no-store\", max-age=60", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-age=\"6\\0\"", 300, TRUE, 60, NULL },
+  { 200, "cache-control: max-age=\"60", 300, TRUE, 60, NULL },
+  /* A backslash that ends the field escapes nothing: it is kept. */
+  { 200, "cache-control: max-age=\"60\\", 300, FALSE, 0, "invalid max-age" },
+  { 200, "cache-control: max-age=\"60\"x, no-store", 300, FALSE, 0, "no-store" },
+  /* Vary made of separators only is none. */
+  { 200, "vary: ,\t, ", 300, TRUE, 300, NULL },
+  { 200, "vary: , x", 300, FALSE, 0, "Vary" },
+  /* Pragma's other directives say nothing. */
+  { 200, "pragma: x, no-cache", 300, FALSE, 0, "Pragma" },
+  { 200, "pragma: foo", 300, TRUE, 300, NULL },
+  { 200, "pragma: max-age=5, no-store, private", 300, TRUE, 300, NULL },
+  /* The ceiling and the 30-day cap at their edges. */
+  { 200, "cache-control: max-age=300", 300, TRUE, 300, NULL },
+  { 200, "cache-control: max-age=301", 300, TRUE, 300, NULL },
+  { 200, "cache-control: max-age=60", 1, TRUE, 1, NULL },
+  { 200, "cache-control: max-age=2592000", 0, TRUE, 2592000, NULL },
+  { 200, "cache-control: max-age=2591999", 0, TRUE, 2591999, NULL },
+  { 200, "cache-control: max-age=2591999", 2592001, TRUE, 2591999, NULL },
+  { 200, "cache-control: max-age=2592001", 2592001, TRUE, 2592000, NULL },
+  { 200, NULL, 1, TRUE, 1, NULL },
+  /* Expires one second after Date; dates that are not. */
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:49:38 GMT", 300, TRUE, 1, NULL },
+  { 200, "date: junk\nexpires: Sun, 06 Nov 1994 08:50:37 GMT", 300, FALSE, 0, "without a valid Date" },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:50:37 GMT\nage: 59", 300, TRUE, 1, NULL },
+  { 200, DATE "\nexpires: Sun, 06 Nov 1994 08:50:37 GMT\ncache-control: s-maxage=7", 300, TRUE, 7, NULL },
 };
 
 static GHashTable *
@@ -149,6 +214,19 @@ test_http_dates (void)
     { "0", -1 },
     { "-1", -1 },
     { "", -1 },
+    /* RFC 850's two-digit years: 70 and later are 19xx, before are 20xx. */
+    { "Thursday, 01-Jan-70 00:00:00 GMT", 0 },
+    { "Tuesday, 01-Jan-69 00:00:00 GMT", 3124224000 },
+    /* A leap second is read as the second before it; 61 is none. */
+    { "Sun, 06 Nov 1994 08:49:60 GMT", 784111799 },
+    { "Sun, 06 Nov 1994 08:49:61 GMT", -1 },
+    { "Sat, 31 Dec 1994 23:59:59 GMT", 788918399 },
+    { "Sat Dec 31 23:59:59 1994", 788918399 },
+    { "\tSun, 06 Nov 1994 08:49:37 GMT\t", 784111777 },
+    { "Sun, 06 Nov 1994 08:49:37 gmt", -1 },
+    { "Sun, 06 Nov 1994 08:49:37", -1 },
+    { "Sun, 06 Nov 1994 08:49:37 GMTX", -1 },
+    { "Sun, 06 Dez 1994 08:49:37 GMT", -1 },
   };
 
   g_test_summary ("HTTP-dates in their three forms; anything else is none");
@@ -157,6 +235,39 @@ test_http_dates (void)
       g_test_message ("“%s”", dates[i].text);
       g_assert_cmpint (braid_cache_policy_parse_http_date (dates[i].text), ==, dates[i].unix_s);
     }
+}
+
+static void
+test_decide_without_why (void)
+{
+  g_autoptr(GHashTable) private_ = headers_of ("cache-control: private");
+  g_autoptr(GHashTable) max_age = headers_of ("cache-control: max-age=60");
+  gint64 ttl = -1;
+
+  g_test_summary ("The reason is optional: without it the decision and the seconds are the same");
+  g_assert_false (braid_cache_policy_decide (200, private_, 300, &ttl, NULL));
+  g_assert_cmpint (ttl, ==, 0);
+  g_assert_true (braid_cache_policy_decide (200, max_age, 300, &ttl, NULL));
+  g_assert_cmpint (ttl, ==, 60);
+}
+
+static void
+test_decide_preconditions (void)
+{
+  BraidCriticalCounter counter;
+  const gchar *why = "unset";
+  gint64 ttl = -1;
+
+  g_test_summary ("A decision needs somewhere to put the seconds and a ceiling of 0 or more: a critical and "
+                  "FALSE; a ceiling of 0 is no ceiling");
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_policy_decide (200, NULL, 300, NULL, &why)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_policy_decide (200, NULL, -1, &ttl, &why)));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_cache_policy_parse_http_date (NULL), ==, -1));
+  BRAID_EXPECT_NO_CRITICAL (g_assert_true (braid_cache_policy_decide (200, NULL, 0, &ttl, &why)));
+  g_assert_cmpint (ttl, ==, 0);
+  g_assert_null (why);
+  braid_test_count_criticals_end (&counter);
 }
 
 static void
@@ -252,6 +363,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/cache-policy/table", test_table);
   g_test_add_func ("/proxy/cache-policy/http-dates", test_http_dates);
+  g_test_add_func ("/proxy/cache-policy/decide-without-why", test_decide_without_why);
+  g_test_add_func ("/proxy/cache-policy/decide-preconditions", test_decide_preconditions);
   g_test_add_func ("/proxy/cache-policy/mac", test_mac);
   g_test_add_func ("/proxy/cache-policy/mac-known-answer", test_mac_known_answer);
   g_test_add_func ("/proxy/cache-policy/mac-preconditions", test_mac_preconditions);

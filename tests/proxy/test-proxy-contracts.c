@@ -329,6 +329,35 @@ test_lookup_direct_failure (void)
   looked_clear (&failed);
 }
 
+static void
+test_key_memo_edges (void)
+{
+  BraidCacheKeyMemo *memo = braid_cache_key_memo_new ();
+  BraidCriticalCounter counter;
+  g_autoptr(GString) url = g_string_new ("http://x.example/");
+
+  g_test_summary ("The memo refuses a NULL memo or URL with a critical and NULL, frees NULL quietly, and "
+                  "gives the right keys to URLs of 255, 256 and 257 bytes, the longest it keeps and the "
+                  "shortest it does not, again and again");
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_key_memo_get (NULL, "http://x.example/")));
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_key_memo_get (memo, NULL)));
+  BRAID_EXPECT_NO_CRITICAL (braid_cache_key_memo_free (NULL));
+  braid_test_count_criticals_end (&counter);
+  while (url->len < 255)
+    g_string_append_c (url, 'u');
+  for (guint len = 255; len <= 257; len++, g_string_append_c (url, 'v'))
+    for (guint round = 0; round < 2; round++)
+      {
+        g_autofree gchar *expected = braid_cache_key_for_url (url->str);
+        g_autofree gchar *memoized = braid_cache_key_memo_get (memo, url->str);
+
+        g_assert_cmpuint (url->len, ==, len);
+        g_assert_cmpstr (memoized, ==, expected);
+      }
+  braid_cache_key_memo_free (memo);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -343,5 +372,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache/memory/lookup-now-is-a-use", test_memory_lookup_now_is_a_use);
   g_test_add_func ("/proxy/cache/mc/cannot-lookup-now", test_mc_cache_cannot_lookup_now);
   g_test_add_func ("/proxy/cache/key-memo", test_key_memo);
+  g_test_add_func ("/proxy/cache/key-memo-edges", test_key_memo_edges);
   return g_test_run ();
 }

@@ -86,6 +86,7 @@ typedef struct
   BraidReactor *reactor;
   GByteArray *body;
   gint64 finished_at;   /* -1 until the proxy closed */
+  gboolean reset;       /* the proxy aborted the connection (RST), not a clean close */
 } TestClient;
 
 static void
@@ -102,6 +103,7 @@ client_lost (BraidProtocol *p, const GError *reason, gpointer user_data)
   TestClient *c = user_data;
 
   c->finished_at = braid_reactor_now (c->reactor);
+  c->reset = g_error_matches (reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
 }
 
 static void
@@ -198,7 +200,9 @@ request_to (World *w, const gchar *endpoint, const gchar *line)
   protocol = braid_reactor_connect_finish (w->r, result, &error);
   g_assert_no_error (error);
   c = test_client_of (protocol);
-  braid_transport_write_string (braid_protocol_get_transport (c->protocol), line);
+  /* A connection over the limit may be closed already. */
+  if (braid_protocol_get_transport (c->protocol) != NULL)
+    braid_transport_write_string (braid_protocol_get_transport (c->protocol), line);
   g_ptr_array_add (w->clients, protocol);
   return c;
 }
@@ -220,6 +224,17 @@ static void
 assert_body (TestClient *c, const gchar *expected)
 {
   braid_assert_bytes_equal (expected, strlen (expected), c->body->data, c->body->len);
+}
+
+/* Requests @url and lets a second of simulated time pass. */
+static TestClient *
+get (World *w, const gchar *url)
+{
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+  TestClient *c = request (w, line);
+
+  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
+  return c;
 }
 
 /* ---- the tutorial's experiment ---- */
@@ -513,6 +528,35 @@ run_with_bad_cache (gboolean hang)
   /* a failing cache costs nothing; a silent one at most the time box */
   g_assert_cmpint (c->finished_at, <=, 200000 + (hang ? 50000 : 0) + 1000);
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 1);
+  /* Past the time box the proxy no longer waits, and tells the cache so. */
+  g_assert_cmpuint (cache->hung->len, ==, 0);
+  g_clear_object (&cache);
+  world_close (&w);
+}
+
+static void
+test_lookup_cancelled_when_client_leaves (void)
+{
+  World w = { 0 };
+  g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  g_test_summary ("A client that leaves while the cache is asked cancels the lookup: nothing is fetched for "
+                  "it and nothing waits on the cache");
+  cache->hang = TRUE;
+  settings.cache_timeout_us = G_USEC_PER_SEC;
+  world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  c = request (&w, "http://z.example/\n");
+  braid_fake_reactor_advance (w.fake, 1000);
+  g_assert_cmpuint (cache->hung->len, ==, 1);
+  braid_transport_abort_connection (braid_protocol_get_transport (c->protocol));
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (cache->hung->len, ==, 0);
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://z.example/"), ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->in_flight, ==, 0);
   g_clear_object (&cache);
   world_close (&w);
 }
@@ -568,6 +612,49 @@ test_no_reading_during_lookup (void)
   g_clear_object (&protocol);
   g_clear_object (&cache);
   world_close (&w);
+}
+
+/* Feeds @input (then an EOF if @eof) to a request on a standalone fake
+ * transport, the protocol held by the test so that it outlives its
+ * connection's end. */
+static void
+end_while_reading (const gchar *input, gboolean eof)
+{
+  World w = { 0 };
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+
+  g_test_message ("“%s”%s", input, eof ? " then EOF" : "");
+  settings.max_line = 16;
+  settings.request_timeout_us = 10 * G_USEC_PER_SEC;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  factory = braid_proxy_create_factory (w.proxy);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  braid_fake_transport_attach (transport, protocol);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w.fake), ==, 1);  /* the line's deadline */
+  braid_protocol_data_received (protocol, (const guint8 *) input, strlen (input));
+  if (eof)
+    g_assert_false (braid_protocol_eof_received (protocol));
+  g_assert_true (braid_fake_transport_is_disconnecting (transport));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, 1);
+  /* Over: its line's deadline is gone with it. */
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w.fake), ==, 0);
+  braid_fake_transport_close_from_peer (transport, NULL);
+  g_clear_object (&protocol);
+  world_close (&w);
+}
+
+static void
+test_no_timer_after_the_end (void)
+{
+  g_test_summary ("A request that ends before its line is whole (a line over max_line, an EOF, a bad URL) "
+                  "leaves no timer behind, even while its protocol lives on");
+  end_while_reading ("http://x.example/0123456789", FALSE);
+  end_while_reading ("http://x", TRUE);
+  end_while_reading ("", TRUE);
+  end_while_reading ("ftp://x/\n", FALSE);
 }
 
 /* ---- upstream trouble and limits ---- */
@@ -669,6 +756,60 @@ test_slow_client (void)
 }
 
 static void
+test_write_deadline (void)
+{
+  World w = { 0 };
+  gsize size = 64 * 1024;  /* the proxy's read size: each half is one read */
+  g_autoptr(GBytes) b = g_bytes_new_take (g_malloc0 (size), size);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  BraidTransport *client_side;
+  TestClient *stalled, *reads_once;
+  const gint64 ms = 1000;
+
+  g_test_summary ("A client that reads nothing for client_write_timeout (1.5 s) after the proxy wrote to it "
+                  "is reset then, not a microsecond before, counted and logged with the timeout in ms; one "
+                  "that read something within it gets a new deadline from then");
+  settings.client_write_timeout_us = 1500 * ms;
+  settings.client_buffer_limit = 4 * size;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  /* Half the body at 1 ms, the rest at 1.2 s. */
+  braid_fake_fetcher_add (w.fetcher, "http://stall.example/", 200, b, ms, size / 2, 1200 * ms - ms);
+  braid_fake_fetcher_add (w.fetcher, "http://once.example/", 200, b, ms, size / 2, 1200 * ms - ms);
+  stalled = request (&w, "http://stall.example/\n");
+  reads_once = request (&w, "http://once.example/\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_transport_pause_reading (braid_protocol_get_transport (stalled->protocol));
+  client_side = braid_protocol_get_transport (reads_once->protocol);
+  braid_transport_pause_reading (client_side);
+  access_log_clear ();
+
+  braid_fake_reactor_advance (w.fake, 1000 * ms);
+  /* reads_once takes what it was sent so far, then stops again. */
+  braid_transport_resume_reading (client_side);
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (reads_once->body->len, ==, size / 2);
+  braid_transport_pause_reading (client_side);
+
+  braid_fake_reactor_advance (w.fake, 501 * ms - 1);
+  g_assert_cmpint (stalled->finished_at, <, 0);
+  braid_fake_reactor_advance (w.fake, 1);
+  g_assert_cmpint (stalled->finished_at, ==, 1501 * ms);
+  g_assert_true (stalled->reset);
+  g_assert_cmpuint (access_log->len, ==, 1);
+  g_assert_true (g_str_has_suffix (access_log_last ()->message, " too slow: nothing read for 1500 ms"));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->slow_clients, ==, 1);
+  /* Progress at 1 s: its next deadline is 1.5 s after the first one. */
+  g_assert_cmpint (reads_once->finished_at, <, 0);
+  braid_fake_reactor_advance (w.fake, 1500 * ms - 1);
+  g_assert_cmpint (reads_once->finished_at, <, 0);
+  braid_fake_reactor_advance (w.fake, 1);
+  g_assert_cmpint (reads_once->finished_at, ==, 3001 * ms);
+  g_assert_true (reads_once->reset);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->slow_clients, ==, 2);
+  world_close (&w);
+}
+
+static void
 test_bad_requests (void)
 {
   g_autofree gchar *long_line = g_strnfill (10000, 'u');
@@ -691,6 +832,140 @@ test_bad_requests (void)
     }
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, G_N_ELEMENTS (lines));
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->upstream_fetches, ==, 0);
+  world_close (&w);
+}
+
+/* How each kind of request ends: its access log entry's status and
+ * message, and whether the client saw a clean close or a reset. */
+static void
+test_request_endings (void)
+{
+  World w = { 0 };
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  g_autoptr(GError) down = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "it is down");
+  g_autoptr(GBytes) b = body_of ("ok");
+  /* 30 bytes, the line limit below, and 31. */
+  const gchar *at_limit = "http://x.example/0123456789abc";
+  const gchar *over_limit = "http://x.example/0123456789abcd";
+  g_autofree gchar *at_limit_line = g_strdup_printf ("%s\r\n", at_limit);
+  g_autofree gchar *over_limit_line = g_strdup_printf ("%s\r\n", over_limit);
+  const LogEntry *e;
+  TestClient *c;
+
+  g_test_summary ("A bad request line is answered 400 with a clean close and its reason logged (a line one "
+                  "byte over max_line among them, not one at it); an upstream failure resets the client (502); "
+                  "a whole body closes cleanly (200)");
+  g_assert_cmpuint (strlen (at_limit), ==, 30);
+  settings.max_line = 30;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, at_limit, 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add_error (w.fetcher, "http://down.example/", down, 1000);
+
+  access_log_clear ();
+  c = get (&w, "ftp://x.example/");
+  e = access_log_last ();
+  g_assert_cmpstr (e->status, ==, "400");
+  g_assert_nonnull (strstr (e->message, "only http and https URLs with a host are fetched"));
+  g_assert_true (c->finished_at >= 0 && !c->reset);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, 1);
+
+  c = get (&w, "http://a b/");
+  g_assert_cmpstr (access_log_last ()->status, ==, "400");
+  g_assert_nonnull (strstr (access_log_last ()->message, "not a single URL"));
+  g_assert_true (c->finished_at >= 0 && !c->reset);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, 2);
+
+  c = request (&w, over_limit_line);
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpstr (access_log_last ()->status, ==, "400");
+  g_assert_nonnull (strstr (access_log_last ()->message, "request line over 30 bytes"));
+  g_assert_true (c->finished_at >= 0 && !c->reset);
+  g_assert_cmpuint (c->body->len, ==, 0);
+
+  c = request (&w, at_limit_line);
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpstr (access_log_last ()->status, ==, "200");
+  assert_body (c, "ok");
+  g_assert_true (c->finished_at >= 0 && !c->reset);
+
+  c = get (&w, "http://down.example/");
+  g_assert_cmpstr (access_log_last ()->status, ==, "502");
+  g_assert_nonnull (strstr (access_log_last ()->message, "it is down"));
+  g_assert_true (c->reset);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, 3);
+  g_assert_cmpuint (access_log->len, ==, 5);
+  world_close (&w);
+}
+
+static void
+test_request_line_deadline_logged (void)
+{
+  World w = { 0 };
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *half, *idle;
+
+  g_test_summary ("A request line not whole at the deadline is logged 408 with the deadline in seconds; one "
+                  "still unread when the proxy stops, 503; both closed cleanly, once");
+  settings.request_timeout_us = 2500 * 1000;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  access_log_clear ();
+  half = request (&w, "http://x.exa");
+  braid_fake_reactor_advance (w.fake, 2500 * 1000);
+  g_assert_cmpuint (access_log->len, ==, 1);
+  g_assert_cmpstr (access_log_last ()->status, ==, "408");
+  g_assert_nonnull (strstr (access_log_last ()->message, "no whole request line within 2.5 s"));
+  g_assert_nonnull (strstr (access_log_last ()->message, " cache=bypass "));
+  g_assert_true (half->finished_at >= 0 && !half->reset);
+
+  idle = request (&w, "http://y.exa");
+  braid_fake_reactor_advance (w.fake, 1000);
+  braid_proxy_close_idle (w.proxy);
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (access_log->len, ==, 2);
+  g_assert_cmpstr (access_log_last ()->status, ==, "503");
+  g_assert_nonnull (strstr (access_log_last ()->message, "the proxy is stopping"));
+  g_assert_true (idle->finished_at >= 0 && !idle->reset);
+  braid_fake_reactor_advance (w.fake, 10 * G_USEC_PER_SEC);
+  g_assert_cmpuint (access_log->len, ==, 2);
+  world_close (&w);
+}
+
+static void
+test_one_connection_limit (void)
+{
+  World w = { 0 };
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  g_autoptr(GBytes) b = body_of ("one");
+  TestClient *first, *second;
+
+  g_test_summary ("With max_connections 1, a second connection while the first is open is closed at once "
+                  "without a body or a log entry; 0 means no limit");
+  settings.max_connections = 1;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, G_USEC_PER_SEC, 0, 0);
+  access_log_clear ();
+  first = request (&w, "http://x.example/\n");
+  second = request (&w, "http://x.example/\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpint (second->finished_at, ==, 0);
+  g_assert_false (second->reset);
+  g_assert_cmpuint (second->body->len, ==, 0);
+  g_assert_cmpint (first->finished_at, <, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->rejected_connections, ==, 1);
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  assert_body (first, "one");
+  g_assert_cmpuint (access_log->len, ==, 1);
+  world_close (&w);
+
+  settings.max_connections = 0;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, G_USEC_PER_SEC, 0, 0);
+  first = request (&w, "http://x.example/\n");
+  second = request (&w, "http://x.example/\n");
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  assert_body (first, "one");
+  assert_body (second, "one");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->rejected_connections, ==, 0);
   world_close (&w);
 }
 
@@ -963,17 +1238,6 @@ world_use_cache (World *w, BraidCache *cache, const BraidProxySettings *settings
   g_assert_nonnull (w->listener);
 }
 
-/* Requests @url and lets a second of simulated time pass. */
-static TestClient *
-get (World *w, const gchar *url)
-{
-  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
-  TestClient *c = request (w, line);
-
-  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
-  return c;
-}
-
 static void
 test_policy_not_stored (void)
 {
@@ -1194,6 +1458,103 @@ test_mac_shared_cache (void)
 }
 
 static void
+test_client_leaves_counted (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("0123456789");
+  TestClient *leaves, *stays;
+
+  g_test_summary ("A client that resets its connection before its body is whole is counted once as detached, and the "
+                  "flight goes on for the other client and the cache");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), NULL);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, 1000, 2, 1000);
+  leaves = request (&w, "http://x.example/\n");
+  stays = request (&w, "http://x.example/\n");
+  braid_fake_reactor_advance (w.fake, 2000);
+  g_assert_cmpuint (leaves->body->len, >, 0);
+  braid_transport_abort_connection (braid_protocol_get_transport (leaves->protocol));
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->clients_detached, ==, 1);
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (stays, "0123456789");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->clients_detached, ==, 1);
+  g_assert_cmpuint (braid_memory_cache_get_n_items (cache), ==, 1);
+  world_close (&w);
+}
+
+/* The access log's MESSAGE of the request for @url, the only one. */
+static const gchar *
+logged_for (const gchar *url)
+{
+  const gchar *found = NULL;
+
+  for (guint i = 0; i < access_log->len; i++)
+    {
+      const LogEntry *e = &g_array_index (access_log, LogEntry, i);
+
+      if (g_strcmp0 (e->url, url) == 0)
+        {
+          g_assert_null (found);
+          found = e->message;
+        }
+    }
+  g_assert_nonnull (found);
+  return found;
+}
+
+static void
+test_cache_outcomes_logged (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  g_autoptr(GBytes) b = body_of ("body");
+  TestClient *first, *joiner, *refused;
+
+  g_test_summary ("Each request's log entry names how the cache served it: miss (it started the fetch), "
+                  "shared (it joined one), hit; a request refused over max_flights is logged 503 with its "
+                  "outcome, and reset");
+  settings.max_flights = 1;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/a", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/b", 200, b, 1000, 0, 0);
+  access_log_clear ();
+  first = request (&w, "http://x.example/a\n");
+  joiner = request (&w, "http://x.example/a\n");
+  refused = request (&w, "http://x.example/b\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (first, "body");
+  assert_body (joiner, "body");
+  g_assert_true (refused->reset);
+  g_assert_cmpuint (refused->body->len, ==, 0);
+  g_assert_cmpuint (access_log->len, ==, 3);
+  g_assert_nonnull (strstr (logged_for ("http://x.example/b"), " 503 0 bytes cache=miss "));
+  access_log_clear ();
+  get (&w, "http://x.example/a");
+  g_assert_nonnull (strstr (logged_for ("http://x.example/a"), " 200 4 bytes cache=hit "));
+  world_close (&w);
+
+  /* The first two, from the log of their own world. */
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/c", 200, b, 1000, 0, 0);
+  access_log_clear ();
+  first = request (&w, "http://x.example/c\n");
+  braid_fake_reactor_advance (w.fake, 500);
+  joiner = request (&w, "http://x.example/c\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (access_log->len, ==, 2);
+  g_assert_nonnull (strstr (g_array_index (access_log, LogEntry, 0).message, " 200 4 bytes cache=miss "));
+  g_assert_nonnull (strstr (g_array_index (access_log, LogEntry, 1).message, " 200 4 bytes cache=shared "));
+  world_close (&w);
+}
+
+static void
 test_stats_line (void)
 {
   World w = { 0 };
@@ -1245,9 +1606,16 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/upstream-error", test_upstream_error);
   g_test_add_func ("/proxy/oversize-body", test_oversize_body);
   g_test_add_func ("/proxy/slow-client", test_slow_client);
+  g_test_add_func ("/proxy/request/write-deadline", test_write_deadline);
+  g_test_add_func ("/proxy/request/client-leaves-counted", test_client_leaves_counted);
   g_test_add_func ("/proxy/bad-requests", test_bad_requests);
   g_test_add_func ("/proxy/cache/no-reading-during-lookup", test_no_reading_during_lookup);
   g_test_add_func ("/proxy/request-splits", test_request_splits);
+  g_test_add_func ("/proxy/request/endings", test_request_endings);
+  g_test_add_func ("/proxy/request/no-timer-after-the-end", test_no_timer_after_the_end);
+  g_test_add_func ("/proxy/request/line-deadline-logged", test_request_line_deadline_logged);
+  g_test_add_func ("/proxy/request/one-connection", test_one_connection_limit);
+  g_test_add_func ("/proxy/cache/lookup-cancelled-when-client-leaves", test_lookup_cancelled_when_client_leaves);
   g_test_add_func ("/proxy/safety/ssrf-targets-refused", test_ssrf_targets_refused);
   g_test_add_func ("/proxy/safety/ssrf-redirect-refused", test_ssrf_redirect_refused);
   g_test_add_func ("/proxy/safety/allow-rule", test_ssrf_allowed);
@@ -1260,5 +1628,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/policy/ttl-ceiling", test_policy_ttl_ceiling);
   g_test_add_func ("/proxy/policy/mac-shared-cache", test_mac_shared_cache);
   g_test_add_func ("/proxy/stats-line", test_stats_line);
+  g_test_add_func ("/proxy/request/cache-outcomes-logged", test_cache_outcomes_logged);
   return g_test_run ();
 }
