@@ -123,6 +123,16 @@ request_sent (BraidProxyRequest *self, BraidTransport *t)
   return self->bytes - braid_transport_get_write_buffer_size (t);
 }
 
+/* A client that leaves its flight before the end (cut off, or gone) is
+ * logged with the upstream's status as far as it got, not 0: the flight
+ * tells its clients only when it finishes. */
+static void
+take_flight_status (BraidProxyRequest *self)
+{
+  if (self->flight != NULL && self->status == 0)
+    self->status = braid_proxy_flight_get_status (self->flight);
+}
+
 static void
 on_write_deadline (gpointer data)
 {
@@ -144,6 +154,7 @@ on_write_deadline (gpointer data)
                          self->host->settings->client_write_timeout_us / 1000);
   if (self->state != REQUEST_STATE_DONE)
     {
+      take_flight_status (self);
       request_fail (self, why);
       if (flight != NULL)
         braid_proxy_flight_remove_client (flight, self);
@@ -606,6 +617,7 @@ braid_proxy_request_connection_lost (BraidProtocol *protocol, const GError *reas
     {
       BraidProxyFlight *flight = self->flight;
 
+      take_flight_status (self);
       request_finish (self, "the client went away");
       /* The flight goes on without it (the body may still be cached). */
       if (flight != NULL)

@@ -797,6 +797,7 @@ test_write_deadline (void)
   g_assert_true (stalled->reset);
   g_assert_cmpuint (access_log->len, ==, 1);
   g_assert_true (g_str_has_suffix (access_log_last ()->message, " too slow: nothing read for 1500 ms"));
+  g_assert_cmpstr (access_log_last ()->status, ==, "200");   /* the upstream's, as far as it got */
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->slow_clients, ==, 1);
   /* Progress at 1 s: its next deadline is 1.5 s after the first one. */
   g_assert_cmpint (reads_once->finished_at, <, 0);
@@ -1465,8 +1466,8 @@ test_client_leaves_counted (void)
   g_autoptr(GBytes) b = body_of ("0123456789");
   TestClient *leaves, *stays;
 
-  g_test_summary ("A client that resets its connection before its body is whole is counted once as detached, and the "
-                  "flight goes on for the other client and the cache");
+  g_test_summary ("A client that resets its connection before its body is whole is counted once as detached and "
+                  "logged with the upstream's status, and the flight goes on for the other client and the cache");
   world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
   cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
   world_use_cache (&w, BRAID_CACHE (cache), NULL);
@@ -1475,9 +1476,12 @@ test_client_leaves_counted (void)
   stays = request (&w, "http://x.example/\n");
   braid_fake_reactor_advance (w.fake, 2000);
   g_assert_cmpuint (leaves->body->len, >, 0);
+  access_log_clear ();
   braid_transport_abort_connection (braid_protocol_get_transport (leaves->protocol));
   braid_fake_reactor_run_until_idle (w.fake);
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->clients_detached, ==, 1);
+  g_assert_cmpuint (access_log->len, ==, 1);
+  g_assert_cmpstr (access_log_last ()->status, ==, "200");   /* logged with the upstream's status */
   braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
   assert_body (stays, "0123456789");
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->clients_detached, ==, 1);
