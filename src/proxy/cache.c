@@ -1,4 +1,5 @@
 #include "cache.h"
+#include "iface-cache-private.h"
 
 #include <string.h>
 
@@ -7,6 +8,17 @@ G_DEFINE_INTERFACE (BraidCache, braid_cache, G_TYPE_OBJECT)
 static void
 braid_cache_default_init (BraidCacheInterface *iface)
 {
+}
+
+BRAID_IFACE_CACHE_DEFINE (cache_iface_cache);
+
+/* The interface table of @self, NULL if it is not a cache: the lookups
+ * run once per proxy request, and GType's check and lookup cost more than
+ * a memory hit's hash lookup (iface-cache-private.h). */
+static inline BraidCacheInterface *
+cache_iface (BraidCache *self)
+{
+  return braid_iface_cache_peek (&cache_iface_cache, self, BRAID_TYPE_CACHE);
 }
 
 void
@@ -27,10 +39,10 @@ braid_cache_try_lookup_now (BraidCache *self, const gchar *key, GBytes **body)
 
   g_return_val_if_fail (body != NULL, FALSE);
   *body = NULL;
-  g_return_val_if_fail (BRAID_IS_CACHE (self), FALSE);
+  iface = cache_iface (self);
+  g_return_val_if_fail (iface != NULL, FALSE);
   g_return_val_if_fail (key != NULL, FALSE);
 
-  iface = BRAID_CACHE_GET_IFACE (self);
   return iface->try_lookup_now != NULL && iface->try_lookup_now (self, key, body);
 }
 
@@ -67,12 +79,12 @@ braid_cache_lookup_direct (BraidCache *self, const gchar *key, GCancellable *can
   BraidCacheInterface *iface;
   DirectLookup *lookup;
 
-  g_return_if_fail (BRAID_IS_CACHE (self));
+  iface = cache_iface (self);
+  g_return_if_fail (iface != NULL);
   g_return_if_fail (key != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
   g_return_if_fail (func != NULL);
 
-  iface = BRAID_CACHE_GET_IFACE (self);
   if (iface->lookup_direct != NULL)
     {
       iface->lookup_direct (self, key, cancellable, func, user_data);

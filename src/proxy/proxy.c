@@ -237,9 +237,13 @@ braid_proxy_new (BraidReactor *reactor, BraidFetcher *fetcher, BraidCache *cache
 BraidProtocolFactory *
 braid_proxy_create_factory (BraidProxy *self)
 {
+  BraidProtocolFactory *factory;
+
   g_return_val_if_fail (BRAID_IS_PROXY (self), NULL);
 
-  return braid_protocol_factory_new (build_request, g_object_ref (self), g_object_unref);
+  factory = braid_protocol_factory_new (build_request, g_object_ref (self), g_object_unref);
+  braid_protocol_factory_set_ignores_address (factory, TRUE);  /* a request never reads it */
+  return factory;
 }
 
 const BraidProxyStats *

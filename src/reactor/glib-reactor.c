@@ -181,7 +181,8 @@ adopt_transport (BraidGlibReactor *self,
   /* A refused connection is closed when @transport is finalized; the
    * caller keeps @extra_data then. */
   protocol = braid_protocol_factory_build_protocol (
-    factory, braid_transport_get_peer_address (BRAID_TRANSPORT (transport)));
+    factory, braid_protocol_factory_get_ignores_address (factory)
+               ? NULL : braid_transport_get_peer_address (BRAID_TRANSPORT (transport)));
   if (protocol == NULL)
     return NULL;
   g_hash_table_add (self->transports, g_object_ref (transport));
@@ -228,7 +229,6 @@ struct _BraidGlibListener
   gint *n_connections;
   BraidGlibListenerTargetFunc target_func;  /* (nullable): hand connections to */
   gpointer target_data;
-  GInetAddress *last_peer_ip;       /* (owned) (nullable): see peer_address_of */
   gint64 last_warning_us;
   guint64 suppressed_warnings;
   guint64 n_pauses;
@@ -304,7 +304,6 @@ braid_glib_listener_finalize (GObject *object)
   BraidGlibListener *self = BRAID_GLIB_LISTENER (object);
 
   connection_count_release (self->n_connections);
-  g_clear_object (&self->last_peer_ip);
   g_ptr_array_unref (self->sources);
   g_ptr_array_unref (self->sockets);
   g_clear_object (&self->address);
@@ -383,58 +382,13 @@ typedef struct {
   socklen_t peer_len;
 } Accepted;
 
-/* The peer's address of an accepted socket.  Clients come from few IP
- * addresses (a load balancer, the host's other services), and a
- * GInetAddress is immutable: the listener reuses the last one it made
- * for the next peer at the same IPv4 address, which saves a GObject
- * with construct properties per connection. */
-/* The IPv4 address and port of @accepted's peer, also when a dual-stack
- * listener saw it as a v4-mapped IPv6 address (GLib makes those IPv4
- * addresses too); FALSE for any other peer. */
-static gboolean
-peer_ipv4 (const Accepted *accepted, const guint8 **ip, guint16 *port)
-{
-  const struct sockaddr_in *in = (const struct sockaddr_in *) &accepted->peer;
-  const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) &accepted->peer;
-
-  if (accepted->peer_len >= sizeof *in && in->sin_family == AF_INET)
-    {
-      *ip = (const guint8 *) &in->sin_addr;
-      *port = g_ntohs (in->sin_port);
-      return TRUE;
-    }
-  if (accepted->peer_len >= sizeof *in6 && in6->sin6_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED (&in6->sin6_addr))
-    {
-      *ip = in6->sin6_addr.s6_addr + 12;
-      *port = g_ntohs (in6->sin6_port);
-      return TRUE;
-    }
-  return FALSE;
-}
-
-static GSocketAddress *
-peer_address_of (BraidGlibListener *self, const Accepted *accepted)
-{
-  const guint8 *ip;
-  guint16 port;
-
-  if (!peer_ipv4 (accepted, &ip, &port))
-    return g_socket_address_new_from_native ((gpointer) &accepted->peer, accepted->peer_len);
-  if (self->last_peer_ip == NULL || memcmp (g_inet_address_to_bytes (self->last_peer_ip), ip, 4) != 0)
-    {
-      g_clear_object (&self->last_peer_ip);
-      self->last_peer_ip = g_inet_address_new_from_bytes (ip, G_SOCKET_FAMILY_IPV4);
-    }
-  return g_inet_socket_address_new (self->last_peer_ip, port);
-}
-
-/* Serves an accepted socket, @fd and its peer's address @peer, on
- * @reactor (the listener's own, or a pool thread's: this runs on
- * @reactor's thread), which takes @fd and the reference on
- * @n_connections. */
+/* Serves an accepted socket, @accepted, on @reactor (the listener's own,
+ * or a pool thread's: this runs on @reactor's thread), which takes its fd
+ * and the reference on @n_connections.  The peer's address stays in its
+ * native form until somebody asks the transport for it. */
 static void
-adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_connections, gint fd,
-          GSocketAddress *peer)
+adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_connections,
+          const Accepted *accepted)
 {
   g_autoptr(BraidSocketTransport) transport = NULL;
   g_autoptr(BraidProtocol) protocol = NULL;
@@ -442,10 +396,11 @@ adopt_on (BraidGlibReactor *reactor, BraidProtocolFactory *factory, gint *n_conn
 
   /* a pool thread whose reactor was already disposed */
   if (reactor->poller == NULL)
-    close (fd);
+    close (accepted->fd);
   else
     {
-      transport = braid_socket_transport_new_accepted (fd, peer, reactor->context, reactor->poller);
+      transport = braid_socket_transport_new_accepted (accepted->fd, (const struct sockaddr *) &accepted->peer,
+                                                       accepted->peer_len, reactor->context, reactor->poller);
       protocol = adopt_transport (reactor, transport, factory, on_accepted_closed, close_data, accepted_close_free);
     }
   if (protocol == NULL)
@@ -459,8 +414,7 @@ typedef struct {
   BraidGlibReactor *reactor;        /* (owned) */
   BraidProtocolFactory *factory;    /* (owned) */
   gint *n_connections;              /* (owned) (nullable): the listener's count, taken by adopt_on */
-  gint fd;                          /* owned until adopt_on */
-  GSocketAddress *peer;             /* (owned) (nullable) */
+  Accepted accepted;                /* its fd owned until adopt_on */
 } HandOff;
 
 static void
@@ -472,11 +426,10 @@ hand_off_free (gpointer data)
   if (hand_off->n_connections != NULL)
     {
       /* never delivered: the pool stopped first */
-      close (hand_off->fd);
+      close (hand_off->accepted.fd);
       uncount_connection (hand_off->n_connections);
       connection_count_release (hand_off->n_connections);
     }
-  g_clear_object (&hand_off->peer);
   g_object_unref (hand_off->factory);
   g_object_unref (hand_off->reactor);
   g_free (hand_off);
@@ -488,8 +441,8 @@ adopt_handed_off (gpointer data)
   HandOff *hand_off = data;
 
   BRAID_TSAN_ACQUIRE (hand_off);  /* from the listener's thread, through the context */
-  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->n_connections), hand_off->fd,
-            hand_off->peer);
+  adopt_on (hand_off->reactor, hand_off->factory, g_steal_pointer (&hand_off->n_connections),
+            &hand_off->accepted);
   return G_SOURCE_REMOVE;
 }
 
@@ -497,12 +450,11 @@ static void
 adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
 {
   gint *n_connections = g_atomic_rc_box_acquire (self->n_connections);
-  g_autoptr(GSocketAddress) peer = peer_address_of (self, accepted);
 
   g_atomic_int_inc (n_connections);
   if (self->target_func == NULL)
     {
-      adopt_on (self->reactor, self->factory, n_connections, accepted->fd, peer);
+      adopt_on (self->reactor, self->factory, n_connections, accepted);
       return;
     }
   {
@@ -511,8 +463,7 @@ adopt_accepted (BraidGlibListener *self, const Accepted *accepted)
     hand_off->reactor = g_object_ref (self->target_func (self->target_data));
     hand_off->factory = g_object_ref (self->factory);
     hand_off->n_connections = n_connections;
-    hand_off->fd = accepted->fd;
-    hand_off->peer = g_steal_pointer (&peer);
+    hand_off->accepted = *accepted;
     /* One wakeup of that thread per connection: an idle source on its
      * context, run there. */
     BRAID_TSAN_RELEASE (hand_off);

@@ -7,6 +7,7 @@ typedef struct
   gpointer user_data;
   GDestroyNotify destroy;
   GType type;
+  gboolean ignores_address;
 } BraidProtocolFactoryPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (BraidProtocolFactory, braid_protocol_factory, G_TYPE_OBJECT)
@@ -70,6 +71,7 @@ braid_protocol_factory_new_for_type (GType type)
   self = g_object_new (BRAID_TYPE_PROTOCOL_FACTORY, NULL);
   priv = braid_protocol_factory_get_instance_private (self);
   priv->type = type;
+  priv->ignores_address = TRUE;
   return self;
 }
 
@@ -79,4 +81,18 @@ braid_protocol_factory_build_protocol (BraidProtocolFactory *self,
 {
   g_return_val_if_fail (BRAID_IS_PROTOCOL_FACTORY (self), NULL);
   return BRAID_PROTOCOL_FACTORY_GET_CLASS (self)->build_protocol (self, address);
+}
+
+void
+braid_protocol_factory_set_ignores_address (BraidProtocolFactory *self, gboolean ignores)
+{
+  g_return_if_fail (BRAID_IS_PROTOCOL_FACTORY (self));
+  ((BraidProtocolFactoryPrivate *) braid_protocol_factory_get_instance_private (self))->ignores_address = !!ignores;
+}
+
+gboolean
+braid_protocol_factory_get_ignores_address (BraidProtocolFactory *self)
+{
+  g_return_val_if_fail (BRAID_IS_PROTOCOL_FACTORY (self), FALSE);
+  return ((BraidProtocolFactoryPrivate *) braid_protocol_factory_get_instance_private (self))->ignores_address;
 }

@@ -32,8 +32,10 @@ braid_reactor_now (BraidReactor *self)
 gint64
 braid_reactor_real_time (BraidReactor *self)
 {
-  g_return_val_if_fail (BRAID_IS_REACTOR (self), 0);
-  return BRAID_REACTOR_GET_IFACE (self)->real_time (self);
+  BraidReactorInterface *iface = reactor_iface (self);
+
+  g_return_val_if_fail (iface != NULL, 0);
+  return iface->real_time (self);
 }
 
 gint64
@@ -51,10 +53,11 @@ braid_reactor_call_later (BraidReactor *self,
                           gpointer user_data,
                           GDestroyNotify destroy)
 {
-  g_return_val_if_fail (BRAID_IS_REACTOR (self), NULL);
+  BraidReactorInterface *iface = reactor_iface (self);
+
+  g_return_val_if_fail (iface != NULL, NULL);
   g_return_val_if_fail (func != NULL, NULL);
-  return BRAID_REACTOR_GET_IFACE (self)->call_later (self, MAX (delay_us, 0),
-                                                     func, user_data, destroy);
+  return iface->call_later (self, MAX (delay_us, 0), func, user_data, destroy);
 }
 
 void

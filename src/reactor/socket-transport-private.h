@@ -5,6 +5,8 @@
 #include "protocol.h"
 #include "poller-private.h"
 
+#include <sys/socket.h>
+
 G_BEGIN_DECLS
 
 #define BRAID_TYPE_SOCKET_TRANSPORT (braid_socket_transport_get_type ())
@@ -22,12 +24,12 @@ BraidSocketTransport *braid_socket_transport_new (GSocketConnection *connection,
                                                   GMainContext *context,
                                                   BraidPoller *poller);
 /* The same for a socket accept4() gave (non-blocking already), and its
- * peer's address (nullable; the transport takes a reference): the
- * transport owns @fd.  No GSocket: an
+ * peer's address as accept4() gave it (@peer_len 0: unknown), turned
+ * into a GSocketAddress only when asked: the transport owns @fd.  No GSocket: an
  * accepted connection costs its accept4 and, unless it is served and
  * closed at once, an epoll_ctl, not a dozen system calls.  Its start
  * reads at once what the peer already sent. */
-BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, GSocketAddress *peer,
+BraidSocketTransport *braid_socket_transport_new_accepted (gint fd, const struct sockaddr *peer, gsize peer_len,
                                                            GMainContext *context, BraidPoller *poller);
 /* Calls connection_made on @protocol and starts reading (an accepted
  * socket is read at once, in this call, after connection_made).  The

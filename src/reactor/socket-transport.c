@@ -48,7 +48,9 @@ struct _BraidSocketTransport
   GByteArray *tail;               /* (owned) (nullable) */
   gsize tail_offset;              /* bytes of @tail already sent */
   gsize output_size;              /* unsent bytes in total, @tail's included */
-  GSocketAddress *peer_address;   /* (owned) (nullable) */
+  GSocketAddress *peer_address;   /* (owned) (nullable): built from peer_native when first asked */
+  struct sockaddr_storage peer_native;
+  gsize peer_native_len;          /* 0: none */
   GSocketAddress *host_address;   /* (owned) (nullable) */
   gboolean started;               /* connection_made ran */
   gboolean paused;
@@ -63,7 +65,7 @@ struct _BraidSocketTransport
   gboolean write_shutdown;        /* lose_write_connection was called */
   gboolean write_shut;            /* ... and shutdown(SHUT_WR) happened */
   gboolean read_at_start;         /* accepted: the peer may have spoken already */
-  GError *lost_reason;            /* (owned) (nullable) */
+  GError *lost_reason;            /* (owned unless the shared clean-close one) (nullable) */
   BraidTransportClosedFunc closed_func;
   gpointer closed_data;           /* (owned by closed_destroy) (nullable) */
   GDestroyNotify closed_destroy;
@@ -119,6 +121,28 @@ close_fd (BraidSocketTransport *self)
   g_clear_object (&self->connection);
 }
 
+/* The reason given for every clean close: one error for the process,
+ * never freed.  A GError made and freed per connection cost a one-shot
+ * connection (a proxy's cache hit) about 800 instructions, more than its
+ * cache lookup; protocols get the reason as const and copy what they keep. */
+static GError *
+shared_done_reason (void)
+{
+  static GError *reason = NULL;
+
+  if (g_once_init_enter (&reason))
+    g_once_init_leave (&reason, g_error_new_literal (BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE,
+                                                     "Connection was closed cleanly"));
+  return reason;
+}
+
+static void
+free_reason (GError *reason)
+{
+  if (reason != NULL && reason != shared_done_reason ())
+    g_error_free (reason);
+}
+
 static void
 braid_socket_transport_dispose (GObject *object)
 {
@@ -140,7 +164,7 @@ braid_socket_transport_finalize (GObject *object)
   braid_socket_transport_set_closed_func (self, NULL, NULL, NULL);
   g_clear_object (&self->peer_address);
   g_clear_object (&self->host_address);
-  g_clear_error (&self->lost_reason);
+  free_reason (g_steal_pointer (&self->lost_reason));
   g_main_context_unref (self->context);
   G_OBJECT_CLASS (braid_socket_transport_parent_class)->finalize (object);
 }
@@ -207,14 +231,19 @@ braid_socket_transport_new (GSocketConnection *connection, GMainContext *context
 }
 
 BraidSocketTransport *
-braid_socket_transport_new_accepted (gint fd, GSocketAddress *peer, GMainContext *context, BraidPoller *poller)
+braid_socket_transport_new_accepted (gint fd, const struct sockaddr *peer, gsize peer_len, GMainContext *context,
+                                     BraidPoller *poller)
 {
   BraidSocketTransport *self = transport_new_for_fd (fd, context, poller);
 
   /* No TCP_NODELAY here: the listener set it, and accepted sockets
    * inherit it (a system call less per connection).  The host address is
    * read when asked (another). */
-  self->peer_address = peer != NULL ? g_object_ref (peer) : NULL;
+  if (peer != NULL && peer_len > 0 && peer_len <= sizeof self->peer_native)
+    {
+      memcpy (&self->peer_native, peer, peer_len);
+      self->peer_native_len = peer_len;
+    }
   self->read_at_start = TRUE;
   return self;
 }
@@ -242,7 +271,7 @@ deliver_connection_lost (gpointer user_data)
 {
   BraidSocketTransport *self = user_data;
   g_autoptr(BraidProtocol) protocol = g_steal_pointer (&self->protocol);
-  g_autoptr(GError) reason = g_steal_pointer (&self->lost_reason);
+  GError *reason = g_steal_pointer (&self->lost_reason);
 
   g_object_ref (self);
   g_clear_pointer (&self->lost_source, g_source_unref);
@@ -253,6 +282,7 @@ deliver_connection_lost (gpointer user_data)
       self->closed_func (self, self->closed_data);
       braid_socket_transport_set_closed_func (self, NULL, NULL, NULL);  /* called once */
     }
+  free_reason (reason);
   g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
@@ -266,7 +296,7 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
 {
   if (self->closed)
     {
-      g_error_free (reason);
+      free_reason (reason);
       return;
     }
   self->closed = TRUE;
@@ -296,9 +326,7 @@ close_with_reason (BraidSocketTransport *self, GError *reason)
 static void
 close_done (BraidSocketTransport *self)
 {
-  close_with_reason (self, g_error_new_literal (BRAID_REACTOR_ERROR,
-                                                BRAID_REACTOR_ERROR_CONNECTION_DONE,
-                                                "Connection was closed cleanly"));
+  close_with_reason (self, shared_done_reason ());
 }
 
 static void
@@ -714,7 +742,14 @@ braid_socket_transport_start (BraidSocketTransport *self, BraidProtocol *protoco
 static GSocketAddress *
 transport_get_peer_address (BraidTransport *transport)
 {
-  return BRAID_SOCKET_TRANSPORT (transport)->peer_address;
+  BraidSocketTransport *self = BRAID_SOCKET_TRANSPORT (transport);
+
+  /* Most one-shot connections never ask: a GInetSocketAddress costs two
+   * GObjects with construct properties (g_socket_address_new_from_native
+   * also makes a v4-mapped IPv6 peer an IPv4 one). */
+  if (self->peer_address == NULL && self->peer_native_len > 0)
+    self->peer_address = g_socket_address_new_from_native (&self->peer_native, self->peer_native_len);
+  return self->peer_address;
 }
 
 /* An accepted socket's is read on the first call while it is open. */

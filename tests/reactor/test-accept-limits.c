@@ -350,8 +350,7 @@ test_peer_addresses (void)
   g_autoptr(GError) error = NULL;
   const gchar *hosts[] = { "127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.1" };
 
-  g_test_summary ("Each accepted connection's factory hears its peer's own address and port; peers of the "
-                  "same IP address share one immutable GInetAddress");
+  g_test_summary ("Each accepted connection's factory hears its peer's own address and port");
   listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0", factory, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < G_N_ELEMENTS (hosts); i++)
@@ -382,10 +381,6 @@ test_peer_addresses (void)
       g_assert_cmpuint (g_inet_socket_address_get_port (peer), ==,
                         g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (client)));
     }
-  g_assert_true (g_inet_socket_address_get_address (g_ptr_array_index (peers, 0)) ==
-                 g_inet_socket_address_get_address (g_ptr_array_index (peers, 1)));
-  g_assert_true (g_inet_socket_address_get_address (g_ptr_array_index (peers, 1)) !=
-                 g_inet_socket_address_get_address (g_ptr_array_index (peers, 2)));
   braid_listener_stop (listener);
 }
 

@@ -326,6 +326,111 @@ test_factory_refuses (void)
   braid_listener_stop (listener);
 }
 
+/* What a factory was given, and the protocol it built. */
+typedef struct {
+  gboolean built;
+  GSocketAddress *address;        /* (owned) (nullable) */
+  BraidProtocol *protocol;        /* (owned) (nullable) */
+} BuildRecord;
+
+static BraidProtocol *
+record_build (GSocketAddress *address, gpointer user_data)
+{
+  BuildRecord *record = user_data;
+
+  record->built = TRUE;
+  g_set_object (&record->address, address);
+  record->protocol = BRAID_PROTOCOL (braid_recording_protocol_new ());
+  return g_object_ref (record->protocol);
+}
+
+/* Connects a blocking client to @port, runs @reactor until @record's
+ * factory built a protocol and returns the client's own address. */
+static GSocketAddress *
+connect_and_build (BraidGlibReactor *reactor, guint16 port, BuildRecord *record, GSocketConnection **connection)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) server = g_inet_socket_address_new (loopback, port);
+  g_autoptr(GError) error = NULL;
+
+  g_socket_client_set_enable_proxy (client, FALSE);
+  *connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (server), NULL, &error);
+  g_assert_no_error (error);
+  braid_test_wait_for_flag (braid_glib_reactor_get_context (reactor), &record->built, 5000);
+  return g_socket_connection_get_local_address (*connection, NULL);
+}
+
+static void
+assert_same_inet_address (GSocketAddress *a, GSocketAddress *b)
+{
+  g_autofree gchar *a_ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (a)));
+  g_autofree gchar *b_ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (b)));
+
+  g_assert_cmpstr (a_ip, ==, b_ip);
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a)), ==,
+                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (b)));
+}
+
+static void
+check_factory_address (gboolean ignores)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  BuildRecord record = { 0 };
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (record_build, &record, NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GSocketConnection) connection = NULL;
+  g_autoptr(GSocketAddress) client_address = NULL;
+  g_autoptr(GError) error = NULL;
+  BraidTransport *transport;
+  GSocketAddress *peer;
+
+  braid_protocol_factory_set_ignores_address (factory, ignores);
+  g_assert_cmpint (braid_protocol_factory_get_ignores_address (factory), ==, ignores);
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  client_address = connect_and_build (reactor, port_of (listener), &record, &connection);
+
+  if (ignores)
+    g_assert_null (record.address);
+  else
+    assert_same_inet_address (record.address, client_address);
+  transport = braid_protocol_get_transport (record.protocol);
+  peer = braid_transport_get_peer_address (transport);
+  g_assert_nonnull (peer);
+  assert_same_inet_address (peer, client_address);
+  g_assert_true (braid_transport_get_peer_address (transport) == peer);  /* built once */
+
+  braid_listener_stop (listener);
+  g_clear_object (&record.address);
+  g_clear_object (&record.protocol);
+}
+
+static void
+test_factory_address (void)
+{
+  g_test_summary ("An accepting factory gets the client's address; one that ignores addresses gets NULL, "
+                  "and its protocol's transport still knows the peer (built when asked, once)");
+  check_factory_address (FALSE);
+  check_factory_address (TRUE);
+}
+
+static void
+test_factory_ignores_address_flag (void)
+{
+  g_autoptr(BraidProtocolFactory) by_func = braid_protocol_factory_new (refuse_every_connection, NULL, NULL);
+  g_autoptr(BraidProtocolFactory) by_type = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+
+  g_test_summary ("A factory built on a function reads addresses until told otherwise; one built for a "
+                  "type never reads them; the flag is a boolean");
+  g_assert_false (braid_protocol_factory_get_ignores_address (by_func));
+  g_assert_true (braid_protocol_factory_get_ignores_address (by_type));
+  braid_protocol_factory_set_ignores_address (by_func, 2);
+  g_assert_cmpint (braid_protocol_factory_get_ignores_address (by_func), ==, TRUE);
+  braid_protocol_factory_set_ignores_address (by_type, FALSE);
+  g_assert_false (braid_protocol_factory_get_ignores_address (by_type));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,5 +442,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/connect/timeout", test_connect_timeout);
   g_test_add_func ("/reactor/glib/connect/cancelled", test_connect_cancelled);
   g_test_add_func ("/reactor/glib/connect/factory-refuses", test_factory_refuses);
+  g_test_add_func ("/reactor/glib/listen/factory-address", test_factory_address);
+  g_test_add_func ("/reactor/factory/ignores-address", test_factory_ignores_address_flag);
   return g_test_run ();
 }

@@ -57,9 +57,14 @@ build_protocol (GSocketAddress *address, gpointer user_data)
 BraidProtocolFactory *
 braid_mc_server_create_factory (BraidMcServer *self)
 {
+  BraidProtocolFactory *factory;
+
   g_return_val_if_fail (BRAID_IS_MC_SERVER (self), NULL);
-  return braid_protocol_factory_new (build_protocol, braid_mc_server_shared_ref (self->shared),
-                                     (GDestroyNotify) braid_mc_server_shared_unref);
+  factory = braid_protocol_factory_new (build_protocol, braid_mc_server_shared_ref (self->shared),
+                                        (GDestroyNotify) braid_mc_server_shared_unref);
+  /* the protocol asks its transport for the peer when it starts */
+  braid_protocol_factory_set_ignores_address (factory, TRUE);
+  return factory;
 }
 
 BraidMcStore *
