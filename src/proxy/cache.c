@@ -56,9 +56,15 @@ braid_cache_lookup_finish (BraidCache *self, GAsyncResult *result, GError **erro
   return BRAID_CACHE_GET_IFACE (self)->lookup_finish (self, result, error);
 }
 
+/* A lookup through lookup_async, for a cache without lookup_direct: its
+ * own cancellable, which the caller's (if any) and
+ * braid_cache_lookup_direct_cancel() cancel. */
 typedef struct {
   BraidCacheLookupFunc func;
   gpointer user_data;
+  GCancellable *cancellable;         /* (owned) */
+  GCancellable *caller_cancellable;  /* (owned) (nullable) */
+  gulong caller_cancel_id;
 } DirectLookup;
 
 static void
@@ -68,33 +74,69 @@ on_looked_up_for_direct (GObject *source, GAsyncResult *result, gpointer data)
   GError *error = NULL;
   GBytes *body = braid_cache_lookup_finish (BRAID_CACHE (source), result, &error);
 
+  if (lookup->caller_cancel_id != 0)
+    g_cancellable_disconnect (lookup->caller_cancellable, lookup->caller_cancel_id);
+  g_clear_object (&lookup->caller_cancellable);
+  g_object_unref (lookup->cancellable);
   lookup->func (body, error, lookup->user_data);
   g_free (lookup);
 }
 
-void
+static void
+on_caller_cancelled (GCancellable *caller_cancellable, gpointer data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
+static DirectLookup *
+lookup_through_async (BraidCache *self, BraidCacheInterface *iface, const gchar *key, GCancellable *cancellable,
+                      BraidCacheLookupFunc func, gpointer user_data)
+{
+  DirectLookup *lookup = g_new0 (DirectLookup, 1);
+
+  lookup->func = func;
+  lookup->user_data = user_data;
+  lookup->cancellable = g_cancellable_new ();
+  if (cancellable != NULL)
+    {
+      lookup->caller_cancellable = g_object_ref (cancellable);
+      lookup->caller_cancel_id = g_cancellable_connect (cancellable, G_CALLBACK (on_caller_cancelled),
+                                                        lookup->cancellable, NULL);
+    }
+  /* GTask answers from the main loop, never from inside this call */
+  iface->lookup_async (self, key, lookup->cancellable, on_looked_up_for_direct, lookup);
+  return lookup;
+}
+
+BraidCacheLookup *
 braid_cache_lookup_direct (BraidCache *self, const gchar *key, GCancellable *cancellable,
                            BraidCacheLookupFunc func, gpointer user_data)
 {
   BraidCacheInterface *iface;
-  DirectLookup *lookup;
 
   iface = cache_iface (self);
-  g_return_if_fail (iface != NULL);
-  g_return_if_fail (key != NULL);
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-  g_return_if_fail (func != NULL);
+  g_return_val_if_fail (iface != NULL, NULL);
+  g_return_val_if_fail (key != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
 
   if (iface->lookup_direct != NULL)
-    {
-      iface->lookup_direct (self, key, cancellable, func, user_data);
-      return;
-    }
-  /* GTask answers from the main loop, never from inside this call */
-  lookup = g_new (DirectLookup, 1);
-  lookup->func = func;
-  lookup->user_data = user_data;
-  iface->lookup_async (self, key, cancellable, on_looked_up_for_direct, lookup);
+    return iface->lookup_direct (self, key, cancellable, func, user_data);
+  return (BraidCacheLookup *) lookup_through_async (self, iface, key, cancellable, func, user_data);
+}
+
+void
+braid_cache_lookup_direct_cancel (BraidCache *self, BraidCacheLookup *lookup)
+{
+  BraidCacheInterface *iface = cache_iface (self);
+
+  g_return_if_fail (iface != NULL);
+  if (lookup == NULL)
+    return;
+  if (iface->lookup_direct != NULL)
+    iface->lookup_direct_cancel (self, lookup);
+  else
+    g_cancellable_cancel (((DirectLookup *) lookup)->cancellable);
 }
 
 void

@@ -48,6 +48,7 @@ braid_mc_cache_new (BraidMcPool *pool, gsize max_item_bytes)
 typedef struct {
   BraidCacheLookupFunc func;
   gpointer user_data;
+  BraidMcPoolDirectGet *get;   /* (unowned) (nullable): the pool's, until answered */
 } DirectLookup;
 
 /* A miss is no error for a cache: NOT_FOUND becomes a NULL body.  The
@@ -71,7 +72,7 @@ on_got_direct (BraidMcValue *value_taken, GError *error, gpointer data)
   g_free (lookup);
 }
 
-static void
+static gpointer
 mc_lookup_direct (BraidCache *cache, const gchar *key, GCancellable *cancellable, BraidCacheLookupFunc func,
                   gpointer user_data)
 {
@@ -79,7 +80,14 @@ mc_lookup_direct (BraidCache *cache, const gchar *key, GCancellable *cancellable
 
   lookup->func = func;
   lookup->user_data = user_data;
-  braid_mc_pool_get_direct (BRAID_MC_CACHE (cache)->pool, key, cancellable, on_got_direct, lookup);
+  lookup->get = braid_mc_pool_get_direct (BRAID_MC_CACHE (cache)->pool, key, cancellable, on_got_direct, lookup);
+  return lookup;
+}
+
+static void
+mc_lookup_direct_cancel (BraidCache *cache, gpointer lookup)
+{
+  braid_mc_pool_cancel_direct (BRAID_MC_CACHE (cache)->pool, ((DirectLookup *) lookup)->get);
 }
 
 /* Through the direct lookup: one GTask, the cache's own. */
@@ -157,6 +165,7 @@ braid_mc_cache_iface_init (BraidCacheInterface *iface)
   iface->lookup_async = mc_lookup_async;
   iface->lookup_finish = mc_lookup_finish;
   iface->lookup_direct = mc_lookup_direct;
+  iface->lookup_direct_cancel = mc_lookup_direct_cancel;
   iface->store_async = mc_store_async;
   iface->store_finish = mc_store_finish;
   iface->get_max_item_size = mc_get_max_item_size;

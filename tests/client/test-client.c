@@ -768,6 +768,53 @@ test_get_direct_timeout_and_disconnect (Fixture *f, gconstpointer data)
   direct_result_clear (&second);
 }
 
+static void
+test_get_direct_cancel (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  DirectResult r = { 0 }, both = { 0 }, bad = { 0 }, next = { 0 };
+  BraidMcDirectGet *get, *get_both;
+
+  g_test_summary ("Cancelling a direct get by its handle answers CANCELLED from the reactor, not inside the "
+                  "call, once however often it is cancelled and whether or not a cancellable was cancelled "
+                  "too; its reply is still read, so the next get gets its own; a bad key gives no handle");
+  get = braid_mc_client_get_direct (f->client, "a", NULL, store_direct, &r);
+  get_both = braid_mc_client_get_direct (f->client, "b", cancellable, store_direct, &both);
+  g_assert_nonnull (get);
+  g_assert_nonnull (get_both);
+  g_assert_null (braid_mc_client_get_direct (f->client, "has space", NULL, store_direct, &bad));
+  braid_mc_client_cancel_direct (f->client, NULL);
+  expect_sent (f, "get a\r\nget b\r\n");
+
+  braid_mc_client_cancel_direct (f->client, get);
+  braid_mc_client_cancel_direct (f->client, get);
+  g_cancellable_cancel (cancellable);
+  braid_mc_client_cancel_direct (f->client, get_both);
+  g_assert_cmpuint (r.calls, ==, 0);
+  g_assert_cmpuint (both.calls, ==, 0);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (both.calls, ==, 1);
+  g_assert_error (both.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (bad.calls, ==, 1);
+  g_assert_error (bad.error, BRAID_MC_ERROR, BRAID_MC_ERROR_INVALID_ARGUMENT);
+
+  braid_mc_client_get_direct (f->client, "c", NULL, store_direct, &next);
+  expect_sent (f, "get c\r\n");
+  reply (f, "VALUE a 0 1\r\n1\r\nEND\r\nEND\r\nVALUE c 0 1\r\n3\r\nEND\r\n");
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_cmpuint (both.calls, ==, 1);
+  g_assert_cmpuint (next.calls, ==, 1);
+  g_assert_nonnull (next.value);
+  g_assert_cmpstr (next.value->key, ==, "c");
+
+  direct_result_clear (&r);
+  direct_result_clear (&both);
+  direct_result_clear (&bad);
+  direct_result_clear (&next);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -794,6 +841,7 @@ main (int argc, char **argv)
       ADD ("direct/get", test_get_direct);
       ADD ("direct/never-reentrant", test_get_direct_never_reentrant);
       ADD ("direct/timeout-and-disconnect", test_get_direct_timeout_and_disconnect);
+      ADD ("direct/cancel", test_get_direct_cancel);
     }
   g_test_add_func ("/client/preconditions", test_preconditions);
   return g_test_run ();

@@ -515,10 +515,12 @@ test_direct_refused_and_cancelled (void)
   DirectResult bad = { 0 }, cancelled = { 0 };
 
   g_test_summary ("The direct get answers a key the protocol refuses from the reactor, not from inside the "
-                  "call, reaching no server; a cancelled direct get says nothing about its server");
+                  "call, reaching no server, and gives no handle; a direct get cancelled by its cancellable "
+                  "or by its handle says nothing about its server");
   servers_init (&s, TRUE, TRUE);
   braid_mc_pool_set_ejection (s.pool, 1, 10 * G_USEC_PER_SEC);
-  braid_mc_pool_get_direct (s.pool, "two words", NULL, store_direct, &bad);
+  g_assert_null (braid_mc_pool_get_direct (s.pool, "two words", NULL, store_direct, &bad));
+  braid_mc_pool_cancel_direct (s.pool, NULL);
   g_assert_cmpuint (bad.calls, ==, 0);
   braid_fake_reactor_run_until_idle (s.fake);
   g_assert_cmpuint (bad.calls, ==, 1);
@@ -533,6 +535,21 @@ test_direct_refused_and_cancelled (void)
   g_assert_cmpuint (cancelled.calls, ==, 1);
   g_assert_error (cancelled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_true (braid_mc_pool_is_server_alive (s.pool, 0));
+
+  {
+    DirectResult by_handle = { 0 };
+    BraidMcPoolDirectGet *get = braid_mc_pool_get_direct (s.pool, key, NULL, store_direct, &by_handle);
+
+    g_assert_nonnull (get);
+    braid_fake_reactor_run_until_idle (s.fake);
+    braid_mc_pool_cancel_direct (s.pool, get);
+    g_assert_cmpuint (by_handle.calls, ==, 0);
+    braid_fake_reactor_run_until_idle (s.fake);
+    g_assert_cmpuint (by_handle.calls, ==, 1);
+    g_assert_error (by_handle.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_true (braid_mc_pool_is_server_alive (s.pool, 0));
+    g_clear_error (&by_handle.error);
+  }
   g_clear_error (&bad.error);
   g_clear_error (&cancelled.error);
   servers_clear (&s);

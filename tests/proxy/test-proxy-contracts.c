@@ -254,7 +254,8 @@ test_lookup_direct (gconstpointer data)
   Looked hit = { 0 }, miss = { 0 }, cancelled = { 0 };
 
   g_test_summary ("The direct lookup answers its callback once, never from inside the call or from inside "
-                  "g_cancellable_cancel: the body for a hit, no body and no error for a miss, CANCELLED");
+                  "g_cancellable_cancel or a cancel by its handle: the body for a hit, no body and no error "
+                  "for a miss, CANCELLED");
   if (memcached)
     {
       g_autoptr(BraidProtocolFactory) factory = NULL;
@@ -301,6 +302,22 @@ test_lookup_direct (gconstpointer data)
   /* the cancelled get's reply is still read: nothing more arrives */
   braid_fake_reactor_run_until_idle (fake);
   g_assert_cmpuint (cancelled.calls, ==, 1);
+
+  /* the same by the lookup's handle, with no cancellable */
+  looked_clear (&cancelled);
+  {
+    BraidCacheLookup *lookup = braid_cache_lookup_direct (cache, "k", NULL, store_looked, &cancelled);
+
+    g_assert_nonnull (lookup);
+    braid_cache_lookup_direct_cancel (cache, lookup);
+    braid_cache_lookup_direct_cancel (cache, NULL);
+    g_assert_cmpuint (cancelled.calls, ==, 0);
+    wait_for_answer (fake, &cancelled);
+    g_assert_error (cancelled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_null (cancelled.body);
+    braid_fake_reactor_run_until_idle (fake);
+    g_assert_cmpuint (cancelled.calls, ==, 1);
+  }
 
   looked_clear (&hit);
   looked_clear (&miss);

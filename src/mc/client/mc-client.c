@@ -43,6 +43,7 @@ typedef struct {
   BraidDelayedCall *timer;         /* (owned) (nullable) */
   gulong cancel_id;
   gboolean written;
+  gboolean cancel_requested;       /* a direct get's cancel is on its way */
 } Request;
 
 typedef enum {
@@ -215,6 +216,20 @@ on_cancel_due (gpointer data)
   fail_request (req, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled"));
 }
 
+/* A direct caller is never called back from inside its own cancel: the
+ * answer comes from the reactor, at once, in place of the time-out. */
+static void
+cancel_direct_soon (Request *req)
+{
+  if (req->cancel_requested)
+    return;
+  req->cancel_requested = TRUE;
+  if (req->timer != NULL && braid_delayed_call_is_active (req->timer))
+    braid_delayed_call_cancel (req->timer);
+  g_clear_pointer (&req->timer, braid_delayed_call_unref);
+  req->timer = braid_reactor_call_later (req->client->reactor, 0, on_cancel_due, req, NULL);
+}
+
 static void
 on_cancelled (GCancellable *cancellable, gpointer data)
 {
@@ -222,14 +237,8 @@ on_cancelled (GCancellable *cancellable, gpointer data)
 
   if (req->value_func != NULL)
     {
-      /* A direct caller is never called back from inside its own
-       * g_cancellable_cancel(): the answer comes from the reactor, at
-       * once, in place of the time-out. */
-      req->cancel_id = 0;
-      if (req->timer != NULL && braid_delayed_call_is_active (req->timer))
-        braid_delayed_call_cancel (req->timer);
-      g_clear_pointer (&req->timer, braid_delayed_call_unref);
-      req->timer = braid_reactor_call_later (req->client->reactor, 0, on_cancel_due, req, NULL);
+      req->cancel_id = 0;  /* disconnecting inside the handler would deadlock */
+      cancel_direct_soon (req);
       return;
     }
 
@@ -763,21 +772,56 @@ check_keys (GTask *task, const gchar * const *keys)
 
 /* Writes "VERB [EXPTIME] KEY…" for @req, a request for values, and
  * records the keys it may be answered with. */
+/* The line of a retrieval of one key, into @line (which holds a verb, an
+ * exptime, a key of up to BRAID_MC_KEY_MAX bytes and the separators):
+ * the common get, without a GString per request. */
+#define ONE_KEY_LINE_SIZE (BRAID_MC_KEY_MAX + 64)
+
+static const gchar *
+one_key_line (gchar line[ONE_KEY_LINE_SIZE], const gchar *verb, const gchar *exptime, const gchar *key,
+              gsize key_len)
+{
+  gsize verb_len = strlen (verb);
+  gsize exptime_len = exptime != NULL ? strlen (exptime) : 0;
+  gchar *p = line;
+
+  g_assert (verb_len + exptime_len + key_len + 5 <= ONE_KEY_LINE_SIZE);
+  memcpy (p, verb, verb_len);
+  p += verb_len;
+  if (exptime != NULL)
+    {
+      *p++ = ' ';
+      memcpy (p, exptime, exptime_len);
+      p += exptime_len;
+    }
+  *p++ = ' ';
+  memcpy (p, key, key_len);
+  p += key_len;
+  memcpy (p, "\r\n", 3);  /* and the NUL */
+  return line;
+}
+
 static void
 send_values_request (BraidMcClient *self, Request *req, const gchar *verb, const gchar *exptime,
                      const gchar * const *keys)
 {
-  g_autoptr(GString) line = g_string_new (verb);
+  g_autoptr(GString) line = NULL;
+
+  if (req->kind == RESULT_VALUE)
+    {
+      gchar one[ONE_KEY_LINE_SIZE];
+
+      req->key_len = strlen (keys[0]);
+      req->key = g_strndup (keys[0], req->key_len);
+      send_request (self, req, one_key_line (one, verb, exptime, req->key, req->key_len), NULL);
+      return;
+    }
+  line = g_string_new (verb);
 
   if (exptime != NULL)
     {
       g_string_append_c (line, ' ');
       g_string_append (line, exptime);
-    }
-  if (req->kind == RESULT_VALUE)
-    {
-      req->key_len = strlen (keys[0]);
-      req->key = g_strndup (keys[0], req->key_len);
     }
   for (; *keys != NULL; keys++)
     {
@@ -833,23 +877,42 @@ braid_mc_answer_later (BraidReactor *reactor, BraidMcValueFunc func, gpointer us
   braid_delayed_call_unref (braid_reactor_call_later (reactor, 0, deliver_late_error, late, late_error_free));
 }
 
-void
+BraidMcDirectGet *
 braid_mc_client_get_direct (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
                             BraidMcValueFunc func, gpointer user_data)
 {
   const gchar *keys[] = { key, NULL };
   GError *error = NULL;
+  Request *req;
 
-  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
-  g_return_if_fail (func != NULL);
+  g_return_val_if_fail (BRAID_IS_MC_CLIENT (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
 
   if (!braid_mc_validate_key (key, &error))
     {
       braid_mc_answer_later (self->reactor, func, user_data, error);
-      return;
+      return NULL;
     }
-  send_values_request (self, request_new_full (self, NULL, cancellable, func, user_data, REQ_VALUES, RESULT_VALUE),
-                       "get", NULL, keys);
+  req = request_new_full (self, NULL, cancellable, func, user_data, REQ_VALUES, RESULT_VALUE);
+  send_values_request (self, req, "get", NULL, keys);
+  return (BraidMcDirectGet *) req;
+}
+
+void
+braid_mc_client_cancel_direct (BraidMcClient *self, BraidMcDirectGet *get)
+{
+  Request *req = (Request *) get;
+
+  g_return_if_fail (BRAID_IS_MC_CLIENT (self));
+  if (req == NULL)
+    return;
+  g_return_if_fail (req->client == self && req->value_func != NULL);
+  if (req->cancel_id != 0)
+    {
+      g_cancellable_disconnect (req->cancellable, req->cancel_id);
+      req->cancel_id = 0;
+    }
+  cancel_direct_soon (req);
 }
 
 void

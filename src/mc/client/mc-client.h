@@ -78,13 +78,26 @@ BraidMcValue *braid_mc_client_get_finish (BraidMcClient *self, GAsyncResult *res
  */
 typedef void (*BraidMcValueFunc) (BraidMcValue *value, GError *error, gpointer user_data);
 
+/* A direct get in progress (opaque). */
+typedef struct _BraidMcDirectGet BraidMcDirectGet;
+
 /* get, for hot paths: the same request and errors as
  * braid_mc_client_get_async without a GTask.  @func runs exactly once,
  * always from the reactor and never from inside this call or from inside
  * g_cancellable_cancel() (a cancelled get is answered in the reactor's
- * next round).  Its caller keeps @user_data alive until then. */
-void braid_mc_client_get_direct (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
-                                 BraidMcValueFunc func, gpointer user_data);
+ * next round).  Its caller keeps @user_data alive until then.
+ *
+ * Returns: (transfer none) (nullable): the get, for
+ * braid_mc_client_cancel_direct(), valid until @func runs; NULL when its
+ * answer is already decided (a bad key: it still comes from the reactor). */
+BraidMcDirectGet *braid_mc_client_get_direct (BraidMcClient *self, const gchar *key, GCancellable *cancellable,
+                                              BraidMcValueFunc func, gpointer user_data);
+/* Cancels @get (nullable: nothing to do) as its cancellable would, without
+ * one: a hot path's GCancellable, its signal connection and its
+ * disconnection cost more than the rest of the get.  @func then runs with
+ * G_IO_ERROR_CANCELLED from the reactor, never inside this call; a second
+ * cancel does nothing.  @get must not have been answered yet. */
+void braid_mc_client_cancel_direct (BraidMcClient *self, BraidMcDirectGet *get);
 
 /* get/gets of many keys: a GHashTable key → BraidMcValue of the hits. */
 void braid_mc_client_get_multi_async (BraidMcClient *self, const gchar * const *keys, BraidMcGetFlags flags,

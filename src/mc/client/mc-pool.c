@@ -368,12 +368,14 @@ braid_mc_pool_get_finish (BraidMcPool *self, GAsyncResult *result, GError **erro
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-typedef struct {
+struct _BraidMcPoolDirectGet {
   BraidMcPool *pool;       /* (owned) */
   BraidMcClient *client;   /* (owned) */
+  BraidMcDirectGet *get;   /* (unowned): the client's, until answered */
   BraidMcValueFunc func;
   gpointer user_data;
-} DirectGet;
+};
+typedef struct _BraidMcPoolDirectGet DirectGet;
 
 static void
 on_direct_get_done (BraidMcValue *value, GError *error, gpointer data)
@@ -387,7 +389,7 @@ on_direct_get_done (BraidMcValue *value, GError *error, gpointer data)
   g_free (get);
 }
 
-void
+BraidMcPoolDirectGet *
 braid_mc_pool_get_direct (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
                           BraidMcValueFunc func, gpointer user_data)
 {
@@ -395,20 +397,32 @@ braid_mc_pool_get_direct (BraidMcPool *self, const gchar *key, GCancellable *can
   BraidMcClient *client = NULL;
   DirectGet *get;
 
-  g_return_if_fail (BRAID_IS_MC_POOL (self));
-  g_return_if_fail (func != NULL);
+  g_return_val_if_fail (BRAID_IS_MC_POOL (self), NULL);
+  g_return_val_if_fail (func != NULL, NULL);
 
   if (!braid_mc_validate_key (key, &error) || (client = braid_mc_pool_client_for_key (self, key, &error)) == NULL)
     {
       braid_mc_answer_later (self->reactor, func, user_data, error);
-      return;
+      return NULL;
     }
   get = g_new (DirectGet, 1);
   get->pool = g_object_ref (self);
   get->client = g_object_ref (client);
   get->func = func;
   get->user_data = user_data;
-  braid_mc_client_get_direct (client, key, cancellable, on_direct_get_done, get);
+  /* the key is valid: the client answers it, never at once */
+  get->get = braid_mc_client_get_direct (client, key, cancellable, on_direct_get_done, get);
+  return get;
+}
+
+void
+braid_mc_pool_cancel_direct (BraidMcPool *self, BraidMcPoolDirectGet *get)
+{
+  g_return_if_fail (BRAID_IS_MC_POOL (self));
+  if (get == NULL)
+    return;
+  g_return_if_fail (get->pool == self);
+  braid_mc_client_cancel_direct (get->client, get->get);
 }
 
 static void

@@ -40,9 +40,14 @@ void braid_mc_pool_get_async (BraidMcPool *self, const gchar *key, GCancellable 
                               GAsyncReadyCallback callback, gpointer user_data);
 BraidMcValue *braid_mc_pool_get_finish (BraidMcPool *self, GAsyncResult *result, GError **error);
 /* get without a GTask, as braid_mc_client_get_direct: @func runs once,
- * from the reactor, never from inside this call. */
-void braid_mc_pool_get_direct (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
-                               BraidMcValueFunc func, gpointer user_data);
+ * from the reactor, never from inside this call.  Returns: (transfer none)
+ * (nullable): the get, to cancel, valid until @func runs; NULL when its
+ * answer is already decided (a bad key, no server left). */
+typedef struct _BraidMcPoolDirectGet BraidMcPoolDirectGet;
+BraidMcPoolDirectGet *braid_mc_pool_get_direct (BraidMcPool *self, const gchar *key, GCancellable *cancellable,
+                                                BraidMcValueFunc func, gpointer user_data);
+/* As braid_mc_client_cancel_direct(), for a get of the pool. */
+void braid_mc_pool_cancel_direct (BraidMcPool *self, BraidMcPoolDirectGet *get);
 void braid_mc_pool_set_async (BraidMcPool *self, const gchar *key, GBytes *data, guint32 flags,
                               gint64 exptime, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
