@@ -2,6 +2,7 @@
 #include "iface-cache-private.h"
 
 #include <string.h>
+#include <xxhash.h>
 
 G_DEFINE_INTERFACE (BraidCache, braid_cache, G_TYPE_OBJECT)
 
@@ -194,12 +195,24 @@ typedef struct {
 struct _BraidCacheKeyMemo
 {
   KeyMemoSlot slots[KEY_MEMO_SLOTS];
+  guint64 seed;  /* so that nobody can pick URLs that share a slot */
 };
 
 BraidCacheKeyMemo *
 braid_cache_key_memo_new (void)
 {
-  return g_new0 (BraidCacheKeyMemo, 1);
+  BraidCacheKeyMemo *memo = g_new0 (BraidCacheKeyMemo, 1);
+
+  memo->seed = ((guint64) g_random_int () << 32) | g_random_int ();
+  return memo;
+}
+
+/* @url's slot: XXH3 reads 8 bytes a step where g_str_hash reads one, a
+ * few hundred instructions less per request for a URL of usual length. */
+static KeyMemoSlot *
+memo_slot (BraidCacheKeyMemo *memo, const gchar *url, gsize len)
+{
+  return &memo->slots[XXH3_64bits_withSeed (url, len, memo->seed) & (KEY_MEMO_SLOTS - 1)];
 }
 
 void
@@ -219,13 +232,15 @@ gchar *
 braid_cache_key_memo_get (BraidCacheKeyMemo *memo, const gchar *url)
 {
   KeyMemoSlot *slot;
+  gsize len;
 
   g_return_val_if_fail (memo != NULL, NULL);
   g_return_val_if_fail (url != NULL, NULL);
 
-  if (strlen (url) > KEY_MEMO_MAX_URL)
+  len = strlen (url);
+  if (len > KEY_MEMO_MAX_URL)
     return braid_cache_key_for_url (url);
-  slot = &memo->slots[g_str_hash (url) & (KEY_MEMO_SLOTS - 1)];
+  slot = memo_slot (memo, url, len);
   if (slot->url == NULL || strcmp (slot->url, url) != 0)
     {
       g_free (slot->url);
@@ -244,7 +259,7 @@ braid_cache_key_memo_lookup (BraidCacheKeyMemo *memo, const gchar *url)
   g_return_val_if_fail (memo != NULL, NULL);
   g_return_val_if_fail (url != NULL, NULL);
 
-  slot = &memo->slots[g_str_hash (url) & (KEY_MEMO_SLOTS - 1)];
+  slot = memo_slot (memo, url, strlen (url));
   if (slot->url == NULL || strcmp (slot->url, url) != 0)
     return NULL;
   return g_strdup (slot->key);
