@@ -49,8 +49,12 @@ struct _BraidSocketTransport
   gsize tail_offset;              /* bytes of @tail already sent */
   gsize output_size;              /* unsent bytes in total, @tail's included */
   GSocketAddress *peer_address;   /* (owned) (nullable): built from peer_native when first asked */
-  struct sockaddr_storage peer_native;
-  gsize peer_native_len;          /* 0: none */
+  union {                         /* an IP peer, as accept4() gave it: 28 bytes, not sockaddr_storage's 128 */
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+  } peer_native;
+  guint8 peer_native_len;         /* 0: none, or peer_address built already */
   GSocketAddress *host_address;   /* (owned) (nullable) */
   gboolean started;               /* connection_made ran */
   gboolean paused;
@@ -242,8 +246,10 @@ braid_socket_transport_new_accepted (gint fd, const struct sockaddr *peer, gsize
   if (peer != NULL && peer_len > 0 && peer_len <= sizeof self->peer_native)
     {
       memcpy (&self->peer_native, peer, peer_len);
-      self->peer_native_len = peer_len;
+      self->peer_native_len = (guint8) peer_len;
     }
+  else if (peer != NULL && peer_len > 0)  /* a unix socket's named peer: rare, built now */
+    self->peer_address = g_socket_address_new_from_native ((gpointer) peer, peer_len);
   self->read_at_start = TRUE;
   return self;
 }
