@@ -664,6 +664,38 @@ test_abort (Fixture *f, gconstpointer data)
 }
 
 static void
+test_abort_discards_buffered (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st, *ct;
+  gsize big = 8 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc0 (big);
+
+  g_test_summary ("abort_connection with megabytes waiting for a peer that does not read: the write buffer is "
+                  "empty at once, a later write is dropped, and the peer hears a reset");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_pause_reading (ct);
+  braid_transport_write (st, blob, big);
+  f->kind->advance (f, 50000);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
+  braid_transport_abort_connection (st);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
+  braid_transport_write_string (st, "after");
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
+  f->kind->run_until (f, is_lost, server);
+  g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
+  braid_transport_resume_reading (ct);
+  f->kind->run_until (f, is_lost, c.client);
+  g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_cmpuint (c.client->received->len, <, big);
+  conn_close (&c);
+}
+
+static void
 test_connection_lost_not_reentrant (Fixture *f, gconstpointer data)
 {
   Conn c = { 0 };
@@ -942,6 +974,7 @@ main (int argc, char **argv)
   add_contract ("connection/mixed-writes-while-blocked", test_mixed_writes_while_blocked);
   add_contract ("connection/pause-resume", test_pause_resume);
   add_contract ("connection/abort", test_abort);
+  add_contract ("connection/abort-discards-buffered", test_abort_discards_buffered);
   add_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
   add_contract ("connection/half-close", test_half_close);
   add_contract ("connection/refused", test_connect_refused);
@@ -953,6 +986,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/fake/run/returns-when-idle", test_fake_run_returns_when_idle);
   /* Not half-close: TLS falls back to lose_connection there. */
   add_tls_contract ("connection/echo", test_echo);
+  add_tls_contract ("connection/abort-discards-buffered", test_abort_discards_buffered);
   add_tls_contract ("connection/write-then-lose", test_write_then_lose);
   add_tls_contract ("connection/mixed-writes-while-blocked", test_mixed_writes_while_blocked);
   add_tls_contract ("connection/pause-resume", test_pause_resume);
