@@ -590,6 +590,41 @@ test_mixed_writes_while_blocked (Fixture *f, gconstpointer data)
   conn_close (&c);
 }
 
+static void
+test_small_copies_while_blocked (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st, *ct;
+  g_autoptr(GByteArray) expected = g_byte_array_new ();
+
+  g_test_summary ("Thousands of small copied writes to a peer that does not read pile up in one copy buffer "
+                  "that leaves part by part as the peer reads; every byte arrives once, in order");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_pause_reading (ct);
+  /* 20 MB: more than loopback's socket buffers take, so that sends are partial */
+  for (guint i = 0; i < 20000; i++)
+    {
+      guint8 chunk[997];
+
+      for (gsize j = 0; j < sizeof chunk; j++)
+        chunk[j] = (guint8) ((i * 31 + j) % 251);
+      braid_transport_write (st, chunk, sizeof chunk);
+      g_byte_array_append (expected, chunk, sizeof chunk);
+      if (i % 500 == 0)
+        f->kind->advance (f, 0);
+    }
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
+  braid_transport_resume_reading (ct);
+  g_object_set_data (G_OBJECT (c.client), "want", GSIZE_TO_POINTER ((gsize) expected->len));
+  f->kind->run_until (f, received_at_least, &c);
+  braid_assert_bytes_equal (expected->data, expected->len, c.client->received->data, c.client->received->len);
+  conn_close (&c);
+}
+
 typedef struct {
   BraidRecordingProtocol *p;
   guint n;
@@ -692,6 +727,77 @@ test_abort_discards_buffered (Fixture *f, gconstpointer data)
   f->kind->run_until (f, is_lost, c.client);
   g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
   g_assert_cmpuint (c.client->received->len, <, big);
+  conn_close (&c);
+}
+
+static gboolean
+has_eof (gpointer data)
+{
+  return BRAID_RECORDING_PROTOCOL (data)->n_eof > 0;
+}
+
+static void
+test_half_close_kept_open (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *ct, *st;
+
+  g_test_summary ("A protocol whose eof_received answers TRUE keeps writing after the peer's half-close: the "
+                  "answer it writes then arrives whole, and its own lose_connection ends it cleanly");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  server->keep_open_on_eof = TRUE;
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_write_string (ct, "question");
+  braid_transport_lose_write_connection (ct);
+  f->kind->run_until (f, has_eof, server);
+  g_assert_cmpuint (server->n_eof, ==, 1);
+  braid_assert_bytes_equal ("question", 8, server->received->data, server->received->len);
+  f->kind->advance (f, 10000);
+  g_assert_null (server->lost_reason);
+  g_assert_null (c.client->lost_reason);
+
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  braid_transport_write_string (st, "answer after eof");
+  braid_transport_lose_connection (st);
+  f->kind->run_until (f, is_lost, c.client);
+  braid_assert_bytes_equal ("answer after eof", 16, c.client->received->data, c.client->received->len);
+  g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  f->kind->run_until (f, is_lost, server);
+  g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
+  g_assert_cmpuint (server->n_eof, ==, 1);
+  conn_close (&c);
+}
+
+static void
+test_pause_inside_data_received (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *ct;
+  gsize big = 4 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc0 (big);
+  guint chunks;
+
+  g_test_summary ("A protocol that pauses reading inside data_received gets no more data until it resumes, "
+                  "however much is waiting; then everything arrives");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  server->pause_on_data = TRUE;
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_write (ct, blob, big);
+  wait_received (f, server, 1);
+  f->kind->advance (f, 50000);
+  g_assert_cmpuint (server->n_chunks, ==, 1);
+  for (chunks = 1; server->received->len < big; chunks++)
+    {
+      g_assert_cmpuint (server->n_chunks, ==, chunks);
+      braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (server)));
+      wait_received (f, server, server->received->len + 1);
+      f->kind->advance (f, 0);
+    }
+  g_assert_cmpuint (server->received->len, ==, big);
   conn_close (&c);
 }
 
@@ -972,11 +1078,14 @@ main (int argc, char **argv)
   add_contract ("connection/echo", test_echo);
   add_contract ("connection/write-then-lose", test_write_then_lose);
   add_contract ("connection/mixed-writes-while-blocked", test_mixed_writes_while_blocked);
+  add_contract ("connection/small-copies-while-blocked", test_small_copies_while_blocked);
   add_contract ("connection/pause-resume", test_pause_resume);
   add_contract ("connection/abort", test_abort);
   add_contract ("connection/abort-discards-buffered", test_abort_discards_buffered);
   add_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
   add_contract ("connection/half-close", test_half_close);
+  add_contract ("connection/half-close-kept-open", test_half_close_kept_open);
+  add_contract ("connection/pause-inside-data-received", test_pause_inside_data_received);
   add_contract ("connection/refused", test_connect_refused);
   add_contract ("connection/bad-endpoint", test_bad_endpoint);
   add_contract ("connection/stop-listening", test_stop_listening);

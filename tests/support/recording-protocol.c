@@ -25,6 +25,17 @@ recording_data_received (BraidProtocol *protocol, const guint8 *data, gsize len)
   self->largest_chunk = MAX (self->largest_chunk, len);
   if (self->echo)
     braid_transport_write (braid_protocol_get_transport (protocol), data, len);
+  if (self->pause_on_data)
+    braid_transport_pause_reading (braid_protocol_get_transport (protocol));
+}
+
+static gboolean
+recording_eof_received (BraidProtocol *protocol)
+{
+  BraidRecordingProtocol *self = BRAID_RECORDING_PROTOCOL (protocol);
+
+  self->n_eof++;
+  return self->keep_open_on_eof;
 }
 
 static void
@@ -63,6 +74,7 @@ braid_recording_protocol_class_init (BraidRecordingProtocolClass *klass)
   protocol_class->data_received = recording_data_received;
   protocol_class->connection_lost = recording_connection_lost;
   protocol_class->output_drained = recording_output_drained;
+  protocol_class->eof_received = recording_eof_received;
 }
 
 static void

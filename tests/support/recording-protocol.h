@@ -22,6 +22,9 @@ struct _BraidRecordingProtocol
   gboolean echo;            /* write back whatever arrives */
   gchar *greeting;          /* (nullable): written in connection_made */
   gboolean lose_after_greeting;
+  guint n_eof;              /* eof_received calls */
+  gboolean keep_open_on_eof;  /* what eof_received answers */
+  gboolean pause_on_data;   /* pause reading inside each data_received */
 };
 
 BraidRecordingProtocol *braid_recording_protocol_new (void);
