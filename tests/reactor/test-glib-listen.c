@@ -416,6 +416,51 @@ test_factory_address (void)
 }
 
 static void
+test_named_unix_peer (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  BuildRecord record = { 0 };
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (record_build, &record, NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-peer-XXXXXX", &error);
+  g_autofree gchar *server_path = g_build_filename (dir, "server.sock", NULL);
+  g_autofree gchar *client_path = g_build_filename (dir, "a-client-socket-with-a-long-name.sock", NULL);
+  g_autofree gchar *endpoint = g_strdup_printf ("unix:%s", server_path);
+  g_autoptr(GSocket) client = NULL;
+  g_autoptr(GSocketAddress) client_address = g_unix_socket_address_new (client_path);
+  g_autoptr(GSocketAddress) server_address = g_unix_socket_address_new (server_path);
+  GSocketAddress *peer;
+
+  g_test_summary ("A unix client bound to a path longer than an IP address: the factory and the transport get "
+                  "that path as the peer");
+  g_assert_no_error (error);
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), endpoint, factory, &error);
+  g_assert_no_error (error);
+  client = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_socket_bind (client, client_address, FALSE, &error);
+  g_assert_no_error (error);
+  g_socket_connect (client, server_address, NULL, &error);
+  g_assert_no_error (error);
+  braid_test_wait_for_flag (braid_glib_reactor_get_context (reactor), &record.built, 5000);
+
+  g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (record.address));
+  g_assert_cmpstr (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (record.address)), ==, client_path);
+  peer = braid_transport_get_peer_address (braid_protocol_get_transport (record.protocol));
+  g_assert_true (G_IS_UNIX_SOCKET_ADDRESS (peer));
+  g_assert_cmpstr (g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (peer)), ==, client_path);
+
+  braid_listener_stop (listener);
+  g_socket_close (client, NULL);
+  g_clear_object (&record.address);
+  g_clear_object (&record.protocol);
+  g_unlink (client_path);
+  g_unlink (server_path);
+  g_rmdir (dir);
+}
+
+static void
 test_factory_ignores_address_flag (void)
 {
   g_autoptr(BraidProtocolFactory) by_func = braid_protocol_factory_new (refuse_every_connection, NULL, NULL);
@@ -443,6 +488,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/connect/cancelled", test_connect_cancelled);
   g_test_add_func ("/reactor/glib/connect/factory-refuses", test_factory_refuses);
   g_test_add_func ("/reactor/glib/listen/factory-address", test_factory_address);
+  g_test_add_func ("/reactor/glib/listen/named-unix-peer", test_named_unix_peer);
   g_test_add_func ("/reactor/factory/ignores-address", test_factory_ignores_address_flag);
   return g_test_run ();
 }

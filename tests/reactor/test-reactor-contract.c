@@ -802,6 +802,63 @@ test_pause_inside_data_received (Fixture *f, gconstpointer data)
 }
 
 static void
+test_one_byte_writes (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidTransport *ct;
+  g_autoptr(GBytes) one = g_bytes_new_static ("a", 1);
+
+  g_test_summary ("Writes of a single byte, shared and copied, each sent on its own, arrive in order");
+  conn_open (&c, f, TRUE);
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_write_bytes (ct, one);
+  f->kind->advance (f, 0);
+  braid_transport_write (ct, "b", 1);
+  f->kind->advance (f, 0);
+  braid_transport_write_bytes (ct, one);
+  braid_transport_write (ct, "c", 1);
+  wait_received (f, c.client, 4);
+  braid_assert_bytes_equal ("abac", 4, c.client->received->data, c.client->received->len);
+  conn_close (&c);
+}
+
+static void
+test_nothing_read_after_lose (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  BraidTransport *st, *ct;
+  gsize big = 8 * 1024 * 1024;
+  g_autofree guint8 *blob = g_malloc0 (big);
+
+  g_test_summary ("After lose_connection, while its output still waits for a slow peer, nothing more is "
+                  "read: what the peer sends then never reaches data_received");
+  conn_open (&c, f, FALSE);
+  server = conn_server (&c);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
+  braid_transport_pause_reading (ct);
+  braid_transport_write (st, blob, big);
+  f->kind->advance (f, 50000);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
+  braid_transport_lose_connection (st);
+  braid_transport_write_string (ct, "too late");
+  f->kind->advance (f, 50000);
+  g_assert_cmpuint (server->received->len, ==, 0);
+  g_assert_cmpuint (server->n_chunks, ==, 0);
+  braid_transport_resume_reading (ct);
+  /* The client's bytes were never read: a real socket closed with unread
+   * input is reset by the kernel (as any TCP socket is), so the client may
+   * not get all of the output that was still in flight (docs/reactor.md). */
+  f->kind->run_until (f, is_lost, c.client);
+  g_assert_cmpuint (c.client->received->len, <=, big);
+  f->kind->run_until (f, is_lost, server);
+  g_assert_cmpuint (server->received->len, ==, 0);
+  g_assert_cmpuint (server->n_chunks, ==, 0);
+  conn_close (&c);
+}
+
+static void
 test_connection_lost_not_reentrant (Fixture *f, gconstpointer data)
 {
   Conn c = { 0 };
@@ -1082,6 +1139,8 @@ main (int argc, char **argv)
   add_contract ("connection/pause-resume", test_pause_resume);
   add_contract ("connection/abort", test_abort);
   add_contract ("connection/abort-discards-buffered", test_abort_discards_buffered);
+  add_contract ("connection/one-byte-writes", test_one_byte_writes);
+  add_contract ("connection/nothing-read-after-lose", test_nothing_read_after_lose);
   add_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
   add_contract ("connection/half-close", test_half_close);
   add_contract ("connection/half-close-kept-open", test_half_close_kept_open);
