@@ -51,4 +51,8 @@ void braid_poller_defer (BraidPoller *poller, BraidPollerFlushFunc func, gpointe
  * its dispatch. */
 void braid_poller_run_deferred (BraidPoller *poller);
 
+/* For tests: the removed watches held until the dispatch that removed
+ * them ends (none outside a dispatch). */
+guint braid_poller_get_n_removed_held (BraidPoller *poller);
+
 G_END_DECLS

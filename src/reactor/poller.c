@@ -178,7 +178,7 @@ braid_poller_new (GMainContext *context, BraidTimerQueue *timers)
     g_error ("epoll_create1: %s", g_strerror (errno));
   self->timers = timers;
   self->removed = g_ptr_array_new_with_free_func (g_free);
-  g_queue_init (&self->deferred);
+  /* self->deferred: g_new0 made it an empty queue */
   self->source = (PollerSource *) g_source_new (&poller_source_funcs, sizeof (PollerSource));
   self->source->poller = self;
   g_source_set_static_name (&self->source->source, "braid poller");
@@ -278,4 +278,10 @@ braid_poller_defer (BraidPoller *poller, BraidPollerFlushFunc func, gpointer use
   deferred->user_data = ref != NULL ? ref (user_data) : user_data;
   deferred->unref = unref;
   g_queue_push_tail (&poller->deferred, deferred);
+}
+
+guint
+braid_poller_get_n_removed_held (BraidPoller *poller)
+{
+  return poller->removed->len;
 }

@@ -278,6 +278,99 @@ test_accept_flushes_deferred_writes (void)
     ;
 }
 
+typedef struct {
+  guint runs;
+  guint refs;
+  guint unrefs;
+} DeferCount;
+
+static void
+count_run (gpointer data)
+{
+  ((DeferCount *) data)->runs++;
+}
+
+static gpointer
+count_ref (gpointer data)
+{
+  ((DeferCount *) data)->refs++;
+  return data;
+}
+
+static void
+count_unref (gpointer data)
+{
+  ((DeferCount *) data)->unrefs++;
+}
+
+static void
+test_free_releases_deferred (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  BraidTimerQueue *timers = braid_timer_queue_new (NULL, NULL);
+  BraidPoller *poller = braid_poller_new (context, timers);
+  DeferCount counted = { 0 }, plain = { 0 };
+
+  g_test_summary ("A poller freed with calls still deferred runs none of them and drops each reference it "
+                  "took, once; a call deferred without ref and unref is only forgotten");
+  braid_poller_defer (poller, count_run, &counted, count_ref, count_unref);
+  braid_poller_defer (poller, count_run, &plain, NULL, NULL);
+  g_assert_cmpuint (counted.refs, ==, 1);
+  braid_poller_free (poller);
+  g_assert_cmpuint (counted.runs, ==, 0);
+  g_assert_cmpuint (counted.unrefs, ==, 1);
+  g_assert_cmpuint (plain.runs, ==, 0);
+  braid_timer_queue_free (timers);
+}
+
+static void
+ignore_ready (gpointer data, GIOCondition ready)
+{
+}
+
+static void
+remove_watch_deferred (gpointer data)
+{
+  BraidPollerWatch **watch = data;
+
+  braid_poller_watch_remove (g_steal_pointer (watch));
+}
+
+static void
+test_removed_watches_freed_after_dispatch (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  BraidTimerQueue *timers = braid_timer_queue_new (NULL, NULL);
+  BraidPoller *poller = braid_poller_new (context, timers);
+  int fds[2];
+  BraidPollerWatch *inside, *outside;
+
+  g_test_summary ("A watch removed inside run_deferred is held until that run ends, then freed; once it "
+                  "has ended, a removal frees at once");
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), ==, 0);
+  inside = braid_poller_watch_fd (poller, fds[0], G_IO_IN, ignore_ready, NULL);
+  outside = braid_poller_watch_fd (poller, fds[1], G_IO_IN, ignore_ready, NULL);
+  braid_poller_defer (poller, remove_watch_deferred, &inside, NULL, NULL);
+  braid_poller_run_deferred (poller);
+  g_assert_null (inside);
+  g_assert_cmpuint (braid_poller_get_n_removed_held (poller), ==, 0);
+  braid_poller_watch_remove (outside);
+  g_assert_cmpuint (braid_poller_get_n_removed_held (poller), ==, 0);
+  /* the same from the poller's own dispatch, run by the context */
+  inside = braid_poller_watch_fd (poller, fds[0], G_IO_IN, ignore_ready, NULL);
+  braid_poller_defer (poller, remove_watch_deferred, &inside, NULL, NULL);
+  while (inside != NULL)
+    g_main_context_iteration (context, FALSE);
+  g_assert_cmpuint (braid_poller_get_n_removed_held (poller), ==, 0);
+  outside = braid_poller_watch_fd (poller, fds[1], G_IO_IN, ignore_ready, NULL);
+  braid_poller_watch_remove (outside);
+  g_assert_cmpuint (braid_poller_get_n_removed_held (poller), ==, 0);
+  braid_poller_free (poller);
+  braid_timer_queue_free (timers);
+  close (fds[0]);
+  close (fds[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -292,6 +385,8 @@ main (int argc, char **argv)
       setrlimit (RLIMIT_NOFILE, &limit);
     }
   g_test_add_func ("/reactor/glib/poller/polled-fds-do-not-grow", test_polled_fds_do_not_grow);
+  g_test_add_func ("/reactor/glib/poller/free-releases-deferred", test_free_releases_deferred);
+  g_test_add_func ("/reactor/glib/poller/removed-watches-freed-after-dispatch", test_removed_watches_freed_after_dispatch);
   g_test_add_func ("/reactor/glib/poller/forgotten-watch-then-close", test_forgotten_watch_then_close);
   g_test_add_func ("/reactor/glib/poller/accept-flushes-deferred-writes", test_accept_flushes_deferred_writes);
   g_test_add_func ("/reactor/glib/poller/paused-reader-of-reset-peer-is-quiet",
