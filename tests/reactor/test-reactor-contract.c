@@ -558,22 +558,35 @@ write_mixed (BraidTransport *st, guint i, GByteArray *expected)
     }
 }
 
+/* Opens @c with the client not reading; returns the server's transport. */
+static BraidTransport *
+open_with_client_paused (Fixture *f, Conn *c)
+{
+  conn_open (c, f, FALSE);
+  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c->client)));
+  return braid_protocol_get_transport (BRAID_PROTOCOL (conn_server (c)));
+}
+
+/* Lets @c's paused client read, until it has received @expected. */
+static void
+resume_and_expect (Fixture *f, Conn *c, GByteArray *expected)
+{
+  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c->client)));
+  g_object_set_data (G_OBJECT (c->client), "want", GSIZE_TO_POINTER ((gsize) expected->len));
+  f->kind->run_until (f, received_at_least, c);
+  braid_assert_bytes_equal (expected->data, expected->len, c->client->received->data, c->client->received->len);
+}
+
 static void
 test_mixed_writes_while_blocked (Fixture *f, gconstpointer data)
 {
   Conn c = { 0 };
-  BraidRecordingProtocol *server;
   BraidTransport *st;
-  BraidTransport *ct;
   g_autoptr(GByteArray) expected = g_byte_array_new ();
 
   g_test_summary ("copied, shared and vectored writes keep their order while the peer does not "
                   "read and the sender's buffer fills and drains part by part");
-  conn_open (&c, f, FALSE);
-  server = conn_server (&c);
-  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
-  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
-  braid_transport_pause_reading (ct);
+  st = open_with_client_paused (f, &c);
   for (guint i = 0; i < 600; i++)
     {
       write_mixed (st, i, expected);
@@ -582,10 +595,7 @@ test_mixed_writes_while_blocked (Fixture *f, gconstpointer data)
         f->kind->advance (f, 0);
     }
   g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
-  braid_transport_resume_reading (ct);
-  g_object_set_data (G_OBJECT (c.client), "want", GSIZE_TO_POINTER ((gsize) expected->len));
-  f->kind->run_until (f, received_at_least, &c);
-  braid_assert_bytes_equal (expected->data, expected->len, c.client->received->data, c.client->received->len);
+  resume_and_expect (f, &c, expected);
   g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
   conn_close (&c);
 }
@@ -594,17 +604,12 @@ static void
 test_small_copies_while_blocked (Fixture *f, gconstpointer data)
 {
   Conn c = { 0 };
-  BraidRecordingProtocol *server;
-  BraidTransport *st, *ct;
+  BraidTransport *st;
   g_autoptr(GByteArray) expected = g_byte_array_new ();
 
   g_test_summary ("Thousands of small copied writes to a peer that does not read pile up in one copy buffer "
                   "that leaves part by part as the peer reads; every byte arrives once, in order");
-  conn_open (&c, f, FALSE);
-  server = conn_server (&c);
-  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
-  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
-  braid_transport_pause_reading (ct);
+  st = open_with_client_paused (f, &c);
   /* 20 MB: more than loopback's socket buffers take, so that sends are partial */
   for (guint i = 0; i < 20000; i++)
     {
@@ -618,10 +623,7 @@ test_small_copies_while_blocked (Fixture *f, gconstpointer data)
         f->kind->advance (f, 0);
     }
   g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
-  braid_transport_resume_reading (ct);
-  g_object_set_data (G_OBJECT (c.client), "want", GSIZE_TO_POINTER ((gsize) expected->len));
-  f->kind->run_until (f, received_at_least, &c);
-  braid_assert_bytes_equal (expected->data, expected->len, c.client->received->data, c.client->received->len);
+  resume_and_expect (f, &c, expected);
   conn_close (&c);
 }
 
@@ -698,32 +700,40 @@ test_abort (Fixture *f, gconstpointer data)
   conn_close (&c);
 }
 
+/* Opens @c with the client not reading and @size zero bytes written by
+ * the server, more than the kernel's buffers take: some wait in the
+ * server's transport, which is returned. */
+static BraidTransport *
+open_with_output_waiting (Fixture *f, Conn *c, gsize size)
+{
+  g_autofree guint8 *blob = g_malloc0 (size);
+  BraidTransport *st = open_with_client_paused (f, c);
+
+  braid_transport_write (st, blob, size);
+  f->kind->advance (f, 50000);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
+  return st;
+}
+
 static void
 test_abort_discards_buffered (Fixture *f, gconstpointer data)
 {
   Conn c = { 0 };
   BraidRecordingProtocol *server;
-  BraidTransport *st, *ct;
+  BraidTransport *st;
   gsize big = 8 * 1024 * 1024;
-  g_autofree guint8 *blob = g_malloc0 (big);
 
   g_test_summary ("abort_connection with megabytes waiting for a peer that does not read: the write buffer is "
                   "empty at once, a later write is dropped, and the peer hears a reset");
-  conn_open (&c, f, FALSE);
+  st = open_with_output_waiting (f, &c, big);
   server = conn_server (&c);
-  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
-  ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
-  braid_transport_pause_reading (ct);
-  braid_transport_write (st, blob, big);
-  f->kind->advance (f, 50000);
-  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
   braid_transport_abort_connection (st);
   g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
   braid_transport_write_string (st, "after");
   g_assert_cmpuint (braid_transport_get_write_buffer_size (st), ==, 0);
+  braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c.client)));
   f->kind->run_until (f, is_lost, server);
   g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
-  braid_transport_resume_reading (ct);
   f->kind->run_until (f, is_lost, c.client);
   g_assert_error (c.client->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
   g_assert_cmpuint (c.client->received->len, <, big);
@@ -829,18 +839,12 @@ test_nothing_read_after_lose (Fixture *f, gconstpointer data)
   BraidRecordingProtocol *server;
   BraidTransport *st, *ct;
   gsize big = 8 * 1024 * 1024;
-  g_autofree guint8 *blob = g_malloc0 (big);
 
   g_test_summary ("After lose_connection, while its output still waits for a slow peer, nothing more is "
                   "read: what the peer sends then never reaches data_received");
-  conn_open (&c, f, FALSE);
+  st = open_with_output_waiting (f, &c, big);
   server = conn_server (&c);
-  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
   ct = braid_protocol_get_transport (BRAID_PROTOCOL (c.client));
-  braid_transport_pause_reading (ct);
-  braid_transport_write (st, blob, big);
-  f->kind->advance (f, 50000);
-  g_assert_cmpuint (braid_transport_get_write_buffer_size (st), >, 0);
   braid_transport_lose_connection (st);
   braid_transport_write_string (ct, "too late");
   f->kind->advance (f, 50000);
