@@ -457,6 +457,193 @@ test_real_cost (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats.bytes, ==, 0);
 }
 
+/* ---- counters, cas and the clock: what the mutation runs found untested ---- */
+
+#define STAT_FIELDS(X) \
+  X (curr_items) X (total_items) X (bytes) X (cmd_get) X (cmd_set) X (cmd_flush) X (cmd_touch) \
+  X (get_hits) X (get_misses) X (get_expired) X (get_flushed) X (delete_hits) X (delete_misses) \
+  X (incr_hits) X (incr_misses) X (decr_hits) X (decr_misses) X (cas_hits) X (cas_misses) X (cas_badval) \
+  X (touch_hits) X (touch_misses) X (store_too_large) X (store_no_memory) X (evictions) X (reclaimed) \
+  X (expired_unfetched) X (evicted_unfetched) X (cmd_meta)
+
+/* Every counter, by name, so that a failure says which one. */
+static void
+assert_stats_equal (const BraidMcStats *got, const BraidMcStats *want)
+{
+#define CHECK_FIELD(name) \
+  if (got->name != want->name) \
+    g_error ("stat %s: %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT, #name, got->name, want->name);
+  STAT_FIELDS (CHECK_FIELD)
+#undef CHECK_FIELD
+}
+
+static BraidMcStoreResult
+store_mode (Fixture *f, BraidMcStoreMode mode, const gchar *key, const gchar *value, guint64 cas)
+{
+  return braid_mc_store_store (f->store, mode, K (key), 0, 0, K (value), cas);
+}
+
+static BraidMcStoreResult
+arith (Fixture *f, const gchar *key, BraidMcArithMode mode, guint64 delta)
+{
+  guint64 result;
+
+  return braid_mc_store_arith (f->store, K (key), mode, delta, &result);
+}
+
+static guint64
+cas_of (Fixture *f, const gchar *key)
+{
+  BraidMcItem *item = braid_mc_store_peek (f->store, K (key));
+
+  g_assert_nonnull (item);
+  return braid_mc_item_get_cas (item);
+}
+
+static void
+test_counters (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *too_large = g_strnfill (1024 * 1024, 'x');
+  BraidMcStats want = { 0 };
+  BraidMcStats got;
+  gsize keep_bytes;
+
+  g_test_summary ("Each classic command moves exactly its own counters, hits apart from misses (gat counts as "
+                  "a get and a touch); reset zeroes them all but total_items, curr_items and bytes");
+  set (f, "a", "1", 0);
+  want.cmd_set = 1;
+  want.total_items = 1;
+  g_assert_true (has (f, "a"));
+  g_assert_false (has (f, "zz"));
+  want.cmd_get = 2, want.get_hits = 1, want.get_misses = 1;
+  g_assert_nonnull (braid_mc_store_gat (f->store, K ("a"), 100));
+  g_assert_null (braid_mc_store_gat (f->store, K ("zz"), 100));
+  want.cmd_get = 4, want.get_hits = 2, want.get_misses = 2;
+  want.cmd_touch = 2, want.touch_hits = 1, want.touch_misses = 1;
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("a"), 100), ==, BRAID_MC_STORE_RESULT_TOUCHED);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("zz"), 100), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("zz"), 100), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.cmd_touch = 5, want.touch_hits = 2, want.touch_misses = 3;
+  g_assert_cmpint (arith (f, "a", BRAID_MC_ARITH_MODE_INCR, 1), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (arith (f, "zz", BRAID_MC_ARITH_MODE_INCR, 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.incr_hits = 1, want.incr_misses = 1;
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpint (arith (f, "a", BRAID_MC_ARITH_MODE_DECR, 1), ==, BRAID_MC_STORE_RESULT_STORED);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (arith (f, "zz", BRAID_MC_ARITH_MODE_DECR, 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.decr_hits = 2, want.decr_misses = 3;
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "a", "2", cas_of (f, "a")), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "a", "3", 1), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "a", "3", 2), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "zz", "3", 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.cmd_set = 5, want.total_items = 2, want.cas_hits = 1, want.cas_badval = 2, want.cas_misses = 1;
+  g_assert_cmpint (braid_mc_store_delete (f->store, K ("a")), ==, BRAID_MC_STORE_RESULT_DELETED);
+  g_assert_cmpint (braid_mc_store_delete (f->store, K ("a")), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_delete (f->store, K ("zz")), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.delete_hits = 1, want.delete_misses = 2;
+
+  /* an expired item nobody read; a flushed one that was read */
+  set (f, "e", "1", 1);
+  set (f, "fl", "1", 0);
+  g_assert_true (has (f, "fl"));
+  advance_s (f, 1);
+  g_assert_false (has (f, "e"));
+  braid_mc_store_flush (f->store, 0);
+  g_assert_false (has (f, "fl"));
+  want.cmd_set = 7, want.total_items = 4, want.cmd_flush = 1;
+  want.cmd_get = 7, want.get_hits = 3, want.get_misses = 4;
+  want.get_expired = 1, want.expired_unfetched = 1, want.get_flushed = 1;
+
+  g_assert_cmpint (set (f, "big", too_large, 0), ==, BRAID_MC_STORE_RESULT_TOO_LARGE);
+  want.cmd_set = 8, want.store_too_large = 1;
+  set (f, "keep", "v", 0);
+  want.cmd_set = 9, want.total_items = 5, want.curr_items = 1;
+  keep_bytes = stats_of (f->store).bytes;
+  g_assert_cmpuint (keep_bytes, >, 0);
+  want.bytes = keep_bytes;
+  got = stats_of (f->store);
+  assert_stats_equal (&got, &want);
+
+  braid_mc_store_reset_stats (f->store);
+  memset (&want, 0, sizeof want);
+  want.total_items = 5, want.curr_items = 1, want.bytes = keep_bytes;
+  got = stats_of (f->store);
+  assert_stats_equal (&got, &want);
+}
+
+static void
+test_cas_changes_on_every_modification (Fixture *f, gconstpointer data)
+{
+  guint64 before;
+  guint64 result = 0;
+
+  g_test_summary ("Every change of an item gives it a new, higher cas, in place (incr, decr) or not (append, "
+                  "prepend, touch keeps it); the old cas no longer matches");
+  set (f, "n", "10", 0);
+  before = cas_of (f, "n");
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_INCR, 5, &result), ==,
+                   BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (result, ==, 15);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  g_assert_cmpuint (braid_mc_store_get_last_cas (f->store, K ("n")), ==, cas_of (f, "n"));
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "n", "1", before), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  before = cas_of (f, "n");
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_DECR, 20, &result), ==,
+                   BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (result, ==, 0);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  before = cas_of (f, "n");
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_APPEND, "n", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  before = cas_of (f, "n");
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_PREPEND, "n", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  before = cas_of (f, "n");
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("n"), 100), ==, BRAID_MC_STORE_RESULT_TOUCHED);
+  g_assert_cmpuint (cas_of (f, "n"), ==, before);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "n", "x", before), ==, BRAID_MC_STORE_RESULT_STORED);
+}
+
+static void
+test_absolute_expiry_at_now (Fixture *f, gconstpointer data)
+{
+  gint64 real = braid_mc_store_real_seconds (f->store);
+
+  g_test_summary ("An absolute exptime equal to the current Unix time is already expired; one second later "
+                  "lives exactly one second");
+  g_assert_cmpint (set (f, "now", "1", real), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_false (has (f, "now"));
+  g_assert_cmpint (set (f, "next", "1", real + 1), ==, BRAID_MC_STORE_RESULT_STORED);
+  braid_fake_reactor_advance (f->fake, G_USEC_PER_SEC - 1);
+  g_assert_true (has (f, "next"));
+  braid_fake_reactor_advance (f->fake, 1);
+  g_assert_false (has (f, "next"));
+}
+
+static void
+test_clock_after_reactor_gone (void)
+{
+  BraidFakeReactor *fake = braid_fake_reactor_new (1);
+  BraidMcStore *store;
+  gint64 now, real;
+
+  g_test_summary ("Once its reactor is gone the store's clock stops at the last reading, to the millisecond "
+                  "(the reading is kept only when it moved that far)");
+  braid_fake_reactor_set_real_time (fake, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  store = braid_mc_store_new (BRAID_REACTOR (fake), NULL);
+  braid_fake_reactor_advance (fake, 10 * G_USEC_PER_SEC + 1234);
+  now = braid_mc_store_now (store);
+  real = braid_mc_store_real_seconds (store);
+  g_assert_cmpint (now, >=, 10 * G_USEC_PER_SEC + 1234);
+  /* under a millisecond later: not worth a write */
+  braid_fake_reactor_advance (fake, 999);
+  g_assert_cmpint (braid_mc_store_now (store), ==, now + 999);
+  g_assert_finalize_object (fake);
+  g_assert_cmpint (braid_mc_store_now (store), ==, now);
+  g_assert_cmpint (braid_mc_store_real_seconds (store), ==, real);
+  braid_mc_store_free (store);
+}
+
 /* ---- preconditions ---- */
 
 static void
@@ -623,5 +810,9 @@ main (int argc, char **argv)
   ADD ("/mc/store/memory/no-evict", test_no_evict, &small_no_evict);
   ADD ("/mc/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
   ADD ("/mc/store/preconditions", test_preconditions, NULL);
+  ADD ("/mc/store/stats/counters", test_counters, NULL);
+  ADD ("/mc/store/cas/every-modification", test_cas_changes_on_every_modification, NULL);
+  ADD ("/mc/store/expiry/absolute-now", test_absolute_expiry_at_now, NULL);
+  g_test_add_func ("/mc/store/clock/reactor-gone", test_clock_after_reactor_gone);
   return g_test_run ();
 }
