@@ -242,6 +242,7 @@ test_flush_all (Fixture *f, gconstpointer data)
 
 static const BraidMcStoreSettings small = { 10 * 1024, TRUE, 1024 * 1024, TRUE };
 static const BraidMcStoreSettings small_no_evict = { 10 * 1024, FALSE, 1024 * 1024, TRUE };
+static const BraidMcStoreSettings no_evict_big = { 64 * 1024 * 1024, FALSE, 1024 * 1024, TRUE };
 
 static void
 test_eviction_order (Fixture *f, gconstpointer data)
@@ -644,6 +645,148 @@ test_clock_after_reactor_gone (void)
   braid_mc_store_free (store);
 }
 
+/* The bytes one item of @key_len and @value_len counts against -m, by
+ * the cost model mc-store.c documents: its 64-byte header, the key, a
+ * NUL, the value and "\r\n", as glibc's malloc rounds them on 64-bit (an
+ * 8-byte chunk header rounded up to 16, 32 at least; whole pages and a
+ * 16-byte header from 128 KiB, where malloc maps them), plus the index's
+ * 2 × (hash + two pointers). */
+static gsize
+modelled_cost (gsize key_len, gsize value_len)
+{
+  gsize requested = 64 + key_len + 1 + value_len + 2;
+  gsize allocated = requested >= 128 * 1024 ? (requested + 16 + 4095) / 4096 * 4096
+                                            : MAX ((gsize) 32, (requested + 8 + 15) / 16 * 16);
+
+  return allocated + 2 * (sizeof (guint) + 2 * sizeof (gpointer));
+}
+
+static void
+test_cost_model (Fixture *f, gconstpointer data)
+{
+  /* value lengths around malloc's steps: 16 bytes apart on the heap, the
+   * mmap threshold (a request of 128 KiB: 131004), a page boundary */
+  static const gsize lengths[] = { 0, 1, 9, 10, 11, 100, 131002, 131003, 131004, 131005, 163755, 163756, 163757 };
+
+  g_test_summary ("An item costs what malloc gives for it plus its index slot: 16-byte steps on the heap, "
+                  "whole pages past the mmap threshold, exactly at each boundary");
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      g_autofree gchar *value = g_strnfill (lengths[i], 'v');
+
+      g_assert_cmpint (set (f, "k", value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+      g_assert_cmpuint (stats_of (f->store).bytes, ==, modelled_cost (1, lengths[i]));
+    }
+}
+
+static gsize
+cost_of_one (Fixture *f, const gchar *key, const gchar *value)
+{
+  gsize cost;
+
+  g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  cost = stats_of (f->store).bytes;
+  g_assert_cmpint (braid_mc_store_delete (f->store, K (key)), ==, BRAID_MC_STORE_RESULT_DELETED);
+  return cost;
+}
+
+static void
+test_exact_fit_on_store (Fixture *f, gconstpointer data)
+{
+  gsize cost = cost_of_one (f, "k0", "value");
+
+  g_test_summary ("An item that fits the budget to the byte is stored; with two such items a third evicts "
+                  "exactly one, the least recent; an item one byte over the whole budget is refused");
+  braid_mc_store_set_limit (f->store, cost);
+  g_assert_cmpint (set (f, "k0", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  braid_mc_store_set_limit (f->store, 2 * cost);
+  g_assert_cmpint (set (f, "k1", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  g_assert_cmpint (set (f, "k2", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 1);
+  g_assert_false (has (f, "k0"));
+  g_assert_true (has (f, "k1"));
+  g_assert_true (has (f, "k2"));
+  braid_mc_store_set_limit (f->store, cost - 1);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, 0);
+  g_assert_cmpint (set (f, "k3", "value", 0), ==, BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_cmpuint (stats_of (f->store).store_no_memory, ==, 1);
+}
+
+static void
+test_no_evict_exact_fit (Fixture *f, gconstpointer data)
+{
+  gsize cost = cost_of_one (f, "a", "value");
+
+  g_test_summary ("With -M, a store full to the byte refuses a new item but takes a same-size replacement "
+                  "(the old item's bytes count as freed)");
+  braid_mc_store_set_limit (f->store, 2 * cost);
+  g_assert_cmpint (set (f, "a", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "b", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "c", "value", 0), ==, BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_cmpint (set (f, "a", "other", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "a", "longer", 0), ==, BRAID_MC_STORE_RESULT_STORED);  /* same malloc size */
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  g_assert_cmpuint (stats_of (f->store).store_no_memory, ==, 1);
+  g_assert_true (has (f, "b"));
+}
+
+static void
+test_failed_add_bumps (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *value = g_strnfill (800, 'v');
+
+  g_test_summary ("A failed add moves the existing item to the LRU head, as memcached does: it outlives "
+                  "items stored after it");
+  braid_mc_store_set_limit (f->store, 10 * cost_of_one (f, "k0", value));
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_ADD, K ("k0"), 0, 0, K ("x"), 0), ==,
+                   BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_assert_cmpint (set (f, "k10", value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 1);
+  g_assert_true (braid_mc_store_peek (f->store, K ("k0")) != NULL);
+  g_assert_null (braid_mc_store_peek (f->store, K ("k1")));
+}
+
+static gboolean
+collect_key (const BraidMcItemInfo *info, gpointer data)
+{
+  g_hash_table_add (data, g_strndup ((const gchar *) info->key, info->key_len));
+  return TRUE;
+}
+
+static const BraidMcStoreSettings four_shards = { 64 * 1024 * 1024, TRUE, 1024 * 1024, TRUE, 0, 4 };
+
+static void
+test_foreach_every_shard (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const guint n_keys = 64;
+
+  g_test_summary ("foreach lists the items of every shard, in either order, and counts match get_n_items");
+  g_assert_cmpuint (braid_mc_store_get_settings (f->store)->n_shards, ==, 4);
+  for (guint i = 0; i < n_keys; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+
+      g_assert_cmpint (set (f, key, "v", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  g_assert_cmpuint (braid_mc_store_shard_of_key (f->store, K ("k0")), <, 4);
+  braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, collect_key, seen);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, n_keys);
+  g_hash_table_remove_all (seen);
+  braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_LEAST_RECENT_FIRST, collect_key, seen);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, n_keys);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, n_keys);
+  g_assert_cmpuint (stats_of (f->store).curr_items, ==, n_keys);
+}
+
 /* ---- preconditions ---- */
 
 static void
@@ -814,5 +957,10 @@ main (int argc, char **argv)
   ADD ("/mc/store/cas/every-modification", test_cas_changes_on_every_modification, NULL);
   ADD ("/mc/store/expiry/absolute-now", test_absolute_expiry_at_now, NULL);
   g_test_add_func ("/mc/store/clock/reactor-gone", test_clock_after_reactor_gone);
+  ADD ("/mc/store/memory/cost-model", test_cost_model, NULL);
+  ADD ("/mc/store/memory/exact-fit-on-store", test_exact_fit_on_store, NULL);
+  ADD ("/mc/store/memory/no-evict-exact-fit", test_no_evict_exact_fit, &no_evict_big);
+  ADD ("/mc/store/lru/failed-add-bumps", test_failed_add_bumps, NULL);
+  ADD ("/mc/store/shards/foreach", test_foreach_every_shard, &four_shards);
   return g_test_run ();
 }
