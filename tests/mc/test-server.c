@@ -197,18 +197,26 @@ typedef struct {
   BraidListener *listener;
 } World;
 
+/* A world whose server starts @start_us into the fake clock. */
 static void
-world_open (World *w, const BraidMcServerSettings *settings)
+world_open_at (World *w, const BraidMcServerSettings *settings, gint64 start_us)
 {
   g_autoptr(BraidProtocolFactory) factory = NULL;
   g_autoptr(GError) error = NULL;
 
   w->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
   braid_fake_reactor_set_delivery (w->fake, BRAID_FAKE_DELIVERY_RANDOM);
+  braid_fake_reactor_advance (w->fake, start_us);
   w->server = braid_mc_server_new (BRAID_REACTOR (w->fake), settings);
   factory = braid_mc_server_create_factory (w->server);
   w->listener = braid_reactor_listen (BRAID_REACTOR (w->fake), "tcp:11211", factory, &error);
   g_assert_no_error (error);
+}
+
+static void
+world_open (World *w, const BraidMcServerSettings *settings)
+{
+  world_open_at (w, settings, 0);
 }
 
 static BraidRecordingProtocol *
@@ -842,6 +850,30 @@ test_uptime_never_negative (void)
 }
 
 static void
+test_uptime_from_start (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *later = NULL;
+
+  g_test_summary ("uptime counts from the server's start, not from the clock's zero");
+  world_open_at (&w, NULL, 1000 * G_USEC_PER_SEC);
+  c = world_connect (&w);
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  first = take_received (c);
+  g_assert_nonnull (strstr (first, "\r\nSTAT uptime 0\r\n"));
+  braid_fake_reactor_advance (w.fake, 7 * G_USEC_PER_SEC);
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  later = take_received (c);
+  g_assert_nonnull (strstr (later, "\r\nSTAT uptime 7\r\n"));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
 test_shutdown_enabled (void)
 {
   World w = { 0 };
@@ -1415,6 +1447,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/teardown-orders", test_teardown_orders);
   g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
   g_test_add_func ("/mc/server/stats/lines", test_stats_lines);
+  g_test_add_func ("/mc/server/stats/uptime-from-start", test_uptime_from_start);
   g_test_add_func ("/mc/server/uptime-never-negative", test_uptime_never_negative);
   g_test_add_func ("/mc/server/admin/shutdown-enabled", test_shutdown_enabled);
   g_test_add_func ("/mc/server/admin/cache-memlimit-live", test_cache_memlimit_live);
