@@ -787,6 +787,22 @@ test_foreach_every_shard (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats_of (f->store).curr_items, ==, n_keys);
 }
 
+static void
+test_get_stats_writes_only_its_struct (Fixture *f, gconstpointer data)
+{
+  struct {
+    BraidMcStats stats;
+    guint64 canary;
+  } guarded;
+
+  g_test_summary ("get_stats fills the caller's struct and not one byte past it");
+  set (f, "k", "v", 0);
+  guarded.canary = G_GUINT64_CONSTANT (0x5ca1ab1edeadbeef);
+  braid_mc_store_get_stats (f->store, &guarded.stats);
+  g_assert_cmphex (guarded.canary, ==, G_GUINT64_CONSTANT (0x5ca1ab1edeadbeef));
+  g_assert_cmpuint (guarded.stats.curr_items, ==, 1);
+}
+
 /* ---- preconditions ---- */
 
 static void
@@ -962,5 +978,6 @@ main (int argc, char **argv)
   ADD ("/mc/store/memory/no-evict-exact-fit", test_no_evict_exact_fit, &no_evict_big);
   ADD ("/mc/store/lru/failed-add-bumps", test_failed_add_bumps, NULL);
   ADD ("/mc/store/shards/foreach", test_foreach_every_shard, &four_shards);
+  ADD ("/mc/store/stats/no-overrun", test_get_stats_writes_only_its_struct, NULL);
   return g_test_run ();
 }
