@@ -398,6 +398,34 @@ test_stats_settings (void)
 }
 
 static void
+test_stats_unknown_group (void)
+{
+  /* memcached 1.6.18's answers, asked over a socket: "Not found" for each,
+   * with the request's opaque. */
+  static const gchar *const groups[] = { "bogus", "conns", "cachedump 1 0", "itemsx", "items " };
+  g_autoptr(GByteArray) in = g_byte_array_new ();
+  g_autoptr(GString) expected = g_string_new (NULL);
+  g_autoptr(GBytes) written = NULL;
+  gboolean closed;
+
+  g_test_summary ("STAT for a group binary memcached does not know (text-only groups such as conns and "
+                  "cachedump, or a known name with more after it) answers 'Not found', and the connection "
+                  "goes on");
+  for (guint i = 0; i < G_N_ELEMENTS (groups); i++)
+    {
+      append_request (in, BRAID_MC_BINARY_OPCODE_STAT, groups[i], NULL, 0, NULL, 20 + i);
+      append_expected (expected, BRAID_MC_BINARY_OPCODE_STAT, BRAID_MC_BINARY_STATUS_KEY_ENOENT, 20 + i,
+                       "Not found");
+    }
+  append_request (in, BRAID_MC_BINARY_OPCODE_NOOP, NULL, NULL, 0, NULL, 30);
+  append_expected (expected, BRAID_MC_BINARY_OPCODE_NOOP, BRAID_MC_BINARY_STATUS_NO_ERROR, 30, NULL);
+  written = converse (in->data, in->len, &closed);
+  braid_assert_bytes_equal (expected->str, expected->len, g_bytes_get_data (written, NULL),
+                            g_bytes_get_size (written));
+  g_assert_false (closed);
+}
+
+static void
 test_text_stays_text (void)
 {
   /* memcached 1.6.18 answers "VERSION 1.6.18\r\nEND\r\n" to this. */
@@ -526,6 +554,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/binary/unknown-with-body-is-framed", test_unknown_with_body_is_framed);
   g_test_add_func ("/mc/binary/stats/general", test_stats_general);
   g_test_add_func ("/mc/binary/stats/settings", test_stats_settings);
+  g_test_add_func ("/mc/binary/stats/unknown-group", test_stats_unknown_group);
   g_test_add_func ("/mc/binary/text-stays-text", test_text_stays_text);
   g_test_add_func ("/mc/binary/first-byte-alone-decides", test_first_byte_alone_decides);
   g_test_add_func ("/mc/binary/large-value-without-transport", test_large_value_without_transport);

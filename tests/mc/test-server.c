@@ -197,18 +197,26 @@ typedef struct {
   BraidListener *listener;
 } World;
 
+/* A world whose server starts @start_us into the fake clock. */
 static void
-world_open (World *w, const BraidMcServerSettings *settings)
+world_open_at (World *w, const BraidMcServerSettings *settings, gint64 start_us)
 {
   g_autoptr(BraidProtocolFactory) factory = NULL;
   g_autoptr(GError) error = NULL;
 
   w->fake = braid_fake_reactor_new ((guint32) g_test_rand_int ());
   braid_fake_reactor_set_delivery (w->fake, BRAID_FAKE_DELIVERY_RANDOM);
+  braid_fake_reactor_advance (w->fake, start_us);
   w->server = braid_mc_server_new (BRAID_REACTOR (w->fake), settings);
   factory = braid_mc_server_create_factory (w->server);
   w->listener = braid_reactor_listen (BRAID_REACTOR (w->fake), "tcp:11211", factory, &error);
   g_assert_no_error (error);
+}
+
+static void
+world_open (World *w, const BraidMcServerSettings *settings)
+{
+  world_open_at (w, settings, 0);
 }
 
 static BraidRecordingProtocol *
@@ -680,6 +688,134 @@ test_debugtime_and_stats (void)
   world_close (&w);
 }
 
+/* What "stats" and "stats settings" list on a fresh server: memcached
+ * 1.6.18's names in its order (Debian's, asked; its ext_* settings left
+ * out, as braid has no extstore), with the values braid reports as
+ * constant: memcached's own where they mean the same, 0 or "no" for the
+ * slab and LRU machinery braid does not have.  NULL: not constant,
+ * checked apart or not at all. */
+typedef struct {
+  const gchar *name;
+  const gchar *value;
+} StatLine;
+
+static const StatLine general_stats[] = {
+    { "pid", NULL }, { "uptime", NULL }, { "time", NULL }, { "version", BRAID_MC_VERSION_STRING },
+    { "libevent", "none (GLib)" }, { "pointer_size", "64" }, { "rusage_user", NULL }, { "rusage_system", NULL },
+    { "max_connections", NULL }, { "curr_connections", NULL }, { "total_connections", NULL },
+    { "rejected_connections", "0" }, { "connection_structures", NULL }, { "response_obj_oom", "0" },
+    { "response_obj_count", "0" }, { "response_obj_bytes", "0" }, { "read_buf_count", "0" },
+    { "read_buf_bytes", "0" }, { "read_buf_bytes_free", "0" }, { "read_buf_oom", "0" }, { "reserved_fds", "0" },
+    { "cmd_get", "0" }, { "cmd_set", "0" }, { "cmd_flush", "0" }, { "cmd_touch", "0" }, { "cmd_meta", "0" },
+    { "get_hits", "0" }, { "get_misses", "0" }, { "get_expired", "0" }, { "get_flushed", "0" },
+    { "delete_misses", "0" }, { "delete_hits", "0" }, { "incr_misses", "0" }, { "incr_hits", "0" },
+    { "decr_misses", "0" }, { "decr_hits", "0" }, { "cas_misses", "0" }, { "cas_hits", "0" },
+    { "cas_badval", "0" }, { "touch_hits", "0" }, { "touch_misses", "0" }, { "store_too_large", "0" },
+    { "store_no_memory", "0" }, { "auth_cmds", "0" }, { "auth_errors", "0" }, { "bytes_read", NULL },
+    { "bytes_written", NULL }, { "limit_maxbytes", "67108864" }, { "accepting_conns", "1" },
+    { "listen_disabled_num", "0" }, { "time_in_listen_disabled_us", "0" }, { "threads", NULL },
+    { "conn_yields", "0" }, { "hash_power_level", "16" }, { "hash_bytes", "524288" },
+    { "hash_is_expanding", "0" }, { "slab_reassign_rescues", "0" }, { "slab_reassign_chunk_rescues", "0" },
+    { "slab_reassign_evictions_nomem", "0" }, { "slab_reassign_inline_reclaim", "0" },
+    { "slab_reassign_busy_items", "0" }, { "slab_reassign_busy_deletes", "0" },
+    { "slab_reassign_running", "0" }, { "slabs_moved", "0" }, { "lru_crawler_running", "0" },
+    { "lru_crawler_starts", "0" }, { "lru_maintainer_juggles", "0" }, { "malloc_fails", "0" },
+    { "log_worker_dropped", "0" }, { "log_worker_written", "0" }, { "log_watcher_skipped", "0" },
+    { "log_watcher_sent", "0" }, { "log_watchers", "0" }, { "unexpected_napi_ids", "0" },
+    { "round_robin_fallback", "0" }, { "bytes", "0" }, { "curr_items", "0" }, { "total_items", "0" },
+    { "slab_global_page_pool", "0" }, { "expired_unfetched", "0" }, { "evicted_unfetched", "0" },
+    { "evicted_active", "0" }, { "evictions", "0" }, { "reclaimed", "0" }, { "crawler_reclaimed", "0" },
+    { "crawler_items_checked", "0" }, { "lrutail_reflocked", "0" }, { "moves_to_cold", "0" },
+    { "moves_to_warm", "0" }, { "moves_within_lru", "0" }, { "direct_reclaims", "0" },
+    { "lru_bumps_dropped", "0" },
+};
+
+static const StatLine settings_stats[] = {
+    { "maxbytes", "67108864" }, { "maxconns", "1024" }, { "tcpport", "0" }, { "udpport", "0" },
+    { "inter", "NULL" }, { "verbosity", "0" }, { "oldest", "0" }, { "evictions", "on" },
+    { "domain_socket", "NULL" }, { "umask", "700" }, { "shutdown_command", "no" }, { "growth_factor", "1.25" },
+    { "chunk_size", "48" }, { "num_threads", "4" }, { "num_threads_per_udp", "4" }, { "stat_key_prefix", ":" },
+    { "detail_enabled", "no" }, { "reqs_per_event", "20" }, { "cas_enabled", "yes" }, { "tcp_backlog", "1024" },
+    { "binding_protocol", "auto-negotiate" }, { "auth_enabled_sasl", "no" }, { "auth_enabled_ascii", "no" },
+    { "item_size_max", "1048576" }, { "maxconns_fast", "yes" }, { "hashpower_init", "0" },
+    { "slab_reassign", "no" }, { "slab_automove", "0" }, { "slab_automove_ratio", "0.00" },
+    { "slab_automove_window", "0" }, { "slab_chunk_max", "1048576" }, { "lru_crawler", "no" },
+    { "lru_crawler_sleep", "0" }, { "lru_crawler_tocrawl", "0" }, { "tail_repair_time", "0" },
+    { "flush_enabled", "yes" }, { "dump_enabled", "yes" }, { "hash_algorithm", "xxh3" },
+    { "lru_maintainer_thread", "no" }, { "lru_segmented", "no" }, { "hot_lru_pct", "0" },
+    { "warm_lru_pct", "0" }, { "hot_max_factor", "0.00" }, { "warm_max_factor", "0.00" }, { "temp_lru", "no" },
+    { "temporary_ttl", "0" }, { "idle_timeout", "0" }, { "watcher_logbuf_size", "0" },
+    { "worker_logbuf_size", "0" }, { "read_buf_mem_limit", "0" }, { "track_sizes", "no" },
+    { "inline_ascii_response", "no" }, { "slab_automove_freeratio", "0.000" }, { "ssl_enabled", "no" },
+    { "ssl_chain_cert", "(null)" }, { "ssl_key", "(null)" }, { "ssl_verify_mode", "0" },
+    { "ssl_keyformat", "1" }, { "ssl_ciphers", "NULL" }, { "ssl_ca_cert", "NULL" },
+    { "ssl_wbuf_size", "16384" }, { "ssl_session_cache", "no" }, { "ssl_kernel_tls", "no" },
+    { "ssl_min_version", "tlsv1.2" }, { "num_napi_ids", "(null)" }, { "memory_file", "(null)" },
+};
+
+/* Compares a reply line by line with @want: the same names in the same
+ * order, the values where given, then END and nothing more. */
+static void
+assert_stat_lines (const gchar *reply, const StatLine *want, gsize n_want)
+{
+  g_auto(GStrv) lines = g_strsplit (reply, "\r\n", -1);
+  gsize n = 0;
+
+  for (; lines[n] != NULL && g_str_has_prefix (lines[n], "STAT "); n++)
+    {
+      g_auto(GStrv) parts = g_strsplit (lines[n] + 5, " ", 2);
+
+      if (n >= n_want)
+        g_error ("line %" G_GSIZE_FORMAT " is not expected: %s", n, lines[n]);
+      g_assert_cmpstr (parts[0], ==, want[n].name);
+      if (want[n].value != NULL)
+        g_assert_cmpstr (parts[1], ==, want[n].value);
+    }
+  g_assert_cmpuint (n, ==, n_want);
+  g_assert_cmpstr (lines[n], ==, "END");
+  g_assert_cmpstr (lines[n + 1], ==, "");
+  g_assert_null (lines[n + 2]);
+}
+
+static gchar *
+take_received (BraidRecordingProtocol *c)
+{
+  gchar *text = g_strndup ((const gchar *) c->received->data, c->received->len);
+
+  g_byte_array_set_size (c->received, 0);
+  return text;
+}
+
+static void
+test_stats_lines (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *general = NULL;
+  g_autofree gchar *settings = NULL;
+
+  g_test_summary ("A fresh server's stats and stats settings list memcached 1.6.18's names in its order, "
+                  "each once, with the constant values monitoring reads");
+  world_open (&w, NULL);
+  c = world_connect (&w);
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  general = take_received (c);
+  assert_stat_lines (general, general_stats, G_N_ELEMENTS (general_stats));
+  /* what is not constant but known on the fake clock, with one client */
+  g_assert_nonnull (strstr (general, "\r\nSTAT uptime 0\r\n"));
+  g_assert_nonnull (strstr (general, "\r\nSTAT curr_connections 1\r\n"));
+  g_assert_nonnull (strstr (general, "\r\nSTAT total_connections 1\r\n"));
+  g_assert_nonnull (strstr (general, "\r\nSTAT connection_structures 1\r\n"));
+  g_assert_nonnull (strstr (general, "\r\nSTAT bytes_read 7\r\n"));
+  send_str (c, "stats settings\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  settings = take_received (c);
+  assert_stat_lines (settings, settings_stats, G_N_ELEMENTS (settings_stats));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
 static void
 count_shutdown (gpointer data)
 {
@@ -709,6 +845,30 @@ test_uptime_never_negative (void)
   braid_fake_reactor_run_until_idle (w.fake);
   stats = g_strndup ((const gchar *) c->received->data, c->received->len);
   g_assert_nonnull (strstr (stats, "\r\nSTAT uptime 5\r\n"));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
+  world_close (&w);
+}
+
+static void
+test_uptime_from_start (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidRecordingProtocol) c = NULL;
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *later = NULL;
+
+  g_test_summary ("uptime counts from the server's start, not from the clock's zero");
+  world_open_at (&w, NULL, 1000 * G_USEC_PER_SEC);
+  c = world_connect (&w);
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  first = take_received (c);
+  g_assert_nonnull (strstr (first, "\r\nSTAT uptime 0\r\n"));
+  braid_fake_reactor_advance (w.fake, 7 * G_USEC_PER_SEC);
+  send_str (c, "stats\r\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  later = take_received (c);
+  g_assert_nonnull (strstr (later, "\r\nSTAT uptime 7\r\n"));
   braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
   world_close (&w);
 }
@@ -1286,6 +1446,8 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/reply-keeps-its-bytes", test_reply_keeps_its_bytes);
   g_test_add_func ("/mc/server/teardown-orders", test_teardown_orders);
   g_test_add_func ("/mc/server/debugtime-and-stats", test_debugtime_and_stats);
+  g_test_add_func ("/mc/server/stats/lines", test_stats_lines);
+  g_test_add_func ("/mc/server/stats/uptime-from-start", test_uptime_from_start);
   g_test_add_func ("/mc/server/uptime-never-negative", test_uptime_never_negative);
   g_test_add_func ("/mc/server/admin/shutdown-enabled", test_shutdown_enabled);
   g_test_add_func ("/mc/server/admin/cache-memlimit-live", test_cache_memlimit_live);

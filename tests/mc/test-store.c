@@ -242,6 +242,7 @@ test_flush_all (Fixture *f, gconstpointer data)
 
 static const BraidMcStoreSettings small = { 10 * 1024, TRUE, 1024 * 1024, TRUE };
 static const BraidMcStoreSettings small_no_evict = { 10 * 1024, FALSE, 1024 * 1024, TRUE };
+static const BraidMcStoreSettings no_evict_big = { 64 * 1024 * 1024, FALSE, 1024 * 1024, TRUE };
 
 static void
 test_eviction_order (Fixture *f, gconstpointer data)
@@ -457,6 +458,351 @@ test_real_cost (Fixture *f, gconstpointer data)
   g_assert_cmpuint (stats.bytes, ==, 0);
 }
 
+/* ---- counters, cas and the clock: what the mutation runs found untested ---- */
+
+#define STAT_FIELDS(X) \
+  X (curr_items) X (total_items) X (bytes) X (cmd_get) X (cmd_set) X (cmd_flush) X (cmd_touch) \
+  X (get_hits) X (get_misses) X (get_expired) X (get_flushed) X (delete_hits) X (delete_misses) \
+  X (incr_hits) X (incr_misses) X (decr_hits) X (decr_misses) X (cas_hits) X (cas_misses) X (cas_badval) \
+  X (touch_hits) X (touch_misses) X (store_too_large) X (store_no_memory) X (evictions) X (reclaimed) \
+  X (expired_unfetched) X (evicted_unfetched) X (cmd_meta)
+
+/* Every counter, by name, so that a failure says which one. */
+static void
+assert_stats_equal (const BraidMcStats *got, const BraidMcStats *want)
+{
+#define CHECK_FIELD(name) \
+  if (got->name != want->name) \
+    g_error ("stat %s: %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT, #name, got->name, want->name);
+  STAT_FIELDS (CHECK_FIELD)
+#undef CHECK_FIELD
+}
+
+static BraidMcStoreResult
+store_mode (Fixture *f, BraidMcStoreMode mode, const gchar *key, const gchar *value, guint64 cas)
+{
+  return braid_mc_store_store (f->store, mode, K (key), 0, 0, K (value), cas);
+}
+
+static BraidMcStoreResult
+arith (Fixture *f, const gchar *key, BraidMcArithMode mode, guint64 delta)
+{
+  guint64 result;
+
+  return braid_mc_store_arith (f->store, K (key), mode, delta, &result);
+}
+
+static guint64
+cas_of (Fixture *f, const gchar *key)
+{
+  BraidMcItem *item = braid_mc_store_peek (f->store, K (key));
+
+  g_assert_nonnull (item);
+  return braid_mc_item_get_cas (item);
+}
+
+static void
+test_counters (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *too_large = g_strnfill (1024 * 1024, 'x');
+  BraidMcStats want = { 0 };
+  BraidMcStats got;
+  gsize keep_bytes;
+
+  g_test_summary ("Each classic command moves exactly its own counters, hits apart from misses (gat counts as "
+                  "a get and a touch); reset zeroes them all but total_items, curr_items and bytes");
+  set (f, "a", "1", 0);
+  want.cmd_set = 1;
+  want.total_items = 1;
+  g_assert_true (has (f, "a"));
+  g_assert_false (has (f, "zz"));
+  want.cmd_get = 2, want.get_hits = 1, want.get_misses = 1;
+  g_assert_nonnull (braid_mc_store_gat (f->store, K ("a"), 100));
+  g_assert_null (braid_mc_store_gat (f->store, K ("zz"), 100));
+  want.cmd_get = 4, want.get_hits = 2, want.get_misses = 2;
+  want.cmd_touch = 2, want.touch_hits = 1, want.touch_misses = 1;
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("a"), 100), ==, BRAID_MC_STORE_RESULT_TOUCHED);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("zz"), 100), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("zz"), 100), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.cmd_touch = 5, want.touch_hits = 2, want.touch_misses = 3;
+  g_assert_cmpint (arith (f, "a", BRAID_MC_ARITH_MODE_INCR, 1), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (arith (f, "zz", BRAID_MC_ARITH_MODE_INCR, 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.incr_hits = 1, want.incr_misses = 1;
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpint (arith (f, "a", BRAID_MC_ARITH_MODE_DECR, 1), ==, BRAID_MC_STORE_RESULT_STORED);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpint (arith (f, "zz", BRAID_MC_ARITH_MODE_DECR, 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.decr_hits = 2, want.decr_misses = 3;
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "a", "2", cas_of (f, "a")), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "a", "3", 1), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "a", "3", 2), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "zz", "3", 1), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.cmd_set = 5, want.total_items = 2, want.cas_hits = 1, want.cas_badval = 2, want.cas_misses = 1;
+  g_assert_cmpint (braid_mc_store_delete (f->store, K ("a")), ==, BRAID_MC_STORE_RESULT_DELETED);
+  g_assert_cmpint (braid_mc_store_delete (f->store, K ("a")), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  g_assert_cmpint (braid_mc_store_delete (f->store, K ("zz")), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
+  want.delete_hits = 1, want.delete_misses = 2;
+
+  /* an expired item nobody read; a flushed one that was read */
+  set (f, "e", "1", 1);
+  set (f, "fl", "1", 0);
+  g_assert_true (has (f, "fl"));
+  advance_s (f, 1);
+  g_assert_false (has (f, "e"));
+  braid_mc_store_flush (f->store, 0);
+  g_assert_false (has (f, "fl"));
+  want.cmd_set = 7, want.total_items = 4, want.cmd_flush = 1;
+  want.cmd_get = 7, want.get_hits = 3, want.get_misses = 4;
+  want.get_expired = 1, want.expired_unfetched = 1, want.get_flushed = 1;
+
+  g_assert_cmpint (set (f, "big", too_large, 0), ==, BRAID_MC_STORE_RESULT_TOO_LARGE);
+  want.cmd_set = 8, want.store_too_large = 1;
+  set (f, "keep", "v", 0);
+  want.cmd_set = 9, want.total_items = 5, want.curr_items = 1;
+  keep_bytes = stats_of (f->store).bytes;
+  g_assert_cmpuint (keep_bytes, >, 0);
+  want.bytes = keep_bytes;
+  got = stats_of (f->store);
+  assert_stats_equal (&got, &want);
+
+  braid_mc_store_reset_stats (f->store);
+  memset (&want, 0, sizeof want);
+  want.total_items = 5, want.curr_items = 1, want.bytes = keep_bytes;
+  got = stats_of (f->store);
+  assert_stats_equal (&got, &want);
+}
+
+static void
+test_cas_changes_on_every_modification (Fixture *f, gconstpointer data)
+{
+  guint64 before;
+  guint64 result = 0;
+
+  g_test_summary ("Every change of an item gives it a new, higher cas, in place (incr, decr) or not (append, "
+                  "prepend, touch keeps it); the old cas no longer matches");
+  set (f, "n", "10", 0);
+  before = cas_of (f, "n");
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_INCR, 5, &result), ==,
+                   BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (result, ==, 15);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  g_assert_cmpuint (braid_mc_store_get_last_cas (f->store, K ("n")), ==, cas_of (f, "n"));
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "n", "1", before), ==, BRAID_MC_STORE_RESULT_EXISTS);
+  before = cas_of (f, "n");
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_DECR, 20, &result), ==,
+                   BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (result, ==, 0);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  before = cas_of (f, "n");
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_APPEND, "n", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  before = cas_of (f, "n");
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_PREPEND, "n", "1", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (cas_of (f, "n"), >, before);
+  before = cas_of (f, "n");
+  g_assert_cmpint (braid_mc_store_touch (f->store, K ("n"), 100), ==, BRAID_MC_STORE_RESULT_TOUCHED);
+  g_assert_cmpuint (cas_of (f, "n"), ==, before);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_CAS, "n", "x", before), ==, BRAID_MC_STORE_RESULT_STORED);
+}
+
+static void
+test_absolute_expiry_at_now (Fixture *f, gconstpointer data)
+{
+  gint64 real = braid_mc_store_real_seconds (f->store);
+
+  g_test_summary ("An absolute exptime equal to the current Unix time is already expired; one second later "
+                  "lives exactly one second");
+  g_assert_cmpint (set (f, "now", "1", real), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_false (has (f, "now"));
+  g_assert_cmpint (set (f, "next", "1", real + 1), ==, BRAID_MC_STORE_RESULT_STORED);
+  braid_fake_reactor_advance (f->fake, G_USEC_PER_SEC - 1);
+  g_assert_true (has (f, "next"));
+  braid_fake_reactor_advance (f->fake, 1);
+  g_assert_false (has (f, "next"));
+}
+
+static void
+test_clock_after_reactor_gone (void)
+{
+  BraidFakeReactor *fake = braid_fake_reactor_new (1);
+  BraidMcStore *store;
+  gint64 now, real;
+
+  g_test_summary ("Once its reactor is gone the store's clock stops at the last reading, to the millisecond "
+                  "(the reading is kept only when it moved that far)");
+  braid_fake_reactor_set_real_time (fake, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  store = braid_mc_store_new (BRAID_REACTOR (fake), NULL);
+  braid_fake_reactor_advance (fake, 10 * G_USEC_PER_SEC + 1234);
+  now = braid_mc_store_now (store);
+  real = braid_mc_store_real_seconds (store);
+  g_assert_cmpint (now, >=, 10 * G_USEC_PER_SEC + 1234);
+  /* under a millisecond later: not worth a write */
+  braid_fake_reactor_advance (fake, 999);
+  g_assert_cmpint (braid_mc_store_now (store), ==, now + 999);
+  g_assert_finalize_object (fake);
+  g_assert_cmpint (braid_mc_store_now (store), ==, now);
+  g_assert_cmpint (braid_mc_store_real_seconds (store), ==, real);
+  braid_mc_store_free (store);
+}
+
+/* The bytes one item of @key_len and @value_len counts against -m, by
+ * the cost model mc-store.c documents: its 64-byte header, the key, a
+ * NUL, the value and "\r\n", as glibc's malloc rounds them on 64-bit (an
+ * 8-byte chunk header rounded up to 16, 32 at least; whole pages and a
+ * 16-byte header from 128 KiB, where malloc maps them), plus the index's
+ * 2 × (hash + two pointers). */
+static gsize
+modelled_cost (gsize key_len, gsize value_len)
+{
+  gsize requested = 64 + key_len + 1 + value_len + 2;
+  gsize allocated = requested >= 128 * 1024 ? (requested + 16 + 4095) / 4096 * 4096
+                                            : MAX ((gsize) 32, (requested + 8 + 15) / 16 * 16);
+
+  return allocated + 2 * (sizeof (guint) + 2 * sizeof (gpointer));
+}
+
+static void
+test_cost_model (Fixture *f, gconstpointer data)
+{
+  /* value lengths around malloc's steps: 16 bytes apart on the heap, the
+   * mmap threshold (a request of 128 KiB: 131004), a page boundary */
+  static const gsize lengths[] = { 0, 1, 9, 10, 11, 100, 131002, 131003, 131004, 131005, 163755, 163756, 163757 };
+
+  g_test_summary ("An item costs what malloc gives for it plus its index slot: 16-byte steps on the heap, "
+                  "whole pages past the mmap threshold, exactly at each boundary");
+  for (guint i = 0; i < G_N_ELEMENTS (lengths); i++)
+    {
+      g_autofree gchar *value = g_strnfill (lengths[i], 'v');
+
+      g_assert_cmpint (set (f, "k", value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+      g_assert_cmpuint (stats_of (f->store).bytes, ==, modelled_cost (1, lengths[i]));
+    }
+}
+
+static gsize
+cost_of_one (Fixture *f, const gchar *key, const gchar *value)
+{
+  gsize cost;
+
+  g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  cost = stats_of (f->store).bytes;
+  g_assert_cmpint (braid_mc_store_delete (f->store, K (key)), ==, BRAID_MC_STORE_RESULT_DELETED);
+  return cost;
+}
+
+static void
+test_exact_fit_on_store (Fixture *f, gconstpointer data)
+{
+  gsize cost = cost_of_one (f, "k0", "value");
+
+  g_test_summary ("An item that fits the budget to the byte is stored; with two such items a third evicts "
+                  "exactly one, the least recent; an item one byte over the whole budget is refused");
+  braid_mc_store_set_limit (f->store, cost);
+  g_assert_cmpint (set (f, "k0", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  braid_mc_store_set_limit (f->store, 2 * cost);
+  g_assert_cmpint (set (f, "k1", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  g_assert_cmpint (set (f, "k2", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 1);
+  g_assert_false (has (f, "k0"));
+  g_assert_true (has (f, "k1"));
+  g_assert_true (has (f, "k2"));
+  braid_mc_store_set_limit (f->store, cost - 1);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, 0);
+  g_assert_cmpint (set (f, "k3", "value", 0), ==, BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_cmpuint (stats_of (f->store).store_no_memory, ==, 1);
+}
+
+static void
+test_no_evict_exact_fit (Fixture *f, gconstpointer data)
+{
+  gsize cost = cost_of_one (f, "a", "value");
+
+  g_test_summary ("With -M, a store full to the byte refuses a new item but takes a same-size replacement "
+                  "(the old item's bytes count as freed)");
+  braid_mc_store_set_limit (f->store, 2 * cost);
+  g_assert_cmpint (set (f, "a", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "b", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "c", "value", 0), ==, BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_cmpint (set (f, "a", "other", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "a", "longer", 0), ==, BRAID_MC_STORE_RESULT_STORED);  /* same malloc size */
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
+  g_assert_cmpuint (stats_of (f->store).store_no_memory, ==, 1);
+  g_assert_true (has (f, "b"));
+}
+
+static void
+test_failed_add_bumps (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *value = g_strnfill (800, 'v');
+
+  g_test_summary ("A failed add moves the existing item to the LRU head, as memcached does: it outlives "
+                  "items stored after it");
+  braid_mc_store_set_limit (f->store, 10 * cost_of_one (f, "k0", value));
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+
+      g_assert_cmpint (set (f, key, value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_ADD, K ("k0"), 0, 0, K ("x"), 0), ==,
+                   BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_assert_cmpint (set (f, "k10", value, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (stats_of (f->store).evictions, ==, 1);
+  g_assert_true (braid_mc_store_peek (f->store, K ("k0")) != NULL);
+  g_assert_null (braid_mc_store_peek (f->store, K ("k1")));
+}
+
+static gboolean
+collect_key (const BraidMcItemInfo *info, gpointer data)
+{
+  g_hash_table_add (data, g_strndup ((const gchar *) info->key, info->key_len));
+  return TRUE;
+}
+
+static const BraidMcStoreSettings four_shards = { 64 * 1024 * 1024, TRUE, 1024 * 1024, TRUE, 0, 4 };
+
+static void
+test_foreach_every_shard (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const guint n_keys = 64;
+
+  g_test_summary ("foreach lists the items of every shard, in either order, and counts match get_n_items");
+  g_assert_cmpuint (braid_mc_store_get_settings (f->store)->n_shards, ==, 4);
+  for (guint i = 0; i < n_keys; i++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("k%u", i);
+
+      g_assert_cmpint (set (f, key, "v", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+    }
+  g_assert_cmpuint (braid_mc_store_shard_of_key (f->store, K ("k0")), <, 4);
+  braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, collect_key, seen);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, n_keys);
+  g_hash_table_remove_all (seen);
+  braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_LEAST_RECENT_FIRST, collect_key, seen);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, n_keys);
+  g_assert_cmpuint (braid_mc_store_get_n_items (f->store), ==, n_keys);
+  g_assert_cmpuint (stats_of (f->store).curr_items, ==, n_keys);
+}
+
+static void
+test_get_stats_writes_only_its_struct (Fixture *f, gconstpointer data)
+{
+  struct {
+    BraidMcStats stats;
+    guint64 canary;
+  } guarded;
+
+  g_test_summary ("get_stats fills the caller's struct and not one byte past it");
+  set (f, "k", "v", 0);
+  guarded.canary = G_GUINT64_CONSTANT (0x5ca1ab1edeadbeef);
+  braid_mc_store_get_stats (f->store, &guarded.stats);
+  g_assert_cmphex (guarded.canary, ==, G_GUINT64_CONSTANT (0x5ca1ab1edeadbeef));
+  g_assert_cmpuint (guarded.stats.curr_items, ==, 1);
+}
+
 /* ---- preconditions ---- */
 
 static void
@@ -623,5 +969,15 @@ main (int argc, char **argv)
   ADD ("/mc/store/memory/no-evict", test_no_evict, &small_no_evict);
   ADD ("/mc/store/memory/reclaim-expired", test_expired_memory_reclaimed, &small);
   ADD ("/mc/store/preconditions", test_preconditions, NULL);
+  ADD ("/mc/store/stats/counters", test_counters, NULL);
+  ADD ("/mc/store/cas/every-modification", test_cas_changes_on_every_modification, NULL);
+  ADD ("/mc/store/expiry/absolute-now", test_absolute_expiry_at_now, NULL);
+  g_test_add_func ("/mc/store/clock/reactor-gone", test_clock_after_reactor_gone);
+  ADD ("/mc/store/memory/cost-model", test_cost_model, NULL);
+  ADD ("/mc/store/memory/exact-fit-on-store", test_exact_fit_on_store, NULL);
+  ADD ("/mc/store/memory/no-evict-exact-fit", test_no_evict_exact_fit, &no_evict_big);
+  ADD ("/mc/store/lru/failed-add-bumps", test_failed_add_bumps, NULL);
+  ADD ("/mc/store/shards/foreach", test_foreach_every_shard, &four_shards);
+  ADD ("/mc/store/stats/no-overrun", test_get_stats_writes_only_its_struct, NULL);
   return g_test_run ();
 }
