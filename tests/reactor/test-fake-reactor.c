@@ -1142,6 +1142,105 @@ test_call_later_now (void)
   g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 0);
 }
 
+static void
+test_connect_releases_factories (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  BraidProtocolFactory *cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) refused = NULL;
+  g_autoptr(GAsyncResult) made = NULL;
+  g_autoptr(BraidProtocol) client = NULL;
+
+  g_test_summary ("A settled connect, made or refused, lets go of the client's protocol factory");
+  listener = braid_reactor_listen (r, "tcp:11211", sf, &error);
+  g_assert_no_error (error);
+  braid_reactor_connect_async (r, "tcp:localhost:1", cf, NULL, braid_test_store_result, &refused);
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &made);
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_null (braid_reactor_connect_finish (r, refused, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  client = braid_reactor_connect_finish (r, made, NULL);
+  g_assert_nonnull (client);
+  g_assert_finalize_object (cf);
+  braid_transport_lose_connection (braid_protocol_get_transport (client));
+  braid_fake_reactor_run_until_idle (fake);
+}
+
+static void
+test_listener_counts_connections (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) second = NULL;
+  g_autoptr(BraidProtocol) a = NULL;
+  g_autoptr(BraidProtocol) b = NULL;
+  g_autoptr(BraidRecordingProtocol) pc = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) ps = braid_recording_protocol_new ();
+  BraidFakeTransport *pair_transport;
+
+  g_test_summary ("A listener counts its open connections, each one until it closes, whichever side "
+                  "closes it; a pair connected directly counts on no listener");
+  listener = braid_reactor_listen (r, "tcp:0", sf, NULL);
+  g_assert_nonnull (listener);
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (pc), BRAID_PROTOCOL (ps), &pair_transport, NULL);
+  {
+    g_autofree gchar *endpoint = g_strdup_printf ("tcp:localhost:%u", braid_listener_get_port (listener));
+
+    braid_reactor_connect_async (r, endpoint, cf, NULL, braid_test_store_result, &first);
+    braid_reactor_connect_async (r, endpoint, cf, NULL, braid_test_store_result, &second);
+  }
+  braid_fake_reactor_run_until_idle (fake);
+  a = braid_reactor_connect_finish (r, first, NULL);
+  b = braid_reactor_connect_finish (r, second, NULL);
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 2);
+
+  braid_transport_lose_connection (BRAID_TRANSPORT (pair_transport));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 2);
+
+  braid_transport_lose_connection (braid_protocol_get_transport (a));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 1);
+  braid_transport_lose_connection (braid_protocol_get_transport (b));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 0);
+}
+
+static void
+test_stop_before_run_is_spent (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  guint n = 0;
+
+  g_test_summary ("A stop() before run() stops only that one run: the next run() runs the pending calls");
+  braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (fake), 1000, count_calls, &n, NULL));
+  braid_reactor_stop (BRAID_REACTOR (fake));
+  braid_reactor_run (BRAID_REACTOR (fake));
+  g_assert_cmpuint (n, ==, 0);
+  braid_reactor_run (BRAID_REACTOR (fake));
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 1000);
+}
+
+static void
+test_run_until_idle_refuses_null (void)
+{
+  g_test_summary ("run_until_idle() refuses a NULL reactor itself, with its own critical");
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "braid_fake_reactor_run_until_idle: *");
+  braid_fake_reactor_run_until_idle (NULL);
+  g_test_assert_expected_messages ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1177,5 +1276,9 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/timer-queue/model", test_timer_queue_model);
   g_test_add_func ("/fake/timer-queue/lanes", test_timer_queue_lanes);
   g_test_add_func ("/fake/timer-queue/same-time-across-delays", test_timer_queue_same_time_across_delays);
+  g_test_add_func ("/fake/connect/releases-factories", test_connect_releases_factories);
+  g_test_add_func ("/fake/connect/listener-counts", test_listener_counts_connections);
+  g_test_add_func ("/fake/run/stop-before-run-is-spent", test_stop_before_run_is_spent);
+  g_test_add_func ("/fake/run/until-idle-refuses-null", test_run_until_idle_refuses_null);
   return g_test_run ();
 }
