@@ -179,6 +179,152 @@ test_stream_lets_go (void)
   fixture_clear (&f);
 }
 
+static void
+test_fail_after (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abcdef", 6);
+  g_autoptr(GError) died = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "reset");
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GInputStream) at_once = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 buffer[16];
+
+  g_test_summary ("A body set to fail after n bytes hands over exactly n, however much was asked "
+                  "for, then the error; set to fail after 0, it fails on the first read");
+  fixture_init (&f);
+  braid_fake_fetcher_add (f.fetcher, URL, 200, body, 0, 0, 0);
+  braid_fake_fetcher_set_fail_after (f.fetcher, URL, 2, died);
+  stream = fetch_now (&f, URL);
+  start_read (stream, buffer, sizeof buffer, &result);
+  braid_fake_reactor_run_until_idle (f.fake);
+  g_assert_cmpint (finish_read (stream, &result), ==, 2);
+  g_assert_cmpmem (buffer, 2, "ab", 2);
+  start_read (stream, buffer, sizeof buffer, &result);
+  braid_fake_reactor_run_until_idle (f.fake);
+  g_assert_cmpint (g_input_stream_read_finish (stream, result, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  braid_fake_fetcher_set_fail_after (f.fetcher, URL, 0, died);
+  at_once = fetch_now (&f, URL);
+  g_assert_cmpint (g_input_stream_read (at_once, buffer, sizeof buffer, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_object (&stream);
+  g_clear_object (&at_once);
+  fixture_clear (&f);
+}
+
+static void
+test_redirect_delays_add_up (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+
+  g_test_summary ("A redirect's delay and its target's add up, to the microsecond; each hop counts "
+                  "as one fetch of its own URL");
+  fixture_init (&f);
+  braid_fake_fetcher_add_redirect (f.fetcher, URL, "http://example.com/b", 1000);
+  braid_fake_fetcher_add (f.fetcher, "http://example.com/b", 203, body, 2000, 0, 0);
+  start_fetch (&f, URL, &result);
+  braid_fake_reactor_advance (f.fake, 2999);
+  g_assert_null (result);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (f.fetcher, URL), ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (f.fetcher, "http://example.com/b"), ==, 1);
+  braid_fake_reactor_advance (f.fake, 1);
+  stream = finish_fetch (&f, &result, 203);
+  g_clear_object (&stream);
+  fixture_clear (&f);
+}
+
+static void
+test_cancelled_before_due (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint status = 0;
+
+  g_test_summary ("A fetch cancelled before its answer is due ends cancelled when it falls due, "
+                  "is counted as cancelled, and opens no body");
+  fixture_init (&f);
+  braid_fake_fetcher_add (f.fetcher, URL, 200, body, 1000, 0, 0);
+  braid_fetcher_fetch_async (BRAID_FETCHER (f.fetcher), URL, cancellable, braid_test_store_result, &result);
+  g_cancellable_cancel (cancellable);
+  braid_fake_reactor_advance (f.fake, 999);
+  g_assert_null (result);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_cancelled (f.fetcher), ==, 0);
+  braid_fake_reactor_advance (f.fake, 1);
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (f.fetcher), result, &status, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_cancelled (f.fetcher), ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_active (f.fetcher), ==, 0);
+  g_clear_object (&result);
+  fixture_clear (&f);
+}
+
+static void
+test_headers_join (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GAsyncResult) with = NULL;
+  g_autoptr(GAsyncResult) without = NULL;
+  g_autoptr(GHashTable) headers = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+
+  g_test_summary ("Header fields are named in lower case and a repeated one is joined with \", \"; "
+                  "an answer set no field has no table");
+  fixture_init (&f);
+  braid_fake_fetcher_add (f.fetcher, URL, 200, body, 0, 0, 0);
+  braid_fake_fetcher_add (f.fetcher, "http://example.com/b", 200, body, 0, 0, 0);
+  braid_fake_fetcher_add_header (f.fetcher, URL, "Vary", "Accept");
+  braid_fake_fetcher_add_header (f.fetcher, URL, "VARY", "Origin");
+  start_fetch (&f, URL, &with);
+  start_fetch (&f, "http://example.com/b", &without);
+  braid_fake_reactor_run_until_idle (f.fake);
+  headers = braid_fetcher_dup_response_headers (BRAID_FETCHER (f.fetcher), with);
+  g_assert_nonnull (headers);
+  g_assert_cmpuint (g_hash_table_size (headers), ==, 1);
+  g_assert_cmpstr (g_hash_table_lookup (headers, "vary"), ==, "Accept, Origin");
+  g_assert_null (braid_fetcher_dup_response_headers (BRAID_FETCHER (f.fetcher), without));
+  stream = finish_fetch (&f, &with, 200);
+  g_clear_object (&stream);
+  stream = finish_fetch (&f, &without, 200);
+  g_clear_object (&stream);
+  fixture_clear (&f);
+}
+
+static void
+test_refused_at_once (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint status = 0;
+
+  g_test_summary ("A connection the address policy refuses (a host that resolves to loopback) fails "
+                  "at once, without the script's delay, and is not counted as a fetch");
+  fixture_init (&f);
+  braid_fake_fetcher_set_host_address (f.fetcher, "Internal.Example", "127.0.0.1");
+  braid_fake_fetcher_add (f.fetcher, "http://internal.example/", 200, body, 5000, 0, 0);
+  start_fetch (&f, "http://internal.example/", &result);
+  braid_fake_reactor_run_until_idle (f.fake);
+  g_assert_nonnull (result);
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (f.fetcher), result, &status, &error));
+  g_assert_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_FORBIDDEN);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (f.fetcher, "http://internal.example/"), ==, 0);
+  g_clear_object (&result);
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -186,5 +332,10 @@ main (int argc, char **argv)
   g_test_add_func ("/fake-fetcher/body/one-byte-chunks", test_one_byte_chunks);
   g_test_add_func ("/fake-fetcher/body/read-finish-checks-the-stream", test_read_finish_checks_the_stream);
   g_test_add_func ("/fake-fetcher/body/stream-lets-go", test_stream_lets_go);
+  g_test_add_func ("/fake-fetcher/body/fail-after", test_fail_after);
+  g_test_add_func ("/fake-fetcher/answer/redirect-delays-add-up", test_redirect_delays_add_up);
+  g_test_add_func ("/fake-fetcher/answer/cancelled-before-due", test_cancelled_before_due);
+  g_test_add_func ("/fake-fetcher/answer/headers-join", test_headers_join);
+  g_test_add_func ("/fake-fetcher/answer/refused-at-once", test_refused_at_once);
   return g_test_run ();
 }
