@@ -1241,6 +1241,114 @@ test_run_until_idle_refuses_null (void)
   g_test_assert_expected_messages ();
 }
 
+static void
+note_order (gpointer data)
+{
+  GString *order = data;
+
+  g_string_append_c (order, (gchar) ('a' + order->len));
+}
+
+typedef struct {
+  GString *order;
+  gchar mark;
+} Mark;
+
+static void
+append_mark (gpointer data)
+{
+  Mark *m = data;
+
+  g_string_append_c (m->order, m->mark);
+}
+
+static void
+test_advance_boundaries (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(GString) order = g_string_new (NULL);
+  Mark first = { order, '1' }, second = { order, '2' };
+  guint n = 0;
+
+  g_test_summary ("advance() runs a call due exactly at the end of the step and not one due a "
+                  "microsecond later; calls due at the same time run in the order they were scheduled, "
+                  "whatever their delays");
+  braid_delayed_call_unref (braid_reactor_call_later (r, 1000, count_calls, &n, NULL));
+  braid_fake_reactor_advance (fake, 999);
+  g_assert_cmpuint (n, ==, 0);
+  braid_fake_reactor_advance (fake, 1);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpint (braid_reactor_now (r), ==, 1000);
+
+  braid_delayed_call_unref (braid_reactor_call_later (r, 2000, append_mark, &first, NULL));
+  braid_fake_reactor_advance (fake, 500);
+  braid_delayed_call_unref (braid_reactor_call_later (r, 1500, append_mark, &second, NULL));
+  braid_fake_reactor_advance (fake, 1500);
+  g_assert_cmpstr (order->str, ==, "12");
+  g_assert_cmpint (braid_reactor_now (r), ==, 3000);
+}
+
+static void
+test_run_all_timers_limit (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(GString) order = g_string_new (NULL);
+
+  g_test_summary ("run_all_timers() runs the calls due up to its limit, one due exactly at the limit "
+                  "included, and says whether the queue emptied; the clock stops at the last call run");
+  braid_delayed_call_unref (braid_reactor_call_later (r, 500, note_order, order, NULL));
+  braid_delayed_call_unref (braid_reactor_call_later (r, 1500, note_order, order, NULL));
+  g_assert_false (braid_fake_reactor_run_all_timers (fake, 1000));
+  g_assert_cmpstr (order->str, ==, "a");
+  g_assert_cmpint (braid_reactor_now (r), ==, 500);
+  g_assert_true (braid_fake_reactor_run_all_timers (fake, 1000));
+  g_assert_cmpstr (order->str, ==, "ab");
+  g_assert_cmpint (braid_reactor_now (r), ==, 1500);
+  g_assert_true (braid_fake_reactor_run_all_timers (fake, 0));
+}
+
+static void
+test_real_time_set_later (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  const gint64 steps[] = { 10, 0, 20, -1 };
+
+  g_test_summary ("Wall time starts at 2026-01-01; set after the clock moved, it reads what was set "
+                  "and moves on from there; pump_steps() takes a step of 0 as a step");
+  g_assert_cmpint (braid_reactor_real_time (r), ==, G_GINT64_CONSTANT (1767225600) * G_USEC_PER_SEC);
+  braid_fake_reactor_advance (fake, 5 * G_USEC_PER_SEC);
+  braid_fake_reactor_set_real_time (fake, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_real_time (r), ==, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  braid_fake_reactor_pump_steps (fake, steps);
+  g_assert_cmpint (braid_reactor_real_time (r), ==, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC + 30);
+  g_assert_cmpint (braid_reactor_now (r), ==, 5 * G_USEC_PER_SEC + 30);
+}
+
+static void
+test_drop_listener_by_endpoint (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) a = NULL;
+  g_autoptr(BraidListener) b = NULL;
+
+  g_test_summary ("drop_listener() closes the one listener on that endpoint and leaves the others");
+  a = braid_reactor_listen (r, "tcp:11211", sf, NULL);
+  b = braid_reactor_listen (r, "tcp:11212", sf, NULL);
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  braid_fake_reactor_drop_listener (fake, "tcp:11213");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 2);
+  braid_fake_reactor_drop_listener (fake, "tcp:11212");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 1);
+  g_assert_true (braid_listener_is_listening (a));
+  g_assert_false (braid_listener_is_listening (b));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1280,5 +1388,9 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/connect/listener-counts", test_listener_counts_connections);
   g_test_add_func ("/fake/run/stop-before-run-is-spent", test_stop_before_run_is_spent);
   g_test_add_func ("/fake/run/until-idle-refuses-null", test_run_until_idle_refuses_null);
+  g_test_add_func ("/fake/clock/advance-boundaries", test_advance_boundaries);
+  g_test_add_func ("/fake/clock/run-all-timers-limit", test_run_all_timers_limit);
+  g_test_add_func ("/fake/clock/real-time-set-later", test_real_time_set_later);
+  g_test_add_func ("/fake/connect/drop-listener-by-endpoint", test_drop_listener_by_endpoint);
   return g_test_run ();
 }
