@@ -325,6 +325,38 @@ test_refused_at_once (void)
   fixture_clear (&f);
 }
 
+static void
+test_redirect_at_once (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+
+  g_test_summary ("A redirect may be scripted with no delay: it is followed at once");
+  fixture_init (&f);
+  braid_fake_fetcher_add_redirect (f.fetcher, URL, "http://example.com/b", 0);
+  braid_fake_fetcher_add (f.fetcher, "http://example.com/b", 200, body, 0, 0, 0);
+  start_fetch (&f, URL, &result);
+  braid_fake_reactor_run_until_idle (f.fake);
+  stream = finish_fetch (&f, &result, 200);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (f.fetcher, URL), ==, 1);
+  g_clear_object (&stream);
+  fixture_clear (&f);
+}
+
+static void
+test_add_header_refuses_other_objects (void)
+{
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+
+  g_test_summary ("add_header() checks that it was given a fake fetcher before it looks at its "
+                  "scripts");
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*BRAID_IS_FAKE_FETCHER (self)*");
+  braid_fake_fetcher_add_header ((BraidFakeFetcher *) other, URL, "Vary", "Accept");
+  g_test_assert_expected_messages ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,5 +369,8 @@ main (int argc, char **argv)
   g_test_add_func ("/fake-fetcher/answer/cancelled-before-due", test_cancelled_before_due);
   g_test_add_func ("/fake-fetcher/answer/headers-join", test_headers_join);
   g_test_add_func ("/fake-fetcher/answer/refused-at-once", test_refused_at_once);
+  g_test_add_func ("/fake-fetcher/answer/redirect-at-once", test_redirect_at_once);
+  g_test_add_func ("/fake-fetcher/preconditions/add-header-refuses-other-objects",
+                   test_add_header_refuses_other_objects);
   return g_test_run ();
 }
