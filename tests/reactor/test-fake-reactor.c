@@ -1343,10 +1343,105 @@ test_drop_listener_by_endpoint (void)
   g_assert_nonnull (b);
   braid_fake_reactor_drop_listener (fake, "tcp:11213");
   g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 2);
-  braid_fake_reactor_drop_listener (fake, "tcp:11212");
+  braid_fake_reactor_drop_listener (fake, "tcp:11211");
   g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 1);
-  g_assert_true (braid_listener_is_listening (a));
+  g_assert_false (braid_listener_is_listening (a));
+  g_assert_true (braid_listener_is_listening (b));
+  braid_fake_reactor_drop_listener (fake, "tcp:11212");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 0);
   g_assert_false (braid_listener_is_listening (b));
+}
+
+static guint16
+port_of (GSocketAddress *address)
+{
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+}
+
+static BraidProtocol *
+build_noting_port (GSocketAddress *address, gpointer user_data)
+{
+  *(guint16 *) user_data = port_of (address);
+  return BRAID_PROTOCOL (braid_recording_protocol_new ());
+}
+
+static void
+test_client_ports (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  guint16 told = 0;
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new (build_noting_port, &told, NULL);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = braid_reactor_listen (r, "tcp:11211", sf, NULL);
+  g_autoptr(BraidRecordingProtocol) c = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) s = braid_recording_protocol_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(BraidProtocol) client = NULL;
+  BraidFakeTransport *pair_transport;
+  BraidTransport *ct;
+  guint16 first;
+
+  g_test_summary ("Each connection's client side gets the next client port, as an OS hands out "
+                  "ephemeral ports; the server's factory is told the address the client has");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), &pair_transport, NULL);
+  first = port_of (braid_transport_get_host_address (BRAID_TRANSPORT (pair_transport)));
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &result);
+  braid_fake_reactor_run_until_idle (fake);
+  client = braid_reactor_connect_finish (r, result, NULL);
+  g_assert_nonnull (client);
+  ct = braid_protocol_get_transport (client);
+  g_assert_cmpuint (port_of (braid_transport_get_host_address (ct)), ==, first + 1);
+  g_assert_cmpuint (told, ==, first + 1);
+  g_assert_cmpuint (port_of (braid_transport_get_peer_address (ct)), ==, 11211);
+  braid_transport_lose_connection (ct);
+  braid_transport_lose_connection (BRAID_TRANSPORT (pair_transport));
+  braid_fake_reactor_run_until_idle (fake);
+}
+
+static void
+test_dispose_releases_protocols (void)
+{
+  BraidFakeReactor *fake = new_fake ();
+  BraidRecordingProtocol *c = braid_recording_protocol_new ();
+  BraidRecordingProtocol *s = braid_recording_protocol_new ();
+  BraidRecordingProtocol *c2 = braid_recording_protocol_new ();
+  BraidRecordingProtocol *s2 = braid_recording_protocol_new ();
+
+  g_test_summary ("A reactor released with connections still open lets go of every connection's "
+                  "protocols, both sides of each");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), NULL, NULL);
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c2), BRAID_PROTOCOL (s2), NULL, NULL);
+  g_object_add_weak_pointer (G_OBJECT (c), (gpointer *) &c);
+  g_object_add_weak_pointer (G_OBJECT (s), (gpointer *) &s);
+  g_object_add_weak_pointer (G_OBJECT (c2), (gpointer *) &c2);
+  g_object_add_weak_pointer (G_OBJECT (s2), (gpointer *) &s2);
+  g_object_unref (c);
+  g_object_unref (s);
+  g_object_unref (c2);
+  g_object_unref (s2);
+  g_assert_finalize_object (fake);
+  g_assert_null (c);
+  g_assert_null (s);
+  g_assert_null (c2);
+  g_assert_null (s2);
+}
+
+static void
+test_run_moves_bytes (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  g_autoptr(BraidRecordingProtocol) c = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) s = braid_recording_protocol_new ();
+  BraidFakeTransport *ct;
+
+  g_test_summary ("braid_reactor_run() on the fake delivers pending bytes even when no call is pending");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), &ct, NULL);
+  braid_transport_write_string (BRAID_TRANSPORT (ct), "ping");
+  braid_reactor_run (BRAID_REACTOR (fake));
+  braid_assert_bytes_equal ("ping", 4, s->received->data, s->received->len);
+  braid_transport_lose_connection (BRAID_TRANSPORT (ct));
+  braid_fake_reactor_run_until_idle (fake);
 }
 
 int
@@ -1392,5 +1487,8 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/clock/run-all-timers-limit", test_run_all_timers_limit);
   g_test_add_func ("/fake/clock/real-time-set-later", test_real_time_set_later);
   g_test_add_func ("/fake/connect/drop-listener-by-endpoint", test_drop_listener_by_endpoint);
+  g_test_add_func ("/fake/connect/client-ports", test_client_ports);
+  g_test_add_func ("/fake/connect/dispose-releases-protocols", test_dispose_releases_protocols);
+  g_test_add_func ("/fake/run/moves-bytes", test_run_moves_bytes);
   return g_test_run ();
 }
