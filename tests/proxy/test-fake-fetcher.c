@@ -357,6 +357,118 @@ test_add_header_refuses_other_objects (void)
   g_test_assert_expected_messages ();
 }
 
+static void
+test_fail_after_small_reads (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abcdef", 6);
+  g_autoptr(GError) died = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED, "reset");
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 buffer[2];
+
+  g_test_summary ("Read two bytes at a time, a body set to fail after 5 hands over 2, 2, then the "
+                  "1 left before the failure point, then the error");
+  fixture_init (&f);
+  braid_fake_fetcher_add (f.fetcher, URL, 200, body, 0, 0, 0);
+  braid_fake_fetcher_set_fail_after (f.fetcher, URL, 5, died);
+  stream = fetch_now (&f, URL);
+  g_assert_cmpint (g_input_stream_read (stream, buffer, sizeof buffer, NULL, NULL), ==, 2);
+  g_assert_cmpint (g_input_stream_read (stream, buffer, sizeof buffer, NULL, NULL), ==, 2);
+  g_assert_cmpmem (buffer, 2, "cd", 2);
+  g_assert_cmpint (g_input_stream_read (stream, buffer, sizeof buffer, NULL, NULL), ==, 1);
+  g_assert_cmpint (buffer[0], ==, 'e');
+  g_assert_cmpint (g_input_stream_read (stream, buffer, sizeof buffer, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+  g_clear_object (&stream);
+  fixture_clear (&f);
+}
+
+static void
+test_error_after_delay (void)
+{
+  Fixture f;
+  g_autoptr(GError) refused = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "refused");
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  guint status = 0;
+
+  g_test_summary ("A scripted error is answered at its delay, to the microsecond, and counts as a fetch");
+  fixture_init (&f);
+  braid_fake_fetcher_add_error (f.fetcher, URL, refused, 1000);
+  start_fetch (&f, URL, &result);
+  braid_fake_reactor_advance (f.fake, 999);
+  g_assert_null (result);
+  braid_fake_reactor_advance (f.fake, 1);
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (f.fetcher), result, &status, &error));
+  g_assert_error (error, BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM);
+  g_assert_cmpstr (error->message, ==, "refused");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (f.fetcher, URL), ==, 1);
+  g_clear_object (&result);
+  fixture_clear (&f);
+}
+
+static void
+test_script_for_a_non_url (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+
+  g_test_summary ("A script may be keyed by a string that is no URL: no connection is checked, and it "
+                  "answers at its delay and counts as a fetch like any other");
+  fixture_init (&f);
+  braid_fake_fetcher_add (f.fetcher, "no url at all", 200, body, 1000, 0, 0);
+  start_fetch (&f, "no url at all", &result);
+  braid_fake_reactor_advance (f.fake, 999);
+  g_assert_null (result);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (f.fetcher, "no url at all"), ==, 1);
+  braid_fake_reactor_advance (f.fake, 1);
+  stream = finish_fetch (&f, &result, 200);
+  g_clear_object (&stream);
+  fixture_clear (&f);
+}
+
+static void
+test_add_header_refuses_missing_parts (void)
+{
+  Fixture f;
+  g_autoptr(GBytes) body = g_bytes_new_static ("abc", 3);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GInputStream) stream = NULL;
+
+  g_test_summary ("add_header() on a scripted URL refuses a missing name or value, with its own "
+                  "check, and adds nothing");
+  fixture_init (&f);
+  braid_fake_fetcher_add (f.fetcher, URL, 200, body, 0, 0, 0);
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*value != NULL*");
+  braid_fake_fetcher_add_header (f.fetcher, URL, NULL, "Accept");
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*value != NULL*");
+  braid_fake_fetcher_add_header (f.fetcher, URL, "Vary", NULL);
+  g_test_assert_expected_messages ();
+  start_fetch (&f, URL, &result);
+  braid_fake_reactor_run_until_idle (f.fake);
+  g_assert_null (braid_fetcher_dup_response_headers (BRAID_FETCHER (f.fetcher), result));
+  stream = finish_fetch (&f, &result, 200);
+  g_clear_object (&stream);
+  fixture_clear (&f);
+}
+
+static void
+test_set_address_policy_refuses_other_objects (void)
+{
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(BraidAddressPolicy) policy = braid_address_policy_new ();
+
+  g_test_summary ("set_address_policy() checks that it was given a fake fetcher before it touches "
+                  "the policy it would replace");
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*BRAID_IS_FAKE_FETCHER (self)*");
+  braid_fake_fetcher_set_address_policy ((BraidFakeFetcher *) other, policy);
+  g_test_assert_expected_messages ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -372,5 +484,12 @@ main (int argc, char **argv)
   g_test_add_func ("/fake-fetcher/answer/redirect-at-once", test_redirect_at_once);
   g_test_add_func ("/fake-fetcher/preconditions/add-header-refuses-other-objects",
                    test_add_header_refuses_other_objects);
+  g_test_add_func ("/fake-fetcher/body/fail-after-small-reads", test_fail_after_small_reads);
+  g_test_add_func ("/fake-fetcher/answer/error-after-delay", test_error_after_delay);
+  g_test_add_func ("/fake-fetcher/answer/script-for-a-non-url", test_script_for_a_non_url);
+  g_test_add_func ("/fake-fetcher/preconditions/add-header-refuses-missing-parts",
+                   test_add_header_refuses_missing_parts);
+  g_test_add_func ("/fake-fetcher/preconditions/set-address-policy-refuses-other-objects",
+                   test_set_address_policy_refuses_other_objects);
   return g_test_run ();
 }
