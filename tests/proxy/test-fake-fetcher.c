@@ -469,6 +469,23 @@ test_set_address_policy_refuses_other_objects (void)
   g_test_assert_expected_messages ();
 }
 
+static void
+test_set_host_address_refuses_missing_parts (void)
+{
+  Fixture f;
+
+  g_test_summary ("set_host_address() refuses a missing host or address with its own check, "
+                  "before it parses anything");
+  fixture_init (&f);
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*host != NULL && address != NULL*");
+  braid_fake_fetcher_set_host_address (f.fetcher, "h", NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "*host != NULL && address != NULL*");
+  braid_fake_fetcher_set_host_address (f.fetcher, NULL, "192.0.2.9");
+  g_test_assert_expected_messages ();
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -491,5 +508,7 @@ main (int argc, char **argv)
                    test_add_header_refuses_missing_parts);
   g_test_add_func ("/fake-fetcher/preconditions/set-address-policy-refuses-other-objects",
                    test_set_address_policy_refuses_other_objects);
+  g_test_add_func ("/fake-fetcher/preconditions/set-host-address-refuses-missing-parts",
+                   test_set_host_address_refuses_missing_parts);
   return g_test_run ();
 }
