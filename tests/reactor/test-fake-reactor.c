@@ -1142,6 +1142,308 @@ test_call_later_now (void)
   g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 0);
 }
 
+static void
+test_connect_releases_factories (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  BraidProtocolFactory *cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) refused = NULL;
+  g_autoptr(GAsyncResult) made = NULL;
+  g_autoptr(BraidProtocol) client = NULL;
+
+  g_test_summary ("A settled connect, made or refused, lets go of the client's protocol factory");
+  listener = braid_reactor_listen (r, "tcp:11211", sf, &error);
+  g_assert_no_error (error);
+  braid_reactor_connect_async (r, "tcp:localhost:1", cf, NULL, braid_test_store_result, &refused);
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &made);
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_null (braid_reactor_connect_finish (r, refused, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_REFUSED);
+  client = braid_reactor_connect_finish (r, made, NULL);
+  g_assert_nonnull (client);
+  g_assert_finalize_object (cf);
+  braid_transport_lose_connection (braid_protocol_get_transport (client));
+  braid_fake_reactor_run_until_idle (fake);
+}
+
+static void
+test_listener_counts_connections (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GAsyncResult) first = NULL;
+  g_autoptr(GAsyncResult) second = NULL;
+  g_autoptr(BraidProtocol) a = NULL;
+  g_autoptr(BraidProtocol) b = NULL;
+  g_autoptr(BraidRecordingProtocol) pc = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) ps = braid_recording_protocol_new ();
+  BraidFakeTransport *pair_transport;
+
+  g_test_summary ("A listener counts its open connections, each one until it closes, whichever side "
+                  "closes it; a pair connected directly counts on no listener");
+  listener = braid_reactor_listen (r, "tcp:0", sf, NULL);
+  g_assert_nonnull (listener);
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (pc), BRAID_PROTOCOL (ps), &pair_transport, NULL);
+  {
+    g_autofree gchar *endpoint = g_strdup_printf ("tcp:localhost:%u", braid_listener_get_port (listener));
+
+    braid_reactor_connect_async (r, endpoint, cf, NULL, braid_test_store_result, &first);
+    braid_reactor_connect_async (r, endpoint, cf, NULL, braid_test_store_result, &second);
+  }
+  braid_fake_reactor_run_until_idle (fake);
+  a = braid_reactor_connect_finish (r, first, NULL);
+  b = braid_reactor_connect_finish (r, second, NULL);
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 2);
+
+  braid_transport_lose_connection (BRAID_TRANSPORT (pair_transport));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 2);
+
+  braid_transport_lose_connection (braid_protocol_get_transport (a));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 1);
+  braid_transport_lose_connection (braid_protocol_get_transport (b));
+  braid_fake_reactor_run_until_idle (fake);
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, 0);
+}
+
+static void
+test_stop_before_run_is_spent (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  guint n = 0;
+
+  g_test_summary ("A stop() before run() stops only that one run: the next run() runs the pending calls");
+  braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (fake), 1000, count_calls, &n, NULL));
+  braid_reactor_stop (BRAID_REACTOR (fake));
+  braid_reactor_run (BRAID_REACTOR (fake));
+  g_assert_cmpuint (n, ==, 0);
+  braid_reactor_run (BRAID_REACTOR (fake));
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 1000);
+}
+
+static void
+test_run_until_idle_refuses_null (void)
+{
+  g_test_summary ("run_until_idle() refuses a NULL reactor itself, with its own critical");
+  g_test_expect_message ("braid-testing", G_LOG_LEVEL_CRITICAL, "braid_fake_reactor_run_until_idle: *");
+  braid_fake_reactor_run_until_idle (NULL);
+  g_test_assert_expected_messages ();
+}
+
+static void
+note_order (gpointer data)
+{
+  GString *order = data;
+
+  g_string_append_c (order, (gchar) ('a' + order->len));
+}
+
+typedef struct {
+  GString *order;
+  gchar mark;
+} Mark;
+
+static void
+append_mark (gpointer data)
+{
+  Mark *m = data;
+
+  g_string_append_c (m->order, m->mark);
+}
+
+static void
+test_advance_boundaries (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(GString) order = g_string_new (NULL);
+  Mark first = { order, '1' }, second = { order, '2' };
+  guint n = 0;
+
+  g_test_summary ("advance() runs a call due exactly at the end of the step and not one due a "
+                  "microsecond later; calls due at the same time run in the order they were scheduled, "
+                  "whatever their delays");
+  braid_delayed_call_unref (braid_reactor_call_later (r, 1000, count_calls, &n, NULL));
+  braid_fake_reactor_advance (fake, 999);
+  g_assert_cmpuint (n, ==, 0);
+  braid_fake_reactor_advance (fake, 1);
+  g_assert_cmpuint (n, ==, 1);
+  g_assert_cmpint (braid_reactor_now (r), ==, 1000);
+
+  braid_delayed_call_unref (braid_reactor_call_later (r, 2000, append_mark, &first, NULL));
+  braid_fake_reactor_advance (fake, 500);
+  braid_delayed_call_unref (braid_reactor_call_later (r, 1500, append_mark, &second, NULL));
+  braid_fake_reactor_advance (fake, 1500);
+  g_assert_cmpstr (order->str, ==, "12");
+  g_assert_cmpint (braid_reactor_now (r), ==, 3000);
+}
+
+static void
+test_run_all_timers_limit (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(GString) order = g_string_new (NULL);
+
+  g_test_summary ("run_all_timers() runs the calls due up to its limit, one due exactly at the limit "
+                  "included, and says whether the queue emptied; the clock stops at the last call run");
+  braid_delayed_call_unref (braid_reactor_call_later (r, 500, note_order, order, NULL));
+  braid_delayed_call_unref (braid_reactor_call_later (r, 1500, note_order, order, NULL));
+  g_assert_false (braid_fake_reactor_run_all_timers (fake, 1000));
+  g_assert_cmpstr (order->str, ==, "a");
+  g_assert_cmpint (braid_reactor_now (r), ==, 500);
+  g_assert_true (braid_fake_reactor_run_all_timers (fake, 1000));
+  g_assert_cmpstr (order->str, ==, "ab");
+  g_assert_cmpint (braid_reactor_now (r), ==, 1500);
+  g_assert_true (braid_fake_reactor_run_all_timers (fake, 0));
+}
+
+static void
+test_real_time_set_later (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  const gint64 steps[] = { 10, 0, 20, -1 };
+
+  g_test_summary ("Wall time starts at 2026-01-01; set after the clock moved, it reads what was set "
+                  "and moves on from there; pump_steps() takes a step of 0 as a step");
+  g_assert_cmpint (braid_reactor_real_time (r), ==, G_GINT64_CONSTANT (1767225600) * G_USEC_PER_SEC);
+  braid_fake_reactor_advance (fake, 5 * G_USEC_PER_SEC);
+  braid_fake_reactor_set_real_time (fake, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_real_time (r), ==, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC);
+  braid_fake_reactor_pump_steps (fake, steps);
+  g_assert_cmpint (braid_reactor_real_time (r), ==, G_GINT64_CONSTANT (1800000000) * G_USEC_PER_SEC + 30);
+  g_assert_cmpint (braid_reactor_now (r), ==, 5 * G_USEC_PER_SEC + 30);
+}
+
+static void
+test_drop_listener_by_endpoint (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) a = NULL;
+  g_autoptr(BraidListener) b = NULL;
+
+  g_test_summary ("drop_listener() closes the one listener on that endpoint and leaves the others");
+  a = braid_reactor_listen (r, "tcp:11211", sf, NULL);
+  b = braid_reactor_listen (r, "tcp:11212", sf, NULL);
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  braid_fake_reactor_drop_listener (fake, "tcp:11213");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 2);
+  braid_fake_reactor_drop_listener (fake, "tcp:11211");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 1);
+  g_assert_false (braid_listener_is_listening (a));
+  g_assert_true (braid_listener_is_listening (b));
+  braid_fake_reactor_drop_listener (fake, "tcp:11212");
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (fake), ==, 0);
+  g_assert_false (braid_listener_is_listening (b));
+}
+
+static guint16
+port_of (GSocketAddress *address)
+{
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address));
+}
+
+static BraidProtocol *
+build_noting_port (GSocketAddress *address, gpointer user_data)
+{
+  *(guint16 *) user_data = port_of (address);
+  return BRAID_PROTOCOL (braid_recording_protocol_new ());
+}
+
+static void
+test_client_ports (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  BraidReactor *r = BRAID_REACTOR (fake);
+  guint16 told = 0;
+  g_autoptr(BraidProtocolFactory) sf = braid_protocol_factory_new (build_noting_port, &told, NULL);
+  g_autoptr(BraidProtocolFactory) cf = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(BraidListener) listener = braid_reactor_listen (r, "tcp:11211", sf, NULL);
+  g_autoptr(BraidRecordingProtocol) c = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) s = braid_recording_protocol_new ();
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(BraidProtocol) client = NULL;
+  BraidFakeTransport *pair_transport;
+  BraidTransport *ct;
+  guint16 first;
+
+  g_test_summary ("Each connection's client side gets the next client port, as an OS hands out "
+                  "ephemeral ports; the server's factory is told the address the client has");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), &pair_transport, NULL);
+  first = port_of (braid_transport_get_host_address (BRAID_TRANSPORT (pair_transport)));
+  braid_reactor_connect_async (r, "tcp:localhost:11211", cf, NULL, braid_test_store_result, &result);
+  braid_fake_reactor_run_until_idle (fake);
+  client = braid_reactor_connect_finish (r, result, NULL);
+  g_assert_nonnull (client);
+  ct = braid_protocol_get_transport (client);
+  g_assert_cmpuint (port_of (braid_transport_get_host_address (ct)), ==, first + 1);
+  g_assert_cmpuint (told, ==, first + 1);
+  g_assert_cmpuint (port_of (braid_transport_get_peer_address (ct)), ==, 11211);
+  braid_transport_lose_connection (ct);
+  braid_transport_lose_connection (BRAID_TRANSPORT (pair_transport));
+  braid_fake_reactor_run_until_idle (fake);
+}
+
+static void
+test_dispose_releases_protocols (void)
+{
+  BraidFakeReactor *fake = new_fake ();
+  BraidRecordingProtocol *c = braid_recording_protocol_new ();
+  BraidRecordingProtocol *s = braid_recording_protocol_new ();
+  BraidRecordingProtocol *c2 = braid_recording_protocol_new ();
+  BraidRecordingProtocol *s2 = braid_recording_protocol_new ();
+
+  g_test_summary ("A reactor released with connections still open lets go of every connection's "
+                  "protocols, both sides of each");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), NULL, NULL);
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c2), BRAID_PROTOCOL (s2), NULL, NULL);
+  g_object_add_weak_pointer (G_OBJECT (c), (gpointer *) &c);
+  g_object_add_weak_pointer (G_OBJECT (s), (gpointer *) &s);
+  g_object_add_weak_pointer (G_OBJECT (c2), (gpointer *) &c2);
+  g_object_add_weak_pointer (G_OBJECT (s2), (gpointer *) &s2);
+  g_object_unref (c);
+  g_object_unref (s);
+  g_object_unref (c2);
+  g_object_unref (s2);
+  g_assert_finalize_object (fake);
+  g_assert_null (c);
+  g_assert_null (s);
+  g_assert_null (c2);
+  g_assert_null (s2);
+}
+
+static void
+test_run_moves_bytes (void)
+{
+  g_autoptr(BraidFakeReactor) fake = new_fake ();
+  g_autoptr(BraidRecordingProtocol) c = braid_recording_protocol_new ();
+  g_autoptr(BraidRecordingProtocol) s = braid_recording_protocol_new ();
+  BraidFakeTransport *ct;
+
+  g_test_summary ("braid_reactor_run() on the fake delivers pending bytes even when no call is pending");
+  braid_fake_connect_pair (fake, BRAID_PROTOCOL (c), BRAID_PROTOCOL (s), &ct, NULL);
+  braid_transport_write_string (BRAID_TRANSPORT (ct), "ping");
+  braid_reactor_run (BRAID_REACTOR (fake));
+  braid_assert_bytes_equal ("ping", 4, s->received->data, s->received->len);
+  braid_transport_lose_connection (BRAID_TRANSPORT (ct));
+  braid_fake_reactor_run_until_idle (fake);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1177,5 +1479,16 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/timer-queue/model", test_timer_queue_model);
   g_test_add_func ("/fake/timer-queue/lanes", test_timer_queue_lanes);
   g_test_add_func ("/fake/timer-queue/same-time-across-delays", test_timer_queue_same_time_across_delays);
+  g_test_add_func ("/fake/connect/releases-factories", test_connect_releases_factories);
+  g_test_add_func ("/fake/connect/listener-counts", test_listener_counts_connections);
+  g_test_add_func ("/fake/run/stop-before-run-is-spent", test_stop_before_run_is_spent);
+  g_test_add_func ("/fake/run/until-idle-refuses-null", test_run_until_idle_refuses_null);
+  g_test_add_func ("/fake/clock/advance-boundaries", test_advance_boundaries);
+  g_test_add_func ("/fake/clock/run-all-timers-limit", test_run_all_timers_limit);
+  g_test_add_func ("/fake/clock/real-time-set-later", test_real_time_set_later);
+  g_test_add_func ("/fake/connect/drop-listener-by-endpoint", test_drop_listener_by_endpoint);
+  g_test_add_func ("/fake/connect/client-ports", test_client_ports);
+  g_test_add_func ("/fake/connect/dispose-releases-protocols", test_dispose_releases_protocols);
+  g_test_add_func ("/fake/run/moves-bytes", test_run_moves_bytes);
   return g_test_run ();
 }
