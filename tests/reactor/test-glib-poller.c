@@ -371,6 +371,33 @@ test_removed_watches_freed_after_dispatch (void)
   close (fds[1]);
 }
 
+static void
+test_watch_events (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  BraidTimerQueue *timers = braid_timer_queue_new (NULL, NULL);
+  BraidPoller *poller = braid_poller_new (context, timers);
+  int fds[2];
+  BraidPollerWatch *watch;
+
+  g_test_summary ("A watch reports the interest it was last given, reading and writing only (HUP and ERR "
+                  "come unasked)");
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), ==, 0);
+  watch = braid_poller_watch_fd (poller, fds[0], G_IO_IN, ignore_ready, NULL);
+  g_assert_cmpint (braid_poller_watch_get_events (watch), ==, G_IO_IN);
+  braid_poller_watch_set_events (watch, G_IO_IN | G_IO_OUT | G_IO_HUP);
+  g_assert_cmpint (braid_poller_watch_get_events (watch), ==, G_IO_IN | G_IO_OUT);
+  braid_poller_watch_set_events (watch, 0);
+  g_assert_cmpint (braid_poller_watch_get_events (watch), ==, 0);
+  braid_poller_watch_set_events (watch, G_IO_OUT);
+  g_assert_cmpint (braid_poller_watch_get_events (watch), ==, G_IO_OUT);
+  braid_poller_watch_remove (watch);
+  braid_poller_free (poller);
+  braid_timer_queue_free (timers);
+  close (fds[0]);
+  close (fds[1]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -386,6 +413,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/reactor/glib/poller/polled-fds-do-not-grow", test_polled_fds_do_not_grow);
   g_test_add_func ("/reactor/glib/poller/free-releases-deferred", test_free_releases_deferred);
+  g_test_add_func ("/reactor/glib/poller/watch-events", test_watch_events);
   g_test_add_func ("/reactor/glib/poller/removed-watches-freed-after-dispatch", test_removed_watches_freed_after_dispatch);
   g_test_add_func ("/reactor/glib/poller/forgotten-watch-then-close", test_forgotten_watch_then_close);
   g_test_add_func ("/reactor/glib/poller/accept-flushes-deferred-writes", test_accept_flushes_deferred_writes);
