@@ -224,6 +224,35 @@ test_budget_changed (void)
   fixture_clear (&f);
 }
 
+static void
+test_finish_refuses_another_caches_result (void)
+{
+  Fixture f, twin;
+  g_autoptr(GBytes) body = g_bytes_new_static ("b", 1);
+  g_autoptr(GAsyncResult) looked = NULL;
+  g_autoptr(GAsyncResult) stored = NULL;
+  g_autoptr(GError) error = NULL;
+  BraidCriticalCounter counter;
+
+  g_test_summary ("The memory cache's _finish functions refuse another memory cache's results, though their "
+                  "source tags match: a critical, and nothing is returned");
+  fixture_init (&f, 100, 100);
+  fixture_init (&twin, 100, 100);
+  braid_cache_lookup_async (twin.cache, "k", NULL, braid_test_store_result, &looked);
+  braid_cache_store_async (twin.cache, "k", body, 0, NULL, braid_test_store_result, &stored);
+  while (looked == NULL || stored == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  braid_test_count_criticals_begin (&counter);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_cache_lookup_finish (f.cache, looked, &error)));
+  BRAID_EXPECT_CRITICAL (g_assert_false (braid_cache_store_finish (f.cache, stored, &error)));
+  braid_test_count_criticals_end (&counter);
+  g_assert_no_error (error);
+  g_assert_true (braid_cache_store_finish (twin.cache, stored, &error));
+  g_assert_no_error (error);
+  fixture_clear (&twin);
+  fixture_clear (&f);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -234,5 +263,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache/memory/lru-order", test_lru_order);
   g_test_add_func ("/proxy/cache/memory/expiry-at-exactly-now", test_expiry_at_exactly_now);
   g_test_add_func ("/proxy/cache/memory/budget-changed", test_budget_changed);
+  g_test_add_func ("/proxy/cache/memory/finish-refuses-another-caches-result",
+                   test_finish_refuses_another_caches_result);
   return g_test_run ();
 }
