@@ -15,6 +15,10 @@ struct _BraidMemoryCache
   GHashTable *entries;     /* key → Entry (owned) */
   GQueue lru;
   gsize size, max_bytes, max_item;
+  /* The largest item asked for at creation: max_item is this, or the
+   * budget when the budget is smaller, so a budget lowered and raised
+   * again (a reload) gives it back. */
+  gsize max_item_asked;
 };
 
 static void braid_memory_cache_iface_init (BraidCacheInterface *iface);
@@ -72,6 +76,7 @@ braid_memory_cache_new (BraidReactor *reactor, gsize max_bytes, gsize max_item_b
   self = g_object_new (BRAID_TYPE_MEMORY_CACHE, NULL);
   self->reactor = g_object_ref (reactor);
   self->max_bytes = max_bytes;
+  self->max_item_asked = max_item_bytes;
   self->max_item = MIN (max_item_bytes, max_bytes);
   return self;
 }
@@ -105,7 +110,7 @@ braid_memory_cache_set_max_bytes (BraidMemoryCache *self, gsize max_bytes)
   g_return_if_fail (BRAID_IS_MEMORY_CACHE (self));
 
   self->max_bytes = max_bytes;
-  self->max_item = MIN (self->max_item, max_bytes);
+  self->max_item = MIN (self->max_item_asked, max_bytes);
   evict_to (self, max_bytes);
 }
 

@@ -89,6 +89,94 @@ test_long_url (void)
   g_assert_cmpstr (field ("MESSAGE"), ==, expected);
 }
 
+static void
+test_redaction (void)
+{
+  static const struct {
+    const gchar *url, *logged;
+  } cases[] = {
+    { "http://user:pw@x.example/a", "http://***@x.example/a" },
+    { "http://user@x.example", "http://***@x.example" },
+    { "https://a@b@x.example:8080/p", "https://***@x.example:8080/p" },
+    { "user:pw@x.example/a", "***@x.example/a" },
+    /* An "@" past the authority is no userinfo. */
+    { "http://x.example/a@b", "http://x.example/a@b" },
+    { "http://x.example?q=a@b", "http://x.example?q=a@b" },
+    { "http://x.example#a@b", "http://x.example#a@b" },
+    /* A "://" after the first "/" is in the path. */
+    { "/path://user@x.example", "/path://user@x.example" },
+    { "x/y://user@x.example", "x/y://user@x.example" },
+    { "http://x.example", "http://x.example" },
+    { "", "" },
+  };
+
+  g_test_summary ("Only an authority's userinfo is redacted, up to its last \"@\"; an \"@\" in the path, "
+                  "query or fragment, or after a \"://\" in the path, is left alone");
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree gchar *redacted = braid_proxy_access_log_redact_url (cases[i].url);
+      BraidProxyAccessLogEntry entry = { cases[i].url, 200, 1, "miss", 0, NULL };
+
+      g_assert_cmpstr (redacted, ==, cases[i].logged);
+      braid_proxy_access_log_write (&entry);
+      g_assert_cmpstr (field ("URL"), ==, cases[i].logged);
+    }
+}
+
+/* Logs @entry from the same stack depth each time, so that a field left
+ * unterminated would show what the longer line before left there. */
+static void
+write_and_check (const BraidProxyAccessLogEntry *entry, const gchar *duration, const gchar *message)
+{
+  braid_proxy_access_log_write (entry);
+  g_assert_cmpstr (field ("DURATION_MS"), ==, duration);
+  g_assert_cmpstr (field ("MESSAGE"), ==, message);
+}
+
+static void
+test_short_after_long (void)
+{
+  BraidProxyAccessLogEntry longer = { "http://x.example/a-rather-long-path", 200, 123456789, "miss",
+                                      G_GINT64_CONSTANT (123456789012), "a problem after the line" };
+  BraidProxyAccessLogEntry shorter = { "http://x/", 0, 0, "hit", 0, NULL };
+  BraidProxyAccessLogEntry back = { "http://x/", 200, 5, "hit", -G_USEC_PER_SEC, NULL };
+
+  g_test_summary ("A short entry after a long one is logged whole and no more: every number and the line "
+                  "are terminated where they end; a duration below 0 keeps its sign");
+  for (guint round = 0; round < 2; round++)
+    {
+      write_and_check (&longer, "123456789.0",
+                       "http://x.example/a-rather-long-path 200 123456789 bytes cache=miss 123456789.0 ms "
+                       "a problem after the line");
+      write_and_check (&shorter, "0.0", "http://x/ 0 0 bytes cache=hit 0.0 ms");
+      write_and_check (&back, "-1000.0", "http://x/ 200 5 bytes cache=hit -1000.0 ms");
+    }
+  g_assert_cmpstr (field ("STATUS"), ==, "200");
+  g_assert_cmpstr (field ("BYTES"), ==, "5");
+}
+
+static void
+test_line_at_the_stack_size (void)
+{
+  g_test_summary ("Lines of 1023, 1024 and 1025 bytes, on either side of the stack buffer's size, are "
+                  "logged whole");
+  for (gsize want = 1023; want <= 1025; want++)
+    {
+      g_autoptr(GString) url = g_string_new ("http://x.example/");
+      const gchar *tail = " 200 5 bytes cache=miss 0.1 ms";
+      g_autofree gchar *expected = NULL;
+      BraidProxyAccessLogEntry entry = { NULL, 200, 5, "miss", 100, NULL };
+
+      while (url->len + strlen (tail) < want)
+        g_string_append_c (url, 'u');
+      entry.url = url->str;
+      expected = g_strconcat (url->str, tail, NULL);
+      g_assert_cmpuint (strlen (expected), ==, want);
+      braid_proxy_access_log_write (&entry);
+      g_assert_cmpstr (field ("MESSAGE"), ==, expected);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -98,5 +186,8 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/access-log/fields", test_fields);
   g_test_add_func ("/proxy/access-log/defaults-and-problem", test_defaults_and_problem);
   g_test_add_func ("/proxy/access-log/long-url", test_long_url);
+  g_test_add_func ("/proxy/access-log/redaction", test_redaction);
+  g_test_add_func ("/proxy/access-log/short-after-long", test_short_after_long);
+  g_test_add_func ("/proxy/access-log/line-at-the-stack-size", test_line_at_the_stack_size);
   return g_test_run ();
 }

@@ -119,6 +119,52 @@ static const Case cases[] = {
   { "internal.example:8443", NULL, NULL, "internal.example", "10.0.0.5", 443, FALSE, "private" },
   { NULL, "evil.example", NULL, "evil.example", "93.184.216.34", 80, FALSE, "denied by the rule evil.example" },
   { NULL, "evil.example", NULL, "good.example", "93.184.216.34", 80, TRUE, NULL },
+  /* A trailing dot is dropped from a name of two characters too ("a." is
+   * "a"); a lone "." is not a name. */
+  { "a.", NULL, NULL, "A", "10.0.0.5", 80, TRUE, NULL },
+  { "a", NULL, NULL, "a.", "10.0.0.5", 80, TRUE, NULL },
+  { "a", NULL, NULL, ".", "10.0.0.5", 80, FALSE, "refused to connect to . (10.0.0.5)" },
+  /* Prefix lengths at their ends: /32 and /128 are one address, /0 all of
+   * a family and none of the other. */
+  { "127.0.0.1/32", NULL, NULL, NULL, "127.0.0.1", 80, TRUE, NULL },
+  { "127.0.0.1/32", NULL, NULL, NULL, "127.0.0.0", 80, FALSE, "loopback" },
+  { "127.0.0.0/31", NULL, NULL, NULL, "127.0.0.1", 80, TRUE, NULL },
+  { "127.0.0.0/31", NULL, NULL, NULL, "127.0.0.2", 80, FALSE, "loopback" },
+  { "::1/128", NULL, NULL, NULL, "::1", 80, TRUE, NULL },
+  { "::1/128", NULL, NULL, NULL, "::", 80, FALSE, "unspecified" },
+  { "0.0.0.0/0", NULL, NULL, NULL, "255.255.255.255", 80, TRUE, NULL },
+  { "0.0.0.0/0", NULL, NULL, NULL, "::1", 80, FALSE, "loopback" },
+  { "::/0", NULL, NULL, NULL, "ff02::1", 80, TRUE, NULL },
+  { "::/0", NULL, NULL, NULL, "127.0.0.1", 80, FALSE, "loopback" },
+  /* A mapped rule of /96 is IPv4's /0; one shorter stays an IPv6 rule,
+   * which no (unmapped) IPv4 address matches. */
+  { NULL, "::ffff:0.0.0.0/96", NULL, NULL, "93.184.216.34", 80, FALSE, "denied by the rule ::ffff:0.0.0.0/96" },
+  { NULL, "::ffff:0.0.0.0/96", NULL, NULL, "2606:2800:220:1::248", 80, TRUE, NULL },
+  { NULL, "::/95", NULL, NULL, "93.184.216.34", 80, TRUE, NULL },
+  { NULL, "::/95", NULL, NULL, "::ffff:93.184.216.34", 80, TRUE, NULL },
+  { NULL, "::/95", NULL, NULL, "::2", 80, FALSE, "denied by the rule ::/95" },
+  { NULL, "::ffff:93.184.216.34/128", NULL, NULL, "93.184.216.34", 80, FALSE, "denied" },
+  { NULL, "::ffff:93.184.216.34/128", NULL, NULL, "93.184.216.35", 80, TRUE, NULL },
+  /* Brackets without a port, and around an IPv4 address. */
+  { "[::1]", NULL, NULL, NULL, "::1", 8080, TRUE, NULL },
+  { "[127.0.0.1]:8080", NULL, NULL, NULL, "127.0.0.1", 8080, TRUE, NULL },
+  { "[127.0.0.1]:8080", NULL, NULL, NULL, "127.0.0.1", 8081, FALSE, "loopback" },
+  { "[internal.example]:8080", NULL, NULL, "internal.example", "10.0.0.5", 8080, TRUE, NULL },
+  /* The port list at its ends; the first and the last range count. */
+  { NULL, NULL, "1-65535", NULL, "93.184.216.34", 1, TRUE, NULL },
+  { NULL, NULL, "1", NULL, "93.184.216.34", 2, FALSE, "port 2" },
+  { NULL, NULL, "65535", NULL, "93.184.216.34", 65535, TRUE, NULL },
+  { NULL, NULL, "65535", NULL, "93.184.216.34", 65534, FALSE, "not allowed" },
+  { NULL, NULL, "7 8-9 10", NULL, "93.184.216.34", 7, TRUE, NULL },
+  { NULL, NULL, "7 8-9 10", NULL, "93.184.216.34", 10, TRUE, NULL },
+  { NULL, NULL, "7 8-9 10", NULL, "93.184.216.34", 11, FALSE, "port" },
+  { NULL, NULL, "8-8", NULL, "93.184.216.34", 8, TRUE, NULL },
+  /* A rule for every port allows the address, and a later rule naming the
+   * port still lifts the port list. */
+  { "127.0.0.1 127.0.0.1:22", NULL, NULL, NULL, "127.0.0.1", 22, TRUE, NULL },
+  /* The first matching deny rule is named. */
+  { NULL, "93.184.216.0/24 93.184.216.34", NULL, NULL, "93.184.216.34", 80, FALSE, "rule 93.184.216.0/24" },
+  { NULL, "93.184.216.35 93.184.216.34", NULL, NULL, "93.184.216.34", 80, FALSE, "rule 93.184.216.34" },
   /* A host that resolves to a denied address is refused as the address is. */
   { NULL, NULL, NULL, "localtest.me", "127.0.0.1", 80, FALSE, "localtest.me (127.0.0.1)" },
   { NULL, NULL, NULL, "2130706433", "127.0.0.1", 80, FALSE, "loopback" },

@@ -336,6 +336,58 @@ test_mac_known_answer (void)
 }
 
 static void
+test_mac_every_byte (void)
+{
+  g_autoptr(GBytes) secret = g_bytes_new_static ("s", 1);
+  g_autoptr(GBytes) body = g_bytes_new_static ("a body", 6);
+  g_autoptr(GBytes) entry = braid_cache_mac_seal (secret, "k", body);
+  g_autoptr(GBytes) opened = braid_cache_mac_open (secret, "k", entry);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (entry, &len);
+
+  g_test_summary ("A one-byte secret seals and opens; an entry with any one bit of any byte changed, in the "
+                  "MAC or in the body, is refused");
+  g_assert_nonnull (opened);
+  g_assert_true (g_bytes_equal (opened, body));
+  for (gsize i = 0; i < len; i++)
+    for (guint bit = 0; bit < 8; bit++)
+      {
+        g_autofree guint8 *altered = g_memdup2 (data, len);
+        g_autoptr(GBytes) tampered = NULL;
+
+        altered[i] ^= (guint8) (1u << bit);
+        tampered = g_bytes_new (altered, len);
+        if (braid_cache_mac_open (secret, "k", tampered) != NULL)
+          g_error ("byte %" G_GSIZE_FORMAT " bit %u altered, yet the entry opened", i, bit);
+      }
+}
+
+static void
+test_mac_key_and_body_apart (void)
+{
+  g_autoptr(GBytes) secret = g_bytes_new_static ("secret", 6);
+  g_autoptr(GBytes) bc = g_bytes_new_static ("bc", 2);
+  g_autoptr(GBytes) c = g_bytes_new_static ("c", 1);
+  g_autoptr(GBytes) sealed_a_bc = braid_cache_mac_seal (secret, "a", bc);
+  g_autoptr(GBytes) sealed_ab_c = braid_cache_mac_seal (secret, "ab", c);
+  g_autoptr(GBytes) moved = NULL;
+
+  g_test_summary ("The key and the body are kept apart in the MAC: key \"a\" with body \"bc\" and key \"ab\" "
+                  "with body \"c\" do not share a MAC, so an entry cannot be passed off under another key");
+  g_assert_false (memcmp (g_bytes_get_data (sealed_a_bc, NULL), g_bytes_get_data (sealed_ab_c, NULL),
+                          BRAID_CACHE_MAC_SIZE) == 0);
+  /* The MAC of ("a", "bc") followed by the body "c": what ("ab", "c") would need. */
+  {
+    guint8 forged[BRAID_CACHE_MAC_SIZE + 1];
+
+    memcpy (forged, g_bytes_get_data (sealed_a_bc, NULL), BRAID_CACHE_MAC_SIZE);
+    forged[BRAID_CACHE_MAC_SIZE] = 'c';
+    moved = g_bytes_new (forged, sizeof forged);
+  }
+  g_assert_null (braid_cache_mac_open (secret, "ab", moved));
+}
+
+static void
 test_mac_preconditions (void)
 {
   BraidCriticalCounter counter;
@@ -367,6 +419,8 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache-policy/decide-preconditions", test_decide_preconditions);
   g_test_add_func ("/proxy/cache-policy/mac", test_mac);
   g_test_add_func ("/proxy/cache-policy/mac-known-answer", test_mac_known_answer);
+  g_test_add_func ("/proxy/cache-policy/mac-every-byte", test_mac_every_byte);
+  g_test_add_func ("/proxy/cache-policy/mac-key-and-body-apart", test_mac_key_and_body_apart);
   g_test_add_func ("/proxy/cache-policy/mac-preconditions", test_mac_preconditions);
   return g_test_run ();
 }
