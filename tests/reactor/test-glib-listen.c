@@ -474,6 +474,26 @@ test_factory_ignores_address_flag (void)
   g_assert_cmpint (braid_protocol_factory_get_ignores_address (by_func), ==, TRUE);
   braid_protocol_factory_set_ignores_address (by_type, FALSE);
   g_assert_false (braid_protocol_factory_get_ignores_address (by_type));
+
+  /* each refuses a NULL factory with its own check */
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*braid_protocol_factory_set_ignores_address*BRAID_IS_PROTOCOL_FACTORY*");
+  braid_protocol_factory_set_ignores_address (NULL, TRUE);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*braid_protocol_factory_get_ignores_address*BRAID_IS_PROTOCOL_FACTORY*");
+  g_assert_false (braid_protocol_factory_get_ignores_address (NULL));
+  g_test_assert_expected_messages ();
+}
+
+static void
+test_connect_null_endpoint (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new (refuse_every_connection, NULL, NULL);
+
+  g_test_summary ("connect_async refuses a NULL endpoint with its own check, before parsing");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*braid_reactor_connect_async*endpoint != NULL*");
+  braid_reactor_connect_async (BRAID_REACTOR (reactor), NULL, factory, NULL, NULL, NULL);
+  g_test_assert_expected_messages ();
 }
 
 int
@@ -490,5 +510,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/listen/factory-address", test_factory_address);
   g_test_add_func ("/reactor/glib/listen/named-unix-peer", test_named_unix_peer);
   g_test_add_func ("/reactor/factory/ignores-address", test_factory_ignores_address_flag);
+  g_test_add_func ("/reactor/glib/connect/null-endpoint", test_connect_null_endpoint);
   return g_test_run ();
 }
