@@ -176,6 +176,66 @@ test_empty_is_refused (void)
   g_test_trap_assert_stderr ("*CRITICAL*n_points > 0*");
 }
 
+/* The ring's points for @host (port 11211, weight 1, in a pool of
+ * servers of equal weight): libmemcached's 40 MD5s of "HOST-N", four
+ * little-endian words each; the lowest and highest in *@low, *@high. */
+static void
+points_of (const gchar *host, guint32 *low, guint32 *high)
+{
+  for (guint n = 0; n < 40; n++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("%s-%u", host, n);
+      g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_MD5);
+      guint8 d[16];
+      gsize len = sizeof d;
+
+      g_checksum_update (sum, (const guchar *) name, (gssize) strlen (name));
+      g_checksum_get_digest (sum, d, &len);
+      for (guint w = 0; w < 4; w++)
+        {
+          guint32 v;
+
+          memcpy (&v, d + 4 * w, sizeof v);
+          v = GUINT32_FROM_LE (v);
+
+          *low = MIN (*low, v);
+          *high = MAX (*high, v);
+        }
+    }
+}
+
+static void
+test_wrap_around (void)
+{
+  /* "a" and "c": one owns the highest point, the other the lowest, so
+   * that wrapping to the wrong end of the ring shows */
+  static const BraidKetamaServer servers[] = { { "a", 11211, 1 }, { "c", 11211, 1 } };
+  g_autoptr(BraidKetama) ketama = braid_ketama_new (servers, G_N_ELEMENTS (servers));
+  guint32 low[2] = { G_MAXUINT32, G_MAXUINT32 }, high[2] = { 0, 0 };
+  guint lowest_owner, highest_owner, above = 0, at_or_below = 0;
+
+  g_test_summary ("A key hashed past the ring's highest point goes to the owner of its lowest point, "
+                  "as does a key hashed at or below that lowest point");
+  for (guint i = 0; i < 2; i++)
+    points_of (servers[i].host, &low[i], &high[i]);
+  lowest_owner = low[0] < low[1] ? 0 : 1;
+  highest_owner = high[0] > high[1] ? 0 : 1;
+  g_assert_cmpuint (lowest_owner, !=, highest_owner);
+  for (guint k = 0; above < 3 || at_or_below < 3; k++)
+    {
+      g_autofree gchar *key = g_strdup_printf ("wrap%u", k);
+      guint32 hash = braid_ketama_hash (key, strlen (key));
+
+      if (hash > MAX (high[0], high[1]))
+        above++;
+      else if (hash <= MIN (low[0], low[1]))
+        at_or_below++;
+      else
+        continue;
+      g_assert_cmpuint (braid_ketama_lookup (ketama, key, strlen (key)), ==, lowest_owner);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -187,5 +247,6 @@ main (int argc, char **argv)
   g_test_add_func ("/client/ketama/weight-zero-is-one", test_weight_zero_is_one);
   g_test_add_func ("/client/ketama/hash", test_hash_is_md5_little_endian);
   g_test_add_func ("/client/ketama/empty-is-refused", test_empty_is_refused);
+  g_test_add_func ("/client/ketama/wrap-around", test_wrap_around);
   return g_test_run ();
 }
