@@ -595,6 +595,62 @@ test_clients_go_with_the_pool (void)
   g_assert_null (clients[1]);
 }
 
+static void
+test_count_starts_again_after_retry (gconstpointer direct)
+{
+  use_direct = GPOINTER_TO_INT (direct);
+  Servers s;
+  g_autofree gchar *key = NULL;
+  GError *e;
+
+  g_test_summary ("A server back after its retry delay starts with no failures: it takes the whole limit "
+                  "again to take it out, not one failure left over from before");
+  servers_init (&s, TRUE, TRUE);
+  key = key_on (s.pool, 0);
+  braid_mc_pool_set_ejection (s.pool, 2, 10 * G_USEC_PER_SEC);
+  braid_mc_pool_set_timeout (s.pool, G_USEC_PER_SEC);
+  for (guint round = 0; round < 2; round++)
+    {
+      for (guint i = 0; i < 2; i++)
+        {
+          g_assert_true (braid_mc_pool_is_server_alive (s.pool, 0));
+          e = pool_get (&s, key, 0, NULL);
+          g_assert_error (e, BRAID_MC_ERROR, BRAID_MC_ERROR_TIMED_OUT);
+          g_clear_error (&e);
+        }
+      g_assert_false (braid_mc_pool_is_server_alive (s.pool, 0));
+      braid_fake_reactor_advance (s.fake, 10 * G_USEC_PER_SEC);
+    }
+  g_assert_true (braid_mc_pool_is_server_alive (s.pool, 0));
+  servers_clear (&s);
+}
+
+static void
+test_finish_preconditions (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+      g_autoptr(BraidMcPool) pool = braid_mc_pool_new (BRAID_REACTOR (fake), "a:1,b:2", NULL);
+      g_autoptr(GTask) foreign = g_task_new (NULL, NULL, NULL, NULL);
+      DirectResult d = { 0 };
+
+      g_log_set_always_fatal (G_LOG_FATAL_MASK);   /* the parent reads the criticals */
+      g_task_return_boolean (foreign, TRUE);
+      g_assert_false (braid_mc_pool_set_finish (pool, G_ASYNC_RESULT (foreign), NULL));
+      g_assert_false (braid_mc_pool_delete_finish (pool, G_ASYNC_RESULT (foreign), NULL));
+      g_assert_null (braid_mc_pool_get_direct (NULL, "key", NULL, store_direct, &d));
+      braid_fake_reactor_run_until_idle (fake);
+      g_assert_cmpuint (d.calls, ==, 0);
+      return;
+    }
+  g_test_summary ("A result that is not the pool's own, or a direct get on no pool, is a programming "
+                  "error: a critical and FALSE or NULL, no answer, never a crash");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stderr ("*CRITICAL*g_task_is_valid*CRITICAL*g_task_is_valid*CRITICAL*BRAID_IS_MC_POOL*");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -615,5 +671,10 @@ main (int argc, char **argv)
   g_test_add_func ("/client/pool/preconditions", test_preconditions);
   g_test_add_func ("/client/pool/direct/refused-and-cancelled", test_direct_refused_and_cancelled);
   g_test_add_func ("/client/pool/clients-go-with-the-pool", test_clients_go_with_the_pool);
+  g_test_add_data_func ("/client/pool/count-starts-again-after-retry", GINT_TO_POINTER (FALSE),
+                        test_count_starts_again_after_retry);
+  g_test_add_data_func ("/client/pool/direct/count-starts-again-after-retry", GINT_TO_POINTER (TRUE),
+                        test_count_starts_again_after_retry);
+  g_test_add_func ("/client/pool/finish-preconditions", test_finish_preconditions);
   return g_test_run ();
 }

@@ -153,6 +153,234 @@ test_header_round_trip (void)
   g_assert_cmpmem (&back, sizeof back, &h, sizeof h);
 }
 
+/* ---- the codec at its edges (issue 15, fifth round) ---- */
+
+static void
+test_header_every_field (void)
+{
+  BraidMcBinaryHeader h = { 0x80, 0xfe, 0xffff, 0xff, 0x7e, 0xfffe, 0xffffffff, 0x01020304,
+                            G_MAXUINT64 - 1 };
+  BraidMcBinaryHeader back;
+  guint8 bytes[BRAID_MC_BINARY_HEADER_LEN];
+  static const guint8 expected[BRAID_MC_BINARY_HEADER_LEN] = {
+    0x80, 0xfe, 0xff, 0xff, 0xff, 0x7e, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff,
+    0x01, 0x02, 0x03, 0x04, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+  };
+
+  g_test_summary ("Every byte of the header is written, the data type included, over a buffer that held "
+                  "something else, and every field at its limit reads back");
+  memset (bytes, 0xa5, sizeof bytes);
+  braid_mc_binary_header_encode (&h, bytes);
+  g_assert_cmpmem (bytes, sizeof bytes, expected, sizeof expected);
+  memset (&back, 0, sizeof back);
+  braid_mc_binary_header_decode (bytes, &back);
+  g_assert_cmpmem (&back, sizeof back, &h, sizeof h);
+}
+
+static void
+test_opcodes_quiet_and_loud (void)
+{
+  static const guint8 pairs[][2] = {
+    { BRAID_MC_BINARY_OPCODE_GETQ, BRAID_MC_BINARY_OPCODE_GET },
+    { BRAID_MC_BINARY_OPCODE_GETKQ, BRAID_MC_BINARY_OPCODE_GETK },
+    { BRAID_MC_BINARY_OPCODE_SETQ, BRAID_MC_BINARY_OPCODE_SET },
+    { BRAID_MC_BINARY_OPCODE_ADDQ, BRAID_MC_BINARY_OPCODE_ADD },
+    { BRAID_MC_BINARY_OPCODE_REPLACEQ, BRAID_MC_BINARY_OPCODE_REPLACE },
+    { BRAID_MC_BINARY_OPCODE_DELETEQ, BRAID_MC_BINARY_OPCODE_DELETE },
+    { BRAID_MC_BINARY_OPCODE_INCREMENTQ, BRAID_MC_BINARY_OPCODE_INCREMENT },
+    { BRAID_MC_BINARY_OPCODE_DECREMENTQ, BRAID_MC_BINARY_OPCODE_DECREMENT },
+    { BRAID_MC_BINARY_OPCODE_QUITQ, BRAID_MC_BINARY_OPCODE_QUIT },
+    { BRAID_MC_BINARY_OPCODE_FLUSHQ, BRAID_MC_BINARY_OPCODE_FLUSH },
+    { BRAID_MC_BINARY_OPCODE_APPENDQ, BRAID_MC_BINARY_OPCODE_APPEND },
+    { BRAID_MC_BINARY_OPCODE_PREPENDQ, BRAID_MC_BINARY_OPCODE_PREPEND },
+    { BRAID_MC_BINARY_OPCODE_GATQ, BRAID_MC_BINARY_OPCODE_GAT },
+    { BRAID_MC_BINARY_OPCODE_GATKQ, BRAID_MC_BINARY_OPCODE_GATK },
+  };
+  guint n_quiet = 0;
+
+  g_test_summary ("Each of the 14 quiet opcodes has its loud twin (protocol_binary.h); every other opcode "
+                  "is its own loud form");
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++)
+    {
+      g_assert_cmphex (braid_mc_binary_opcode_loud (pairs[i][0]), ==, pairs[i][1]);
+      g_assert_true (braid_mc_binary_opcode_is_quiet (pairs[i][0]));
+      g_assert_false (braid_mc_binary_opcode_is_quiet (pairs[i][1]));
+    }
+  for (guint op = 0; op <= 0xff; op++)
+    n_quiet += braid_mc_binary_opcode_is_quiet ((guint8) op);
+  g_assert_cmpuint (n_quiet, ==, G_N_ELEMENTS (pairs));
+}
+
+typedef struct {
+  guint8 opcode;
+  guint8 extras_len;
+  guint16 key_len;
+  guint32 body_len;
+  gboolean valid;
+} Shape;
+
+/* The problem the parser finds in a request of @shape whose body (zeros,
+ * a key of 'k') is all there. */
+static BraidMcBinaryProblem
+problem_of_shape (const Shape *shape)
+{
+  BraidMcBinaryParser parser = BRAID_MC_BINARY_PARSER_INIT;
+  BraidMcBinaryHeader h = { 0 };
+  gsize len = BRAID_MC_BINARY_HEADER_LEN + shape->body_len;
+  g_autofree guint8 *packet = g_malloc0 (len);
+  BraidMcBinaryRequest r;
+
+  h.magic = BRAID_MC_BINARY_MAGIC_REQUEST;
+  h.opcode = shape->opcode;
+  h.extras_len = shape->extras_len;
+  h.key_len = shape->key_len;
+  h.body_len = shape->body_len;
+  braid_mc_binary_header_encode (&h, packet);
+  memset (packet + BRAID_MC_BINARY_HEADER_LEN + shape->extras_len, 'k', shape->key_len);
+  g_assert_cmpuint (braid_mc_binary_parse_request (&parser, packet, len, &r), >, 0);
+  return r.problem;
+}
+
+static void
+test_parser_shapes (void)
+{
+  static const Shape shapes[] = {
+    { BRAID_MC_BINARY_OPCODE_NOOP, 0, 0, 0, TRUE },
+    { BRAID_MC_BINARY_OPCODE_NOOP, 0, 0, 1, FALSE },
+    { BRAID_MC_BINARY_OPCODE_VERSION, 0, 1, 1, FALSE },
+    { BRAID_MC_BINARY_OPCODE_QUITQ, 4, 0, 4, FALSE },
+    { BRAID_MC_BINARY_OPCODE_FLUSH, 0, 0, 0, TRUE },
+    { BRAID_MC_BINARY_OPCODE_FLUSHQ, 4, 0, 4, TRUE },
+    { BRAID_MC_BINARY_OPCODE_FLUSH, 4, 0, 5, FALSE },
+    { BRAID_MC_BINARY_OPCODE_FLUSH, 0, 0, 3, FALSE },
+    { BRAID_MC_BINARY_OPCODE_FLUSH, 0, 1, 1, FALSE },
+    { BRAID_MC_BINARY_OPCODE_FLUSH, 8, 0, 8, FALSE },
+    { BRAID_MC_BINARY_OPCODE_SET, 8, 1, 9, TRUE },
+    { BRAID_MC_BINARY_OPCODE_ADDQ, 8, 1, 12, TRUE },
+    { BRAID_MC_BINARY_OPCODE_SET, 7, 1, 8, FALSE },
+    { BRAID_MC_BINARY_OPCODE_REPLACE, 9, 1, 10, FALSE },
+    { BRAID_MC_BINARY_OPCODE_SET, 8, 0, 8, FALSE },
+    { BRAID_MC_BINARY_OPCODE_SET, 0, 1, 1, FALSE },
+    { BRAID_MC_BINARY_OPCODE_GET, 0, 1, 1, TRUE },
+    { BRAID_MC_BINARY_OPCODE_GETKQ, 0, 3, 3, TRUE },
+    { BRAID_MC_BINARY_OPCODE_GET, 0, 250, 250, TRUE },   /* the longest key */
+    { BRAID_MC_BINARY_OPCODE_SET, 8, 250, 259, TRUE },
+    { BRAID_MC_BINARY_OPCODE_GET, 0, 1, 2, FALSE },
+    { BRAID_MC_BINARY_OPCODE_DELETE, 4, 1, 5, FALSE },
+    { BRAID_MC_BINARY_OPCODE_GETQ, 0, 0, 0, FALSE },
+    { BRAID_MC_BINARY_OPCODE_INCREMENT, 20, 1, 21, TRUE },
+    { BRAID_MC_BINARY_OPCODE_DECREMENTQ, 20, 2, 22, TRUE },
+    { BRAID_MC_BINARY_OPCODE_INCREMENT, 19, 1, 20, FALSE },
+    { BRAID_MC_BINARY_OPCODE_DECREMENT, 21, 1, 22, FALSE },
+    { BRAID_MC_BINARY_OPCODE_INCREMENT, 20, 1, 22, FALSE },
+    { BRAID_MC_BINARY_OPCODE_INCREMENT, 20, 0, 20, FALSE },
+    { BRAID_MC_BINARY_OPCODE_APPEND, 0, 1, 5, TRUE },
+    { BRAID_MC_BINARY_OPCODE_PREPENDQ, 0, 1, 1, TRUE },
+    { BRAID_MC_BINARY_OPCODE_APPEND, 8, 1, 9, FALSE },
+    { BRAID_MC_BINARY_OPCODE_STAT, 0, 0, 0, TRUE },
+    { BRAID_MC_BINARY_OPCODE_STAT, 0, 5, 5, TRUE },
+    { BRAID_MC_BINARY_OPCODE_STAT, 4, 0, 4, FALSE },
+    { BRAID_MC_BINARY_OPCODE_TOUCH, 4, 1, 5, TRUE },
+    { BRAID_MC_BINARY_OPCODE_GATQ, 4, 1, 5, TRUE },
+    { BRAID_MC_BINARY_OPCODE_GATKQ, 4, 2, 6, TRUE },
+    { BRAID_MC_BINARY_OPCODE_TOUCH, 0, 1, 1, FALSE },
+    { BRAID_MC_BINARY_OPCODE_GAT, 8, 1, 9, FALSE },
+    { BRAID_MC_BINARY_OPCODE_GAT, 4, 0, 4, FALSE },
+    { 0x7f, 3, 2, 9, TRUE },
+  };
+
+  g_test_summary ("Each opcode's extras, key and body lengths are accepted exactly as memcached 1.6's "
+                  "dispatch_bin_command accepts them, quiet opcodes as their loud twins");
+  for (guint i = 0; i < G_N_ELEMENTS (shapes); i++)
+    {
+      const Shape *s = &shapes[i];
+
+      g_test_message ("opcode 0x%02x extras %u key %u body %u", s->opcode, s->extras_len, s->key_len, s->body_len);
+      g_assert_cmpint (problem_of_shape (s), ==,
+                       s->valid ? BRAID_MC_BINARY_PROBLEM_NONE : BRAID_MC_BINARY_PROBLEM_BAD_SHAPE);
+    }
+}
+
+/* The problem with a store request of @opcode for key "k", @flags and a
+ * value of @value_len bytes, under @parser. */
+static BraidMcBinaryProblem
+problem_of_store (const BraidMcBinaryParser *parser, guint8 opcode, guint32 flags, gsize value_len)
+{
+  g_autoptr(GByteArray) in = g_byte_array_new ();
+  g_autofree gchar *value = g_strnfill (value_len, 'v');
+  guint8 extras[8] = { 0 };
+  gsize extras_len = braid_mc_binary_opcode_loud (opcode) == BRAID_MC_BINARY_OPCODE_SET ? 8 : 0;
+  BraidMcBinaryRequest r;
+
+  braid_mc_binary_write_u32 (extras, flags);
+  append_request (in, opcode, "k", extras, extras_len, value, 1);
+  g_assert_cmpuint (braid_mc_binary_parse_request (parser, in->data, in->len, &r), >, 0);
+  return r.problem;
+}
+
+static void
+test_parser_item_size_limit (void)
+{
+  BraidMcBinaryParser parser = { 4096, TRUE };
+  BraidMcBinaryParser no_cas = { 4096, FALSE };
+  BraidMcBinaryParser unset = { 0, TRUE };
+  /* the longest value an item of key "k" without flags may carry */
+  gsize fits = 4096 - braid_mc_item_size (1, 0, 0, TRUE);
+
+  g_test_summary ("A stored value is too large exactly when the item (key, flags if not 0, value, cas) "
+                  "would weigh more than -I; flags come from a set's extras only; 0 means 1 MiB");
+  g_assert_cmpuint (braid_mc_item_size (1, 0, fits, TRUE), ==, 4096);
+  g_assert_cmpint (problem_of_store (&parser, BRAID_MC_BINARY_OPCODE_SET, 0, fits), ==, BRAID_MC_BINARY_PROBLEM_NONE);
+  g_assert_cmpint (problem_of_store (&parser, BRAID_MC_BINARY_OPCODE_SET, 0, fits + 1), ==,
+                   BRAID_MC_BINARY_PROBLEM_VALUE_TOO_LARGE);
+  /* non-zero flags cost 4 bytes */
+  g_assert_cmpint (problem_of_store (&parser, BRAID_MC_BINARY_OPCODE_SET, 0x01000000, fits), ==,
+                   BRAID_MC_BINARY_PROBLEM_VALUE_TOO_LARGE);
+  g_assert_cmpint (problem_of_store (&parser, BRAID_MC_BINARY_OPCODE_SETQ, 1, fits - 4), ==,
+                   BRAID_MC_BINARY_PROBLEM_NONE);
+  /* append has no extras, hence no flags */
+  g_assert_cmpint (problem_of_store (&parser, BRAID_MC_BINARY_OPCODE_APPEND, 0, fits), ==, BRAID_MC_BINARY_PROBLEM_NONE);
+  g_assert_cmpint (problem_of_store (&parser, BRAID_MC_BINARY_OPCODE_PREPENDQ, 0, fits + 1), ==,
+                   BRAID_MC_BINARY_PROBLEM_VALUE_TOO_LARGE);
+  /* without cas, items are 8 bytes lighter */
+  g_assert_cmpint (problem_of_store (&no_cas, BRAID_MC_BINARY_OPCODE_SET, 0, fits + 8), ==,
+                   BRAID_MC_BINARY_PROBLEM_NONE);
+  g_assert_cmpint (problem_of_store (&no_cas, BRAID_MC_BINARY_OPCODE_SET, 0, fits + 9), ==,
+                   BRAID_MC_BINARY_PROBLEM_VALUE_TOO_LARGE);
+  /* -I unset: 1 MiB */
+  g_assert_cmpint (problem_of_store (&unset, BRAID_MC_BINARY_OPCODE_SET, 0, 5000), ==, BRAID_MC_BINARY_PROBLEM_NONE);
+  g_assert_cmpint (problem_of_store (&unset, BRAID_MC_BINARY_OPCODE_SET, 0, 1024 * 1024), ==,
+                   BRAID_MC_BINARY_PROBLEM_VALUE_TOO_LARGE);
+}
+
+static void
+test_response_layout (void)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+  BraidMcBinaryHeader request = { 0 };
+  BraidMcBinaryHeader h;
+  static const guint8 extras[4] = { 0xde, 0xad, 0xbe, 0xef };
+
+  g_test_summary ("A response carries the request's opcode (quiet as sent) and opaque, the status, the cas, "
+                  "and extras, key and value in that order, counted in the body length");
+  request.opcode = BRAID_MC_BINARY_OPCODE_GATKQ;
+  request.opaque = 0xcafef00d;
+  braid_mc_binary_append_response (out, &request, BRAID_MC_BINARY_STATUS_KEY_EEXISTS,
+                                   G_GUINT64_CONSTANT (0x1122334455667788), extras, sizeof extras,
+                                   (const guint8 *) "key", 3, (const guint8 *) "value", 5);
+  g_assert_cmpuint (out->len, ==, BRAID_MC_BINARY_HEADER_LEN + 4 + 3 + 5);
+  braid_mc_binary_header_decode ((const guint8 *) out->str, &h);
+  g_assert_cmphex (h.magic, ==, BRAID_MC_BINARY_MAGIC_RESPONSE);
+  g_assert_cmphex (h.opcode, ==, BRAID_MC_BINARY_OPCODE_GATKQ);
+  g_assert_cmpuint (h.extras_len, ==, 4);
+  g_assert_cmpuint (h.key_len, ==, 3);
+  g_assert_cmpuint (h.body_len, ==, 12);
+  g_assert_cmpuint (h.vbucket_or_status, ==, BRAID_MC_BINARY_STATUS_KEY_EEXISTS);
+  g_assert_cmphex (h.opaque, ==, 0xcafef00d);
+  g_assert_cmphex (h.cas, ==, G_GUINT64_CONSTANT (0x1122334455667788));
+  g_assert_cmpmem (out->str + BRAID_MC_BINARY_HEADER_LEN, 12, "\xde\xad\xbe\xefkeyvalue", 12);
+}
+
 /* ---- sessions ---- */
 
 static void
@@ -549,6 +777,11 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/binary/parser/needs-whole-head", test_parser_needs_whole_head);
   g_test_add_func ("/mc/binary/parser/bounds", test_parser_bounds);
   g_test_add_func ("/mc/binary/parser/header-round-trip", test_header_round_trip);
+  g_test_add_func ("/mc/binary/parser/header-every-field", test_header_every_field);
+  g_test_add_func ("/mc/binary/parser/shapes", test_parser_shapes);
+  g_test_add_func ("/mc/binary/parser/item-size-limit", test_parser_item_size_limit);
+  g_test_add_func ("/mc/binary/opcodes/quiet-and-loud", test_opcodes_quiet_and_loud);
+  g_test_add_func ("/mc/binary/response-layout", test_response_layout);
   g_test_add_func ("/mc/binary/sessions", test_sessions);
   g_test_add_func ("/mc/binary/version", test_version);
   g_test_add_func ("/mc/binary/unknown-with-body-is-framed", test_unknown_with_body_is_framed);
