@@ -478,6 +478,78 @@ test_factory_ignores_address_flag (void)
   g_assert_false (braid_protocol_factory_get_ignores_address (by_type));
 }
 
+static void
+test_unix_stop_removes_socket (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-listen-XXXXXX", &error);
+  g_autofree gchar *path = socket_path (dir, "gone.sock");
+  g_autofree gchar *endpoint = g_strdup_printf ("unix:%s", path);
+  g_autoptr(BraidListener) listener = NULL;
+
+  g_test_summary ("Stopping a unix: listener removes its socket file: nothing is left to connect to");
+  g_assert_no_error (error);
+  listener = listen_on (reactor, endpoint, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  braid_listener_stop (listener);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+typedef struct {
+  BraidTransport *transport;  /* (unowned): a weak pointer */
+  gboolean lost;
+} Outgoing;
+
+static void
+outgoing_made (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  Outgoing *outgoing = user_data;
+
+  outgoing->transport = transport;
+  g_object_add_weak_pointer (G_OBJECT (transport), (gpointer *) &outgoing->transport);
+}
+
+static void
+outgoing_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
+{
+  ((Outgoing *) user_data)->lost = TRUE;
+}
+
+static void
+test_closed_connection_released (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  BraidProtocolCallbacks callbacks = { .connection_made = outgoing_made, .connection_lost = outgoing_lost };
+  Outgoing outgoing = { NULL, FALSE };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &outgoing, NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  BraidProtocol *protocol;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_test_summary ("An outgoing connection, once closed, is no longer held by its reactor: "
+                  "a long-lived reactor does not keep every transport it ever connected");
+  listener = listen_on (reactor, "tcp:0:interface=127.0.0.1", &error);
+  g_assert_no_error (error);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", port_of (listener));
+  protocol = connect_to (reactor, endpoint, factory, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (outgoing.transport);
+  braid_transport_lose_connection (outgoing.transport);
+  while (!outgoing.lost && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_true (outgoing.lost);
+  g_object_unref (protocol);
+  drain_main_context ();
+  g_assert_null (outgoing.transport);
+  braid_listener_stop (listener);
+}
+
 /* ---- reactor threads ---- */
 
 static gint
@@ -651,6 +723,8 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/listen/factory-address", test_factory_address);
   g_test_add_func ("/reactor/glib/listen/named-unix-peer", test_named_unix_peer);
   g_test_add_func ("/reactor/factory/ignores-address", test_factory_ignores_address_flag);
+  g_test_add_func ("/reactor/glib/listen/unix-stop-removes-socket", test_unix_stop_removes_socket);
+  g_test_add_func ("/reactor/glib/connect/closed-connection-released", test_closed_connection_released);
   g_test_add_func ("/reactor/glib/pool/threads", test_pool_threads);
   g_test_add_func ("/reactor/glib/pool/at-least-one-thread", test_pool_at_least_one_thread);
   g_test_add_func ("/reactor/glib/pool/round-robin", test_pool_round_robin);
