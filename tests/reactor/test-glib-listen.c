@@ -11,6 +11,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static BraidListener *
 listen_on (BraidGlibReactor *reactor, const gchar *endpoint, GError **error)
@@ -550,6 +551,57 @@ test_closed_connection_released (void)
   braid_listener_stop (listener);
 }
 
+/* The environment systemd would give a process to which it passed @fd
+ * (systemd numbers its sockets from fd 3) and the endpoint naming it. */
+static gchar **
+systemd_environment_for (gint fd, gchar **endpoint)
+{
+  gchar **env = g_new0 (gchar *, 3);
+
+  *endpoint = g_strdup_printf ("systemd:%d", fd - 3);
+  env[0] = g_strdup_printf ("LISTEN_PID=%d", (gint) getpid ());
+  env[1] = g_strdup_printf ("LISTEN_FDS=%d", fd - 3 + 1);
+  return env;
+}
+
+static void
+test_systemd_socket (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocket) passed = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidListener) missing = NULL;
+  g_autofree gchar *endpoint = NULL;
+  g_autofree gchar *past_the_end = NULL;
+  g_auto(GStrv) env = NULL;
+
+  g_test_summary ("systemd:N listens on the socket systemd passed; one it did not pass fails with the "
+                  "endpoint's own error, not wrapped in another");
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (passed, any_port, TRUE, &error));
+  g_assert_true (g_socket_listen (passed, &error));
+  bound = g_socket_get_local_address (passed, &error);
+  g_assert_no_error (error);
+  env = systemd_environment_for (g_socket_get_fd (passed), &endpoint);
+  braid_glib_reactor_set_listen_environment (reactor, (const gchar * const *) env);
+
+  listener = listen_on (reactor, endpoint, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (port_of (listener), ==, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_assert_true (can_connect (bound));
+  braid_listener_stop (listener);
+
+  past_the_end = g_strdup_printf ("systemd:%d", g_socket_get_fd (passed) - 3 + 1);
+  missing = listen_on (reactor, past_the_end, &error);
+  g_assert_null (missing);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "Endpoint “systemd:"));
+}
+
 /* ---- reactor threads ---- */
 
 static gint
@@ -725,6 +777,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/factory/ignores-address", test_factory_ignores_address_flag);
   g_test_add_func ("/reactor/glib/listen/unix-stop-removes-socket", test_unix_stop_removes_socket);
   g_test_add_func ("/reactor/glib/connect/closed-connection-released", test_closed_connection_released);
+  g_test_add_func ("/reactor/glib/listen/systemd-socket", test_systemd_socket);
   g_test_add_func ("/reactor/glib/pool/threads", test_pool_threads);
   g_test_add_func ("/reactor/glib/pool/at-least-one-thread", test_pool_at_least_one_thread);
   g_test_add_func ("/reactor/glib/pool/round-robin", test_pool_round_robin);
