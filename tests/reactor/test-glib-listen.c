@@ -635,15 +635,29 @@ threads_named (const gchar *prefix)
 }
 
 static void
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean
+never_called (gpointer data)
+{
+  g_assert_not_reached ();
+  return G_SOURCE_REMOVE;
+}
+
+static void
 test_pool_threads (void)
 {
   BraidReactorPool *pool = braid_reactor_pool_new (2, "tpool");
   BraidGlibReactor *reactors[2];
+  gboolean contexts_freed[2] = { FALSE, FALSE };
   g_autoptr(GPtrArray) names = NULL;
   g_autoptr(GPtrArray) after = NULL;
 
   g_test_summary ("A reactor pool starts one named thread per reactor, each reactor ready on a context of "
-                  "its own when the pool is returned; freeing it stops, joins and frees them all");
+                  "its own when the pool is returned; freeing it stops, joins and frees them all, contexts too");
   g_assert_cmpuint (braid_reactor_pool_get_size (pool), ==, 2);
   names = threads_named ("tpool-");
   g_assert_cmpuint (names->len, ==, 2);
@@ -657,10 +671,21 @@ test_pool_threads (void)
       g_object_add_weak_pointer (G_OBJECT (reactors[i]), (gpointer *) &reactors[i]);
     }
   g_assert_true (braid_glib_reactor_get_context (reactors[0]) != braid_glib_reactor_get_context (reactors[1]));
+  /* A context's last unref destroys the sources still attached to it. */
+  for (guint i = 0; i < 2; i++)
+    {
+      GSource *never_due = g_timeout_source_new_seconds (3600);
+
+      g_source_set_callback (never_due, never_called, &contexts_freed[i], set_flag);
+      g_source_attach (never_due, braid_glib_reactor_get_context (reactors[i]));
+      g_source_unref (never_due);
+    }
 
   braid_reactor_pool_free (pool);
   g_assert_null (reactors[0]);
   g_assert_null (reactors[1]);
+  g_assert_true (contexts_freed[0]);
+  g_assert_true (contexts_freed[1]);
   /* A joined thread may linger in /proc for a moment while the kernel
    * reaps it; one that was never stopped stays. */
   for (gint64 end = g_get_monotonic_time () + G_USEC_PER_SEC;; g_usleep (1000))
