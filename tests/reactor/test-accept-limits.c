@@ -384,6 +384,32 @@ test_peer_addresses (void)
   braid_listener_stop (listener);
 }
 
+static void
+test_accepts_all_waiting_in_one_wakeup (void)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (context);
+  BraidProtocolCallbacks callbacks = { 0 };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  const guint n_clients = 5;
+
+  g_test_summary ("One wakeup of the listening socket accepts every connection waiting in the backlog, "
+                  "not one per main-loop iteration");
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < n_clients; i++)
+    g_ptr_array_add (clients, connect_client (braid_listener_get_port (listener)));
+
+  g_assert_true (g_main_context_iteration (context, FALSE));
+  g_assert_cmpuint (braid_listener_get_n_connections (listener), ==, n_clients);
+  braid_listener_stop (listener);
+  g_ptr_array_set_size (clients, 0);
+  iterate_for (context, G_USEC_PER_SEC / 10);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -395,5 +421,6 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/accept/first-bytes-read-with-accept", test_first_bytes_read_with_accept);
   g_test_add_func ("/reactor/glib/accept/lost-after-deferred-flush", test_lost_after_deferred_flush);
   g_test_add_func ("/reactor/glib/accept/peer-addresses", test_peer_addresses);
+  g_test_add_func ("/reactor/glib/accept/all-waiting-in-one-wakeup", test_accepts_all_waiting_in_one_wakeup);
   return g_test_run ();
 }

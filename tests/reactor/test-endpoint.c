@@ -63,6 +63,9 @@ static const EndpointCase cases[] = {
   { "systemd:x", BRAID_ENDPOINT_ROLE_SERVER, NULL, "socket index must be" },
   { "systemd:", BRAID_ENDPOINT_ROLE_SERVER, NULL, "socket index must be" },
   { "tcp:80\\", BRAID_ENDPOINT_ROLE_SERVER, NULL, "lone backslash" },
+  /* options outside their kind: port= belongs to tcp and tls only */
+  { "unix:/x:port=80", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “port”" },
+  { "systemd:port=80", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “port”" },
 };
 
 static void
@@ -190,6 +193,45 @@ test_systemd_fds (void)
     }
 }
 
+/* sockaddr_un.sun_path holds 108 bytes, its terminating NUL included. */
+static void
+test_unix_path_length (void)
+{
+  g_autofree gchar *longest = g_strnfill (107, 'p');
+  g_autofree gchar *too_long = g_strnfill (108, 'p');
+  g_autofree gchar *longest_ep = g_strconcat ("unix:", longest, NULL);
+  g_autofree gchar *too_long_ep = g_strconcat ("unix:", too_long, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidEndpoint) fits = NULL;
+  g_autoptr(BraidEndpoint) refused = NULL;
+
+  g_test_summary ("A unix socket path of 107 bytes is accepted, one of 108 refused: sun_path needs its NUL");
+  fits = braid_endpoint_parse (longest_ep, BRAID_ENDPOINT_ROLE_SERVER, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (fits->path, ==, longest);
+  refused = braid_endpoint_parse (too_long_ep, BRAID_ENDPOINT_ROLE_SERVER, &error);
+  g_assert_null (refused);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_INVALID_ENDPOINT);
+  g_assert_nonnull (strstr (error->message, "socket path is longer than 107 bytes"));
+}
+
+static void
+test_defaults (void)
+{
+  g_autoptr(BraidEndpoint) named = braid_endpoint_parse ("systemd:name=mc", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) tcp = braid_endpoint_parse ("tcp:80", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) path = braid_endpoint_parse ("unix:/x", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+
+  g_test_summary ("Fields not given keep their documented defaults: systemd index -1 when named, "
+                  "backlog -1, mode 0");
+  g_assert_cmpstr (named->systemd_name, ==, "mc");
+  g_assert_cmpint (named->systemd_index, ==, -1);
+  g_assert_cmpint (tcp->systemd_index, ==, -1);
+  g_assert_cmpint (tcp->backlog, ==, -1);
+  g_assert_cmpint (path->backlog, ==, -1);
+  g_assert_cmpuint (path->mode, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -198,5 +240,7 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/fields", test_fields);
   g_test_add_func ("/endpoint/split-list", test_split_list);
   g_test_add_func ("/endpoint/systemd-fds", test_systemd_fds);
+  g_test_add_func ("/endpoint/unix-path-length", test_unix_path_length);
+  g_test_add_func ("/endpoint/defaults", test_defaults);
   return g_test_run ();
 }

@@ -4,11 +4,14 @@
  * reactors; these are the real reactor's own cases.) */
 #include "test-support.h"
 #include "glib-reactor.h"
+#include "reactor-pool.h"
+#include "callback-protocol.h"
 
 #include <glib/gstdio.h>
 #include <gio/gunixsocketaddress.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static BraidListener *
 listen_on (BraidGlibReactor *reactor, const gchar *endpoint, GError **error)
@@ -496,6 +499,321 @@ test_connect_null_endpoint (void)
   g_test_assert_expected_messages ();
 }
 
+static void
+test_unix_stop_removes_socket (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *dir = g_dir_make_tmp ("braid-listen-XXXXXX", &error);
+  g_autofree gchar *path = socket_path (dir, "gone.sock");
+  g_autofree gchar *endpoint = g_strdup_printf ("unix:%s", path);
+  g_autoptr(BraidListener) listener = NULL;
+
+  g_test_summary ("Stopping a unix: listener removes its socket file: nothing is left to connect to");
+  g_assert_no_error (error);
+  listener = listen_on (reactor, endpoint, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
+  braid_listener_stop (listener);
+  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+typedef struct {
+  BraidTransport *transport;  /* (unowned): a weak pointer */
+  gboolean lost;
+} Outgoing;
+
+static void
+outgoing_made (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  Outgoing *outgoing = user_data;
+
+  outgoing->transport = transport;
+  g_object_add_weak_pointer (G_OBJECT (transport), (gpointer *) &outgoing->transport);
+}
+
+static void
+outgoing_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
+{
+  ((Outgoing *) user_data)->lost = TRUE;
+}
+
+static void
+test_closed_connection_released (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  BraidProtocolCallbacks callbacks = { .connection_made = outgoing_made, .connection_lost = outgoing_lost };
+  Outgoing outgoing = { NULL, FALSE };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &outgoing, NULL);
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  BraidProtocol *protocol;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_test_summary ("An outgoing connection, once closed, is no longer held by its reactor: "
+                  "a long-lived reactor does not keep every transport it ever connected");
+  listener = listen_on (reactor, "tcp:0:interface=127.0.0.1", &error);
+  g_assert_no_error (error);
+  endpoint = g_strdup_printf ("tcp:127.0.0.1:%u", port_of (listener));
+  protocol = connect_to (reactor, endpoint, factory, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (outgoing.transport);
+  braid_transport_lose_connection (outgoing.transport);
+  while (!outgoing.lost && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+  g_assert_true (outgoing.lost);
+  g_object_unref (protocol);
+  drain_main_context ();
+  g_assert_null (outgoing.transport);
+  braid_listener_stop (listener);
+}
+
+/* The environment systemd would give a process to which it passed @fd
+ * (systemd numbers its sockets from fd 3) and the endpoint naming it. */
+static gchar **
+systemd_environment_for (gint fd, gchar **endpoint)
+{
+  gchar **env = g_new0 (gchar *, 3);
+
+  *endpoint = g_strdup_printf ("systemd:%d", fd - 3);
+  env[0] = g_strdup_printf ("LISTEN_PID=%d", (gint) getpid ());
+  env[1] = g_strdup_printf ("LISTEN_FDS=%d", fd - 3 + 1);
+  return env;
+}
+
+static void
+test_systemd_socket (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocket) passed = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidListener) missing = NULL;
+  g_autofree gchar *endpoint = NULL;
+  g_autofree gchar *past_the_end = NULL;
+  g_auto(GStrv) env = NULL;
+
+  g_test_summary ("systemd:N listens on the socket systemd passed; one it did not pass fails with the "
+                  "endpoint's own error, not wrapped in another");
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (passed, any_port, TRUE, &error));
+  g_assert_true (g_socket_listen (passed, &error));
+  bound = g_socket_get_local_address (passed, &error);
+  g_assert_no_error (error);
+  env = systemd_environment_for (g_socket_get_fd (passed), &endpoint);
+  braid_glib_reactor_set_listen_environment (reactor, (const gchar * const *) env);
+
+  listener = listen_on (reactor, endpoint, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (port_of (listener), ==, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_assert_true (can_connect (bound));
+  braid_listener_stop (listener);
+
+  past_the_end = g_strdup_printf ("systemd:%d", g_socket_get_fd (passed) - 3 + 1);
+  missing = listen_on (reactor, past_the_end, &error);
+  g_assert_null (missing);
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_true (g_str_has_prefix (error->message, "Endpoint “systemd:"));
+}
+
+/* ---- reactor threads ---- */
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const gchar *const *) a, *(const gchar *const *) b);
+}
+
+/* The names of this process's threads that start with @prefix, sorted. */
+static GPtrArray *
+threads_named (const gchar *prefix)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  GPtrArray *names = g_ptr_array_new_with_free_func (g_free);
+  const gchar *tid;
+
+  g_assert_nonnull (dir);
+  while ((tid = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *path = g_build_filename ("/proc/self/task", tid, "comm", NULL);
+      g_autofree gchar *comm = NULL;
+
+      if (!g_file_get_contents (path, &comm, NULL, NULL))
+        continue;  /* a thread that ended meanwhile */
+      g_strchomp (comm);
+      if (g_str_has_prefix (comm, prefix))
+        g_ptr_array_add (names, g_steal_pointer (&comm));
+    }
+  g_ptr_array_sort (names, compare_names);
+  return names;
+}
+
+static void
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean
+never_called (gpointer data)
+{
+  g_assert_not_reached ();
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_pool_threads (void)
+{
+  BraidReactorPool *pool = braid_reactor_pool_new (2, "tpool");
+  BraidGlibReactor *reactors[2];
+  gboolean contexts_freed[2] = { FALSE, FALSE };
+  g_autoptr(GPtrArray) names = NULL;
+  g_autoptr(GPtrArray) after = NULL;
+
+  g_test_summary ("A reactor pool starts one named thread per reactor, each reactor ready on a context of "
+                  "its own when the pool is returned; freeing it stops, joins and frees them all, contexts too");
+  g_assert_cmpuint (braid_reactor_pool_get_size (pool), ==, 2);
+  names = threads_named ("tpool-");
+  g_assert_cmpuint (names->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (names, 0), ==, "tpool-1");
+  g_assert_cmpstr (g_ptr_array_index (names, 1), ==, "tpool-2");
+  for (guint i = 0; i < 2; i++)
+    {
+      reactors[i] = braid_reactor_pool_get_reactor (pool, i);
+      g_assert_nonnull (reactors[i]);
+      g_assert_true (braid_glib_reactor_get_context (reactors[i]) != g_main_context_default ());
+      g_object_add_weak_pointer (G_OBJECT (reactors[i]), (gpointer *) &reactors[i]);
+    }
+  g_assert_true (braid_glib_reactor_get_context (reactors[0]) != braid_glib_reactor_get_context (reactors[1]));
+  /* A context's last unref destroys the sources still attached to it. */
+  for (guint i = 0; i < 2; i++)
+    {
+      GSource *never_due = g_timeout_source_new_seconds (3600);
+
+      g_source_set_callback (never_due, never_called, &contexts_freed[i], set_flag);
+      g_source_attach (never_due, braid_glib_reactor_get_context (reactors[i]));
+      g_source_unref (never_due);
+    }
+
+  braid_reactor_pool_free (pool);
+  g_assert_null (reactors[0]);
+  g_assert_null (reactors[1]);
+  g_assert_true (contexts_freed[0]);
+  g_assert_true (contexts_freed[1]);
+  /* A joined thread may linger in /proc for a moment while the kernel
+   * reaps it; one that was never stopped stays. */
+  for (gint64 end = g_get_monotonic_time () + G_USEC_PER_SEC;; g_usleep (1000))
+    {
+      g_clear_pointer (&after, g_ptr_array_unref);
+      after = threads_named ("tpool-");
+      if (after->len == 0 || g_get_monotonic_time () > end)
+        break;
+    }
+  g_assert_cmpuint (after->len, ==, 0);
+}
+
+static void
+test_pool_at_least_one_thread (void)
+{
+  BraidReactorPool *none = braid_reactor_pool_new (0, "tnone");
+  BraidReactorPool *one = braid_reactor_pool_new (1, "tone");
+
+  g_test_summary ("A pool asked for 0 threads has 1; asked for 1, exactly 1; an index past the end is refused");
+  g_assert_cmpuint (braid_reactor_pool_get_size (none), ==, 1);
+  g_assert_cmpuint (braid_reactor_pool_get_size (one), ==, 1);
+  g_assert_nonnull (braid_reactor_pool_get_reactor (none, 0));
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*index < pool->n_workers*");
+  g_assert_null (braid_reactor_pool_get_reactor (one, 1));
+  g_test_assert_expected_messages ();
+  braid_reactor_pool_free (none);
+  braid_reactor_pool_free (one);
+}
+
+typedef struct {
+  GMutex lock;
+  GPtrArray *contexts;  /* (element-type GMainContext) (unowned): where each connection was made */
+} MadeWhere;
+
+static void
+record_context (BraidProtocol *protocol, BraidTransport *transport, gpointer user_data)
+{
+  MadeWhere *where = user_data;
+
+  g_mutex_lock (&where->lock);
+  g_ptr_array_add (where->contexts, g_main_context_get_thread_default ());
+  g_mutex_unlock (&where->lock);
+}
+
+static guint
+n_made (MadeWhere *where)
+{
+  g_mutex_lock (&where->lock);
+  guint n = where->contexts->len;
+  g_mutex_unlock (&where->lock);
+  return n;
+}
+
+static GSocket *
+blocking_client (guint16 port)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
+
+  g_assert_no_error (error);
+  g_socket_connect (socket, address, NULL, &error);   /* the kernel completes it from the backlog */
+  g_assert_no_error (error);
+  return socket;
+}
+
+static void
+test_pool_round_robin (void)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+  BraidReactorPool *pool = braid_reactor_pool_new (2, "trr");
+  BraidProtocolCallbacks callbacks = { .connection_made = record_context };
+  MadeWhere where = { .contexts = g_ptr_array_new () };
+  g_autoptr(BraidProtocolFactory) factory = braid_callback_protocol_factory_new (&callbacks, &where, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(GPtrArray) clients = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_test_summary ("A listener distributed over a pool hands its connections to the pool's threads in turn");
+  g_mutex_init (&where.lock);
+  listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1", factory, &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_glib_listener_distribute (listener, pool));
+  for (guint i = 0; i < 4; i++)
+    g_ptr_array_add (clients, blocking_client (braid_listener_get_port (listener)));
+  while (n_made (&where) < 4 && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+
+  g_assert_cmpuint (n_made (&where), ==, 4);
+  /* The two threads record in either order: count, per thread. */
+  for (guint worker = 0; worker < 2; worker++)
+    {
+      GMainContext *context = braid_glib_reactor_get_context (braid_reactor_pool_get_reactor (pool, worker));
+      guint n = 0;
+
+      for (guint i = 0; i < 4; i++)
+        n += g_ptr_array_index (where.contexts, i) == context;
+      g_assert_cmpuint (n, ==, 2);
+    }
+  braid_listener_stop (listener);
+  g_ptr_array_set_size (clients, 0);
+  braid_reactor_pool_free (pool);
+  g_ptr_array_unref (where.contexts);
+  g_mutex_clear (&where.lock);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -511,5 +829,11 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/listen/named-unix-peer", test_named_unix_peer);
   g_test_add_func ("/reactor/factory/ignores-address", test_factory_ignores_address_flag);
   g_test_add_func ("/reactor/glib/connect/null-endpoint", test_connect_null_endpoint);
+  g_test_add_func ("/reactor/glib/listen/unix-stop-removes-socket", test_unix_stop_removes_socket);
+  g_test_add_func ("/reactor/glib/connect/closed-connection-released", test_closed_connection_released);
+  g_test_add_func ("/reactor/glib/listen/systemd-socket", test_systemd_socket);
+  g_test_add_func ("/reactor/glib/pool/threads", test_pool_threads);
+  g_test_add_func ("/reactor/glib/pool/at-least-one-thread", test_pool_at_least_one_thread);
+  g_test_add_func ("/reactor/glib/pool/round-robin", test_pool_round_robin);
   return g_test_run ();
 }
