@@ -307,7 +307,8 @@ test_factory (void)
 static void
 test_preconditions (void)
 {
-  g_test_summary ("Constructors refuse a NULL callbacks struct with a critical");
+  g_test_summary ("Constructors refuse a NULL callbacks struct, detach and get_user_data a NULL protocol, "
+                  "each with its own critical");
   g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*callbacks != NULL*");
   g_assert_null (braid_callback_protocol_new (NULL, NULL, NULL));
   g_test_assert_expected_messages ();
@@ -316,6 +317,10 @@ test_preconditions (void)
   g_test_assert_expected_messages ();
   g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*BRAID_IS_CALLBACK_PROTOCOL*");
   braid_callback_protocol_detach (NULL);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL,
+                         "*braid_callback_protocol_get_user_data*BRAID_IS_CALLBACK_PROTOCOL*");
+  g_assert_null (braid_callback_protocol_get_user_data (NULL));
   g_test_assert_expected_messages ();
 }
 
