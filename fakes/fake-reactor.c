@@ -11,7 +11,7 @@
 #include "delayed-call-private.h"
 
 #define FAKE_EPOCH_US (G_GINT64_CONSTANT (1767225600) * G_USEC_PER_SEC) /* 2026-01-01 */
-#define IDLE_STEP_LIMIT 10000000
+#define DEFAULT_IDLE_STEP_LIMIT 10000000
 #define FIRST_FAKE_PORT 20000
 #define FIRST_CLIENT_PORT 40000
 
@@ -36,6 +36,7 @@ struct _BraidFakeReactor
   guint16 next_client_port;
   gboolean running;
   gboolean stop_requested;
+  guint idle_step_limit;        /* busy pumps before run_until_idle gives up */
 };
 
 static void braid_fake_reactor_iface_init (BraidReactorInterface *iface);
@@ -207,6 +208,7 @@ braid_fake_reactor_init (BraidFakeReactor *self)
   self->listeners = g_ptr_array_new ();
   self->pending_connects = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_connect_free);
   self->auto_connect = TRUE;
+  self->idle_step_limit = DEFAULT_IDLE_STEP_LIMIT;
   self->real_offset = FAKE_EPOCH_US;
   self->next_port = FIRST_FAKE_PORT;
   self->next_client_port = FIRST_CLIENT_PORT;
@@ -668,13 +670,27 @@ braid_fake_reactor_run_until_idle (BraidFakeReactor *self)
   g_return_if_fail (BRAID_IS_FAKE_REACTOR (self));
 
   for (guint steps = 0; braid_fake_reactor_pump (self); steps++)
-    if (steps >= IDLE_STEP_LIMIT)
+    if (steps >= self->idle_step_limit)
       {
         g_critical ("braid_fake_reactor_run_until_idle: still busy after %u steps "
                     "(a livelock: something reschedules itself at zero delay)",
-                    IDLE_STEP_LIMIT);
+                    self->idle_step_limit);
         return;
       }
+}
+
+void
+braid_fake_reactor_set_idle_step_limit (BraidFakeReactor *self, guint limit)
+{
+  g_return_if_fail (BRAID_IS_FAKE_REACTOR (self));
+  self->idle_step_limit = limit;
+}
+
+guint
+braid_fake_reactor_get_idle_step_limit (BraidFakeReactor *self)
+{
+  g_return_val_if_fail (BRAID_IS_FAKE_REACTOR (self), 0);
+  return self->idle_step_limit;
 }
 
 void

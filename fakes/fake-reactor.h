@@ -30,6 +30,11 @@ void braid_fake_reactor_pump_steps (BraidFakeReactor *self, const gint64 *steps)
 /* Runs zero-delay calls, moves bytes, delivers closes, and drains the
  * thread-default GMainContext until nothing happens.  Does not move time. */
 void braid_fake_reactor_run_until_idle (BraidFakeReactor *self);
+/* run_until_idle() gives up with a critical after this many busy pumps
+ * (default 10 000 000): something rescheduling itself at zero delay would
+ * otherwise never let it return.  Tests of the guard set a small one. */
+void braid_fake_reactor_set_idle_step_limit (BraidFakeReactor *self, guint limit);
+guint braid_fake_reactor_get_idle_step_limit (BraidFakeReactor *self);
 /* Moves time to each pending call in turn until there is none left, at most
  * @max_us into the future.  Returns TRUE if the queue emptied. */
 gboolean braid_fake_reactor_run_all_timers (BraidFakeReactor *self, gint64 max_us);

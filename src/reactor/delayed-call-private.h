@@ -27,8 +27,10 @@ BraidDelayedCall *braid_timer_queue_add (BraidTimerQueue *queue,
 
 /* The earliest pending time, or -1 when the queue is empty. */
 gint64 braid_timer_queue_next_time (BraidTimerQueue *queue);
-/* Runs every call due at or before @now, including calls that become due
- * while running.  Returns how many calls ran. */
+/* Runs every call due at or before @now that was queued before the run
+ * began: a call added or moved while it runs waits for the next run, even
+ * when due (a zero-delay call that reschedules itself must not starve the
+ * reactor's I/O).  Returns how many calls ran. */
 guint braid_timer_queue_run_due (BraidTimerQueue *queue, gint64 now);
 /* Runs at most one due call; returns whether it ran one. */
 gboolean braid_timer_queue_run_one_due (BraidTimerQueue *queue, gint64 now);

@@ -372,12 +372,14 @@ braid_timer_queue_next_time (BraidTimerQueue *queue)
   return first != NULL ? first->time : -1;
 }
 
-gboolean
-braid_timer_queue_run_one_due (BraidTimerQueue *queue, gint64 now)
+/* Runs the first call if it is due at @now and was queued (added or
+ * last moved) before sequence number @queued_before. */
+static gboolean
+run_first_if_due (BraidTimerQueue *queue, gint64 now, guint64 queued_before)
 {
   BraidDelayedCall *call = first_call (queue);
 
-  if (call == NULL || call->time > now)
+  if (call == NULL || call->time > now || call->sequence >= queued_before)
     return FALSE;
 
   detach_call (queue, call);
@@ -391,12 +393,25 @@ braid_timer_queue_run_one_due (BraidTimerQueue *queue, gint64 now)
   return TRUE;
 }
 
+gboolean
+braid_timer_queue_run_one_due (BraidTimerQueue *queue, gint64 now)
+{
+  return run_first_if_due (queue, now, G_MAXUINT64);
+}
+
 guint
 braid_timer_queue_run_due (BraidTimerQueue *queue, gint64 now)
 {
+  /* Only the calls queued before the run began, as Twisted's
+   * runUntilCurrent: a call added or moved by one that runs waits for the
+   * next run, so a call that reschedules itself at zero delay lets the
+   * reactor poll its I/O in between.  On a clock that does not go back a
+   * newcomer sorts after every call due now, so stopping at the first one
+   * keeps the (time, sequence) order. */
+  guint64 queued_before = queue->next_sequence;
   guint n = 0;
 
-  while (braid_timer_queue_run_one_due (queue, now))
+  while (run_first_if_due (queue, now, queued_before))
     n++;
   if (n > 0)
     notify_changed (queue);

@@ -812,6 +812,64 @@ append_name (gpointer data)
   g_string_append (item->log, item->name);
 }
 
+typedef struct {
+  BraidTimerQueue *queue;
+  GString *log;
+  guint n_runs;
+} Chain;
+
+static void
+chain_step (gpointer data)
+{
+  Chain *chain = data;
+
+  g_string_append_c (chain->log, 'c');
+  if (++chain->n_runs < 1000)
+    braid_delayed_call_unref (braid_timer_queue_add (chain->queue, 0, chain_step, chain, NULL));
+}
+
+static void
+reset_to_now (gpointer data)
+{
+  braid_delayed_call_reset (data, 0);
+}
+
+static void
+test_timer_queue_run_due_is_a_snapshot (void)
+{
+  QueueClock clock = { 1000, 0, g_string_new (NULL) };
+  BraidTimerQueue *queue = braid_timer_queue_new (queue_clock_now, &clock);
+  Chain chain = { queue, clock.log, 0 };
+  LogItem a = { clock.log, "a" }, b = { clock.log, "b" };
+  g_autoptr(BraidDelayedCall) cb = NULL;
+
+  g_test_summary ("A run of due calls runs those queued when it began: a call added or moved while it runs "
+                  "waits for the next run, even if it is due already (Twisted's runUntilCurrent), so a "
+                  "call that reschedules itself at zero delay cannot keep a reactor from its I/O");
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 0, chain_step, &chain, NULL));
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 0, append_name, &a, NULL));
+  cb = braid_timer_queue_add (queue, 10, append_name, &b, NULL);
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1000), ==, 2);
+  g_assert_cmpstr (clock.log->str, ==, "ca");
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1000), ==, 1);
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1000), ==, 1);
+  g_assert_cmpstr (clock.log->str, ==, "cacc");
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, 2);
+
+  /* Moved while a run is on, to a time that run has reached: it waits too. */
+  clock.now = 1005;
+  chain.n_runs = 1000;  /* the chain's next step is its last */
+  braid_delayed_call_unref (braid_timer_queue_add (queue, 0, reset_to_now, cb, NULL));
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1005), ==, 2);
+  g_assert_cmpstr (clock.log->str, ==, "caccc");
+  g_assert_cmpint (braid_delayed_call_get_time (cb), ==, 1005);
+  g_assert_cmpuint (braid_timer_queue_run_due (queue, 1005), ==, 1);
+  g_assert_cmpstr (clock.log->str, ==, "cacccb");
+  g_assert_cmpuint (braid_timer_queue_get_length (queue), ==, 0);
+  braid_timer_queue_free (queue);
+  g_string_free (clock.log, TRUE);
+}
+
 static void
 test_timer_queue_notifies_changes (void)
 {
@@ -1142,6 +1200,47 @@ test_call_later_now (void)
   g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (fake)), ==, 0);
 }
 
+typedef struct {
+  BraidReactor *reactor;
+  guint n_runs;
+} Livelock;
+
+static void
+reschedule_at_zero_delay (gpointer data)
+{
+  Livelock *livelock = data;
+
+  /* Printed as it happens: the guard's critical ends the process. */
+  g_print ("run %u\n", ++livelock->n_runs);
+  braid_delayed_call_unref (braid_reactor_call_later (livelock->reactor, 0, reschedule_at_zero_delay,
+                                                      livelock, NULL));
+}
+
+static void
+test_livelock_guard (void)
+{
+  g_test_summary ("A call that reschedules itself at zero delay is a livelock: run_until_idle gives "
+                  "up with a critical after exactly its step limit");
+  if (g_test_subprocess ())
+    {
+      g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+      Livelock livelock = { BRAID_REACTOR (fake), 0 };
+
+      g_assert_cmpuint (braid_fake_reactor_get_idle_step_limit (fake), ==, 10000000);
+      braid_fake_reactor_set_idle_step_limit (fake, 50);
+      braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (fake), 0, reschedule_at_zero_delay,
+                                                          &livelock, NULL));
+      braid_fake_reactor_run_until_idle (fake);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("*still busy after 50 steps*livelock*");
+  /* Steps 0 to 50: one pump each, one run of the call per pump. */
+  g_test_trap_assert_stdout ("*\nrun 51\n");
+  g_test_trap_assert_stdout_unmatched ("*run 52*");
+}
+
 static void
 test_connect_releases_factories (void)
 {
@@ -1452,6 +1551,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/clock/wall-time", test_clock);
   g_test_add_func ("/fake/clock/pending-calls", test_pending_calls);
   g_test_add_func ("/fake/clock/call-later-now", test_call_later_now);
+  g_test_add_func ("/fake/clock/livelock-guard", test_livelock_guard);
   g_test_add_func ("/fake/delivery/policies", test_delivery_policies);
   g_test_add_func ("/fake/delivery/lose-connection-order", test_lose_connection_order);
   g_test_add_func ("/fake/delivery/same-seed", test_same_seed_same_chunks);
@@ -1474,6 +1574,7 @@ main (int argc, char **argv)
   g_test_add_func ("/fake/pump/reports-dropped-output", test_pump_reports_dropped_output);
   g_test_add_func ("/fake/fault/reset-after-zero", test_reset_after_zero);
   g_test_add_func ("/fake/timer-queue/notifies-changes", test_timer_queue_notifies_changes);
+  g_test_add_func ("/fake/timer-queue/run-due-is-a-snapshot", test_timer_queue_run_due_is_a_snapshot);
   g_test_add_func ("/fake/timer-queue/free-releases-pending", test_timer_queue_free_releases_pending);
   g_test_add_func ("/fake/timer-queue/refuses-null", test_delayed_call_refuses_null);
   g_test_add_func ("/fake/timer-queue/model", test_timer_queue_model);

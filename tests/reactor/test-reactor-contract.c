@@ -832,6 +832,51 @@ test_one_byte_writes (Fixture *f, gconstpointer data)
   conn_close (&c);
 }
 
+typedef struct {
+  BraidReactor *reactor;
+  BraidRecordingProtocol *client;
+  guint n_runs;
+  gboolean done;
+} ZeroDelayChain;
+
+#define CHAIN_GIVES_UP 200000
+
+static void
+chain_step (gpointer data)
+{
+  ZeroDelayChain *chain = data;
+
+  chain->n_runs++;
+  if (chain->client->received->len >= 4 || chain->n_runs >= CHAIN_GIVES_UP)
+    chain->done = TRUE;
+  else
+    braid_delayed_call_unref (braid_reactor_call_later (chain->reactor, 0, chain_step, chain, NULL));
+}
+
+static gboolean
+chain_done (gpointer data)
+{
+  return ((ZeroDelayChain *) data)->done;
+}
+
+static void
+test_zero_delay_chain_yields_to_io (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  ZeroDelayChain chain = { f->reactor, NULL, 0, FALSE };
+
+  g_test_summary ("A call that reschedules itself at zero delay (cooperative work in slices) does not keep "
+                  "the reactor from its connections: an echo comes back while the chain runs");
+  conn_open (&c, f, TRUE);
+  chain.client = c.client;
+  braid_transport_write_string (braid_protocol_get_transport (BRAID_PROTOCOL (c.client)), "ping");
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, 0, chain_step, &chain, NULL));
+  f->kind->run_until (f, chain_done, &chain);
+  g_assert_cmpuint (chain.n_runs, <, CHAIN_GIVES_UP);
+  braid_assert_bytes_equal ("ping", 4, c.client->received->data, c.client->received->len);
+  conn_close (&c);
+}
+
 static void
 test_nothing_read_after_lose (Fixture *f, gconstpointer data)
 {
@@ -1136,6 +1181,7 @@ main (int argc, char **argv)
   add_contract ("delayed-call/reset-delay", test_reset_and_delay);
   add_contract ("delayed-call/called-before-running", test_active_inside_callback);
   add_contract ("delayed-call/call-soon", test_call_soon);
+  add_contract ("delayed-call/zero-delay-chain-yields-to-io", test_zero_delay_chain_yields_to_io);
   add_contract ("connection/echo", test_echo);
   add_contract ("connection/write-then-lose", test_write_then_lose);
   add_contract ("connection/mixed-writes-while-blocked", test_mixed_writes_while_blocked);
