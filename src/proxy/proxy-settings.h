@@ -19,7 +19,7 @@ typedef struct {
   guint max_connections;        /* client connections at once; the next is closed (1024; 0: no limit) */
   guint max_flights;            /* upstream fetches at once; more are refused (1024) */
   gsize max_buffered;           /* body bytes held across flights; new fetches refused above (256 MiB) */
-  gint64 client_write_timeout_us;  /* a client whose backlog does not shrink for this long is cut off (30 s) */
+  gint64 client_write_timeout_us;  /* a client whose backlog does not shrink for this long is cut off (30 s; 0: never) */
 } BraidProxySettings;
 
 #define BRAID_PROXY_SETTINGS_INIT { 8192, 64 * 1024 * 1024, 100 * 1000, 300, 256 * 1024, 64 * 1024, NULL, \

@@ -93,6 +93,56 @@ test_get (Fixture *f, gconstpointer data)
 }
 
 static void
+test_gat (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r1 = NULL;
+  g_autoptr(GAsyncResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidMcValue) v1 = NULL;
+  g_autoptr(BraidMcValue) v2 = NULL;
+
+  g_test_summary ("gat and gats: the exact request (exptime before the key), the value, its cas with gats");
+  braid_mc_client_gat_async (f->client, "greeting", 30, BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
+  expect_sent (f, "gat 30 greeting\r\n");
+  reply (f, "VALUE greeting 7 5\r\nhello\r\nEND\r\n");
+  v1 = braid_mc_client_gat_finish (f->client, r1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (v1->key, ==, "greeting");
+  g_assert_cmpuint (v1->flags, ==, 7);
+  g_assert_cmpmem (g_bytes_get_data (v1->data, NULL), g_bytes_get_size (v1->data), "hello", 5);
+
+  braid_mc_client_gat_async (f->client, "k", -1, BRAID_MC_GET_FLAGS_WITH_CAS, NULL, braid_test_store_result, &r2);
+  expect_sent (f, "gats -1 k\r\n");
+  reply (f, "VALUE k 0 1 42\r\nv\r\nEND\r\n");
+  v2 = braid_mc_client_gat_finish (f->client, r2, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (v2->cas, ==, 42);
+}
+
+static void
+test_dispose_closes (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r = NULL;
+  g_autoptr(BraidRecordingProtocol) s = NULL;
+
+  g_test_summary ("A client dropped while connected closes its connection; one that never connected opens none");
+  braid_mc_client_get_async (f->client, "k", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r);
+  expect_sent (f, "get k\r\n");
+  reply (f, "END\r\n");
+  s = g_object_ref (server (f));
+  g_assert_false (braid_recording_protocol_is_lost (s));
+  g_clear_object (&r);  /* the result holds the client too */
+  g_assert_finalize_object (g_steal_pointer (&f->client));
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_true (braid_recording_protocol_is_lost (s));
+
+  f->client = braid_mc_client_new (BRAID_REACTOR (f->fake), "tcp:127.0.0.1:11211");
+  g_assert_finalize_object (g_steal_pointer (&f->client));
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (f->servers->len, ==, 1);
+}
+
+static void
 test_multi_get_and_cas (Fixture *f, gconstpointer data)
 {
   const gchar *keys[] = { "a", "b", "c", NULL };
@@ -826,6 +876,8 @@ main (int argc, char **argv)
       { g_autofree gchar *p = g_strdup_printf ("/client/%s/%s", name, what); \
         g_test_add (p, Fixture, GINT_TO_POINTER (d), setup, func, teardown); }
       ADD ("get", test_get);
+      ADD ("gat", test_gat);
+      ADD ("dispose-closes", test_dispose_closes);
       ADD ("multi-get-and-cas", test_multi_get_and_cas);
       ADD ("storage-and-others", test_storage_and_others);
       ADD ("validation", test_validation);

@@ -167,6 +167,30 @@ deliver (const gchar *input, gsize chunk)
 }
 
 static void
+test_retrieval_key_at_limit (void)
+{
+  g_autofree gchar *key = g_strnfill (BRAID_MC_KEY_MAX, 'k');
+  g_autofree gchar *too_long = g_strnfill (BRAID_MC_KEY_MAX + 1, 'k');
+  g_autofree gchar *input = g_strdup_printf ("set %s 0 0 1\r\na\r\n"
+                                             "get %s\r\ngets %s\r\ngat 0 %s\r\ngats 0 %s\r\n"
+                                             "get x %s\r\n",
+                                             key, key, key, key, key, too_long);
+  g_autofree gchar *expected = g_strdup_printf ("STORED\r\n"
+                                                "VALUE %s 0 1\r\na\r\nEND\r\n"
+                                                "VALUE %s 0 1 1\r\na\r\nEND\r\n"
+                                                "VALUE %s 0 1\r\na\r\nEND\r\n"
+                                                "VALUE %s 0 1 1\r\na\r\nEND\r\n"
+                                                "CLIENT_ERROR bad command line format\r\n",
+                                                key, key, key, key);
+  g_autoptr(GBytes) written = NULL;
+
+  g_test_summary ("get, gets, gat and gats find a key of exactly 250 bytes; one of 251 in a multi-get is "
+                  "a bad command line (memcached 1.6)");
+  written = deliver (input, 1);
+  braid_assert_bytes_equal_str (expected, written);
+}
+
+static void
 test_take_back_unwritten (void)
 {
   const gchar *get_input = "set a 0 0 1\r\nx\r\nget a\r\nset b 0 0 1\r\ny\r\nget a " K251 "\r\n";
@@ -1438,6 +1462,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/sessions", test_sessions);
   g_test_add_func ("/mc/server/bad-input", test_bad_input_keeps_serving);
   g_test_add_func ("/mc/server/take-back-unwritten", test_take_back_unwritten);
+  g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
   g_test_add_func ("/mc/server/connection-limit", test_connection_limit);

@@ -535,6 +535,30 @@ run_with_bad_cache (gboolean hang)
 }
 
 static void
+test_lookup_box_ends_with_answer (void)
+{
+  World w = { 0 };
+  g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
+  g_autoptr(GBytes) b = body_of ("quick");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  g_test_summary ("The cache's time box ends when the cache answers: a request served and gone before the "
+                  "box would have run out leaves no timer behind");
+  settings.cache_timeout_us = 50000;
+  world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://q.example/", 200, b, 1000, 0, 0);
+  c = request (&w, "http://q.example/\n");
+  braid_fake_reactor_advance (w.fake, 10000);
+  assert_body (c, "quick");
+  g_assert_cmpint (c->finished_at, <=, 10000);
+  g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w.fake), ==, 0);
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_clear_object (&cache);
+  world_close (&w);
+}
+
+static void
 test_lookup_cancelled_when_client_leaves (void)
 {
   World w = { 0 };
@@ -807,6 +831,34 @@ test_write_deadline (void)
   g_assert_cmpint (reads_once->finished_at, ==, 3001 * ms);
   g_assert_true (reads_once->reset);
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->slow_clients, ==, 2);
+  world_close (&w);
+}
+
+static void
+test_write_deadline_off (void)
+{
+  World w = { 0 };
+  gsize size = 64 * 1024;
+  g_autoptr(GBytes) b = g_bytes_new_take (g_malloc0 (size), size);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *stalled;
+
+  g_test_summary ("client_write_timeout 0 means no write deadline: a client that reads nothing for an hour "
+                  "is not cut off, and reads the whole body when it resumes");
+  settings.client_write_timeout_us = 0;
+  settings.client_buffer_limit = 4 * size;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://stall.example/", 200, b, 1000, size / 2, 1000);
+  stalled = request (&w, "http://stall.example/\n");
+  braid_fake_reactor_run_until_idle (w.fake);
+  braid_transport_pause_reading (braid_protocol_get_transport (stalled->protocol));
+  braid_fake_reactor_advance (w.fake, (gint64) 3600 * G_USEC_PER_SEC);
+  g_assert_cmpint (stalled->finished_at, <, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->slow_clients, ==, 0);
+  braid_transport_resume_reading (braid_protocol_get_transport (stalled->protocol));
+  braid_fake_reactor_run_until_idle (w.fake);
+  g_assert_cmpuint (stalled->body->len, ==, size);
+  g_assert_false (stalled->reset);
   world_close (&w);
 }
 
@@ -1611,6 +1663,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/oversize-body", test_oversize_body);
   g_test_add_func ("/proxy/slow-client", test_slow_client);
   g_test_add_func ("/proxy/request/write-deadline", test_write_deadline);
+  g_test_add_func ("/proxy/request/write-deadline-off", test_write_deadline_off);
   g_test_add_func ("/proxy/request/client-leaves-counted", test_client_leaves_counted);
   g_test_add_func ("/proxy/bad-requests", test_bad_requests);
   g_test_add_func ("/proxy/cache/no-reading-during-lookup", test_no_reading_during_lookup);
@@ -1620,6 +1673,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/request/line-deadline-logged", test_request_line_deadline_logged);
   g_test_add_func ("/proxy/request/one-connection", test_one_connection_limit);
   g_test_add_func ("/proxy/cache/lookup-cancelled-when-client-leaves", test_lookup_cancelled_when_client_leaves);
+  g_test_add_func ("/proxy/cache/lookup-box-ends-with-answer", test_lookup_box_ends_with_answer);
   g_test_add_func ("/proxy/safety/ssrf-targets-refused", test_ssrf_targets_refused);
   g_test_add_func ("/proxy/safety/ssrf-redirect-refused", test_ssrf_redirect_refused);
   g_test_add_func ("/proxy/safety/allow-rule", test_ssrf_allowed);

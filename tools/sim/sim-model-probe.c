@@ -193,10 +193,19 @@ now (SimModelProbe *probe)
   return braid_reactor_now (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)));
 }
 
+/* The last key is exactly as long as a key may be (250 bytes): every
+ * command then meets the length limit's edge, which a check off by one
+ * would refuse. */
 static gchar *
 key_name (guint key)
 {
-  return g_strdup_printf ("m%u", key);
+  GString *name = g_string_new (NULL);
+
+  g_string_printf (name, "m%u", key);
+  if (key == N_MODEL_KEYS - 1)
+    while (name->len < BRAID_MC_KEY_MAX)
+      g_string_append_c (name, 'k');
+  return g_string_free (name, FALSE);
 }
 
 /* The instants [lo, hi] an item written between @t0 and @t1 with @ttl
@@ -833,7 +842,7 @@ settle_slot (SimModelProbe *probe, const Req *req, const Slot *slot, const gchar
     {
       g_autofree gchar *shown = printable ((const guint8 *) text, len);
 
-      braid_sim_fail (probe->sim, "model: %s m%u: a cas that is not above every cas seen before it "
+      braid_sim_fail (probe->sim, "model: %s key %u: a cas that is not above every cas seen before it "
                       "changed, or not the one it had (%s)", cmd_names[req->cmd], slot->key, shown);
       g_ptr_array_unref (next);
       return;
@@ -1126,7 +1135,11 @@ line_retrieval (Req *req)
   if (req->cmd == CMD_GAT || req->cmd == CMD_GATS)
     g_string_append_printf (req->line, " %" G_GINT64_FORMAT, req->ttl);
   for (guint i = 0; i < req->n_keys; i++)
-    g_string_append_printf (req->line, " m%u", req->keys[i]);
+    {
+      g_autofree gchar *name = key_name (req->keys[i]);
+
+      g_string_append_printf (req->line, " %s", name);
+    }
   g_string_append (req->line, "\r\n");
 }
 
