@@ -9,6 +9,8 @@
 #define N_PROBE_KEYS 4
 #define MAX_BATCH 4
 #define ACT_PROBABILITY 0.3
+/* How often a batch starts on a client made anew, the old one dropped. */
+#define DROP_PROBABILITY 0.05
 
 typedef enum {
   OP_SET, OP_ADD, OP_REPLACE, OP_APPEND, OP_PREPEND, OP_CAS, OP_DELETE, OP_INCR, OP_DECR, OP_TOUCH,
@@ -45,6 +47,7 @@ struct _SimClientProbe
   BraidSim *sim;
   BraidMcServer *server;  /* (owned) */
   BraidMcClient *client;  /* (owned) */
+  gchar *endpoint;
   guint in_flight;
   guint seq;
   guint checked;
@@ -483,11 +486,49 @@ send_batch (SimClientProbe *probe)
     }
 }
 
+static BraidMcClient *
+new_client (SimClientProbe *probe)
+{
+  BraidMcClient *client = braid_mc_client_new (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)),
+                                               probe->endpoint);
+
+  /* no timeout: a request timed out may still run later, which would make
+   * the store the next batch reads a guess */
+  braid_mc_client_set_timeout (client, 0);
+  return client;
+}
+
+/* The probe's server serves this probe alone, one client at a time: with
+ * nothing in flight it holds at most that client's connection.  More means
+ * a client dropped by its user left its connection open. */
+static void
+check_one_connection (SimClientProbe *probe)
+{
+  BraidMcServerCounters counters;
+
+  braid_mc_server_get_counters (probe->server, &counters);
+  if (counters.curr_connections > 1)
+    braid_sim_fail (probe->sim, "client probe: the server holds %u connections from one client at a time: "
+                    "a client dropped while connected did not close its connection",
+                    counters.curr_connections);
+}
+
 void
 sim_client_probe_step (SimClientProbe *probe)
 {
-  if (probe->in_flight > 0 || !braid_sim_chance (probe->sim, ACT_PROBABILITY))
+  if (probe->in_flight > 0)
     return;
+  check_one_connection (probe);
+  if (!braid_sim_chance (probe->sim, ACT_PROBABILITY))
+    return;
+  if (braid_sim_chance (probe->sim, DROP_PROBABILITY))
+    {
+      /* As a user of the library would: the last reference goes, idle but
+       * connected, and the next batch runs on a new client. */
+      braid_sim_trace (probe->sim, "client probe: client dropped, a new one made");
+      g_object_unref (probe->client);
+      probe->client = new_client (probe);
+    }
   send_batch (probe);
 }
 
@@ -498,10 +539,8 @@ sim_client_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoin
 
   probe->sim = sim;
   probe->server = g_object_ref (server);
-  probe->client = braid_mc_client_new (BRAID_REACTOR (braid_sim_get_reactor (sim)), endpoint);
-  /* no timeout: a request timed out may still run later, which would make
-   * the store the next batch reads a guess */
-  braid_mc_client_set_timeout (probe->client, 0);
+  probe->endpoint = g_strdup (endpoint);
+  probe->client = new_client (probe);
   return probe;
 }
 
@@ -518,6 +557,7 @@ sim_client_probe_free (SimClientProbe *probe)
     return;
   g_object_unref (probe->client);
   g_object_unref (probe->server);
+  g_free (probe->endpoint);
   g_free (probe);
 }
 
