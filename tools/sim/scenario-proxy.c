@@ -9,7 +9,10 @@
  * reset, never EOF.  A whole body is fresh: asked for within the TTL
  * (plus memcached's one-second clock and a margin) of the last time the
  * proxy stored that URL in its cache, as the cache interface saw it —
- * older than that, it can only have been an expired entry.  To give
+ * older than that, it can only have been an expired entry.  Some clients
+ * stop reading for up to 1.5 s before they read on; in half the seeds the
+ * proxy has no client write deadline (0), and then none may be cut off as
+ * too slow.  To give
  * entries time to expire, the world sometimes goes quiet for 2.5 to 4
  * simulated seconds, longer than a TTL and the checker's slack.  Liveness: with faults off every client receives
  * one whole body.
@@ -37,6 +40,9 @@
 /* The chance, per simulated millisecond, that everyone goes quiet for
  * 2.5 to 4 seconds: every cached entry expires meanwhile. */
 #define QUIET_PROBABILITY 0.004
+/* The chance that a client stops reading at first, and for how long. */
+#define STALL_PROBABILITY 0.2
+#define MAX_STALL_MS 1500
 
 typedef enum { TWIN_NONE, TWIN_LATE_JOINER_DROPPED, TWIN_EXPIRED_SERVED } Twin;
 
@@ -70,6 +76,7 @@ struct _State
   BraidListener *proxy_listener;
   GBytes *bodies[N_URLS];
   gchar *urls[N_URLS];
+  gint64 write_timeout_us;    /* the proxy's client write deadline: 0 (none) or its default */
   GPtrArray *connections;     /* BraidProtocol (owned) */
   guint n_clients;
   gboolean *live_done;
@@ -175,6 +182,29 @@ build (GSocketAddress *a, gpointer data)
 }
 
 static void
+read_on (gpointer data)
+{
+  BraidTransport *t = braid_protocol_get_transport (data);
+
+  if (t != NULL)
+    braid_transport_resume_reading (t);
+}
+
+/* A client that reads nothing for a while, as a slow or busy one does. */
+static void
+maybe_stall (State *s, BraidProtocol *c)
+{
+  gint64 stall_us;
+
+  if (!braid_sim_chance (s->sim, STALL_PROBABILITY))
+    return;
+  stall_us = g_rand_int_range (braid_sim_get_rand (s->sim), 1, MAX_STALL_MS + 1) * (gint64) 1000;
+  braid_transport_pause_reading (braid_protocol_get_transport (c));
+  braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (braid_sim_get_reactor (s->sim)), stall_us,
+                                                      read_on, g_object_ref (c), g_object_unref));
+}
+
+static void
 on_connected (GObject *source, GAsyncResult *result, gpointer data)
 {
   Pending *p = data;
@@ -192,6 +222,7 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
   ((SimProxyClient *) braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (c)))->requested_at =
     braid_reactor_now (BRAID_REACTOR (source));
   braid_transport_write_printf (braid_protocol_get_transport (c), "%s\r\n", s->urls[p->url]);
+  maybe_stall (s, c);
   g_free (p);
 }
 
@@ -335,6 +366,9 @@ px_setup_with (BraidSim *sim, Twin twin)
     }
   settings.cache_timeout_us = 50 * 1000;
   settings.ttl_s = TTL_S;
+  if (g_rand_boolean (rand))
+    settings.client_write_timeout_us = 0;
+  s->write_timeout_us = settings.client_write_timeout_us;
   s->proxy = braid_proxy_new (r, BRAID_FETCHER (s->fetcher), BRAID_CACHE (s->observed), &settings);
   proxy_factory = braid_proxy_create_factory (s->proxy);
   if (twin == TWIN_LATE_JOINER_DROPPED)
@@ -365,11 +399,23 @@ expired_served_setup (BraidSim *sim)
   return px_setup_with (sim, TWIN_EXPIRED_SERVED);
 }
 
+/* Without a write deadline nobody is too slow, however long it stalls. */
+static void
+check_nobody_cut_without_deadline (State *s)
+{
+  guint64 cut = braid_proxy_get_stats (s->proxy)->slow_clients;
+
+  if (s->write_timeout_us == 0 && cut > 0)
+    braid_sim_fail (s->sim, "%" G_GUINT64_FORMAT " clients cut off as too slow by a proxy without a client "
+                    "write deadline", cut);
+}
+
 static void
 px_step (BraidSim *sim, gpointer data)
 {
   State *s = data;
 
+  check_nobody_cut_without_deadline (s);
   braid_sim_arm_new_connections (sim);
   for (guint i = 0; i < s->n_clients; i++)
     if (s->busy[i] == 0 && braid_sim_chance (sim, 0.05))
@@ -408,6 +454,7 @@ px_is_live (BraidSim *sim, gpointer data)
 static void
 px_check (BraidSim *sim, gpointer data)
 {
+  check_nobody_cut_without_deadline (data);
 }
 
 static void
