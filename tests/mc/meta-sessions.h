@@ -98,6 +98,13 @@ static const Session meta_sessions[] = {
      * was marked */
     "mg lk N30 Oooooooooooooooooooooooooooooooooo\r\nmg lk s\r\nma lc N0 J5 Oooooooooooooooooooooooooooooooooo\r\nma lc v\r\nmg lk2 Oooooooooooooooooooooooooooooooooo\r\n",
     "CLIENT_ERROR opaque token too long\r\nHD s0\r\nCLIENT_ERROR opaque token too long\r\nVA 1\r\n6\r\nCLIENT_ERROR opaque token too long\r\n" },
+  { "error-before-long-opaque-pipelined",
+    /* ma's own error stands before an opaque too long, also when other
+     * replies wait before it in the same output */
+    "set n 0 0 1\r\nx\r\nmn\r\nma n Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\nmn\r\n"
+    "ma missing Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\nmg n v Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n",
+    "STORED\r\nMN\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nMN\r\n"
+    "CLIENT_ERROR opaque token too long\r\nCLIENT_ERROR opaque token too long\r\n" },
   { "set-mode-before-opaque",
     /* ms finds a bad M mode before an opaque too long (found by
      * braid-difftest --meta) */

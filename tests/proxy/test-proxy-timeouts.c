@@ -190,13 +190,22 @@ test_request_line_no_deadline (void)
   BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
   BraidRecordingProtocol *half;
 
-  g_test_summary ("request_timeout_us 0 sets no deadline: a half line waits (and arms no timer)");
+  g_test_summary ("request_timeout_us 0 sets no deadline: a half line waits (and arms no timer); 1 µs is "
+                  "a deadline, the shortest");
   settings.request_timeout_us = 0;
   world_open (&w, &settings);
   half = connect_and_send (&w, "http://up.exa");
   g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (w.fake), ==, 0);
   braid_fake_reactor_advance (w.fake, 3600 * S);
   g_assert_false (braid_recording_protocol_is_lost (half));
+  world_close (&w);
+
+  settings.request_timeout_us = 1;
+  world_open (&w, &settings);
+  half = connect_and_send (&w, "http://up.exa");
+  braid_fake_reactor_advance (w.fake, 1);
+  g_assert_true (braid_recording_protocol_is_lost (half));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->request_timeouts, ==, 1);
   world_close (&w);
 }
 
