@@ -104,6 +104,7 @@ typedef struct {
   guint64 number;       /* incr/decr and ma's delta; the cas compared */
   guint64 initial;      /* ma's J */
   gboolean quiet;       /* noreply, or a meta q */
+  gboolean long_opaque; /* ma: an opaque over 32 bytes */
   gboolean compare_cas; /* ms, md: C */
   gchar mode;           /* ms: S E A P R; ma: I D */
   gchar mg_flags[8];    /* mg: the flags in the order sent (v f s t c k T) */
@@ -634,6 +635,15 @@ ma_success (const Req *req, const gchar *digits, gboolean created)
   return g_strdup ("HD\r\n");
 }
 
+/* memcached notices an opaque over 32 bytes as it writes ma's reply: the
+ * arithmetic (or the miss) has happened, and the error replaces the
+ * reply, q or not; an error the command hit first stands. */
+static const gchar *
+ma_reply (const Req *req, const gchar *reply)
+{
+  return req->long_opaque ? "CLIENT_ERROR opaque token too long\r\n" : reply;
+}
+
 /* ma: NF on a miss, unless N makes the counter (at J, the delta not
  * applied); a success is HD or the value (v), q hides it unless made. */
 static void
@@ -642,13 +652,13 @@ expect_ma (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gin
   guint64 value;
 
   if (!w->present && !req->has_ttl)
-    add_alt (slot, "NF\r\n", used (w, t1));
+    add_alt (slot, ma_reply (req, "NF\r\n"), used (w, t1));
   else if (!w->present)
     {
       g_autofree gchar *digits = g_strdup_printf ("%" G_GUINT64_FORMAT, req->initial);
       g_autofree gchar *reply = ma_success (req, digits, TRUE);
 
-      add_alt (slot, reply, written_ttl (probe, digits, 0, req->ttl, t0, t1));
+      add_alt (slot, ma_reply (req, reply), written_ttl (probe, digits, 0, req->ttl, t0, t1));
     }
   else if (!parse_number (w->value, &value))
     add_alt (slot, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n", used (w, t1));
@@ -657,7 +667,7 @@ expect_ma (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gin
       g_autofree gchar *digits = g_strdup_printf ("%" G_GUINT64_FORMAT, arith (req->mode == 'I', value, req->number));
       g_autofree gchar *reply = ma_success (req, digits, FALSE);
 
-      add_arith_alts (probe, slot, reply, w, digits, t1);
+      add_arith_alts (probe, slot, ma_reply (req, reply), w, digits, t1);
     }
 }
 
@@ -1280,6 +1290,9 @@ draw_md_ma (SimModelProbe *probe, Req *req, const gchar *name)
     g_string_append_printf (req->line, " N%" G_GINT64_FORMAT " J%" G_GUINT64_FORMAT, req->ttl, req->initial);
   if (req->mg_flags[0] == 'v')
     g_string_append (req->line, " v");
+  req->long_opaque = g_rand_int_range (rand, 0, 8) == 0;
+  if (req->long_opaque)
+    g_string_append (req->line, " Oopaque-longer-than-the-32-bytes-allowed");
   g_string_append (req->line, req->quiet ? " q\r\n" : "\r\n");
 }
 
