@@ -750,15 +750,19 @@ test_scan_argv (void)
     char *a4[] = { "prog", "--configx", "/q", "--config", NULL };
     char *a5[] = { "prog", "--config=/a", "--config", "/b", NULL };
     char *a6[] = { "prog", "--config=", NULL };
+    char *a7[] = { "prog", "--config", "/b", NULL };
     g_autofree gchar *c4 = braid_config_scan_argv (4, a4);
     g_autofree gchar *c5 = braid_config_scan_argv (4, a5);
     g_autofree gchar *c6 = braid_config_scan_argv (2, a6);
+    /* only the first argc arguments count: here --config has no value */
+    g_autofree gchar *c7 = braid_config_scan_argv (2, a7);
 
     /* a last --config without its value, a longer option name: none */
     g_assert_null (c4);
     /* the first one wins */
     g_assert_cmpstr (c5, ==, "/a");
     g_assert_cmpstr (c6, ==, "");
+    g_assert_null (c7);
   }
 }
 
