@@ -274,6 +274,179 @@ test_proxy_address_policy (void)
   g_unlink (conf);
 }
 
+/* A whole-number setting of braid-memcached after its command line. */
+typedef struct {
+  const gchar *args[4];
+  gsize offset;   /* of a gint64 in BraidMemcachedSettings */
+  gint64 value;
+} GoodArgs;
+
+#define MC_FIELD(f) G_STRUCT_OFFSET (BraidMemcachedSettings, f)
+
+static const GoodArgs good_args[] = {
+  { { "-p", "0" }, MC_FIELD (port), 0 },
+  { { "-p", "65535" }, MC_FIELD (port), 65535 },
+  { { "--port=00080" }, MC_FIELD (port), 80 },
+  { { "-m", "1" }, MC_FIELD (memory_mib), 1 },
+  { { "-m", "1048576" }, MC_FIELD (memory_mib), 1048576 },
+  { { "-c", "1" }, MC_FIELD (max_connections), 1 },
+  { { "-c", "1000000" }, MC_FIELD (max_connections), 1000000 },
+  { { "-t", "0" }, MC_FIELD (threads), 0 },
+  { { "-t", "256" }, MC_FIELD (threads), 256 },
+  { { "-b", "1" }, MC_FIELD (backlog), 1 },
+  { { "-b", "65535" }, MC_FIELD (backlog), 65535 },
+  { { "-U", "0" }, MC_FIELD (udp_port), 0 },
+  { { "--udp-port=-0" }, MC_FIELD (udp_port), 0 },
+  { { "-I", "1024" }, MC_FIELD (item_size), 1024 },
+  { { "-I", "1k" }, MC_FIELD (item_size), 1024 },
+  { { "-I", "512K" }, MC_FIELD (item_size), 512 * 1024 },
+  { { "-I", "2m" }, MC_FIELD (item_size), 2 * 1024 * 1024 },
+  { { "-I", "1024M" }, MC_FIELD (item_size), 1024 * 1024 * 1024 },
+  { { "-I", "1073741824" }, MC_FIELD (item_size), 1024 * 1024 * 1024 },
+  { { "-vvv" }, MC_FIELD (common.verbosity), 3 },
+  { { "-v", "--verbose", "-v" }, MC_FIELD (common.verbosity), 3 },
+};
+
+static void
+test_limits_accepted (void)
+{
+  g_test_summary ("Every whole-number option takes the ends of its range, and sizes take k, K, m and M");
+  for (gsize i = 0; i < G_N_ELEMENTS (good_args); i++)
+    {
+      g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+      g_autoptr(GError) error = NULL;
+      BraidMemcachedSettings *s;
+
+      g_ptr_array_add (argv, "braid-memcached");
+      g_ptr_array_add (argv, "--config");
+      g_ptr_array_add (argv, "/dev/null");
+      for (guint a = 0; good_args[i].args[a] != NULL; a++)
+        g_ptr_array_add (argv, (gpointer) good_args[i].args[a]);
+      g_ptr_array_add (argv, NULL);
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s %s", i, good_args[i].args[0],
+                      good_args[i].args[1] != NULL ? good_args[i].args[1] : "");
+      s = braid_settings_read (&braid_memcached_settings_table, (gchar **) argv->pdata, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (G_STRUCT_MEMBER (gint64, s, good_args[i].offset), ==, good_args[i].value);
+      braid_settings_free (&braid_memcached_settings_table, s);
+    }
+}
+
+static void
+test_grace_period_ends (void)
+{
+  const gchar *values[] = { "0", "3600", "0.25", "3599.5" };
+  const gdouble expected[] = { 0.0, 3600.0, 0.25, 3599.5 };
+
+  g_test_summary ("--grace-period takes 0 and 3600, the ends of its range, and fractions");
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      gchar *argv[] = { "braid-proxy", "--config", "/dev/null", "--grace-period", (gchar *) values[i], NULL };
+      g_autoptr(GError) error = NULL;
+      BraidProxyDaemonSettings *s = braid_settings_read (&braid_proxy_settings_table, argv, &error);
+
+      g_assert_no_error (error);
+      g_assert_cmpfloat (s->common.grace_s, ==, expected[i]);
+      braid_settings_free (&braid_proxy_settings_table, s);
+    }
+}
+
+static void
+test_booleans_and_flags (void)
+{
+  g_autofree gchar *yes = write_config ("[Cache]\nEvictions = YES\n[Server]\nEnableShutdown = True\n"
+                                        "EnableDebugTime = 1\n[TLS]\nEnabled = yes\n");
+  g_autofree gchar *no = g_build_filename (tmp_dir, "no.conf", NULL);
+  gchar *argv_yes[] = { "braid-memcached", "--config", yes, "-o", "ssl_chain_cert=/c.pem", NULL };
+  gchar *argv_no[] = { "braid-memcached", "--config", no, NULL };
+  gchar *argv_flags[] = { "braid-memcached", "--config", no, "-A", "-M", "-C", "-F", "--enable-debugtime", "-V",
+                          NULL };
+  g_autoptr(GError) error = NULL;
+  BraidMemcachedSettings *s;
+
+  g_test_summary ("Booleans are true/yes/1 and false/no/0 in any case; a flag without argument sets its value");
+  g_assert_true (g_file_set_contents (no, "[Cache]\nEvictions = No\n[Server]\nEnableShutdown = FALSE\n"
+                                      "EnableDebugTime = 0\n", -1, NULL));
+  s = braid_settings_read (&braid_memcached_settings_table, argv_yes, &error);
+  g_assert_no_error (error);
+  g_assert_true (s->evictions);
+  g_assert_true (s->shutdown);
+  g_assert_true (s->debugtime);
+  g_assert_true (s->ssl);
+  braid_settings_free (&braid_memcached_settings_table, s);
+
+  s = braid_settings_read (&braid_memcached_settings_table, argv_no, &error);
+  g_assert_no_error (error);
+  g_assert_false (s->evictions);
+  g_assert_false (s->shutdown);
+  g_assert_false (s->debugtime);
+  g_assert_true (s->cas);
+  g_assert_true (s->flush);
+  g_assert_false (s->common.version);
+  braid_settings_free (&braid_memcached_settings_table, s);
+
+  s = braid_settings_read (&braid_memcached_settings_table, argv_flags, &error);
+  g_assert_no_error (error);
+  g_assert_true (s->shutdown);
+  g_assert_false (s->evictions);
+  g_assert_false (s->cas);
+  g_assert_false (s->flush);
+  g_assert_true (s->debugtime);
+  g_assert_true (s->common.version);
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_unlink (yes);
+  g_unlink (no);
+}
+
+static void
+test_file_list_replaces_default (void)
+{
+  g_autofree gchar *conf = write_config ("[Upstream]\nAllowPorts = 8080; ;9000-9100,\n");
+  g_autofree gchar *config_arg = g_strdup_printf ("--config=%s", conf);
+  gchar *from_file[] = { "braid-proxy", config_arg, NULL };
+  gchar *from_flags[] = { "braid-proxy", config_arg, "--allow-port", "81", "--allow-port", "82", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidProxyDaemonSettings *s;
+
+  g_test_summary ("A list in the file replaces the default list (items split at , and ;, empty ones "
+                  "skipped); the flag replaces the file's list, then repeats");
+  s = braid_settings_read (&braid_proxy_settings_table, from_file, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (s->allow_ports), ==, 2);
+  g_assert_cmpstr (s->allow_ports[0], ==, "8080");
+  g_assert_cmpstr (s->allow_ports[1], ==, "9000-9100");
+  braid_settings_free (&braid_proxy_settings_table, s);
+
+  s = braid_settings_read (&braid_proxy_settings_table, from_flags, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_strv_length (s->allow_ports), ==, 2);
+  g_assert_cmpstr (s->allow_ports[0], ==, "81");
+  g_assert_cmpstr (s->allow_ports[1], ==, "82");
+  braid_settings_free (&braid_proxy_settings_table, s);
+  g_unlink (conf);
+}
+
+static void
+test_file_verbosity_then_flags (void)
+{
+  g_autofree gchar *conf = write_config ("[Logging]\nVerbosity = 3\n");
+  gchar *file_only[] = { "braid-memcached", "--config", conf, NULL };
+  gchar *with_flag[] = { "braid-memcached", "--config", conf, "-v", NULL };
+  g_autoptr(GError) error = NULL;
+  BraidMemcachedSettings *s;
+
+  g_test_summary ("[Logging] Verbosity may be 3; one -v on the command line counts from 0 again");
+  s = braid_settings_read (&braid_memcached_settings_table, file_only, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->common.verbosity, ==, 3);
+  braid_settings_free (&braid_memcached_settings_table, s);
+  s = braid_settings_read (&braid_memcached_settings_table, with_flag, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (s->common.verbosity, ==, 1);
+  braid_settings_free (&braid_memcached_settings_table, s);
+  g_unlink (conf);
+}
+
 typedef struct {
   const BraidSettingsTable *table;
   const gchar *args[4];
@@ -287,6 +460,37 @@ static const BadArgs bad_args[] = {
   { &braid_memcached_settings_table, { "-p", "65536" }, "--port (-p) 65536: must be from 0 to 65535" },
   { &braid_memcached_settings_table, { "-I", "0" }, "--max-item-size (-I) 0: must be from 1024 to 1073741824 bytes" },
   { &braid_memcached_settings_table, { "-I", "2g" }, "--max-item-size (-I) 2g: not a size" },
+  { &braid_memcached_settings_table, { "-I", "1023" }, "--max-item-size (-I) 1023: must be from 1024 to 1073741824 bytes" },
+  { &braid_memcached_settings_table, { "-I", "1073741825" }, "--max-item-size (-I) 1073741825: must be from 1024" },
+  { &braid_memcached_settings_table, { "-I", "1025m" }, "--max-item-size (-I) 1025m: must be from 1024" },
+  { &braid_memcached_settings_table, { "-I", "1kb" }, "--max-item-size (-I) 1kb: not a size" },
+  { &braid_memcached_settings_table, { "-I", "k" }, "--max-item-size (-I) k: not a size" },
+  { &braid_memcached_settings_table, { "-I", "-1k" }, "--max-item-size (-I) -1k: not a size" },
+  /* G_MAXINT64 / 1024 kibibytes still fit in 64 bits (then fail the range); one more does not */
+  { &braid_memcached_settings_table, { "-I", "9007199254740991k" }, "--max-item-size (-I) 9007199254740991k: must be from 1024" },
+  { &braid_memcached_settings_table, { "-I", "9007199254740992k" }, "--max-item-size (-I) 9007199254740992k: not a size" },
+  { &braid_memcached_settings_table, { "-I", "8796093022207m" }, "--max-item-size (-I) 8796093022207m: must be from 1024" },
+  { &braid_memcached_settings_table, { "-I", "8796093022208m" }, "--max-item-size (-I) 8796093022208m: not a size" },
+  { &braid_memcached_settings_table, { "-I", "9223372036854775808" }, "--max-item-size (-I) 9223372036854775808: not a size" },
+  { &braid_memcached_settings_table, { "--port=-1" }, "--port (-p) -1: must be from 0 to 65535" },
+  { &braid_memcached_settings_table, { "--port=1x" }, "--port (-p) 1x: not a whole number" },
+  { &braid_memcached_settings_table, { "--port=" }, "--port (-p) : not a whole number" },
+  { &braid_memcached_settings_table, { "--port=-" }, "--port (-p) -: not a whole number" },
+  { &braid_memcached_settings_table, { "--port=--1" }, "--port (-p) --1: not a whole number" },
+  { &braid_memcached_settings_table, { "--port= 1" }, "--port (-p)  1: not a whole number" },
+  { &braid_memcached_settings_table, { "--port=0x10" }, "--port (-p) 0x10: not a whole number" },
+  { &braid_memcached_settings_table, { "--port=9223372036854775808" }, "--port (-p) 9223372036854775808: not a whole number" },
+  { &braid_memcached_settings_table, { "--memory-limit=1048577" }, "--memory-limit (-m) 1048577: must be from 1 to 1048576" },
+  { &braid_memcached_settings_table, { "-c", "0" }, "--conn-limit (-c) 0: must be from 1 to 1000000" },
+  { &braid_memcached_settings_table, { "-c", "1000001" }, "--conn-limit (-c) 1000001: must be from 1 to 1000000" },
+  { &braid_memcached_settings_table, { "-t", "257" }, "--threads (-t) 257: must be from 0 to 256" },
+  { &braid_memcached_settings_table, { "--threads=-1" }, "--threads (-t) -1: must be from 0 to 256" },
+  { &braid_memcached_settings_table, { "-b", "0" }, "--listen-backlog (-b) 0: must be from 1 to 65535" },
+  { &braid_memcached_settings_table, { "-b", "65536" }, "--listen-backlog (-b) 65536: must be from 1 to 65535" },
+  { &braid_memcached_settings_table, { "-U", "1" }, "--udp-port (-U) 1: must be from 0 to 0" },
+  { &braid_memcached_settings_table, { "--grace-period", "3600.5" }, "--grace-period 3600.5: expected a number from 0 to 3600" },
+  { &braid_memcached_settings_table, { "--grace-period", "" }, "--grace-period : expected a number from 0 to 3600" },
+  { &braid_memcached_settings_table, { "--grace-period", "1s" }, "--grace-period 1s: expected a number from 0 to 3600" },
   { &braid_memcached_settings_table, { "--grace-period", "-1" }, "--grace-period -1: expected a number from 0 to 3600" },
   { &braid_memcached_settings_table, { "--grace-period", "nan" }, "--grace-period nan: expected a number from 0 to 3600" },
   { &braid_memcached_settings_table, { "-U", "11211" }, "--udp-port (-U) 11211: must be from 0 to 0" },
@@ -417,6 +621,118 @@ test_bom_and_comments (void)
 }
 
 static void
+assert_entry (BraidConfigFile *file, guint index, const gchar *group, const gchar *key, const gchar *value,
+              guint line)
+{
+  const BraidConfigEntry *e = braid_config_file_get_entry (file, index);
+
+  g_assert_nonnull (e);
+  g_assert_cmpstr (e->group, ==, group);
+  g_assert_cmpstr (e->key, ==, key);
+  g_assert_cmpstr (e->value, ==, value);
+  g_assert_cmpuint (e->line, ==, line);
+}
+
+static void
+test_parse_entries (void)
+{
+  g_autoptr(BraidConfigFile) file = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A file is a list of groups and keys in order, with their lines; values are trimmed and may "
+                  "hold = and be empty; the caller may ignore the error");
+  file = braid_config_file_parse ("# c\n[Server]\n  Port=  1 \nListen = unix:/a=b\n\n[Cache-2 x]\nMax_Item-1 =\n",
+                                  "t.conf", NULL);
+  g_assert_nonnull (file);
+  g_assert_cmpstr (braid_config_file_get_name (file), ==, "t.conf");
+  g_assert_cmpuint (braid_config_file_get_n_entries (file), ==, 5);
+  assert_entry (file, 0, "Server", NULL, NULL, 2);
+  assert_entry (file, 1, "Server", "Port", "1", 3);
+  assert_entry (file, 2, "Server", "Listen", "unix:/a=b", 4);
+  assert_entry (file, 3, "Cache-2 x", NULL, NULL, 6);
+  assert_entry (file, 4, "Cache-2 x", "Max_Item-1", "", 7);
+  g_clear_pointer (&file, braid_config_file_free);
+
+  /* a bad file without an error to fill */
+  g_assert_null (braid_config_file_parse ("[Server]\nPort\n", "t.conf", NULL));
+  /* the shortest group header */
+  file = braid_config_file_parse ("[A]\n", "t.conf", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (braid_config_file_get_n_entries (file), ==, 1);
+  assert_entry (file, 0, "A", NULL, NULL, 1);
+}
+
+typedef struct {
+  const gchar *text;
+  const gchar *message;
+} BadSyntax;
+
+static const BadSyntax bad_syntax[] = {
+  { "[]\n", "t.conf:1: a group header must look like [Name]" },
+  { "[A]x\n", "t.conf:1: a group header must look like [Name]" },
+  { "[A\tB]\n", "t.conf:1: a group header must look like [Name], without brackets or control characters" },
+  { "[A[B]\n", "t.conf:1: a group header must look like [Name], without brackets" },
+  { "[A]\n= 1\n", "t.conf:2: expected “key = value”" },
+  { "[A]\nKey.x = 1\n", "t.conf:2: “Key.x” is not a key name" },
+  { "[A]\nK y = 1\n", "t.conf:2: “K y” is not a key name" },
+  { "[A]\n\n\nK = 1\n[B]\nK = 2\nK=3\n", "t.conf:7: key “K” in [B] already set at line 6" },
+  { "[A]\n[B]\n[C]\n[B]\n", "t.conf:4: group [B] already appeared at line 2" },
+};
+
+static void
+test_parse_errors (void)
+{
+  g_test_summary ("Syntax errors name the file and line: group headers, key names, duplicates anywhere in the "
+                  "file");
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_syntax); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("case %" G_GSIZE_FORMAT ": %s", i, bad_syntax[i].message);
+      g_assert_null (braid_config_file_parse (bad_syntax[i].text, "t.conf", &error));
+      g_assert_error (error, BRAID_CONFIG_ERROR, BRAID_CONFIG_ERROR_SYNTAX);
+      assert_message (error, bad_syntax[i].message);
+      g_assert_true (g_str_has_prefix (error->message, "t.conf:"));
+    }
+}
+
+static void
+test_load_errors (void)
+{
+  g_autofree gchar *missing = g_build_filename (tmp_dir, "missing.conf", NULL);
+  g_autofree gchar *with_nul = g_build_filename (tmp_dir, "nul.conf", NULL);
+  g_autofree gchar *nul_message = g_strdup_printf ("%s: contains a NUL byte", with_nul);
+  gchar *argv[] = { "braid-memcached", "--config", missing, NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A configuration file that cannot be read, or holds a NUL byte, is a configuration error "
+                  "(exit 3) naming it");
+  g_assert_null (braid_config_file_load (missing, &error));
+  g_assert_error (error, BRAID_CONFIG_ERROR, BRAID_CONFIG_ERROR_IO);
+  assert_message (error, missing);
+  g_clear_error (&error);
+  g_assert_null (braid_settings_read (&braid_memcached_settings_table, argv, &error));
+  g_assert_error (error, BRAID_CONFIG_ERROR, BRAID_CONFIG_ERROR_IO);
+  g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_CONFIG);
+  g_clear_error (&error);
+
+  g_assert_true (g_file_set_contents (with_nul, "[Server]\nPort = 1\0\n", 19, NULL));
+  g_assert_null (braid_config_file_load (with_nul, &error));
+  g_assert_error (error, BRAID_CONFIG_ERROR, BRAID_CONFIG_ERROR_SYNTAX);
+  g_assert_cmpstr (error->message, ==, nul_message);
+  g_clear_error (&error);
+  g_assert_true (g_file_set_contents (with_nul, "[Server]\nPort = 1\n", -1, NULL));
+  {
+    g_autoptr(BraidConfigFile) file = braid_config_file_load (with_nul, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpstr (braid_config_file_get_name (file), ==, with_nul);
+    g_assert_cmpuint (braid_config_file_get_n_entries (file), ==, 2);
+  }
+  g_unlink (with_nul);
+}
+
+static void
 test_scan_argv (void)
 {
   char *a1[] = { "prog", "-p", "1", "--config", "/x.conf", NULL };
@@ -430,6 +746,24 @@ test_scan_argv (void)
   g_assert_cmpstr (c1, ==, "/x.conf");
   g_assert_cmpstr (c2, ==, "/y.conf");
   g_assert_null (c3);
+  {
+    char *a4[] = { "prog", "--configx", "/q", "--config", NULL };
+    char *a5[] = { "prog", "--config=/a", "--config", "/b", NULL };
+    char *a6[] = { "prog", "--config=", NULL };
+    char *a7[] = { "prog", "--config", "/b", NULL };
+    g_autofree gchar *c4 = braid_config_scan_argv (4, a4);
+    g_autofree gchar *c5 = braid_config_scan_argv (4, a5);
+    g_autofree gchar *c6 = braid_config_scan_argv (2, a6);
+    /* only the first argc arguments count: here --config has no value */
+    g_autofree gchar *c7 = braid_config_scan_argv (2, a7);
+
+    /* a last --config without its value, a longer option name: none */
+    g_assert_null (c4);
+    /* the first one wins */
+    g_assert_cmpstr (c5, ==, "/a");
+    g_assert_cmpstr (c6, ==, "");
+    g_assert_null (c7);
+  }
 }
 
 int
@@ -447,10 +781,18 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/config/verbose-counts", test_verbose_counts);
   g_test_add_func ("/daemon/config/tls", test_tls_settings);
   g_test_add_func ("/daemon/config/backlog-and-threads", test_backlog_and_threads);
+  g_test_add_func ("/daemon/config/limits-accepted", test_limits_accepted);
+  g_test_add_func ("/daemon/config/grace-period-ends", test_grace_period_ends);
+  g_test_add_func ("/daemon/config/booleans-and-flags", test_booleans_and_flags);
+  g_test_add_func ("/daemon/config/file-list-replaces-default", test_file_list_replaces_default);
+  g_test_add_func ("/daemon/config/file-verbosity-then-flags", test_file_verbosity_then_flags);
   g_test_add_func ("/daemon/config/bad-command-line", test_bad_command_line);
   g_test_add_func ("/daemon/config/bad-file", test_bad_config_file);
   g_test_add_func ("/daemon/config/bom-and-comments", test_bom_and_comments);
   g_test_add_func ("/daemon/config/scan-argv", test_scan_argv);
+  g_test_add_func ("/daemon/config/parse-entries", test_parse_entries);
+  g_test_add_func ("/daemon/config/parse-errors", test_parse_errors);
+  g_test_add_func ("/daemon/config/load-errors", test_load_errors);
   g_test_add_func ("/daemon/config/proxy-address-policy", test_proxy_address_policy);
   status = g_test_run ();
   g_rmdir (tmp_dir);

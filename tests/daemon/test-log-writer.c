@@ -179,6 +179,54 @@ log_from_another_thread (gpointer data)
   return NULL;
 }
 
+typedef struct {
+  gint reader;
+  guint dispatches;
+} Busy;
+
+/* At a priority above the default's, ready again after its first
+ * dispatch: each dispatch writes one line. */
+static gboolean
+write_a_line_twice (gpointer data)
+{
+  Busy *busy = data;
+  g_autofree gchar *line = g_strdup_printf ("busy %u", ++busy->dispatches);
+
+  log_line (line);
+  return busy->dispatches < 2 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* While a source of higher priority than the default's is ready, GLib
+ * prepares no source of lower priority: the lines of one iteration must
+ * leave at the next one anyway. */
+static void
+flush_before_busy_sources (GMainContext *context, gint reader)
+{
+  Busy busy = { reader, 0 };
+  g_autoptr(GSource) source = g_idle_source_new ();
+  g_autofree gchar *first = NULL;
+  g_autofree gchar *second = NULL;
+
+  g_source_set_priority (source, (G_PRIORITY_HIGH + G_PRIORITY_DEFAULT) / 2);
+  g_source_set_callback (source, write_a_line_twice, &busy, NULL);
+  g_source_attach (source, context);
+  g_assert_true (g_main_context_iteration (context, FALSE));
+  g_assert_cmpuint (busy.dispatches, ==, 1);
+  g_assert_null (next_record (reader));
+  g_assert_true (g_main_context_iteration (context, FALSE));
+  g_assert_cmpuint (busy.dispatches, ==, 2);
+  first = next_record (reader);
+  g_assert_nonnull (first);
+  g_assert_true (g_str_has_suffix (first, ": busy 1\n"));
+  g_assert_null (next_record (reader));
+  /* nothing left to dispatch: the flush source itself is never ready */
+  g_assert_false (g_main_context_iteration (context, FALSE));
+  second = next_record (reader);
+  g_assert_nonnull (second);
+  g_assert_true (g_str_has_suffix (second, ": busy 2\n"));
+  g_assert_false (g_main_context_pending (context));
+}
+
 static void
 batch_in_subprocess (void)
 {
@@ -194,6 +242,9 @@ batch_in_subprocess (void)
   g_assert_cmpint (dup2 (pair[1], STDERR_FILENO), ==, STDERR_FILENO);
   batch.reader = pair[0];
   braid_daemon_log_batch_in (context);
+  /* the flush source only prepares: it never wakes the loop up */
+  g_assert_false (g_main_context_pending (context));
+  g_assert_false (g_main_context_iteration (context, FALSE));
 
   /* outside the context's thread: at once, one line one write */
   log_line ("before the loop");
@@ -215,6 +266,7 @@ batch_in_subprocess (void)
   g_assert_nonnull (strstr (record, ": GET two\nbraid-proxy-Message: "));
   g_assert_true (g_str_has_suffix (record, ": GET three\n"));
   g_assert_null (next_record (batch.reader));
+  flush_before_busy_sources (context, batch.reader);
 
   /* a thread that does not own the context writes at once */
   g_thread_join (g_thread_new ("worker", log_from_another_thread, NULL));
@@ -240,6 +292,79 @@ test_lines_of_an_iteration_in_one_write (void)
   g_test_trap_assert_passed ();
 }
 
+/* stderr on a SOCK_SEQPACKET socket; (transfer none) the reading end. */
+static gint
+stderr_to_socket (void)
+{
+  gint pair[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_SEQPACKET, 0, pair), ==, 0);
+  g_assert_cmpint (dup2 (pair[1], STDERR_FILENO), ==, STDERR_FILENO);
+  return pair[0];
+}
+
+static void
+test_prefixed_messages_left_to_glib (void)
+{
+  g_test_summary ("With G_MESSAGES_PREFIXED, message lines go through GLib, which adds “(prgname:pid): ”");
+  if (g_test_subprocess ())
+    {
+      gint reader = stderr_to_socket ();
+      g_autofree gchar *prefix = g_strdup_printf ("(%s:%lu): braid-proxy-Message: ", g_get_prgname (),
+                                                  (gulong) getpid ());
+      g_autofree gchar *record = NULL;
+
+      /* through g_log(), as the daemons log */
+      g_log_set_writer_func (braid_daemon_log_writer, NULL, NULL);
+      g_log ("braid-proxy", G_LOG_LEVEL_MESSAGE, "prefixed");
+      record = next_record (reader);
+      g_assert_nonnull (record);
+      /* stderr is the socket: say what was seen on stdout */
+      if (!g_str_has_prefix (record, prefix))
+        g_print ("expected a line starting with “%s”, saw “%s”\n", prefix, record);
+      g_assert_true (g_str_has_prefix (record, prefix));
+      g_assert_true (g_str_has_suffix (record, ": prefixed\n"));
+      return;
+    }
+  /* GLib reads it once, early: the child has it from its start */
+  g_setenv ("G_MESSAGES_PREFIXED", "message", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_unsetenv ("G_MESSAGES_PREFIXED");
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_warnings_left_to_glib (void)
+{
+  g_test_summary ("Warnings go through GLib's writer, to stderr, even with batching on");
+  if (g_test_subprocess ())
+    {
+      gint reader = stderr_to_socket ();
+      g_autoptr(GMainContext) context = g_main_context_new ();
+      const GLogField fields[] = {
+        { "GLIB_DOMAIN", "braid-proxy", -1 },
+        { "MESSAGE", "disk on fire", -1 },
+      };
+      g_autofree gchar *record = NULL;
+
+      /* not fatal here, as outside tests */
+      g_log_set_always_fatal (0);
+      braid_daemon_log_batch_in (context);
+      g_assert_true (g_main_context_acquire (context));
+      g_assert_cmpint (braid_daemon_log_writer (G_LOG_LEVEL_WARNING, fields, G_N_ELEMENTS (fields), NULL), ==,
+                       G_LOG_WRITER_HANDLED);
+      record = next_record (reader);
+      g_assert_nonnull (record);
+      g_assert_nonnull (strstr (record, "braid-proxy-WARNING **: "));
+      g_assert_true (g_str_has_suffix (record, ": disk on fire\n"));
+      g_main_context_release (context);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -251,5 +376,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/log-writer/time-stamp-follows-the-clock", test_time_stamp_follows_the_clock);
   g_test_add_func ("/daemon/log-writer/other-lines-left-to-glib", test_other_lines_left_to_glib);
   g_test_add_func ("/daemon/log-writer/lines-of-an-iteration-in-one-write", test_lines_of_an_iteration_in_one_write);
+  g_test_add_func ("/daemon/log-writer/prefixed-messages-left-to-glib", test_prefixed_messages_left_to_glib);
+  g_test_add_func ("/daemon/log-writer/warnings-left-to-glib", test_warnings_left_to_glib);
   return g_test_run ();
 }
