@@ -107,6 +107,7 @@ main (int argc, char **argv)
   gboolean list_twins = FALSE;
   gboolean show_version = FALSE;
   gboolean check_heap = FALSE;
+  gboolean fail_fast = FALSE;
   gint64 heap_slack = BRAID_SIM_HEAP_DEFAULT_SLACK;
   GOptionEntry entries[] = {
     { "scenario", 0, 0, G_OPTION_ARG_STRING, &scenario_name, "Scenario to run (default: all)", "NAME" },
@@ -120,6 +121,7 @@ main (int argc, char **argv)
     { "check-heap", 0, 0, G_OPTION_ARG_NONE, &check_heap,
       "Fail a scenario whose heap grows from the middle of its seeds to the end (a leak; 20 seeds or more)", NULL },
     { "heap-slack", 0, 0, G_OPTION_ARG_INT64, &heap_slack, "Growth --check-heap allows (default 262144)", "BYTES" },
+    { "fail-fast", 0, 0, G_OPTION_ARG_NONE, &fail_fast, "Stop at the first seed that fails", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Show the version and exit", NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -172,7 +174,7 @@ main (int argc, char **argv)
 
     for (const BraidSimScenario * const *s = to_run; *s != NULL; s++)
       progress.total += seed >= 0 ? 1 : (guint) seeds;
-    for (const BraidSimScenario * const *s = to_run; *s != NULL; s++)
+    for (const BraidSimScenario * const *s = to_run; *s != NULL && !(fail_fast && progress.failed > 0); s++)
       {
         if (seed >= 0)
           {
@@ -184,12 +186,12 @@ main (int argc, char **argv)
           g_autoptr(GError) leak = NULL;
 
           braid_sim_heap_watch_init (&heap, (guint32) first);
-          for (gint i = 0; i < seeds; i++)
+          for (gint i = 0; i < seeds && !(fail_fast && progress.failed > 0); i++)
             {
               progress_note (&progress, run_one (*s, (guint32) (first + i), (guint64) bound_limit, trace, FALSE));
               braid_sim_heap_watch_note (&heap);
             }
-          if (check_heap && !braid_sim_heap_watch_check (&heap, (gsize) heap_slack, &leak))
+          if (check_heap && progress.failed == 0 && !braid_sim_heap_watch_check (&heap, (gsize) heap_slack, &leak))
             {
               g_print ("FAIL %s: %s\n", (*s)->name, leak->message);
               progress.failed++;

@@ -396,6 +396,24 @@ test_cli_check_heap (void)
   g_assert_true (g_regex_match_simple ("^30 seeds, 1 failed", out, G_REGEX_MULTILINE, 0));
 }
 
+static void
+test_cli_fail_fast (void)
+{
+  const gchar *argv[] = { BRAID_SIM_PATH, "--scenario", "upper-broken", "--seeds", "20", "--fail-fast", NULL };
+  g_autoptr(GSubprocess) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *out = NULL;
+
+  g_test_summary ("braid-sim --fail-fast stops at the first seed that fails (braid-mutate's use: one is a catch)");
+  child = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (child, NULL, NULL, &out, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 1);
+  g_assert_true (g_regex_match_simple ("^FAIL seed 1 \\(upper-broken\\)", out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^1 seeds, 1 failed", out, G_REGEX_MULTILINE, 0));
+}
+
 /* The library reports each lying server with g_message: hundreds of them
  * here, and expected. */
 static GLogWriterOutput
@@ -432,6 +450,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sim/cli/summary-without-progress", test_cli_summary_without_progress);
   g_test_add_func ("/sim/cli/progress-on-terminal", test_cli_progress_on_terminal);
   g_test_add_func ("/sim/cli/check-heap", test_cli_check_heap);
+  g_test_add_func ("/sim/cli/fail-fast", test_cli_fail_fast);
   g_test_add_func ("/sim/heap/catches-leaky-twin", test_heap_catches_leaky_twin);
   g_test_add_func ("/sim/heap/levels-off", test_heap_levels_off);
   g_test_add_func ("/sim/heap/needs-seeds", test_heap_watch_needs_seeds);
