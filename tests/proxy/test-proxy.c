@@ -1589,6 +1589,108 @@ test_stats_line (void)
   world_close (&w);
 }
 
+/* ---- the proxy object: settings re-applied (a reload), its factory ---- */
+
+static void
+test_ttl_reapplied (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("a body");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  g_test_summary ("braid_proxy_set_ttl() (a reload) sets the lifetime of the bodies cached after it, "
+                  "each time it is called");
+  settings.ttl_s = 100;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/a", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/b", 200, b, 1000, 0, 0);
+
+  braid_proxy_set_ttl (w.proxy, 5);
+  g_assert_cmpint (braid_proxy_get_settings (w.proxy)->ttl_s, ==, 5);
+  c = get (&w, "http://x.example/a");  /* cached at 0.001 s until 5.001 s */
+  assert_body (c, "a body");
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  c = get (&w, "http://x.example/a");  /* at 3 s: a hit */
+  assert_body (c, "a body");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 1);
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  c = get (&w, "http://x.example/a");  /* at 6 s: expired, fetched again */
+  assert_body (c, "a body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/a"), ==, 2);
+
+  braid_proxy_set_ttl (w.proxy, 50);
+  g_assert_cmpint (braid_proxy_get_settings (w.proxy)->ttl_s, ==, 50);
+  c = get (&w, "http://x.example/b");  /* cached at 7.001 s until 57.001 s */
+  braid_fake_reactor_advance (w.fake, 20 * G_USEC_PER_SEC);
+  c = get (&w, "http://x.example/b");  /* at 28 s: a hit */
+  assert_body (c, "a body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/b"), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 2);
+  world_close (&w);
+}
+
+/* A request to a cache that never answers: when its answer started
+ * (after the time box), the fetch taking @fetch_us. */
+static gint64
+answered_after_hung_cache (World *w, const gchar *url, gint64 fetch_us)
+{
+  gint64 start = braid_reactor_now (w->r);
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+  g_autoptr(GBytes) b = body_of ("still served");
+  TestClient *c;
+
+  braid_fake_fetcher_add (w->fetcher, url, 200, b, fetch_us, 0, 0);
+  c = request (w, line);
+  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
+  assert_body (c, "still served");
+  return c->finished_at - start - fetch_us;
+}
+
+static void
+test_cache_timeout_reapplied (void)
+{
+  World w = { 0 };
+  g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  gint64 waited;
+
+  g_test_summary ("braid_proxy_set_cache_timeout() (a reload) sets how long the next lookups may take, "
+                  "each time it is called");
+  cache->hang = TRUE;
+  settings.cache_timeout_us = 50000;
+  world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
+
+  braid_proxy_set_cache_timeout (w.proxy, 300000);
+  g_assert_cmpint (braid_proxy_get_settings (w.proxy)->cache_timeout_us, ==, 300000);
+  waited = answered_after_hung_cache (&w, "http://z.example/1", 200000);
+  g_assert_cmpint (waited, >=, 300000);
+  g_assert_cmpint (waited, <=, 300000 + 1000);
+
+  braid_proxy_set_cache_timeout (w.proxy, 20000);
+  waited = answered_after_hung_cache (&w, "http://z.example/2", 200000);
+  g_assert_cmpint (waited, >=, 20000);
+  g_assert_cmpint (waited, <=, 20000 + 1000);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 2);
+  g_clear_object (&cache);
+  world_close (&w);
+}
+
+static void
+test_factory_ignores_address (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidFakeFetcher) fetcher = braid_fake_fetcher_new (BRAID_REACTOR (fake));
+  g_autoptr(BraidProxy) proxy = braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), NULL, NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_proxy_create_factory (proxy);
+
+  g_test_summary ("The proxy's factory never asks for the client's address (a request never reads it)");
+  g_assert_true (braid_protocol_factory_get_ignores_address (factory));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1632,6 +1734,9 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/policy/ttl-ceiling", test_policy_ttl_ceiling);
   g_test_add_func ("/proxy/policy/mac-shared-cache", test_mac_shared_cache);
   g_test_add_func ("/proxy/stats-line", test_stats_line);
+  g_test_add_func ("/proxy/settings/ttl-reapplied", test_ttl_reapplied);
+  g_test_add_func ("/proxy/settings/cache-timeout-reapplied", test_cache_timeout_reapplied);
+  g_test_add_func ("/proxy/factory-ignores-address", test_factory_ignores_address);
   g_test_add_func ("/proxy/request/cache-outcomes-logged", test_cache_outcomes_logged);
   return g_test_run ();
 }
