@@ -1691,6 +1691,98 @@ test_factory_ignores_address (void)
   g_assert_true (braid_protocol_factory_get_ignores_address (factory));
 }
 
+/* ---- every outcome moves its counters by exactly one ---- */
+
+/* The counters as name → value, read from the stats reply's text. */
+static GHashTable *
+stats_table (BraidProxy *proxy)
+{
+  g_autofree gchar *text = braid_proxy_stats_format (braid_proxy_get_stats (proxy));
+  g_auto(GStrv) lines = g_strsplit (text, "\r\n", -1);
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) words = g_strsplit (lines[i], " ", 3);
+
+      if (g_strv_length (words) == 3 && g_str_equal (words[0], "STAT"))
+        g_hash_table_insert (table, g_strdup (words[1]),
+                             GSIZE_TO_POINTER ((gsize) g_ascii_strtoull (words[2], NULL, 10)));
+    }
+  return table;
+}
+
+/* Every counter of @after is its value in @before, plus one for those
+ * named in @moved (a space-separated list); "bytes" is not compared. */
+static void
+assert_moved_by_one (GHashTable *before, GHashTable *after, const gchar *moved)
+{
+  g_auto(GStrv) names = g_strsplit (moved, " ", -1);
+  GHashTableIter iter;
+  gpointer name, value;
+
+  g_assert_cmpuint (g_hash_table_size (after), ==, g_hash_table_size (before));
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    {
+      gsize expected = GPOINTER_TO_SIZE (g_hash_table_lookup (before, name));
+
+      if (g_str_equal (name, "bytes"))
+        continue;
+      if (g_strv_contains ((const gchar *const *) names, name))
+        expected++;
+      if (GPOINTER_TO_SIZE (value) != expected)
+        g_error ("%s: %" G_GSIZE_FORMAT ", expected %" G_GSIZE_FORMAT " (moved: %s)", (const gchar *) name,
+                 GPOINTER_TO_SIZE (value), expected, moved);
+    }
+}
+
+/* Sends @line, lets it finish, and checks that exactly the counters in
+ * @moved went up, by one each. */
+static void
+check_counted (World *w, const gchar *line, const gchar *moved)
+{
+  g_autoptr(GHashTable) before = stats_table (w->proxy);
+  g_autoptr(GHashTable) after = NULL;
+  TestClient *c;
+
+  g_test_message ("%s → %s", line, moved);
+  c = request (w, line);
+  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
+  g_assert_cmpint (c->finished_at, >=, 0);
+  after = stats_table (w->proxy);
+  assert_moved_by_one (before, after, moved);
+}
+
+static void
+test_outcomes_counted_once (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("a body");
+  g_autoptr(GError) down = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "refused");
+
+  g_test_summary ("Each outcome of a request moves its own counters by exactly one and no other: a miss "
+                  "stored, a hit, a body the policy keeps out, a 404 (never cached, not counted as kept out), "
+                  "an upstream error, a bad request; the gauges are back where they were");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), NULL);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/ok", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/private", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add_header (w.fetcher, "http://x.example/private", "Cache-Control", "private");
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/gone", 404, b, 1000, 0, 0);
+  braid_fake_fetcher_add_error (w.fetcher, "http://x.example/down", down, 1000);
+
+  check_counted (&w, "http://x.example/ok\n", "requests misses upstream_fetches stored");
+  check_counted (&w, "http://x.example/ok\n", "requests hits");
+  check_counted (&w, "http://x.example/private\n", "requests misses upstream_fetches not_stored");
+  check_counted (&w, "http://x.example/gone\n", "requests misses upstream_fetches");
+  check_counted (&w, "http://x.example/down\n", "requests misses upstream_fetches upstream_errors");
+  check_counted (&w, "not a url\n", "requests bad_requests");
+  world_close (&w);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1737,6 +1829,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/settings/ttl-reapplied", test_ttl_reapplied);
   g_test_add_func ("/proxy/settings/cache-timeout-reapplied", test_cache_timeout_reapplied);
   g_test_add_func ("/proxy/factory-ignores-address", test_factory_ignores_address);
+  g_test_add_func ("/proxy/stats/outcomes-counted-once", test_outcomes_counted_once);
   g_test_add_func ("/proxy/request/cache-outcomes-logged", test_cache_outcomes_logged);
   return g_test_run ();
 }
