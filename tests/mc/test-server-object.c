@@ -209,6 +209,27 @@ test_counters_and_busy (void)
   world_close (&w);
 }
 
+static void
+note_released (gpointer data)
+{
+  gboolean *released = data;
+
+  *released = TRUE;
+}
+
+static void
+test_finalized_as_gobject (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  BraidMcServer *server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  gboolean released = FALSE;
+
+  g_test_summary ("A server's last unref finalizes it as a GObject: data attached to it is released");
+  g_object_set_data_full (G_OBJECT (server), "probe", &released, note_released);
+  g_object_unref (server);
+  g_assert_true (released);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -219,5 +240,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/object/verbosity-reloaded", test_verbosity_reloaded);
   g_test_add_func ("/mc/server/object/factory-and-parts", test_factory_and_parts);
   g_test_add_func ("/mc/server/object/counters-and-busy", test_counters_and_busy);
+  g_test_add_func ("/mc/server/object/finalized-as-gobject", test_finalized_as_gobject);
   return g_test_run ();
 }
