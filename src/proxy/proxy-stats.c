@@ -4,9 +4,10 @@
 gchar *
 braid_proxy_stats_format (const BraidProxyStats *stats)
 {
-  GString *out = g_string_new (NULL);
+  GString *out;
 
   g_return_val_if_fail (stats != NULL, NULL);
+  out = g_string_new (NULL);  /* after the check: a refused call allocates nothing */
 
 #define STAT(name, value) g_string_append_printf (out, "STAT %s %" G_GUINT64_FORMAT "\r\n", name, (guint64) (value))
   STAT ("requests", stats->requests);

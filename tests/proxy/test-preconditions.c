@@ -263,6 +263,17 @@ test_stats_format (void)
   g_assert_cmpstr (text, ==, expected);
 }
 
+static void
+test_stats_format_null (void)
+{
+  BraidCriticalCounter c;
+
+  g_test_summary ("No counters to format is refused with a critical, and nothing is allocated for it");
+  braid_test_count_criticals_begin (&c);
+  BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_stats_format (NULL)));
+  braid_test_count_criticals_end (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -271,5 +282,6 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/preconditions/proxy-and-policy", test_proxy_and_policy);
   g_test_add_func ("/proxy/preconditions/fake-fetcher", test_fake_fetcher);
   g_test_add_func ("/proxy/stats-format", test_stats_format);
+  g_test_add_func ("/proxy/preconditions/stats-format", test_stats_format_null);
   return g_test_run ();
 }

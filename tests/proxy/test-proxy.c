@@ -1641,6 +1641,385 @@ test_stats_line (void)
   world_close (&w);
 }
 
+/* ---- the proxy object: settings re-applied (a reload), its factory ---- */
+
+static void
+test_ttl_reapplied (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("a body");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  TestClient *c;
+
+  g_test_summary ("braid_proxy_set_ttl() (a reload) sets the lifetime of the bodies cached after it, "
+                  "each time it is called");
+  settings.ttl_s = 100;
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), &settings);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/a", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/b", 200, b, 1000, 0, 0);
+
+  braid_proxy_set_ttl (w.proxy, 5);
+  g_assert_cmpint (braid_proxy_get_settings (w.proxy)->ttl_s, ==, 5);
+  c = get (&w, "http://x.example/a");  /* cached at 0.001 s until 5.001 s */
+  assert_body (c, "a body");
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  c = get (&w, "http://x.example/a");  /* at 3 s: a hit */
+  assert_body (c, "a body");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 1);
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  c = get (&w, "http://x.example/a");  /* at 6 s: expired, fetched again */
+  assert_body (c, "a body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/a"), ==, 2);
+
+  braid_proxy_set_ttl (w.proxy, 50);
+  g_assert_cmpint (braid_proxy_get_settings (w.proxy)->ttl_s, ==, 50);
+  c = get (&w, "http://x.example/b");  /* cached at 7.001 s until 57.001 s */
+  braid_fake_reactor_advance (w.fake, 20 * G_USEC_PER_SEC);
+  c = get (&w, "http://x.example/b");  /* at 28 s: a hit */
+  assert_body (c, "a body");
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "http://x.example/b"), ==, 1);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->hits, ==, 2);
+  world_close (&w);
+}
+
+/* A request to a cache that never answers: when its answer started
+ * (after the time box), the fetch taking @fetch_us. */
+static gint64
+answered_after_hung_cache (World *w, const gchar *url, gint64 fetch_us)
+{
+  gint64 start = braid_reactor_now (w->r);
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+  g_autoptr(GBytes) b = body_of ("still served");
+  TestClient *c;
+
+  braid_fake_fetcher_add (w->fetcher, url, 200, b, fetch_us, 0, 0);
+  c = request (w, line);
+  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
+  assert_body (c, "still served");
+  return c->finished_at - start - fetch_us;
+}
+
+static void
+test_cache_timeout_reapplied (void)
+{
+  World w = { 0 };
+  g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  gint64 waited;
+
+  g_test_summary ("braid_proxy_set_cache_timeout() (a reload) sets how long the next lookups may take, "
+                  "each time it is called");
+  cache->hang = TRUE;
+  settings.cache_timeout_us = 50000;
+  world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
+
+  braid_proxy_set_cache_timeout (w.proxy, 300000);
+  g_assert_cmpint (braid_proxy_get_settings (w.proxy)->cache_timeout_us, ==, 300000);
+  waited = answered_after_hung_cache (&w, "http://z.example/1", 200000);
+  g_assert_cmpint (waited, >=, 300000);
+  g_assert_cmpint (waited, <=, 300000 + 1000);
+
+  braid_proxy_set_cache_timeout (w.proxy, 20000);
+  waited = answered_after_hung_cache (&w, "http://z.example/2", 200000);
+  g_assert_cmpint (waited, >=, 20000);
+  g_assert_cmpint (waited, <=, 20000 + 1000);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 2);
+  g_clear_object (&cache);
+  world_close (&w);
+}
+
+static void
+test_factory_ignores_address (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidFakeFetcher) fetcher = braid_fake_fetcher_new (BRAID_REACTOR (fake));
+  g_autoptr(BraidProxy) proxy = braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), NULL, NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_proxy_create_factory (proxy);
+
+  g_test_summary ("The proxy's factory never asks for the client's address (a request never reads it)");
+  g_assert_true (braid_protocol_factory_get_ignores_address (factory));
+}
+
+/* ---- every outcome moves its counters by exactly one ---- */
+
+/* The counters as name → value, read from the stats reply's text. */
+static GHashTable *
+stats_table (BraidProxy *proxy)
+{
+  g_autofree gchar *text = braid_proxy_stats_format (braid_proxy_get_stats (proxy));
+  g_auto(GStrv) lines = g_strsplit (text, "\r\n", -1);
+  GHashTable *table = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) words = g_strsplit (lines[i], " ", 3);
+
+      if (g_strv_length (words) == 3 && g_str_equal (words[0], "STAT"))
+        g_hash_table_insert (table, g_strdup (words[1]),
+                             GSIZE_TO_POINTER ((gsize) g_ascii_strtoull (words[2], NULL, 10)));
+    }
+  return table;
+}
+
+/* Every counter of @after is its value in @before, plus one for those
+ * named in @moved (a space-separated list); "bytes" is not compared. */
+static void
+assert_moved_by_one (GHashTable *before, GHashTable *after, const gchar *moved)
+{
+  g_auto(GStrv) names = g_strsplit (moved, " ", -1);
+  GHashTableIter iter;
+  gpointer name, value;
+
+  g_assert_cmpuint (g_hash_table_size (after), ==, g_hash_table_size (before));
+  g_hash_table_iter_init (&iter, after);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    {
+      gsize expected = GPOINTER_TO_SIZE (g_hash_table_lookup (before, name));
+
+      if (g_str_equal (name, "bytes"))
+        continue;
+      if (g_strv_contains ((const gchar *const *) names, name))
+        expected++;
+      if (GPOINTER_TO_SIZE (value) != expected)
+        g_error ("%s: %" G_GSIZE_FORMAT ", expected %" G_GSIZE_FORMAT " (moved: %s)", (const gchar *) name,
+                 GPOINTER_TO_SIZE (value), expected, moved);
+    }
+}
+
+/* Sends @line, lets it finish, and checks that exactly the counters in
+ * @moved went up, by one each. */
+static void
+check_counted (World *w, const gchar *line, const gchar *moved)
+{
+  g_autoptr(GHashTable) before = stats_table (w->proxy);
+  g_autoptr(GHashTable) after = NULL;
+  TestClient *c;
+
+  g_test_message ("%s → %s", line, moved);
+  c = request (w, line);
+  braid_fake_reactor_advance (w->fake, G_USEC_PER_SEC);
+  g_assert_cmpint (c->finished_at, >=, 0);
+  after = stats_table (w->proxy);
+  assert_moved_by_one (before, after, moved);
+}
+
+static void
+test_outcomes_counted_once (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  g_autoptr(GBytes) b = body_of ("a body");
+  g_autoptr(GError) down = g_error_new_literal (BRAID_PROXY_ERROR, BRAID_PROXY_ERROR_UPSTREAM, "refused");
+
+  g_test_summary ("Each outcome of a request moves its own counters by exactly one and no other: a miss "
+                  "stored, a hit, a body the policy keeps out, a 404 (never cached, not counted as kept out), "
+                  "an upstream error, a bad request; the gauges are back where they were");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w.r, 1024 * 1024, 64 * 1024);
+  world_use_cache (&w, BRAID_CACHE (cache), NULL);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/ok", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/private", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add_header (w.fetcher, "http://x.example/private", "Cache-Control", "private");
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/gone", 404, b, 1000, 0, 0);
+  /* the edges of 2xx: only a 2xx kept out by its header fields counts as not stored */
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/299", 299, b, 1000, 0, 0);
+  braid_fake_fetcher_add_header (w.fetcher, "http://x.example/299", "Cache-Control", "private");
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/300", 300, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/199", 199, b, 1000, 0, 0);
+  braid_fake_fetcher_add_error (w.fetcher, "http://x.example/down", down, 1000);
+
+  check_counted (&w, "http://x.example/ok\n", "requests misses upstream_fetches stored");
+  check_counted (&w, "http://x.example/ok\n", "requests hits");
+  check_counted (&w, "http://x.example/private\n", "requests misses upstream_fetches not_stored");
+  check_counted (&w, "http://x.example/gone\n", "requests misses upstream_fetches");
+  check_counted (&w, "http://x.example/299\n", "requests misses upstream_fetches not_stored");
+  check_counted (&w, "http://x.example/300\n", "requests misses upstream_fetches");
+  check_counted (&w, "http://x.example/199\n", "requests misses upstream_fetches");
+  check_counted (&w, "http://x.example/down\n", "requests misses upstream_fetches upstream_errors");
+  check_counted (&w, "not a url\n", "requests bad_requests");
+  world_close (&w);
+}
+
+/* ---- the proxy object: limits at their edges, what it releases ---- */
+
+/* A proxy with a memory cache of items up to @max_item bytes, @settings. */
+static BraidMemoryCache *
+world_with_cache (World *w, gsize max_item, const BraidProxySettings *settings)
+{
+  BraidMemoryCache *cache;
+
+  world_open (w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  cache = braid_memory_cache_new (w->r, 1024 * 1024, max_item);
+  world_use_cache (w, BRAID_CACHE (cache), settings);
+  return cache;
+}
+
+/* Whether a body of @size bytes answered for @url is cached. */
+static gboolean
+cached_at_size (World *w, BraidMemoryCache *cache, const gchar *url, gsize size)
+{
+  g_autoptr(GBytes) b = g_bytes_new_take (g_strnfill (size, 'b'), size);
+  guint before = braid_memory_cache_get_n_items (cache);
+  TestClient *c;
+
+  braid_fake_fetcher_add (w->fetcher, url, 200, b, 1000, 0, 0);
+  c = get (w, url);
+  g_assert_cmpuint (c->body->len, ==, size);
+  return braid_memory_cache_get_n_items (cache) > before;
+}
+
+static void
+test_store_at_item_size (void)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) plain = NULL;
+  g_autoptr(BraidMemoryCache) signing = NULL;
+  g_autoptr(GBytes) secret = body_of ("s");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+
+  g_test_summary ("A body of exactly the cache's item size is stored, one byte more is not; with a secret "
+                  "the MAC counts: the item size less the MAC is stored, one byte more is not");
+  plain = world_with_cache (&w, 64, NULL);
+  g_assert_true (cached_at_size (&w, plain, "http://x.example/64", 64));
+  g_assert_false (cached_at_size (&w, plain, "http://x.example/65", 65));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->stored, ==, 1);
+  world_close (&w);
+
+  settings.cache_secret = secret;
+  signing = world_with_cache (&w, 64, &settings);
+  g_assert_true (cached_at_size (&w, signing, "http://x.example/32", 64 - BRAID_CACHE_MAC_SIZE));
+  g_assert_false (cached_at_size (&w, signing, "http://x.example/33", 64 - BRAID_CACHE_MAC_SIZE + 1));
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->stored, ==, 1);
+  world_close (&w);
+}
+
+/* The bytes a memory cache holds after a proxy with @secret cached a
+ * 10-byte body. */
+static gsize
+cached_size_with_secret (GBytes *secret)
+{
+  World w = { 0 };
+  g_autoptr(BraidMemoryCache) cache = NULL;
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  gsize size;
+
+  settings.cache_secret = secret;
+  cache = world_with_cache (&w, 64 * 1024, &settings);
+  g_assert_true (cached_at_size (&w, cache, "http://x.example/ten", 10));
+  size = braid_memory_cache_get_size (cache);
+  world_close (&w);
+  return size;
+}
+
+static void
+test_secret_sizes (void)
+{
+  g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr(GBytes) one = body_of ("k");
+  gsize unsigned_size = cached_size_with_secret (NULL);
+
+  g_test_summary ("A one-byte cache secret signs entries (the MAC is stored with them); an empty one is no "
+                  "secret: entries are stored unsigned");
+  g_assert_cmpuint (cached_size_with_secret (empty), ==, unsigned_size);
+  g_assert_cmpuint (cached_size_with_secret (one), ==, unsigned_size + BRAID_CACHE_MAC_SIZE);
+}
+
+static void
+test_smallest_settings (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = body_of ("slow");
+  BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
+  BraidCriticalCounter counter;
+  TestClient *c;
+
+  g_test_summary ("The smallest settings are accepted: max_line, read_chunk and max_flights of 1, and no "
+                  "max_buffered limit (0); a fetch timeout of 1 us is a deadline, not 'none'");
+  settings.max_line = 1;
+  settings.read_chunk = 1;
+  settings.max_flights = 1;
+  settings.max_buffered = 0;
+  braid_test_count_criticals_begin (&counter);
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  g_assert_nonnull (w.proxy);
+  braid_test_count_criticals_end (&counter);
+  g_assert_cmpuint (braid_proxy_get_settings (w.proxy)->max_line, ==, 1);
+  world_close (&w);
+
+  settings = (BraidProxySettings) BRAID_PROXY_SETTINGS_INIT;
+  settings.max_buffered = 0;
+  settings.max_flights = 1;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, 1000, 0, 0);
+  c = get (&w, "http://x.example/");
+  assert_body (c, "slow");
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->over_capacity, ==, 0);
+  world_close (&w);
+
+  settings = (BraidProxySettings) BRAID_PROXY_SETTINGS_INIT;
+  settings.fetch_timeout_us = 1;
+  world_open (&w, NULL, &settings, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, 1000, 0, 0);
+  c = get (&w, "http://x.example/");
+  g_assert_cmpuint (c->body->len, ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->fetch_timeouts, ==, 1);
+  world_close (&w);
+}
+
+static void
+test_busy_with_one_request (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = body_of ("body");
+
+  g_test_summary ("The proxy is busy while one request is in flight, and not before or after");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://x.example/", 200, b, G_USEC_PER_SEC, 0, 0);
+  g_assert_false (braid_proxy_is_busy (w.proxy));
+  request (&w, "http://x.example/\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC / 2);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->in_flight, ==, 1);
+  g_assert_true (braid_proxy_is_busy (w.proxy));
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_false (braid_proxy_is_busy (w.proxy));
+  world_close (&w);
+}
+
+static void
+note_released (gpointer data)
+{
+  gboolean *released = data;
+
+  *released = TRUE;
+}
+
+static void
+test_finalize_releases (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  BraidFakeFetcher *fetcher = braid_fake_fetcher_new (BRAID_REACTOR (fake));
+  BraidMemoryCache *cache = braid_memory_cache_new (BRAID_REACTOR (fake), 1024, 1024);
+  BraidProxy *proxy = braid_proxy_new (BRAID_REACTOR (fake), BRAID_FETCHER (fetcher), BRAID_CACHE (cache), NULL);
+  gboolean released = FALSE;
+
+  g_test_summary ("The proxy's last unref releases its fetcher and its cache, and finalizes it as a GObject "
+                  "(data attached to it is released)");
+  g_object_add_weak_pointer (G_OBJECT (fetcher), (gpointer *) &fetcher);
+  g_object_add_weak_pointer (G_OBJECT (cache), (gpointer *) &cache);
+  g_object_unref (fetcher);
+  g_object_unref (cache);
+  g_assert_nonnull (fetcher);
+  g_assert_nonnull (cache);
+  g_object_set_data_full (G_OBJECT (proxy), "probe", &released, note_released);
+  g_object_unref (proxy);
+  g_assert_null (fetcher);
+  g_assert_null (cache);
+  g_assert_true (released);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1686,6 +2065,15 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/policy/ttl-ceiling", test_policy_ttl_ceiling);
   g_test_add_func ("/proxy/policy/mac-shared-cache", test_mac_shared_cache);
   g_test_add_func ("/proxy/stats-line", test_stats_line);
+  g_test_add_func ("/proxy/settings/ttl-reapplied", test_ttl_reapplied);
+  g_test_add_func ("/proxy/settings/cache-timeout-reapplied", test_cache_timeout_reapplied);
+  g_test_add_func ("/proxy/factory-ignores-address", test_factory_ignores_address);
+  g_test_add_func ("/proxy/stats/outcomes-counted-once", test_outcomes_counted_once);
+  g_test_add_func ("/proxy/cache/store-at-item-size", test_store_at_item_size);
+  g_test_add_func ("/proxy/cache/secret-sizes", test_secret_sizes);
+  g_test_add_func ("/proxy/settings/smallest", test_smallest_settings);
+  g_test_add_func ("/proxy/busy-with-one-request", test_busy_with_one_request);
+  g_test_add_func ("/proxy/finalize-releases", test_finalize_releases);
   g_test_add_func ("/proxy/request/cache-outcomes-logged", test_cache_outcomes_logged);
   return g_test_run ();
 }
