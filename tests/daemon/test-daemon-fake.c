@@ -8,6 +8,7 @@
 #include "proxy-daemon.h"
 #include "fake-fetcher.h"
 
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -19,7 +20,43 @@ typedef struct {
   gchar *conf;
   BraidDaemon *daemon;
   BraidRecordingProtocol *client;
+  GSocket *notify;         /* what systemd would listen on (NOTIFY_SOCKET) */
+  gchar *notify_path;
 } Fixture;
+
+/* sd_notify() sends to $NOTIFY_SOCKET, so in-process daemons can be
+ * watched as systemd would watch them. */
+static void
+listen_for_notifications (Fixture *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+
+  f->notify_path = g_build_filename (f->dir, "notify", NULL);
+  address = g_unix_socket_address_new (f->notify_path);
+  f->notify = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_socket_bind (f->notify, address, TRUE, &error);
+  g_assert_no_error (error);
+  g_socket_set_blocking (f->notify, FALSE);
+  g_setenv ("NOTIFY_SOCKET", f->notify_path, TRUE);
+}
+
+/* Every datagram received since the last call, each followed by "|". */
+static gchar *
+read_notifications (Fixture *f)
+{
+  GString *all = g_string_new (NULL);
+  gchar buf[1024];
+  gssize n;
+
+  while ((n = g_socket_receive (f->notify, buf, sizeof buf - 1, NULL, NULL)) > 0)
+    {
+      buf[n] = '\0';
+      g_string_append_printf (all, "%s|", buf);
+    }
+  return g_string_free (all, FALSE);
+}
 
 static void
 setup (Fixture *f, gconstpointer data)
@@ -38,6 +75,13 @@ teardown (Fixture *f, gconstpointer data)
   braid_fake_reactor_run_until_idle (f->fake);
   g_assert_cmpuint (braid_fake_reactor_get_n_pending_calls (f->fake), ==, 0);
   g_clear_object (&f->fake);
+  if (f->notify != NULL)
+    {
+      g_unsetenv ("NOTIFY_SOCKET");
+      g_clear_object (&f->notify);
+      g_unlink (f->notify_path);
+      g_free (f->notify_path);
+    }
   g_unlink (f->conf);
   g_rmdir (f->dir);
   g_free (f->conf);
@@ -205,6 +249,168 @@ test_config_error (Fixture *f, gconstpointer data)
   g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_LISTEN);
 }
 
+static void
+test_notifications (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *started = NULL;
+  g_autofree gchar *reloaded = NULL;
+  g_autofree gchar *reloaded_again = NULL;
+  g_autofree gchar *stopped = NULL;
+
+  g_test_summary ("What systemd hears from braid-memcached: the endpoint and the cache once listening; "
+                  "RELOADING=1, READY=1 and what changed on SIGHUP; READY=1 on run; STOPPING=1 on SIGTERM");
+  listen_for_notifications (f);
+  start_memcached (f, "[Cache]\nMemoryMiB = 32\n", "10");
+  started = read_notifications (f);
+  g_assert_cmpstr (started, ==, "STATUS=Serving on tcp:0:backlog=1024, 32 MiB, items up to 1048576 bytes|");
+
+  write_conf (f, "[Cache]\nMemoryMiB = 128\n[Logging]\nVerbosity = 1\n");
+  braid_daemon_handle_signal (f->daemon, SIGHUP);
+  reloaded = read_notifications (f);
+  g_assert_cmpstr (reloaded, ==, "RELOADING=1|READY=1|STATUS=Reloaded: memory limit 128 MiB (was 32), verbosity 1 "
+                   "(was 0); listeners and other settings need a restart|");
+  write_conf (f, "[Cache]\nMemoryMiB = 16\n");
+  g_assert_true (braid_daemon_reload (f->daemon));
+  reloaded_again = read_notifications (f);
+  g_assert_nonnull (strstr (reloaded_again, "memory limit 16 MiB (was 128), verbosity 0 (was 1);"));
+
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, G_USEC_PER_SEC, sigterm, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  stopped = read_notifications (f);
+  g_assert_cmpstr (stopped, ==, "READY=1|STOPPING=1\nSTATUS=Stopping: finishing requests in flight|");
+}
+
+static void
+test_stop_once (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *stopped = NULL;
+
+  g_test_summary ("A second SIGTERM (or SIGINT) while draining changes nothing: STOPPING=1 is said once and the "
+                  "grace period still counts from the first");
+  listen_for_notifications (f);
+  start_memcached (f, "", "2");
+  connect_client (f);
+  send (f, "set k 0 0 5\r\nab");
+  g_free (read_notifications (f));
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, G_USEC_PER_SEC, sigterm, f, NULL));
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, 2 * G_USEC_PER_SEC, sigterm, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_cmpint (braid_reactor_now (f->reactor), >=, 3 * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_now (f->reactor), <=, 3 * G_USEC_PER_SEC + 100 * 1000);
+  stopped = read_notifications (f);
+  g_assert_cmpstr (stopped, ==, "READY=1|STOPPING=1\nSTATUS=Stopping: finishing requests in flight|");
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (f->client)));
+}
+
+static void
+test_sigint (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("SIGINT stops the daemon as SIGTERM does");
+  start_memcached (f, "", "10");
+  braid_daemon_handle_signal (f->daemon, SIGINT);
+  g_assert_false (braid_listener_is_listening (braid_daemon_get_listener (f->daemon, 0)));
+}
+
+static void
+test_free_stops_listening (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidListener) listener = NULL;
+
+  g_test_summary ("Freeing a daemon that was never stopped closes its listeners");
+  start_memcached (f, "", "10");
+  listener = g_object_ref (braid_daemon_get_listener (f->daemon, 0));
+  g_assert_null (braid_daemon_get_listener (f->daemon, 1));
+  g_assert_true (braid_listener_is_listening (listener));
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_assert_false (braid_listener_is_listening (listener));
+}
+
+static void
+test_reload_without_func (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidDaemon) daemon = braid_daemon_new ("bare", f->reactor);
+  g_autofree gchar *notes = NULL;
+
+  g_test_summary ("A daemon without a reload function takes SIGHUP as a success, and tells systemd nothing");
+  listen_for_notifications (f);
+  g_assert_true (braid_daemon_reload (daemon));
+  notes = read_notifications (f);
+  g_assert_cmpstr (notes, ==, "");
+}
+
+static void
+test_busy_listeners (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidDaemon) daemon = braid_daemon_new ("bare", f->reactor);
+  g_autoptr(BraidProtocolFactory) factory = braid_protocol_factory_new_for_type (BRAID_TYPE_RECORDING_PROTOCOL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(BraidListener) listener = braid_reactor_listen (f->reactor, "tcp:0", factory, &error);
+  g_autoptr(BraidRecordingProtocol) idle = NULL;
+
+  g_test_summary ("Without a busy function, a daemon is busy while a listener has a connection open, and "
+                  "waits the grace period for it");
+  g_assert_no_error (error);
+  braid_daemon_add_listener (daemon, listener);
+  braid_daemon_set_grace_period (daemon, 3 * G_USEC_PER_SEC);
+  f->daemon = g_steal_pointer (&daemon);
+  connect_client (f);
+  braid_delayed_call_unref (braid_reactor_call_later (f->reactor, G_USEC_PER_SEC, sigterm, f, NULL));
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_assert_cmpint (braid_reactor_now (f->reactor), >=, 4 * G_USEC_PER_SEC);
+  g_assert_cmpint (braid_reactor_now (f->reactor), <=, 4 * G_USEC_PER_SEC + 100 * 1000);
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (f->client)));
+}
+
+static void
+test_verbosity (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *saved = g_strdup (g_getenv ("G_MESSAGES_DEBUG"));
+  gboolean debug_enabled = g_log_get_debug_enabled ();
+
+  g_test_summary ("-v shows info and debug messages (G_MESSAGES_DEBUG=all) unless the user chose which; -vv "
+                  "turns on debug logging; without -v nothing changes");
+  g_unsetenv ("G_MESSAGES_DEBUG");
+  g_log_set_debug_enabled (FALSE);
+  braid_daemon_set_verbosity (0);
+  g_assert_null (g_getenv ("G_MESSAGES_DEBUG"));
+  g_assert_false (g_log_get_debug_enabled ());
+  braid_daemon_set_verbosity (1);
+  g_assert_cmpstr (g_getenv ("G_MESSAGES_DEBUG"), ==, "all");
+  g_assert_false (g_log_get_debug_enabled ());
+  g_setenv ("G_MESSAGES_DEBUG", "braid-memcached", TRUE);
+  braid_daemon_set_verbosity (2);
+  g_assert_cmpstr (g_getenv ("G_MESSAGES_DEBUG"), ==, "braid-memcached");
+  g_assert_true (g_log_get_debug_enabled ());
+
+  g_log_set_debug_enabled (debug_enabled);
+  if (saved != NULL)
+    g_setenv ("G_MESSAGES_DEBUG", saved, TRUE);
+  else
+    g_unsetenv ("G_MESSAGES_DEBUG");
+}
+
+static void
+test_memcached_threads (Fixture *f, gconstpointer data)
+{
+  gchar *argv[] = { "braid-memcached", "--config", f->conf, "-p", "0", "-t", "3", NULL };
+  g_autoptr(GError) error = NULL;
+  const BraidMcServerSettings *s;
+
+  g_test_summary ("-t reaches the server (and the service's thread count); on the fake reactor every "
+                  "connection is served on it, without a pool of threads");
+  write_conf (f, "");
+  f->daemon = braid_daemon_new_for_service (&braid_memcached_service, f->reactor, argv, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (braid_memcached_service.get_threads (braid_daemon_get_settings (f->daemon)), ==, 3);
+  s = braid_mc_server_get_settings (braid_daemon_get_service (f->daemon));
+  g_assert_cmpuint (s->threads, ==, 3);
+  connect_client (f);
+  send (f, "version\r\n");
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_true (g_str_has_prefix ((const gchar *) f->client->received->data, "VERSION "));
+  braid_transport_lose_connection (braid_protocol_get_transport (BRAID_PROTOCOL (f->client)));
+}
+
 /* braid-proxy with a scripted upstream instead of libsoup. */
 static BraidFakeFetcher *proxy_fetcher;
 
@@ -352,5 +558,13 @@ main (int argc, char **argv)
   g_test_add ("/daemon/fake/proxy-drain", Fixture, NULL, setup, test_proxy_drain, teardown);
   g_test_add ("/daemon/fake/proxy-cache-secret", Fixture, NULL, setup, test_proxy_cache_secret, teardown);
   g_test_add ("/daemon/fake/proxy-drain-idle", Fixture, NULL, setup, test_proxy_drain_idle, teardown);
+  g_test_add ("/daemon/fake/notifications", Fixture, NULL, setup, test_notifications, teardown);
+  g_test_add ("/daemon/fake/stop-once", Fixture, NULL, setup, test_stop_once, teardown);
+  g_test_add ("/daemon/fake/sigint", Fixture, NULL, setup, test_sigint, teardown);
+  g_test_add ("/daemon/fake/free-stops-listening", Fixture, NULL, setup, test_free_stops_listening, teardown);
+  g_test_add ("/daemon/fake/reload-without-func", Fixture, NULL, setup, test_reload_without_func, teardown);
+  g_test_add ("/daemon/fake/busy-listeners", Fixture, NULL, setup, test_busy_listeners, teardown);
+  g_test_add ("/daemon/fake/verbosity", Fixture, NULL, setup, test_verbosity, teardown);
+  g_test_add ("/daemon/fake/memcached-threads", Fixture, NULL, setup, test_memcached_threads, teardown);
   return g_test_run ();
 }
