@@ -429,6 +429,182 @@ check_idle_closed (gpointer data)
   idle_closed_at_sigterm = braid_recording_protocol_is_lost (data);
 }
 
+/* braid-proxy with the fake fetcher, its STATUS line read back. */
+static gchar *
+start_proxy (Fixture *f, const BraidDaemonService *service, const gchar *const *extra)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, "braid-proxy");
+  g_ptr_array_add (argv, "--config");
+  g_ptr_array_add (argv, f->conf);
+  g_ptr_array_add (argv, "--listen");
+  g_ptr_array_add (argv, "tcp:0");
+  for (guint i = 0; extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  f->daemon = braid_daemon_new_for_service (service, f->reactor, (gchar **) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->daemon);
+  return read_notifications (f);
+}
+
+/* The body braid-proxy answers @url with, from a new connection. */
+static GByteArray *
+proxy_get (Fixture *f, const gchar *url)
+{
+  g_autofree gchar *line = g_strdup_printf ("%s\n", url);
+  GByteArray *body;
+
+  connect_client (f);
+  send (f, line);
+  braid_fake_reactor_advance (f->fake, 1000);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_true (braid_recording_protocol_is_lost (f->client));
+  body = g_byte_array_ref (f->client->received);
+  g_clear_object (&f->client);
+  return body;
+}
+
+static void
+test_proxy_settings (Fixture *f, gconstpointer data)
+{
+  BraidDaemonService service = braid_proxy_service;
+  const gchar *extra[] = { "--ttl", "60", "--cache-timeout", "250", "--max-body", "2", "--max-flights", "7",
+                           "--max-buffered", "3", "--client-write-timeout", "9", "--fetch-timeout", "0", NULL };
+  const BraidProxySettings *s;
+
+  g_test_summary ("braid-proxy's options reach the proxy: TTL, cache timeout, body and buffer limits, flights, "
+                  "the client write timeout; --fetch-timeout 0 is no overall deadline");
+  proxy_fetcher = braid_fake_fetcher_new (f->reactor);
+  service.service_new = proxy_with_fake_fetcher;
+  write_conf (f, "");
+  listen_for_notifications (f);
+  g_free (start_proxy (f, &service, extra));
+  s = braid_proxy_get_settings (braid_proxy_service_get_proxy (braid_daemon_get_service (f->daemon)));
+  g_assert_cmpint (s->ttl_s, ==, 60);
+  g_assert_cmpint (s->cache_timeout_us, ==, 250 * 1000);
+  g_assert_cmpuint (s->max_body, ==, 2 << 20);
+  g_assert_cmpuint (s->max_flights, ==, 7);
+  g_assert_cmpuint (s->max_buffered, ==, 3 << 20);
+  g_assert_cmpint (s->client_write_timeout_us, ==, 9 * G_USEC_PER_SEC);
+  g_assert_cmpint (s->fetch_timeout_us, ==, 0);
+  g_assert_cmpint (s->request_timeout_us, ==, 10 * G_USEC_PER_SEC);
+  g_assert_null (s->cache_secret);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_clear_object (&proxy_fetcher);
+}
+
+static void
+test_proxy_cache_kinds (Fixture *f, gconstpointer data)
+{
+  BraidDaemonService service = braid_proxy_service;
+  g_autofree gchar *secret_path = g_build_filename (f->dir, "secret", NULL);
+  const gchar *memory[] = { NULL };
+  const gchar *none[] = { "--no-cache", NULL };
+  const gchar *shared[] = { "--memcached", "tcp:127.0.0.1:11211, 127.0.0.1:11212", "--cache-secret-file",
+                            secret_path, "--allow", "10.0.0.0/8", "--allow", "up.example", NULL };
+  g_autofree gchar *memory_status = NULL;
+  g_autofree gchar *none_status = NULL;
+  g_autofree gchar *shared_status = NULL;
+  g_autofree gchar *reloaded = NULL;
+
+  g_test_summary ("braid-proxy's cache: in memory by default, none with --no-cache, a memcached pool with "
+                  "--memcached (signed with --cache-secret-file); the STATUS line says which, and SIGHUP says "
+                  "the memory size is not in use with memcached");
+  proxy_fetcher = braid_fake_fetcher_new (f->reactor);
+  service.service_new = proxy_with_fake_fetcher;
+  write_conf (f, "");
+  g_assert_true (g_file_set_contents (secret_path, "sixteen bytes ok\n", -1, NULL));
+  listen_for_notifications (f);
+
+  memory_status = start_proxy (f, &service, memory);
+  g_assert_cmpstr (memory_status, ==, "STATUS=Serving on tcp:0, cache: memory; upstream allow rules: none|");
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  none_status = start_proxy (f, &service, none);
+  g_assert_cmpstr (none_status, ==, "STATUS=Serving on tcp:0, cache: none; upstream allow rules: none|");
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  shared_status = start_proxy (f, &service, shared);
+  g_assert_cmpstr (shared_status, ==, "STATUS=Serving on tcp:0, cache: memcached tcp:127.0.0.1:11211, "
+                   "127.0.0.1:11212, signed; upstream allow rules: 10.0.0.0/8,up.example|");
+  g_assert_true (braid_daemon_reload (f->daemon));
+  reloaded = read_notifications (f);
+  g_assert_cmpstr (reloaded, ==, "RELOADING=1|READY=1|STATUS=Reloaded: verbosity 0, TTL 300 s, cache timeout "
+                   "100 ms, memory cache 64 MiB (not in use)|");
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_clear_object (&proxy_fetcher);
+  g_unlink (secret_path);
+}
+
+static void
+test_proxy_bad_memcached (Fixture *f, gconstpointer data)
+{
+  const gchar *lists[][2] = {
+    { "x,127.0.0.1:1", "“x” is not HOST:PORT" },
+    { "127.0.0.1:1,tls:nowhere", "“tls:nowhere” is not tls:HOST:PORT" },
+  };
+
+  g_test_summary ("--memcached: every entry must be HOST:PORT (or tcp:, tls:); a bad one is a usage error "
+                  "naming it, before anything listens");
+  write_conf (f, "");
+  for (gsize i = 0; i < G_N_ELEMENTS (lists); i++)
+    {
+      gchar *argv[] = { "braid-proxy", "--config", f->conf, "--listen", "tcp:0", "--memcached",
+                        (gchar *) lists[i][0], NULL };
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("--memcached %s", lists[i][0]);
+      g_assert_null (braid_daemon_new_for_service (&braid_proxy_service, f->reactor, argv, &error));
+      g_assert_cmpint (braid_daemon_exit_code (error), ==, BRAID_EXIT_USAGE);
+      if (strstr (error->message, lists[i][1]) == NULL)
+        g_error ("expected “%s” in “%s”", lists[i][1], error->message);
+    }
+  g_assert_cmpuint (braid_fake_reactor_get_n_listeners (f->fake), ==, 0);
+}
+
+static void
+test_proxy_reload_memory_cache (Fixture *f, gconstpointer data)
+{
+  BraidDaemonService service = braid_proxy_service;
+  const gchar *extra[] = { NULL };
+  g_autoptr(GBytes) big = NULL;
+  g_autofree gchar *reloaded = NULL;
+  const BraidProxySettings *s;
+  gsize size = 2 << 20;
+
+  g_test_summary ("SIGHUP applies braid-proxy's TTL, cache timeout and memory cache size live: a cache shrunk "
+                  "below a cached body drops it");
+  big = g_bytes_new_take (g_malloc0 (size), size);
+  proxy_fetcher = braid_fake_fetcher_new (f->reactor);
+  braid_fake_fetcher_add (proxy_fetcher, "http://up/big", 200, big, 0, 0, 0);
+  service.service_new = proxy_with_fake_fetcher;
+  /* In the file, not on the command line, which a reload reads again. */
+  write_conf (f, "[Cache]\nMemoryMiB = 8\n");
+  listen_for_notifications (f);
+  g_free (start_proxy (f, &service, extra));
+  g_byte_array_unref (proxy_get (f, "http://up/big"));
+  g_byte_array_unref (proxy_get (f, "http://up/big"));
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (proxy_fetcher, "http://up/big"), ==, 1);
+
+  write_conf (f, "[Cache]\nMemoryMiB = 1\nTTLSeconds = 60\nTimeoutMilliseconds = 250\n");
+  g_assert_true (braid_daemon_reload (f->daemon));
+  reloaded = read_notifications (f);
+  g_assert_cmpstr (reloaded, ==, "RELOADING=1|READY=1|STATUS=Reloaded: verbosity 0, TTL 60 s, cache timeout 250 ms, "
+                   "memory cache 1 MiB|");
+  s = braid_proxy_get_settings (braid_proxy_service_get_proxy (braid_daemon_get_service (f->daemon)));
+  g_assert_cmpint (s->ttl_s, ==, 60);
+  g_assert_cmpint (s->cache_timeout_us, ==, 250 * 1000);
+  {
+    g_autoptr(GByteArray) body = proxy_get (f, "http://up/big");
+
+    g_assert_cmpuint (body->len, ==, size);
+  }
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (proxy_fetcher, "http://up/big"), ==, 2);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+  g_clear_object (&proxy_fetcher);
+}
+
 static void
 test_proxy_drain (Fixture *f, gconstpointer data)
 {
@@ -566,5 +742,10 @@ main (int argc, char **argv)
   g_test_add ("/daemon/fake/busy-listeners", Fixture, NULL, setup, test_busy_listeners, teardown);
   g_test_add ("/daemon/fake/verbosity", Fixture, NULL, setup, test_verbosity, teardown);
   g_test_add ("/daemon/fake/memcached-threads", Fixture, NULL, setup, test_memcached_threads, teardown);
+  g_test_add ("/daemon/fake/proxy-settings", Fixture, NULL, setup, test_proxy_settings, teardown);
+  g_test_add ("/daemon/fake/proxy-cache-kinds", Fixture, NULL, setup, test_proxy_cache_kinds, teardown);
+  g_test_add ("/daemon/fake/proxy-bad-memcached", Fixture, NULL, setup, test_proxy_bad_memcached, teardown);
+  g_test_add ("/daemon/fake/proxy-reload-memory-cache", Fixture, NULL, setup, test_proxy_reload_memory_cache,
+              teardown);
   return g_test_run ();
 }
