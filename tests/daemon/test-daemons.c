@@ -263,6 +263,46 @@ test_user_switch (void)
 }
 
 static void
+test_shutdown_command (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *refused = NULL;
+  g_autofree gchar *after = NULL;
+  guint16 port = braid_test_find_free_port ();
+
+  g_test_summary ("With -A, memcached's “shutdown” stops braid-memcached as SIGTERM does (exit 0); without "
+                  "it the command is refused and the server goes on");
+  p = start_memcached (port, launcher, "--grace-period", "0", &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 10000));
+  refused = talk (port, "shutdown\r\n", "\r\n");
+  g_assert_cmpstr (refused, ==, "ERROR: shutdown not enabled\r\n");
+  stop (p);
+  g_clear_object (&p);
+
+  port = braid_test_find_free_port ();
+  p = start_memcached (port, launcher, "-A", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 10000));
+  after = talk (port, "shutdown\r\n", "\r\n");
+  g_assert_cmpstr (after, ==, "");
+  /* GSubprocess reaps the child in GLib's worker thread: no main loop
+   * needed, and a server that ignored the command fails here, not at the
+   * suite's timeout. */
+  for (guint i = 0; i < 1000 && g_subprocess_get_identifier (p) != NULL; i++)
+    g_usleep (10 * 1000);
+  if (g_subprocess_get_identifier (p) != NULL)
+    {
+      g_subprocess_force_exit (p);
+      g_error ("braid-memcached -A is still running 10 s after “shutdown”");
+    }
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+}
+
+static void
 lower_fd_limit (gpointer data)
 {
   struct rlimit limit = { 64, 64 };
@@ -320,5 +360,6 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/sighup-reload", test_sighup_reload);
   g_test_add_func ("/daemon/user-switch", test_user_switch);
   g_test_add_func ("/daemon/fd-limit", test_fd_limit);
+  g_test_add_func ("/daemon/shutdown-command", test_shutdown_command);
   return g_test_run ();
 }
