@@ -43,6 +43,19 @@ stop (GSubprocess *p)
   g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
 }
 
+/* Fails the test when @needle is not in @text, after killing @p: a server
+ * left running would hold meson's output pipe until its timeout.
+ * force_exit() signals from GLib's worker thread, hence the wait. */
+static void
+expect_or_kill (GSubprocess *p, const gchar *text, const gchar *needle)
+{
+  if (strstr (text, needle) != NULL)
+    return;
+  g_subprocess_force_exit (p);
+  g_subprocess_wait (p, NULL, NULL);
+  g_error ("expected “%s” in “%s”", needle, text);
+}
+
 static void
 test_socket_activation (void)
 {
@@ -178,7 +191,7 @@ test_sighup_reload (void)
   g_assert_no_error (error);
   g_assert_true (braid_test_wait_for_port (port, 10000));
   before = talk (port, "stats settings\r\n", "END\r\n");
-  g_assert_nonnull (strstr (before, "STAT maxbytes 33554432\r\n"));
+  expect_or_kill (p, before, "STAT maxbytes 33554432\r\n");
   g_file_set_contents (conf, "[Cache]\nMemoryMiB = 128\n", -1, &error);
   g_subprocess_send_signal (p, SIGHUP);
   for (guint i = 0; i < 100; i++)
@@ -189,7 +202,7 @@ test_sighup_reload (void)
         break;
       g_usleep (20000);
     }
-  g_assert_nonnull (strstr (after, "STAT maxbytes 134217728\r\n"));
+  expect_or_kill (p, after, "STAT maxbytes 134217728\r\n");
   stop (p);
   g_unlink (conf);
   g_rmdir (dir);
@@ -263,6 +276,60 @@ test_user_switch (void)
 }
 
 static void
+test_shutdown_command (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *refused = NULL;
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnection) conn = NULL;
+  gchar buf[64];
+  guint16 port = braid_test_find_free_port ();
+
+  g_test_summary ("With -A, memcached's “shutdown” stops braid-memcached as SIGTERM does (exit 0); without "
+                  "it the command is refused and the server goes on");
+  p = start_memcached (port, launcher, "--grace-period", "0", &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 10000));
+  refused = talk (port, "shutdown\r\n", "\r\n");
+  g_assert_cmpstr (refused, ==, "ERROR: shutdown not enabled\r\n");
+  stop (p);
+  g_clear_object (&p);
+
+  port = braid_test_find_free_port ();
+  p = start_memcached (port, launcher, "-A", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 10000));
+  /* No reply is read before the server exits: one that ignored the
+   * command would keep the connection open. */
+  conn = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (conn)), "shutdown\r\n", 10, NULL, NULL,
+                             &error);
+  g_assert_no_error (error);
+  /* GSubprocess reaps the child in GLib's worker thread: no main loop
+   * needed, and a server that ignored the command fails here, not at the
+   * suite's timeout. */
+  for (guint i = 0; i < 500 && g_subprocess_get_identifier (p) != NULL; i++)
+    g_usleep (10 * 1000);
+  if (g_subprocess_get_identifier (p) != NULL)
+    {
+      /* force_exit() signals from GLib's worker thread: wait for it
+       * before aborting, or the server outlives the test. */
+      g_subprocess_force_exit (p);
+      g_subprocess_wait (p, NULL, NULL);
+      g_error ("braid-memcached -A is still running 5 s after “shutdown”");
+    }
+  g_assert_true (g_subprocess_get_if_exited (p));
+  g_assert_cmpint (g_subprocess_get_exit_status (p), ==, 0);
+  /* It said nothing and closed the connection. */
+  g_assert_cmpint (g_input_stream_read (g_io_stream_get_input_stream (G_IO_STREAM (conn)), buf, sizeof buf, NULL,
+                                        &error), ==, 0);
+  g_assert_no_error (error);
+}
+
+static void
 lower_fd_limit (gpointer data)
 {
   struct rlimit limit = { 64, 64 };
@@ -320,5 +387,6 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/sighup-reload", test_sighup_reload);
   g_test_add_func ("/daemon/user-switch", test_user_switch);
   g_test_add_func ("/daemon/fd-limit", test_fd_limit);
+  g_test_add_func ("/daemon/shutdown-command", test_shutdown_command);
   return g_test_run ();
 }

@@ -102,6 +102,7 @@ test_signals (Fixture *f, gconstpointer data)
   g_autoptr(BraidListener) listener = braid_reactor_listen (BRAID_REACTOR (reactor), "tcp:0:interface=127.0.0.1",
                                                             factory, &error);
   g_autofree gchar *notes = NULL;
+  gpointer daemon_address;
   gint64 started;
 
   g_test_summary ("READY=1 on start; SIGHUP reloads; SIGTERM stops listening, waits for in-flight work, "
@@ -130,7 +131,13 @@ test_signals (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (notes, "RELOADING=1|"));
   g_assert_nonnull (strstr (notes, "STATUS=Reloaded: log verbosity unchanged|"));
   g_assert_nonnull (strstr (notes, "STOPPING=1"));
+  daemon_address = f->daemon;
   g_clear_pointer (&f->daemon, braid_daemon_free);
+  /* Its three signal sources (their data is the daemon) went with it:
+   * left attached, the next signal would reach freed memory.  Only the
+   * address is compared. */
+  g_assert_null (g_main_context_find_source_by_user_data (braid_glib_reactor_get_context (reactor),
+                                                          daemon_address));
 }
 
 static void
