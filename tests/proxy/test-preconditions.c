@@ -25,6 +25,32 @@ never_done (BraidProxyFlight *flight, BraidProxyFlightResult result, gpointer da
 }
 
 static void
+test_fetcher_wrapper_checks (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidFakeFetcher) fetcher = braid_fake_fetcher_new (BRAID_REACTOR (fake));
+  g_autoptr(GObject) other = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(GTask) foreign = g_task_new (other, NULL, NULL, NULL);
+  g_autoptr(GError) set = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set before");
+  guint status = 7;
+
+  g_test_summary ("The fetcher interface's finish and headers functions refuse a missing result and a set "
+                  "error themselves (their own critical), before any implementation sees them");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "braid_fetcher_fetch_finish: *G_IS_ASYNC_RESULT (result)*");
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), NULL, &status, NULL));
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (status, ==, 0);
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "braid_fetcher_fetch_finish: *error == NULL*");
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), G_ASYNC_RESULT (foreign), NULL, &set));
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (set->message, ==, "set before");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL,
+                         "braid_fetcher_dup_response_headers: *G_IS_ASYNC_RESULT (result)*");
+  g_assert_null (braid_fetcher_dup_response_headers (BRAID_FETCHER (fetcher), NULL));
+  g_test_assert_expected_messages ();
+}
+
+static void
 test_caches_and_fetchers (void)
 {
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
@@ -279,6 +305,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/preconditions/caches-and-fetchers", test_caches_and_fetchers);
+  g_test_add_func ("/proxy/preconditions/fetcher-wrapper-checks", test_fetcher_wrapper_checks);
   g_test_add_func ("/proxy/preconditions/proxy-and-policy", test_proxy_and_policy);
   g_test_add_func ("/proxy/preconditions/fake-fetcher", test_fake_fetcher);
   g_test_add_func ("/proxy/stats-format", test_stats_format);
