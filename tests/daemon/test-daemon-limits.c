@@ -4,10 +4,77 @@
 #include "test-support.h"
 #include "daemon-limits.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <pwd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* ---- failures the kernel will not produce on demand ----
+ *
+ * daemon-limits.c is linked into this program from a static library, so
+ * these definitions stand in for libc's (a link seam): each forwards to
+ * libc's own unless a test asked for the failure.  With
+ * _FILE_OFFSET_BITS=64, <sys/resource.h> sends getrlimit to getrlimit64. */
+
+static gboolean getrlimit_fails;      /* getrlimit fails with EINVAL */
+static gboolean root_comes_back;      /* setuid (0) "succeeds" after a switch */
+static gboolean resource_capable;     /* setrlimit as with CAP_SYS_RESOURCE: recorded, not made */
+static struct rlimit asked;           /* what the last such setrlimit asked for */
+static struct rlimit now_limit;       /* and what getrlimit then reports */
+
+int setrlimit64 (int resource, const struct rlimit *limit);
+
+int
+setrlimit64 (int resource, const struct rlimit *limit)
+{
+  static int (*real) (int, const struct rlimit *);
+
+  if (resource_capable)
+    {
+      asked = *limit;
+      now_limit = *limit;
+      return 0;
+    }
+  if (real == NULL)
+    real = (int (*) (int, const struct rlimit *)) dlsym (RTLD_NEXT, "setrlimit64");
+  return real (resource, limit);
+}
+
+int getrlimit64 (int resource, struct rlimit *limit);
+
+int
+getrlimit64 (int resource, struct rlimit *limit)
+{
+  static int (*real) (int, struct rlimit *);
+
+  if (getrlimit_fails)
+    {
+      errno = EINVAL;
+      return -1;
+    }
+  if (resource_capable)
+    {
+      *limit = now_limit;
+      return 0;
+    }
+  if (real == NULL)
+    real = (int (*) (int, struct rlimit *)) dlsym (RTLD_NEXT, "getrlimit64");
+  return real (resource, limit);
+}
+
+int
+setuid (uid_t uid)
+{
+  static int (*real) (uid_t);
+
+  if (root_comes_back && uid == 0)
+    return 0;
+  if (real == NULL)
+    real = (int (*) (uid_t)) dlsym (RTLD_NEXT, "setuid");
+  return real (uid);
+}
 
 static struct rlimit
 current_limit (void)
@@ -190,6 +257,86 @@ test_drop_refusals (void)
     g_test_trap_assert_stderr ("*running as root: pass -u USER*");
 }
 
+static void
+test_getrlimit_fails (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      getrlimit_fails = TRUE;
+      g_assert_false (braid_daemon_ensure_fd_limit (50, "test", &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_assert_cmpstr (error->message, ==, "getrlimit (RLIMIT_NOFILE): Invalid argument");
+      return;
+    }
+  g_test_summary ("A getrlimit that fails is an error naming the call and the system's reason");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_hard_limit_raised_when_allowed (void)
+{
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      const struct rlimit start = { 100, 200 };
+
+      resource_capable = TRUE;
+      now_limit = start;
+      /* within the hard limit: only the soft one moves */
+      g_assert_true (braid_daemon_ensure_fd_limit (200, "test", &error));
+      g_assert_cmpuint (asked.rlim_cur, ==, 200);
+      g_assert_cmpuint (asked.rlim_max, ==, 200);
+      now_limit = start;
+      g_assert_true (braid_daemon_ensure_fd_limit (150, "test", &error));
+      g_assert_cmpuint (asked.rlim_cur, ==, 150);
+      g_assert_cmpuint (asked.rlim_max, ==, 200);
+      /* beyond it: both, to exactly the need (what only CAP_SYS_RESOURCE allows) */
+      now_limit = start;
+      g_assert_true (braid_daemon_ensure_fd_limit (201, "test", &error));
+      g_assert_cmpuint (asked.rlim_cur, ==, 201);
+      g_assert_cmpuint (asked.rlim_max, ==, 201);
+      /* an unlimited hard limit stays so */
+      now_limit.rlim_cur = 100;
+      now_limit.rlim_max = RLIM_INFINITY;
+      g_assert_true (braid_daemon_ensure_fd_limit (5000, "test", &error));
+      g_assert_cmpuint (asked.rlim_cur, ==, 5000);
+      g_assert_true (asked.rlim_max == RLIM_INFINITY);
+      g_assert_no_error (error);
+      return;
+    }
+  g_test_summary ("With the right to raise it (as CAP_SYS_RESOURCE gives), a hard limit short of the need is "
+                  "raised to exactly the need, one that suffices or is unlimited is kept");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_root_comes_back (void)
+{
+  if (geteuid () != 0 || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs root and a user “nobody”");
+      return;
+    }
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      root_comes_back = TRUE;
+      g_assert_false (braid_daemon_drop_privileges ("nobody", &error));
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_FAILED);
+      g_assert_cmpstr (error->message, ==, "-u nobody: root could be regained after the switch");
+      return;
+    }
+  g_test_summary ("A switch after which setuid (0) still succeeds is refused: the daemon would not have "
+                  "given up root");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -198,5 +345,8 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/limits/fd-limit-beyond-hard", test_fd_limit_beyond_hard);
   g_test_add_func ("/daemon/limits/drop-to-nobody", test_drop_to_nobody);
   g_test_add_func ("/daemon/limits/drop-refusals", test_drop_refusals);
+  g_test_add_func ("/daemon/limits/getrlimit-fails", test_getrlimit_fails);
+  g_test_add_func ("/daemon/limits/root-comes-back", test_root_comes_back);
+  g_test_add_func ("/daemon/limits/hard-limit-raised-when-allowed", test_hard_limit_raised_when_allowed);
   return g_test_run ();
 }
