@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "glib-reactor.h"
 #include "tls-transport-private.h"
+#include "callback-protocol.h"
 
 #include <errno.h>
 #include <string.h>
@@ -504,6 +505,65 @@ test_lose_write_closes (Fixture *f, gconstpointer data)
   wait_for_no_connections (f);
 }
 
+/* ---- a protocol that aborts inside data_received ---- */
+
+typedef struct {
+  guint n_data;
+  GError *lost_reason;
+} AbortOnData;
+
+static void
+abort_on_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
+{
+  ((AbortOnData *) user_data)->n_data++;
+  braid_transport_abort_connection (braid_protocol_get_transport (protocol));
+}
+
+static void
+note_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
+{
+  ((AbortOnData *) user_data)->lost_reason = g_error_copy (reason);
+}
+
+static void
+test_abort_inside_data_received (Fixture *f, gconstpointer data)
+{
+  static const BraidProtocolCallbacks callbacks = { .data_received = abort_on_data, .connection_lost = note_lost };
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidListener) listener = NULL;
+  g_autoptr(BraidRecordingProtocol) client = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *endpoint = NULL;
+  g_autofree guint8 *blob = g_malloc0 (1024 * 1024);
+  AbortOnData server = { 0 };
+  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * 1000;
+
+  g_test_summary ("A protocol that aborts inside its first data_received hears no more data, however much "
+                  "the peer sent, and then CONNECTION_ABORTED");
+  if (skipped ())
+    return;
+  factory = braid_callback_protocol_factory_new (&callbacks, &server, NULL);
+  endpoint = g_strdup_printf ("tls:0:interface=127.0.0.1:certificate=%s:key=%s", certificate->certificate,
+                              certificate->key);
+  listener = braid_reactor_listen (f->reactor, endpoint, factory, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&endpoint, g_free);
+  endpoint = g_strdup_printf ("tls:127.0.0.1:%u:ca=%s", braid_listener_get_port (listener),
+                              certificate->certificate);
+  client = connect_to (f, endpoint, &error);
+  g_assert_no_error (error);
+  braid_transport_write (braid_protocol_get_transport (BRAID_PROTOCOL (client)), blob, 1024 * 1024);
+  while (server.lost_reason == NULL || !is_lost (client))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (server.n_data, ==, 1);
+  g_assert_error (server.lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_ABORTED);
+  g_clear_error (&server.lost_reason);
+  braid_listener_stop (listener);
+}
+
 /* ---- the connect timeout ---- */
 
 /* A listening socket whose accept queue is full and never drained: the
@@ -712,6 +772,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/reactor/tls/emfile-pauses", Fixture, NULL, fixture_setup, test_emfile, fixture_teardown);
   g_test_add_func ("/reactor/tls/private-context", test_private_context);
+  g_test_add ("/reactor/tls/abort-inside-data-received", Fixture, NULL, fixture_setup,
+              test_abort_inside_data_received, fixture_teardown);
   g_log_set_writer_func (count_pause_warnings, NULL, NULL);
 
   status = g_test_run ();
