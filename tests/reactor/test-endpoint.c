@@ -32,8 +32,17 @@ static const EndpointCase cases[] = {
   { "tls:127.0.0.1:11211:ca=/tmp/a\\:b.pem:timeout=3", BRAID_ENDPOINT_ROLE_CLIENT,
     "tls:127.0.0.1:11211:ca=/tmp/a\\:b.pem", NULL },
   { "tls:host=\\:\\:1:port=1:ca=ca.pem", BRAID_ENDPOINT_ROLE_CLIENT, "tls:\\:\\:1:1:ca=ca.pem", NULL },
+  /* a repeated file option: the last one counts */
+  { "tls:0:certificate=a.pem:key=k.pem:certificate=b.pem", BRAID_ENDPOINT_ROLE_SERVER,
+    "tls:0:certificate=b.pem:key=k.pem", NULL },
+  { "tls:h:1:ca=a.pem:ca=b.pem", BRAID_ENDPOINT_ROLE_CLIENT, "tls:h:1:ca=b.pem", NULL },
   /* malformed */
   { "tls:11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no certificate given" },
+  { "tls:0:certificate=c.pem:key=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty file name for key=" },
+  { "tls:0:certificate=c.pem:interface=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty interface" },
+  { "tls:0:certificate=c.pem:timeout=1", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “timeout”" },
+  { "tls:h:1:key=k.pem", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "unknown option “key”" },
+  { "tls:h:1:timeout=soon", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "timeout must be" },
   { "tls:11211:key=k.pem", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no certificate given" },
   { "tls:11211:certificate=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty file name for certificate=" },
   { "tls:11211:certificate=c:ca=x", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “ca”" },
