@@ -32,8 +32,17 @@ static const EndpointCase cases[] = {
   { "tls:127.0.0.1:11211:ca=/tmp/a\\:b.pem:timeout=3", BRAID_ENDPOINT_ROLE_CLIENT,
     "tls:127.0.0.1:11211:ca=/tmp/a\\:b.pem", NULL },
   { "tls:host=\\:\\:1:port=1:ca=ca.pem", BRAID_ENDPOINT_ROLE_CLIENT, "tls:\\:\\:1:1:ca=ca.pem", NULL },
+  /* a repeated file option: the last one counts */
+  { "tls:0:certificate=a.pem:key=k.pem:certificate=b.pem", BRAID_ENDPOINT_ROLE_SERVER,
+    "tls:0:certificate=b.pem:key=k.pem", NULL },
+  { "tls:h:1:ca=a.pem:ca=b.pem", BRAID_ENDPOINT_ROLE_CLIENT, "tls:h:1:ca=b.pem", NULL },
   /* malformed */
   { "tls:11211", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no certificate given" },
+  { "tls:0:certificate=c.pem:key=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty file name for key=" },
+  { "tls:0:certificate=c.pem:interface=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty interface" },
+  { "tls:0:certificate=c.pem:timeout=1", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “timeout”" },
+  { "tls:h:1:key=k.pem", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "unknown option “key”" },
+  { "tls:h:1:timeout=soon", BRAID_ENDPOINT_ROLE_CLIENT, NULL, "timeout must be" },
   { "tls:11211:key=k.pem", BRAID_ENDPOINT_ROLE_SERVER, NULL, "no certificate given" },
   { "tls:11211:certificate=", BRAID_ENDPOINT_ROLE_SERVER, NULL, "empty file name for certificate=" },
   { "tls:11211:certificate=c:ca=x", BRAID_ENDPOINT_ROLE_SERVER, NULL, "unknown option “ca”" },
@@ -193,6 +202,86 @@ test_systemd_fds (void)
     }
 }
 
+static void
+test_systemd_fd_preconditions (void)
+{
+  static const gchar * const env[] = { "LISTEN_PID=100", "LISTEN_FDS=1", NULL };
+  g_autoptr(BraidEndpoint) tcp = braid_endpoint_parse ("tcp:80", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) systemd = braid_endpoint_parse ("systemd:0", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(GError) already = g_error_new_literal (BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED, "x");
+  gint fd = -1;
+
+  g_test_summary ("Finding a systemd fd refuses, each with its own critical, an endpoint of another kind, "
+                  "no place for the fd, and an error already set; the fd is left alone");
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*endpoint->kind == BRAID_ENDPOINT_KIND_SYSTEMD*");
+  g_assert_false (braid_endpoint_find_systemd_fd (tcp, env, 100, &fd, NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*out_fd != NULL*");
+  g_assert_false (braid_endpoint_find_systemd_fd (systemd, env, 100, NULL, NULL));
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("braid", G_LOG_LEVEL_CRITICAL, "*error == NULL || *error == NULL*");
+  g_assert_false (braid_endpoint_find_systemd_fd (systemd, env, 100, &fd, &already));
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (fd, ==, -1);
+  g_assert_cmpstr (already->message, ==, "x");
+}
+
+static void
+test_systemd_fd_names (void)
+{
+  static const gchar * const no_names[] = { "LISTEN_PID=100", "LISTEN_FDS=2", NULL };
+  static const gchar * const more_names[] = { "LISTEN_PID=100", "LISTEN_FDS=1", "LISTEN_FDNAMES=a:b:c", NULL };
+  g_autoptr(BraidEndpoint) named = braid_endpoint_parse ("systemd:name=a", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) third = braid_endpoint_parse ("systemd:name=c", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(GError) error = NULL;
+  gint fd = -1;
+
+  g_test_summary ("A named systemd socket with no LISTEN_FDNAMES, or named past LISTEN_FDS, fails with "
+                  "LISTEN_FAILED, naming the name and the names passed");
+  g_assert_false (braid_endpoint_find_systemd_fd (named, no_names, 100, &fd, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_cmpstr (error->message, ==, "Endpoint “systemd:name=a”: systemd passed no socket named “a” "
+                                       "(LISTEN_FDNAMES=)");
+  g_clear_error (&error);
+  g_assert_true (braid_endpoint_find_systemd_fd (named, more_names, 100, &fd, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (fd, ==, 3);
+  fd = -1;
+  g_assert_false (braid_endpoint_find_systemd_fd (third, more_names, 100, &fd, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_assert_cmpint (fd, ==, -1);
+}
+
+static void
+test_systemd_fd_errors (void)
+{
+  static const gchar * const other_pid[] = { "LISTEN_PID=1000", "LISTEN_FDS=1", NULL };
+  static const gchar * const too_many[] = { "LISTEN_PID=100", "LISTEN_FDS=1025", NULL };
+  static const gchar * const most[] = { "LISTEN_PID=100", "LISTEN_FDS=1024", NULL };
+  g_autoptr(BraidEndpoint) first = braid_endpoint_parse ("systemd:0", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) last = braid_endpoint_parse ("systemd:1023", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  g_autoptr(BraidEndpoint) past = braid_endpoint_parse ("systemd:1", BRAID_ENDPOINT_ROLE_SERVER, NULL);
+  static const gchar * const one[] = { "LISTEN_PID=100", "LISTEN_FDS=1", NULL };
+  g_autoptr(GError) error = NULL;
+  gint fd = -1;
+
+  g_test_summary ("LISTEN_PID is read in decimal and must be ours; LISTEN_FDS counts at most 1024; the "
+                  "messages say which rule failed");
+  g_assert_false (braid_endpoint_find_systemd_fd (first, other_pid, 100, &fd, &error));
+  g_assert_cmpstr (error->message, ==, "Endpoint “systemd:0”: no sockets were passed by systemd "
+                                       "(LISTEN_PID/LISTEN_FDS unset or for another process)");
+  g_clear_error (&error);
+  g_assert_true (braid_endpoint_find_systemd_fd (first, other_pid, 1000, &fd, &error));
+  g_assert_cmpint (fd, ==, 3);
+  g_assert_false (braid_endpoint_find_systemd_fd (first, too_many, 100, &fd, &error));
+  g_assert_error (error, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_LISTEN_FAILED);
+  g_clear_error (&error);
+  g_assert_true (braid_endpoint_find_systemd_fd (last, most, 100, &fd, &error));
+  g_assert_cmpint (fd, ==, 3 + 1023);
+  g_assert_false (braid_endpoint_find_systemd_fd (past, one, 100, &fd, &error));
+  g_assert_cmpstr (error->message, ==, "Endpoint “systemd:1”: systemd passed only 1 socket(s)");
+}
+
 /* sockaddr_un.sun_path holds 108 bytes, its terminating NUL included. */
 static void
 test_unix_path_length (void)
@@ -240,6 +329,9 @@ main (int argc, char **argv)
   g_test_add_func ("/endpoint/fields", test_fields);
   g_test_add_func ("/endpoint/split-list", test_split_list);
   g_test_add_func ("/endpoint/systemd-fds", test_systemd_fds);
+  g_test_add_func ("/endpoint/systemd-fd-preconditions", test_systemd_fd_preconditions);
+  g_test_add_func ("/endpoint/systemd-fd-names", test_systemd_fd_names);
+  g_test_add_func ("/endpoint/systemd-fd-errors", test_systemd_fd_errors);
   g_test_add_func ("/endpoint/unix-path-length", test_unix_path_length);
   g_test_add_func ("/endpoint/defaults", test_defaults);
   return g_test_run ();

@@ -814,6 +814,90 @@ test_pool_round_robin (void)
   g_mutex_clear (&where.lock);
 }
 
+/* ---- the base class, under a subclass that overrides only stop ---- */
+
+#define TEST_TYPE_BARE_LISTENER (test_bare_listener_get_type ())
+G_DECLARE_FINAL_TYPE (TestBareListener, test_bare_listener, TEST, BARE_LISTENER, BraidListener)
+
+struct _TestBareListener
+{
+  BraidListener parent_instance;
+  guint *n_stops;          /* (unowned): counts stop calls, may outlive us */
+};
+
+G_DEFINE_FINAL_TYPE (TestBareListener, test_bare_listener, BRAID_TYPE_LISTENER)
+
+static void
+bare_listener_stop (BraidListener *listener)
+{
+  (*TEST_BARE_LISTENER (listener)->n_stops)++;
+}
+
+static void
+test_bare_listener_class_init (TestBareListenerClass *klass)
+{
+  BRAID_LISTENER_CLASS (klass)->stop = bare_listener_stop;
+}
+
+static void
+test_bare_listener_init (TestBareListener *self)
+{
+}
+
+static TestBareListener *
+bare_listener_new (guint *n_stops)
+{
+  TestBareListener *self = g_object_new (TEST_TYPE_BARE_LISTENER, NULL);
+
+  self->n_stops = n_stops;
+  return self;
+}
+
+static void
+test_listener_base_stop (void)
+{
+  guint n_stops = 0;
+  TestBareListener *dropped = bare_listener_new (&n_stops);
+  g_autoptr(TestBareListener) stopped = NULL;
+
+  g_test_summary ("The listener base class stops a listener once: on its last unref if never stopped, "
+                  "never twice; mark_stopped says whether it was listening");
+  g_assert_true (braid_listener_is_listening (BRAID_LISTENER (dropped)));
+  g_object_unref (dropped);
+  g_assert_cmpuint (n_stops, ==, 1);
+
+  n_stops = 0;
+  stopped = bare_listener_new (&n_stops);
+  braid_listener_stop (BRAID_LISTENER (stopped));
+  g_assert_cmpuint (n_stops, ==, 1);
+  g_assert_false (braid_listener_is_listening (BRAID_LISTENER (stopped)));
+  braid_listener_stop (BRAID_LISTENER (stopped));
+  g_clear_object (&stopped);
+  g_assert_cmpuint (n_stops, ==, 1);
+
+  stopped = bare_listener_new (&n_stops);
+  g_assert_true (braid_listener_mark_stopped (BRAID_LISTENER (stopped)));
+  g_assert_false (braid_listener_mark_stopped (BRAID_LISTENER (stopped)));
+  g_assert_false (braid_listener_is_listening (BRAID_LISTENER (stopped)));
+  /* marked stopped by the subclass: the base class does not stop it again */
+  braid_listener_stop (BRAID_LISTENER (stopped));
+  g_clear_object (&stopped);
+  g_assert_cmpuint (n_stops, ==, 1);
+}
+
+static void
+test_listener_base_queries (void)
+{
+  guint n_stops = 0;
+  g_autoptr(TestBareListener) bare = bare_listener_new (&n_stops);
+
+  g_test_summary ("A listener class without get_address or get_n_connections has no address, port 0 and "
+                  "no connections");
+  g_assert_null (braid_listener_get_address (BRAID_LISTENER (bare)));
+  g_assert_cmpuint (braid_listener_get_port (BRAID_LISTENER (bare)), ==, 0);
+  g_assert_cmpuint (braid_listener_get_n_connections (BRAID_LISTENER (bare)), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -835,5 +919,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/glib/pool/threads", test_pool_threads);
   g_test_add_func ("/reactor/glib/pool/at-least-one-thread", test_pool_at_least_one_thread);
   g_test_add_func ("/reactor/glib/pool/round-robin", test_pool_round_robin);
+  g_test_add_func ("/reactor/listener/base-stop", test_listener_base_stop);
+  g_test_add_func ("/reactor/listener/base-queries", test_listener_base_queries);
   return g_test_run ();
 }

@@ -740,6 +740,26 @@ test_abort_discards_buffered (Fixture *f, gconstpointer data)
   conn_close (&c);
 }
 
+static void
+test_peer_reset_while_writing (Fixture *f, gconstpointer data)
+{
+  Conn c = { 0 };
+  BraidRecordingProtocol *server;
+  gsize big = 32 * 1024 * 1024;
+
+  g_test_summary ("A peer that resets the connection while megabytes wait for it, our side not reading: "
+                  "the failed write alone ends the connection, with CONNECTION_LOST and the reason");
+  (void) open_with_output_waiting (f, &c, big);
+  server = conn_server (&c);
+  braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (server)));
+  braid_transport_abort_connection (braid_protocol_get_transport (BRAID_PROTOCOL (c.client)));
+  f->kind->run_until (f, is_lost, server);
+  g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_LOST);
+  g_assert_true (g_str_has_prefix (server->lost_reason->message, "Connection was lost: "));
+  g_assert_cmpuint (server->received->len, ==, 0);
+  conn_close (&c);
+}
+
 static gboolean
 has_eof (gpointer data)
 {
@@ -1210,6 +1230,11 @@ main (int argc, char **argv)
   add_tls_contract ("connection/pause-resume", test_pause_resume);
   add_tls_contract ("connection/abort", test_abort);
   add_tls_contract ("connection/lost-not-reentrant", test_connection_lost_not_reentrant);
+  add_tls_contract ("connection/small-copies-while-blocked", test_small_copies_while_blocked);
+  add_tls_contract ("connection/one-byte-writes", test_one_byte_writes);
+  add_tls_contract ("connection/nothing-read-after-lose", test_nothing_read_after_lose);
+  add_tls_contract ("connection/pause-inside-data-received", test_pause_inside_data_received);
+  add_tls_contract ("connection/peer-reset-while-writing", test_peer_reset_while_writing);
 
   status = g_test_run ();
   braid_test_certificate_free (certificate);
