@@ -276,6 +276,30 @@ test_getrlimit_fails (void)
 }
 
 static void
+test_drop_to_uid_one (void)
+{
+  struct passwd *pw = getpwuid (1);
+
+  if (geteuid () != 0 || pw == NULL)
+    {
+      g_test_skip ("needs root and a user with uid 1 (Debian's “daemon”)");
+      return;
+    }
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (braid_daemon_drop_privileges (pw->pw_name, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (geteuid (), ==, 1);
+      return;
+    }
+  g_test_summary ("A switch to uid 1 (next to root's 0) succeeds: only uid 0 counts as root regained");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
+static void
 test_hard_limit_raised_when_allowed (void)
 {
   if (g_test_subprocess ())
@@ -347,6 +371,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/limits/drop-refusals", test_drop_refusals);
   g_test_add_func ("/daemon/limits/getrlimit-fails", test_getrlimit_fails);
   g_test_add_func ("/daemon/limits/root-comes-back", test_root_comes_back);
+  g_test_add_func ("/daemon/limits/drop-to-uid-one", test_drop_to_uid_one);
   g_test_add_func ("/daemon/limits/hard-limit-raised-when-allowed", test_hard_limit_raised_when_allowed);
   return g_test_run ();
 }
