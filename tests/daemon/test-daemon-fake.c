@@ -726,6 +726,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* Tests that turn debug output on (-v, a reload) leave GLib's own debug
+   * messages (setenv after threads started) on: stdout carries TAP. */
+  g_log_writer_default_set_use_stderr (TRUE);
   g_test_add ("/daemon/fake/start", Fixture, NULL, setup, test_start, teardown);
   g_test_add ("/daemon/fake/drain", Fixture, NULL, setup, test_drain, teardown);
   g_test_add ("/daemon/fake/grace-period", Fixture, NULL, setup, test_grace_period, teardown);
