@@ -105,6 +105,11 @@ static const Session meta_sessions[] = {
     "ma missing Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\nmg n v Oxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n",
     "STORED\r\nMN\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nMN\r\n"
     "CLIENT_ERROR opaque token too long\r\nCLIENT_ERROR opaque token too long\r\n" },
+  { "base64-key-kept-by-ma-in-place",
+    /* ma rewrites a counter whose digits fit in place: the key stays a
+     * base64 one (k answers it encoded, with b) */
+    "ms bnVt 1 b\r\n5\r\nma bnVt b\r\nmg bnVt b k v\r\n",
+    "HD\r\nHD\r\nVA 1 kbnVt b\r\n6\r\n" },
   { "set-mode-before-opaque",
     /* ms finds a bad M mode before an opaque too long (found by
      * braid-difftest --meta) */
