@@ -25,6 +25,13 @@ typedef struct {
   gint64 shown_us;
 } Progress;
 
+/* --fail-fast: nothing more runs once a seed has failed. */
+static gboolean
+gave_up (const Progress *p, gboolean fail_fast)
+{
+  return fail_fast && p->failed > 0;
+}
+
 static gdouble
 progress_elapsed_s (const Progress *p)
 {
@@ -174,7 +181,7 @@ main (int argc, char **argv)
 
     for (const BraidSimScenario * const *s = to_run; *s != NULL; s++)
       progress.total += seed >= 0 ? 1 : (guint) seeds;
-    for (const BraidSimScenario * const *s = to_run; *s != NULL && !(fail_fast && progress.failed > 0); s++)
+    for (const BraidSimScenario * const *s = to_run; *s != NULL && !gave_up (&progress, fail_fast); s++)
       {
         if (seed >= 0)
           {
@@ -186,12 +193,12 @@ main (int argc, char **argv)
           g_autoptr(GError) leak = NULL;
 
           braid_sim_heap_watch_init (&heap, (guint32) first);
-          for (gint i = 0; i < seeds && !(fail_fast && progress.failed > 0); i++)
+          for (gint i = 0; i < seeds && !gave_up (&progress, fail_fast); i++)
             {
               progress_note (&progress, run_one (*s, (guint32) (first + i), (guint64) bound_limit, trace, FALSE));
               braid_sim_heap_watch_note (&heap);
             }
-          if (check_heap && progress.failed == 0 && !braid_sim_heap_watch_check (&heap, (gsize) heap_slack, &leak))
+          if (check_heap && !gave_up (&progress, fail_fast) && !braid_sim_heap_watch_check (&heap, (gsize) heap_slack, &leak))
             {
               g_print ("FAIL %s: %s\n", (*s)->name, leak->message);
               progress.failed++;
