@@ -805,6 +805,59 @@ test_get_stats_writes_only_its_struct (Fixture *f, gconstpointer data)
 
 /* ---- preconditions ---- */
 
+/* ma on an item somebody else still holds (a reply not yet written, another
+ * thread) cannot rewrite it in place: the store links a new item.  While
+ * the digits fit, that item stands for the old one rewritten, so it keeps
+ * the old one's marks: the key's base64 form, fetched, stale, win token. */
+static void
+test_meta_arith_remade_keeps_marks (Fixture *f, gconstpointer data)
+{
+  const BraidMcItemMarks all = BRAID_MC_ITEM_MARK_FETCHED | BRAID_MC_ITEM_MARK_STALE |
+                               BRAID_MC_ITEM_MARK_WIN_TOKEN_SENT | BRAID_MC_ITEM_MARK_KEY_BINARY;
+  g_autoptr(BraidMcItem) held = NULL;
+  g_autoptr(BraidMcItem) remade = NULL;
+  g_autoptr(BraidMcItem) grown = NULL;
+  g_autoptr(BraidMcItem) in_place = NULL;
+  g_autofree gchar *value = NULL;
+  guint64 number = 0;
+  guint64 cas = 0;
+
+  g_test_summary ("An ma whose digits fit, on an item held elsewhere, links a new item with the old one's marks; "
+                  "one whose digits do not fit makes an item of just the digits, without them");
+  g_assert_cmpint (braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("n"), TRUE, 0, 0, K ("5 "), 0,
+                                              FALSE, &cas),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  held = braid_mc_item_ref (braid_mc_store_get (f->store, K ("n")));
+  braid_mc_item_add_marks (held, all);
+
+  g_assert_cmpint (braid_mc_store_meta_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_INCR, 4, 0, &number, &remade),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (number, ==, 9);
+  g_assert_true (remade != held);
+  g_assert_cmpuint (braid_mc_item_get_marks (remade), ==, all);
+  g_assert_cmpstr ((value = value_of (f, "n")), ==, "9 ");
+  g_clear_pointer (&value, g_free);
+
+  /* nothing holds it now but the store and @remade: still not in place */
+  g_assert_cmpint (braid_mc_store_meta_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_INCR, 91, 0, &number, &grown),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (number, ==, 100);
+  g_assert_cmpuint (braid_mc_item_get_marks (grown), ==, 0);
+  g_assert_cmpstr ((value = value_of (f, "n")), ==, "100");
+  g_clear_pointer (&value, g_free);
+
+  /* the store alone holds it: rewritten in place, marks and all */
+  braid_mc_item_add_marks (grown, BRAID_MC_ITEM_MARK_KEY_BINARY);
+  g_clear_pointer (&grown, braid_mc_item_unref);
+  g_assert_cmpint (braid_mc_store_meta_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_DECR, 99, 0, &number, &in_place),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpuint (number, ==, 1);
+  /* (value_of's get above marked it fetched) */
+  g_assert_cmpuint (braid_mc_item_get_marks (in_place), ==, BRAID_MC_ITEM_MARK_KEY_BINARY | BRAID_MC_ITEM_MARK_FETCHED);
+  g_assert_true (in_place == braid_mc_store_get (f->store, K ("n")));
+  g_assert_cmpstr ((value = value_of (f, "n")), ==, "1  ");
+}
+
 static void
 test_preconditions (Fixture *f, gconstpointer data)
 {
@@ -971,6 +1024,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/preconditions", test_preconditions, NULL);
   ADD ("/mc/store/stats/counters", test_counters, NULL);
   ADD ("/mc/store/cas/every-modification", test_cas_changes_on_every_modification, NULL);
+  ADD ("/mc/store/meta-arith/remade-keeps-marks", test_meta_arith_remade_keeps_marks, NULL);
   ADD ("/mc/store/expiry/absolute-now", test_absolute_expiry_at_now, NULL);
   g_test_add_func ("/mc/store/clock/reactor-gone", test_clock_after_reactor_gone);
   ADD ("/mc/store/memory/cost-model", test_cost_model, NULL);

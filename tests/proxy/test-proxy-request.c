@@ -205,6 +205,36 @@ test_freed_while_writing (void)
 }
 
 static void
+test_drained_after_flight_ended (void)
+{
+  World w;
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(GBytes) body = g_bytes_new_static ("fetched", 7);
+  g_autofree gchar *written = NULL;
+
+  g_test_summary ("A request whose flight ended (and was freed) while its last bytes still wait in the "
+                  "transport: they go out later and the close is clean; the transport, closing, reports no "
+                  "drain to the request (so its pointer to the ended flight is never followed)");
+  world_open (&w);
+  braid_fake_fetcher_add (w.fetcher, URL, 200, body, 1000, 0, 0);
+  braid_fake_transport_set_autoflush (transport, FALSE);
+  protocol = request_on (&w, transport, URL "\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  g_assert_cmpuint (w.n_get_flight, ==, 1);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_active (w.fetcher), ==, 0);
+  g_assert_true (braid_fake_transport_is_disconnecting (transport));
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (transport)), ==, 7);
+  braid_fake_transport_flush (transport);
+  written = braid_fake_transport_get_written_string (transport);
+  g_assert_cmpstr (written, ==, "fetched");
+  g_assert_false (braid_fake_transport_is_aborted (transport));
+  braid_fake_transport_close_from_peer (transport, NULL);
+  g_clear_object (&protocol);
+  world_close (&w);
+}
+
+static void
 test_preconditions (void)
 {
   World w;
@@ -255,6 +285,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/request/host-without-memo", test_host_without_memo);
   g_test_add_func ("/proxy/request/over-capacity", test_over_capacity);
   g_test_add_func ("/proxy/request/freed-while-writing", test_freed_while_writing);
+  g_test_add_func ("/proxy/request/drained-after-flight-ended", test_drained_after_flight_ended);
   g_test_add_func ("/proxy/request/preconditions", test_preconditions);
   return g_test_run ();
 }

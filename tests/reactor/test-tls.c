@@ -479,10 +479,11 @@ test_lose_write_closes (Fixture *f, gconstpointer data)
   g_autoptr(BraidRecordingProtocol) client = NULL;
   g_autofree gchar *endpoint = NULL;
   BraidRecordingProtocol *server;
-  BraidTransport *ct;
+  BraidTransport *ct, *st;
 
   g_test_summary ("TLS offers no half-close: lose_write_connection is lose_connection, so the data goes, then "
-                  "close_notify, and nothing is read any more; both sides hear CONNECTION_DONE");
+                  "close_notify, and nothing is read any more; both sides hear CONNECTION_DONE, and both "
+                  "transports are freed once their protocols let go");
   if (skipped ())
     return;
   endpoint = g_strdup_printf ("tls:127.0.0.1:%u:ca=%s", braid_listener_get_port (f->listener),
@@ -490,6 +491,7 @@ test_lose_write_closes (Fixture *f, gconstpointer data)
   client = connect_to (f, endpoint, &error);
   g_assert_no_error (error);
   ct = braid_protocol_get_transport (BRAID_PROTOCOL (client));
+  g_object_add_weak_pointer (G_OBJECT (ct), (gpointer *) &ct);
   braid_transport_write_string (ct, "last words");
   braid_transport_lose_write_connection (ct);
   g_assert_true (braid_transport_is_closing (ct));
@@ -502,10 +504,19 @@ test_lose_write_closes (Fixture *f, gconstpointer data)
   while (f->servers->len == 0)
     g_main_context_iteration (NULL, TRUE);
   server = g_ptr_array_index (f->servers, 0);
+  st = braid_protocol_get_transport (BRAID_PROTOCOL (server));
+  g_object_add_weak_pointer (G_OBJECT (st), (gpointer *) &st);
   wait_until (is_lost, server);
   braid_assert_bytes_equal ("last words", 10, server->received->data, server->received->len);
   g_assert_error (server->lost_reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE);
   wait_for_no_connections (f);
+  /* a protocol lets go of its transport when the connection is lost: no
+   * reference is left anywhere else (the listener's registry, the
+   * connector's) */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (st);
+  g_assert_null (ct);
 }
 
 /* ---- a protocol that aborts inside data_received ---- */
