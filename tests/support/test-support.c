@@ -369,17 +369,6 @@ braid_test_run_tool (const gchar *const *argv, gchar **out)
   return g_subprocess_get_if_exited (run) ? g_subprocess_get_exit_status (run) : -1;
 }
 
-int
-braid_test_exit_after_tls (int status)
-{
-#if defined(__SANITIZE_ADDRESS__)
-  fflush (stdout);
-  fflush (stderr);
-  _exit (status);
-#endif
-  return status;
-}
-
 BraidTestCertificate *
 braid_test_certificate_new (gchar **skip_reason)
 {
