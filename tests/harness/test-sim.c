@@ -372,6 +372,61 @@ test_heap_watch_needs_seeds (void)
   braid_sim_heap_watch_clear (&watch);
 }
 
+/* 60 samples: flat to the middle, then rising after @rises of the 29
+ * seeds of the second half (the first ones) by one byte each. */
+static gboolean
+creep_check (guint n, guint rises, GError **error)
+{
+  BraidSimHeapWatch watch;
+  gsize level = 100000;
+  gboolean ok;
+
+  braid_sim_heap_watch_init (&watch, 1);
+  for (guint i = 0; i < n; i++)
+    {
+      if (i > n / 2 && i <= n / 2 + rises)
+        level++;
+      g_array_append_val (watch.samples, level);
+    }
+  ok = braid_sim_heap_watch_check (&watch, BRAID_SIM_HEAP_DEFAULT_SLACK, error);
+  braid_sim_heap_watch_clear (&watch);
+  return ok;
+}
+
+static void
+test_heap_watch_creep (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A leak far under the slack is still a leak when the heap rises after 9 in 10 of the second "
+                  "half's seeds, in runs of 60 seeds or more: exactly at those bounds");
+  /* 60 seeds: the second half judges seeds 31..59, 29 of them */
+  g_assert_false (creep_check (60, 29, &error));
+  g_assert_nonnull (strstr (error->message, "the heap rose after 29 of the 29 seeds from seed 32 to seed 60 "
+                                            "(by 29 bytes in all)"));
+  g_clear_error (&error);
+  g_assert_false (creep_check (60, 27, &error));   /* 27 × 10 ≥ 29 × 9 */
+  g_assert_nonnull (strstr (error->message, "rose after 27 of the 29 seeds"));
+  g_clear_error (&error);
+  g_assert_true (creep_check (60, 26, NULL));
+  /* 59 seeds: too few to judge a creep (the caches may still fill) */
+  g_assert_true (creep_check (59, 28, NULL));
+  /* rising after every seed, but ending where the half began: no leak */
+  {
+    BraidSimHeapWatch watch;
+
+    braid_sim_heap_watch_init (&watch, 1);
+    for (guint i = 0; i < 60; i++)
+      {
+        gsize level = i == 30 ? 200000 : 100000 + i;
+
+        g_array_append_val (watch.samples, level);
+      }
+    g_assert_true (braid_sim_heap_watch_check (&watch, BRAID_SIM_HEAP_DEFAULT_SLACK, NULL));
+    braid_sim_heap_watch_clear (&watch);
+  }
+}
+
 static void
 test_cli_check_heap (void)
 {
@@ -454,5 +509,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sim/heap/catches-leaky-twin", test_heap_catches_leaky_twin);
   g_test_add_func ("/sim/heap/levels-off", test_heap_levels_off);
   g_test_add_func ("/sim/heap/needs-seeds", test_heap_watch_needs_seeds);
+  g_test_add_func ("/sim/heap/creep", test_heap_watch_creep);
   return g_test_run ();
 }
