@@ -213,6 +213,28 @@ test_take_back_unwritten (void)
   braid_assert_bytes_equal_str ("STORED\r\n", http_bytes);
 }
 
+static void
+test_take_back_after_flush (void)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
+  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  const gchar *const reads[] = { "set a 0 0 1\r\nx\r\nget a\r\n", "set b 0 0 1\r\ny\r\nget a " K251 "\r\n" };
+  g_autoptr(GBytes) written = NULL;
+
+  g_test_summary ("What was written (at the end of a read) is out of reach: a later take-back drops only the "
+                  "replies made since, here the second set's STORED (memcached does the same)");
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  for (gsize i = 0; i < G_N_ELEMENTS (reads); i++)
+    braid_protocol_data_received (BRAID_PROTOCOL (protocol), (const guint8 *) reads[i], strlen (reads[i]));
+  written = braid_fake_transport_get_written (transport);
+  braid_assert_bytes_equal_str ("STORED\r\nVALUE a 0 1\r\nx\r\nEND\r\nCLIENT_ERROR bad command line format\r\n",
+                                written);
+  braid_fake_transport_close_from_peer (transport, NULL);
+}
+
 /* ---- over the fake reactor, with several clients ---- */
 
 typedef struct {
@@ -1462,6 +1484,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/sessions", test_sessions);
   g_test_add_func ("/mc/server/bad-input", test_bad_input_keeps_serving);
   g_test_add_func ("/mc/server/take-back-unwritten", test_take_back_unwritten);
+  g_test_add_func ("/mc/server/take-back-after-flush", test_take_back_after_flush);
   g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);

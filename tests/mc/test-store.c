@@ -184,7 +184,7 @@ test_incr_decr (Fixture *f, gconstpointer data)
   g_autofree gchar *v = NULL;
 
   g_test_summary ("incr wraps at 2^64 and keeps the value's length; decr floors at 0; "
-                  "non-numeric values are refused; leading spaces are fine");
+                  "non-numeric values (digits followed by letters too) are refused; leading spaces are fine");
   set (f, "n", "18446744073709551615", 0);
   g_assert_cmpint (braid_mc_store_arith (f->store, K ("n"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_cmpuint (r, ==, 0);
@@ -210,6 +210,9 @@ test_incr_decr (Fixture *f, gconstpointer data)
 
   set (f, "s", "abc", 0);
   g_assert_cmpint (braid_mc_store_arith (f->store, K ("s"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NON_NUMERIC);
+  /* digits, then something that is neither a space nor the end */
+  set (f, "tail", "12abc", 0);
+  g_assert_cmpint (braid_mc_store_arith (f->store, K ("tail"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NON_NUMERIC);
   set (f, "neg", "-5", 0);
   g_assert_cmpint (braid_mc_store_arith (f->store, K ("neg"), BRAID_MC_ARITH_MODE_INCR, 1, &r), ==, BRAID_MC_STORE_RESULT_NON_NUMERIC);
   set (f, "huge", "18446744073709551616", 0);
@@ -438,6 +441,25 @@ test_hash_flooding (Fixture *f, gconstpointer data)
   other = braid_mc_store_new (BRAID_REACTOR (f->fake), &other_seed);
   g_assert_cmpuint (braid_mc_store_hash_key (f->store, (const guint8 *) k0, strlen (k0)), !=,
                     braid_mc_store_hash_key (other, (const guint8 *) k0, strlen (k0)));
+}
+
+static void
+test_random_seeds_differ (Fixture *f, gconstpointer data)
+{
+  BraidMcStore *stores[2];
+  guint32 hashes[2];
+
+  g_test_summary ("Two stores without a seed in their settings draw different ones (from the kernel: "
+                  "nothing the process could be made to repeat), so a key hashes differently in each");
+  /* made the same way, at the same call depth, in the same process */
+  for (guint i = 0; i < G_N_ELEMENTS (stores); i++)
+    stores[i] = braid_mc_store_new (BRAID_REACTOR (f->fake), NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (stores); i++)
+    hashes[i] = braid_mc_store_hash_key (stores[i], K ("the same key"));
+  /* equal by chance: once in 2^32 runs */
+  g_assert_cmpuint (hashes[0], !=, hashes[1]);
+  for (guint i = 0; i < G_N_ELEMENTS (stores); i++)
+    braid_mc_store_free (stores[i]);
 }
 
 static void
@@ -1012,6 +1034,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/expiry/debugtime", test_debugtime, NULL);
   ADD ("/mc/store/modes", test_storage_modes, NULL);
   ADD ("/mc/store/hostile/hash-flooding", test_hash_flooding, NULL);
+  ADD ("/mc/store/hostile/random-seeds-differ", test_random_seeds_differ, NULL);
   ADD ("/mc/store/memory/real-cost", test_real_cost, NULL);
   ADD ("/mc/store/cas", test_cas, NULL);
   ADD ("/mc/store/incr-decr", test_incr_decr, NULL);

@@ -12,7 +12,9 @@
  * older than that, it can only have been an expired entry.  Some clients
  * stop reading for up to 1.5 s before they read on; in half the seeds the
  * proxy has no client write deadline (0), and then none may be cut off as
- * too slow.  To give
+ * too slow.  Each URL answers with cache header fields drawn per seed:
+ * none, a max-age, or one that forbids a shared cache to store it
+ * (no-store, private, Set-Cookie); such a URL is never stored.  To give
  * entries time to expire, the world sometimes goes quiet for 2.5 to 4
  * simulated seconds, longer than a TTL and the checker's slack.  Liveness: with faults off every client receives
  * one whole body.
@@ -76,6 +78,7 @@ struct _State
   BraidListener *proxy_listener;
   GBytes *bodies[N_URLS];
   gchar *urls[N_URLS];
+  const gchar *never_stored[N_URLS];  /* (nullable): the header field that forbids storing the URL */
   gint64 write_timeout_us;    /* the proxy's client write deadline: 0 (none) or its default */
   GPtrArray *connections;     /* BraidProtocol (owned) */
   guint n_clients;
@@ -328,9 +331,38 @@ static const SimRelayFilter join_filter = {
   .conn_closed = join_conn_closed,
 };
 
+/* URL @i's cache header fields: none, a max-age that lets it be cached
+ * (the proxy's TTL is the ceiling), or one that forbids a shared cache
+ * to store it (RFC 9111). */
+static void
+add_cache_fields (State *s, guint i, GRand *rand)
+{
+  switch (g_rand_int_range (rand, 0, 5))
+    {
+    case 0:
+      break;
+    case 1:
+      braid_fake_fetcher_add_header (s->fetcher, s->urls[i], "Cache-Control", "public, max-age=60");
+      break;
+    case 2:
+      braid_fake_fetcher_add_header (s->fetcher, s->urls[i], "Cache-Control", "no-store");
+      s->never_stored[i] = "Cache-Control: no-store";
+      break;
+    case 3:
+      braid_fake_fetcher_add_header (s->fetcher, s->urls[i], "Cache-Control", "private, max-age=60");
+      s->never_stored[i] = "Cache-Control: private";
+      break;
+    default:
+      braid_fake_fetcher_add_header (s->fetcher, s->urls[i], "Set-Cookie", "session=1");
+      s->never_stored[i] = "Set-Cookie";
+      break;
+    }
+}
+
 static gpointer
 px_setup_with (BraidSim *sim, Twin twin)
 {
+  g_autoptr(GRand) headers_rand = NULL;
   State *s = g_new0 (State, 1);
   BraidReactor *r = BRAID_REACTOR (braid_sim_get_reactor (sim));
   GRand *rand = braid_sim_get_rand (sim);
@@ -338,6 +370,8 @@ px_setup_with (BraidSim *sim, Twin twin)
   g_autoptr(BraidProtocolFactory) proxy_factory = NULL;
   BraidProxySettings settings = BRAID_PROXY_SETTINGS_INIT;
 
+  /* a generator of its own, so that the main one draws what it did */
+  headers_rand = g_rand_new_with_seed (braid_sim_get_seed (sim) ^ 0x4eade5u);
   s->sim = sim;
   s->n_clients = braid_sim_get_plan (sim)->n_clients;
   s->live_done = g_new0 (gboolean, s->n_clients);
@@ -363,6 +397,7 @@ px_setup_with (BraidSim *sim, Twin twin)
       s->urls[i] = g_strdup_printf ("http://site%u.example/page", i);
       braid_fake_fetcher_add (s->fetcher, s->urls[i], 200, s->bodies[i], g_rand_int_range (rand, 1, 300) * 1000,
                               (gsize) g_rand_int_range (rand, 100, 1000), g_rand_int_range (rand, 0, 5) * 1000);
+      add_cache_fields (s, i, headers_rand);
     }
   settings.cache_timeout_us = 50 * 1000;
   settings.ttl_s = TTL_S;
@@ -451,10 +486,28 @@ px_is_live (BraidSim *sim, gpointer data)
   return all;
 }
 
+/* A response a shared cache must not store was stored. */
+static void
+check_never_stored (State *s)
+{
+  for (guint i = 0; i < N_URLS; i++)
+    {
+      g_autofree gchar *key = NULL;
+
+      if (s->never_stored[i] == NULL)
+        continue;
+      key = braid_cache_key_for_url (s->urls[i]);
+      if (sim_cache_get_last_store (s->observed, key) >= 0)
+        braid_sim_fail (s->sim, "url %u was stored in the shared cache although it answered %s", i,
+                        s->never_stored[i]);
+    }
+}
+
 static void
 px_check (BraidSim *sim, gpointer data)
 {
   check_nobody_cut_without_deadline (data);
+  check_never_stored (data);
 }
 
 static void
