@@ -105,6 +105,8 @@ static const BraidSettingSpec proxy_specs[] = {
     NULL, "Upstream connections in total, 1 to 100000 (default 1024)", "N" },
   { "max-conns-per-host", 0, "Upstream", "MaxConnectionsPerHost", BRAID_SETTING_INT, PX (max_conns_per_host), 1,
     100000, "1024", NULL, NULL, "Upstream connections per host, 1 to 100000 (default 1024)", "N" },
+  { "fetch-threads", 0, "Upstream", "FetchThreads", BRAID_SETTING_INT, PX (fetch_threads), 0, 64, "4", NULL, NULL,
+    "Threads the upstream connections run in, 0 to 64; 0: in the main loop (default 4)", "N" },
   { "allow", 0, "Upstream", "Allow", BRAID_SETTING_STRING_LIST, PX (allow), 0, 0, NULL, NULL, check_rule,
     "Upstream address, ADDRESS/PREFIX or host name to fetch from although denied, with an optional :PORT; "
     "repeatable", "RULE" },
@@ -212,6 +214,7 @@ braid_proxy_daemon_fetcher_new (const BraidProxyDaemonSettings *s)
 
   options.max_conns = (guint) s->max_conns;
   options.max_conns_per_host = (guint) s->max_conns_per_host;
+  options.threads = (guint) s->fetch_threads;
   options.timeout_s = (guint) s->fetch_timeout_s;
   options.address_policy = policy;
   options.use_proxy_resolver = TRUE;

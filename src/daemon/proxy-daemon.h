@@ -22,6 +22,7 @@ typedef struct {
   gint64 max_body_mib;         /* --max-body */
   gint64 max_conns;            /* --max-conns */
   gint64 max_conns_per_host;   /* --max-conns-per-host */
+  gint64 fetch_threads;        /* --fetch-threads */
   gchar **allow;               /* --allow: address policy allow rules (nullable) */
   gchar **deny;                /* --deny: deny rules besides the built-in ranges (nullable) */
   gchar **allow_ports;         /* --allow-port: upstream ports (nullable: the policy's default) */

@@ -23,9 +23,14 @@ typedef struct {
    * which may ask a desktop service in a thread for every connection. */
   gboolean use_proxy_resolver;
   GProxyResolver *proxy_resolver;
+  /* Threads the sessions run in, each with a share of them and a
+   * GMainContext of its own (at most one per session); 0: the sessions
+   * run in the context braid_soup_fetcher_new() is called in, and so do
+   * their callbacks. */
+  guint threads;
 } BraidSoupFetcherOptions;
 
-#define BRAID_SOUP_FETCHER_OPTIONS_INIT { 1024, 1024, 30, NULL, NULL, FALSE, NULL }
+#define BRAID_SOUP_FETCHER_OPTIONS_INIT { 1024, 1024, 30, NULL, NULL, FALSE, NULL, 4 }
 
 BraidSoupFetcher *braid_soup_fetcher_new (const BraidSoupFetcherOptions *options);
 

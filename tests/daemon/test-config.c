@@ -189,6 +189,7 @@ test_proxy_upstream_limits_default (void)
   g_assert_cmpint (s->max_conns_per_host, ==, 1024);
   g_assert_cmpint (s->max_conns, ==, 1024);
   g_assert_cmpint (s->max_flights, ==, 1024);
+  g_assert_cmpint (s->fetch_threads, ==, 4);
   braid_settings_free (&braid_proxy_settings_table, s);
 }
 
@@ -513,6 +514,7 @@ static const BadArgs bad_args[] = {
   { &braid_proxy_settings_table, { "--client-write-timeout", "0" }, "--client-write-timeout 0: must be from 1 to 3600" },
   { &braid_proxy_settings_table, { "--grace-period", "3601" }, "--grace-period 3601: expected a number from 0 to 3600" },
   { &braid_proxy_settings_table, { "--max-conns-per-host", "0" }, "--max-conns-per-host 0: must be from 1 to 100000" },
+  { &braid_proxy_settings_table, { "--fetch-threads", "65" }, "--fetch-threads 65: must be from 0 to 64" },
   { &braid_proxy_settings_table, { "-m", "host-without-port" }, "--memcached (-m) host-without-port: “host-without-port” is not HOST:PORT" },
   { &braid_proxy_settings_table, { "-m", "tls:host" }, "“tls:host” is not tls:HOST:PORT" },
   { &braid_proxy_settings_table, { "-m", "tls:h:1:certificate=c" }, "unknown option “certificate”" },

@@ -6,7 +6,13 @@
  * once (a proxy's burst of distinct URLs on one site must not wait in
  * libsoup's queue); with limits set, however the fetcher spreads its
  * fetches, never more than max-conns-per-host reach one host and never
- * more than max-conns in all. */
+ * more than max-conns in all.
+ *
+ * What a fetch answers and how it fails is checked twice: with the
+ * sessions in threads of their own (the default) and in the caller's
+ * context (threads 0, paths under in-loop/).  Then what the threads add:
+ * cancellation hopping over, bodies read from the caller's thread, a body
+ * that outlives its fetcher. */
 #include "test-support.h"
 #include "soup-fetcher.h"
 #include "proxy-error.h"
@@ -208,7 +214,8 @@ test_limit_holds (gconstpointer data)
 
 /* An upstream answering /page with a body and the header fields the cache
  * policy reads (one of them repeated) plus one it does not, /missing with
- * 404, and holding /hang for ever.  Counts the requests it saw. */
+ * 404, holding /hang for ever, and sending /trickle's first chunk only.
+ * Counts the requests it saw. */
 typedef struct {
   SoupServer *server;
   guint16 port;
@@ -232,6 +239,15 @@ origin_handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   if (g_str_equal (path, "/missing"))
     {
       soup_server_message_set_status (msg, 404, NULL);
+      return;
+    }
+  if (g_str_equal (path, "/trickle"))
+    {
+      /* a first chunk, then nothing: the body never ends */
+      soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_message_body_append (soup_server_message_get_response_body (msg), SOUP_MEMORY_STATIC, "first", 5);
+      g_ptr_array_add (o->hung, g_object_ref (msg));
       return;
     }
   soup_message_headers_append (h, "Cache-Control", "max-age=60");
@@ -275,15 +291,21 @@ origin_clear (Origin *o)
   g_object_unref (o->server);
 }
 
+/* A test's data: the fetcher's threads, 0 or the default. */
+static const guint in_threads = 4;
+static const guint in_loop = 0;
+
 static BraidSoupFetcher *
-fetcher_allowing_loopback (guint timeout_s)
+fetcher_allowing_loopback (guint timeout_s, gconstpointer threads)
 {
   BraidSoupFetcherOptions options = BRAID_SOUP_FETCHER_OPTIONS_INIT;
   g_autoptr(BraidAddressPolicy) policy = braid_address_policy_new ();
 
+  g_assert_cmpuint (options.threads, ==, in_threads);
   g_assert_true (braid_address_policy_allow (policy, "127.0.0.1", NULL));
   options.address_policy = policy;
   options.timeout_s = timeout_s;
+  options.threads = *(const guint *) threads;
   options.use_proxy_resolver = TRUE;   /* no proxy */
   return braid_soup_fetcher_new (&options);
 }
@@ -305,10 +327,10 @@ fetch_url (BraidSoupFetcher *fetcher, const gchar *url, GCancellable *cancellabl
 }
 
 static void
-test_answers (void)
+test_answers (gconstpointer data)
 {
   Origin o;
-  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (5);
+  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (5, data);
   g_autoptr(GInputStream) stream = NULL;
   g_autoptr(GInputStream) missing = NULL;
   g_autoptr(GHashTable) headers = NULL;
@@ -347,16 +369,19 @@ test_answers (void)
 }
 
 static void
-test_refused_by_policy (void)
+test_refused_by_policy (gconstpointer data)
 {
+  BraidSoupFetcherOptions options = BRAID_SOUP_FETCHER_OPTIONS_INIT;
   Origin o;
-  g_autoptr(BraidSoupFetcher) fetcher = braid_soup_fetcher_new (NULL);
+  g_autoptr(BraidSoupFetcher) fetcher = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree gchar *url = NULL;
   guint status = 7;
 
   g_test_summary ("With the default policy a loopback upstream is refused before any request "
                   "reaches it: FORBIDDEN with the policy's reason, status 0");
+  options.threads = *(const guint *) data;
+  fetcher = braid_soup_fetcher_new (&options);
   origin_init (&o);
   url = g_strdup_printf ("http://127.0.0.1:%u/page", o.port);
   g_assert_null (fetch_url (fetcher, url, NULL, &status, NULL, &error));
@@ -368,10 +393,10 @@ test_refused_by_policy (void)
 }
 
 static void
-test_failures (void)
+test_failures (gconstpointer data)
 {
   Origin o;
-  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (1);
+  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (1, data);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
   g_autofree gchar *closed = NULL;
@@ -404,6 +429,147 @@ test_failures (void)
   origin_clear (&o);
 }
 
+/* ---- what the threads add ---- */
+
+typedef struct {
+  gboolean done;
+  gssize n;
+  GError *error;
+  GThread *thread;     /* where the callback ran */
+} ReadResult;
+
+static void
+on_read (GObject *source, GAsyncResult *result, gpointer data)
+{
+  ReadResult *r = data;
+
+  r->n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &r->error);
+  r->thread = g_thread_self ();
+  r->done = TRUE;
+}
+
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterates the default context for @ms of real time. */
+static void
+wait_ms (guint ms)
+{
+  gboolean done = FALSE;
+
+  g_timeout_add (ms, set_flag, &done);
+  braid_test_wait_for_flag (NULL, &done, ms + 10000);
+}
+
+/* Iterates the default context until @o has seen a request. */
+static void
+wait_for_request (Origin *o)
+{
+  for (guint i = 0; i < 1000 && o->n_requests == 0; i++)
+    wait_ms (10);
+  g_assert_cmpuint (o->n_requests, >, 0);
+}
+
+static void
+test_threads_cancel_fetch (void)
+{
+  Origin o;
+  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (30, &in_threads);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GAsyncResult) r = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *hang = NULL;
+  guint status = 7;
+
+  g_test_summary ("A fetch under way in a fetcher thread, cancelled from the caller's thread, ends at once "
+                  "with CANCELLED, delivered in the caller's context");
+  origin_init (&o);
+  hang = g_strdup_printf ("http://127.0.0.1:%u/hang", o.port);
+  braid_fetcher_fetch_async (BRAID_FETCHER (fetcher), hang, cancellable, braid_test_store_result, &r);
+  wait_for_request (&o);
+  g_assert_null (r);
+  g_cancellable_cancel (cancellable);
+  braid_test_wait_for_result (NULL, &r, 10000);
+  g_assert_null (braid_fetcher_fetch_finish (BRAID_FETCHER (fetcher), r, &status, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (status, ==, 0);
+  origin_clear (&o);
+}
+
+static void
+test_threads_cancel_read (void)
+{
+  Origin o;
+  g_autoptr(BraidSoupFetcher) fetcher = fetcher_allowing_loopback (30, &in_threads);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *trickle = NULL;
+  ReadResult first = { 0, }, second = { 0, };
+  gchar buffer[64];
+  guint status = 0;
+
+  g_test_summary ("A body read from the caller's thread: each read completes in the caller's context; a read "
+                  "waiting for bytes that never come ends with CANCELLED when the caller cancels");
+  origin_init (&o);
+  trickle = g_strdup_printf ("http://127.0.0.1:%u/trickle", o.port);
+  stream = fetch_url (fetcher, trickle, NULL, &status, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 200);
+  g_input_stream_read_async (stream, buffer, sizeof buffer, G_PRIORITY_DEFAULT, cancellable, on_read, &first);
+  braid_test_wait_for_flag (NULL, &first.done, 10000);
+  g_assert_no_error (first.error);
+  g_assert_cmpint (first.n, ==, 5);
+  g_assert_true (first.thread == g_thread_self ());
+  braid_assert_bytes_equal ("first", 5, buffer, (gsize) first.n);
+
+  g_input_stream_read_async (stream, buffer, sizeof buffer, G_PRIORITY_DEFAULT, cancellable, on_read, &second);
+  wait_ms (100);
+  g_assert_false (second.done);
+  g_cancellable_cancel (cancellable);
+  braid_test_wait_for_flag (NULL, &second.done, 10000);
+  g_assert_error (second.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (second.thread == g_thread_self ());
+  g_clear_error (&second.error);
+  g_clear_object (&stream);
+  origin_clear (&o);
+}
+
+static void
+test_threads_body_outlives_fetcher (void)
+{
+  Origin o;
+  BraidSoupFetcher *fetcher = fetcher_allowing_loopback (30, &in_threads);
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *url = NULL;
+  guint status = 0;
+
+  g_test_summary ("A body stream keeps its fetcher (and the threads) alive: the caller may drop the fetcher "
+                  "first and read on; the last of them stops the threads");
+  origin_init (&o);
+  url = g_strdup_printf ("http://127.0.0.1:%u/page", o.port);
+  stream = fetch_url (fetcher, url, NULL, &status, NULL, &error);
+  g_assert_no_error (error);
+  g_object_add_weak_pointer (G_OBJECT (fetcher), (gpointer *) &fetcher);
+  g_object_unref (fetcher);
+  g_assert_nonnull (fetcher);
+  body = g_input_stream_read_bytes (stream, 100, NULL, &error);
+  g_assert_no_error (error);
+  braid_assert_bytes_equal_str ("the body", body);
+  g_clear_object (&stream);
+  /* the fetch's task, released in this context once its callback ran */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_assert_null (fetcher);
+  origin_clear (&o);
+}
+
 static void
 test_refuses_foreign_result (void)
 {
@@ -427,9 +593,15 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/soup-fetcher/defaults-send-a-burst-at-once", test_defaults_send_a_burst_at_once);
-  g_test_add_func ("/proxy/soup-fetcher/answers", test_answers);
-  g_test_add_func ("/proxy/soup-fetcher/refused-by-policy", test_refused_by_policy);
-  g_test_add_func ("/proxy/soup-fetcher/failures", test_failures);
+  g_test_add_data_func ("/proxy/soup-fetcher/answers", &in_threads, test_answers);
+  g_test_add_data_func ("/proxy/soup-fetcher/refused-by-policy", &in_threads, test_refused_by_policy);
+  g_test_add_data_func ("/proxy/soup-fetcher/failures", &in_threads, test_failures);
+  g_test_add_data_func ("/proxy/soup-fetcher/in-loop/answers", &in_loop, test_answers);
+  g_test_add_data_func ("/proxy/soup-fetcher/in-loop/refused-by-policy", &in_loop, test_refused_by_policy);
+  g_test_add_data_func ("/proxy/soup-fetcher/in-loop/failures", &in_loop, test_failures);
+  g_test_add_func ("/proxy/soup-fetcher/threads/cancel-fetch", test_threads_cancel_fetch);
+  g_test_add_func ("/proxy/soup-fetcher/threads/cancel-read", test_threads_cancel_read);
+  g_test_add_func ("/proxy/soup-fetcher/threads/body-outlives-fetcher", test_threads_body_outlives_fetcher);
   g_test_add_func ("/proxy/soup-fetcher/refuses-foreign-result", test_refuses_foreign_result);
   for (guint i = 0; i < G_N_ELEMENTS (limit_cases); i++)
     {
