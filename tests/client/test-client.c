@@ -75,7 +75,8 @@ test_get (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(BraidMcValue) v = NULL;
 
-  g_test_summary ("get: the exact request, the value with its flags; a miss is NOT_FOUND");
+  g_test_summary ("get: the exact request, the value with its flags (a reference counted value); a miss is "
+                  "NOT_FOUND");
   braid_mc_client_get_async (f->client, "greeting", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   expect_sent (f, "get greeting\r\n");
   reply (f, "VALUE greeting 7 5\r\nhello\r\nEND\r\n");
@@ -84,6 +85,13 @@ test_get (Fixture *f, gconstpointer data)
   g_assert_cmpstr (v->key, ==, "greeting");
   g_assert_cmpuint (v->flags, ==, 7);
   g_assert_cmpmem (g_bytes_get_data (v->data, NULL), g_bytes_get_size (v->data), "hello", 5);
+  /* a second holder keeps it alive past the first's unref */
+  g_assert_true (g_atomic_ref_count_compare (&v->ref_count, 1));
+  g_assert_true (braid_mc_value_ref (v) == v);
+  g_assert_true (g_atomic_ref_count_compare (&v->ref_count, 2));
+  braid_mc_value_unref (v);
+  g_assert_true (g_atomic_ref_count_compare (&v->ref_count, 1));
+  g_assert_cmpstr (v->key, ==, "greeting");
 
   braid_mc_client_get_async (f->client, "absent", BRAID_MC_GET_FLAGS_WITH_CAS, NULL, braid_test_store_result, &r2);
   expect_sent (f, "gets absent\r\n");
@@ -475,7 +483,8 @@ test_refused_and_backoff (Fixture *f, gconstpointer data)
   g_autoptr(GAsyncResult) r2 = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_test_summary ("A refused connection fails the waiting requests; the next connect waits out a backoff");
+  g_test_summary ("A refused connection fails the waiting requests; the next connect waits out a backoff, "
+                  "which a successful connect resets");
   braid_fake_reactor_set_refuse_connections (f->fake, TRUE);
   braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   braid_fake_reactor_run_until_idle (f->fake);
@@ -490,6 +499,32 @@ test_refused_and_backoff (Fixture *f, gconstpointer data)
   expect_sent (f, "get b\r\n");
   reply (f, "END\r\n");
   g_assert_nonnull (r2);
+
+  /* A connect that succeeded starts the backoff over: after the next
+   * refusal the client waits 50 ms again, not the 100 ms the first
+   * refusal had doubled it to. */
+  {
+    g_autoptr(GAsyncResult) r3 = NULL;
+    g_autoptr(GAsyncResult) r4 = NULL;
+    g_autoptr(GError) e3 = NULL;
+
+    braid_fake_reactor_set_refuse_connections (f->fake, TRUE);
+    braid_transport_abort_connection (braid_protocol_get_transport (BRAID_PROTOCOL (server (f))));
+    braid_fake_reactor_run_until_idle (f->fake);
+    braid_mc_client_get_async (f->client, "c", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r3);
+    braid_fake_reactor_run_until_idle (f->fake);
+    g_assert_null (braid_mc_client_get_finish (f->client, r3, &e3));
+    g_assert_error (e3, BRAID_MC_ERROR, BRAID_MC_ERROR_CONNECTION_LOST);
+    braid_fake_reactor_set_refuse_connections (f->fake, FALSE);
+    braid_mc_client_get_async (f->client, "d", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r4);
+    braid_fake_reactor_advance (f->fake, 50 * 1000 - 1);
+    g_assert_cmpuint (f->servers->len, ==, 1);   /* backing off */
+    braid_fake_reactor_advance (f->fake, 1);
+    g_assert_cmpuint (f->servers->len, ==, 2);
+    expect_sent (f, "get d\r\n");
+    reply (f, "END\r\n");
+    g_assert_nonnull (r4);
+  }
 }
 
 /* A server (or anything on the path) that lies: each reply answers
