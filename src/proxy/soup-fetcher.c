@@ -58,7 +58,6 @@ struct _BraidSoupFetcher
   GPtrArray *threads;            /* (owned) BraidFetchThread *; empty: the sessions live in the caller's context */
   guint next_session;            /* the one the next fetch goes to */
   BraidAddressPolicy *policy;    /* (owned) */
-  BraidSoupFetcherOptions options;  /* for the threads' setup; the pointers in it are not kept */
 };
 
 /* One fetch.  Everything of libsoup's in it (the message, the session's
@@ -164,19 +163,20 @@ session_new (const BraidSoupFetcherOptions *options, guint max_conns, guint max_
  * the number of threads) in the calling thread, so that they use its
  * context; with no threads, every session, in the caller's. */
 static void
-make_sessions (BraidSoupFetcher *self, guint index, guint n_threads)
+make_sessions (BraidSoupFetcher *self, const BraidSoupFetcherOptions *options, guint index, guint n_threads)
 {
   guint n = self->sessions->len;
-  guint max_conns = MAX (self->options.max_conns, 1u);
-  guint max_conns_per_host = MAX (self->options.max_conns_per_host, 1u);
+  guint max_conns = MAX (options->max_conns, 1u);
+  guint max_conns_per_host = MAX (options->max_conns_per_host, 1u);
 
   for (guint i = index; i < n; i += MAX (n_threads, 1u))
-    g_ptr_array_index (self->sessions, i) = session_new (&self->options, share_of (max_conns, n, i),
+    g_ptr_array_index (self->sessions, i) = session_new (options, share_of (max_conns, n, i),
                                                          share_of (max_conns_per_host, n, i));
 }
 
 typedef struct {
   BraidSoupFetcher *fetcher;
+  const BraidSoupFetcherOptions *options;  /* (unowned): read by setup only, while new() waits */
   guint index, n_threads;
 } ThreadShare;
 
@@ -185,7 +185,8 @@ setup_thread (gpointer data, gpointer unused)
 {
   ThreadShare *share = data;
 
-  make_sessions (share->fetcher, share->index, share->n_threads);
+  make_sessions (share->fetcher, share->options, share->index, share->n_threads);
+  share->options = NULL;
 }
 
 /* The thread's sessions go in the thread, with what they still hold. */
@@ -209,8 +210,6 @@ braid_soup_fetcher_new (const BraidSoupFetcherOptions *options)
 
   if (options == NULL)
     options = &defaults;
-  self->options = *options;
-  self->options.address_policy = NULL;
   n = session_count (MAX (options->max_conns, 1u), MAX (options->max_conns_per_host, 1u));
   n_threads = MIN (options->threads, n);
   /* the sessions are unreffed where they live: by their threads */
@@ -218,18 +217,17 @@ braid_soup_fetcher_new (const BraidSoupFetcherOptions *options)
   g_ptr_array_set_size (self->sessions, n);
   self->threads = g_ptr_array_new_full (n_threads, (GDestroyNotify) braid_fetch_thread_free);
   if (n_threads == 0)
-    make_sessions (self, 0, 0);
+    make_sessions (self, options, 0, 0);
   for (guint t = 0; t < n_threads; t++)
     {
       ThreadShare *share = g_new0 (ThreadShare, 1);
 
       share->fetcher = self;
+      share->options = options;
       share->index = t;
       share->n_threads = n_threads;
       g_ptr_array_add (self->threads, braid_fetch_thread_new ("braid-fetch", setup_thread, teardown_thread, share));
     }
-  self->options.proxy_resolver = NULL;  /* each session keeps its own reference */
-  self->options.user_agent = NULL;
   self->policy = options->address_policy != NULL ? braid_address_policy_ref (options->address_policy)
                                                  : braid_address_policy_new ();
   return self;

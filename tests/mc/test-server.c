@@ -379,13 +379,32 @@ test_too_large_swallowed (void)
   world_close (&w);
 }
 
+#define BIG_VALUE_LEN (100 * 1024)
+
+/* Opens @w with an output limit of 256 KiB (in @settings) and returns a
+ * client that has stored "big", a 100 KiB value with @flags (its STORED
+ * read): the setting of the tests of slow readers below. */
+static BraidRecordingProtocol *
+world_open_with_big_value (World *w, BraidMcServerSettings *settings, guint32 flags)
+{
+  g_autofree gchar *value = g_strnfill (BIG_VALUE_LEN, 'v');
+  g_autofree gchar *set = g_strdup_printf ("set big %u 0 %d\r\n%s\r\n", flags, BIG_VALUE_LEN, value);
+  BraidRecordingProtocol *c;
+
+  settings->output_limit = 256 * 1024;
+  world_open (w, settings);
+  c = world_connect (w);
+  send_str (c, set);
+  braid_fake_reactor_run_until_idle (w->fake);
+  assert_received (c, "STORED\r\n");
+  return c;
+}
+
 static void
 test_back_pressure (void)
 {
   World w = { 0 };
   g_autoptr(BraidRecordingProtocol) c = NULL;
-  g_autofree gchar *value = g_strnfill (100 * 1024, 'v');
-  g_autofree gchar *set = g_strdup_printf ("set big 0 0 %u\r\n%s\r\n", 100 * 1024, value);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   BraidFakeTransport *server_side = NULL;
   GPtrArray *transports;
@@ -393,12 +412,7 @@ test_back_pressure (void)
 
   g_test_summary ("A client that sends requests but does not read is paused once its unsent replies "
                   "pass the limit; when it reads again everything arrives");
-  settings.output_limit = 256 * 1024;
-  world_open (&w, &settings);
-  c = world_connect (&w);
-  send_str (c, set);
-  braid_fake_reactor_run_until_idle (w.fake);
-  assert_received (c, "STORED\r\n");
+  c = world_open_with_big_value (&w, &settings, 0);
 
   braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
   for (guint i = 0; i < 50; i++)
@@ -463,7 +477,7 @@ test_multiget_bounded (void)
     { "pipelined get", "get", TRUE, FALSE },
   };
   const guint n_keys = 300;
-  const gsize value_len = 100 * 1024;
+  const gsize value_len = BIG_VALUE_LEN;
 
   g_test_summary ("A client that asks for the same large value hundreds of times in one request (or "
                   "pipelined) and never reads costs the server at most its output limit plus one value: "
@@ -476,21 +490,13 @@ test_multiget_bounded (void)
       BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
       g_autoptr(BraidRecordingProtocol) c = NULL;
       g_autoptr(BraidRecordingProtocol) other = NULL;
-      g_autofree gchar *value = g_strnfill (value_len, 'v');
-      g_autofree gchar *set = g_strdup_printf ("set big 7 0 %" G_GSIZE_FORMAT "\r\n%s\r\n", value_len, value);
       g_autoptr(GString) request = g_string_new (NULL);
       BraidFakeTransport *server_side;
       gsize header_len, expected;
 
       g_test_message ("%s", shapes[i].name);
-      settings.output_limit = 256 * 1024;
-      world_open (&w, &settings);
-      c = world_connect (&w);
+      c = world_open_with_big_value (&w, &settings, 7);
       other = world_connect (&w);
-      send_str (c, set);
-      braid_fake_reactor_run_until_idle (w.fake);
-      assert_received (c, "STORED\r\n");
-      g_byte_array_set_size (c->received, 0);
 
       braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
       for (guint k = 0; k < n_keys; k++)
@@ -533,19 +539,12 @@ test_paused_get_abandoned (void)
   World w = { 0 };
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   g_autoptr(BraidRecordingProtocol) c = NULL;
-  g_autofree gchar *value = g_strnfill (100 * 1024, 'v');
-  g_autofree gchar *set = g_strdup_printf ("set big 7 0 %d\r\n%s\r\n", 100 * 1024, value);
   g_autoptr(GString) request = g_string_new ("get");
 
   g_test_summary ("A client that asks for a large value hundreds of times, never reads, and goes away leaves "
                   "nothing behind: the paused get is freed with its connection (AddressSanitizer's leak "
                   "check sees it otherwise), and the server is idle");
-  settings.output_limit = 256 * 1024;
-  world_open (&w, &settings);
-  c = world_connect (&w);
-  send_str (c, set);
-  braid_fake_reactor_run_until_idle (w.fake);
-  assert_received (c, "STORED\r\n");
+  c = world_open_with_big_value (&w, &settings, 7);
   braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
   for (guint k = 0; k < 300; k++)
     g_string_append (request, " big");
