@@ -2,6 +2,7 @@
 #include "daemon-limits.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <sys/resource.h>
@@ -40,6 +41,28 @@ braid_daemon_ensure_fd_limit (guint64 n_needed, const gchar *why, GError **error
     }
   g_debug ("raised RLIMIT_NOFILE to %" G_GUINT64_FORMAT " for %s", n_needed, why);
   return TRUE;
+}
+
+void
+braid_daemon_reserve_fd_table (guint64 n_fds)
+{
+  struct rlimit limit;
+  int any, highest;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < n_fds)
+    n_fds = limit.rlim_cur;
+  if (n_fds < 2 || n_fds > G_MAXINT)
+    return;
+  any = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (any < 0)
+    return;
+  /* the lowest free descriptor from n_fds - 1 on: the table's last slot */
+  highest = fcntl (any, F_DUPFD_CLOEXEC, (int) (n_fds - 1));
+  if (highest < 0)
+    g_debug ("could not grow the file table to %" G_GUINT64_FORMAT ": %s", n_fds, g_strerror (errno));
+  else
+    close (highest);
+  close (any);
 }
 
 gboolean

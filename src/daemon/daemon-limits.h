@@ -18,6 +18,17 @@ G_BEGIN_DECLS
  * at start than to hit EMFILE under load. */
 gboolean braid_daemon_ensure_fd_limit (guint64 n_needed, const gchar *why, GError **error);
 
+/* Grows this process's file table now to hold @n_fds descriptors (no
+ * more than RLIMIT_NOFILE allows), leaving none open.  Linux grows the
+ * table by doubling as descriptors are opened, and in a process with
+ * threads each growth waits for an RCU grace period: tens of milliseconds
+ * in which the accepting thread is blocked, enough for a storm of connects
+ * to a freshly started server to overflow the listen backlog and leave its
+ * clients waiting for SYN retransmissions (1 s, then 3 s).  The table never
+ * shrinks, so growing it once at start settles it.  Failure only costs
+ * that wait later, so it is logged, not reported. */
+void braid_daemon_reserve_fd_table (guint64 n_fds);
+
 /* After binding: as root, becomes @user (initgroups, setgid, setuid) and
  * checks that root cannot be regained; not as root, @user is ignored (as
  * memcached does, and as under systemd's DynamicUser=).  @user NULL as root

@@ -369,9 +369,10 @@ braid_daemon_get_listener (BraidDaemon *daemon, guint index)
   return index < daemon->listeners->len ? g_ptr_array_index (daemon->listeners, index) : NULL;
 }
 
-/* Before anything is opened: file descriptors for every connection the
- * settings allow, so the limit is met at start rather than as EMFILE
- * under load. */
+/* Before anything is opened and before any thread starts: file
+ * descriptors for every connection the settings allow, and a file table
+ * that holds them, so the limit is met at start rather than as EMFILE under
+ * load, and a connect storm does not wait for the table to grow. */
 static gboolean
 prepare_process (const BraidDaemonService *service, gconstpointer settings, GError **error)
 {
@@ -382,7 +383,10 @@ prepare_process (const BraidDaemonService *service, gconstpointer settings, GErr
     return TRUE;
   connections = service->get_max_connections (settings);
   why = g_strdup_printf ("a limit of %" G_GUINT64_FORMAT " connections", connections);
-  return braid_daemon_ensure_fd_limit (connections + BRAID_DAEMON_FD_HEADROOM, why, error);
+  if (!braid_daemon_ensure_fd_limit (connections + BRAID_DAEMON_FD_HEADROOM, why, error))
+    return FALSE;
+  braid_daemon_reserve_fd_table (connections + BRAID_DAEMON_FD_HEADROOM);
+  return TRUE;
 }
 
 int

@@ -361,12 +361,67 @@ test_root_comes_back (void)
   g_test_trap_assert_passed ();
 }
 
+/* The kernel's file table of this process: how many descriptors it holds
+ * room for now (FDSize in /proc/self/status), and how many are open. */
+static guint64
+fd_table_size (void)
+{
+  g_autofree gchar *text = NULL;
+  const gchar *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &text, NULL, NULL));
+  line = strstr (text, "\nFDSize:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("\nFDSize:"), NULL, 10);
+}
+
+static guint
+n_open_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static void
+test_fd_table_reserved (void)
+{
+  if (g_test_subprocess ())
+    {
+      guint open_before;
+
+      set_soft_limit (5000);
+      g_assert_cmpuint (fd_table_size (), <, 3000);
+      open_before = n_open_fds ();
+      braid_daemon_reserve_fd_table (3000);
+      g_assert_cmpuint (fd_table_size (), >=, 3000);
+      /* room made, nothing left open */
+      g_assert_cmpuint (n_open_fds (), ==, open_before);
+      /* never beyond the limit: room for what may be opened, no more */
+      braid_daemon_reserve_fd_table (100000);
+      g_assert_cmpuint (fd_table_size (), >=, 5000);
+      g_assert_cmpuint (fd_table_size (), <, 100000);
+      g_assert_cmpuint (n_open_fds (), ==, open_before);
+      return;
+    }
+  g_test_summary ("The file table is grown to the need (within the limit) before any thread runs: each later "
+                  "growth of a threaded process's table waits for an RCU grace period, during which a "
+                  "connect storm overflows the listen backlog");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/daemon/limits/fd-limit-within", test_fd_limit_within);
   g_test_add_func ("/daemon/limits/fd-limit-beyond-hard", test_fd_limit_beyond_hard);
+  g_test_add_func ("/daemon/limits/fd-table-reserved", test_fd_table_reserved);
   g_test_add_func ("/daemon/limits/drop-to-nobody", test_drop_to_nobody);
   g_test_add_func ("/daemon/limits/drop-refusals", test_drop_refusals);
   g_test_add_func ("/daemon/limits/getrlimit-fails", test_getrlimit_fails);

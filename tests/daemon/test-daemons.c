@@ -376,6 +376,35 @@ test_fd_limit (void)
     }
 }
 
+static void
+test_fd_table_reserved (void)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_NONE);
+  g_autoptr(GSubprocess) p = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *line = NULL;
+  guint16 port = braid_test_find_free_port ();
+  struct rlimit limit;
+  guint64 connections = 3000;
+  g_autofree gchar *connections_arg = NULL;
+
+  g_test_summary ("braid-memcached -c 3000 starts with a file table that holds 3000 connections, so that a "
+                  "connect storm to it never waits for the kernel to grow the table of a threaded process");
+  /* within this machine's hard limit, so that it starts as any user */
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < connections + 16)
+    connections = limit.rlim_max - 16;
+  g_assert_cmpuint (connections, >, 500);
+  connections_arg = g_strdup_printf ("%" G_GUINT64_FORMAT, connections);
+  p = start_memcached (port, launcher, "-c", connections_arg, &error);
+  g_assert_no_error (error);
+  g_assert_true (braid_test_wait_for_port (port, 5000));
+  line = proc_line (p, "status", "FDSize:");
+  g_test_message ("-c %s: %s", connections_arg, line);
+  g_assert_cmpuint (g_ascii_strtoull (line + strlen ("FDSize:"), NULL, 10), >=, connections + 16);
+  stop (p);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -387,6 +416,7 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/sighup-reload", test_sighup_reload);
   g_test_add_func ("/daemon/user-switch", test_user_switch);
   g_test_add_func ("/daemon/fd-limit", test_fd_limit);
+  g_test_add_func ("/daemon/fd-table-reserved", test_fd_table_reserved);
   g_test_add_func ("/daemon/shutdown-command", test_shutdown_command);
   return g_test_run ();
 }
