@@ -325,6 +325,80 @@ test_heap_catches_leaky_twin (void)
   g_assert_nonnull (strstr (error->message, "a leak"));
 }
 
+static gboolean
+run_seed_once (const BraidSimScenario *scenario, guint32 seed)
+{
+  g_autoptr(BraidSim) sim = braid_sim_new (scenario, seed);
+
+  return braid_sim_run (sim, NULL);
+}
+
+/* The exact check needs the tcache off (main restarts this program so):
+ * FALSE, skipped, only under a sanitizer's allocator. */
+static gboolean
+heap_replay_can_run (void)
+{
+  if (!heap_is_measured ())
+    {
+      g_test_skip ("the allocator does not report its heap (a sanitizer's)");
+      return FALSE;
+    }
+  g_assert_true (braid_sim_heap_is_exact ());
+  return TRUE;
+}
+
+static void
+test_heap_replay_catches_leaky_twin (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("Replayed, one seed of a server that leaks 1 KiB per connection leaves bytes in the heap: "
+                  "the exact check names the seed and the bytes, with no slack and no run of seeds");
+  if (!heap_replay_can_run ())
+    return;
+  g_assert_true (run_seed_once (&braid_sim_scenario_upper_leaky, 3));
+  g_assert_false (braid_sim_heap_replay_check (&braid_sim_scenario_upper_leaky, 3, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_nonnull (strstr (error->message, "upper-leaky seed 3, replayed, left"));
+  g_assert_nonnull (strstr (error->message, "a leak"));
+}
+
+static void
+test_heap_replay_exact (void)
+{
+  g_test_summary ("Every scenario, each seed replayed, leaves the heap exactly as it found it: the exact "
+                  "check never blames a component that does not leak");
+  if (!heap_replay_can_run ())
+    return;
+  for (const BraidSimScenario * const *s = braid_sim_scenarios (); *s != NULL; s++)
+    for (guint32 seed = 1; seed <= 8; seed++)
+      {
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true (run_seed_once (*s, seed));
+        if (!braid_sim_heap_replay_check (*s, seed, &error))
+          g_error ("%s", error->message);
+      }
+}
+
+static void
+test_heap_replay_needs_tcache_off (void)
+{
+  if (g_test_subprocess ())
+    {
+      /* as if started without the tunable: nothing is run or judged */
+      g_unsetenv ("GLIBC_TUNABLES");
+      g_assert_false (braid_sim_heap_is_exact ());
+      g_assert_true (braid_sim_heap_replay_check (&braid_sim_scenario_upper_broken, 1, NULL));
+      return;
+    }
+  g_test_summary ("Without the tunable that turns glibc's tcache off, the exact check does not judge (its "
+                  "figures would move by a kilobyte either way): it runs nothing and blames nothing");
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_passed ();
+}
+
 static void
 test_heap_levels_off (void)
 {
@@ -435,7 +509,8 @@ test_cli_check_heap (void)
   g_autoptr(GError) error = NULL;
   g_autofree gchar *out = NULL;
 
-  g_test_summary ("braid-sim --check-heap fails a leaking scenario with a FAIL line and exit status 1");
+  g_test_summary ("braid-sim --check-heap fails a leaking scenario with a FAIL line and exit status 1, and "
+                  "each of its seeds, replayed, with a line of its own");
   if (!heap_is_measured ())
     {
       g_test_skip ("the allocator does not report its heap (a sanitizer's)");
@@ -448,7 +523,11 @@ test_cli_check_heap (void)
   g_assert_cmpint (g_subprocess_get_exit_status (child), ==, 1);
   g_assert_true (g_regex_match_simple ("^FAIL upper-leaky: the heap grew by [0-9]+ bytes from seed 16 to seed 30",
                                        out, G_REGEX_MULTILINE, 0));
-  g_assert_true (g_regex_match_simple ("^30 seeds, 1 failed", out, G_REGEX_MULTILINE, 0));
+  /* and, replayed, each seed on its own, with the line that reproduces it */
+  g_assert_true (g_regex_match_simple ("^FAIL upper-leaky seed 1, replayed, left [0-9]+ bytes more in the heap "
+                                       "than it found: .* \\(reproduce: braid-sim --scenario upper-leaky --seeds 1 "
+                                       "--first-seed 1 --check-heap\\)$", out, G_REGEX_MULTILINE, 0));
+  g_assert_true (g_regex_match_simple ("^30 seeds, 31 failed", out, G_REGEX_MULTILINE, 0));
 }
 
 static void
@@ -482,6 +561,7 @@ quiet_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpo
 int
 main (int argc, char **argv)
 {
+  braid_sim_heap_make_exact (argv);
   g_test_init (&argc, &argv, NULL);
   g_log_set_writer_func (quiet_writer, NULL, NULL);
   for (const BraidSimScenario * const *s = braid_sim_scenarios (); *s != NULL; s++)
@@ -510,5 +590,8 @@ main (int argc, char **argv)
   g_test_add_func ("/sim/heap/levels-off", test_heap_levels_off);
   g_test_add_func ("/sim/heap/needs-seeds", test_heap_watch_needs_seeds);
   g_test_add_func ("/sim/heap/creep", test_heap_watch_creep);
+  g_test_add_func ("/sim/heap/replay-catches-leaky-twin", test_heap_replay_catches_leaky_twin);
+  g_test_add_func ("/sim/heap/replay-exact", test_heap_replay_exact);
+  g_test_add_func ("/sim/heap/replay-needs-tcache-off", test_heap_replay_needs_tcache_off);
   return g_test_run ();
 }

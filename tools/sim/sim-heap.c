@@ -3,6 +3,9 @@
 
 #include <gio/gio.h>
 #include <malloc.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
 
 gsize
 braid_sim_heap_in_use (void)
@@ -80,5 +83,61 @@ braid_sim_heap_watch_check (const BraidSimHeapWatch *watch, gsize slack, GError 
                "the heap rose after %u of the %u seeds from seed %u to seed %u (by %" G_GSIZE_FORMAT
                " bytes in all): memory each seed leaves behind (a leak?)",
                rises, judged, watch->first_seed + middle + 1, watch->first_seed + n - 1, at_end - at_middle);
+  return FALSE;
+}
+
+void
+braid_sim_heap_make_exact (char **argv)
+{
+  const gchar *tunables = g_getenv ("GLIBC_TUNABLES");
+  g_autofree gchar *wanted = NULL;
+
+  if (braid_sim_heap_in_use () == 0 || braid_sim_heap_is_exact ())
+    return;
+  wanted = tunables != NULL && *tunables != '\0' ? g_strconcat (tunables, ":", BRAID_SIM_HEAP_EXACT_TUNABLE, NULL)
+                                                 : g_strdup (BRAID_SIM_HEAP_EXACT_TUNABLE);
+  g_setenv ("GLIBC_TUNABLES", wanted, TRUE);
+  execv ("/proc/self/exe", argv);
+  g_warning ("could not restart with %s (%s): the exact heap check is off", wanted, g_strerror (errno));
+  if (tunables != NULL)
+    g_setenv ("GLIBC_TUNABLES", tunables, TRUE);
+  else
+    g_unsetenv ("GLIBC_TUNABLES");
+}
+
+gboolean
+braid_sim_heap_is_exact (void)
+{
+  const gchar *tunables = g_getenv ("GLIBC_TUNABLES");
+
+  return braid_sim_heap_in_use () != 0 && tunables != NULL && strstr (tunables, BRAID_SIM_HEAP_EXACT_TUNABLE) != NULL;
+}
+
+gboolean
+braid_sim_heap_replay_check (const BraidSimScenario *scenario, guint32 seed, GError **error)
+{
+  gsize before, after;
+
+  if (!braid_sim_heap_is_exact ())
+    return TRUE;
+  before = braid_sim_heap_in_use ();
+  {
+    g_autoptr(BraidSim) sim = braid_sim_new (scenario, seed);
+    g_autoptr(GError) failure = NULL;
+
+    if (!braid_sim_run (sim, &failure))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     "%s seed %u failed when replayed (state kept from its first run?): %s", scenario->name, seed,
+                     failure->message);
+        return FALSE;
+      }
+  }
+  after = braid_sim_heap_in_use ();
+  if (after <= before)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+               "%s seed %u, replayed, left %" G_GSIZE_FORMAT " bytes more in the heap than it found: memory the "
+               "seed leaves behind (a leak)", scenario->name, seed, after - before);
   return FALSE;
 }
