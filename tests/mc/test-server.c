@@ -148,10 +148,10 @@ test_sessions (void)
  * depends on how its bytes arrived: all at once, the replies after the
  * last get are lost; a byte at a time, none are. */
 static GBytes *
-deliver (const gchar *input, gsize chunk)
+deliver_with (const BraidMcServerSettings *settings, const gchar *input, gsize chunk)
 {
   g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
-  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
+  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), settings);
   g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
   g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
   g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
@@ -164,6 +164,32 @@ deliver (const gchar *input, gsize chunk)
   written = braid_fake_transport_get_written (transport);
   braid_fake_transport_close_from_peer (transport, NULL);
   return written;
+}
+
+static GBytes *
+deliver (const gchar *input, gsize chunk)
+{
+  return deliver_with (NULL, input, chunk);
+}
+
+static void
+test_flush_all_disabled (void)
+{
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  const gchar *input = "set a 0 0 1\r\nx\r\nflush_all\r\nflush_all noreply\r\nget a\r\nflush_all 10\r\n";
+  /* memcached 1.6.18 -F, live */
+  const gchar *expected = "STORED\r\nCLIENT_ERROR flush_all not allowed\r\nVALUE a 0 1\r\nx\r\nEND\r\n"
+                          "CLIENT_ERROR flush_all not allowed\r\n";
+
+  g_test_summary ("With flush_all disabled (-F), every flush_all is refused with memcached's CLIENT_ERROR, "
+                  "silently under noreply, and nothing is flushed");
+  settings.flush_enabled = FALSE;
+  for (gsize chunk = 1; chunk <= strlen (input); chunk += strlen (input) - 1)
+    {
+      g_autoptr(GBytes) written = deliver_with (&settings, input, chunk);
+
+      braid_assert_bytes_equal_str (expected, written);
+    }
 }
 
 static void
@@ -1516,6 +1542,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/bad-input", test_bad_input_keeps_serving);
   g_test_add_func ("/mc/server/take-back-unwritten", test_take_back_unwritten);
   g_test_add_func ("/mc/server/take-back-after-flush", test_take_back_after_flush);
+  g_test_add_func ("/mc/server/flush-all-disabled", test_flush_all_disabled);
   g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);

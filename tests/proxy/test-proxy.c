@@ -400,6 +400,7 @@ struct _TestBadCache
 {
   GObject parent_instance;
   gboolean hang;
+  gboolean deaf;     /* hangs, and answers a cancellation only at finalize (a lookup that cannot be interrupted) */
   GPtrArray *hung;   /* tasks never answered (until finalize) */
 };
 static void test_bad_cache_iface_init (BraidCacheInterface *iface);
@@ -435,7 +436,7 @@ bad_lookup_async (BraidCache *cache, const gchar *key, GCancellable *c, GAsyncRe
     {
       /* Never answers, except to a cancellation, as a real cache should. */
       g_ptr_array_add (self->hung, task);
-      if (c != NULL)
+      if (c != NULL && !self->deaf)
         g_cancellable_connect (c, G_CALLBACK (on_bad_cancel), self, NULL);
       return;
     }
@@ -509,7 +510,7 @@ test_bad_cache_init (TestBadCache *self)
 }
 
 static void
-run_with_bad_cache (gboolean hang)
+run_with_bad_cache (gboolean hang, gboolean deaf)
 {
   World w = { 0 };
   g_autoptr(TestBadCache) cache = g_object_new (TEST_TYPE_BAD_CACHE, NULL);
@@ -518,6 +519,7 @@ run_with_bad_cache (gboolean hang)
   TestClient *c;
 
   cache->hang = hang;
+  cache->deaf = deaf;
   settings.cache_timeout_us = 50000;
   /* the proxy holds the only reference, so the cache goes with it */
   world_open (&w, BRAID_CACHE (cache), &settings, BRAID_FAKE_DELIVERY_WHOLE);
@@ -528,8 +530,9 @@ run_with_bad_cache (gboolean hang)
   /* a failing cache costs nothing; a silent one at most the time box */
   g_assert_cmpint (c->finished_at, <=, 200000 + (hang ? 50000 : 0) + 1000);
   g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bypass, ==, 1);
-  /* Past the time box the proxy no longer waits, and tells the cache so. */
-  g_assert_cmpuint (cache->hung->len, ==, 0);
+  /* Past the time box the proxy no longer waits, and tells the cache so
+   * (which a deaf one does not hear). */
+  g_assert_cmpuint (cache->hung->len, ==, deaf ? 1 : 0);
   g_clear_object (&cache);
   world_close (&w);
 }
@@ -589,14 +592,23 @@ static void
 test_cache_failure (void)
 {
   g_test_summary ("A cache that fails never fails a request: it is fetched directly");
-  run_with_bad_cache (FALSE);
+  run_with_bad_cache (FALSE, FALSE);
 }
 
 static void
 test_cache_timeout (void)
 {
   g_test_summary ("A cache that does not answer delays a request by the time box and no more");
-  run_with_bad_cache (TRUE);
+  run_with_bad_cache (TRUE, FALSE);
+}
+
+static void
+test_cache_timeout_deaf (void)
+{
+  g_test_summary ("A cache that answers a cancelled lookup only when the lookup ends (one that cannot be "
+                  "interrupted) still delays a request by the time box and no more: the proxy fetches when "
+                  "the box runs out, not when the cache answers");
+  run_with_bad_cache (TRUE, TRUE);
 }
 
 static void
@@ -2038,6 +2050,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache/single-flight", test_single_flight);
   g_test_add_func ("/proxy/cache/failure", test_cache_failure);
   g_test_add_func ("/proxy/cache/timeout", test_cache_timeout);
+  g_test_add_func ("/proxy/cache/timeout-deaf-cache", test_cache_timeout_deaf);
   g_test_add_func ("/proxy/upstream-error", test_upstream_error);
   g_test_add_func ("/proxy/oversize-body", test_oversize_body);
   g_test_add_func ("/proxy/slow-client", test_slow_client);
