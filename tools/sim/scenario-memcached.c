@@ -1212,13 +1212,28 @@ lru_setup (State *s, const gchar *endpoint, const gchar *probe_endpoint)
   s->lru_probe = sim_lru_probe_new (s->sim, s->lru_server, probe_endpoint);
 }
 
+/* The model probe's server runs with flush_all disabled (-F) on a quarter
+ * of the seeds, drawn from a generator of its own so that the rest of a
+ * seed draws what it did before. */
+static gboolean
+model_flush_enabled (State *s)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (braid_sim_get_seed (s->sim) ^ 0xf1a5u);
+
+  return g_rand_int_range (rand, 0, 4) != 0;
+}
+
 static void
 model_setup (State *s)
 {
   BraidReactor *r = BRAID_REACTOR (braid_sim_get_reactor (s->sim));
   g_autoptr(BraidProtocolFactory) factory = NULL;
+  BraidMcServerSettings settings = s->settings;
 
-  s->model_server = braid_mc_server_new (r, &s->settings);
+  settings.flush_enabled = model_flush_enabled (s);
+  if (!settings.flush_enabled)
+    braid_sim_trace (s->sim, "model probe's server: flush_all disabled (-F)");
+  s->model_server = braid_mc_server_new (r, &settings);
   factory = braid_mc_server_create_factory (s->model_server);
   s->model_listener = braid_reactor_listen (r, "tcp:11215", factory, NULL);
   s->model_probe = sim_model_probe_new (s->sim, s->model_server, "tcp:127.0.0.1:11215");

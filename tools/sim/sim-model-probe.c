@@ -672,8 +672,14 @@ expect_ma (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gin
 }
 
 static void
-expect_flush (Slot *slot, const World *w, gint64 t0, gint64 t1)
+expect_flush (SimModelProbe *probe, Slot *slot, const World *w, gint64 t0, gint64 t1)
 {
+  /* -F: refused, and nothing changes */
+  if (!braid_mc_server_get_settings (probe->server)->flush_enabled)
+    {
+      add_alt (slot, "", world_copy (w));
+      return;
+    }
   /* flush_all drops what was last used before the instant it runs; an
    * item used in that same microsecond stays */
   if (w->present && w->used_hi >= t0)
@@ -693,7 +699,7 @@ expect_one (SimModelProbe *probe, const Req *req, guint key, Slot *slot, const W
       expect_retrieval (req, key, slot, w, t0, t1);
       break;
     case CMD_FLUSH:
-      expect_flush (slot, w, t0, t1);
+      expect_flush (probe, slot, w, t0, t1);
       break;
     case CMD_MG:
       expect_mg (req, key, slot, w, t0, t1);
@@ -713,6 +719,13 @@ expect_one (SimModelProbe *probe, const Req *req, guint key, Slot *slot, const W
     }
 }
 
+static const gchar *
+flush_reply (SimModelProbe *probe)
+{
+  return braid_mc_server_get_settings (probe->server)->flush_enabled ? "OK\r\n"
+                                                                     : "CLIENT_ERROR flush_all not allowed\r\n";
+}
+
 /* Everything @req may get back, if the server runs it between @t0 and @t1. */
 static Expect *
 expect_new (SimModelProbe *probe, const Req *req, gint64 t0, gint64 t1)
@@ -720,7 +733,7 @@ expect_new (SimModelProbe *probe, const Req *req, gint64 t0, gint64 t1)
   Expect *e = g_new0 (Expect, 1);
   gboolean retrieval = req->cmd == CMD_GET || req->cmd == CMD_GETS || req->cmd == CMD_GAT || req->cmd == CMD_GATS;
 
-  e->head = g_string_new (req->cmd == CMD_FLUSH ? "OK\r\n" : req->cmd == CMD_MN ? "MN\r\n" : "");
+  e->head = g_string_new (req->cmd == CMD_FLUSH ? flush_reply (probe) : req->cmd == CMD_MN ? "MN\r\n" : "");
   e->tail = g_string_new (retrieval ? "END\r\n" : "");
   /* a quiet request is sent with mn after it: its reply ends there */
   if (req->quiet)
