@@ -400,6 +400,18 @@ px_setup_with (BraidSim *sim, Twin twin)
       add_cache_fields (s, i, headers_rand);
     }
   settings.cache_timeout_us = 50 * 1000;
+  /* On a quarter of the seeds the cache is slow and deaf (sim-cache.h):
+   * lookups of up to 120 ms against the 50 ms time box, drawn from
+   * another generator of their own. */
+  {
+    g_autoptr(GRand) slow_rand = g_rand_new_with_seed (braid_sim_get_seed (sim) ^ 0x51e7u);
+
+    if (g_rand_int_range (slow_rand, 0, 4) == 0)
+      {
+        braid_sim_trace (sim, "the cache is slow and deaf: lookups of up to 120 ms");
+        sim_cache_set_slow (s->observed, slow_rand, 120 * 1000, settings.cache_timeout_us);
+      }
+  }
   settings.ttl_s = TTL_S;
   if (g_rand_boolean (rand))
     settings.client_write_timeout_us = 0;

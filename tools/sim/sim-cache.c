@@ -1,6 +1,9 @@
 /* braid — the proxy scenario's observing cache (see sim-cache.h). */
 #include "sim-cache.h"
 #include "reactor.h"
+#include "delayed-call.h"
+
+#include <string.h>
 
 struct _SimCache
 {
@@ -10,6 +13,8 @@ struct _SimCache
   gboolean serve_expired;
   GHashTable *last_store;    /* key → gint64 *, when a store was last asked */
   GHashTable *bodies;        /* key → GBytes: serve_expired only */
+  GRand *slow_rand;          /* (owned) (nullable): slow and deaf lookups */
+  gint64 max_delay_us, time_box_us;
 };
 
 static void sim_cache_iface_init (BraidCacheInterface *iface);
@@ -26,6 +31,7 @@ sim_cache_finalize (GObject *object)
   g_object_unref (self->reactor);
   g_hash_table_unref (self->last_store);
   g_hash_table_unref (self->bodies);
+  g_clear_pointer (&self->slow_rand, g_rand_free);
   G_OBJECT_CLASS (sim_cache_parent_class)->finalize (object);
 }
 
@@ -66,6 +72,41 @@ on_inner_lookup (GObject *source, GAsyncResult *result, gpointer user_data)
   g_task_return_pointer (task, body, (GDestroyNotify) g_bytes_unref);
 }
 
+/* What a slow lookup answers past the proxy's time box: no URL's body. */
+#define LATE_ANSWER "(a cache answer that came after the time box)"
+
+typedef struct {
+  GTask *task;        /* (owned) */
+  gint64 asked_at;
+} SlowLookup;
+
+static void
+slow_lookup_free (gpointer data)
+{
+  SlowLookup *slow = data;
+
+  g_clear_object (&slow->task);
+  g_free (slow);
+}
+
+static void
+on_slow_lookup_due (gpointer data)
+{
+  SlowLookup *slow = data;
+  GTask *task = g_steal_pointer (&slow->task);
+  SimCache *self = g_task_get_source_object (task);
+
+  if (braid_reactor_now (self->reactor) - slow->asked_at >= self->time_box_us)
+    {
+      g_task_return_pointer (task, g_bytes_new_static (LATE_ANSWER, strlen (LATE_ANSWER)),
+                             (GDestroyNotify) g_bytes_unref);
+      g_object_unref (task);
+      return;
+    }
+  /* deaf: its cancellable no longer matters, as for a lookup under way */
+  braid_cache_lookup_async (self->inner, g_task_get_task_data (task), NULL, on_inner_lookup, task);
+}
+
 static void
 sim_cache_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cancellable,
                         GAsyncReadyCallback callback, gpointer user_data)
@@ -75,6 +116,19 @@ sim_cache_lookup_async (BraidCache *cache, const gchar *key, GCancellable *cance
 
   g_task_set_source_tag (task, sim_cache_lookup_async);
   g_task_set_task_data (task, g_strdup (key), g_free);
+  if (self->slow_rand != NULL)
+    {
+      SlowLookup *slow = g_new0 (SlowLookup, 1);
+      gint64 delay_us = g_rand_int_range (self->slow_rand, 0, (gint32) self->max_delay_us + 1);
+
+      /* deaf: the answer, not a cancellation error, whatever the cancellable says */
+      g_task_set_check_cancellable (task, FALSE);
+      slow->task = task;
+      slow->asked_at = braid_reactor_now (self->reactor);
+      braid_delayed_call_unref (braid_reactor_call_later (self->reactor, delay_us, on_slow_lookup_due, slow,
+                                                          slow_lookup_free));
+      return;
+    }
   braid_cache_lookup_async (self->inner, key, cancellable, on_inner_lookup, task);
 }
 
@@ -150,6 +204,16 @@ sim_cache_new (BraidCache *inner, BraidReactor *reactor, gboolean serve_expired)
   self->reactor = g_object_ref (reactor);
   self->serve_expired = serve_expired;
   return self;
+}
+
+void
+sim_cache_set_slow (SimCache *self, GRand *rand, gint64 max_delay_us, gint64 time_box_us)
+{
+  g_return_if_fail (self->slow_rand == NULL && max_delay_us >= 0 && max_delay_us < G_MAXINT32);
+
+  self->slow_rand = g_rand_copy (rand);
+  self->max_delay_us = max_delay_us;
+  self->time_box_us = time_box_us;
 }
 
 gint64
