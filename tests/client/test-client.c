@@ -302,9 +302,14 @@ test_defaults_and_edges (Fixture *f, gconstpointer data)
   guint n_keys = 0;
 
   g_test_summary ("flush_all with a delay of 1 sends it; a get in flight is visible to the checkers with its key "
-                  "and what it has read; a request times out after exactly the default 1 s");
+                  "and what it has read, a flush_all with no key; a request times out after exactly the default 1 s");
   braid_mc_client_flush_all_async (f->client, 1, NULL, braid_test_store_result, &r1);
   expect_sent (f, "flush_all 1\r\n");
+  /* a request that asks for no key holds no values */
+  n_keys = 7;
+  g_assert_true (braid_mc_client_get_request_buffered (f->client, 0, &bytes, &n_keys));
+  g_assert_cmpuint (bytes, ==, 0);
+  g_assert_cmpuint (n_keys, ==, 0);
   reply (f, "OK\r\n");
   g_assert_true (braid_mc_client_flush_all_finish (f->client, r1, &error));
   g_assert_no_error (error);

@@ -1021,6 +1021,43 @@ test_preconditions (Fixture *f, gconstpointer data)
   braid_test_count_criticals_end (&counter);
 }
 
+/* The value length that makes an item of key "k" exactly @size bytes. */
+static gsize
+value_len_for_size (gsize size)
+{
+  gsize len = 0;
+
+  while (braid_mc_item_size (1, 0, len + 1, TRUE) <= size)
+    len++;
+  g_assert_cmpuint (braid_mc_item_size (1, 0, len, TRUE), ==, size);
+  return len;
+}
+
+static void
+test_append_to_exact_limit (Fixture *f, gconstpointer data)
+{
+  gsize limit = braid_mc_store_get_settings (f->store)->item_size_max;
+  gsize whole = value_len_for_size (limit);
+  g_autofree gchar *head = g_strnfill (whole - 10, 'h');
+  gsize len = 0;
+
+  g_test_summary ("append and prepend may join an item up to exactly the item size limit (-I), as set may "
+                  "store one; a byte more is NOT_STORED and leaves the item as it was");
+  g_assert_cmpint (set (f, "k", head, 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_APPEND, "k", "aaaaa", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_PREPEND, "k", "pppppp", 0), ==,
+                   BRAID_MC_STORE_RESULT_NOT_STORED);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_PREPEND, "k", "ppppp", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  {
+    BraidMcItem *item = braid_mc_store_get (f->store, K ("k"));
+
+    g_assert_nonnull (item);
+    braid_mc_item_get_value (item, &len);
+    g_assert_cmpuint (len, ==, whole);
+  }
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_APPEND, "k", "a", 0), ==, BRAID_MC_STORE_RESULT_NOT_STORED);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1033,6 +1070,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/expiry/touch-gat", test_touch_and_gat, NULL);
   ADD ("/mc/store/expiry/debugtime", test_debugtime, NULL);
   ADD ("/mc/store/modes", test_storage_modes, NULL);
+  ADD ("/mc/store/modes/append-to-exact-limit", test_append_to_exact_limit, NULL);
   ADD ("/mc/store/hostile/hash-flooding", test_hash_flooding, NULL);
   ADD ("/mc/store/hostile/random-seeds-differ", test_random_seeds_differ, NULL);
   ADD ("/mc/store/memory/real-cost", test_real_cost, NULL);

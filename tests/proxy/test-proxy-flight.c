@@ -389,7 +389,7 @@ test_streams_without_keeping (void)
   g_autoptr(GBytes) body = body_of (8);
 
   g_test_summary ("A flight that keeps nothing holds only what its most backlogged client has not sent, and "
-                  "takes no new client once it dropped its first chunk");
+                  "takes no new client once it dropped its first chunk, nor gives its body to anyone");
   world_open (&w);
   test_client_init (&a);
   test_client_init (&b);
@@ -408,6 +408,14 @@ test_streams_without_keeping (void)
   g_assert_cmpuint (w.stats.buffered, ==, 4);
   g_assert_false (braid_proxy_flight_is_joinable (w.flight));
   g_assert_false (braid_proxy_flight_has_whole_body (w.flight));
+  {
+    BraidCriticalCounter counter;
+
+    /* its first chunk dropped: no body to have, a critical */
+    braid_test_count_criticals_begin (&counter);
+    BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_dup_body (w.flight)));
+    braid_test_count_criticals_end (&counter);
+  }
   b.backlog = 0;
   braid_proxy_flight_client_drained (w.flight);
   g_assert_cmpuint (braid_proxy_flight_get_held (w.flight), ==, 0);
@@ -745,11 +753,39 @@ test_too_large (void)
     }
 }
 
+static void
+test_byte_at_a_time (void)
+{
+  World w;
+  TestClient c;
+  g_autoptr(GBytes) body = body_of (7);
+
+  g_test_summary ("The smallest read chunk, one byte, is accepted: the flight reads the body a byte at a time "
+                  "and its client gets all of it, in order");
+  world_open (&w);
+  test_client_init (&c);
+  w.limits.read_chunk = 1;
+  w.limits.keep_limit = 100;
+  braid_fake_fetcher_add (w.fetcher, URL, 200, body, MS, 7, 0);
+  world_start (&w);
+  world_join (&w, &c);
+  braid_fake_reactor_advance (w.fake, 10 * MS);
+  g_assert_cmpuint (w.n_done, ==, 1);
+  g_assert_cmpint (w.result, ==, BRAID_PROXY_FLIGHT_RESULT_COMPLETE);
+  assert_received (&c, body, 7);
+  g_assert_cmpuint (c.chunks->len, ==, 7);
+  braid_assert_bytes_equal (g_bytes_get_data (body, NULL), 7, g_bytes_get_data (w.body_at_done, NULL),
+                            g_bytes_get_size (w.body_at_done));
+  test_client_clear (&c);
+  world_close (&w);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proxy/flight/whole-body-kept", test_whole_body_kept);
+  g_test_add_func ("/proxy/flight/byte-at-a-time", test_byte_at_a_time);
   g_test_add_func ("/proxy/flight/one-chunk-body", test_one_chunk_body_is_the_chunk);
   g_test_add_func ("/proxy/flight/keep-limits", test_keep_limits);
   g_test_add_func ("/proxy/flight/not-2xx-not-kept", test_not_2xx_not_kept);
