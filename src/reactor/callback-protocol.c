@@ -37,7 +37,7 @@ shared_callbacks_clear (gpointer data)
 static void
 shared_callbacks_release (gpointer data)
 {
-  g_rc_box_release_full (data, shared_callbacks_clear);
+  g_atomic_rc_box_release_full (data, shared_callbacks_clear);
 }
 
 static void
@@ -188,7 +188,7 @@ build_callback_protocol (GSocketAddress *address, gpointer data)
   BraidCallbackProtocol *self =
     braid_callback_protocol_new (&shared->callbacks, shared->user_data, NULL);
 
-  self->shared = g_rc_box_acquire (shared);
+  self->shared = g_atomic_rc_box_acquire (shared);
   return BRAID_PROTOCOL (self);
 }
 
@@ -217,7 +217,7 @@ braid_callback_protocol_factory_new (const BraidProtocolCallbacks *callbacks,
 
   g_return_val_if_fail (callbacks != NULL, NULL);
 
-  shared = g_rc_box_new0 (SharedCallbacks);
+  shared = g_atomic_rc_box_new0 (SharedCallbacks);
   shared->callbacks = *callbacks;
   shared->user_data = user_data;
   shared->destroy = destroy;

@@ -324,6 +324,47 @@ test_preconditions (void)
   g_test_assert_expected_messages ();
 }
 
+/* ---- a factory shared by threads ---- */
+
+#define N_BUILDERS 4
+#define BUILDS_PER_THREAD 20000
+
+static void
+count_destroy (gpointer data)
+{
+  g_atomic_int_inc ((gint *) data);
+}
+
+static gpointer
+build_and_drop (gpointer data)
+{
+  BraidProtocolFactory *factory = data;
+
+  for (guint i = 0; i < BUILDS_PER_THREAD; i++)
+    g_object_unref (braid_protocol_factory_build_protocol (factory, NULL));
+  return NULL;
+}
+
+static void
+test_factory_across_threads (void)
+{
+  static const BraidProtocolCallbacks callbacks = { 0 };
+  gint destroyed = 0;
+  BraidProtocolFactory *factory = braid_callback_protocol_factory_new (&callbacks, &destroyed, count_destroy);
+  GThread *threads[N_BUILDERS];
+
+  g_test_summary ("A callback factory serves several reactor threads at once (a listener over a pool): "
+                  "protocols built and freed on four threads together share its callbacks safely, and the "
+                  "user data is freed once, after the factory and the last protocol");
+  for (guint t = 0; t < N_BUILDERS; t++)
+    threads[t] = g_thread_new ("builder", build_and_drop, factory);
+  for (guint t = 0; t < N_BUILDERS; t++)
+    g_thread_join (threads[t]);
+  g_assert_cmpint (g_atomic_int_get (&destroyed), ==, 0);
+  g_object_unref (factory);
+  g_assert_cmpint (g_atomic_int_get (&destroyed), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -333,6 +374,7 @@ main (int argc, char **argv)
   g_test_add_func ("/reactor/callback-protocol/no-callbacks", test_no_callbacks);
   g_test_add_func ("/reactor/callback-protocol/detach", test_detach);
   g_test_add_func ("/reactor/callback-protocol/factory", test_factory);
+  g_test_add_func ("/reactor/callback-protocol/factory-across-threads", test_factory_across_threads);
   g_test_add_func ("/reactor/callback-protocol/preconditions", test_preconditions);
   return g_test_run ();
 }
