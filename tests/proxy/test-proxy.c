@@ -400,8 +400,8 @@ struct _TestBadCache
 {
   GObject parent_instance;
   gboolean hang;
-  gboolean deaf;     /* hangs, and answers a cancellation only at finalize (a lookup that cannot be interrupted) */
-  GPtrArray *hung;   /* tasks never answered (until finalize) */
+  gboolean deaf;     /* hangs, and does not hear a cancellation (a lookup that cannot be interrupted) */
+  GPtrArray *hung;   /* tasks not answered yet (test_bad_cache_answer_hung, or finalize) */
 };
 static void test_bad_cache_iface_init (BraidCacheInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (TestBadCache, test_bad_cache, G_TYPE_OBJECT,
