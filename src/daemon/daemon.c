@@ -1,11 +1,11 @@
 /* braid — daemon life cycle. */
 #include "daemon.h"
 #include "daemon-limits.h"
+#include "daemon-signals.h"
 #include "log-writer.h"
 #include "glib-reactor.h"
 #include "reactor-pool.h"
 
-#include <glib-unix.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,7 +25,7 @@ struct _BraidDaemon
   gpointer reload_data;
   gint64 grace_us;
   gint64 stop_started;
-  GSource *signal_sources[3];        /* (owned) (nullable) */
+  BraidDaemonSignals *signals;       /* (owned) (nullable): while it runs on a real reactor */
   gboolean stopping;
   /* With a service (braid_daemon_new_for_service()): */
   const BraidDaemonService *service_class;
@@ -37,6 +37,28 @@ struct _BraidDaemon
 
 G_DEFINE_QUARK (braid-daemon-error-quark, braid_daemon_error)
 
+static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+static void
+on_signal (int signum, gpointer data)
+{
+  braid_daemon_handle_signal (data, signum);
+}
+
+/* From the start, before anything listens: a SIGTERM that comes as soon
+ * as the port answers waits for the loop, then stops it gracefully,
+ * instead of killing the process.  Real signals need a real main
+ * context: the fake reactor's tests call braid_daemon_handle_signal()
+ * instead. */
+static void
+watch_signals (BraidDaemon *daemon)
+{
+  if (BRAID_IS_GLIB_REACTOR (daemon->reactor))
+    daemon->signals = braid_daemon_signals_new (handled_signals, G_N_ELEMENTS (handled_signals),
+                                                braid_glib_reactor_get_context (BRAID_GLIB_REACTOR (daemon->reactor)),
+                                                on_signal, daemon);
+}
+
 BraidDaemon *
 braid_daemon_new (const gchar *name, BraidReactor *reactor)
 {
@@ -46,6 +68,7 @@ braid_daemon_new (const gchar *name, BraidReactor *reactor)
   daemon->reactor = g_object_ref (reactor);
   daemon->listeners = g_ptr_array_new_with_free_func (g_object_unref);
   daemon->grace_us = DEFAULT_GRACE_US;
+  watch_signals (daemon);
   return daemon;
 }
 
@@ -54,12 +77,7 @@ braid_daemon_free (BraidDaemon *daemon)
 {
   if (daemon == NULL)
     return;
-  for (gsize i = 0; i < G_N_ELEMENTS (daemon->signal_sources); i++)
-    if (daemon->signal_sources[i] != NULL)
-      {
-        g_source_destroy (daemon->signal_sources[i]);
-        g_source_unref (daemon->signal_sources[i]);
-      }
+  g_clear_pointer (&daemon->signals, braid_daemon_signals_free);
   for (guint i = 0; i < daemon->listeners->len; i++)
     braid_listener_stop (g_ptr_array_index (daemon->listeners, i));
   g_ptr_array_unref (daemon->listeners);
@@ -213,33 +231,9 @@ braid_daemon_handle_signal (BraidDaemon *daemon, int signum)
     g_log (daemon->name, G_LOG_LEVEL_WARNING, "%s: signal %d is not handled", daemon->name, signum);
 }
 
-static const int handled_signals[] = { SIGTERM, SIGINT, SIGHUP };
-
-static gboolean
-on_signal (gpointer data)
-{
-  GSource *source = g_main_current_source ();
-  BraidDaemon *daemon = data;
-
-  for (gsize i = 0; i < G_N_ELEMENTS (handled_signals); i++)
-    if (daemon->signal_sources[i] == source)
-      braid_daemon_handle_signal (daemon, handled_signals[i]);
-  return G_SOURCE_CONTINUE;
-}
-
 int
 braid_daemon_run (BraidDaemon *daemon)
 {
-  /* Real signals need a real main context: the fake reactor's tests call
-   * braid_daemon_handle_signal() instead. */
-  if (BRAID_IS_GLIB_REACTOR (daemon->reactor) && daemon->signal_sources[0] == NULL)
-    for (gsize i = 0; i < G_N_ELEMENTS (handled_signals); i++)
-      {
-        daemon->signal_sources[i] = g_unix_signal_source_new (handled_signals[i]);
-        g_source_set_callback (daemon->signal_sources[i], on_signal, daemon, NULL);
-        g_source_attach (daemon->signal_sources[i],
-                         braid_glib_reactor_get_context (BRAID_GLIB_REACTOR (daemon->reactor)));
-      }
   sd_notify (0, "READY=1");
   braid_reactor_run (daemon->reactor);
   return BRAID_EXIT_OK;

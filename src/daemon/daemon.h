@@ -105,8 +105,10 @@ void braid_daemon_set_grace_period (BraidDaemon *daemon, gint64 grace_us);
 
 /* Tells systemd (when NOTIFY_SOCKET is set) READY=1 and runs the reactor
  * (braid_reactor_run()) until a stop has finished draining.  On a GLib
- * reactor SIGTERM, SIGINT and SIGHUP are handled on the reactor's context
- * (braid_daemon_handle_signal()).  Returns BRAID_EXIT_OK. */
+ * reactor SIGTERM, SIGINT and SIGHUP are watched from braid_daemon_new()
+ * on, off the reactor's loop (daemon-signals.h), and handled on its
+ * context (braid_daemon_handle_signal()): one that comes before the
+ * daemon runs is handled as it starts.  Returns BRAID_EXIT_OK. */
 int braid_daemon_run (BraidDaemon *daemon);
 /* What a signal does: SIGTERM and SIGINT stop, SIGHUP reloads.  Tests
  * call this instead of raising signals. */

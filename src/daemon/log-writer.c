@@ -37,6 +37,7 @@
  * and whether lines wait; only that thread touches @lines_waiting. */
 static GMainContext *batch_context;
 static gboolean lines_waiting;
+static gboolean flush_source_attached;
 
 /* The last second this thread formatted: localtime_r() and strftime()
  * run once a second, not once a line. */
@@ -147,26 +148,6 @@ writer_setup (void)
 
 /* A plain message line in one write; FALSE if GLib must format it. */
 static gboolean
-write_plain_message (const WriterSetup *setup, const gchar *domain, const GLogField *fields, gsize n_fields)
-{
-  gchar line[LINE_BUFFER_SIZE];
-  gsize len;
-
-  if (setup->use_color || setup->prefixed)
-    return FALSE;
-  len = braid_log_format_message_line (line, sizeof line, domain, field_value (fields, n_fields, "MESSAGE"),
-                                       g_get_real_time ());
-  if (len == 0)
-    return FALSE;
-  fwrite (line, 1, len, stderr);
-  if (batch_context != NULL && g_main_context_is_owner (batch_context))
-    lines_waiting = TRUE;
-  else
-    fflush (stderr);
-  return TRUE;
-}
-
-static gboolean
 flush_prepare (GSource *source, gint *timeout)
 {
   if (lines_waiting)
@@ -192,11 +173,54 @@ flush_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
 static GSourceFuncs flush_source_funcs = { flush_prepare, flush_check, flush_dispatch, NULL, NULL, NULL };
 
-void
-braid_daemon_log_batch_in (GMainContext *context)
+/* The flush source goes on the context with the first line it batches,
+ * not before: a daemon that logs nothing in its loop (braid-memcached
+ * at its default verbosity) pays nothing for it at each iteration, as
+ * every attached source costs (prepared and checked each time). */
+static void
+attach_flush_source (void)
 {
   GSource *source;
 
+  if (flush_source_attached)
+    return;
+  source = g_source_new (&flush_source_funcs, sizeof (GSource));
+  g_source_set_static_name (source, "braid log flush");
+  /* First in line: GLib stops preparing lower priorities once a source
+   * is ready, and this one must prepare on every iteration. */
+  g_source_set_priority (source, G_PRIORITY_HIGH);
+  g_source_attach (source, batch_context);
+  g_source_unref (source);
+  flush_source_attached = TRUE;
+}
+
+static gboolean
+write_plain_message (const WriterSetup *setup, const gchar *domain, const GLogField *fields, gsize n_fields)
+{
+  gchar line[LINE_BUFFER_SIZE];
+  gsize len;
+
+  if (setup->use_color || setup->prefixed)
+    return FALSE;
+  len = braid_log_format_message_line (line, sizeof line, domain, field_value (fields, n_fields, "MESSAGE"),
+                                       g_get_real_time ());
+  if (len == 0)
+    return FALSE;
+  fwrite (line, 1, len, stderr);
+  if (batch_context != NULL && g_main_context_is_owner (batch_context))
+    {
+      lines_waiting = TRUE;
+      attach_flush_source ();
+    }
+  else
+    fflush (stderr);
+  return TRUE;
+}
+
+
+void
+braid_daemon_log_batch_in (GMainContext *context)
+{
   g_return_if_fail (context != NULL);
   g_return_if_fail (batch_context == NULL);
 
@@ -204,13 +228,6 @@ braid_daemon_log_batch_in (GMainContext *context)
    * but this one flushes after each line as GLib's does. */
   fflush (stderr);
   setvbuf (stderr, NULL, _IOFBF, BATCH_BUFFER_SIZE);
-  source = g_source_new (&flush_source_funcs, sizeof (GSource));
-  g_source_set_static_name (source, "braid log flush");
-  /* First in line: GLib stops preparing lower priorities once a source
-   * is ready, and this one must prepare on every iteration. */
-  g_source_set_priority (source, G_PRIORITY_HIGH);
-  g_source_attach (source, context);
-  g_source_unref (source);
   batch_context = g_main_context_ref (context);
 }
 

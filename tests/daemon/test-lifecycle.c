@@ -2,8 +2,10 @@
  * observed through a NOTIFY_SOCKET as systemd would. */
 #include "test-support.h"
 #include "daemon.h"
+#include "daemon-signals.h"
 
 #include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -133,8 +135,8 @@ test_signals (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (notes, "STOPPING=1"));
   daemon_address = f->daemon;
   g_clear_pointer (&f->daemon, braid_daemon_free);
-  /* Its three signal sources (their data is the daemon) went with it:
-   * left attached, the next signal would reach freed memory.  Only the
+  /* Nothing of its signals is left on the reactor's context (left
+   * attached, the next signal would reach freed memory).  Only the
    * address is compared. */
   g_assert_null (g_main_context_find_source_by_user_data (braid_glib_reactor_get_context (reactor),
                                                           daemon_address));
@@ -159,11 +161,116 @@ test_grace_period (Fixture *f, gconstpointer data)
   g_clear_pointer (&f->daemon, braid_daemon_free);
 }
 
+static void
+test_signal_before_run (Fixture *f, gconstpointer data)
+{
+  g_autoptr(BraidGlibReactor) reactor = braid_glib_reactor_new (NULL);
+
+  g_test_summary ("A SIGTERM that comes after the daemon is made (its ports may be open) but before it "
+                  "runs stops it gracefully as it starts, rather than killing the process");
+  f->daemon = braid_daemon_new ("test-daemon", BRAID_REACTOR (reactor));
+  raise (SIGTERM);
+  g_assert_cmpint (braid_daemon_run (f->daemon), ==, BRAID_EXIT_OK);
+  g_clear_pointer (&f->daemon, braid_daemon_free);
+}
+
+/* ---- the signals' own thread (daemon-signals.c) ---- */
+
+typedef struct {
+  guint count;
+  int signum;
+  GThread *thread;
+} Received;
+
+static void
+on_received (int signum, gpointer data)
+{
+  Received *r = data;
+
+  r->count++;
+  r->signum = signum;
+  r->thread = g_thread_self ();
+}
+
+static void
+test_signals_delivered_in_target (void)
+{
+  static const int signals[] = { SIGUSR1, SIGUSR2 };
+  g_autoptr(GMainContext) target = g_main_context_new ();
+  Received r = { 0, };
+  BraidDaemonSignals *watch;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_test_summary ("A signal reaches its function in the target context's thread, and the target "
+                  "context carries no signal source of its own (no cost per iteration)");
+  g_main_context_push_thread_default (target);
+  watch = braid_daemon_signals_new (signals, G_N_ELEMENTS (signals), target, on_received, &r);
+  g_assert_null (g_main_context_find_source_by_funcs_user_data (target, &g_unix_signal_funcs, watch));
+  g_assert_null (g_main_context_find_source_by_funcs_user_data (g_main_context_default (), &g_unix_signal_funcs,
+                                                                watch));
+  raise (SIGUSR2);
+  while (r.count == 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (target, FALSE))
+      g_usleep (1000);
+  g_assert_cmpuint (r.count, ==, 1);
+  g_assert_cmpint (r.signum, ==, SIGUSR2);
+  g_assert_true (r.thread == g_thread_self ());
+  raise (SIGUSR1);
+  while (r.count == 1 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (target, FALSE))
+      g_usleep (1000);
+  g_assert_cmpuint (r.count, ==, 2);
+  g_assert_cmpint (r.signum, ==, SIGUSR1);
+  braid_daemon_signals_free (watch);
+  g_main_context_pop_thread_default (target);
+}
+
+static void
+test_signals_free_drops_pending (void)
+{
+  static const int signals[] = { SIGUSR1 };
+  g_autoptr(GMainContext) target = g_main_context_new ();
+  Received r = { 0, };
+  BraidDaemonSignals *watch;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  g_test_summary ("A signal already handed to the target but not yet run there is dropped once the "
+                  "watch is freed: the function's data may be gone by then");
+  g_main_context_push_thread_default (target);
+  watch = braid_daemon_signals_new (signals, G_N_ELEMENTS (signals), target, on_received, &r);
+  raise (SIGUSR1);
+  while (!g_main_context_pending (target) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  g_assert_true (g_main_context_pending (target));
+  braid_daemon_signals_free (watch);
+  while (g_main_context_iteration (target, FALSE))
+    ;
+  g_assert_cmpuint (r.count, ==, 0);
+  g_main_context_pop_thread_default (target);
+}
+
+static void
+test_signals_new_then_free (void)
+{
+  static const int signals[] = { SIGUSR1 };
+  g_autoptr(GMainContext) target = g_main_context_new ();
+  Received r = { 0, };
+
+  g_test_summary ("A watch freed at once, before its thread got going, stops: no lost wakeup");
+  for (guint i = 0; i < 50; i++)
+    braid_daemon_signals_free (braid_daemon_signals_new (signals, 1, target, on_received, &r));
+  g_assert_cmpuint (r.count, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/daemon/lifecycle/signals", Fixture, NULL, setup, test_signals, teardown);
   g_test_add ("/daemon/lifecycle/grace-period", Fixture, NULL, setup, test_grace_period, teardown);
+  g_test_add ("/daemon/lifecycle/signal-before-run", Fixture, NULL, setup, test_signal_before_run, teardown);
+  g_test_add_func ("/daemon/signals/delivered-in-target", test_signals_delivered_in_target);
+  g_test_add_func ("/daemon/signals/free-drops-pending", test_signals_free_drops_pending);
+  g_test_add_func ("/daemon/signals/new-then-free", test_signals_new_then_free);
   return g_test_run ();
 }

@@ -1,0 +1,164 @@
+/* braid — a daemon's Unix signals, watched off its main loop: see
+ * daemon-signals.h.
+ *
+ * The sources run in a thread whose context holds nothing else, and wake
+ * it only when a signal comes.  A signal is handed to the target as an
+ * idle source attached there (not g_main_context_invoke(), which would
+ * run the call in the signal thread whenever the target's context
+ * happens to be free).  What it hands over holds a reference on a small
+ * link, never on the watcher: braid_daemon_signals_free() marks the link
+ * dead in the target's thread, so a delivery still queued there finds it
+ * dead and does nothing. */
+#include "daemon-signals.h"
+#include "tsan-private.h"
+
+#include <glib-unix.h>
+
+#define MAX_SIGNALS 8
+
+typedef struct {
+  gatomicrefcount ref_count;
+  BraidDaemonSignalFunc func;
+  gpointer user_data;
+  gboolean alive;           /* read and written in the target's thread only */
+} Link;
+
+struct _BraidDaemonSignals
+{
+  GMainContext *context;    /* (owned): the signal thread's */
+  gint stop;                /* atomic: the thread's loop ends */
+  GThread *thread;          /* (owned) */
+  GMainContext *target;     /* (owned) */
+  Link *link;               /* (owned) */
+  GSource *sources[MAX_SIGNALS];  /* (owned) */
+  int signals[MAX_SIGNALS];
+  gsize n_signals;
+};
+
+typedef struct {
+  Link *link;               /* (owned) */
+  int signum;
+} Delivery;
+
+static Link *
+link_ref (Link *link)
+{
+  g_atomic_ref_count_inc (&link->ref_count);
+  return link;
+}
+
+static void
+link_unref (Link *link)
+{
+  if (g_atomic_ref_count_dec (&link->ref_count))
+    g_free (link);
+}
+
+static gboolean
+deliver (gpointer data)
+{
+  Delivery *delivery = data;
+
+  BRAID_TSAN_ACQUIRE (delivery);  /* handed over under the target context's lock */
+  if (delivery->link->alive)
+    delivery->link->func (delivery->signum, delivery->link->user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+delivery_free (gpointer data)
+{
+  Delivery *delivery = data;
+
+  link_unref (delivery->link);
+  g_free (delivery);
+}
+
+/* In the signal thread. */
+static gboolean
+on_signal (gpointer data)
+{
+  BraidDaemonSignals *self = data;
+  GSource *current = g_main_current_source ();
+
+  for (gsize i = 0; i < self->n_signals; i++)
+    if (self->sources[i] == current)
+      {
+        Delivery *delivery = g_new (Delivery, 1);
+        GSource *source = g_idle_source_new ();
+
+        delivery->link = link_ref (self->link);
+        delivery->signum = self->signals[i];
+        BRAID_TSAN_RELEASE (delivery);
+        g_source_set_callback (source, deliver, delivery, delivery_free);
+        g_source_set_static_name (source, "braid signal delivery");
+        g_source_attach (source, self->target);
+        g_source_unref (source);
+      }
+  return G_SOURCE_CONTINUE;
+}
+
+static gpointer
+signal_thread_main (gpointer data)
+{
+  BraidDaemonSignals *self = data;
+
+  /* Not a GMainLoop: a quit that came before g_main_loop_run() would
+   * be forgotten by it.  A wakeup that comes before the poll is not. */
+  g_main_context_push_thread_default (self->context);
+  while (!g_atomic_int_get (&self->stop))
+    g_main_context_iteration (self->context, TRUE);
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+BraidDaemonSignals *
+braid_daemon_signals_new (const int *signals, gsize n_signals, GMainContext *target,
+                          BraidDaemonSignalFunc func, gpointer user_data)
+{
+  BraidDaemonSignals *self;
+
+  g_return_val_if_fail (signals != NULL && n_signals > 0 && n_signals <= MAX_SIGNALS, NULL);
+  g_return_val_if_fail (target != NULL && func != NULL, NULL);
+
+  self = g_new0 (BraidDaemonSignals, 1);
+  self->context = g_main_context_new ();
+  self->target = g_main_context_ref (target);
+  self->link = g_new0 (Link, 1);
+  g_atomic_ref_count_init (&self->link->ref_count);
+  self->link->func = func;
+  self->link->user_data = user_data;
+  self->link->alive = TRUE;
+  self->n_signals = n_signals;
+  for (gsize i = 0; i < n_signals; i++)
+    {
+      self->signals[i] = signals[i];
+      self->sources[i] = g_unix_signal_source_new (signals[i]);
+      g_source_set_callback (self->sources[i], on_signal, self, NULL);
+      g_source_set_static_name (self->sources[i], "braid signal");
+      g_source_attach (self->sources[i], self->context);
+    }
+  /* Everything the thread reads is written by now. */
+  self->thread = g_thread_new ("braid-signals", signal_thread_main, self);
+  return self;
+}
+
+void
+braid_daemon_signals_free (BraidDaemonSignals *self)
+{
+  if (self == NULL)
+    return;
+  self->link->alive = FALSE;
+  g_atomic_int_set (&self->stop, TRUE);
+  g_main_context_wakeup (self->context);
+  g_thread_join (self->thread);
+  for (gsize i = 0; i < self->n_signals; i++)
+    {
+      g_source_destroy (self->sources[i]);
+      g_source_unref (self->sources[i]);
+    }
+  link_unref (self->link);
+  g_main_context_unref (self->context);
+  g_main_context_unref (self->target);
+  g_free (self);
+}
