@@ -318,6 +318,39 @@ test_out_of_memory (void)
   conn_close (&c);
 }
 
+/* memcached 1.6.18's process_marithmetic_command answers an N that
+ * cannot make its counter with "SERVER_ERROR Out of memory allocating
+ * new item" (capital O, unlike ms's). */
+static void
+test_out_of_memory_vivify (void)
+{
+  g_autofree gchar *value = g_strnfill (1000, 'm');
+  g_autoptr(GString) input = g_string_new (NULL);
+  const gchar *ask = "ma counter N0 J13 v\r\nmg counter v\r\nmn\r\n";
+  g_autofree gchar *before = NULL;
+  g_autofree gchar *expected = NULL;
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  Conn c = { 0 };
+
+  g_test_summary ("With -M and the store full, an ma whose N would make the counter is refused with "
+                  "memcached's error, and nothing is made");
+  settings.store.evict = FALSE;
+  settings.store.item_size_max = 2048;
+  settings.store.limit_bytes = 64 * 1024;
+  for (guint i = 0; i < 100; i++)
+    g_string_append_printf (input, "ms k%03u 1000 q\r\n%s\r\n", i, value);
+  g_string_append (input, "mn\r\n");
+  conn_open (&c, &settings);
+  conn_send (&c, (const guint8 *) input->str, input->len);
+  before = braid_fake_transport_get_written_string (c.transport);
+  g_assert_true (g_str_has_suffix (before, "MN\r\n"));
+  g_assert_nonnull (strstr (before, "SERVER_ERROR out of memory storing object\r\n"));  /* full indeed */
+  conn_send (&c, (const guint8 *) ask, strlen (ask));
+  expected = g_strconcat (before, "SERVER_ERROR Out of memory allocating new item\r\nEN\r\nMN\r\n", NULL);
+  conn_assert_written (&c, expected);
+  conn_close (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,6 +368,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &timed[i], test_timed);
     }
   g_test_add_func ("/mc/meta/too-large", test_too_large);
+  g_test_add_func ("/mc/meta/out-of-memory-vivify", test_out_of_memory_vivify);
   g_test_add_func ("/mc/meta/large-value-by-reference", test_large_value_by_reference);
   g_test_add_func ("/mc/meta/counters", test_counters);
   g_test_add_func ("/mc/meta/long-line-closes", test_long_line_closes);

@@ -118,6 +118,23 @@ test_negative_expiry (Fixture *f, gconstpointer data)
 }
 
 static void
+test_negative_expiry_at_clock_start (Fixture *f, gconstpointer data)
+{
+  g_test_summary ("An expiry already past is stored as already expired at every instant, the clock's first "
+                  "microseconds included, where 'now minus one' would be 0, which means never");
+  for (guint us = 0; us < 4; us++)
+    {
+      g_assert_cmpint (braid_reactor_now (BRAID_REACTOR (f->fake)), ==, us);
+      g_assert_cmpint (set (f, "neg", "x", -1), ==, BRAID_MC_STORE_RESULT_STORED);
+      g_assert_false (has (f, "neg"));
+      /* an absolute time in the past takes the same way */
+      g_assert_cmpint (set (f, "abs", "x", 1800000000 - 1), ==, BRAID_MC_STORE_RESULT_STORED);
+      g_assert_false (has (f, "abs"));
+      braid_fake_reactor_advance (f->fake, 1);
+    }
+}
+
+static void
 test_touch_and_gat (Fixture *f, gconstpointer data)
 {
   g_test_summary ("touch and gat give an item a new lifetime");
@@ -1067,6 +1084,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/expiry/relative", test_relative_expiry, NULL);
   ADD ("/mc/store/expiry/thirty-days", test_thirty_day_boundary, NULL);
   ADD ("/mc/store/expiry/negative", test_negative_expiry, NULL);
+  ADD ("/mc/store/expiry/negative-at-clock-start", test_negative_expiry_at_clock_start, NULL);
   ADD ("/mc/store/expiry/touch-gat", test_touch_and_gat, NULL);
   ADD ("/mc/store/expiry/debugtime", test_debugtime, NULL);
   ADD ("/mc/store/modes", test_storage_modes, NULL);

@@ -340,6 +340,8 @@ test_keep_limits (void)
                   "stay within max_buffered exactly (0: no limit); past either it drops what was sent");
   g_assert_true (kept_whole (8, 2, 8, 0, 0));
   g_assert_false (kept_whole (8, 2, 7, 0, 0));
+  /* the smallest limit that keeps anything */
+  g_assert_true (kept_whole (1, 1, 1, 0, 0));
   g_assert_false (kept_whole (8, 2, 0, 0, 0));
   g_assert_true (kept_whole (8, 2, 100, 0, 1000000));
   g_assert_true (kept_whole (8, 2, 100, 108, 100));

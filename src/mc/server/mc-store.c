@@ -528,6 +528,14 @@ braid_mc_store_add_time (BraidMcStore *store, gint64 seconds)
   atomic_fetch_add_explicit (&store->time_offset_us, seconds * G_USEC_PER_SEC, memory_order_relaxed);
 }
 
+/* An expiry time already past at @now.  Never 0, which means "never":
+ * at the clock's first microsecond (the fake reactor's 1) now - 1 is. */
+static gint64
+already_expired (gint64 now)
+{
+  return now - 1 != 0 ? now - 1 : -1;
+}
+
 /* memcached's realtime(): 0 never; negative already expired; up to 30
  * days relative; larger an absolute Unix time. */
 static gint64
@@ -538,13 +546,13 @@ expiry_time (BraidMcStore *store, gint64 exptime)
   if (exptime == 0)
     return 0;
   if (exptime < 0)
-    return now - 1;
+    return already_expired (now);
   if (exptime > BRAID_MC_REALTIME_MAXDELTA)
     {
       gint64 real = braid_mc_store_real_seconds (store);
 
       if (exptime <= real)
-        return now - 1;
+        return already_expired (now);
       return now + (exptime - real) * G_USEC_PER_SEC;
     }
   return now + exptime * G_USEC_PER_SEC;
