@@ -4,6 +4,7 @@
 #include "test-support.h"
 #include "mc-client.h"
 #include "mc-client-private.h"
+#include "mc-reply-parser.h"
 
 #include <string.h>
 
@@ -605,8 +606,12 @@ test_value_limit (Fixture *f, gconstpointer data)
   g_autoptr(BraidMcValue) v = NULL;
 
   g_test_summary ("The client's value limit is exact: a VALUE of exactly the limit is taken, one byte "
-                  "more is refused before its data arrives");
+                  "more is refused before its data arrives; the checkers' view of it follows, from 1 byte");
+  g_assert_cmpuint (braid_mc_client_get_value_max (f->client), ==, BRAID_MC_REPLY_VALUE_MAX_DEFAULT);
+  braid_mc_client_set_item_size_max (f->client, 1);
+  g_assert_cmpuint (braid_mc_client_get_value_max (f->client), ==, 1);
   braid_mc_client_set_item_size_max (f->client, 4);
+  g_assert_cmpuint (braid_mc_client_get_value_max (f->client), ==, 4);
   braid_mc_client_get_async (f->client, "a", BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r1);
   expect_sent (f, "get a\r\n");
   reply (f, "VALUE a 0 4\r\nabcd\r\nEND\r\n");
@@ -774,6 +779,35 @@ test_get_direct (Fixture *f, gconstpointer data)
 }
 
 static void
+test_disconnect_while_connecting (Fixture *f, gconstpointer data)
+{
+  DirectResult r = { 0 }, again = { 0 };
+
+  g_test_summary ("A disconnect while the connection is still being made cancels the connect: the request "
+                  "waiting for it fails, no connection is left open, and the next request connects anew");
+  braid_mc_client_get_direct (f->client, "k", NULL, store_direct, &r);
+  g_assert_false (braid_mc_client_is_connected (f->client));
+  braid_mc_client_disconnect (f->client);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_nonnull (r.error);
+  g_assert_null (r.value);
+  g_assert_false (braid_mc_client_is_connected (f->client));
+  g_assert_cmpuint (f->servers->len, ==, 0);
+
+  /* past the reconnect backoff the next request connects */
+  braid_fake_reactor_advance (f->fake, 60 * G_USEC_PER_SEC);
+  braid_mc_client_get_direct (f->client, "k", NULL, store_direct, &again);
+  expect_sent (f, "get k\r\n");
+  g_assert_cmpuint (f->servers->len, ==, 1);
+  reply (f, "END\r\n");
+  g_assert_cmpuint (again.calls, ==, 1);
+  g_assert_error (again.error, BRAID_MC_ERROR, BRAID_MC_ERROR_NOT_FOUND);
+  direct_result_clear (&r);
+  direct_result_clear (&again);
+}
+
+static void
 test_get_direct_never_reentrant (Fixture *f, gconstpointer data)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
@@ -918,6 +952,7 @@ main (int argc, char **argv)
       ADD ("get", test_get);
       ADD ("gat", test_gat);
       ADD ("dispose-closes", test_dispose_closes);
+      ADD ("disconnect-while-connecting", test_disconnect_while_connecting);
       ADD ("multi-get-and-cas", test_multi_get_and_cas);
       ADD ("storage-and-others", test_storage_and_others);
       ADD ("validation", test_validation);
