@@ -192,6 +192,23 @@ on_received (int signum, gpointer data)
   r->thread = g_thread_self ();
 }
 
+/* Raises @signum and iterates @target (this thread's) until it is
+ * delivered there: once, in this thread. */
+static void
+raise_and_deliver (GMainContext *target, Received *r, int signum)
+{
+  guint before = r->count;
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  raise (signum);
+  while (r->count == before && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (target, FALSE))
+      g_usleep (1000);
+  g_assert_cmpuint (r->count, ==, before + 1);
+  g_assert_cmpint (r->signum, ==, signum);
+  g_assert_true (r->thread == g_thread_self ());
+}
+
 static void
 test_signals_delivered_in_target (void)
 {
@@ -199,7 +216,6 @@ test_signals_delivered_in_target (void)
   g_autoptr(GMainContext) target = g_main_context_new ();
   Received r = { 0, };
   BraidDaemonSignals *watch;
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
 
   g_test_summary ("A signal reaches its function in the target context's thread, and the target "
                   "context carries no signal source of its own (no cost per iteration)");
@@ -208,19 +224,8 @@ test_signals_delivered_in_target (void)
   g_assert_null (g_main_context_find_source_by_funcs_user_data (target, &g_unix_signal_funcs, watch));
   g_assert_null (g_main_context_find_source_by_funcs_user_data (g_main_context_default (), &g_unix_signal_funcs,
                                                                 watch));
-  raise (SIGUSR2);
-  while (r.count == 0 && g_get_monotonic_time () < deadline)
-    if (!g_main_context_iteration (target, FALSE))
-      g_usleep (1000);
-  g_assert_cmpuint (r.count, ==, 1);
-  g_assert_cmpint (r.signum, ==, SIGUSR2);
-  g_assert_true (r.thread == g_thread_self ());
-  raise (SIGUSR1);
-  while (r.count == 1 && g_get_monotonic_time () < deadline)
-    if (!g_main_context_iteration (target, FALSE))
-      g_usleep (1000);
-  g_assert_cmpuint (r.count, ==, 2);
-  g_assert_cmpint (r.signum, ==, SIGUSR1);
+  raise_and_deliver (target, &r, SIGUSR2);
+  raise_and_deliver (target, &r, SIGUSR1);
   braid_daemon_signals_free (watch);
   g_main_context_pop_thread_default (target);
 }
