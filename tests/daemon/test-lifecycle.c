@@ -226,6 +226,8 @@ test_signals_delivered_in_target (void)
                                                                 watch));
   raise_and_deliver (target, &r, SIGUSR2);
   raise_and_deliver (target, &r, SIGUSR1);
+  /* and again: a watch outlives its first delivery */
+  raise_and_deliver (target, &r, SIGUSR2);
   braid_daemon_signals_free (watch);
   g_main_context_pop_thread_default (target);
 }
@@ -267,6 +269,29 @@ test_signals_new_then_free (void)
   g_assert_cmpuint (r.count, ==, 0);
 }
 
+static void
+test_signals_preconditions (void)
+{
+  static const int signals[] = { SIGUSR1, SIGUSR2, SIGUSR1, SIGUSR2, SIGUSR1, SIGUSR2, SIGUSR1, SIGUSR2, SIGUSR1 };
+  g_autoptr(GMainContext) target = g_main_context_new ();
+  Received r = { 0, };
+
+  g_test_summary ("No signals, more than eight, no target or no function: a critical and NULL, nothing "
+                  "watched; freeing NULL does nothing");
+  for (guint i = 0; i < 3; i++)
+    g_test_expect_message (NULL, G_LOG_LEVEL_CRITICAL, "*signals != NULL*");
+  g_assert_null (braid_daemon_signals_new (NULL, 1, target, on_received, &r));
+  g_assert_null (braid_daemon_signals_new (signals, 0, target, on_received, &r));
+  g_assert_null (braid_daemon_signals_new (signals, G_N_ELEMENTS (signals), target, on_received, &r));
+  g_test_expect_message (NULL, G_LOG_LEVEL_CRITICAL, "*target != NULL*");
+  g_test_expect_message (NULL, G_LOG_LEVEL_CRITICAL, "*target != NULL*");
+  g_assert_null (braid_daemon_signals_new (signals, 1, NULL, on_received, &r));
+  g_assert_null (braid_daemon_signals_new (signals, 1, target, NULL, &r));
+  g_test_assert_expected_messages ();
+  braid_daemon_signals_free (NULL);
+  g_assert_cmpuint (r.count, ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -277,5 +302,6 @@ main (int argc, char **argv)
   g_test_add_func ("/daemon/signals/delivered-in-target", test_signals_delivered_in_target);
   g_test_add_func ("/daemon/signals/free-drops-pending", test_signals_free_drops_pending);
   g_test_add_func ("/daemon/signals/new-then-free", test_signals_new_then_free);
+  g_test_add_func ("/daemon/signals/preconditions", test_signals_preconditions);
   return g_test_run ();
 }
