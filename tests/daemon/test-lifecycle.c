@@ -263,10 +263,15 @@ test_signals_new_then_free (void)
   g_autoptr(GMainContext) target = g_main_context_new ();
   Received r = { 0, };
 
-  g_test_summary ("A watch freed at once, before its thread got going, stops: no lost wakeup");
+  struct sigaction now;
+
+  g_test_summary ("A watch freed at once, before its thread got going, stops: no lost wakeup; and it "
+                  "lets go of its signals, whose default action is back");
   for (guint i = 0; i < 50; i++)
     braid_daemon_signals_free (braid_daemon_signals_new (signals, 1, target, on_received, &r));
   g_assert_cmpuint (r.count, ==, 0);
+  g_assert_cmpint (sigaction (SIGUSR1, NULL, &now), ==, 0);
+  g_assert_true (now.sa_handler == SIG_DFL);
 }
 
 static void

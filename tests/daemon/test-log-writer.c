@@ -273,6 +273,11 @@ batch_in_subprocess (void)
   second = next_record (batch.reader);
   g_assert_nonnull (second);
   g_assert_true (g_str_has_suffix (second, ": from a worker\n"));
+
+  /* one batching context a process: naming a second is a mistake */
+  g_test_expect_message (NULL, G_LOG_LEVEL_CRITICAL, "*batch_context == NULL*");
+  braid_daemon_log_batch_in (context);
+  g_test_assert_expected_messages ();
   g_main_context_release (context);
   g_main_context_pop_thread_default (context);
 }
