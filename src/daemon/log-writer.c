@@ -146,7 +146,7 @@ writer_setup (void)
   return &setup;
 }
 
-/* A plain message line in one write; FALSE if GLib must format it. */
+/* The batched lines leave when the context prepares to poll. */
 static gboolean
 flush_prepare (GSource *source, gint *timeout)
 {
@@ -194,6 +194,7 @@ attach_flush_source (void)
   flush_source_attached = TRUE;
 }
 
+/* A plain message line in one write; FALSE if GLib must format it. */
 static gboolean
 write_plain_message (const WriterSetup *setup, const gchar *domain, const GLogField *fields, gsize n_fields)
 {
@@ -216,7 +217,6 @@ write_plain_message (const WriterSetup *setup, const gchar *domain, const GLogFi
     fflush (stderr);
   return TRUE;
 }
-
 
 void
 braid_daemon_log_batch_in (GMainContext *context)
