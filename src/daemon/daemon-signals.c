@@ -1,8 +1,9 @@
 /* braid — a daemon's Unix signals, watched off its main loop: see
  * daemon-signals.h.
  *
- * The sources run in a thread whose context holds nothing else, and wake
- * it only when a signal comes.  A signal is handed to the target as an
+ * The sources run in a BraidFetchThread (a thread with a GMainContext of
+ * its own, fetch-thread.h) that holds nothing else, and wake it only
+ * when a signal comes; they are made and destroyed in that thread.  A signal is handed to the target as an
  * idle source attached there (not g_main_context_invoke(), which would
  * run the call in the signal thread whenever the target's context
  * happens to be free).  What it hands over holds a reference on a small
@@ -10,9 +11,11 @@
  * dead in the target's thread, so a delivery still queued there finds it
  * dead and does nothing. */
 #include "daemon-signals.h"
+#include "fetch-thread.h"
 
 #include <glib-unix.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #define MAX_SIGNALS 8
 
@@ -25,12 +28,10 @@ typedef struct {
 
 struct _BraidDaemonSignals
 {
-  GMainContext *context;    /* (owned): the signal thread's */
-  gint stop;                /* atomic: the thread's loop ends */
-  GThread *thread;          /* (owned) */
+  BraidFetchThread *thread;  /* (owned) */
   GMainContext *target;     /* (owned) */
   Link *link;               /* (owned) */
-  GSource *sources[MAX_SIGNALS];  /* (owned) */
+  GSource *sources[MAX_SIGNALS];  /* (owned): made, used and destroyed in the thread */
   int signals[MAX_SIGNALS];
   gsize n_signals;
 };
@@ -106,18 +107,33 @@ on_signal (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static gpointer
-signal_thread_main (gpointer data)
+/* In the signal thread, before anything else: its context is the
+ * thread's default. */
+static void
+attach_sources (gpointer data, gpointer unused)
 {
   BraidDaemonSignals *self = data;
 
-  /* Not a GMainLoop: a quit that came before g_main_loop_run() would
-   * be forgotten by it.  A wakeup that comes before the poll is not. */
-  g_main_context_push_thread_default (self->context);
-  while (!g_atomic_int_get (&self->stop))
-    g_main_context_iteration (self->context, TRUE);
-  g_main_context_pop_thread_default (self->context);
-  return NULL;
+  for (gsize i = 0; i < self->n_signals; i++)
+    {
+      self->sources[i] = g_unix_signal_source_new (self->signals[i]);
+      g_source_set_callback (self->sources[i], on_signal, self, NULL);
+      g_source_set_static_name (self->sources[i], "braid signal");
+      g_source_attach (self->sources[i], g_main_context_get_thread_default ());
+    }
+}
+
+/* In the signal thread, once its loop stopped. */
+static void
+destroy_sources (gpointer data, gpointer unused)
+{
+  BraidDaemonSignals *self = data;
+
+  for (gsize i = 0; i < self->n_signals; i++)
+    {
+      g_source_destroy (self->sources[i]);
+      g_clear_pointer (&self->sources[i], g_source_unref);
+    }
 }
 
 BraidDaemonSignals *
@@ -130,7 +146,6 @@ braid_daemon_signals_new (const int *signals, gsize n_signals, GMainContext *tar
   g_return_val_if_fail (target != NULL && func != NULL, NULL);
 
   self = g_new0 (BraidDaemonSignals, 1);
-  self->context = g_main_context_new ();
   self->target = g_main_context_ref (target);
   self->link = g_new0 (Link, 1);
   g_atomic_ref_count_init (&self->link->ref_count);
@@ -138,16 +153,9 @@ braid_daemon_signals_new (const int *signals, gsize n_signals, GMainContext *tar
   self->link->user_data = user_data;
   self->link->alive = TRUE;
   self->n_signals = n_signals;
-  for (gsize i = 0; i < n_signals; i++)
-    {
-      self->signals[i] = signals[i];
-      self->sources[i] = g_unix_signal_source_new (signals[i]);
-      g_source_set_callback (self->sources[i], on_signal, self, NULL);
-      g_source_set_static_name (self->sources[i], "braid signal");
-      g_source_attach (self->sources[i], self->context);
-    }
-  /* Everything the thread reads is written by now. */
-  self->thread = g_thread_new ("braid-signals", signal_thread_main, self);
+  memcpy (self->signals, signals, n_signals * sizeof *signals);
+  /* returns once attach_sources has run */
+  self->thread = braid_fetch_thread_new ("braid-signals", attach_sources, destroy_sources, self);
   return self;
 }
 
@@ -157,16 +165,8 @@ braid_daemon_signals_free (BraidDaemonSignals *self)
   if (self == NULL)
     return;
   self->link->alive = FALSE;
-  g_atomic_int_set (&self->stop, TRUE);
-  g_main_context_wakeup (self->context);
-  g_thread_join (self->thread);
-  for (gsize i = 0; i < self->n_signals; i++)
-    {
-      g_source_destroy (self->sources[i]);
-      g_source_unref (self->sources[i]);
-    }
+  braid_fetch_thread_free (self->thread);
   link_unref (self->link);
-  g_main_context_unref (self->context);
   g_main_context_unref (self->target);
   g_free (self);
 }
