@@ -338,6 +338,39 @@ test_defaults_and_edges (Fixture *f, gconstpointer data)
 }
 
 static void
+test_checker_views (Fixture *f, gconstpointer data)
+{
+  const gchar *keys[] = { "a", "b", "c", "b", NULL };
+  g_autoptr(GAsyncResult) r = NULL;
+  g_autoptr(GHashTable) values = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize bytes = 7;
+  guint n_keys = 7;
+
+  g_test_summary ("What the resource checkers read of a multi-get in flight: the distinct keys it waits for, "
+                  "the values it holds, and the partial reply element the client has buffered, emptied when "
+                  "the reply is whole");
+  braid_mc_client_get_multi_async (f->client, keys, BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r);
+  expect_sent (f, "get a b c b\r\n");
+  g_assert_cmpuint (braid_mc_client_get_input_buffered (f->client), ==, 0);
+  g_assert_true (braid_mc_client_get_request_buffered (f->client, 0, &bytes, &n_keys));
+  g_assert_cmpuint (bytes, ==, 0);
+  g_assert_cmpuint (n_keys, ==, 3);
+  reply (f, "VALUE a 0 2\r\nhi\r\nVALUE b 0 3\r\nab");
+  g_assert_true (braid_mc_client_get_request_buffered (f->client, 0, &bytes, &n_keys));
+  g_assert_cmpuint (bytes, ==, 3);   /* "a" and "hi" */
+  g_assert_cmpuint (n_keys, ==, 3);
+  g_assert_cmpuint (braid_mc_client_get_input_buffered (f->client), ==, strlen ("VALUE b 0 3\r\nab"));
+  reply (f, "c\r\nEND\r\n");
+  g_assert_cmpuint (braid_mc_client_get_input_buffered (f->client), ==, 0);
+  g_assert_false (braid_mc_client_get_request_buffered (f->client, 0, &bytes, &n_keys));
+  g_assert_nonnull (r);
+  values = braid_mc_client_get_multi_finish (f->client, r, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_hash_table_size (values), ==, 2);
+}
+
+static void
 test_pipelining (Fixture *f, gconstpointer data)
 {
   GAsyncResult *r[3] = { NULL, NULL, NULL };
@@ -957,6 +990,7 @@ main (int argc, char **argv)
       ADD ("storage-and-others", test_storage_and_others);
       ADD ("validation", test_validation);
       ADD ("defaults-and-edges", test_defaults_and_edges);
+      ADD ("checker-views", test_checker_views);
       ADD ("pipelining", test_pipelining);
       ADD ("timeout-and-reconnect", test_timeout_and_reconnect);
       ADD ("reset-mid-value", test_reset_mid_value);

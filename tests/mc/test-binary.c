@@ -719,6 +719,90 @@ test_large_value_without_transport (void)
   g_assert_false (retrieving);
 }
 
+/* ---- the item size limit, as the server applies it ---- */
+
+/* The statuses of the responses in @written, in order. */
+static GArray *
+response_statuses (GBytes *written)
+{
+  GArray *statuses = g_array_new (FALSE, FALSE, sizeof (guint16));
+  gsize len;
+  const guint8 *p = g_bytes_get_data (written, &len);
+
+  while (len >= BRAID_MC_BINARY_HEADER_LEN)
+    {
+      BraidMcBinaryHeader h;
+
+      braid_mc_binary_header_decode (p, &h);
+      g_assert_cmpuint (len, >=, BRAID_MC_BINARY_HEADER_LEN + h.body_len);
+      g_array_append_val (statuses, h.vbucket_or_status);
+      p += BRAID_MC_BINARY_HEADER_LEN + h.body_len;
+      len -= BRAID_MC_BINARY_HEADER_LEN + h.body_len;
+    }
+  g_assert_cmpuint (len, ==, 0);
+  return statuses;
+}
+
+/* Sets "k" to a small value, then to @value_len bytes, then gets it, on a
+ * server with -I 4096 and cas on or off; returns the three statuses. */
+static GArray *
+set_over_small_value (gboolean cas_enabled, gsize value_len)
+{
+  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autoptr(BraidMcServer) server = NULL;
+  g_autoptr(BraidProtocolFactory) factory = NULL;
+  g_autoptr(BraidProtocol) protocol = NULL;
+  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  g_autoptr(GByteArray) in = g_byte_array_new ();
+  g_autoptr(GBytes) written = NULL;
+  g_autofree gchar *value = g_strnfill (value_len, 'v');
+  guint8 extras[8] = { 0 };
+
+  settings.store.item_size_max = 4096;
+  settings.store.cas_enabled = cas_enabled;
+  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
+  factory = braid_mc_server_create_factory (server);
+  protocol = braid_protocol_factory_build_protocol (factory, NULL);
+  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  append_request (in, BRAID_MC_BINARY_OPCODE_SET, "k", extras, sizeof extras, "old", 1);
+  append_request (in, BRAID_MC_BINARY_OPCODE_SET, "k", extras, sizeof extras, value, 2);
+  append_request (in, BRAID_MC_BINARY_OPCODE_GET, "k", NULL, 0, NULL, 3);
+  braid_protocol_data_received (BRAID_PROTOCOL (protocol), in->data, in->len);
+  written = braid_fake_transport_get_written (transport);
+  braid_fake_transport_close_from_peer (transport, NULL);
+  return response_statuses (written);
+}
+
+static void
+assert_statuses (GArray *statuses, guint16 set, guint16 get)
+{
+  g_assert_cmpuint (statuses->len, ==, 3);
+  g_assert_cmpuint (g_array_index (statuses, guint16, 0), ==, BRAID_MC_BINARY_STATUS_NO_ERROR);
+  g_assert_cmpuint (g_array_index (statuses, guint16, 1), ==, set);
+  g_assert_cmpuint (g_array_index (statuses, guint16, 2), ==, get);
+  g_array_unref (statuses);
+}
+
+static void
+test_item_size_follows_cas_setting (void)
+{
+  /* the longest value an item of key "k" without flags may carry, cas on */
+  gsize fits = 4096 - braid_mc_item_size (1, 0, 0, TRUE);
+
+  g_test_summary ("A binary set is weighed against -I with the server's cas setting: with cas on, a value "
+                  "one byte over is refused before it is read, and the old value goes, as memcached does; "
+                  "with cas off (-C) items are 8 bytes lighter, so 8 more bytes fit");
+  assert_statuses (set_over_small_value (TRUE, fits), BRAID_MC_BINARY_STATUS_NO_ERROR,
+                   BRAID_MC_BINARY_STATUS_NO_ERROR);
+  assert_statuses (set_over_small_value (TRUE, fits + 1), BRAID_MC_BINARY_STATUS_E2BIG,
+                   BRAID_MC_BINARY_STATUS_KEY_ENOENT);
+  assert_statuses (set_over_small_value (FALSE, fits + 8), BRAID_MC_BINARY_STATUS_NO_ERROR,
+                   BRAID_MC_BINARY_STATUS_NO_ERROR);
+  assert_statuses (set_over_small_value (FALSE, fits + 9), BRAID_MC_BINARY_STATUS_E2BIG,
+                   BRAID_MC_BINARY_STATUS_KEY_ENOENT);
+}
+
 /* ---- back pressure ---- */
 
 static void
@@ -792,5 +876,6 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/binary/first-byte-alone-decides", test_first_byte_alone_decides);
   g_test_add_func ("/mc/binary/large-value-without-transport", test_large_value_without_transport);
   g_test_add_func ("/mc/binary/back-pressure", test_back_pressure);
+  g_test_add_func ("/mc/binary/item-size-follows-cas-setting", test_item_size_follows_cas_setting);
   return g_test_run ();
 }
