@@ -194,6 +194,31 @@ test_flush_all_disabled (void)
 }
 
 static void
+test_cas_disabled (void)
+{
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  const gchar *input = "set k 0 0 1\r\na\r\ncas k 0 0 1 1\r\nb\r\ncas k 0 0 1 0\r\nb\r\n"
+                       "ms k 1 C1\r\nc\r\nms k 1 C0\r\nc\r\nms k 1 c\r\nd\r\nmd k C1\r\nmd k C0\r\nmg k v\r\n"
+                       "set k 0 0 1\r\na\r\nma k C0\r\nma k C1\r\ngets k\r\ngats 0 k\r\nmg k c s v t\r\n"
+                       "set n 0 0 1\r\n5\r\nma n C1 c\r\nma n C0 c v\r\nmn\r\n";
+  /* memcached 1.6.18 -C, live */
+  const gchar *expected = "STORED\r\nEXISTS\r\nEXISTS\r\nEX\r\nEX\r\nHD c0\r\nEX\r\nHD\r\nEN\r\n"
+                          "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nEX\r\n"
+                          "VALUE k 0 1 0\r\na\r\nEND\r\nVALUE k 0 1 0\r\na\r\nEND\r\nVA 1 c0 s1 t-1\r\na\r\n"
+                          "STORED\r\nEX\r\nVA 1 c0\r\n6\r\nMN\r\n";
+  g_autoptr(GBytes) whole = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+
+  g_test_summary ("With cas disabled (-C) items show cas 0 everywhere (gets, gats, mg, ms and ma's c); the cas "
+                  "command and ms C never match, even 0; md and ma C compare against 0: memcached's answers");
+  settings.store.cas_enabled = FALSE;
+  whole = deliver_with (&settings, input, G_MAXSIZE);
+  bytes = deliver_with (&settings, input, 1);
+  braid_assert_bytes_equal_str (expected, whole);
+  braid_assert_bytes_equal_str (expected, bytes);
+}
+
+static void
 test_retrieval_key_at_limit (void)
 {
   g_autofree gchar *key = g_strnfill (BRAID_MC_KEY_MAX, 'k');
@@ -1544,6 +1569,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/take-back-unwritten", test_take_back_unwritten);
   g_test_add_func ("/mc/server/take-back-after-flush", test_take_back_after_flush);
   g_test_add_func ("/mc/server/flush-all-disabled", test_flush_all_disabled);
+  g_test_add_func ("/mc/server/cas-disabled", test_cas_disabled);
   g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);

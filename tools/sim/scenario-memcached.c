@@ -317,12 +317,16 @@ on_get (GObject *source, GAsyncResult *result, gpointer data)
   op_free (op);
 }
 
+static void check_new_request_view (State *s, Client *c, guint before, guint expected_keys, const gchar *what);
+
 static void
 do_get (Client *c, guint key)
 {
   g_autofree gchar *k = g_strdup_printf ("k%u", key);
+  guint before = braid_mc_client_get_n_pending (c->client);
 
   braid_mc_client_get_async (c->client, k, BRAID_MC_GET_FLAGS_NONE, NULL, on_get, op_new (c, key));
+  check_new_request_view (c->state, c, before, 1, "get");
 }
 
 static void
@@ -520,6 +524,27 @@ check_client_bounds (State *s, Client *c, const gchar *role)
                                   role, c->id, i, n_keys))
         return;
     }
+}
+
+/* The checkers' bounds are only as good as the views they read: a request
+ * just issued holds no value yet and waits for exactly its distinct keys.
+ * (@before: the client's pending count before the call; a request the
+ * client refused at once was never queued.) */
+static void
+check_new_request_view (State *s, Client *c, guint before, guint expected_keys, const gchar *what)
+{
+  guint pending = braid_mc_client_get_n_pending (c->client);
+  gsize bytes = 0;
+  guint n_keys = 0;
+
+  if (pending != before + 1)
+    return;
+  if (!braid_mc_client_get_request_buffered (c->client, pending - 1, &bytes, &n_keys))
+    braid_sim_fail (s->sim, "client %u: the %s just issued is not among its %u pending requests", c->id, what,
+                    pending);
+  else if (bytes != 0 || n_keys != expected_keys)
+    braid_sim_fail (s->sim, "client %u: the %s just issued shows %" G_GSIZE_FORMAT " bytes held and %u keys "
+                    "awaited to the checkers, not 0 and %u", c->id, what, bytes, n_keys, expected_keys);
 }
 
 /* Every step: each connection and client against its declared bound. */
@@ -1146,6 +1171,17 @@ on_hostile_get (GObject *source, GAsyncResult *result, gpointer data)
   op_free (op);
 }
 
+/* How many different keys @keys (NULL-terminated) names. */
+static guint
+distinct_keys (GPtrArray *keys)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i + 1 < keys->len; i++)
+    g_hash_table_add (seen, g_ptr_array_index (keys, i));
+  return g_hash_table_size (seen);
+}
+
 static void
 hostile_client_act (Client *c)
 {
@@ -1153,6 +1189,7 @@ hostile_client_act (Client *c)
   GRand *rand = braid_sim_get_rand (s->sim);
   g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
   Op *op;
+  guint before;
 
   if (c->in_flight >= MAX_IN_FLIGHT || !braid_sim_chance (s->sim, 0.02))
     return;
@@ -1161,8 +1198,10 @@ hostile_client_act (Client *c)
   g_ptr_array_add (keys, NULL);
   op = op_new (c, 0);
   op->text = g_strjoinv (" ", (gchar **) keys->pdata);
+  before = braid_mc_client_get_n_pending (c->client);
   braid_mc_client_get_multi_async (c->client, (const gchar * const *) keys->pdata, BRAID_MC_GET_FLAGS_NONE,
                                    NULL, on_hostile_get, op);
+  check_new_request_view (s, c, before, distinct_keys (keys), "multi-get");
 }
 
 static void
@@ -1213,12 +1252,21 @@ lru_setup (State *s, const gchar *endpoint, const gchar *probe_endpoint)
 }
 
 /* The model probe's server runs with flush_all disabled (-F) on a quarter
- * of the seeds, drawn from a generator of its own so that the rest of a
- * seed draws what it did before. */
+ * of the seeds, and with cas disabled (-C) on another quarter, each drawn
+ * from a generator of its own so that the rest of a seed draws what it
+ * did before. */
 static gboolean
 model_flush_enabled (State *s)
 {
   g_autoptr(GRand) rand = g_rand_new_with_seed (braid_sim_get_seed (s->sim) ^ 0xf1a5u);
+
+  return g_rand_int_range (rand, 0, 4) != 0;
+}
+
+static gboolean
+model_cas_enabled (State *s)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (braid_sim_get_seed (s->sim) ^ 0xca5eu);
 
   return g_rand_int_range (rand, 0, 4) != 0;
 }
@@ -1233,6 +1281,9 @@ model_setup (State *s)
   settings.flush_enabled = model_flush_enabled (s);
   if (!settings.flush_enabled)
     braid_sim_trace (s->sim, "model probe's server: flush_all disabled (-F)");
+  settings.store.cas_enabled = model_cas_enabled (s);
+  if (!settings.store.cas_enabled)
+    braid_sim_trace (s->sim, "model probe's server: cas disabled (-C)");
   s->model_server = braid_mc_server_new (r, &settings);
   factory = braid_mc_server_create_factory (s->model_server);
   s->model_listener = braid_reactor_listen (r, "tcp:11215", factory, NULL);

@@ -106,6 +106,7 @@ typedef struct {
   gboolean quiet;       /* noreply, or a meta q */
   gboolean long_opaque; /* ma: an opaque over 32 bytes */
   gboolean compare_cas; /* ms, md: C */
+  gboolean cas_disabled; /* the server runs with -C: every cas is 0 */
   gchar mode;           /* ms: S E A P R; ma: I D */
   gchar mg_flags[8];    /* mg: the flags in the order sent (v f s t c k T) */
   GString *line;        /* what is sent */
@@ -181,6 +182,7 @@ struct _SimModelProbe
   GByteArray *in;
   GPtrArray *worlds[N_MODEL_KEYS];  /* (element-type World) */
   guint64 max_cas_seen;
+  gboolean cas_disabled;        /* the server runs with -C */
   guint seq;
   guint answered;
   /* what went each way, over every connection: stats must agree */
@@ -305,16 +307,21 @@ add_alt (Slot *slot, const gchar *tmpl, World *next)
 }
 
 /* Whether a cas compare of @cas may succeed on @w: its cas is that, or
- * unknown and that may be it. */
+ * unknown and that may be it.  Under -C (memcached 1.6.18) items have cas
+ * 0: the cas command and ms C never match, md C matches 0 only. */
 static gboolean
-cas_may_match (const World *w, guint64 cas)
+cas_may_match (const Req *req, const World *w, guint64 cas)
 {
+  if (req->cas_disabled)
+    return req->cmd == CMD_MD && cas == 0;
   return w->cas != 0 ? w->cas == cas : cas > w->cas_floor;
 }
 
 static gboolean
-cas_may_differ (const World *w, guint64 cas)
+cas_may_differ (const Req *req, const World *w, guint64 cas)
 {
+  if (req->cas_disabled)
+    return !cas_may_match (req, w, cas);
   return w->cas == 0 || w->cas != cas;
 }
 
@@ -414,18 +421,20 @@ expect_store (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, 
           add_alt (slot, "NOT_FOUND\r\n", used (w, t1));
           break;
         }
-      if (cas_may_match (w, req->number))
+      if (cas_may_match (req, w, req->number))
         add_alt (slot, "STORED\r\n", written_ttl (probe, req->value, req->flags, req->ttl, t0, t1));
-      if (cas_may_differ (w, req->number))
+      if (cas_may_differ (req, w, req->number))
         add_alt (slot, "EXISTS\r\n", used (w, t1));
       break;
     }
 }
 
 static void
-append_cas (GString *out, const World *w)
+append_cas (GString *out, const Req *req, const World *w)
 {
-  if (w->cas != 0)
+  if (req->cas_disabled)
+    g_string_append_c (out, '0');
+  else if (w->cas != 0)
     g_string_append_printf (out, "%" G_GUINT64_FORMAT, w->cas);
   else
     g_string_append_c (out, CAS_MARK);
@@ -456,7 +465,7 @@ expect_retrieval (const Req *req, guint key, Slot *slot, const World *w, gint64 
   if (req->cmd == CMD_GETS || req->cmd == CMD_GATS)
     {
       g_string_append_c (t, ' ');
-      append_cas (t, w);
+      append_cas (t, req, w);
     }
   g_string_append_printf (t, "\r\n%s\r\n", w->value);
   add_alt (slot, t->str, touch ? retimed (w, req->ttl, t0, t1) : used (w, t1));
@@ -545,7 +554,7 @@ expect_mg (const Req *req, guint key, Slot *slot, const World *w, gint64 t0, gin
         break;
       case 'c':
         g_string_append (t, " c");
-        append_cas (t, w);
+        append_cas (t, req, w);
         break;
       case 'f':
         g_string_append_printf (t, " f%u", w->flags);
@@ -602,9 +611,9 @@ expect_ms (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gin
         add_alt (slot, "NF\r\n", used (w, t1));
       else
         {
-          if (cas_may_match (w, req->number))
+          if (cas_may_match (req, w, req->number))
             add_alt (slot, quiet_or (req, "HD\r\n"), written_ttl (probe, req->value, req->flags, ttl, t0, t1));
-          if (cas_may_differ (w, req->number))
+          if (cas_may_differ (req, w, req->number))
             add_alt (slot, "EX\r\n", used (w, t1));
         }
       break;
@@ -619,9 +628,9 @@ expect_md (const Req *req, Slot *slot, const World *w, gint64 t1)
       add_alt (slot, "NF\r\n", used (w, t1));
       return;
     }
-  if (!req->compare_cas || cas_may_match (w, req->number))
+  if (!req->compare_cas || cas_may_match (req, w, req->number))
     add_alt (slot, quiet_or (req, "HD\r\n"), world_absent (t1));
-  if (req->compare_cas && cas_may_differ (w, req->number))
+  if (req->compare_cas && cas_may_differ (req, w, req->number))
     add_alt (slot, "EX\r\n", used (w, t1));
 }
 
@@ -1323,6 +1332,7 @@ draw_request (SimModelProbe *probe)
   g_autofree gchar *name = NULL;
 
   req->cmd = deck[g_rand_int_range (rand, 0, G_N_ELEMENTS (deck))];
+  req->cas_disabled = probe->cas_disabled;
   if (req->cmd == CMD_FLUSH && g_rand_int_range (rand, 0, 3) != 0)
     req->cmd = CMD_GET;
   req->line = g_string_new (NULL);
@@ -1454,6 +1464,7 @@ sim_model_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoint
 
   probe->sim = sim;
   probe->server = g_object_ref (server);
+  probe->cas_disabled = !braid_mc_store_get_settings (braid_mc_server_get_store (server))->cas_enabled;
   probe->endpoint = g_strdup (endpoint);
   probe->in = g_byte_array_new ();
   g_queue_init (&probe->batch);

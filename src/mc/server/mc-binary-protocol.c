@@ -66,7 +66,7 @@ reply_success (const Exchange *x, guint64 cas)
 static guint64
 item_cas (const Exchange *x, BraidMcItem *item)
 {
-  return x->conn->shared->settings.store.cas_enabled ? braid_mc_item_get_cas (item) : 0;
+  return braid_mc_store_item_cas (store_of (x), item);
 }
 
 /* The cas a store request asks to check (0: none). */

@@ -116,7 +116,7 @@ get_flag (BraidMcStore *store, const BraidMcMetaCommand *meta, const BraidMcMeta
       append_ttl (out, store, item);
       break;
     case 'c':
-      append_flag_number (out, 'c', braid_mc_item_get_cas (item));
+      append_flag_number (out, 'c', braid_mc_store_item_cas (store, item));
       break;
     case 'f':
       append_flag_number (out, 'f', braid_mc_item_get_flags (item));
@@ -354,7 +354,7 @@ arith_flags (BraidMcStore *store, const BraidMcMetaCommand *meta, BraidMcItem *i
     switch (meta->flags[i].token[0])
       {
       case 'c':
-        append_flag_number (out, 'c', braid_mc_item_get_cas (item));
+        append_flag_number (out, 'c', braid_mc_store_item_cas (store, item));
         break;
       case 't':
         append_ttl (out, store, item);
@@ -507,7 +507,7 @@ execute_debug (BraidMcServerShared *shared, const BraidMcMetaCommand *meta, GStr
   g_string_append_printf (out, " exp=%" G_GINT64_FORMAT " la=%" G_GINT64_FORMAT " cas=%" G_GUINT64_FORMAT
                           " fetch=%s cls=1 size=%" G_GSIZE_FORMAT "\r\n",
                           braid_mc_store_get_exp_debug (store, item), braid_mc_store_get_idle (store, item),
-                          braid_mc_item_get_cas (item),
+                          braid_mc_store_item_cas (store, item),
                           item_has_mark (item, BRAID_MC_ITEM_MARK_FETCHED) ? "yes" : "no",
                           braid_mc_item_size (key_len, braid_mc_item_get_flags (item), value_len, shared->settings.store.cas_enabled));
 }

@@ -289,7 +289,7 @@ run_retrieval (BraidMcServerProtocol *self, Retrieval *r)
       if (item != NULL)
         {
           braid_mc_item_ref (item);
-          cas = braid_mc_item_get_cas (item);
+          cas = braid_mc_store_item_cas (store, item);
         }
       braid_mc_store_unlock_key (store, key, key_len);
 

@@ -732,6 +732,24 @@ braid_mc_item_get_cas (BraidMcItem *item)
   return item->cas;
 }
 
+/* With -C memcached's items carry no cas: every reply shows 0, and a cas
+ * compare is made against 0.  braid still numbers its items, since
+ * flush_all orders them by that number, but never shows it. */
+static guint64
+visible_cas (BraidMcStore *store, BraidMcItem *item)
+{
+  return store->settings.cas_enabled ? item->cas : 0;
+}
+
+guint64
+braid_mc_store_item_cas (BraidMcStore *store, BraidMcItem *item)
+{
+  g_return_val_if_fail (store != NULL, 0);
+  g_return_val_if_fail (item != NULL, 0);
+
+  return visible_cas (store, item);
+}
+
 /* Finds a live item: expired and flushed ones are unlinked on sight. */
 static BraidMcItem *
 find_live (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gboolean count_get)
@@ -912,7 +930,7 @@ store_locked (BraidMcStore *store, Shard *shard,
           shard->stats.cas_misses++;
           return BRAID_MC_STORE_RESULT_NOT_FOUND;
         }
-      if (old->cas != cas)
+      if (!store->settings.cas_enabled || old->cas != cas)
         {
           shard->stats.cas_badval++;
           return BRAID_MC_STORE_RESULT_EXISTS;
@@ -1332,10 +1350,12 @@ joined_item (BraidMcStore *store, BraidMcStoreMode mode, BraidMcItem *old, const
 typedef enum { CAS_NONE, CAS_MATCH, CAS_STALE, CAS_BADVAL } CasCheck;
 
 static CasCheck
-check_cas (BraidMcItem *old, guint64 cas, gboolean may_be_stale)
+check_cas (BraidMcStore *store, BraidMcItem *old, guint64 cas, gboolean may_be_stale)
 {
   if (cas == 0)
     return CAS_NONE;
+  if (!store->settings.cas_enabled)
+    return CAS_BADVAL;  /* as the cas command: ms C never matches under -C */
   if (cas == old->cas)
     return CAS_MATCH;
   if (may_be_stale && cas < old->cas)
@@ -1350,7 +1370,7 @@ meta_store_over (BraidMcStore *store, Shard *shard, BraidMcStoreMode mode, Braid
                  const guint8 *value, gsize value_len, guint64 cas, gboolean invalidate,
                  BraidMcStoreResult *result)
 {
-  CasCheck check = check_cas (old, cas, invalidate && mode == BRAID_MC_STORE_MODE_CAS);
+  CasCheck check = check_cas (store, old, cas, invalidate && mode == BRAID_MC_STORE_MODE_CAS);
 
   *result = BRAID_MC_STORE_RESULT_NOT_STORED;
   switch (mode)
@@ -1436,7 +1456,7 @@ meta_store_locked (BraidMcStore *store, Shard *shard,
     return result;
   result = link_item (store, shard, item, old);
   if (result == BRAID_MC_STORE_RESULT_STORED)
-    *cas_out = item->cas;
+    *cas_out = visible_cas (store, item);
   return result;
 }
 
@@ -1448,7 +1468,7 @@ meta_delete_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize 
 
   if (item == NULL)
     return BRAID_MC_STORE_RESULT_NOT_FOUND;
-  if (compare_cas && item->cas != cas)
+  if (compare_cas && visible_cas (store, item) != cas)
     return BRAID_MC_STORE_RESULT_EXISTS;
   unlink_item (shard, item);
   return BRAID_MC_STORE_RESULT_DELETED;
@@ -1463,7 +1483,7 @@ invalidate_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize k
 
   if (item == NULL)
     return BRAID_MC_STORE_RESULT_NOT_FOUND;
-  if (compare_cas && item->cas != cas)
+  if (compare_cas && visible_cas (store, item) != cas)
     return BRAID_MC_STORE_RESULT_EXISTS;
   if (new_ttl)
     item->expires = expiry_time (store, exptime);
@@ -1513,7 +1533,7 @@ meta_arith_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize k
     return BRAID_MC_STORE_RESULT_NOT_FOUND;
   if (item->value_len == 0)
     return BRAID_MC_STORE_RESULT_NON_NUMERIC;
-  if (cas != 0 && item->cas != cas)
+  if (cas != 0 && visible_cas (store, item) != cas)
     return BRAID_MC_STORE_RESULT_EXISTS;
   if (!parse_counter (item, &v))
     return BRAID_MC_STORE_RESULT_NON_NUMERIC;
