@@ -9,6 +9,10 @@ recording_connection_made (BraidProtocol *protocol, BraidTransport *transport)
   BraidRecordingProtocol *self = BRAID_RECORDING_PROTOCOL (protocol);
 
   self->n_made++;
+  /* Weak: a test can check the transport is freed even after the
+   * protocol let go of it, which a lost connection makes it do at once. */
+  self->made_transport = transport;
+  g_object_add_weak_pointer (G_OBJECT (transport), (gpointer *) &self->made_transport);
   if (self->greeting != NULL)
     braid_transport_write_string (transport, self->greeting);
   if (self->lose_after_greeting)
@@ -58,6 +62,8 @@ braid_recording_protocol_finalize (GObject *object)
 {
   BraidRecordingProtocol *self = BRAID_RECORDING_PROTOCOL (object);
 
+  if (self->made_transport != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->made_transport), (gpointer *) &self->made_transport);
   g_byte_array_unref (self->received);
   g_clear_error (&self->lost_reason);
   g_free (self->greeting);

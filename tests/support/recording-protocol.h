@@ -25,6 +25,7 @@ struct _BraidRecordingProtocol
   guint n_eof;              /* eof_received calls */
   gboolean keep_open_on_eof;  /* what eof_received answers */
   gboolean pause_on_data;   /* pause reading inside each data_received */
+  BraidTransport *made_transport;  /* (weak) (nullable): the transport of connection_made */
 };
 
 BraidRecordingProtocol *braid_recording_protocol_new (void);
