@@ -6,6 +6,7 @@
 #include "test-support.h"
 #include "mc-binary.h"
 #include "mc-server.h"
+#include "server-conn.h"
 #include "mc-server-protocol-private.h"
 
 #include <string.h>
@@ -387,32 +388,25 @@ static void
 run_session (const BraidChunking *chunking, gpointer data)
 {
   const BinarySession *s = data;
-  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
-  g_autoptr(BraidMcServer) server = NULL;
-  g_autoptr(BraidProtocolFactory) factory = NULL;
-  g_autoptr(BraidProtocol) protocol = NULL;
-  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidTestServerConn c;
   g_autoptr(GBytes) written = NULL;
   gsize len;
   const guint8 *bytes;
 
   settings.flush_enabled = !s->flush_disabled;
   settings.store.cas_enabled = !s->cas_disabled;
-  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
-  factory = braid_mc_server_create_factory (server);
-  protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  braid_test_server_conn_open (&c, &settings);
   for (guint i = 0; i < chunking->chunks->len; i++)
     {
       bytes = g_bytes_get_data (g_ptr_array_index (chunking->chunks, i), &len);
-      braid_protocol_data_received (BRAID_PROTOCOL (protocol), bytes, len);
+      braid_test_server_conn_send (&c, bytes, len);
     }
-  written = braid_fake_transport_get_written (transport);
+  written = braid_fake_transport_get_written (c.transport);
   bytes = g_bytes_get_data (written, &len);
   braid_assert_bytes_equal (s->output, s->output_len, bytes, len);
-  g_assert_cmpint (braid_fake_transport_is_disconnecting (transport), ==, s->closes);
-  braid_fake_transport_close_from_peer (transport, NULL);
+  g_assert_cmpint (braid_fake_transport_is_disconnecting (c.transport), ==, s->closes);
+  braid_test_server_conn_close (&c);
 }
 
 static GByteArray *
@@ -496,19 +490,15 @@ test_sessions (void)
 static GBytes *
 converse (const guint8 *in, gsize len, gboolean *closed)
 {
-  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
-  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
-  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
-  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidTestServerConn c;
   GBytes *written;
 
-  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
-  braid_protocol_data_received (BRAID_PROTOCOL (protocol), in, len);
-  written = braid_fake_transport_get_written (transport);
+  braid_test_server_conn_open (&c, NULL);
+  braid_test_server_conn_send (&c, in, len);
+  written = braid_fake_transport_get_written (c.transport);
   if (closed != NULL)
-    *closed = braid_fake_transport_is_disconnecting (transport);
-  braid_fake_transport_close_from_peer (transport, NULL);
+    *closed = braid_fake_transport_is_disconnecting (c.transport);
+  braid_test_server_conn_close (&c);
   return written;
 }
 
@@ -676,22 +666,18 @@ test_first_byte_alone_decides (void)
    * "ERROR\r\nERROR\r\nVERSION 1.6.18\r\n". */
   static const gchar *const writes[] = { "\n", "\200version\r\n", "version\r\n" };
   static const gchar expected[] = "ERROR\r\nERROR\r\nVERSION " BRAID_MC_VERSION_STRING "\r\n";
-  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
-  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), NULL);
-  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
-  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidTestServerConn c;
   g_autoptr(GBytes) written = NULL;
 
   g_test_summary ("A first read of one byte decides the protocol even when that byte is a whole command "
                   "(an empty line): a 0x80 that comes next is text");
-  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  braid_test_server_conn_open (&c, NULL);
   for (gsize i = 0; i < G_N_ELEMENTS (writes); i++)
-    braid_protocol_data_received (BRAID_PROTOCOL (protocol), (const guint8 *) writes[i], strlen (writes[i]));
-  written = braid_fake_transport_get_written (transport);
+    braid_test_server_conn_send (&c, (const guint8 *) writes[i], strlen (writes[i]));
+  written = braid_fake_transport_get_written (c.transport);
   braid_assert_bytes_equal (expected, sizeof expected - 1, g_bytes_get_data (written, NULL),
                             g_bytes_get_size (written));
-  braid_fake_transport_close_from_peer (transport, NULL);
+  braid_test_server_conn_close (&c);
 }
 
 
@@ -748,12 +734,8 @@ response_statuses (GBytes *written)
 static GArray *
 set_over_small_value (gboolean cas_enabled, gsize value_len)
 {
-  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
-  g_autoptr(BraidMcServer) server = NULL;
-  g_autoptr(BraidProtocolFactory) factory = NULL;
-  g_autoptr(BraidProtocol) protocol = NULL;
-  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidTestServerConn c;
   g_autoptr(GByteArray) in = g_byte_array_new ();
   g_autoptr(GBytes) written = NULL;
   g_autofree gchar *value = g_strnfill (value_len, 'v');
@@ -761,16 +743,13 @@ set_over_small_value (gboolean cas_enabled, gsize value_len)
 
   settings.store.item_size_max = 4096;
   settings.store.cas_enabled = cas_enabled;
-  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
-  factory = braid_mc_server_create_factory (server);
-  protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  braid_test_server_conn_open (&c, &settings);
   append_request (in, BRAID_MC_BINARY_OPCODE_SET, "k", extras, sizeof extras, "old", 1);
   append_request (in, BRAID_MC_BINARY_OPCODE_SET, "k", extras, sizeof extras, value, 2);
   append_request (in, BRAID_MC_BINARY_OPCODE_GET, "k", NULL, 0, NULL, 3);
-  braid_protocol_data_received (BRAID_PROTOCOL (protocol), in->data, in->len);
-  written = braid_fake_transport_get_written (transport);
-  braid_fake_transport_close_from_peer (transport, NULL);
+  braid_test_server_conn_send (&c, in->data, in->len);
+  written = braid_fake_transport_get_written (c.transport);
+  braid_test_server_conn_close (&c);
   return response_statuses (written);
 }
 
@@ -808,12 +787,9 @@ test_item_size_follows_cas_setting (void)
 static void
 test_back_pressure (void)
 {
-  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
-  g_autoptr(BraidMcServer) server = NULL;
-  g_autoptr(BraidProtocolFactory) factory = NULL;
-  g_autoptr(BraidProtocol) protocol = NULL;
-  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidTestServerConn c;
+  BraidFakeTransport *transport;
   g_autoptr(GByteArray) in = g_byte_array_new ();
   g_autofree gchar *value = g_strnfill (100 * 1024, 'v');
   guint8 extras[8] = { 0 };
@@ -824,21 +800,19 @@ test_back_pressure (void)
                   "its unsent replies pass the output limit, values going by reference; when it reads "
                   "again every reply arrives");
   settings.output_limit = 256 * 1024;
-  server = braid_mc_server_new (BRAID_REACTOR (fake), &settings);
-  factory = braid_mc_server_create_factory (server);
-  protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  braid_test_server_conn_open (&c, &settings);
+  transport = c.transport;
   braid_fake_transport_set_autoflush (transport, FALSE);
 
   append_request (in, BRAID_MC_BINARY_OPCODE_SETQ, "big", extras, sizeof extras, value, 1);
   for (guint i = 0; i < n_gets; i++)
     append_request (in, BRAID_MC_BINARY_OPCODE_GET, "big", NULL, 0, NULL, 2 + i);
-  braid_protocol_data_received (BRAID_PROTOCOL (protocol), in->data, in->len);
+  braid_test_server_conn_send (&c, in->data, in->len);
 
   g_assert_true (braid_fake_transport_get_read_paused (transport));
   g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (transport)), <=,
                     settings.output_limit + reply_len);
-  g_assert_true (braid_mc_server_is_busy (server));
+  g_assert_true (braid_mc_server_is_busy (c.server));
 
   /* The client reads: each drain lets the connection go on. */
   for (guint i = 0; i < 2 * n_gets && braid_fake_transport_get_read_paused (transport); i++)
@@ -850,8 +824,8 @@ test_back_pressure (void)
     g_assert_cmpuint (g_bytes_get_size (written), ==, n_gets * reply_len);
   }
   g_assert_false (braid_fake_transport_get_read_paused (transport));
-  g_assert_false (braid_mc_server_is_busy (server));
-  braid_fake_transport_close_from_peer (transport, NULL);
+  g_assert_false (braid_mc_server_is_busy (c.server));
+  braid_test_server_conn_close (&c);
 }
 
 int

@@ -8,38 +8,13 @@
  * as on a fresh braid store). */
 #include "test-support.h"
 #include "mc-server.h"
+#include "server-conn.h"
 #include "meta-sessions.h"
 
 #include <string.h>
 
-typedef struct {
-  BraidFakeReactor *fake;
-  BraidMcServer *server;
-  BraidProtocol *protocol;
-  BraidFakeTransport *transport;
-} Conn;
-
 static void
-conn_open (Conn *c, const BraidMcServerSettings *settings)
-{
-  g_autoptr(BraidProtocolFactory) factory = NULL;
-
-  c->fake = braid_fake_reactor_new (1);
-  c->server = braid_mc_server_new (BRAID_REACTOR (c->fake), settings);
-  factory = braid_mc_server_create_factory (c->server);
-  c->protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  c->transport = braid_fake_transport_new ();
-  braid_fake_transport_attach (c->transport, c->protocol);
-}
-
-static void
-conn_send (Conn *c, const guint8 *bytes, gsize len)
-{
-  braid_protocol_data_received (c->protocol, bytes, len);
-}
-
-static void
-conn_assert_written (Conn *c, const gchar *expected)
+conn_assert_written (BraidTestServerConn *c, const gchar *expected)
 {
   g_autoptr(GBytes) written = braid_fake_transport_get_written (c->transport);
 
@@ -47,32 +22,22 @@ conn_assert_written (Conn *c, const gchar *expected)
 }
 
 static void
-conn_close (Conn *c)
-{
-  braid_fake_transport_close_from_peer (c->transport, NULL);
-  g_clear_object (&c->transport);
-  g_clear_object (&c->protocol);
-  g_clear_object (&c->server);
-  g_clear_object (&c->fake);
-}
-
-static void
 run_session (const BraidChunking *chunking, gpointer data)
 {
   const Session *s = data;
-  Conn c = { 0 };
+  BraidTestServerConn c = { 0 };
 
-  conn_open (&c, NULL);
+  braid_test_server_conn_open (&c, NULL);
   for (guint i = 0; i < chunking->chunks->len; i++)
     {
       gsize len;
       const guint8 *bytes = g_bytes_get_data (g_ptr_array_index (chunking->chunks, i), &len);
 
-      conn_send (&c, bytes, len);
+      braid_test_server_conn_send (&c, bytes, len);
     }
   conn_assert_written (&c, s->output);
   g_assert_false (braid_fake_transport_is_disconnecting (c.transport));
-  conn_close (&c);
+  braid_test_server_conn_close (&c);
 }
 
 static void
@@ -133,10 +98,10 @@ static const TimedScenario timed[] = {
 static void
 run_timed (const TimedScenario *t, gboolean byte_at_a_time)
 {
-  Conn c = { 0 };
+  BraidTestServerConn c = { 0 };
   g_autoptr(GString) expected = g_string_new (NULL);
 
-  conn_open (&c, NULL);
+  braid_test_server_conn_open (&c, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (t->steps) && t->steps[i].input != NULL; i++)
     {
       const TimedStep *step = &t->steps[i];
@@ -144,14 +109,14 @@ run_timed (const TimedScenario *t, gboolean byte_at_a_time)
 
       if (byte_at_a_time)
         for (gsize j = 0; j < len; j++)
-          conn_send (&c, (const guint8 *) step->input + j, 1);
+          braid_test_server_conn_send (&c, (const guint8 *) step->input + j, 1);
       else
-        conn_send (&c, (const guint8 *) step->input, len);
+        braid_test_server_conn_send (&c, (const guint8 *) step->input, len);
       g_string_append (expected, step->output);
       conn_assert_written (&c, expected->str);
       braid_fake_reactor_advance (c.fake, (gint64) step->seconds * G_USEC_PER_SEC);
     }
-  conn_close (&c);
+  braid_test_server_conn_close (&c);
 }
 
 static void
@@ -187,11 +152,11 @@ test_too_large (void)
   settings.store.item_size_max = 1024;
   for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
     {
-      Conn c = { 0 };
+      BraidTestServerConn c = { 0 };
 
-      conn_open (&c, &settings);
-      conn_send (&c, (const guint8 *) input, splits[i]);
-      conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
+      braid_test_server_conn_open (&c, &settings);
+      braid_test_server_conn_send (&c, (const guint8 *) input, splits[i]);
+      braid_test_server_conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
       conn_assert_written (&c, expected);
       {
         BraidMcStats stats;
@@ -200,7 +165,7 @@ test_too_large (void)
         braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
         g_assert_cmpuint (stats.store_too_large, ==, 2);
       }
-      conn_close (&c);
+      braid_test_server_conn_close (&c);
     }
 }
 
@@ -213,13 +178,13 @@ test_large_value_by_reference (void)
   g_autofree gchar *value = g_strnfill (1000, 'v');
   g_autofree gchar *input = g_strdup_printf ("ms big 1000\r\n%s\r\nmg big s v\r\nmn\r\n", value);
   g_autofree gchar *expected = g_strdup_printf ("HD\r\nVA 1000 s1000\r\n%s\r\nMN\r\n", value);
-  Conn c = { 0 };
+  BraidTestServerConn c = { 0 };
 
   g_test_summary ("mg v sends a large value by reference, in order with the lines around it");
-  conn_open (&c, NULL);
-  conn_send (&c, (const guint8 *) input, strlen (input));
+  braid_test_server_conn_open (&c, NULL);
+  braid_test_server_conn_send (&c, (const guint8 *) input, strlen (input));
   conn_assert_written (&c, expected);
-  conn_close (&c);
+  braid_test_server_conn_close (&c);
 }
 
 /* memcached 1.6.18 counts meta commands as these deltas of "stats" show
@@ -227,7 +192,7 @@ test_large_value_by_reference (void)
 static void
 test_counters (void)
 {
-  Conn c = { 0 };
+  BraidTestServerConn c = { 0 };
   BraidMcStats stats;
   const gchar *input = "ms s1 1\r\na\r\nms s1 1 C999\r\na\r\nms nok 1 C1\r\na\r\nms s1 1 ME\r\na\r\n"
                        "mg s1\r\nmg nok\r\nmg s1 T30\r\nmg nok T30\r\nmg viv N30\r\nme s1\r\n"
@@ -235,8 +200,8 @@ test_counters (void)
                        "ma n\r\nma nok\r\nma nok MD\r\nma n MD\r\nma nok4 N0\r\nma n C1\r\nma nok5 MI\r\n";
 
   g_test_summary ("Meta commands move memcached's counters as memcached 1.6.18 does");
-  conn_open (&c, NULL);
-  conn_send (&c, (const guint8 *) input, strlen (input));
+  braid_test_server_conn_open (&c, NULL);
+  braid_test_server_conn_send (&c, (const guint8 *) input, strlen (input));
   braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
   g_assert_cmpuint (stats.cmd_set, ==, 5);
   g_assert_cmpuint (stats.cas_badval, ==, 1);
@@ -253,7 +218,7 @@ test_counters (void)
   g_assert_cmpuint (stats.incr_misses, ==, 2);   /* nok, nok5: more than the decr misses */
   g_assert_cmpuint (stats.decr_hits, ==, 1);
   g_assert_cmpuint (stats.decr_misses, ==, 1);
-  conn_close (&c);
+  braid_test_server_conn_close (&c);
 }
 
 /* Observed: memcached 1.6.18 closes, without a word, a connection that
@@ -269,13 +234,13 @@ test_long_line_closes (void)
     {
       g_autofree gchar *fill = g_strnfill (3000, i == 0 ? 'k' : 'O');
       g_autofree gchar *input = g_strconcat (prefixes[i], fill, NULL);
-      Conn c = { 0 };
+      BraidTestServerConn c = { 0 };
 
-      conn_open (&c, NULL);
-      conn_send (&c, (const guint8 *) input, strlen (input));
+      braid_test_server_conn_open (&c, NULL);
+      braid_test_server_conn_send (&c, (const guint8 *) input, strlen (input));
       conn_assert_written (&c, "");
       g_assert_true (braid_fake_transport_is_disconnecting (c.transport));
-      conn_close (&c);
+      braid_test_server_conn_close (&c);
     }
 }
 
@@ -294,7 +259,7 @@ test_out_of_memory (void)
   g_autoptr(GString) input = g_string_new (NULL);
   g_autoptr(GString) expected = g_string_new (NULL);
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
-  Conn c = { 0 };
+  BraidTestServerConn c = { 0 };
   guint n_items, n_refused;
 
   g_test_summary ("With -M, an ms the full store cannot take is refused with memcached's out of memory "
@@ -305,8 +270,8 @@ test_out_of_memory (void)
   for (guint i = 0; i < n_writes; i++)
     g_string_append_printf (input, "ms k%03u 1000 q\r\n%s\r\n", i, value);
   g_string_append (input, "mg k000 s\r\nmn\r\n");
-  conn_open (&c, &settings);
-  conn_send (&c, (const guint8 *) input->str, input->len);
+  braid_test_server_conn_open (&c, &settings);
+  braid_test_server_conn_send (&c, (const guint8 *) input->str, input->len);
   n_items = braid_mc_store_get_n_items (braid_mc_server_get_store (c.server));
   g_assert_cmpuint (n_items, >, 0);
   g_assert_cmpuint (n_items, <, n_writes);
@@ -315,7 +280,7 @@ test_out_of_memory (void)
     g_string_append (expected, refusal);
   g_string_append (expected, "HD s1000\r\nMN\r\n");
   conn_assert_written (&c, expected->str);
-  conn_close (&c);
+  braid_test_server_conn_close (&c);
 }
 
 /* memcached 1.6.18's process_marithmetic_command answers an N that
@@ -330,7 +295,7 @@ test_out_of_memory_vivify (void)
   g_autofree gchar *before = NULL;
   g_autofree gchar *expected = NULL;
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
-  Conn c = { 0 };
+  BraidTestServerConn c = { 0 };
 
   g_test_summary ("With -M and the store full, an ma whose N would make the counter is refused with "
                   "memcached's error, and nothing is made");
@@ -340,15 +305,15 @@ test_out_of_memory_vivify (void)
   for (guint i = 0; i < 100; i++)
     g_string_append_printf (input, "ms k%03u 1000 q\r\n%s\r\n", i, value);
   g_string_append (input, "mn\r\n");
-  conn_open (&c, &settings);
-  conn_send (&c, (const guint8 *) input->str, input->len);
+  braid_test_server_conn_open (&c, &settings);
+  braid_test_server_conn_send (&c, (const guint8 *) input->str, input->len);
   before = braid_fake_transport_get_written_string (c.transport);
   g_assert_true (g_str_has_suffix (before, "MN\r\n"));
   g_assert_nonnull (strstr (before, "SERVER_ERROR out of memory storing object\r\n"));  /* full indeed */
-  conn_send (&c, (const guint8 *) ask, strlen (ask));
+  braid_test_server_conn_send (&c, (const guint8 *) ask, strlen (ask));
   expected = g_strconcat (before, "SERVER_ERROR Out of memory allocating new item\r\nEN\r\nMN\r\n", NULL);
   conn_assert_written (&c, expected);
-  conn_close (&c);
+  braid_test_server_conn_close (&c);
 }
 
 int
