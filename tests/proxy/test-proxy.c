@@ -1084,6 +1084,27 @@ test_request_splits (void)
   braid_test_for_each_chunking ((const guint8 *) line, strlen (line), 10, request_at_splits, NULL);
 }
 
+static void
+test_line_trimmed_and_logged (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = body_of ("trimmed");
+  TestClient *c;
+
+  g_test_summary ("Blanks around the URL on the request line are not part of it; the access log gives the "
+                  "request's URL, status and how long it took, in simulated time");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "http://t.example/p", 200, b, 1500 * 1000, 0, 0);
+  access_log_clear ();
+  c = request (&w, "  http://t.example/p \t\r\n");
+  braid_fake_reactor_advance (w.fake, 2 * G_USEC_PER_SEC);
+  assert_body (c, "trimmed");
+  g_assert_cmpstr (access_log_last ()->url, ==, "http://t.example/p");
+  g_assert_cmpstr (access_log_last ()->status, ==, "200");
+  g_assert_cmpstr (access_log_last ()->message, ==, "http://t.example/p 200 7 bytes cache=bypass 1500.0 ms");
+  world_close (&w);
+}
+
 /* ---- safety: the address policy, fragments, userinfo ---- */
 
 /* Requests @url from a new world whose fetcher has @url scripted (an
@@ -2074,6 +2095,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/bad-requests", test_bad_requests);
   g_test_add_func ("/proxy/cache/no-reading-during-lookup", test_no_reading_during_lookup);
   g_test_add_func ("/proxy/request-splits", test_request_splits);
+  g_test_add_func ("/proxy/line-trimmed-and-logged", test_line_trimmed_and_logged);
   g_test_add_func ("/proxy/request/endings", test_request_endings);
   g_test_add_func ("/proxy/request/no-timer-after-the-end", test_no_timer_after_the_end);
   g_test_add_func ("/proxy/request/line-deadline-logged", test_request_line_deadline_logged);
