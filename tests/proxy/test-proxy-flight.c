@@ -387,7 +387,7 @@ static void
 test_streams_without_keeping (void)
 {
   World w;
-  TestClient a, b;
+  TestClient a, b, late;
   g_autoptr(GBytes) body = body_of (8);
 
   g_test_summary ("A flight that keeps nothing holds only what its most backlogged client has not sent, and "
@@ -395,6 +395,7 @@ test_streams_without_keeping (void)
   world_open (&w);
   test_client_init (&a);
   test_client_init (&b);
+  test_client_init (&late);
   braid_fake_fetcher_add (w.fetcher, URL, 200, body, MS, 2, MS);
   world_start (&w);
   world_join (&w, &a);
@@ -413,10 +414,13 @@ test_streams_without_keeping (void)
   {
     BraidCriticalCounter counter;
 
-    /* its first chunk dropped: no body to have, a critical */
+    /* its first chunk dropped: no body to have, and no joining it (a
+     * late joiner would start in the middle), a critical each */
     braid_test_count_criticals_begin (&counter);
     BRAID_EXPECT_CRITICAL (g_assert_null (braid_proxy_flight_dup_body (w.flight)));
+    BRAID_EXPECT_CRITICAL (braid_proxy_flight_add_client (w.flight, &client_funcs, &late, client_destroyed));
     braid_test_count_criticals_end (&counter);
+    g_assert_cmpuint (late.received->len, ==, 0);
   }
   b.backlog = 0;
   braid_proxy_flight_client_drained (w.flight);
@@ -425,9 +429,11 @@ test_streams_without_keeping (void)
   g_assert_cmpuint (w.n_done, ==, 1);
   assert_received (&a, body, 8);
   assert_received (&b, body, 8);
+  g_assert_cmpuint (late.received->len, ==, 0);
   world_close (&w);
   test_client_clear (&a);
   test_client_clear (&b);
+  test_client_clear (&late);
 }
 
 /* Three clients on a flight that keeps nothing, over a 6-byte body in
