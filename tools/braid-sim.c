@@ -110,6 +110,7 @@ replay_leaves_nothing (const BraidSimScenario *scenario, guint32 seed)
 static GLogWriterOutput
 quiet_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
+  braid_sim_observe_log (fields, n_fields);
   if ((level & G_LOG_LEVEL_MESSAGE) != 0 && g_getenv ("BRAID_SIM_ECHO_TRACE") == NULL)
     return G_LOG_WRITER_HANDLED;
   return g_log_writer_default (level, fields, n_fields, user_data);

@@ -631,6 +631,37 @@ test_hostile_server (Fixture *f, gconstpointer data)
 }
 
 static void
+test_multi_get_unasked (Fixture *f, gconstpointer data)
+{
+  /* a key never asked for, and a second value for a key asked once */
+  static const gchar *const replies[] = {
+    "VALUE a 0 1\r\nx\r\nVALUE z 0 1\r\ny\r\nEND\r\n",
+    "VALUE b 0 1\r\nx\r\nVALUE b 0 1\r\ny\r\nEND\r\n",
+  };
+  static const gchar *const named[] = { "“z”", "“b”" };
+  const gchar *keys[] = { "a", "b", NULL };
+
+  g_test_summary ("A multi-get answered with a value for a key it did not ask for, or twice for one it asked "
+                  "once, fails with a protocol error naming the key, and the client connects anew");
+  for (gsize i = 0; i < G_N_ELEMENTS (replies); i++)
+    {
+      g_autoptr(GAsyncResult) r = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GHashTable) values = NULL;
+
+      braid_mc_client_get_multi_async (f->client, keys, BRAID_MC_GET_FLAGS_NONE, NULL, braid_test_store_result, &r);
+      expect_sent (f, "get a b\r\n");
+      reply (f, replies[i]);
+      g_assert_nonnull (r);
+      values = braid_mc_client_get_multi_finish (f->client, r, &error);
+      g_assert_null (values);
+      g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (error->message, named[i]));
+      g_assert_false (braid_mc_client_is_connected (f->client));
+    }
+}
+
+static void
 test_value_limit (Fixture *f, gconstpointer data)
 {
   g_autoptr(GAsyncResult) r1 = NULL;
@@ -999,6 +1030,7 @@ main (int argc, char **argv)
       ADD ("refused-and-backoff", test_refused_and_backoff);
       ADD ("hostile/server", test_hostile_server);
       ADD ("hostile/value-limit", test_value_limit);
+      ADD ("hostile/multi-get-unasked", test_multi_get_unasked);
       ADD ("direct/get", test_get_direct);
       ADD ("direct/never-reentrant", test_get_direct_never_reentrant);
       ADD ("direct/timeout-and-disconnect", test_get_direct_timeout_and_disconnect);

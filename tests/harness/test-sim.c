@@ -553,6 +553,7 @@ test_cli_fail_fast (void)
 static GLogWriterOutput
 quiet_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
+  braid_sim_observe_log (fields, n_fields);
   if ((level & G_LOG_LEVEL_MESSAGE) != 0)
     return G_LOG_WRITER_HANDLED;
   return g_log_writer_default (level, fields, n_fields, user_data);

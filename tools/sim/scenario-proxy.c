@@ -31,6 +31,7 @@
 #include "mc-server.h"
 #include "sim-cache.h"
 #include "sim-relay.h"
+#include "access-log-private.h"
 
 #include <string.h>
 
@@ -80,6 +81,9 @@ struct _State
   gchar *urls[N_URLS];
   const gchar *never_stored[N_URLS];  /* (nullable): the header field that forbids storing the URL */
   gint64 write_timeout_us;    /* the proxy's client write deadline: 0 (none) or its default */
+  gint64 fetch_delay_us[N_URLS];  /* the upstream's delay before each URL's answer */
+  GRand *pad_rand;            /* (owned): blanks around some request lines */
+  guint64 log_entries;        /* access log entries seen */
   GPtrArray *connections;     /* BraidProtocol (owned) */
   guint n_clients;
   gboolean *live_done;
@@ -207,6 +211,16 @@ maybe_stall (State *s, BraidProtocol *c)
                                                       read_on, g_object_ref (c), g_object_unref));
 }
 
+/* A request line's URL may come with blanks around it, which are not
+ * part of it (drawn from a generator of their own). */
+static const gchar *
+blanks (State *s)
+{
+  static const gchar *const choices[] = { "", "", "", "", "", " ", "\t", " \t " };
+
+  return choices[g_rand_int_range (s->pad_rand, 0, G_N_ELEMENTS (choices))];
+}
+
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -224,7 +238,8 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
   g_ptr_array_add (s->connections, c);
   ((SimProxyClient *) braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (c)))->requested_at =
     braid_reactor_now (BRAID_REACTOR (source));
-  braid_transport_write_printf (braid_protocol_get_transport (c), "%s\r\n", s->urls[p->url]);
+  braid_transport_write_printf (braid_protocol_get_transport (c), "%s%s%s\r\n", blanks (s), s->urls[p->url],
+                                blanks (s));
   maybe_stall (s, c);
   g_free (p);
 }
@@ -266,6 +281,11 @@ join_conn_new (SimRelayConn *conn, gpointer filter_data)
 static gint
 url_index (State *s, const guint8 *line, gsize len)
 {
+  while (len > 0 && (*line == ' ' || *line == '\t'))
+    {
+      line++;
+      len--;
+    }
   for (guint i = 0; i < N_URLS; i++)
     if (len >= strlen (s->urls[i]) && memcmp (line, s->urls[i], strlen (s->urls[i])) == 0)
       return (gint) i;
@@ -359,6 +379,79 @@ add_cache_fields (State *s, guint i, GRand *rand)
     }
 }
 
+/* ---- the access log ---- */
+
+static gchar *
+log_field (const GLogField *fields, gsize n_fields, const gchar *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, key))
+      return fields[i].length < 0 ? g_strdup (fields[i].value)
+                                  : g_strndup (fields[i].value, (gsize) fields[i].length);
+  return NULL;
+}
+
+static gint
+logged_url_index (State *s, const gchar *url)
+{
+  for (guint i = 0; i < N_URLS; i++)
+    if (g_strcmp0 (url, s->urls[i]) == 0)
+      return (gint) i;
+  return -1;
+}
+
+/* Each entry of the proxy's access log against what the clients did: the
+ * URL as asked (blanks trimmed), never a bad request (the clients' lines
+ * are good), no more bytes than its body, and a whole body fetched on a
+ * miss took at least the upstream's delay. */
+static void
+on_access_log (const GLogField *fields, gsize n_fields, gpointer data)
+{
+  State *s = data;
+  g_autofree gchar *id = log_field (fields, n_fields, "MESSAGE_ID");
+  g_autofree gchar *url = NULL, *status = NULL, *bytes_text = NULL, *cache = NULL, *duration = NULL;
+  guint64 bytes;
+  gint i;
+
+  if (g_strcmp0 (id, BRAID_PROXY_ACCESS_LOG_MESSAGE_ID) != 0)
+    return;
+  s->log_entries++;
+  url = log_field (fields, n_fields, "URL");
+  status = log_field (fields, n_fields, "STATUS");
+  bytes_text = log_field (fields, n_fields, "BYTES");
+  cache = log_field (fields, n_fields, "CACHE");
+  duration = log_field (fields, n_fields, "DURATION_MS");
+  braid_sim_trace (s->sim, "access log: %s %s %s bytes cache=%s %s ms", url, status, bytes_text, cache, duration);
+  if (g_strcmp0 (url, "-") == 0)
+    return;  /* no line was read */
+  i = logged_url_index (s, url);
+  if (i < 0)
+    {
+      braid_sim_fail (s->sim, "access log: URL \u201c%s\u201d is none that a client asked for", url);
+      return;
+    }
+  if (g_strcmp0 (status, "400") == 0)
+    braid_sim_fail (s->sim, "access log: url %d answered 400 (a bad request), but the clients send only good "
+                    "request lines", i);
+  bytes = g_ascii_strtoull (bytes_text != NULL ? bytes_text : "", NULL, 10);
+  if (bytes > g_bytes_get_size (s->bodies[i]))
+    braid_sim_fail (s->sim, "access log: %" G_GUINT64_FORMAT " bytes for url %d, whose body has %" G_GSIZE_FORMAT,
+                    bytes, i, g_bytes_get_size (s->bodies[i]));
+  if (g_strcmp0 (status, "200") == 0 && g_strcmp0 (cache, "miss") == 0 && bytes == g_bytes_get_size (s->bodies[i]) &&
+      g_ascii_strtod (duration != NULL ? duration : "", NULL) * 1000 < (gdouble) s->fetch_delay_us[i] - 100)
+    braid_sim_fail (s->sim, "access log: url %d fetched whole in %s ms, under the upstream's delay of %.1f ms", i,
+                    duration, (gdouble) s->fetch_delay_us[i] / 1000);
+}
+
+/* One entry per request at most: no more entries than connections made. */
+static void
+check_access_log_count (State *s)
+{
+  if (s->log_entries > s->connections->len)
+    braid_sim_fail (s->sim, "access log: %" G_GUINT64_FORMAT " entries for %u connections", s->log_entries,
+                    s->connections->len);
+}
+
 static gpointer
 px_setup_with (BraidSim *sim, Twin twin)
 {
@@ -373,6 +466,8 @@ px_setup_with (BraidSim *sim, Twin twin)
   /* a generator of its own, so that the main one draws what it did */
   headers_rand = g_rand_new_with_seed (braid_sim_get_seed (sim) ^ 0x4eade5u);
   s->sim = sim;
+  s->pad_rand = g_rand_new_with_seed (braid_sim_get_seed (sim) ^ 0xb1a4cu);
+  braid_sim_set_log_observer (sim, on_access_log, s);
   s->n_clients = braid_sim_get_plan (sim)->n_clients;
   s->live_done = g_new0 (gboolean, s->n_clients);
   s->busy = g_new0 (guint, s->n_clients);
@@ -395,7 +490,8 @@ px_setup_with (BraidSim *sim, Twin twin)
         data[b] = (guint8) (i * 31 + b * 7);
       s->bodies[i] = g_bytes_new_take (data, size);
       s->urls[i] = g_strdup_printf ("http://site%u.example/page", i);
-      braid_fake_fetcher_add (s->fetcher, s->urls[i], 200, s->bodies[i], g_rand_int_range (rand, 1, 300) * 1000,
+      s->fetch_delay_us[i] = g_rand_int_range (rand, 1, 300) * 1000;
+      braid_fake_fetcher_add (s->fetcher, s->urls[i], 200, s->bodies[i], s->fetch_delay_us[i],
                               (gsize) g_rand_int_range (rand, 100, 1000), g_rand_int_range (rand, 0, 5) * 1000);
       add_cache_fields (s, i, headers_rand);
     }
@@ -520,6 +616,7 @@ px_check (BraidSim *sim, gpointer data)
 {
   check_nobody_cut_without_deadline (data);
   check_never_stored (data);
+  check_access_log_count (data);
 }
 
 static void
@@ -528,6 +625,7 @@ px_teardown (BraidSim *sim, gpointer data)
   State *s = data;
   BraidFakeReactor *fake = braid_sim_get_reactor (sim);
 
+  braid_sim_set_log_observer (sim, NULL, NULL);
   sim_relay_stop (s->relay);
   braid_listener_stop (s->proxy_listener);
   g_object_unref (s->proxy_listener);
@@ -557,6 +655,7 @@ px_teardown (BraidSim *sim, gpointer data)
       g_bytes_unref (s->bodies[i]);
       g_free (s->urls[i]);
     }
+  g_rand_free (s->pad_rand);
   g_free (s->live_done);
   g_free (s->busy);
   g_free (s);

@@ -19,7 +19,13 @@ struct _BraidSim
   GHashTable *armed;           /* transports already given their faults */
   guint64 bound_limit;         /* 0: bounds as declared */
   guint64 bound_checks;
+  BraidSimLogObserver log_observer;  /* (nullable) */
+  gpointer log_observer_data;
 };
+
+/* The simulation whose scenario observes the log (the log writer is the
+ * process's, so there is one). */
+static BraidSim *log_observing;
 
 /* Fault rates are themselves drawn from the seed, so that across seeds the
  * simulation explores calm and stormy worlds alike. */
@@ -81,6 +87,8 @@ braid_sim_free (BraidSim *sim)
 {
   if (sim == NULL)
     return;
+  if (log_observing == sim)
+    log_observing = NULL;
   g_ptr_array_unref (sim->stalled);
   g_hash_table_unref (sim->armed);
   g_object_unref (sim->reactor);
@@ -88,6 +96,24 @@ braid_sim_free (BraidSim *sim)
   if (sim->failure != NULL)
     g_string_free (sim->failure, TRUE);
   g_free (sim);
+}
+
+void
+braid_sim_set_log_observer (BraidSim *sim, BraidSimLogObserver func, gpointer user_data)
+{
+  sim->log_observer = func;
+  sim->log_observer_data = user_data;
+  if (func != NULL)
+    log_observing = sim;
+  else if (log_observing == sim)
+    log_observing = NULL;
+}
+
+void
+braid_sim_observe_log (const GLogField *fields, gsize n_fields)
+{
+  if (log_observing != NULL && log_observing->log_observer != NULL)
+    log_observing->log_observer (fields, n_fields, log_observing->log_observer_data);
 }
 
 BraidFakeReactor *

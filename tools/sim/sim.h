@@ -88,4 +88,14 @@ void braid_sim_arm_new_connections (BraidSim *sim);
 /* A coin with probability @p, from the seed. */
 gboolean braid_sim_chance (BraidSim *sim, gdouble p);
 
+/* Structured log entries (g_log_structured), as a scenario's checker sees
+ * them: the components' own reports, such as the proxy's access log. */
+typedef void (*BraidSimLogObserver) (const GLogField *fields, gsize n_fields, gpointer user_data);
+/* @sim's scenario observes the log from now on (NULL @func: no longer).
+ * One simulation at a time observes; the last to ask does. */
+void braid_sim_set_log_observer (BraidSim *sim, BraidSimLogObserver func, gpointer user_data);
+/* For the program's log writer (g_log_set_writer_func): hands the entry
+ * to the observing simulation, if any.  Writes nothing itself. */
+void braid_sim_observe_log (const GLogField *fields, gsize n_fields);
+
 G_END_DECLS
