@@ -219,6 +219,23 @@ test_cas_disabled (void)
 }
 
 static void
+test_incr_on_minus_zero (void)
+{
+  const gchar *input = "set n 0 0 2\r\n-0\r\nincr n 1\r\nset m 0 0 2\r\n-1\r\nincr m 1\r\n"
+                       "set z 0 0 3\r\n0-1\r\nincr z 1\r\n";
+  /* memcached 1.6.18, live */
+  const gchar *expected = "STORED\r\n1\r\nSTORED\r\n"
+                          "CLIENT_ERROR cannot increment or decrement non-numeric value\r\nSTORED\r\n"
+                          "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n";
+  g_autoptr(GBytes) written = NULL;
+
+  g_test_summary ("A counter of \"-0\" is 0, as strtoull reads it and memcached counts it; \"-1\" and "
+                  "\"0-1\" are not numbers");
+  written = deliver (input, G_MAXSIZE);
+  braid_assert_bytes_equal_str (expected, written);
+}
+
+static void
 test_retrieval_key_at_limit (void)
 {
   g_autofree gchar *key = g_strnfill (BRAID_MC_KEY_MAX, 'k');
@@ -1570,6 +1587,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/take-back-after-flush", test_take_back_after_flush);
   g_test_add_func ("/mc/server/flush-all-disabled", test_flush_all_disabled);
   g_test_add_func ("/mc/server/cas-disabled", test_cas_disabled);
+  g_test_add_func ("/mc/server/incr-on-minus-zero", test_incr_on_minus_zero);
   g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
