@@ -236,6 +236,26 @@ test_incr_on_minus_zero (void)
 }
 
 static void
+test_meta_arith_counted (void)
+{
+  const gchar *input = "set n 0 0 1\r\n5\r\nma n\r\nma n MD\r\nma n MD\r\nma x\r\nma x MD\r\nma x MD\r\n"
+                       "ma x MD\r\nstats\r\n";
+  /* memcached 1.6.18, live: each ma counts as the incr or decr it is */
+  const gchar *const counters[] = {
+    "STAT incr_misses 1\r\n", "STAT incr_hits 1\r\n", "STAT decr_misses 3\r\n", "STAT decr_hits 2\r\n",
+  };
+  g_autoptr(GBytes) written = NULL;
+  g_autofree gchar *text = NULL;
+
+  g_test_summary ("ma's hits and misses are counted in stats as incr or decr by its mode, as memcached does");
+  written = deliver (input, G_MAXSIZE);
+  text = g_strndup (g_bytes_get_data (written, NULL), g_bytes_get_size (written));
+  for (gsize i = 0; i < G_N_ELEMENTS (counters); i++)
+    if (strstr (text, counters[i]) == NULL)
+      g_error ("no \u201c%s\u201d in:\n%s", g_strchomp (g_strdup (counters[i])), text);
+}
+
+static void
 test_retrieval_key_at_limit (void)
 {
   g_autofree gchar *key = g_strnfill (BRAID_MC_KEY_MAX, 'k');
@@ -1588,6 +1608,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/flush-all-disabled", test_flush_all_disabled);
   g_test_add_func ("/mc/server/cas-disabled", test_cas_disabled);
   g_test_add_func ("/mc/server/incr-on-minus-zero", test_incr_on_minus_zero);
+  g_test_add_func ("/mc/server/meta-arith-counted", test_meta_arith_counted);
   g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
