@@ -185,6 +185,10 @@ struct _SimModelProbe
   gboolean cas_disabled;        /* the server runs with -C */
   guint seq;
   guint answered;
+  /* incr/decr and ma outcomes seen (by ArithCount), and those whose
+   * outcome is unknown: stats must count between the two */
+  guint64 arith_seen[4];
+  guint64 arith_unknown;
   /* what went each way, over every connection: stats must agree */
   guint64 bytes_sent, bytes_received, bytes_answered;
   guint64 stats_received_before, stats_answered_before;
@@ -328,21 +332,32 @@ cas_may_differ (const Req *req, const World *w, guint64 cas)
 /* ---- numbers ---- */
 
 /* What the store counts on: digits (at most 2^64 - 1), then nothing or
- * a space.  FALSE for anything else. */
+ * a space; with a minus sign, what strtoull makes of it (the digits
+ * negated, modulo 2^64) unless that is negative as a signed number, so
+ * "-0" is 0 and "-1" is not a number (memcached's safe_strtoull).  FALSE
+ * for anything else. */
 static gboolean
 parse_number (const gchar *value, guint64 *out)
 {
-  gsize digits = strspn (value, "0123456789");
+  gboolean minus = value[0] == '-';
+  const gchar *start = minus ? value + 1 : value;
+  gsize digits = strspn (start, "0123456789");
   g_autofree gchar *text = NULL;
   guint64 v;
 
-  if (digits == 0 || (value[digits] != '\0' && value[digits] != ' '))
+  if (digits == 0 || (start[digits] != '\0' && start[digits] != ' '))
     return FALSE;
-  text = g_strndup (value, digits);
+  text = g_strndup (start, digits);
   errno = 0;
   v = g_ascii_strtoull (text, NULL, 10);
   if (errno == ERANGE)
     return FALSE;
+  if (minus)
+    {
+      v = (guint64) 0 - v;
+      if ((gint64) v < 0)
+        return FALSE;
+    }
   *out = v;
   return TRUE;
 }
@@ -956,6 +971,62 @@ stat_value (gchar **lines, const gchar *name)
   return G_MAXUINT64;
 }
 
+/* memcached's counters of arithmetic outcomes, in stats. */
+typedef enum { ARITH_INCR_HITS, ARITH_INCR_MISSES, ARITH_DECR_HITS, ARITH_DECR_MISSES } ArithCount;
+
+static const gchar *const arith_stat_names[] = { "incr_hits", "incr_misses", "decr_hits", "decr_misses" };
+
+static gboolean
+is_arith (const Req *req)
+{
+  return req->cmd == CMD_INCR || req->cmd == CMD_DECR || req->cmd == CMD_MA;
+}
+
+/* What an answered incr, decr or ma counts in stats, from its reply: a
+ * hit (a number, HD, VA), a miss (NOT_FOUND, NF) or nothing (not
+ * numeric, a cas mismatch, an error).  A quiet reply, an ma that may make
+ * its counter (N) or whose reply an error replaced are unknown. */
+static void
+note_arith_outcome (SimModelProbe *probe, const Req *req, const guint8 *reply, gsize len)
+{
+  gboolean incr = req->cmd == CMD_MA ? req->mode == 'I' : req->cmd == CMD_INCR;
+  gboolean miss, hit;
+
+  if (!is_arith (req))
+    return;
+  if (len == 0 || req->quiet || (req->cmd == CMD_MA && (req->has_ttl || req->long_opaque)))
+    {
+      probe->arith_unknown++;
+      return;
+    }
+  miss = (len >= 9 && memcmp (reply, "NOT_FOUND", 9) == 0) || (len >= 2 && memcmp (reply, "NF", 2) == 0);
+  hit = req->cmd == CMD_MA ? len >= 2 && (memcmp (reply, "HD", 2) == 0 || memcmp (reply, "VA", 2) == 0)
+                           : g_ascii_isdigit (reply[0]);
+  if (miss)
+    probe->arith_seen[incr ? ARITH_INCR_MISSES : ARITH_DECR_MISSES]++;
+  else if (hit)
+    probe->arith_seen[incr ? ARITH_INCR_HITS : ARITH_DECR_HITS]++;
+}
+
+/* Each arithmetic counter in stats lies between the outcomes seen and
+ * those plus the ones not known. */
+static void
+check_arith_stats (SimModelProbe *probe, gchar **lines)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (arith_stat_names); i++)
+    {
+      guint64 v = stat_value (lines, arith_stat_names[i]);
+
+      if (v < probe->arith_seen[i] || v > probe->arith_seen[i] + probe->arith_unknown)
+        {
+          braid_sim_fail (probe->sim, "model: stats %s %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT " were seen "
+                          "and %" G_GUINT64_FORMAT " arithmetic outcomes are unknown", arith_stat_names[i], v,
+                          probe->arith_seen[i], probe->arith_unknown);
+          return;
+        }
+    }
+}
+
 /* stats, sent alone: the server read at least every request answered so
  * far and this one, at most what was sent; it wrote, and counted, at
  * least every byte received before. */
@@ -988,6 +1059,8 @@ take_stats (SimModelProbe *probe, const guint8 *data, gsize len)
   else if (written < probe->stats_received_before)
     braid_sim_fail (probe->sim, "model: stats bytes_written %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT
                     " bytes were received before", written, probe->stats_received_before);
+  else
+    check_arith_stats (probe, lines);
   return end + 5 - (const gchar *) data;
 }
 
@@ -1071,6 +1144,7 @@ probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer use
 
         braid_sim_trace (probe->sim, "model: %s -> %s", sent, got);
       }
+      note_arith_outcome (probe, req, probe->in->data + offset, (gsize) used);
       offset += (gsize) used;
       probe->answered++;
       probe->bytes_answered += req->line->len;
@@ -1086,6 +1160,9 @@ probe_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
   SimModelProbe *probe = user_data;
 
   braid_sim_trace (probe->sim, "model: connection lost: %s", reason->message);
+  for (GList *l = probe->batch.head; l != NULL; l = l->next)
+    if (is_arith (l->data))
+      probe->arith_unknown++;
   if (!g_queue_is_empty (&probe->batch))
     model_resync (probe, "outcome unknown");
   g_queue_clear_full (&probe->batch, (GDestroyNotify) req_free);
@@ -1103,7 +1180,7 @@ static const BraidProtocolCallbacks probe_callbacks = {
 static const gchar * const numbers[] = {
   "0", "1", "9", "10", "99", "100", "12345", "4294967295", "4294967296",
   "18446744073709551614", "18446744073709551615", "18446744073709551616",
-  "007", "5 ", "x1", "",
+  "007", "5 ", "x1", "", "-0", "-1",
 };
 
 static const guint64 deltas[] = { 0, 1, 2, 9, 10, 1000, 4294967296ULL, G_MAXUINT64 };
