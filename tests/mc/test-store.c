@@ -827,6 +827,23 @@ test_foreach_every_shard (Fixture *f, gconstpointer data)
 }
 
 static void
+test_foreach_skips_dead (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  g_test_summary ("foreach lists only live items: not one past its expiry, not one a flush_all hid, whether or "
+                  "not a get has unlinked it yet");
+  set (f, "flushed", "v", 0);
+  braid_mc_store_flush (f->store, 0);
+  set (f, "expiring", "v", 1);
+  set (f, "live", "v", 0);
+  advance_s (f, 2);
+  braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, collect_key, seen);
+  g_assert_cmpuint (g_hash_table_size (seen), ==, 1);
+  g_assert_true (g_hash_table_contains (seen, "live"));
+}
+
+static void
 test_get_stats_writes_only_its_struct (Fixture *f, gconstpointer data)
 {
   struct {
@@ -981,6 +998,7 @@ test_preconditions (Fixture *f, gconstpointer data)
   BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_exp_debug (f->store, NULL), ==, -1));
   BRAID_EXPECT_CRITICAL (braid_mc_store_foreach (NULL, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));
   BRAID_EXPECT_CRITICAL (braid_mc_store_foreach (f->store, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_count (NULL, 0));
 
   /* a NULL key or value with a length */
   BRAID_EXPECT_CRITICAL (braid_mc_store_lock_key (f->store, NULL, 1));
@@ -1111,6 +1129,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/memory/no-evict-exact-fit", test_no_evict_exact_fit, &no_evict_big);
   ADD ("/mc/store/lru/failed-add-bumps", test_failed_add_bumps, NULL);
   ADD ("/mc/store/shards/foreach", test_foreach_every_shard, &four_shards);
+  ADD ("/mc/store/foreach/skips-dead", test_foreach_skips_dead, NULL);
   ADD ("/mc/store/stats/no-overrun", test_get_stats_writes_only_its_struct, NULL);
   return g_test_run ();
 }
