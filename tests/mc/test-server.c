@@ -255,6 +255,56 @@ test_meta_arith_counted (void)
       g_error ("no \u201c%s\u201d in:\n%s", g_strchomp (g_strdup (counters[i])), text);
 }
 
+/* Sets k to "old", then to @value_len bytes, then gets it, with -I 4096
+ * and cas on or off; returns what the server wrote. */
+static GBytes *
+text_set_over_old (gboolean cas_enabled, gsize value_len)
+{
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  g_autofree gchar *value = g_strnfill (value_len, 'v');
+  g_autofree gchar *input = g_strdup_printf ("set k 0 0 3\r\nold\r\nset k 0 0 %" G_GSIZE_FORMAT "\r\n%s\r\n"
+                                             "get k\r\n", value_len, value);
+
+  settings.store.item_size_max = 4096;
+  settings.store.cas_enabled = cas_enabled;
+  return deliver_with (&settings, input, G_MAXSIZE);
+}
+
+/* What the server answers when the second set is stored. */
+static gchar *
+stored_then_got (gsize value_len)
+{
+  g_autofree gchar *value = g_strnfill (value_len, 'v');
+
+  return g_strdup_printf ("STORED\r\nSTORED\r\nVALUE k 0 %" G_GSIZE_FORMAT "\r\n%s\r\nEND\r\n", value_len, value);
+}
+
+static void
+test_item_size_follows_cas_setting (void)
+{
+  /* the longest value an item of key "k" without flags may carry, cas on */
+  gsize fits = 4096 - braid_mc_item_size (1, 0, 0, TRUE);
+  const gchar *refused = "STORED\r\nSERVER_ERROR object too large for cache\r\nEND\r\n";
+  g_autofree gchar *at_limit = stored_then_got (fits);
+  g_autofree gchar *lighter = stored_then_got (fits + 8);
+  g_autoptr(GBytes) written = NULL;
+
+  g_test_summary ("A text set is weighed against -I with the server's cas setting: with cas on, a value one "
+                  "byte over is refused and the old value goes, as memcached does; with -C items are 8 bytes "
+                  "lighter, so 8 more bytes fit");
+  written = text_set_over_old (TRUE, fits);
+  braid_assert_bytes_equal_str (at_limit, written);
+  g_clear_pointer (&written, g_bytes_unref);
+  written = text_set_over_old (TRUE, fits + 1);
+  braid_assert_bytes_equal_str (refused, written);
+  g_clear_pointer (&written, g_bytes_unref);
+  written = text_set_over_old (FALSE, fits + 8);
+  braid_assert_bytes_equal_str (lighter, written);
+  g_clear_pointer (&written, g_bytes_unref);
+  written = text_set_over_old (FALSE, fits + 9);
+  braid_assert_bytes_equal_str (refused, written);
+}
+
 static void
 test_retrieval_key_at_limit (void)
 {
@@ -1609,6 +1659,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/cas-disabled", test_cas_disabled);
   g_test_add_func ("/mc/server/incr-on-minus-zero", test_incr_on_minus_zero);
   g_test_add_func ("/mc/server/meta-arith-counted", test_meta_arith_counted);
+  g_test_add_func ("/mc/server/item-size-follows-cas-setting", test_item_size_follows_cas_setting);
   g_test_add_func ("/mc/server/retrieval-key-at-limit", test_retrieval_key_at_limit);
   g_test_add_func ("/mc/server/too-large-swallowed", test_too_large_swallowed);
   g_test_add_func ("/mc/server/back-pressure", test_back_pressure);
