@@ -662,6 +662,37 @@ test_multi_get_unasked (Fixture *f, gconstpointer data)
 }
 
 static void
+test_stats_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GAsyncResult) r = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) stats = NULL;
+  g_autoptr(GString) flood = g_string_new (NULL);
+  g_autofree gchar *filler = g_strnfill (100, 'x');
+
+  g_test_summary ("A stats reply of more than 1 MiB (names and values) fails with a protocol error, not a "
+                  "table that grows with what the server sends");
+  braid_mc_client_stats_async (f->client, NULL, NULL, braid_test_store_result, &r);
+  expect_sent (f, "stats\r\n");
+  /* what counts is the names and values: past 1 MiB of them */
+  for (guint i = 0, counted = 0; counted <= 1024 * 1024; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("s%u", i);
+
+      g_string_append_printf (flood, "STAT %s %s\r\n", name, filler);
+      counted += (guint) (strlen (name) + strlen (filler));
+    }
+  g_string_append (flood, "END\r\n");
+  reply (f, flood->str);
+  g_assert_nonnull (r);
+  stats = braid_mc_client_stats_finish (f->client, r, &error);
+  g_assert_null (stats);
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (error->message, "more than 1 MiB of stats"));
+  g_assert_false (braid_mc_client_is_connected (f->client));
+}
+
+static void
 test_value_limit (Fixture *f, gconstpointer data)
 {
   g_autoptr(GAsyncResult) r1 = NULL;
@@ -1031,6 +1062,7 @@ main (int argc, char **argv)
       ADD ("hostile/server", test_hostile_server);
       ADD ("hostile/value-limit", test_value_limit);
       ADD ("hostile/multi-get-unasked", test_multi_get_unasked);
+      ADD ("hostile/stats-limit", test_stats_limit);
       ADD ("direct/get", test_get_direct);
       ADD ("direct/never-reentrant", test_get_direct_never_reentrant);
       ADD ("direct/timeout-and-disconnect", test_get_direct_timeout_and_disconnect);
