@@ -589,6 +589,36 @@ test_client_leaves (void)
 }
 
 static void
+test_abandoned_while_waiting (void)
+{
+  World w;
+  TestClient c;
+  g_autoptr(GBytes) body = body_of (6);
+
+  g_test_summary ("A flight that keeps nothing and waits for its only client to read ends at once when that "
+                  "client leaves, with no read pending: it is freed, and nothing touches it after");
+  world_open (&w);
+  test_client_init (&c);
+  braid_fake_fetcher_add (w.fetcher, URL, 200, body, MS, 2, MS);
+  world_start (&w);
+  world_join (&w, &c);
+  c.backlog = 100;   /* over the client buffer limit: the flight waits */
+  braid_fake_reactor_advance (w.fake, 3 * MS);
+  /* answered at 1 ms, and waiting since, before its first read */
+  g_assert_cmpuint (w.stats.buffered, ==, 0);
+  g_assert_cmpuint (braid_proxy_flight_get_size (w.flight), ==, 0);
+  g_assert_cmpuint (braid_proxy_flight_get_status (w.flight), ==, 200);
+  g_assert_cmpuint (w.n_done, ==, 0);
+  braid_proxy_flight_remove_client (w.flight, &c);
+  g_assert_cmpuint (w.n_done, ==, 1);
+  g_assert_cmpint (w.result, ==, BRAID_PROXY_FLIGHT_RESULT_ABANDONED);
+  g_assert_false (c.finished);
+  world_close (&w);
+  g_assert_cmpuint (c.n_destroyed, ==, 1);
+  test_client_clear (&c);
+}
+
+static void
 test_abandoned (void)
 {
   g_test_summary ("When its last client leaves, before or after the answer, a flight that keeps nothing ends "
@@ -798,6 +828,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/flight/keep-limits", test_keep_limits);
   g_test_add_func ("/proxy/flight/not-2xx-not-kept", test_not_2xx_not_kept);
   g_test_add_func ("/proxy/flight/streams-without-keeping", test_streams_without_keeping);
+  g_test_add_func ("/proxy/flight/abandoned-while-waiting", test_abandoned_while_waiting);
   g_test_add_func ("/proxy/flight/laggards-cut-off", test_laggards_cut_off);
   g_test_add_func ("/proxy/flight/back-pressure", test_back_pressure);
   g_test_add_func ("/proxy/flight/client-leaves", test_client_leaves);
