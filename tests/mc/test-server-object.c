@@ -4,44 +4,13 @@
  * factory, counters and busy flag. */
 #include "test-support.h"
 #include "mc-server.h"
+#include "server-conn.h"
 
 #include <string.h>
 
-/* A server on the fake reactor and one connection to it, on a fake
- * transport. */
-typedef struct {
-  BraidFakeReactor *fake;
-  BraidMcServer *server;
-  BraidProtocol *protocol;
-  BraidFakeTransport *transport;
-} World;
-
-static void
-world_open (World *w, const BraidMcServerSettings *settings)
-{
-  g_autoptr(BraidProtocolFactory) factory = NULL;
-
-  w->fake = braid_fake_reactor_new (1);
-  w->server = braid_mc_server_new (BRAID_REACTOR (w->fake), settings);
-  factory = braid_mc_server_create_factory (w->server);
-  w->protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  w->transport = braid_fake_transport_new ();
-  braid_fake_transport_attach (w->transport, w->protocol);
-}
-
-static void
-world_close (World *w)
-{
-  braid_fake_transport_close_from_peer (w->transport, NULL);
-  g_clear_object (&w->transport);
-  g_clear_object (&w->protocol);
-  g_clear_object (&w->server);
-  g_clear_object (&w->fake);
-}
-
 /* Sends @line and returns everything the server wrote since the last call. */
 static gchar *
-ask (World *w, const gchar *line)
+ask (BraidTestServerConn *w, const gchar *line)
 {
   gchar *written;
 
@@ -62,12 +31,12 @@ assert_has_line (const gchar *text, const gchar *line)
 static void
 test_defaults (void)
 {
-  World w = { 0 };
+  BraidTestServerConn w = { 0 };
   BraidMcServerSettings defaults = BRAID_MC_SERVER_SETTINGS_INIT;
   const BraidMcServerSettings *s;
 
   g_test_summary ("Without settings the server runs with memcached's defaults, its store too");
-  world_open (&w, NULL);
+  braid_test_server_conn_open (&w, NULL);
   s = braid_mc_server_get_settings (w.server);
   g_assert_cmpuint (s->max_connections, ==, defaults.max_connections);
   g_assert_cmpuint (s->threads, ==, 4);
@@ -75,13 +44,13 @@ test_defaults (void)
   g_assert_cmpuint (s->store.limit_bytes, ==, 64 * 1024 * 1024);
   g_assert_cmpuint (braid_mc_store_get_settings (braid_mc_server_get_store (w.server))->limit_bytes, ==,
                     64 * 1024 * 1024);
-  world_close (&w);
+  braid_test_server_conn_close (&w);
 }
 
 static void
 test_settings_passed_through (void)
 {
-  World w = { 0 };
+  BraidTestServerConn w = { 0 };
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   const BraidMcServerSettings *s;
   g_autofree gchar *stats = NULL;
@@ -94,7 +63,7 @@ test_settings_passed_through (void)
   settings.threads = 7;
   settings.verbosity = 2;
   settings.max_connections = 33;
-  world_open (&w, &settings);
+  braid_test_server_conn_open (&w, &settings);
   s = braid_mc_server_get_settings (w.server);
   g_assert_cmpuint (s->store.limit_bytes, ==, 16 * 1024 * 1024);
   g_assert_cmpuint (s->threads, ==, 7);
@@ -112,20 +81,20 @@ test_settings_passed_through (void)
   assert_has_line (stats_settings, "\r\nSTAT maxconns 33\r\n");
   assert_has_line (stats_settings, "\r\nSTAT num_threads 7\r\n");
   assert_has_line (stats_settings, "\r\nSTAT item_size_max 2097152\r\n");
-  world_close (&w);
+  braid_test_server_conn_close (&w);
 }
 
 static void
 test_memory_limit_reloaded (void)
 {
-  World w = { 0 };
+  BraidTestServerConn w = { 0 };
   g_autofree gchar *value = g_strnfill (100 * 1024, 'v');
   g_autofree gchar *stats = NULL;
   BraidMcStore *store;
 
   g_test_summary ("braid_mc_server_set_memory_limit() (a reload) changes the store's limit, which evicts "
                   "down to it, and the limit the server and its stats report");
-  world_open (&w, NULL);
+  braid_test_server_conn_open (&w, NULL);
   store = braid_mc_server_get_store (w.server);
   for (guint i = 0; i < 200; i++)
     {
@@ -142,25 +111,25 @@ test_memory_limit_reloaded (void)
   g_assert_cmpuint (braid_mc_store_get_n_items (store), <=, (8 << 20) / (100 * 1024));
   stats = ask (&w, "stats\r\n");
   assert_has_line (stats, "\r\nSTAT limit_maxbytes 8388608\r\n");
-  world_close (&w);
+  braid_test_server_conn_close (&w);
 }
 
 static void
 test_verbosity_reloaded (void)
 {
-  World w = { 0 };
+  BraidTestServerConn w = { 0 };
   g_autofree gchar *before = NULL;
   g_autofree gchar *after = NULL;
 
   g_test_summary ("braid_mc_server_set_verbosity() changes the verbosity the server and 'stats settings' report");
-  world_open (&w, NULL);
+  braid_test_server_conn_open (&w, NULL);
   before = ask (&w, "stats settings\r\n");
   assert_has_line (before, "\r\nSTAT verbosity 0\r\n");
   braid_mc_server_set_verbosity (w.server, 2);
   g_assert_cmpint (braid_mc_server_get_settings (w.server)->verbosity, ==, 2);
   after = ask (&w, "stats settings\r\n");
   assert_has_line (after, "\r\nSTAT verbosity 2\r\n");
-  world_close (&w);
+  braid_test_server_conn_close (&w);
 }
 
 static void
@@ -181,14 +150,14 @@ test_factory_and_parts (void)
 static void
 test_counters_and_busy (void)
 {
-  World w = { 0 };
+  BraidTestServerConn w = { 0 };
   BraidMcServerCounters counters = { 0 };
   g_autofree gchar *half = NULL;
   g_autofree gchar *rest = NULL;
 
   g_test_summary ("The counters count the connection open and its bytes; the server is busy exactly while a "
                   "command is half received");
-  world_open (&w, NULL);
+  braid_test_server_conn_open (&w, NULL);
   g_assert_false (braid_mc_server_is_busy (w.server));
   braid_mc_server_get_counters (w.server, &counters);
   g_assert_cmpuint (counters.curr_connections, ==, 1);
@@ -206,7 +175,7 @@ test_counters_and_busy (void)
   braid_mc_server_get_counters (w.server, &counters);
   g_assert_cmpuint (counters.bytes_read, ==, strlen ("set k 0 0 3\r\nabc\r\n"));
   g_assert_cmpuint (counters.bytes_written, ==, strlen ("STORED\r\n"));
-  world_close (&w);
+  braid_test_server_conn_close (&w);
 }
 
 static void

@@ -3,6 +3,7 @@
 #include "test-support.h"
 #include "mc-server.h"
 #include "mc-server-protocol-private.h"
+#include "server-conn.h"
 
 #include <string.h>
 
@@ -1292,42 +1293,23 @@ test_bytes_counted (void)
 }
 
 
-/* One connection driven directly, its writes given one by one. */
-typedef struct {
-  BraidFakeReactor *fake;
-  BraidMcServer *server;
-  BraidProtocol *protocol;
-  BraidFakeTransport *transport;
-} Direct;
-
+/* One connection driven directly, its writes given one by one
+ * (BraidTestServerConn, tests/support/server-conn.h). */
 static void
-direct_open_with (Direct *d, const BraidMcServerSettings *settings)
+direct_open (BraidTestServerConn *d)
 {
-  g_autoptr(BraidProtocolFactory) factory = NULL;
-
-  d->fake = braid_fake_reactor_new (1);
-  d->server = braid_mc_server_new (BRAID_REACTOR (d->fake), settings);
-  factory = braid_mc_server_create_factory (d->server);
-  d->protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  d->transport = braid_fake_transport_new ();
-  braid_fake_transport_attach (d->transport, d->protocol);
+  braid_test_server_conn_open (d, NULL);
 }
 
 static void
-direct_open (Direct *d)
-{
-  direct_open_with (d, NULL);
-}
-
-static void
-direct_send (Direct *d, const gchar *text)
+direct_send (BraidTestServerConn *d, const gchar *text)
 {
   braid_protocol_data_received (d->protocol, (const guint8 *) text, strlen (text));
 }
 
 /* What the connection wrote since the last call. */
 static void
-direct_assert_written (Direct *d, const gchar *expected)
+direct_assert_written (BraidTestServerConn *d, const gchar *expected)
 {
   g_autoptr(GBytes) written = braid_fake_transport_get_written (d->transport);
 
@@ -1335,15 +1317,6 @@ direct_assert_written (Direct *d, const gchar *expected)
   braid_fake_transport_clear (d->transport);
 }
 
-static void
-direct_close (Direct *d)
-{
-  braid_fake_transport_close_from_peer (d->transport, NULL);
-  g_clear_object (&d->transport);
-  g_clear_object (&d->protocol);
-  g_clear_object (&d->server);
-  g_clear_object (&d->fake);
-}
 
 static void
 test_many_small_values (void)
@@ -1353,7 +1326,7 @@ test_many_small_values (void)
   g_autoptr(GString) sets = g_string_new (NULL);
   g_autoptr(GString) get = g_string_new ("get");
   g_autoptr(GString) expected = g_string_new (NULL);
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
 
   g_test_summary ("A reply of many small values, copied into the output buffer (more than the 16 KiB "
                   "copied at a flush, so the buffer itself goes to the transport), is followed by "
@@ -1380,11 +1353,11 @@ test_many_small_values (void)
       direct_send (&d, "get k07\r\nversion\r\n");
       direct_assert_written (&d, one);
     }
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 static gsize
-input_held (Direct *d)
+input_held (BraidTestServerConn *d)
 {
   return braid_mc_server_protocol_get_input_held (BRAID_MC_SERVER_PROTOCOL (d->protocol));
 }
@@ -1392,7 +1365,7 @@ input_held (Direct *d)
 static void
 test_input_released (void)
 {
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
 
   g_test_summary ("A connection holds only the input it has not parsed: each read's parsed bytes are "
                   "released, however many commands come, so its memory stays bounded");
@@ -1407,7 +1380,7 @@ test_input_released (void)
   g_assert_cmpuint (input_held (&d), ==, strlen ("get"));
   direct_send (&d, " k\r\n");
   g_assert_cmpuint (input_held (&d), ==, 0);
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 static void
@@ -1474,7 +1447,7 @@ test_buffered_measures (void)
   BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   g_autofree gchar *value = g_strnfill (10000, 'v');
   g_autofree gchar *set = g_strdup_printf ("set big 0 0 10000\r\n%s\r\n", value);
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
   gsize in = 99, out = 99;
   gboolean retrieving = TRUE;
 
@@ -1495,7 +1468,7 @@ test_buffered_measures (void)
 
   /* a get paused at the output limit, then drained */
   settings.output_limit = 16 * 1024;
-  direct_open_with (&d, &settings);
+  braid_test_server_conn_open (&d, &settings);
   braid_fake_transport_set_autoflush (d.transport, FALSE);
   direct_send (&d, set);
   direct_send (&d, "get big big big big big\r\n");
@@ -1510,13 +1483,13 @@ test_buffered_measures (void)
     braid_fake_transport_flush (d.transport);
   braid_mc_server_protocol_get_buffered (BRAID_MC_SERVER_PROTOCOL (d.protocol), NULL, NULL, &retrieving);
   g_assert_false (retrieving);
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 
 /* The "STAT verbosity" line of "stats settings". */
 static gchar *
-verbosity_line (Direct *d)
+verbosity_line (BraidTestServerConn *d)
 {
   g_autoptr(GBytes) written = NULL;
   g_autofree gchar *text = NULL;
@@ -1545,7 +1518,7 @@ test_verbosity_capped (void)
     { "verbosity 3\r\n", "STAT verbosity 2" },
     { "verbosity 0\r\n", "STAT verbosity 0" },
   };
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
 
   g_test_summary ("verbosity answers OK and keeps at most memcached's MAX_VERBOSITY_LEVEL, 2, as "
                   "'stats settings' shows (observed from memcached 1.6.18)");
@@ -1559,13 +1532,13 @@ test_verbosity_capped (void)
       line = verbosity_line (&d);
       g_assert_cmpstr (line, ==, steps[i].line);
     }
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 static void
 test_gat_sets_expiry (void)
 {
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
 
   g_test_summary ("gat and gats give the item the exptime of the command: it expires when that time "
                   "has passed on the (simulated) clock, not before");
@@ -1581,7 +1554,7 @@ test_gat_sets_expiry (void)
   braid_fake_reactor_advance (d.fake, 10 * G_USEC_PER_SEC);
   direct_send (&d, "get a b\r\n");
   direct_assert_written (&d, "END\r\n");
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 
@@ -1590,7 +1563,7 @@ test_long_key_hides_large_values (void)
 {
   g_autofree gchar *value = g_strnfill (600, 'v');
   g_autofree gchar *set = g_strdup_printf ("set big 0 0 600\r\n%s\r\n", value);
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
 
   g_test_summary ("A get with a key too long answers the error alone even when a key before it has a "
                   "value large enough to go by reference (observed from memcached 1.6.18)");
@@ -1601,13 +1574,13 @@ test_long_key_hides_large_values (void)
   direct_assert_written (&d, "CLIENT_ERROR bad command line format\r\n");
   direct_send (&d, "gets big big " K251 " big\r\n");
   direct_assert_written (&d, "CLIENT_ERROR bad command line format\r\n");
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 static void
 test_nothing_runs_after_quit (void)
 {
-  Direct d = { 0 };
+  BraidTestServerConn d = { 0 };
   BraidMcStore *store;
 
   g_test_summary ("Commands that come after quit in the same read are not executed: the second set "
@@ -1618,7 +1591,7 @@ test_nothing_runs_after_quit (void)
   g_assert_true (braid_fake_transport_is_disconnecting (d.transport));
   store = braid_mc_server_get_store (d.server);
   g_assert_cmpuint (braid_mc_store_get_n_items (store), ==, 1);   /* a alone */
-  direct_close (&d);
+  braid_test_server_conn_close (&d);
 }
 
 
