@@ -994,6 +994,8 @@ test_preconditions (Fixture *f, gconstpointer data)
   BRAID_EXPECT_CRITICAL (braid_mc_store_set_expiry (f->store, NULL, 0));
   BRAID_EXPECT_CRITICAL (g_assert_false (braid_mc_store_expires_before (f->store, NULL, 0)));
   BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_ttl (f->store, NULL), ==, -1));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_item_cas (f->store, NULL), ==, 0));
+  BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_item_cas (NULL, item), ==, 0));
   BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_idle (f->store, NULL), ==, 0));
   BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_get_exp_debug (f->store, NULL), ==, -1));
   BRAID_EXPECT_CRITICAL (braid_mc_store_foreach (NULL, BRAID_MC_STORE_ORDER_MOST_RECENT_FIRST, NULL, NULL));

@@ -930,6 +930,7 @@ store_locked (BraidMcStore *store, Shard *shard,
           shard->stats.cas_misses++;
           return BRAID_MC_STORE_RESULT_NOT_FOUND;
         }
+      /* under -C memcached 1.6.18 answers EXISTS to every cas, even 0 */
       if (!store->settings.cas_enabled || old->cas != cas)
         {
           shard->stats.cas_badval++;

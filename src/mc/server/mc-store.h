@@ -137,6 +137,8 @@ const guint8 *braid_mc_item_get_key (BraidMcItem *item, gsize *len);
 const guint8 *braid_mc_item_get_value (BraidMcItem *item, gsize *len);
 guint32 braid_mc_item_get_flags (BraidMcItem *item);
 guint64 braid_mc_item_get_cas (BraidMcItem *item);
+/* The cas a reply shows for @item: its own, or 0 when @store runs without
+ * cas (-C), as memcached's items then have none. */
 guint64 braid_mc_store_item_cas (BraidMcStore *store, BraidMcItem *item);
 
 /* set/add/replace/append/prepend/cas, as @mode says; @cas only for CAS. */
