@@ -630,6 +630,17 @@ test_hostile_server (Fixture *f, gconstpointer data)
     }
 }
 
+/* A lying server's reply failed the request with a protocol error that
+ * says @what, and the client let the connection go. */
+static void
+assert_protocol_error (Fixture *f, const GError *error, const gchar *what)
+{
+  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
+  if (strstr (error->message, what) == NULL)
+    g_error ("expected \u201c%s\u201d in the error but saw \u201c%s\u201d", what, error->message);
+  g_assert_false (braid_mc_client_is_connected (f->client));
+}
+
 static void
 test_multi_get_unasked (Fixture *f, gconstpointer data)
 {
@@ -655,9 +666,7 @@ test_multi_get_unasked (Fixture *f, gconstpointer data)
       g_assert_nonnull (r);
       values = braid_mc_client_get_multi_finish (f->client, r, &error);
       g_assert_null (values);
-      g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
-      g_assert_nonnull (strstr (error->message, named[i]));
-      g_assert_false (braid_mc_client_is_connected (f->client));
+      assert_protocol_error (f, error, named[i]);
     }
 }
 
@@ -687,9 +696,7 @@ test_stats_limit (Fixture *f, gconstpointer data)
   g_assert_nonnull (r);
   stats = braid_mc_client_stats_finish (f->client, r, &error);
   g_assert_null (stats);
-  g_assert_error (error, BRAID_MC_ERROR, BRAID_MC_ERROR_PROTOCOL);
-  g_assert_nonnull (strstr (error->message, "more than 1 MiB of stats"));
-  g_assert_false (braid_mc_client_is_connected (f->client));
+  assert_protocol_error (f, error, "more than 1 MiB of stats");
 }
 
 static void

@@ -151,19 +151,15 @@ test_sessions (void)
 static GBytes *
 deliver_with (const BraidMcServerSettings *settings, const gchar *input, gsize chunk)
 {
-  g_autoptr(BraidFakeReactor) fake = braid_fake_reactor_new (1);
-  g_autoptr(BraidMcServer) server = braid_mc_server_new (BRAID_REACTOR (fake), settings);
-  g_autoptr(BraidProtocolFactory) factory = braid_mc_server_create_factory (server);
-  g_autoptr(BraidProtocol) protocol = braid_protocol_factory_build_protocol (factory, NULL);
-  g_autoptr(BraidFakeTransport) transport = braid_fake_transport_new ();
+  BraidTestServerConn c = { 0 };
   gsize len = strlen (input);
   GBytes *written;
 
-  braid_fake_transport_attach (transport, BRAID_PROTOCOL (protocol));
+  braid_test_server_conn_open (&c, settings);
   for (gsize i = 0; i < len; i += chunk)
-    braid_protocol_data_received (BRAID_PROTOCOL (protocol), (const guint8 *) input + i, MIN (chunk, len - i));
-  written = braid_fake_transport_get_written (transport);
-  braid_fake_transport_close_from_peer (transport, NULL);
+    braid_test_server_conn_send (&c, (const guint8 *) input + i, MIN (chunk, len - i));
+  written = braid_fake_transport_get_written (c.transport);
+  braid_test_server_conn_close (&c);
   return written;
 }
 
@@ -171,6 +167,18 @@ static GBytes *
 deliver (const gchar *input, gsize chunk)
 {
   return deliver_with (NULL, input, chunk);
+}
+
+/* @input answers @expected under @settings, delivered whole and a byte
+ * at a time. */
+static void
+assert_replies_with (const BraidMcServerSettings *settings, const gchar *input, const gchar *expected)
+{
+  g_autoptr(GBytes) whole = deliver_with (settings, input, G_MAXSIZE);
+  g_autoptr(GBytes) bytes = deliver_with (settings, input, 1);
+
+  braid_assert_bytes_equal_str (expected, whole);
+  braid_assert_bytes_equal_str (expected, bytes);
 }
 
 static void
@@ -184,14 +192,8 @@ test_flush_all_disabled (void)
 
   g_test_summary ("With flush_all disabled (-F), every flush_all is refused with memcached's CLIENT_ERROR, "
                   "silently under noreply, and nothing is flushed");
-  g_autoptr(GBytes) whole = NULL;
-  g_autoptr(GBytes) bytes = NULL;
-
   settings.flush_enabled = FALSE;
-  whole = deliver_with (&settings, input, G_MAXSIZE);
-  bytes = deliver_with (&settings, input, 1);
-  braid_assert_bytes_equal_str (expected, whole);
-  braid_assert_bytes_equal_str (expected, bytes);
+  assert_replies_with (&settings, input, expected);
 }
 
 static void
@@ -207,16 +209,11 @@ test_cas_disabled (void)
                           "STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\nEX\r\n"
                           "VALUE k 0 1 0\r\na\r\nEND\r\nVALUE k 0 1 0\r\na\r\nEND\r\nVA 1 c0 s1 t-1\r\na\r\n"
                           "STORED\r\nEX\r\nVA 1 c0\r\n6\r\nMN\r\n";
-  g_autoptr(GBytes) whole = NULL;
-  g_autoptr(GBytes) bytes = NULL;
 
   g_test_summary ("With cas disabled (-C) items show cas 0 everywhere (gets, gats, mg, ms and ma's c); the cas "
                   "command and ms C never match, even 0; md and ma C compare against 0: memcached's answers");
   settings.store.cas_enabled = FALSE;
-  whole = deliver_with (&settings, input, G_MAXSIZE);
-  bytes = deliver_with (&settings, input, 1);
-  braid_assert_bytes_equal_str (expected, whole);
-  braid_assert_bytes_equal_str (expected, bytes);
+  assert_replies_with (&settings, input, expected);
 }
 
 static void

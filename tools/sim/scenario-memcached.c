@@ -317,7 +317,26 @@ on_get (GObject *source, GAsyncResult *result, gpointer data)
   op_free (op);
 }
 
-static void check_new_request_view (State *s, Client *c, guint before, guint expected_keys, const gchar *what);
+/* The checkers' bounds are only as good as the views they read: a request
+ * just issued holds no value yet and waits for exactly its distinct keys.
+ * (@before: the client's pending count before the call; a request the
+ * client refused at once was never queued.) */
+static void
+check_new_request_view (State *s, Client *c, guint before, guint expected_keys, const gchar *what)
+{
+  guint pending = braid_mc_client_get_n_pending (c->client);
+  gsize bytes = 0;
+  guint n_keys = 0;
+
+  if (pending != before + 1)
+    return;
+  if (!braid_mc_client_get_request_buffered (c->client, pending - 1, &bytes, &n_keys))
+    braid_sim_fail (s->sim, "client %u: the %s just issued is not among its %u pending requests", c->id, what,
+                    pending);
+  else if (bytes != 0 || n_keys != expected_keys)
+    braid_sim_fail (s->sim, "client %u: the %s just issued shows %" G_GSIZE_FORMAT " bytes held and %u keys "
+                    "awaited to the checkers, not 0 and %u", c->id, what, bytes, n_keys, expected_keys);
+}
 
 static void
 do_get (Client *c, guint key)
@@ -524,27 +543,6 @@ check_client_bounds (State *s, Client *c, const gchar *role)
                                   role, c->id, i, n_keys))
         return;
     }
-}
-
-/* The checkers' bounds are only as good as the views they read: a request
- * just issued holds no value yet and waits for exactly its distinct keys.
- * (@before: the client's pending count before the call; a request the
- * client refused at once was never queued.) */
-static void
-check_new_request_view (State *s, Client *c, guint before, guint expected_keys, const gchar *what)
-{
-  guint pending = braid_mc_client_get_n_pending (c->client);
-  gsize bytes = 0;
-  guint n_keys = 0;
-
-  if (pending != before + 1)
-    return;
-  if (!braid_mc_client_get_request_buffered (c->client, pending - 1, &bytes, &n_keys))
-    braid_sim_fail (s->sim, "client %u: the %s just issued is not among its %u pending requests", c->id, what,
-                    pending);
-  else if (bytes != 0 || n_keys != expected_keys)
-    braid_sim_fail (s->sim, "client %u: the %s just issued shows %" G_GSIZE_FORMAT " bytes held and %u keys "
-                    "awaited to the checkers, not 0 and %u", c->id, what, bytes, n_keys, expected_keys);
 }
 
 /* Every step: each connection and client against its declared bound. */
