@@ -169,6 +169,36 @@ test_too_large (void)
     }
 }
 
+/* Observed from memcached 1.6.18 (-I 1m): after "set a 0 0 900000",
+ * "ms a 200000 MA" answers NS, with q too, and a keeps its 900000 bytes;
+ * the classic append answers NOT_STORED the same way.  Only the request's
+ * own data is checked against -I before it is read. */
+static void
+test_join_too_large (void)
+{
+  g_autofree gchar *half = g_strnfill (600, 'h');
+  g_autofree gchar *input = g_strdup_printf ("ms a 600\r\n%s\r\nms a 600 MA\r\n%s\r\nms a 600 MP q\r\n%s\r\n"
+                                             "mg a s\r\nms a 1 MA\r\nz\r\nmg a s\r\n", half, half, half);
+  const gchar *expected = "HD\r\nNS\r\nNS\r\nHD s600\r\nHD\r\nHD s601\r\n";
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  gsize len = strlen (input);
+  const gsize splits[] = { 0, 1, 620, 630, len / 2, len - 1 };
+
+  g_test_summary ("An ms append or prepend whose joined value is too large for -I answers NS (q does not "
+                  "silence it) and keeps the item, as memcached 1.6.18 does; within the limit it joins");
+  settings.store.item_size_max = 1024;
+  for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
+    {
+      BraidTestServerConn c = { 0 };
+
+      braid_test_server_conn_open (&c, &settings);
+      braid_test_server_conn_send (&c, (const guint8 *) input, splits[i]);
+      braid_test_server_conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
+      conn_assert_written (&c, expected);
+      braid_test_server_conn_close (&c);
+    }
+}
+
 /* A value over the copy threshold goes out by reference to the item: its
  * bytes must be the value, in order with the reply lines around it.
  * Observed: memcached 1.6.18 answers "HD\r\nVA 1000 s1000\r\n<value>\r\n". */
@@ -333,6 +363,7 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &timed[i], test_timed);
     }
   g_test_add_func ("/mc/meta/too-large", test_too_large);
+  g_test_add_func ("/mc/meta/join-too-large", test_join_too_large);
   g_test_add_func ("/mc/meta/out-of-memory-vivify", test_out_of_memory_vivify);
   g_test_add_func ("/mc/meta/large-value-by-reference", test_large_value_by_reference);
   g_test_add_func ("/mc/meta/counters", test_counters);

@@ -1404,6 +1404,10 @@ meta_store_over (BraidMcStore *store, Shard *shard, BraidMcStoreMode mode, Braid
           *result = BRAID_MC_STORE_RESULT_EXISTS;
           return NULL;
         }
+      /* As the classic append: memcached cannot allocate the joined item
+       * and answers NS, the old item untouched. */
+      if (nominal_size (store, old->view.len, old->flags, old->value_len + value_len) > store->settings.item_size_max)
+        return NULL;
       return joined_item (store, mode, old, value, value_len);
     case BRAID_MC_STORE_MODE_SET:
     case BRAID_MC_STORE_MODE_REPLACE:
