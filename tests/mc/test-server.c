@@ -217,6 +217,20 @@ test_cas_disabled (void)
 }
 
 static void
+test_cas_disabled_listing (void)
+{
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  const gchar *input = "set a 0 0 1\r\nx\r\nlru_crawler metadump all\r\n";
+  /* memcached 1.6.18 -C, live: cas=0, and no cas in the nominal size
+   * (48 + 2 + 1 + 2); the la and exp times are the fake clock's */
+  const gchar *expected = "STORED\r\nkey=a exp=-1 la=1767225600 cas=0 fetch=no cls=1 size=53\nEND\r\n";
+
+  g_test_summary ("With cas disabled (-C) lru_crawler metadump lists every item with cas=0, as memcached does");
+  settings.store.cas_enabled = FALSE;
+  assert_replies_with (&settings, input, expected);
+}
+
+static void
 test_incr_on_minus_zero (void)
 {
   const gchar *input = "set n 0 0 2\r\n-0\r\nincr n 1\r\nset m 0 0 2\r\n-1\r\nincr m 1\r\n"
@@ -1627,6 +1641,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/take-back-after-flush", test_take_back_after_flush);
   g_test_add_func ("/mc/server/flush-all-disabled", test_flush_all_disabled);
   g_test_add_func ("/mc/server/cas-disabled", test_cas_disabled);
+  g_test_add_func ("/mc/server/cas-disabled/listing", test_cas_disabled_listing);
   g_test_add_func ("/mc/server/incr-on-minus-zero", test_incr_on_minus_zero);
   g_test_add_func ("/mc/server/meta-arith-counted", test_meta_arith_counted);
   g_test_add_func ("/mc/server/item-size-follows-cas-setting", test_item_size_follows_cas_setting);

@@ -1184,7 +1184,7 @@ foreach_in_shard (BraidMcStore *store, Shard *shard, gint64 now, gint64 real, gb
       info.key_len = item->view.len;
       info.value_len = item->value_len;
       info.flags = item->flags;
-      info.cas = item->cas;
+      info.cas = visible_cas (store, item);   /* 0 under -C, as memcached lists it */
       info.fetched = item->fetched;
       info.expires_real = item->expires == 0 ? 0 : real_seconds_at (now, real, item->expires);
       info.accessed_real = real_seconds_at (now, real, item->accessed_at);
