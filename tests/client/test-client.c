@@ -503,6 +503,9 @@ test_cancel_after_answer (Fixture *f, gconstpointer data)
   g_assert_nonnull (v);
   g_clear_object (&r1);
   braid_fake_reactor_run_until_idle (f->fake);
+  /* nothing of the request is left listening: a handler left behind
+   * would run on freed memory at the cancel below */
+  g_assert_false (g_signal_has_handler_pending (cancellable, g_signal_lookup ("cancelled", G_TYPE_CANCELLABLE), 0, TRUE));
   g_cancellable_cancel (cancellable);
   braid_fake_reactor_run_until_idle (f->fake);
   g_assert_cmpuint (braid_mc_client_get_n_pending (f->client), ==, 0);
@@ -881,6 +884,31 @@ test_get_direct (Fixture *f, gconstpointer data)
 }
 
 static void
+test_dispose_while_waiting (Fixture *f, gconstpointer data)
+{
+  DirectResult first = { 0 }, waiting = { 0 };
+
+  g_test_summary ("A client let go of while a request waits out the reconnect backoff (no connection, a "
+                  "timer) answers that request with an error, and makes no connection");
+  braid_mc_client_get_direct (f->client, "k", NULL, store_direct, &first);
+  braid_mc_client_disconnect (f->client);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (first.calls, ==, 1);
+  /* within the backoff: queued behind the reconnect timer */
+  braid_mc_client_get_direct (f->client, "k", NULL, store_direct, &waiting);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (waiting.calls, ==, 0);
+  g_clear_object (&f->client);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (waiting.calls, ==, 1);
+  g_assert_nonnull (waiting.error);
+  g_assert_null (waiting.value);
+  g_assert_cmpuint (f->servers->len, ==, 0);
+  direct_result_clear (&first);
+  direct_result_clear (&waiting);
+}
+
+static void
 test_disconnect_while_connecting (Fixture *f, gconstpointer data)
 {
   DirectResult r = { 0 }, again = { 0 };
@@ -1055,6 +1083,7 @@ main (int argc, char **argv)
       ADD ("gat", test_gat);
       ADD ("dispose-closes", test_dispose_closes);
       ADD ("disconnect-while-connecting", test_disconnect_while_connecting);
+      ADD ("dispose-while-waiting", test_dispose_while_waiting);
       ADD ("multi-get-and-cas", test_multi_get_and_cas);
       ADD ("storage-and-others", test_storage_and_others);
       ADD ("validation", test_validation);

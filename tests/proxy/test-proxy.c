@@ -1105,6 +1105,32 @@ test_line_trimmed_and_logged (void)
   world_close (&w);
 }
 
+static void
+test_schemes (void)
+{
+  World w = { 0 };
+  g_autoptr(GBytes) b = body_of ("secure");
+  TestClient *https, *upper, *ftp;
+
+  g_test_summary ("http and https URLs are fetched, the scheme in any case; any other scheme is refused "
+                  "with 400 and nothing fetched");
+  world_open (&w, NULL, NULL, BRAID_FAKE_DELIVERY_WHOLE);
+  braid_fake_fetcher_add (w.fetcher, "https://t.example/s", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "HTTPS://t.example/u", 200, b, 1000, 0, 0);
+  braid_fake_fetcher_add (w.fetcher, "ftp://t.example/f", 200, b, 1000, 0, 0);
+  access_log_clear ();
+  https = request (&w, "https://t.example/s\r\n");
+  upper = request (&w, "HTTPS://t.example/u\r\n");
+  ftp = request (&w, "ftp://t.example/f\r\n");
+  braid_fake_reactor_advance (w.fake, G_USEC_PER_SEC);
+  assert_body (https, "secure");
+  assert_body (upper, "secure");
+  g_assert_cmpuint (ftp->body->len, ==, 0);
+  g_assert_cmpuint (braid_fake_fetcher_get_n_fetches (w.fetcher, "ftp://t.example/f"), ==, 0);
+  g_assert_cmpuint (braid_proxy_get_stats (w.proxy)->bad_requests, ==, 1);
+  world_close (&w);
+}
+
 /* ---- safety: the address policy, fragments, userinfo ---- */
 
 /* Requests @url from a new world whose fetcher has @url scripted (an
@@ -2096,6 +2122,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proxy/cache/no-reading-during-lookup", test_no_reading_during_lookup);
   g_test_add_func ("/proxy/request-splits", test_request_splits);
   g_test_add_func ("/proxy/line-trimmed-and-logged", test_line_trimmed_and_logged);
+  g_test_add_func ("/proxy/schemes", test_schemes);
   g_test_add_func ("/proxy/request/endings", test_request_endings);
   g_test_add_func ("/proxy/request/no-timer-after-the-end", test_no_timer_after_the_end);
   g_test_add_func ("/proxy/request/line-deadline-logged", test_request_line_deadline_logged);
