@@ -1269,6 +1269,19 @@ model_cas_enabled (State *s)
   return g_rand_int_range (rand, 0, 4) != 0;
 }
 
+/* On half the seeds the model probe's server has a small -I (1 KiB, the
+ * least memcached takes, up to 2 KiB), so that the probe's values reach
+ * it, on either side, with and without -C. */
+static gsize
+model_item_size_max (State *s)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (braid_sim_get_seed (s->sim) ^ 0x512eu);
+
+  if (g_rand_boolean (rand))
+    return s->settings.store.item_size_max;
+  return 1024 + (gsize) g_rand_int_range (rand, 0, 1025);
+}
+
 static void
 model_setup (State *s)
 {
@@ -1282,6 +1295,9 @@ model_setup (State *s)
   settings.store.cas_enabled = model_cas_enabled (s);
   if (!settings.store.cas_enabled)
     braid_sim_trace (s->sim, "model probe's server: cas disabled (-C)");
+  settings.store.item_size_max = model_item_size_max (s);
+  if (settings.store.item_size_max != s->settings.store.item_size_max)
+    braid_sim_trace (s->sim, "model probe's server: -I %" G_GSIZE_FORMAT, settings.store.item_size_max);
   s->model_server = braid_mc_server_new (r, &settings);
   factory = braid_mc_server_create_factory (s->model_server);
   s->model_listener = braid_reactor_listen (r, "tcp:11215", factory, NULL);

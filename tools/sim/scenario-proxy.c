@@ -489,7 +489,8 @@ px_setup_with (BraidSim *sim, Twin twin)
       for (gsize b = 0; b < size; b++)
         data[b] = (guint8) (i * 31 + b * 7);
       s->bodies[i] = g_bytes_new_take (data, size);
-      s->urls[i] = g_strdup_printf ("http://site%u.example/page", i);
+      /* every scheme the proxy takes: http, https, either in capitals */
+      s->urls[i] = g_strdup_printf ("%s://site%u.example/page", (const gchar *[]) { "http", "https", "HTTP", "HTTPS" }[i % 4], i);
       s->fetch_delay_us[i] = g_rand_int_range (rand, 1, 300) * 1000;
       braid_fake_fetcher_add (s->fetcher, s->urls[i], 200, s->bodies[i], s->fetch_delay_us[i],
                               (gsize) g_rand_int_range (rand, 100, 1000), g_rand_int_range (rand, 0, 5) * 1000);

@@ -85,12 +85,12 @@ worlds_add (GPtrArray *worlds, World *w)
 typedef enum {
   CMD_SET, CMD_ADD, CMD_REPLACE, CMD_APPEND, CMD_PREPEND, CMD_CAS,
   CMD_GET, CMD_GETS, CMD_GAT, CMD_GATS, CMD_DELETE, CMD_INCR, CMD_DECR, CMD_TOUCH,
-  CMD_FLUSH, CMD_MN, CMD_MG, CMD_MS, CMD_MD, CMD_MA, CMD_STATS,
+  CMD_FLUSH, CMD_MN, CMD_MG, CMD_MS, CMD_MD, CMD_MA, CMD_STATS, CMD_LIST,
 } Cmd;
 
 static const gchar * const cmd_names[] = {
   "set", "add", "replace", "append", "prepend", "cas", "get", "gets", "gat", "gats", "delete",
-  "incr", "decr", "touch", "flush_all", "mn", "mg", "ms", "md", "ma", "stats",
+  "incr", "decr", "touch", "flush_all", "mn", "mg", "ms", "md", "ma", "stats", "listing",
 };
 
 typedef struct {
@@ -107,7 +107,7 @@ typedef struct {
   gboolean long_opaque; /* ma: an opaque over 32 bytes */
   gboolean compare_cas; /* ms, md: C */
   gboolean cas_disabled; /* the server runs with -C: every cas is 0 */
-  gchar mode;           /* ms: S E A P R; ma: I D */
+  gchar mode;           /* ms: S E A P R; ma: I D; listing: m (metadump) c (cachedump) */
   gchar mg_flags[8];    /* mg: the flags in the order sent (v f s t c k T) */
   GString *line;        /* what is sent */
   GString *literal;     /* (nullable): the whole reply, known byte for byte (a burst of mn) */
@@ -183,6 +183,7 @@ struct _SimModelProbe
   GPtrArray *worlds[N_MODEL_KEYS];  /* (element-type World) */
   guint64 max_cas_seen;
   gboolean cas_disabled;        /* the server runs with -C */
+  gsize item_size_max;          /* the server's -I */
   guint seq;
   guint answered;
   /* incr/decr and ma outcomes seen (by ArithCount), and those whose
@@ -214,6 +215,34 @@ key_name (guint key)
       g_string_append_c (name, 'k');
   return g_string_free (name, FALSE);
 }
+
+/* What -I limits, as memcached 1.6 counts it on a 64-bit machine: its
+ * 48-byte item header, the key and its NUL, the flags when not 0, the
+ * value and its CRLF, and the cas unless -C.  Written out here rather
+ * than taken from the server's code, so that a slip there shows. */
+static gsize
+item_size (const SimModelProbe *probe, guint key, guint32 flags, gsize value_len)
+{
+  g_autofree gchar *name = key_name (key);
+
+  return 48 + strlen (name) + 1 + (flags != 0 ? 4 : 0) + value_len + 2 + (probe->cas_disabled ? 0 : 8);
+}
+
+/* The request's own data is too large: refused before it is read. */
+static gboolean
+data_too_large (const SimModelProbe *probe, const Req *req, guint key)
+{
+  return item_size (probe, key, req->flags, strlen (req->value)) > probe->item_size_max;
+}
+
+/* An append or prepend of @req to @w would make an item too large. */
+static gboolean
+join_too_large (const SimModelProbe *probe, const Req *req, guint key, const World *w)
+{
+  return item_size (probe, key, w->flags, strlen (w->value) + strlen (req->value)) > probe->item_size_max;
+}
+
+#define TOO_LARGE_REPLY "SERVER_ERROR object too large for cache\r\n"
 
 /* The instants [lo, hi] an item written between @t0 and @t1 with @ttl
  * expires at; FALSE when it is dead at once (a negative ttl). */
@@ -398,8 +427,15 @@ quiet_or (const Req *req, const gchar *reply)
 }
 
 static void
-expect_store (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gint64 t0, gint64 t1)
+expect_store (SimModelProbe *probe, const Req *req, guint key, Slot *slot, const World *w, gint64 t0, gint64 t1)
 {
+  /* Refused before the data is read (noreply silences it); a set takes
+   * the old value with it (observed from memcached 1.6.18). */
+  if (data_too_large (probe, req, key))
+    {
+      add_alt (slot, quiet_or (req, TOO_LARGE_REPLY), req->cmd == CMD_SET ? world_absent (t1) : used (w, t1));
+      return;
+    }
   switch (req->cmd)
     {
     case CMD_SET:
@@ -419,7 +455,9 @@ expect_store (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, 
       break;
     case CMD_APPEND:
     case CMD_PREPEND:
-      if (w->present)
+      if (w->present && join_too_large (probe, req, key, w))
+        add_alt (slot, quiet_or (req, "NOT_STORED\r\n"), used (w, t1));
+      else if (w->present)
         {
           g_autofree gchar *joined = req->cmd == CMD_APPEND ? g_strconcat (w->value, req->value, NULL)
                                                             : g_strconcat (req->value, w->value, NULL);
@@ -588,10 +626,17 @@ expect_mg (const Req *req, guint key, Slot *slot, const World *w, gint64 t0, gin
 
 /* ms: the classic store commands' outcomes, in meta's codes. */
 static void
-expect_ms (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gint64 t0, gint64 t1)
+expect_ms (SimModelProbe *probe, const Req *req, guint key, Slot *slot, const World *w, gint64 t0, gint64 t1)
 {
   gint64 ttl = req->has_ttl ? req->ttl : 0;
 
+  /* Refused before the data is read, q or not, in every mode; the key
+   * goes (observed from memcached 1.6.18) */
+  if (data_too_large (probe, req, key))
+    {
+      add_alt (slot, TOO_LARGE_REPLY, world_absent (t1));
+      return;
+    }
   switch (req->mode)
     {
     case 'E':
@@ -608,7 +653,9 @@ expect_ms (SimModelProbe *probe, const Req *req, Slot *slot, const World *w, gin
       break;
     case 'A':
     case 'P':
-      if (w->present)
+      if (w->present && join_too_large (probe, req, key, w))
+        add_alt (slot, "NS\r\n", used (w, t1));
+      else if (w->present)
         {
           g_autofree gchar *joined = req->mode == 'A' ? g_strconcat (w->value, req->value, NULL)
                                                       : g_strconcat (req->value, w->value, NULL);
@@ -717,7 +764,7 @@ expect_one (SimModelProbe *probe, const Req *req, guint key, Slot *slot, const W
   switch (req->cmd)
     {
     case CMD_SET: case CMD_ADD: case CMD_REPLACE: case CMD_APPEND: case CMD_PREPEND: case CMD_CAS:
-      expect_store (probe, req, slot, w, t0, t1);
+      expect_store (probe, req, key, slot, w, t0, t1);
       break;
     case CMD_GET: case CMD_GETS: case CMD_GAT: case CMD_GATS:
       expect_retrieval (req, key, slot, w, t0, t1);
@@ -729,7 +776,7 @@ expect_one (SimModelProbe *probe, const Req *req, guint key, Slot *slot, const W
       expect_mg (req, key, slot, w, t0, t1);
       break;
     case CMD_MS:
-      expect_ms (probe, req, slot, w, t0, t1);
+      expect_ms (probe, req, key, slot, w, t0, t1);
       break;
     case CMD_MD:
       expect_md (req, slot, w, t1);
@@ -1064,6 +1111,132 @@ take_stats (SimModelProbe *probe, const guint8 *data, gsize len)
   return end + 5 - (const gchar *) data;
 }
 
+
+/* ---- listings: lru_crawler metadump, stats cachedump ---- */
+
+/* The model key @name stands for, or N_MODEL_KEYS. */
+static guint
+key_of_name (const gchar *name)
+{
+  for (guint key = 0; key < N_MODEL_KEYS; key++)
+    {
+      g_autofree gchar *k = key_name (key);
+
+      if (g_str_equal (k, name))
+        return key;
+    }
+  return N_MODEL_KEYS;
+}
+
+/* Whether some state of @key at the listing's instant holds an item of
+ * @size: the nominal item size (metadump), or the value's length
+ * (cachedump); and for a metadump, of @cas (0 under -C, as memcached
+ * lists it). */
+static gboolean
+may_be_listed (SimModelProbe *probe, guint key, gboolean nominal, guint64 size, guint64 cas, gint64 t0, gint64 t1)
+{
+  g_autoptr(GPtrArray) worlds = worlds_at (probe, key, t0, t1);
+
+  for (guint i = 0; i < worlds->len; i++)
+    {
+      const World *w = g_ptr_array_index (worlds, i);
+
+      if (!w->present || size != (nominal ? item_size (probe, key, w->flags, strlen (w->value)) : strlen (w->value)))
+        continue;
+      if (!nominal || (probe->cas_disabled ? cas == 0 : w->cas != 0 ? cas == w->cas : cas > w->cas_floor))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+may_be_missing (SimModelProbe *probe, guint key, gint64 t0, gint64 t1)
+{
+  g_autoptr(GPtrArray) worlds = worlds_at (probe, key, t0, t1);
+
+  for (guint i = 0; i < worlds->len; i++)
+    if (!((const World *) g_ptr_array_index (worlds, i))->present)
+      return TRUE;
+  return FALSE;
+}
+
+/* One line of a listing: the key and the size it shows, or FALSE. */
+static gboolean
+parse_listing_line (const Req *req, const gchar *line, gchar **key, guint64 *size, guint64 *cas)
+{
+  g_auto(GStrv) fields = NULL;
+
+  if (req->mode == 'c')
+    {
+      /* ITEM <key> [<bytes> b; <exptime> s] */
+      fields = g_strsplit (line, " ", -1);
+      if (g_strv_length (fields) != 6 || !g_str_equal (fields[0], "ITEM") || fields[2][0] != '[' ||
+          !g_str_equal (fields[3], "b;"))
+        return FALSE;
+      *key = g_strdup (fields[1]);
+      *size = g_ascii_strtoull (fields[2] + 1, NULL, 10);
+      return TRUE;
+    }
+  /* key=<key> exp=… la=… cas=… fetch=… cls=… size=<nominal> */
+  fields = g_strsplit (line, " ", -1);
+  if (g_strv_length (fields) != 7 || !g_str_has_prefix (fields[0], "key=") || !g_str_has_prefix (fields[3], "cas=") ||
+      !g_str_has_prefix (fields[6], "size="))
+    return FALSE;
+  *key = g_strdup (fields[0] + 4);
+  *cas = g_ascii_strtoull (fields[3] + 4, NULL, 10);
+  *size = g_ascii_strtoull (fields[6] + 5, NULL, 10);
+  return TRUE;
+}
+
+/* Every item alive when the listing ran, once, with its size; nothing
+ * else (an expired or flushed item stays in the store until something
+ * reaches it: a listing must not show it). */
+static gssize
+take_listing (SimModelProbe *probe, const Req *req, const guint8 *data, gsize len)
+{
+  const gchar *end = g_strstr_len ((const gchar *) data, (gssize) len, "END\r\n");
+  const gchar *sep = req->mode == 'c' ? "\r\n" : "\n";
+  gint64 t0 = probe->sent_at, t1 = now (probe);
+  gboolean listed[N_MODEL_KEYS] = { FALSE };
+  g_autofree gchar *text = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (end == NULL)
+    return -1;
+  text = g_strndup ((const gchar *) data, (gsize) (end - (const gchar *) data));
+  lines = g_strsplit (text, sep, -1);
+  for (gchar **l = lines; *l != NULL; l++)
+    {
+      g_autofree gchar *name = NULL;
+      guint64 size, cas = 0;
+      guint key;
+
+      if (**l == '\0')
+        continue;
+      if (!parse_listing_line (req, *l, &name, &size, &cas))
+        {
+          braid_sim_fail (probe->sim, "model: %s: a line out of shape: %s", req->line->str, *l);
+          return -1;
+        }
+      key = key_of_name (name);
+      if (key == N_MODEL_KEYS || listed[key] || !may_be_listed (probe, key, req->mode == 'm', size, cas, t0, t1))
+        {
+          braid_sim_fail (probe->sim, "model: %s listed “%s”, which no state of the store has (twice, unknown, "
+                          "dead, or of another size or cas)", req->mode == 'm' ? "metadump" : "cachedump", *l);
+          return -1;
+        }
+      listed[key] = TRUE;
+    }
+  for (guint key = 0; key < N_MODEL_KEYS; key++)
+    if (!listed[key] && !may_be_missing (probe, key, t0, t1))
+      {
+        braid_sim_fail (probe->sim, "model: %s left out key %u, which is alive in every state",
+                        req->mode == 'm' ? "metadump" : "cachedump", key);
+        return -1;
+      }
+  return end + 5 - (const gchar *) data;
+}
+
 static gssize
 take_reply (SimModelProbe *probe, const Req *req, const guint8 *data, gsize len)
 {
@@ -1076,6 +1249,8 @@ take_reply (SimModelProbe *probe, const Req *req, const guint8 *data, gsize len)
     return take_literal (probe, req, data, len);
   if (req->cmd == CMD_STATS)
     return take_stats (probe, data, len);
+  if (req->cmd == CMD_LIST)
+    return take_listing (probe, req, data, len);
   e = expect_new (probe, req, probe->sent_at, now (probe));
   regex = expect_regex (e);
   if (regex == NULL)
@@ -1088,10 +1263,13 @@ take_reply (SimModelProbe *probe, const Req *req, const guint8 *data, gsize len)
       if (!g_match_info_is_partial_match (info))
         {
           g_autofree gchar *shown = printable (data, len);
-          g_autofree gchar *sent = g_strescape (req->line->str, NULL);
+          g_autofree gchar *sent = printable ((const guint8 *) req->line->str, req->line->len);
+          const gchar *pattern = g_regex_get_pattern (regex);
+          g_autofree gchar *pattern_shown = printable ((const guint8 *) pattern, strlen (pattern));
 
+          /* each shown to 200 bytes: a value near -I would fill the screen */
           braid_sim_fail (probe->sim, "model: “%s” got “%s”, which no state of the store allows (%s)",
-                          sent, shown, g_regex_get_pattern (regex));
+                          sent, shown, pattern_shown);
         }
       return -1;
     }
@@ -1117,6 +1295,20 @@ check_worlds (SimModelProbe *probe)
       }
 }
 
+/* The bytes of @req that its reply proves the server read: all of them,
+ * but for data refused as too large, which is answered when its command
+ * line is parsed and may be lost with the connection before it is read. */
+static gsize
+answered_len (const Req *req, const guint8 *reply, gsize len)
+{
+  const gchar *eol;
+
+  if (len < strlen (TOO_LARGE_REPLY) || memcmp (reply, TOO_LARGE_REPLY, strlen (TOO_LARGE_REPLY)) != 0)
+    return req->line->len;
+  eol = strstr (req->line->str, "\r\n");
+  return (gsize) (eol + 2 - req->line->str);
+}
+
 static void
 probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer user_data)
 {
@@ -1136,7 +1328,7 @@ probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer use
       if (used < 0)
         break;
       {
-        g_autofree gchar *sent = g_strescape (req->line->str, NULL);
+        g_autofree gchar *sent = printable ((const guint8 *) req->line->str, req->line->len);
         /* stats' reply has the pid, the clock, the CPU time: not for a
          * trace that must be the same every run */
         g_autofree gchar *got = req->cmd == CMD_STATS ? g_strdup ("(checked)")
@@ -1145,9 +1337,9 @@ probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer use
         braid_sim_trace (probe->sim, "model: %s -> %s", sent, got);
       }
       note_arith_outcome (probe, req, probe->in->data + offset, (gsize) used);
+      probe->bytes_answered += answered_len (req, probe->in->data + offset, (gsize) used);
       offset += (gsize) used;
       probe->answered++;
-      probe->bytes_answered += req->line->len;
       req_free (g_queue_pop_head (&probe->batch));
       check_worlds (probe);
     }
@@ -1193,11 +1385,50 @@ draw_ttl (GRand *rand)
   return ttls[g_rand_int_range (rand, 0, G_N_ELEMENTS (ttls))];
 }
 
+/* A value whose item is within a few bytes of -I, either side: the
+ * request's own item, or (@base_len, an append's or prepend's) the
+ * joined one.  Each side of the edge and the cas's 8 bytes. */
 static gchar *
-draw_value (SimModelProbe *probe)
+draw_edge_value (SimModelProbe *probe, guint key, guint32 flags, gsize base_len)
+{
+  static const gint offsets[] = { -9, -8, -1, 0, 0, 1, 1, 2, 8, 9 };
+  GRand *rand = braid_sim_get_rand (probe->sim);
+  gssize len = (gssize) probe->item_size_max - (gssize) item_size (probe, key, flags, base_len) +
+               offsets[g_rand_int_range (rand, 0, G_N_ELEMENTS (offsets))];
+  GString *v = g_string_new (NULL);
+
+  g_string_printf (v, "b%u", ++probe->seq);
+  while ((gssize) v->len < len)
+    g_string_append_c (v, 'x');
+  return g_string_free (v, FALSE);
+}
+
+/* The length of the value some state of @key holds, or 0. */
+static gsize
+some_value_len (SimModelProbe *probe, guint key, guint32 *flags)
 {
   GRand *rand = braid_sim_get_rand (probe->sim);
+  GPtrArray *worlds = probe->worlds[key];
+  const World *w = g_ptr_array_index (worlds, g_rand_int_range (rand, 0, (gint32) worlds->len));
 
+  *flags = w->present ? w->flags : 0;
+  return w->present ? strlen (w->value) : 0;
+}
+
+static gchar *
+draw_value (SimModelProbe *probe, const Req *req, guint32 flags)
+{
+  GRand *rand = braid_sim_get_rand (probe->sim);
+  gboolean joins = req->cmd == CMD_APPEND || req->cmd == CMD_PREPEND || req->mode == 'A' || req->mode == 'P';
+
+  /* near -I when the server's is small enough to reach */
+  if (probe->item_size_max <= 4096 && g_rand_int_range (rand, 0, 5) == 0)
+    {
+      guint32 old_flags = flags;
+      gsize base = joins && g_rand_boolean (rand) ? some_value_len (probe, req->keys[0], &old_flags) : 0;
+
+      return draw_edge_value (probe, req->keys[0], base != 0 ? old_flags : flags, base);
+    }
   if (g_rand_boolean (rand))
     return g_strdup (numbers[g_rand_int_range (rand, 0, G_N_ELEMENTS (numbers))]);
   return g_strdup_printf ("v%u", ++probe->seq);
@@ -1260,8 +1491,8 @@ draw_classic (SimModelProbe *probe, Req *req, const gchar *name)
   switch (req->cmd)
     {
     case CMD_SET: case CMD_ADD: case CMD_REPLACE: case CMD_APPEND: case CMD_PREPEND: case CMD_CAS:
-      req->value = draw_value (probe);
       req->flags = (guint32) g_rand_int_range (rand, 0, 3) * 7;
+      req->value = draw_value (probe, req, req->flags);
       req->ttl = draw_ttl (rand);
       req->quiet = req->cmd != CMD_CAS && g_rand_int_range (rand, 0, 5) == 0;
       if (req->cmd == CMD_CAS)
@@ -1338,11 +1569,11 @@ draw_ms (SimModelProbe *probe, Req *req, const gchar *name)
   GRand *rand = braid_sim_get_rand (probe->sim);
   static const gchar modes[] = "SSEAPR";
 
-  req->value = draw_value (probe);
   req->mode = modes[g_rand_int_range (rand, 0, sizeof modes - 1)];
   req->has_ttl = g_rand_boolean (rand);
   req->ttl = draw_ttl (rand);
   req->flags = req->mode == 'A' || req->mode == 'P' ? 0 : (guint32) g_rand_int_range (rand, 0, 3) * 5;
+  req->value = draw_value (probe, req, req->flags);
   req->compare_cas = req->mode == 'S' && g_rand_boolean (rand);
   if (req->compare_cas)
     req->number = draw_cas (probe, req->keys[0]);
@@ -1468,7 +1699,19 @@ stats_request (SimModelProbe *probe)
   return req;
 }
 
-/* One to four requests, pipelined; now and then stats alone, or a burst
+/* Every item's key and size, in one of the two listings memcached has. */
+static Req *
+listing_request (SimModelProbe *probe)
+{
+  Req *req = g_new0 (Req, 1);
+
+  req->cmd = CMD_LIST;
+  req->mode = g_rand_boolean (braid_sim_get_rand (probe->sim)) ? 'm' : 'c';
+  req->line = g_string_new (req->mode == 'm' ? "lru_crawler metadump all\r\n" : "stats cachedump 1 0\r\n");
+  return req;
+}
+
+/* One to four requests, pipelined; now and then stats or a listing alone, or a burst
  * (not a byte at a time: that would only be slow). */
 static void
 send_batch (SimModelProbe *probe)
@@ -1480,6 +1723,8 @@ send_batch (SimModelProbe *probe)
 
   if (dice < 4)
     g_queue_push_tail (&probe->batch, stats_request (probe));
+  else if (dice >= 96)
+    g_queue_push_tail (&probe->batch, listing_request (probe));
   else if (dice < 6 && braid_sim_get_plan (probe->sim)->delivery != BRAID_FAKE_DELIVERY_BYTE)
     g_queue_push_tail (&probe->batch, burst_request (probe));
   else
@@ -1542,6 +1787,7 @@ sim_model_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoint
   probe->sim = sim;
   probe->server = g_object_ref (server);
   probe->cas_disabled = !braid_mc_store_get_settings (braid_mc_server_get_store (server))->cas_enabled;
+  probe->item_size_max = braid_mc_store_get_settings (braid_mc_server_get_store (server))->item_size_max;
   probe->endpoint = g_strdup (endpoint);
   probe->in = g_byte_array_new ();
   g_queue_init (&probe->batch);
