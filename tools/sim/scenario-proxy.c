@@ -49,6 +49,19 @@
 
 typedef enum { TWIN_NONE, TWIN_LATE_JOINER_DROPPED, TWIN_EXPIRED_SERVED } Twin;
 
+/* Request lines the proxy must refuse (400, closed without a body): a
+ * scheme it does not fetch, no scheme, no host, a NUL byte, a blank in
+ * the URL.  None starts with a URL of the scenario. */
+static const struct { const gchar *bytes; gsize len; } bad_lines[] = {
+  { "ftp://site0.example/page", 24 },
+  { "site0.example/page", 18 },
+  { "http:///page", 12 },
+  { "http://site0.example/\0page", 26 },
+  { "http://site0.example/pa ge", 26 },
+};
+/* The chance that a request is one of those. */
+#define BAD_LINE_PROBABILITY 10
+
 typedef struct _State State;
 
 /* One client connection: the user data of its BraidCallbackProtocol. */
@@ -57,6 +70,7 @@ typedef struct
   State *state;
   guint client_id;
   guint url;
+  gint bad;                   /* an index in bad_lines, or -1: a good request for url */
   GByteArray *body;
   gboolean lost;
   gboolean made_without_faults;
@@ -82,8 +96,10 @@ struct _State
   const gchar *never_stored[N_URLS];  /* (nullable): the header field that forbids storing the URL */
   gint64 write_timeout_us;    /* the proxy's client write deadline: 0 (none) or its default */
   gint64 fetch_delay_us[N_URLS];  /* the upstream's delay before each URL's answer */
-  GRand *pad_rand;            /* (owned): blanks around some request lines */
+  GRand *pad_rand;            /* (owned): blanks around some request lines, and the bad ones */
   guint64 log_entries;        /* access log entries seen */
+  guint64 bad_sent;           /* bad request lines sent */
+  guint64 bad_logged;         /* access log entries of refused lines */
   GPtrArray *connections;     /* BraidProtocol (owned) */
   guint n_clients;
   gboolean *live_done;
@@ -107,7 +123,11 @@ pc_data (BraidProtocol *p, const guint8 *data, gsize len, gpointer user_data)
   SimProxyClient *c = user_data;
 
   g_byte_array_append (c->body, data, (guint) len);
-  check_prefix (c);
+  if (c->bad >= 0)
+    braid_sim_fail (c->state->sim, "client %u: %u bytes answered a bad request line (%d)", c->client_id,
+                    c->body->len, c->bad);
+  else
+    check_prefix (c);
 }
 
 /* A clean close after part of a body: the client cannot tell it from a
@@ -143,6 +163,17 @@ pc_lost (BraidProtocol *p, const GError *reason, gpointer user_data)
   SimProxyClient *c = user_data;
   State *s = c->state;
 
+  if (c->bad >= 0)
+    {
+      /* refused: a clean close, unless a fault cut it first */
+      if (c->made_without_faults && !g_error_matches (reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE))
+        braid_sim_fail (s->sim, "client %u: bad request line %d ended with %s, not a clean close", c->client_id, c->bad,
+                        reason->message);
+      c->lost = TRUE;
+      s->busy[c->client_id]--;
+      braid_sim_trace (s->sim, "client %u bad line %d: %s", c->client_id, c->bad, reason->message);
+      return;
+    }
   if (g_error_matches (reason, BRAID_REACTOR_ERROR, BRAID_REACTOR_ERROR_CONNECTION_DONE))
     check_whole_or_none (c);
   if (c->body->len == g_bytes_get_size (s->bodies[c->url]) && c->body->len > 0)
@@ -172,6 +203,7 @@ typedef struct {
   State *state;
   guint client_id;
   guint url;
+  gint bad;
 } Pending;
 
 static BraidProtocol *
@@ -184,6 +216,7 @@ build (GSocketAddress *a, gpointer data)
   c->state = p->state;
   c->client_id = p->client_id;
   c->url = p->url;
+  c->bad = p->bad;
   c->made_without_faults = !braid_sim_faults_enabled (p->state->sim);
   return BRAID_PROTOCOL (braid_callback_protocol_new (&pc_callbacks, c, sim_proxy_client_free));
 }
@@ -238,8 +271,17 @@ on_connected (GObject *source, GAsyncResult *result, gpointer data)
   g_ptr_array_add (s->connections, c);
   ((SimProxyClient *) braid_callback_protocol_get_user_data (BRAID_CALLBACK_PROTOCOL (c)))->requested_at =
     braid_reactor_now (BRAID_REACTOR (source));
-  braid_transport_write_printf (braid_protocol_get_transport (c), "%s%s%s\r\n", blanks (s), s->urls[p->url],
-                                blanks (s));
+  if (p->bad >= 0)
+    {
+      BraidTransport *t = braid_protocol_get_transport (c);
+
+      s->bad_sent++;
+      braid_transport_write (t, bad_lines[p->bad].bytes, bad_lines[p->bad].len);
+      braid_transport_write (t, "\r\n", 2);
+    }
+  else
+    braid_transport_write_printf (braid_protocol_get_transport (c), "%s%s%s\r\n", blanks (s), s->urls[p->url],
+                                  blanks (s));
   maybe_stall (s, c);
   g_free (p);
 }
@@ -253,6 +295,8 @@ start_request (State *s, guint client_id)
   p->state = s;
   p->client_id = client_id;
   p->url = (guint) g_rand_int_range (braid_sim_get_rand (s->sim), 0, N_URLS);
+  p->bad = g_rand_int_range (s->pad_rand, 0, BAD_LINE_PROBABILITY) == 0
+             ? g_rand_int_range (s->pad_rand, 0, G_N_ELEMENTS (bad_lines)) : -1;
   s->busy[client_id]++;
   braid_reactor_connect_async (BRAID_REACTOR (braid_sim_get_reactor (s->sim)), "tcp:127.0.0.1:8000",
                                factory, NULL, on_connected, p);
@@ -427,7 +471,12 @@ on_access_log (const GLogField *fields, gsize n_fields, gpointer data)
   i = logged_url_index (s, url);
   if (i < 0)
     {
-      braid_sim_fail (s->sim, "access log: URL \u201c%s\u201d is none that a client asked for", url);
+      /* a refused line: 400, nothing sent, no more of them than were sent */
+      if (g_strcmp0 (status, "400") != 0 || g_strcmp0 (bytes_text, "0") != 0 || g_strcmp0 (cache, "bypass") != 0 ||
+          ++s->bad_logged > s->bad_sent)
+        braid_sim_fail (s->sim, "access log: URL \u201c%s\u201d is none that a client asked for, and not a refused "
+                        "line (%s, %s bytes, cache=%s; %" G_GUINT64_FORMAT " refused of %" G_GUINT64_FORMAT " bad "
+                        "lines sent)", url, status, bytes_text, cache, s->bad_logged, s->bad_sent);
       return;
     }
   if (g_strcmp0 (status, "400") == 0)
