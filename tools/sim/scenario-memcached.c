@@ -1533,6 +1533,9 @@ mc_is_live (BraidSim *sim, gpointer data)
           do_get (c, c->id % N_KEYS);
         }
     }
+  /* the client probe's requests, even those of a client dropped, answered */
+  if (!sim_client_probe_is_settled (s->client_probe))
+    all = FALSE;
   if (!all)
     return FALSE;
   if (!s->final_read)

@@ -11,15 +11,25 @@
 #define ACT_PROBABILITY 0.3
 /* How often a batch starts on a client made anew, the old one dropped. */
 #define DROP_PROBABILITY 0.05
+/* How often a client is dropped just after a batch was sent, its
+ * requests in flight or waiting for a connection. */
+#define DROP_BUSY_PROBABILITY 0.03
+#define DROP_WAITING_PROBABILITY 0.3
+/* How often the client is told to disconnect before a batch. */
+#define DISCONNECT_PROBABILITY 0.05
+/* How often a batch shares a cancellable, and how long a dropped
+ * client's connection may take to close. */
+#define CANCEL_PROBABILITY 0.15
+#define DRAIN_LIMIT_US (5 * G_USEC_PER_SEC)
 
 typedef enum {
   OP_SET, OP_ADD, OP_REPLACE, OP_APPEND, OP_PREPEND, OP_CAS, OP_DELETE, OP_INCR, OP_DECR, OP_TOUCH,
-  OP_GET, OP_GETS, OP_GAT, OP_GET_MULTI, OP_VERSION, OP_FLUSH,
+  OP_GET, OP_GETS, OP_GAT, OP_GET_MULTI, OP_VERSION, OP_GET_DIRECT, OP_FLUSH,
 } OpKind;
 
 static const gchar * const op_names[] = {
   "set", "add", "replace", "append", "prepend", "cas", "delete", "incr", "decr", "touch",
-  "get", "gets", "gat", "get_multi", "version", "flush_all",
+  "get", "gets", "gat", "get_multi", "version", "get (direct)", "flush_all",
 };
 
 /* A key as the store held it when the batch was sent. */
@@ -51,6 +61,8 @@ struct _SimClientProbe
   guint in_flight;
   guint seq;
   guint checked;
+  GCancellable *cancellable;  /* (owned) (nullable): the batch's, cancelled at some point */
+  gint64 draining_since;      /* a busy client was dropped: its connection must close (-1: not) */
 };
 
 static gchar *
@@ -84,7 +96,10 @@ op_free (Op *op)
   for (guint i = 0; i < op->n_keys; i++)
     g_clear_pointer (&op->before[i].value, g_bytes_unref);
   g_clear_pointer (&op->data, g_bytes_unref);
-  op->probe->in_flight--;
+  if (op->probe->in_flight == 0)
+    braid_sim_fail (op->probe->sim, "client probe: %s answered twice", op_names[op->kind]);
+  else
+    op->probe->in_flight--;
   g_free (op);
 }
 
@@ -93,8 +108,10 @@ op_free (Op *op)
 static gboolean
 unknown_outcome (const GError *error)
 {
-  return error != NULL && error->domain == BRAID_MC_ERROR &&
-         (error->code == BRAID_MC_ERROR_CONNECTION_LOST || error->code == BRAID_MC_ERROR_TIMED_OUT);
+  /* a cancelled request may still have run: its reply is read and dropped */
+  return (error != NULL && error->domain == BRAID_MC_ERROR &&
+          (error->code == BRAID_MC_ERROR_CONNECTION_LOST || error->code == BRAID_MC_ERROR_TIMED_OUT)) ||
+         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
 
 static void
@@ -289,6 +306,26 @@ on_get (GObject *source, GAsyncResult *result, gpointer data)
   op_free (op);
 }
 
+/* A direct get holds no reference to its client (no GTask): a client
+ * dropped with one waiting must still answer it. */
+static void
+on_direct (BraidMcValue *value, GError *error, gpointer data)
+{
+  Op *op = data;
+  g_autoptr(BraidMcValue) v = value;
+  g_autoptr(GError) e = error;
+
+  if (!unknown_outcome (e))
+    {
+      op->probe->checked++;
+      if (v != NULL)
+        check_value (op, 0, v, FALSE);
+      else
+        expect_result (op, e, op->before[0].present ? -1 : BRAID_MC_ERROR_NOT_FOUND);
+    }
+  op_free (op);
+}
+
 static void
 on_get_multi (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -390,30 +427,30 @@ send_op (SimClientProbe *probe, Op *op)
       op->number = op->before[0].present && g_rand_int_range (rand, 0, 3) != 0 ? op->before[0].cas
                                                                                : (guint64) g_rand_int_range (rand, 1, 100);
       if (op->kind == OP_SET)
-        braid_mc_client_set_async (probe->client, name, op->data, op->flags, op->exptime, NULL, on_store, op);
+        braid_mc_client_set_async (probe->client, name, op->data, op->flags, op->exptime, probe->cancellable, on_store, op);
       else
         braid_mc_client_store_async (probe->client, modes[op->kind], name, op->data, op->flags, op->exptime,
-                                     op->number, NULL, on_store, op);
+                                     op->number, probe->cancellable, on_store, op);
       break;
     case OP_DELETE:
-      braid_mc_client_delete_async (probe->client, name, NULL, on_delete_or_touch, op);
+      braid_mc_client_delete_async (probe->client, name, probe->cancellable, on_delete_or_touch, op);
       break;
     case OP_TOUCH:
-      braid_mc_client_touch_async (probe->client, name, 0, NULL, on_delete_or_touch, op);
+      braid_mc_client_touch_async (probe->client, name, 0, probe->cancellable, on_delete_or_touch, op);
       break;
     case OP_INCR:
     case OP_DECR:
       op->number = (guint64) g_rand_int_range (rand, 0, 3) == 0 ? G_MAXUINT64 : (guint64) g_rand_int_range (rand, 0, 50);
       braid_mc_client_arith_async (probe->client, name, op->kind == OP_INCR ? BRAID_MC_ARITH_MODE_INCR : BRAID_MC_ARITH_MODE_DECR,
-                                   op->number, NULL, on_arith, op);
+                                   op->number, probe->cancellable, on_arith, op);
       break;
     case OP_GET:
     case OP_GETS:
       braid_mc_client_get_async (probe->client, name, op->kind == OP_GETS ? BRAID_MC_GET_FLAGS_WITH_CAS : BRAID_MC_GET_FLAGS_NONE,
-                                 NULL, on_get, op);
+                                 probe->cancellable, on_get, op);
       break;
     case OP_GAT:
-      braid_mc_client_gat_async (probe->client, name, 0, BRAID_MC_GET_FLAGS_NONE, NULL, on_get, op);
+      braid_mc_client_gat_async (probe->client, name, 0, BRAID_MC_GET_FLAGS_NONE, probe->cancellable, on_get, op);
       break;
     case OP_GET_MULTI:
       {
@@ -423,15 +460,57 @@ send_op (SimClientProbe *probe, Op *op)
           g_ptr_array_add (keys, key_name (op->keys[i]));
         g_ptr_array_add (keys, NULL);
         braid_mc_client_get_multi_async (probe->client, (const gchar * const *) keys->pdata, BRAID_MC_GET_FLAGS_WITH_CAS,
-                                         NULL, on_get_multi, op);
+                                         probe->cancellable, on_get_multi, op);
       }
       break;
+    case OP_GET_DIRECT:
+      braid_mc_client_get_direct (probe->client, name, probe->cancellable, on_direct, op);
+      break;
     case OP_VERSION:
-      braid_mc_client_version_async (probe->client, NULL, on_other, op);
+      braid_mc_client_version_async (probe->client, probe->cancellable, on_other, op);
       break;
     case OP_FLUSH:
     default:
-      braid_mc_client_flush_all_async (probe->client, 0, NULL, on_other, op);
+      braid_mc_client_flush_all_async (probe->client, 0, probe->cancellable, on_other, op);
+      break;
+    }
+}
+
+static void
+cancel_now (gpointer data)
+{
+  g_cancellable_cancel (data);
+}
+
+/* Now and then a batch shares a cancellable, cancelled at once, a little
+ * later, or only after every request was answered (a caller's cancellable
+ * that outlives its requests must find nothing listening). */
+static void
+maybe_cancel_batch (SimClientProbe *probe)
+{
+  GRand *rand = braid_sim_get_rand (probe->sim);
+
+  g_clear_object (&probe->cancellable);
+  if (!braid_sim_chance (probe->sim, CANCEL_PROBABILITY))
+    return;
+  probe->cancellable = g_cancellable_new ();
+  switch (g_rand_int_range (rand, 0, 3))
+    {
+    case 0:
+      braid_sim_trace (probe->sim, "client probe: the batch is cancelled as it is sent");
+      braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)), 0,
+                                                          cancel_now, g_object_ref (probe->cancellable),
+                                                          g_object_unref));
+      break;
+    case 1:
+      braid_sim_trace (probe->sim, "client probe: the batch is cancelled a little later");
+      braid_delayed_call_unref (braid_reactor_call_later (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)),
+                                                          g_rand_int_range (rand, 1, 3000),
+                                                          cancel_now, g_object_ref (probe->cancellable),
+                                                          g_object_unref));
+      break;
+    default:
+      braid_sim_trace (probe->sim, "client probe: the batch's cancellable is cancelled once it is answered");
       break;
     }
 }
@@ -439,7 +518,8 @@ send_op (SimClientProbe *probe, Op *op)
 static gboolean
 is_read (OpKind kind)
 {
-  return kind == OP_GET || kind == OP_GETS || kind == OP_GAT || kind == OP_GET_MULTI || kind == OP_VERSION;
+  return kind == OP_GET || kind == OP_GETS || kind == OP_GAT || kind == OP_GET_MULTI || kind == OP_VERSION ||
+         kind == OP_GET_DIRECT;
 }
 
 /* A batch: each key written by one request at most, and read by none
@@ -451,6 +531,7 @@ send_batch (SimClientProbe *probe)
   guint n = (guint) g_rand_int_range (rand, 1, MAX_BATCH + 1);
   gboolean read_key[N_PROBE_KEYS] = { FALSE }, written_key[N_PROBE_KEYS] = { FALSE };
 
+  maybe_cancel_batch (probe);
   for (guint i = 0; i < n; i++)
     {
       Op *op = g_new0 (Op, 1);
@@ -513,11 +594,39 @@ check_one_connection (SimClientProbe *probe)
                     counters.curr_connections);
 }
 
+/* A client dropped with requests in flight answers each (the probe's
+ * in_flight comes back to 0) and closes its connection, soon. */
+static gboolean
+drained (SimClientProbe *probe)
+{
+  BraidMcServerCounters counters;
+  gint64 now = braid_reactor_now (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)));
+
+  if (probe->draining_since < 0)
+    return TRUE;
+  braid_mc_server_get_counters (probe->server, &counters);
+  if (counters.curr_connections <= 1)
+    {
+      probe->draining_since = -1;
+      return TRUE;
+    }
+  if (now - probe->draining_since > DRAIN_LIMIT_US)
+    braid_sim_fail (probe->sim, "client probe: a client dropped with requests in flight left its connection "
+                    "open for %.1f s", (gdouble) (now - probe->draining_since) / G_USEC_PER_SEC);
+  return FALSE;
+}
+
 void
 sim_client_probe_step (SimClientProbe *probe)
 {
-  if (probe->in_flight > 0)
+  gboolean connected;
+
+  /* a cancelled request is answered at once, and its reply read later:
+   * the store is what the next batch expects once nothing is pending */
+  if (probe->in_flight > 0 || braid_mc_client_get_n_pending (probe->client) > 0 || !drained (probe))
     return;
+  if (probe->cancellable != NULL && !g_cancellable_is_cancelled (probe->cancellable))
+    g_cancellable_cancel (probe->cancellable);
   check_one_connection (probe);
   if (!braid_sim_chance (probe->sim, ACT_PROBABILITY))
     return;
@@ -529,7 +638,28 @@ sim_client_probe_step (SimClientProbe *probe)
       g_object_unref (probe->client);
       probe->client = new_client (probe);
     }
+  if (braid_sim_chance (probe->sim, DISCONNECT_PROBABILITY))
+    {
+      /* as a user may: the next batch waits out the reconnect backoff */
+      braid_sim_trace (probe->sim, "client probe: disconnects");
+      braid_mc_client_disconnect (probe->client);
+    }
+  connected = braid_mc_client_is_connected (probe->client);
   send_batch (probe);
+  /* most often when the batch waits for a connection or a reconnect */
+  if (!connected && braid_sim_chance (probe->sim, DROP_WAITING_PROBABILITY))
+    {
+      /* while connecting: the batch fails, the client waits out a backoff */
+      braid_sim_trace (probe->sim, "client probe: disconnects while connecting");
+      braid_mc_client_disconnect (probe->client);
+    }
+  else if (braid_sim_chance (probe->sim, connected ? DROP_BUSY_PROBABILITY : DROP_WAITING_PROBABILITY))
+    {
+      braid_sim_trace (probe->sim, "client probe: client dropped with %u requests in flight", probe->in_flight);
+      g_object_unref (probe->client);
+      probe->client = new_client (probe);
+      probe->draining_since = braid_reactor_now (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)));
+    }
 }
 
 SimClientProbe *
@@ -541,6 +671,7 @@ sim_client_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoin
   probe->server = g_object_ref (server);
   probe->endpoint = g_strdup (endpoint);
   probe->client = new_client (probe);
+  probe->draining_since = -1;
   return probe;
 }
 
@@ -556,9 +687,16 @@ sim_client_probe_free (SimClientProbe *probe)
   if (probe == NULL)
     return;
   g_object_unref (probe->client);
+  g_clear_object (&probe->cancellable);
   g_object_unref (probe->server);
   g_free (probe->endpoint);
   g_free (probe);
+}
+
+gboolean
+sim_client_probe_is_settled (SimClientProbe *probe)
+{
+  return probe->in_flight == 0 && braid_mc_client_get_n_pending (probe->client) == 0 && drained (probe);
 }
 
 guint
