@@ -132,6 +132,40 @@ test_timed (gconstpointer data)
 
 /* ---- beyond the session tables ---- */
 
+/* @input, cut in two at each of @splits, answers @expected on a server
+ * with -I 1 KiB; @check (nullable) then looks at the server. */
+static void
+assert_split_under_small_limit (const gchar *input, const gchar *expected, const gsize *splits, gsize n_splits,
+                                void (*check) (BraidMcServer *server))
+{
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+  gsize len = strlen (input);
+
+  settings.store.item_size_max = 1024;
+  for (gsize i = 0; i < n_splits; i++)
+    {
+      BraidTestServerConn c = { 0 };
+
+      braid_test_server_conn_open (&c, &settings);
+      braid_test_server_conn_send (&c, (const guint8 *) input, splits[i]);
+      braid_test_server_conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
+      conn_assert_written (&c, expected);
+      if (check != NULL)
+        check (c.server);
+      braid_test_server_conn_close (&c);
+    }
+}
+
+static void
+assert_two_too_large (BraidMcServer *server)
+{
+  BraidMcStats stats;
+
+  /* ms a and ms c; ms b's mode is refused first */
+  braid_mc_store_get_stats (braid_mc_server_get_store (server), &stats);
+  g_assert_cmpuint (stats.store_too_large, ==, 2);
+}
+
 /* Observed from memcached 1.6.18 with 2000000-byte values under its
  * 1 MiB -I; here the limit is 1 KiB, so the same replies come for
  * 2000-byte values. */
@@ -143,30 +177,12 @@ test_too_large (void)
                                              "ms c 2000 q\r\n%s\r\nmn\r\n", big, big, big);
   const gchar *expected = "HD\r\nSERVER_ERROR object too large for cache\r\nEN\r\n"
                           "CLIENT_ERROR invalid mode for ms M token\r\nSERVER_ERROR object too large for cache\r\nMN\r\n";
-  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   gsize len = strlen (input);
   const gsize splits[] = { 0, 1, 9, 17, 30, 1000, len / 2, len - 3, len - 1 };
 
   g_test_summary ("An ms too large for -I is refused at once, drops the item it would replace, counts "
                   "in store_too_large, and its data is skipped unread however it arrives; q does not silence it");
-  settings.store.item_size_max = 1024;
-  for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
-    {
-      BraidTestServerConn c = { 0 };
-
-      braid_test_server_conn_open (&c, &settings);
-      braid_test_server_conn_send (&c, (const guint8 *) input, splits[i]);
-      braid_test_server_conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
-      conn_assert_written (&c, expected);
-      {
-        BraidMcStats stats;
-
-        /* ms a and ms c; ms b's mode is refused first */
-        braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
-        g_assert_cmpuint (stats.store_too_large, ==, 2);
-      }
-      braid_test_server_conn_close (&c);
-    }
+  assert_split_under_small_limit (input, expected, splits, G_N_ELEMENTS (splits), assert_two_too_large);
 }
 
 /* Observed from memcached 1.6.18 (-I 1m): after "set a 0 0 900000",
@@ -180,23 +196,12 @@ test_join_too_large (void)
   g_autofree gchar *input = g_strdup_printf ("ms a 600\r\n%s\r\nms a 600 MA\r\n%s\r\nms a 600 MP q\r\n%s\r\n"
                                              "mg a s\r\nms a 1 MA\r\nz\r\nmg a s\r\n", half, half, half);
   const gchar *expected = "HD\r\nNS\r\nNS\r\nHD s600\r\nHD\r\nHD s601\r\n";
-  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
   gsize len = strlen (input);
   const gsize splits[] = { 0, 1, 620, 630, len / 2, len - 1 };
 
   g_test_summary ("An ms append or prepend whose joined value is too large for -I answers NS (q does not "
                   "silence it) and keeps the item, as memcached 1.6.18 does; within the limit it joins");
-  settings.store.item_size_max = 1024;
-  for (gsize i = 0; i < G_N_ELEMENTS (splits); i++)
-    {
-      BraidTestServerConn c = { 0 };
-
-      braid_test_server_conn_open (&c, &settings);
-      braid_test_server_conn_send (&c, (const guint8 *) input, splits[i]);
-      braid_test_server_conn_send (&c, (const guint8 *) input + splits[i], len - splits[i]);
-      conn_assert_written (&c, expected);
-      braid_test_server_conn_close (&c);
-    }
+  assert_split_under_small_limit (input, expected, splits, G_N_ELEMENTS (splits), NULL);
 }
 
 /* A value over the copy threshold goes out by reference to the item: its
