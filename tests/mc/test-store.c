@@ -378,12 +378,15 @@ test_expired_memory_reclaimed (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *value = g_strnfill (800, 'v');
 
-  g_test_summary ("Expired items' memory is reclaimed from the LRU tail as new items arrive, before anything live is evicted");
+  g_test_summary ("Expired items' memory is reclaimed from the LRU tail as new items arrive, before anything live is "
+                  "evicted; items fetched before they expired do not count as expired_unfetched");
   for (guint i = 0; i < 10; i++)
     {
       g_autofree gchar *key = g_strdup_printf ("old%u", i);
 
       set (f, key, value, 1);
+      /* fetched while alive: its reclaim is not an unfetched expiry */
+      g_assert_true (has (f, key));
     }
   advance_s (f, 2);
   for (guint i = 0; i < 10; i++)
@@ -394,6 +397,7 @@ test_expired_memory_reclaimed (Fixture *f, gconstpointer data)
     }
   g_assert_cmpuint (stats_of (f->store).evictions, ==, 0);
   g_assert_cmpuint (stats_of (f->store).reclaimed, >=, 5);
+  g_assert_cmpuint (stats_of (f->store).expired_unfetched, ==, 0);
 }
 
 static void
