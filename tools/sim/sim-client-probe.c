@@ -62,6 +62,7 @@ struct _SimClientProbe
   guint seq;
   guint checked;
   GCancellable *cancellable;  /* (owned) (nullable): the batch's, cancelled at some point */
+  GPtrArray *dropped;         /* (element-type GWeakRef): clients let go of, alive while requests hold them */
   gint64 draining_since;      /* a busy client was dropped: its connection must close (-1: not) */
 };
 
@@ -594,6 +595,27 @@ check_one_connection (SimClientProbe *probe)
                     counters.curr_connections);
 }
 
+static void
+weak_ref_free (GWeakRef *ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+/* Lets go of the client, as its user would, and makes a new one.  The old
+ * one lives on while its requests hold it; a run cut short by a failure
+ * must still be able to end them (sim_client_probe_stop). */
+static void
+replace_client (SimClientProbe *probe)
+{
+  GWeakRef *ref = g_new0 (GWeakRef, 1);
+
+  g_weak_ref_init (ref, probe->client);
+  g_ptr_array_add (probe->dropped, ref);
+  g_object_unref (probe->client);
+  probe->client = new_client (probe);
+}
+
 /* A client dropped with requests in flight answers each (the probe's
  * in_flight comes back to 0) and closes its connection, soon. */
 static gboolean
@@ -635,8 +657,7 @@ sim_client_probe_step (SimClientProbe *probe)
       /* As a user of the library would: the last reference goes, idle but
        * connected, and the next batch runs on a new client. */
       braid_sim_trace (probe->sim, "client probe: client dropped, a new one made");
-      g_object_unref (probe->client);
-      probe->client = new_client (probe);
+      replace_client (probe);
     }
   if (braid_sim_chance (probe->sim, DISCONNECT_PROBABILITY))
     {
@@ -656,8 +677,7 @@ sim_client_probe_step (SimClientProbe *probe)
   else if (braid_sim_chance (probe->sim, connected ? DROP_BUSY_PROBABILITY : DROP_WAITING_PROBABILITY))
     {
       braid_sim_trace (probe->sim, "client probe: client dropped with %u requests in flight", probe->in_flight);
-      g_object_unref (probe->client);
-      probe->client = new_client (probe);
+      replace_client (probe);
       probe->draining_since = braid_reactor_now (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)));
     }
 }
@@ -671,6 +691,7 @@ sim_client_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoin
   probe->server = g_object_ref (server);
   probe->endpoint = g_strdup (endpoint);
   probe->client = new_client (probe);
+  probe->dropped = g_ptr_array_new_with_free_func ((GDestroyNotify) weak_ref_free);
   probe->draining_since = -1;
   return probe;
 }
@@ -679,6 +700,13 @@ void
 sim_client_probe_stop (SimClientProbe *probe)
 {
   braid_mc_client_disconnect (probe->client);
+  for (guint i = 0; i < probe->dropped->len; i++)
+    {
+      g_autoptr(BraidMcClient) old = g_weak_ref_get (g_ptr_array_index (probe->dropped, i));
+
+      if (old != NULL)
+        braid_mc_client_disconnect (old);
+    }
 }
 
 void
@@ -688,6 +716,7 @@ sim_client_probe_free (SimClientProbe *probe)
     return;
   g_object_unref (probe->client);
   g_clear_object (&probe->cancellable);
+  g_ptr_array_unref (probe->dropped);
   g_object_unref (probe->server);
   g_free (probe->endpoint);
   g_free (probe);
