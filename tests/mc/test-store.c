@@ -553,7 +553,8 @@ test_counters (Fixture *f, gconstpointer data)
   gsize keep_bytes;
 
   g_test_summary ("Each classic command moves exactly its own counters, hits apart from misses (gat counts as "
-                  "a get and a touch); reset zeroes them all but total_items, curr_items and bytes");
+                  "a touch only, as memcached 1.6.18 counts it); reset zeroes them all but total_items, "
+                  "curr_items and bytes");
   set (f, "a", "1", 0);
   want.cmd_set = 1;
   want.total_items = 1;
@@ -562,7 +563,6 @@ test_counters (Fixture *f, gconstpointer data)
   want.cmd_get = 2, want.get_hits = 1, want.get_misses = 1;
   g_assert_nonnull (braid_mc_store_gat (f->store, K ("a"), 100));
   g_assert_null (braid_mc_store_gat (f->store, K ("zz"), 100));
-  want.cmd_get = 4, want.get_hits = 2, want.get_misses = 2;
   want.cmd_touch = 2, want.touch_hits = 1, want.touch_misses = 1;
   g_assert_cmpint (braid_mc_store_touch (f->store, K ("a"), 100), ==, BRAID_MC_STORE_RESULT_TOUCHED);
   g_assert_cmpint (braid_mc_store_touch (f->store, K ("zz"), 100), ==, BRAID_MC_STORE_RESULT_NOT_FOUND);
@@ -595,7 +595,7 @@ test_counters (Fixture *f, gconstpointer data)
   braid_mc_store_flush (f->store, 0);
   g_assert_false (has (f, "fl"));
   want.cmd_set = 7, want.total_items = 4, want.cmd_flush = 1;
-  want.cmd_get = 7, want.get_hits = 3, want.get_misses = 4;
+  want.cmd_get = 5, want.get_hits = 2, want.get_misses = 3;
   want.get_expired = 1, want.expired_unfetched = 1, want.get_flushed = 1;
 
   g_assert_cmpint (set (f, "big", too_large, 0), ==, BRAID_MC_STORE_RESULT_TOO_LARGE);

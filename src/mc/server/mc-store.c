@@ -857,11 +857,24 @@ link_item (BraidMcStore *store, Shard *shard, BraidMcItem *item, BraidMcItem *ol
   return BRAID_MC_STORE_RESULT_STORED;
 }
 
+/* A live item read by a client: fetched, accessed now, bumped. */
+static BraidMcItem *
+fetch_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
+{
+  BraidMcItem *item = find_live (store, shard, key, key_len, TRUE);
+
+  if (item == NULL)
+    return NULL;
+  item->fetched = TRUE;
+  item->accessed_at = braid_mc_store_now (store);
+  lru_bump (shard, item);
+  return item;
+}
+
 static BraidMcItem *
 get_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
 {
-
-  BraidMcItem *item = find_live (store, shard, key, key_len, TRUE);
+  BraidMcItem *item = fetch_locked (store, shard, key, key_len);
 
   shard->stats.cmd_get++;
   if (item == NULL)
@@ -870,17 +883,15 @@ get_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len)
       return NULL;
     }
   shard->stats.get_hits++;
-  item->fetched = TRUE;
-  item->accessed_at = braid_mc_store_now (store);
-  lru_bump (shard, item);
   return item;
 }
 
+/* memcached counts a gat as a touch only, never as a get (1.6.18, text
+ * and binary alike). */
 static BraidMcItem *
 gat_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_len, gint64 exptime)
 {
-
-  BraidMcItem *item = get_locked (store, shard, key, key_len);
+  BraidMcItem *item = fetch_locked (store, shard, key, key_len);
 
   shard->stats.cmd_touch++;
   if (item == NULL)
