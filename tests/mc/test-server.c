@@ -196,6 +196,32 @@ test_flush_all_disabled (void)
   assert_replies_with (&settings, input, expected);
 }
 
+/* cmd_flush after @input, sent whole under @settings. */
+static guint64
+flushes_counted (const BraidMcServerSettings *settings, const gchar *input)
+{
+  BraidTestServerConn c = { 0 };
+  BraidMcStats stats;
+
+  braid_test_server_conn_open (&c, settings);
+  braid_test_server_conn_send (&c, (const guint8 *) input, strlen (input));
+  braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
+  braid_test_server_conn_close (&c);
+  return stats.cmd_flush;
+}
+
+static void
+test_flush_all_refused_counted (void)
+{
+  BraidMcServerSettings settings = BRAID_MC_SERVER_SETTINGS_INIT;
+
+  g_test_summary ("A flush_all refused (-F, noreply or not, or a bad delay) still counts in cmd_flush, as "
+                  "memcached 1.6.18 counts it (live: 3 and 2 below)");
+  settings.flush_enabled = FALSE;
+  g_assert_cmpuint (flushes_counted (&settings, "flush_all\r\nflush_all noreply\r\nflush_all 10\r\n"), ==, 3);
+  g_assert_cmpuint (flushes_counted (NULL, "flush_all abc\r\nflush_all -1\r\n"), ==, 2);
+}
+
 static void
 test_cas_disabled (void)
 {
@@ -1640,6 +1666,7 @@ main (int argc, char **argv)
   g_test_add_func ("/mc/server/take-back-unwritten", test_take_back_unwritten);
   g_test_add_func ("/mc/server/take-back-after-flush", test_take_back_after_flush);
   g_test_add_func ("/mc/server/flush-all-disabled", test_flush_all_disabled);
+  g_test_add_func ("/mc/server/flush-all-refused-counted", test_flush_all_refused_counted);
   g_test_add_func ("/mc/server/cas-disabled", test_cas_disabled);
   g_test_add_func ("/mc/server/cas-disabled/listing", test_cas_disabled_listing);
   g_test_add_func ("/mc/server/incr-on-minus-zero", test_incr_on_minus_zero);

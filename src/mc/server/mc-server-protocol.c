@@ -514,14 +514,11 @@ execute (BraidMcServerProtocol *self, const BraidMcCommand *cmd)
                           ? "TOUCHED\r\n" : "NOT_FOUND\r\n");
       break;
     case BRAID_MC_COMMAND_FLUSH_ALL:
-      if (!settings->flush_enabled)
+      if (!settings->flush_enabled || cmd->bad_delay)
         {
-          reply (self, cmd, "CLIENT_ERROR flush_all not allowed\r\n");
-          break;
-        }
-      if (cmd->bad_delay)
-        {
-          reply (self, cmd, "CLIENT_ERROR invalid exptime argument\r\n");
+          braid_mc_store_count_refused_flush (store);
+          reply (self, cmd, !settings->flush_enabled ? "CLIENT_ERROR flush_all not allowed\r\n"
+                                                     : "CLIENT_ERROR invalid exptime argument\r\n");
           break;
         }
       braid_mc_store_flush (store, cmd->has_number ? cmd->number : 0);

@@ -1098,14 +1098,28 @@ touch_locked (BraidMcStore *store, Shard *shard, const guint8 *key, gsize key_le
   return BRAID_MC_STORE_RESULT_TOUCHED;
 }
 
+static void
+count_flush (BraidMcStore *store)
+{
+  atomic_fetch_add_explicit (&store->counts[G_STRUCT_OFFSET (BraidMcStats, cmd_flush) / sizeof (guint64)], 1,
+                             memory_order_relaxed);
+}
+
+void
+braid_mc_store_count_refused_flush (BraidMcStore *store)
+{
+  g_return_if_fail (store != NULL);
+
+  count_flush (store);
+}
+
 void
 braid_mc_store_flush (BraidMcStore *store, gint64 delay)
 {
   g_return_if_fail (store != NULL);
 
   /* No shard's lock: items are judged flushed when next looked at. */
-  atomic_fetch_add_explicit (&store->counts[G_STRUCT_OFFSET (BraidMcStats, cmd_flush) / sizeof (guint64)], 1,
-                             memory_order_relaxed);
+  count_flush (store);
   if (delay > 0)
     {
       atomic_store_explicit (&store->flush_at, expiry_time (store, delay), memory_order_relaxed);

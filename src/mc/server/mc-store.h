@@ -162,6 +162,9 @@ void braid_mc_store_refuse_too_large (BraidMcStore *store, const guint8 *key, gs
 
 /* flush_all [delay] */
 void braid_mc_store_flush (BraidMcStore *store, gint64 delay);
+/* Counts a flush_all refused before it flushed (-F, a bad delay): memcached
+ * counts every text flush_all in cmd_flush, done or not. */
+void braid_mc_store_count_refused_flush (BraidMcStore *store);
 
 guint braid_mc_store_get_n_items (BraidMcStore *store);
 
