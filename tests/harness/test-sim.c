@@ -103,6 +103,7 @@ static const BrokenTwin broken_twins[] = {
   { &braid_sim_scenario_memcached_cas_unstored, "an update was lost", 5 },
   { &braid_sim_scenario_memcached_lru_unbumped, "LRU order broken: the wrong item was evicted", 10 },
   { &braid_sim_scenario_memcached_reordered, "got a reply that is not its own", 5 },
+  { &braid_sim_scenario_memcached_hit_uncounted, "stats get_hits", 10 },
   { &braid_sim_scenario_proxy_late_joiner_dropped, "(a truncated body)", 10 },
   { &braid_sim_scenario_proxy_expired_served, "TTL (an expired body)", 20 },
 };

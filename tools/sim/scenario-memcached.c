@@ -40,6 +40,7 @@
 #include "sim-mc-filter.h"
 #include "sim-lru-probe.h"
 #include "sim-model-probe.h"
+#include "sim-stats-filter.h"
 #include "sim-client-probe.h"
 
 #include <stdlib.h>
@@ -1300,7 +1301,9 @@ model_setup (State *s)
     braid_sim_trace (s->sim, "model probe's server: -I %" G_GSIZE_FORMAT, settings.store.item_size_max);
   s->model_server = braid_mc_server_new (r, &settings);
   factory = braid_mc_server_create_factory (s->model_server);
-  s->model_listener = braid_reactor_listen (r, "tcp:11215", factory, NULL);
+  /* HIT_UNCOUNTED's relay takes 11215 and forwards to 11216 */
+  s->model_listener = braid_reactor_listen (r, s->relay_wanted && s->twin.breakage == SIM_MC_BREAK_HIT_UNCOUNTED
+                                                   ? "tcp:11216" : "tcp:11215", factory, NULL);
   s->model_probe = sim_model_probe_new (s->sim, s->model_server, "tcp:127.0.0.1:11215");
 }
 
@@ -1338,7 +1341,9 @@ twin_setup (State *s)
 {
   if (!s->relay_wanted)
     return;
-  if (s->twin.breakage == SIM_MC_BREAK_LRU_NO_BUMP)
+  if (s->twin.breakage == SIM_MC_BREAK_HIT_UNCOUNTED)
+    s->relay = sim_relay_new (s->sim, "tcp:11215", "tcp:127.0.0.1:11216", &sim_stats_filter, NULL);
+  else if (s->twin.breakage == SIM_MC_BREAK_LRU_NO_BUMP)
     {
       s->twin.store = braid_mc_server_get_store (s->lru_server);
       s->relay = sim_relay_new (s->sim, "tcp:11213", "tcp:127.0.0.1:11214", &sim_mc_filter, &s->twin);
@@ -1452,6 +1457,12 @@ static gpointer
 reordered_setup (BraidSim *sim)
 {
   return mc_setup_with (sim, TRUE, SIM_MC_BREAK_REORDER);
+}
+
+static gpointer
+hit_uncounted_setup (BraidSim *sim)
+{
+  return mc_setup_with (sim, TRUE, SIM_MC_BREAK_HIT_UNCOUNTED);
 }
 
 static void
@@ -1702,4 +1713,10 @@ const BraidSimScenario braid_sim_scenario_memcached_reordered = {
   "memcached-reordered",
   "a server that answers pipelined requests out of order (a self-test)",
   reordered_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
+};
+
+const BraidSimScenario braid_sim_scenario_memcached_hit_uncounted = {
+  "memcached-hit-uncounted",
+  "a server whose stats count one get hit fewer than it served (a self-test)",
+  hit_uncounted_setup, mc_step, mc_begin_liveness, mc_is_live, mc_check, mc_teardown,
 };

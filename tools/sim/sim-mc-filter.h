@@ -13,6 +13,7 @@ typedef enum {
   SIM_MC_BREAK_CAS_UNSTORED,  /* answers STORED to cas, stores nothing */
   SIM_MC_BREAK_LRU_NO_BUMP,   /* get and touch leave the item where it is in the LRU */
   SIM_MC_BREAK_REORDER,       /* answers two pipelined requests in swapped order */
+  SIM_MC_BREAK_HIT_UNCOUNTED, /* the model probe's server: stats show one get hit fewer (sim-stats-filter.h) */
 } SimMcBreakage;
 
 typedef struct {

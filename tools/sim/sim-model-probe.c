@@ -1,5 +1,6 @@
 /* braid — the model probe of the memcached scenario (see sim-model-probe.h). */
 #include "sim-model-probe.h"
+#include "sim-counters.h"
 #include "callback-protocol.h"
 #include "mc-store-private.h"
 
@@ -186,10 +187,8 @@ struct _SimModelProbe
   gsize item_size_max;          /* the server's -I */
   guint seq;
   guint answered;
-  /* incr/decr and ma outcomes seen (by ArithCount), and those whose
-   * outcome is unknown: stats must count between the two */
-  guint64 arith_seen[4];
-  guint64 arith_unknown;
+  /* what the replies say memcached's outcome counters must read */
+  SimCounters counters;
   /* what went each way, over every connection: stats must agree */
   guint64 bytes_sent, bytes_received, bytes_answered;
   guint64 stats_received_before, stats_answered_before;
@@ -1018,60 +1017,51 @@ stat_value (gchar **lines, const gchar *name)
   return G_MAXUINT64;
 }
 
-/* memcached's counters of arithmetic outcomes, in stats. */
-typedef enum { ARITH_INCR_HITS, ARITH_INCR_MISSES, ARITH_DECR_HITS, ARITH_DECR_MISSES } ArithCount;
-
-static const gchar *const arith_stat_names[] = { "incr_hits", "incr_misses", "decr_hits", "decr_misses" };
-
-static gboolean
-is_arith (const Req *req)
+/* What @req counts as in memcached's outcome counters. */
+static SimCounted
+counted_as (const Req *req)
 {
-  return req->cmd == CMD_INCR || req->cmd == CMD_DECR || req->cmd == CMD_MA;
+  switch (req->cmd)
+    {
+    case CMD_GET: case CMD_GETS: return SIM_COUNTED_GET;
+    case CMD_GAT: case CMD_GATS: return SIM_COUNTED_GAT;
+    case CMD_TOUCH: return SIM_COUNTED_TOUCH;
+    case CMD_DELETE: return SIM_COUNTED_DELETE;
+    case CMD_INCR: return SIM_COUNTED_INCR;
+    case CMD_DECR: return SIM_COUNTED_DECR;
+    case CMD_CAS: return SIM_COUNTED_CAS;
+    case CMD_SET: case CMD_ADD: case CMD_REPLACE: case CMD_APPEND: case CMD_PREPEND: return SIM_COUNTED_STORE;
+    case CMD_MG: return strchr (req->mg_flags, 'T') != NULL ? SIM_COUNTED_MG_TOUCH : SIM_COUNTED_MG;
+    case CMD_MS: return req->compare_cas ? SIM_COUNTED_MS_CAS : SIM_COUNTED_MS;
+    case CMD_MD: return SIM_COUNTED_MD;
+    case CMD_MA: return req->mode == 'I' ? SIM_COUNTED_MA_INCR : SIM_COUNTED_MA_DECR;
+    case CMD_FLUSH: return SIM_COUNTED_FLUSH;
+    default: return SIM_COUNTED_NONE;
+    }
 }
 
-/* What an answered incr, decr or ma counts in stats, from its reply: a
- * hit (a number, HD, VA), a miss (NOT_FOUND, NF) or nothing (not
- * numeric, a cas mismatch, an error).  A quiet reply, an ma that may make
- * its counter (N) or whose reply an error replaced are unknown. */
+/* What an answered request counts.  Unknown: a quiet one (its nominal
+ * reply is not sent), and an ma that may make its counter (N: a creation
+ * counts nothing, and its reply looks like a hit's) or whose reply an
+ * error replaced. */
 static void
-note_arith_outcome (SimModelProbe *probe, const Req *req, const guint8 *reply, gsize len)
+note_counted (SimModelProbe *probe, const Req *req, const guint8 *reply, gsize len)
 {
-  gboolean incr = req->cmd == CMD_MA ? req->mode == 'I' : req->cmd == CMD_INCR;
-  gboolean miss, hit;
+  SimCounted kind = counted_as (req);
 
-  if (!is_arith (req))
-    return;
   if (len == 0 || req->quiet || (req->cmd == CMD_MA && (req->has_ttl || req->long_opaque)))
-    {
-      probe->arith_unknown++;
-      return;
-    }
-  miss = (len >= 9 && memcmp (reply, "NOT_FOUND", 9) == 0) || (len >= 2 && memcmp (reply, "NF", 2) == 0);
-  hit = req->cmd == CMD_MA ? len >= 2 && (memcmp (reply, "HD", 2) == 0 || memcmp (reply, "VA", 2) == 0)
-                           : g_ascii_isdigit (reply[0]);
-  if (miss)
-    probe->arith_seen[incr ? ARITH_INCR_MISSES : ARITH_DECR_MISSES]++;
-  else if (hit)
-    probe->arith_seen[incr ? ARITH_INCR_HITS : ARITH_DECR_HITS]++;
+    sim_counters_note_unknown (&probe->counters, kind, req->n_keys);
+  else
+    sim_counters_note_reply (&probe->counters, kind, req->n_keys, reply, len);
 }
 
-/* Each arithmetic counter in stats lies between the outcomes seen and
- * those plus the ones not known. */
 static void
-check_arith_stats (SimModelProbe *probe, gchar **lines)
+check_counters (SimModelProbe *probe, gchar **lines)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (arith_stat_names); i++)
-    {
-      guint64 v = stat_value (lines, arith_stat_names[i]);
+  g_autofree gchar *why = NULL;
 
-      if (v < probe->arith_seen[i] || v > probe->arith_seen[i] + probe->arith_unknown)
-        {
-          braid_sim_fail (probe->sim, "model: stats %s %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT " were seen "
-                          "and %" G_GUINT64_FORMAT " arithmetic outcomes are unknown", arith_stat_names[i], v,
-                          probe->arith_seen[i], probe->arith_unknown);
-          return;
-        }
-    }
+  if (!sim_counters_check (&probe->counters, lines, &why))
+    braid_sim_fail (probe->sim, "model: %s", why);
 }
 
 /* stats, sent alone: the server read at least every request answered so
@@ -1107,7 +1097,7 @@ take_stats (SimModelProbe *probe, const guint8 *data, gsize len)
     braid_sim_fail (probe->sim, "model: stats bytes_written %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT
                     " bytes were received before", written, probe->stats_received_before);
   else
-    check_arith_stats (probe, lines);
+    check_counters (probe, lines);
   return end + 5 - (const gchar *) data;
 }
 
@@ -1336,7 +1326,7 @@ probe_data (BraidProtocol *protocol, const guint8 *data, gsize len, gpointer use
 
         braid_sim_trace (probe->sim, "model: %s -> %s", sent, got);
       }
-      note_arith_outcome (probe, req, probe->in->data + offset, (gsize) used);
+      note_counted (probe, req, probe->in->data + offset, (gsize) used);
       probe->bytes_answered += answered_len (req, probe->in->data + offset, (gsize) used);
       offset += (gsize) used;
       probe->answered++;
@@ -1353,8 +1343,7 @@ probe_lost (BraidProtocol *protocol, const GError *reason, gpointer user_data)
 
   braid_sim_trace (probe->sim, "model: connection lost: %s", reason->message);
   for (GList *l = probe->batch.head; l != NULL; l = l->next)
-    if (is_arith (l->data))
-      probe->arith_unknown++;
+    note_counted (probe, l->data, NULL, 0);
   if (!g_queue_is_empty (&probe->batch))
     model_resync (probe, "outcome unknown");
   g_queue_clear_full (&probe->batch, (GDestroyNotify) req_free);

@@ -17,6 +17,7 @@ static const BraidSimScenario * const twins[] = {
   &braid_sim_scenario_memcached_cas_unstored,
   &braid_sim_scenario_memcached_lru_unbumped,
   &braid_sim_scenario_memcached_reordered,
+  &braid_sim_scenario_memcached_hit_uncounted,
   &braid_sim_scenario_proxy_late_joiner_dropped,
   &braid_sim_scenario_proxy_expired_served,
   NULL,

@@ -13,6 +13,7 @@ extern const BraidSimScenario braid_sim_scenario_memcached_relayed;
 extern const BraidSimScenario braid_sim_scenario_memcached_cas_unstored;
 extern const BraidSimScenario braid_sim_scenario_memcached_lru_unbumped;
 extern const BraidSimScenario braid_sim_scenario_memcached_reordered;
+extern const BraidSimScenario braid_sim_scenario_memcached_hit_uncounted;
 extern const BraidSimScenario braid_sim_scenario_proxy_late_joiner_dropped;
 extern const BraidSimScenario braid_sim_scenario_proxy_expired_served;
 
