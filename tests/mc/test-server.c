@@ -588,7 +588,7 @@ test_back_pressure (void)
   gsize expected;
 
   g_test_summary ("A client that sends requests but does not read is paused once its unsent replies "
-                  "pass the limit; when it reads again everything arrives");
+                  "pass the limit, not before; when it reads again everything arrives");
   c = world_open_with_big_value (&w, &settings, 0);
 
   braid_transport_pause_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));
@@ -602,9 +602,12 @@ test_back_pressure (void)
       server_side = g_ptr_array_index (transports, i);
   g_assert_nonnull (server_side);
   g_assert_true (braid_fake_transport_get_read_paused (server_side));
-  /* Bounded: the limit plus the reply that crossed it. */
+  /* Bounded: the limit plus the reply that crossed it; and not paused
+   * before the limit was passed. */
   g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (server_side)), <,
                     settings.output_limit + 2 * 100 * 1024);
+  g_assert_cmpuint (braid_transport_get_write_buffer_size (BRAID_TRANSPORT (server_side)), >,
+                    settings.output_limit);
   g_assert_true (braid_mc_server_is_busy (w.server));
 
   braid_transport_resume_reading (braid_protocol_get_transport (BRAID_PROTOCOL (c)));

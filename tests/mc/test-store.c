@@ -152,8 +152,10 @@ static void
 test_storage_modes (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *v = NULL;
+  guint64 cas = 0;
 
-  g_test_summary ("add, replace, append and prepend follow memcached; append keeps the old flags");
+  g_test_summary ("add, replace, append and prepend follow memcached (a one-byte join too); append keeps the old "
+                  "flags");
   g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_REPLACE, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_APPEND, K ("k"), 0, 0, K ("x"), 0), ==, BRAID_MC_STORE_RESULT_NOT_STORED);
   g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_ADD, K ("k"), 7, 0, K ("mid"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
@@ -163,6 +165,24 @@ test_storage_modes (Fixture *f, gconstpointer data)
   v = value_of (f, "k");
   g_assert_cmpstr (v, ==, "start-mid-end");
   g_assert_cmpuint (braid_mc_item_get_flags (braid_mc_store_get (f->store, K ("k"))), ==, 7);
+  g_clear_pointer (&v, g_free);
+
+  /* one byte each way: the smallest join copies its byte too */
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_APPEND, K ("k"), 0, 0, K ("!"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_PREPEND, K ("k"), 0, 0, K ("^"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_clear_pointer (&v, g_free);
+  v = value_of (f, "k");
+  g_assert_cmpstr (v, ==, "^start-mid-end!");
+  g_clear_pointer (&v, g_free);
+  /* and through ms's MA and MP, which join on a path of their own */
+  g_assert_cmpint (braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_APPEND, K ("k"), FALSE, 0, 0, K ("$"), 0,
+                                              FALSE, &cas),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_PREPEND, K ("k"), FALSE, 0, 0, K ("<"), 0,
+                                              FALSE, &cas),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  v = value_of (f, "k");
+  g_assert_cmpstr (v, ==, "<^start-mid-end!$");
 }
 
 static void
@@ -944,6 +964,11 @@ test_preconditions (Fixture *f, gconstpointer data)
   BRAID_EXPECT_CRITICAL (g_assert_cmpuint (braid_mc_store_shard_of_key (NULL, K ("k")), ==, 0));
   BRAID_EXPECT_CRITICAL (braid_mc_store_lock_key (NULL, K ("k")));
   BRAID_EXPECT_CRITICAL (braid_mc_store_unlock_key (NULL, K ("k")));
+  /* a key lock not held: refused, and the shard's lock left alone (an
+   * unlock of a mutex not locked would abort), so it can be taken after */
+  BRAID_EXPECT_CRITICAL (braid_mc_store_unlock_key (f->store, K ("k")));
+  braid_mc_store_lock_key (f->store, K ("k"));
+  braid_mc_store_unlock_key (f->store, K ("k"));
   BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_get_settings (NULL)));
   BRAID_EXPECT_CRITICAL (braid_mc_store_get_stats (NULL, &stats));
   BRAID_EXPECT_CRITICAL (braid_mc_store_get_stats (f->store, NULL));
@@ -956,6 +981,7 @@ test_preconditions (Fixture *f, gconstpointer data)
   BRAID_EXPECT_CRITICAL (g_assert_cmpint (braid_mc_store_real_seconds (NULL), ==, 0));
   BRAID_EXPECT_CRITICAL (braid_mc_store_add_time (NULL, 1));
   BRAID_EXPECT_CRITICAL (braid_mc_store_flush (NULL, 0));
+  BRAID_EXPECT_CRITICAL (braid_mc_store_count_refused_flush (NULL));
   BRAID_EXPECT_CRITICAL (braid_mc_store_set_limit (NULL, 1));
   BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_get (NULL, K ("k"))));
   BRAID_EXPECT_CRITICAL (g_assert_null (braid_mc_store_gat (NULL, K ("k"), 0)));
