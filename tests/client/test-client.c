@@ -1069,6 +1069,42 @@ test_get_direct_cancel (Fixture *f, gconstpointer data)
   direct_result_clear (&next);
 }
 
+static void
+test_get_direct_cancel_then_lost (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  DirectResult r = { 0 }, by_cancellable = { 0 };
+  BraidMcDirectGet *get;
+
+  g_test_summary ("A direct get whose cancel is on its way (by handle or by cancellable) is answered "
+                  "CANCELLED even when a disconnect or its reply ends it first, as a GTask's cancellable "
+                  "wins over its error");
+  get = braid_mc_client_get_direct (f->client, "a", NULL, store_direct, &r);
+  braid_mc_client_get_direct (f->client, "b", cancellable, store_direct, &by_cancellable);
+  expect_sent (f, "get a\r\nget b\r\n");
+  braid_mc_client_cancel_direct (f->client, get);
+  g_cancellable_cancel (cancellable);
+  braid_mc_client_disconnect (f->client);
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpuint (by_cancellable.calls, ==, 1);
+  g_assert_error (by_cancellable.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  direct_result_clear (&r);
+  direct_result_clear (&by_cancellable);
+
+  /* the reply read before the cancel's turn comes does not answer it */
+  get = braid_mc_client_get_direct (f->client, "c", NULL, store_direct, &r);
+  expect_sent (f, "get c\r\n");
+  braid_mc_client_cancel_direct (f->client, get);
+  reply (f, "VALUE c 0 1\r\n3\r\nEND\r\n");
+  braid_fake_reactor_run_until_idle (f->fake);
+  g_assert_cmpuint (r.calls, ==, 1);
+  g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_null (r.value);
+  direct_result_clear (&r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1103,6 +1139,7 @@ main (int argc, char **argv)
       ADD ("direct/never-reentrant", test_get_direct_never_reentrant);
       ADD ("direct/timeout-and-disconnect", test_get_direct_timeout_and_disconnect);
       ADD ("direct/cancel", test_get_direct_cancel);
+      ADD ("direct/cancel-then-lost", test_get_direct_cancel_then_lost);
     }
   g_test_add_func ("/client/preconditions", test_preconditions);
   return g_test_run ();

@@ -21,6 +21,10 @@
  * client's connection may take to close. */
 #define CANCEL_PROBABILITY 0.15
 #define DRAIN_LIMIT_US (5 * G_USEC_PER_SEC)
+/* How often a direct get is cancelled with braid_mc_client_cancel_direct,
+ * and how much later at most. */
+#define DIRECT_CANCEL_PROBABILITY 0.2
+#define DIRECT_CANCEL_LATER_US 3000
 
 typedef enum {
   OP_SET, OP_ADD, OP_REPLACE, OP_APPEND, OP_PREPEND, OP_CAS, OP_DELETE, OP_INCR, OP_DECR, OP_TOUCH,
@@ -50,6 +54,11 @@ typedef struct {
   guint32 flags;
   gint64 exptime;
   guint64 number;       /* cas compared; delta */
+  /* a direct get, while it waits for its answer */
+  BraidMcDirectGet *direct;
+  BraidMcClient *direct_client;  /* (unowned): its client, alive while the get waits */
+  gint64 cancel_at;     /* cancel_direct it then (0: not) */
+  gboolean cancelled;   /* cancel_direct was called: the answer must be CANCELLED */
 } Op;
 
 struct _SimClientProbe
@@ -64,6 +73,7 @@ struct _SimClientProbe
   GCancellable *cancellable;  /* (owned) (nullable): the batch's, cancelled at some point */
   GPtrArray *dropped;         /* (element-type GWeakRef): clients let go of, alive while requests hold them */
   gint64 draining_since;      /* a busy client was dropped: its connection must close (-1: not) */
+  GPtrArray *directs;         /* (element-type Op) (unowned): direct gets not answered yet */
 };
 
 static gchar *
@@ -316,7 +326,10 @@ on_direct (BraidMcValue *value, GError *error, gpointer data)
   g_autoptr(BraidMcValue) v = value;
   g_autoptr(GError) e = error;
 
-  if (!unknown_outcome (e))
+  g_ptr_array_remove_fast (op->probe->directs, op);
+  if (op->cancelled && !g_error_matches (e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    fail_op (op, "cancel_direct was called before the answer, which must then be CANCELLED", e);
+  else if (!unknown_outcome (e))
     {
       op->probe->checked++;
       if (v != NULL)
@@ -407,6 +420,55 @@ draw_data (SimClientProbe *probe)
 }
 
 static void
+cancel_direct (Op *op)
+{
+  braid_sim_trace (op->probe->sim, "client probe: get (direct) c%u cancelled%s", op->keys[0],
+                   op->cancelled ? " again" : "");
+  op->cancelled = TRUE;
+  braid_mc_client_cancel_direct (op->direct_client, op->direct);
+}
+
+/* A direct get, now and then cancelled with cancel_direct (no cancellable):
+ * at once (and now and then twice), or a little later if still waiting. */
+static void
+send_direct (SimClientProbe *probe, Op *op, const gchar *name)
+{
+  GRand *rand = braid_sim_get_rand (probe->sim);
+
+  op->direct = braid_mc_client_get_direct (probe->client, name, probe->cancellable, on_direct, op);
+  if (op->direct == NULL)
+    return;   /* decided already: answered from the reactor */
+  op->direct_client = probe->client;
+  g_ptr_array_add (probe->directs, op);
+  if (!braid_sim_chance (probe->sim, DIRECT_CANCEL_PROBABILITY))
+    return;
+  if (g_rand_boolean (rand))
+    {
+      cancel_direct (op);
+      if (g_rand_boolean (rand))
+        cancel_direct (op);   /* does nothing */
+      return;
+    }
+  op->cancel_at = braid_reactor_now (BRAID_REACTOR (braid_sim_get_reactor (probe->sim))) +
+                  g_rand_int_range (rand, 1, DIRECT_CANCEL_LATER_US);
+}
+
+/* The direct gets whose cancel is due and that still wait. */
+static void
+cancel_due_directs (SimClientProbe *probe)
+{
+  gint64 now = braid_reactor_now (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)));
+
+  for (guint i = 0; i < probe->directs->len; i++)
+    {
+      Op *op = g_ptr_array_index (probe->directs, i);
+
+      if (op->cancel_at != 0 && op->cancel_at <= now && !op->cancelled)
+        cancel_direct (op);
+    }
+}
+
+static void
 send_op (SimClientProbe *probe, Op *op)
 {
   GRand *rand = braid_sim_get_rand (probe->sim);
@@ -465,7 +527,7 @@ send_op (SimClientProbe *probe, Op *op)
       }
       break;
     case OP_GET_DIRECT:
-      braid_mc_client_get_direct (probe->client, name, probe->cancellable, on_direct, op);
+      send_direct (probe, op, name);
       break;
     case OP_VERSION:
       braid_mc_client_version_async (probe->client, probe->cancellable, on_other, op);
@@ -643,6 +705,7 @@ sim_client_probe_step (SimClientProbe *probe)
 {
   gboolean connected;
 
+  cancel_due_directs (probe);
   /* a cancelled request is answered at once, and its reply read later:
    * the store is what the next batch expects once nothing is pending */
   if (probe->in_flight > 0 || braid_mc_client_get_n_pending (probe->client) > 0 || !drained (probe))
@@ -693,6 +756,7 @@ sim_client_probe_new (BraidSim *sim, BraidMcServer *server, const gchar *endpoin
   probe->client = new_client (probe);
   probe->dropped = g_ptr_array_new_with_free_func ((GDestroyNotify) weak_ref_free);
   probe->draining_since = -1;
+  probe->directs = g_ptr_array_new ();
   return probe;
 }
 
@@ -717,6 +781,7 @@ sim_client_probe_free (SimClientProbe *probe)
   g_object_unref (probe->client);
   g_clear_object (&probe->cancellable);
   g_ptr_array_unref (probe->dropped);
+  g_ptr_array_unref (probe->directs);
   g_object_unref (probe->server);
   g_free (probe->endpoint);
   g_free (probe);

@@ -144,13 +144,21 @@ stop_answering (Request *req)
   g_clear_pointer (&req->timer, braid_delayed_call_unref);
 }
 
-/* Answers a direct get (once): takes @value and @error. */
+/* Answers a direct get (once): takes @value and @error.  Once its cancel
+ * is on its way the answer is CANCELLED, whatever ends it first (a reply,
+ * a lost connection), as a GTask's cancelled cancellable wins. */
 static void
 answer_direct (Request *req, BraidMcValue *value, GError *error)
 {
   BraidMcValueFunc func = g_steal_pointer (&req->value_func);
 
   stop_answering (req);
+  if (req->cancel_requested && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    {
+      g_clear_pointer (&value, braid_mc_value_unref);
+      g_clear_error (&error);
+      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
+    }
   if (func != NULL)
     func (value, error, req->value_data);
   else
