@@ -25,6 +25,8 @@
  * and how much later at most. */
 #define DIRECT_CANCEL_PROBABILITY 0.2
 #define DIRECT_CANCEL_LATER_US 3000
+/* The client's request timeout: armed, never reached. */
+#define CLIENT_TIMEOUT_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
 
 typedef enum {
   OP_SET, OP_ADD, OP_REPLACE, OP_APPEND, OP_PREPEND, OP_CAS, OP_DELETE, OP_INCR, OP_DECR, OP_TOUCH,
@@ -636,9 +638,10 @@ new_client (SimClientProbe *probe)
   BraidMcClient *client = braid_mc_client_new (BRAID_REACTOR (braid_sim_get_reactor (probe->sim)),
                                                probe->endpoint);
 
-  /* no timeout: a request timed out may still run later, which would make
-   * the store the next batch reads a guess */
-  braid_mc_client_set_timeout (client, 0);
+  /* a timeout far beyond any run (a request timed out may still run
+   * later, which would make the store the next batch reads a guess), yet
+   * armed and stopped for every request, as a user's would be */
+  braid_mc_client_set_timeout (client, CLIENT_TIMEOUT_US);
   return client;
 }
 
