@@ -263,8 +263,8 @@ sim_counters_note_unknown (SimCounters *counters, SimCounted kind, guint n_keys)
     }
 }
 
-static gboolean
-stat_value (gchar **lines, const gchar *name, guint64 *value)
+gboolean
+sim_stats_value (gchar **lines, const gchar *name, guint64 *value)
 {
   gsize len = strlen (name);
 
@@ -281,7 +281,7 @@ sim_counters_check (const SimCounters *counters, gchar **lines, gchar **why)
     {
       guint64 v;
 
-      if (!stat_value (lines, stat_names[i], &v))
+      if (!sim_stats_value (lines, stat_names[i], &v))
         {
           *why = g_strdup_printf ("stats has no %s", stat_names[i]);
           return FALSE;

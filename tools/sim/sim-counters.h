@@ -65,6 +65,9 @@ void sim_counters_note_reply (SimCounters *counters, SimCounted kind, guint n_ke
 /* A request of @kind whose outcome is not known. */
 void sim_counters_note_unknown (SimCounters *counters, SimCounted kind, guint n_keys);
 
+/* The number of `STAT @name N` among @lines; FALSE when there is none. */
+gboolean sim_stats_value (gchar **lines, const gchar *name, guint64 *value);
+
 /* Each counter of @lines (a stats reply split into lines) between what
  * was seen and what may have been.  FALSE with @why set when not (or
  * when a counter is missing). */

@@ -1006,17 +1006,6 @@ take_literal (SimModelProbe *probe, const Req *req, const guint8 *data, gsize le
   return n < req->literal->len ? -1 : (gssize) n;
 }
 
-static guint64
-stat_value (gchar **lines, const gchar *name)
-{
-  gsize len = strlen (name);
-
-  for (gchar **l = lines; *l != NULL; l++)
-    if (g_str_has_prefix (*l, "STAT ") && strncmp (*l + 5, name, len) == 0 && (*l)[5 + len] == ' ')
-      return g_ascii_strtoull (*l + 6 + len, NULL, 10);
-  return G_MAXUINT64;
-}
-
 /* What @req counts as in memcached's outcome counters. */
 static SimCounted
 counted_as (const Req *req)
@@ -1085,9 +1074,7 @@ take_stats (SimModelProbe *probe, const guint8 *data, gsize len)
         braid_sim_fail (probe->sim, "model: stats sent a line that is not a STAT: %s", *l);
         return -1;
       }
-  read = stat_value (lines, "bytes_read");
-  written = stat_value (lines, "bytes_written");
-  if (read == G_MAXUINT64 || written == G_MAXUINT64)
+  if (!sim_stats_value (lines, "bytes_read", &read) || !sim_stats_value (lines, "bytes_written", &written))
     braid_sim_fail (probe->sim, "model: stats without bytes_read or bytes_written");
   else if (read < probe->stats_answered_before + strlen ("stats\r\n") || read > probe->bytes_sent)
     braid_sim_fail (probe->sim, "model: stats bytes_read %" G_GUINT64_FORMAT ", but %" G_GUINT64_FORMAT
