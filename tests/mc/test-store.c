@@ -796,6 +796,30 @@ test_no_evict_exact_fit (Fixture *f, gconstpointer data)
 }
 
 static void
+test_no_evict_failed_set_drops_old (Fixture *f, gconstpointer data)
+{
+  gsize cost = cost_of_one (f, "a", "value");
+  g_autofree gchar *v = NULL;
+  g_autofree gchar *longer = g_strnfill (300, 'L');
+
+  g_test_summary ("With -M, a set refused for memory drops the value it would have replaced, so that a "
+                  "failed set never leaves stale data (memcached 1.6.18, live: the get after it misses); "
+                  "a refused replace or append leaves the old value, as memcached does");
+  braid_mc_store_set_limit (f->store, 2 * cost);
+  g_assert_cmpint (set (f, "a", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (set (f, "b", "value", 0), ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_REPLACE, "b", longer, 0), ==,
+                   BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_cmpint (store_mode (f, BRAID_MC_STORE_MODE_APPEND, "b", longer, 0), ==,
+                   BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_cmpstr ((v = value_of (f, "b")), ==, "value");
+  g_assert_cmpint (set (f, "a", longer, 0), ==, BRAID_MC_STORE_RESULT_NO_MEMORY);
+  g_assert_false (has (f, "a"));
+  g_assert_true (has (f, "b"));
+  g_assert_cmpuint (stats_of (f->store).store_no_memory, ==, 3);
+}
+
+static void
 test_failed_add_bumps (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *value = g_strnfill (800, 'v');
@@ -1159,6 +1183,7 @@ main (int argc, char **argv)
   ADD ("/mc/store/memory/cost-model", test_cost_model, NULL);
   ADD ("/mc/store/memory/exact-fit-on-store", test_exact_fit_on_store, NULL);
   ADD ("/mc/store/memory/no-evict-exact-fit", test_no_evict_exact_fit, &no_evict_big);
+  ADD ("/mc/store/memory/no-evict-failed-set-drops-old", test_no_evict_failed_set_drops_old, &no_evict_big);
   ADD ("/mc/store/lru/failed-add-bumps", test_failed_add_bumps, NULL);
   ADD ("/mc/store/shards/foreach", test_foreach_every_shard, &four_shards);
   ADD ("/mc/store/foreach/skips-dead", test_foreach_skips_dead, NULL);

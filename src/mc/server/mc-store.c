@@ -917,6 +917,7 @@ store_locked (BraidMcStore *store, Shard *shard,
 
   BraidMcItem *old = find_live (store, shard, key, key_len, FALSE);
   BraidMcItem *item;
+  BraidMcStoreResult result;
 
   shard->stats.cmd_set++;
   switch (mode)
@@ -979,7 +980,12 @@ store_locked (BraidMcStore *store, Shard *shard,
       if (value_len > 0)
         copy_in (item_value (item), value, value_len);
     }
-  return link_item (store, shard, item, old);
+  result = link_item (store, shard, item, old);
+  /* A set refused for memory (-M) must not leave the old value to be
+   * served as if nothing had happened: memcached unlinks it (set only). */
+  if (result == BRAID_MC_STORE_RESULT_NO_MEMORY && mode == BRAID_MC_STORE_MODE_SET && old != NULL)
+    unlink_item (shard, old);
+  return result;
 }
 
 
