@@ -926,7 +926,8 @@ test_meta_arith_remade_keeps_marks (Fixture *f, gconstpointer data)
   guint64 number = 0;
   guint64 cas = 0;
 
-  g_test_summary ("An ma whose digits fit, on an item held elsewhere, links a new item with the old one's marks; "
+  g_test_summary ("An ma whose digits fit (shorter or exactly as long), on an item held elsewhere, links a new item "
+                  "with the old one's marks; "
                   "one whose digits do not fit makes an item of just the digits, without them");
   g_assert_cmpint (braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("n"), TRUE, 0, 0, K ("5 "), 0,
                                               FALSE, &cas),
@@ -960,6 +961,21 @@ test_meta_arith_remade_keeps_marks (Fixture *f, gconstpointer data)
   g_assert_cmpuint (braid_mc_item_get_marks (in_place), ==, BRAID_MC_ITEM_MARK_KEY_BINARY | BRAID_MC_ITEM_MARK_FETCHED);
   g_assert_true (in_place == braid_mc_store_get (f->store, K ("n")));
   g_assert_cmpstr ((value = value_of (f, "n")), ==, "1  ");
+  g_clear_pointer (&value, g_free);
+
+  /* digits exactly as long as the old value fit too: marks kept */
+  g_clear_pointer (&held, braid_mc_item_unref);
+  g_clear_pointer (&remade, braid_mc_item_unref);
+  g_assert_cmpint (braid_mc_store_meta_store (f->store, BRAID_MC_STORE_MODE_SET, K ("e"), TRUE, 0, 0, K ("5"), 0,
+                                              FALSE, &cas),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  held = braid_mc_item_ref (braid_mc_store_peek (f->store, K ("e")));
+  braid_mc_item_add_marks (held, all);
+  g_assert_cmpint (braid_mc_store_meta_arith (f->store, K ("e"), BRAID_MC_ARITH_MODE_INCR, 4, 0, &number, &remade),
+                   ==, BRAID_MC_STORE_RESULT_STORED);
+  g_assert_true (remade != held);
+  g_assert_cmpuint (braid_mc_item_get_marks (remade), ==, all);
+  g_assert_cmpstr ((value = value_of (f, "e")), ==, "9");
 }
 
 static void
