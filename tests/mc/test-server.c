@@ -196,18 +196,29 @@ test_flush_all_disabled (void)
   assert_replies_with (&settings, input, expected);
 }
 
-/* cmd_flush after @input, sent whole under @settings. */
+/* cmd_flush after @input, sent under @settings in pieces of @chunk bytes. */
 static guint64
-flushes_counted (const BraidMcServerSettings *settings, const gchar *input)
+flushes_counted_in (const BraidMcServerSettings *settings, const gchar *input, gsize chunk)
 {
   BraidTestServerConn c = { 0 };
   BraidMcStats stats;
+  gsize len = strlen (input);
 
   braid_test_server_conn_open (&c, settings);
-  braid_test_server_conn_send (&c, (const guint8 *) input, strlen (input));
+  for (gsize i = 0; i < len; i += chunk)
+    braid_test_server_conn_send (&c, (const guint8 *) input + i, MIN (chunk, len - i));
   braid_mc_store_get_stats (braid_mc_server_get_store (c.server), &stats);
   braid_test_server_conn_close (&c);
   return stats.cmd_flush;
+}
+
+/* The same whole and a byte at a time, or 0 when they differ. */
+static guint64
+flushes_counted (const BraidMcServerSettings *settings, const gchar *input)
+{
+  guint64 whole = flushes_counted_in (settings, input, G_MAXSIZE);
+
+  return whole == flushes_counted_in (settings, input, 1) ? whole : 0;
 }
 
 static void

@@ -170,7 +170,6 @@ test_storage_modes (Fixture *f, gconstpointer data)
   /* one byte each way: the smallest join copies its byte too */
   g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_APPEND, K ("k"), 0, 0, K ("!"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
   g_assert_cmpint (braid_mc_store_store (f->store, BRAID_MC_STORE_MODE_PREPEND, K ("k"), 0, 0, K ("^"), 0), ==, BRAID_MC_STORE_RESULT_STORED);
-  g_clear_pointer (&v, g_free);
   v = value_of (f, "k");
   g_assert_cmpstr (v, ==, "^start-mid-end!");
   g_clear_pointer (&v, g_free);

@@ -179,12 +179,12 @@ sim_counters_note_reply (SimCounters *counters, SimCounted kind, guint n_keys, c
       note_one (to, reply, len, SIM_STAT_CMD_GET, meta_hit, SIM_STAT_GET_HITS, meta_miss, SIM_STAT_GET_MISSES);
       break;
     case SIM_COUNTED_MG_TOUCH:
-      /* memcached sets the ttl, and counts a touch, only on a hit */
-      note_one (to, reply, len, SIM_N_STATS, meta_hit, SIM_STAT_TOUCH_HITS, meta_miss, SIM_STAT_GET_MISSES);
+      /* memcached sets the ttl, and counts a touch, only on a hit: a miss
+       * is a get's */
       if (starts_with (reply, len, "EN"))
-        to[SIM_STAT_CMD_GET]++;
-      else if (starts_with (reply, len, "VA ") || starts_with (reply, len, "HD"))
-        to[SIM_STAT_CMD_TOUCH]++;
+        add (to, SIM_STAT_CMD_GET, SIM_STAT_GET_MISSES, 1);
+      else
+        note_one (to, reply, len, SIM_STAT_CMD_TOUCH, meta_hit, SIM_STAT_TOUCH_HITS, no_words, SIM_STAT_TOUCH_HITS);
       break;
     case SIM_COUNTED_MD:
       note_one (to, reply, len, SIM_N_STATS, (const gchar *const[]) { "HD", NULL }, SIM_STAT_DELETE_HITS,

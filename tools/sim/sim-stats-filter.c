@@ -9,17 +9,6 @@
 
 #define GET_HITS_LINE "STAT get_hits "
 
-static gpointer
-stats_conn_new (SimRelayConn *conn, gpointer filter_data)
-{
-  return NULL;
-}
-
-static void
-stats_conn_free (gpointer data)
-{
-}
-
 static gsize
 stats_from_client (SimRelayConn *conn, const guint8 *data, gsize len)
 {
@@ -71,9 +60,8 @@ stats_from_server (SimRelayConn *conn, const guint8 *data, gsize len)
     }
 }
 
+/* No state per connection: the relay's conn_new and conn_free are optional. */
 const SimRelayFilter sim_stats_filter = {
-  .conn_new = stats_conn_new,
-  .conn_free = stats_conn_free,
   .from_client = stats_from_client,
   .from_server = stats_from_server,
 };

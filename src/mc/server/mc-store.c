@@ -981,8 +981,9 @@ store_locked (BraidMcStore *store, Shard *shard,
         copy_in (item_value (item), value, value_len);
     }
   result = link_item (store, shard, item, old);
-  /* A set refused for memory (-M) must not leave the old value to be
-   * served as if nothing had happened: memcached unlinks it (set only). */
+  /* A set refused for memory (-M, or an item over the whole budget) must
+   * not leave the old value to be served as if nothing had happened:
+   * memcached unlinks it (set only). */
   if (result == BRAID_MC_STORE_RESULT_NO_MEMORY && mode == BRAID_MC_STORE_MODE_SET && old != NULL)
     unlink_item (shard, old);
   return result;
